@@ -1,0 +1,47 @@
+import { ConfigError, DEFAULT_CONFIG, PlatformConfig, RawSettings, resolvePlatformConfig } from './platform-config';
+
+/** The part of a construct node the loader needs: CDK context (cdk.json, cdk.context.json and `-c key=value`). */
+export interface ContextSource {
+  getAllContext(): Record<string, unknown>;
+}
+
+/** Environment variables the app honours, as in the original sample, and the setting each feeds. */
+export const ENVIRONMENT_SETTINGS: ReadonlyArray<{ variable: string; setting: keyof PlatformConfig }> = [
+  { variable: 'AWS_REGION', setting: 'region' },
+  { variable: 'AWS_ACCOUNT', setting: 'account' },
+  { variable: 'CDK_DEFAULT_ACCOUNT', setting: 'account' },
+  { variable: 'DOMAIN_ID', setting: 'domainId' },
+];
+
+const SETTING_NAMES = new Set<string>([...Object.keys(DEFAULT_CONFIG), 'account', 'domainId']);
+
+/**
+ * Reads settings in this order, first found wins: CDK context (`-c key=value`, then cdk.json),
+ * the environment variables above, then the defaults. Called once, in `bin/`.
+ */
+export function loadPlatformConfig(context: ContextSource, env: NodeJS.ProcessEnv = process.env): PlatformConfig {
+  const contextValues = context.getAllContext();
+  rejectUnknownSettings(contextValues);
+
+  const raw: Record<string, unknown> = {};
+  for (const { variable, setting } of ENVIRONMENT_SETTINGS) {
+    if (raw[setting] === undefined && env[variable] !== undefined && env[variable] !== '') raw[setting] = env[variable];
+  }
+  for (const name of SETTING_NAMES) {
+    if (contextValues[name] !== undefined) raw[name] = contextValues[name];
+  }
+  return resolvePlatformConfig(raw as RawSettings);
+}
+
+/**
+ * A misspelt `-c` key would otherwise be silently ignored. CDK's own context keys carry a colon,
+ * an "@" or a hyphen (feature flags, `aws:cdk:*`, `acknowledged-issue-numbers`), so only plain
+ * camelCase keys are ours to check.
+ */
+function rejectUnknownSettings(contextValues: Record<string, unknown>): void {
+  for (const key of Object.keys(contextValues)) {
+    if (/^[a-z][A-Za-z0-9]*$/.test(key) && !SETTING_NAMES.has(key)) {
+      throw new ConfigError(key, contextValues[key], `a known setting name instead of "${key}": ${[...SETTING_NAMES].sort().join(', ')}`);
+    }
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * The one configuration object of the app: every setting, its default, and the rules that make it valid.
+ *
+ * `resolvePlatformConfig` turns raw settings (strings from CDK context or environment variables, or
+ * already typed values) into a frozen, validated `PlatformConfig`. A bad value throws a `ConfigError`
+ * naming the setting, the value and what is allowed; nothing else in the app reads context or env.
+ */
+
+/** Which SageMaker stacks the app synthesizes. */
+export const SAGEMAKER_CHOICES = ['studio', 'notebook', 'both', 'none'] as const;
+export type SageMakerChoice = (typeof SAGEMAKER_CHOICES)[number];
+
+/** How container images are built: in AWS at deploy time (no local Docker), or by the local Docker engine. */
+export const IMAGE_BUILD_CHOICES = ['codebuild', 'local'] as const;
+export type ImageBuildChoice = (typeof IMAGE_BUILD_CHOICES)[number];
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Fargate's valid task sizes: CPU units mapped to the memory (MiB) each allows. */
+export const FARGATE_TASK_SIZES: Readonly<Record<number, readonly number[]>> = {
+  256: [512, 1024, 2048],
+  512: range(1024, 4096, 1024),
+  1024: range(2048, 8192, 1024),
+  2048: range(4096, 16384, 1024),
+  4096: range(8192, 30720, 1024),
+  8192: range(16384, 61440, 4096),
+  16384: range(32768, 122880, 8192),
+};
+
+export interface PlatformConfig {
+  /** AWS region of every stack. From `AWS_REGION`. */
+  readonly region: string;
+  /**
+   * Account the user expects to deploy to (`AWS_ACCOUNT` or `CDK_DEFAULT_ACCOUNT`). The stacks stay
+   * account-agnostic so that synth never needs credentials or lookups; the CLI checks that the
+   * credentials in use belong to this account.
+   */
+  readonly account?: string;
+
+  // Network
+  readonly vpcCidr: string;
+  readonly natGateways: number;
+
+  // MLflow service
+  readonly mlflowVersion: string;
+  readonly mlflowUsername: string;
+  readonly mlflowSecretName: string;
+  readonly taskCpu: number;
+  readonly taskMemoryMiB: number;
+  readonly desiredTasks: number;
+  readonly maxTasks: number;
+  readonly cpuTargetPercent: number;
+  readonly logRetentionDays: number;
+  readonly imageBuild: ImageBuildChoice;
+
+  // Backend store
+  readonly dbMinCapacity: number;
+  readonly dbMaxCapacity: number;
+  /** Minutes without connections before an Aurora Serverless v2 instance at 0 ACU pauses. */
+  readonly dbAutoPauseMinutes: number;
+  readonly dbBackupRetentionDays: number;
+  readonly dbDeletionProtection: boolean;
+
+  // Data safety
+  /** Throwaway environments only: `cdk destroy` deletes the bucket (and its objects) and the database without snapshot. */
+  readonly destroyDataOnDelete: boolean;
+  readonly artifactVersionExpiryDays: number;
+
+  // Gateway
+  readonly apiThrottleRateLimit: number;
+  readonly apiThrottleBurstLimit: number;
+
+  // SageMaker
+  readonly sagemaker: SageMakerChoice;
+  /** Existing SageMaker Studio domain to attach the user profile to; a new domain is created when unset. */
+  readonly domainId?: string;
+  readonly studioUserName: string;
+  readonly notebookInstanceType: string;
+  readonly notebookVolumeSizeGiB: number;
+}
+
+export const DEFAULT_CONFIG: PlatformConfig = Object.freeze({
+  region: 'us-west-2',
+  vpcCidr: '10.0.0.0/16',
+  natGateways: 1,
+  mlflowVersion: '3.13.0',
+  mlflowUsername: 'admin',
+  mlflowSecretName: 'mlflow-server-credentials',
+  taskCpu: 1024,
+  taskMemoryMiB: 2048,
+  desiredTasks: 2,
+  maxTasks: 6,
+  cpuTargetPercent: 70,
+  logRetentionDays: 30,
+  imageBuild: 'local',
+  dbMinCapacity: 0,
+  dbMaxCapacity: 2,
+  dbAutoPauseMinutes: 60,
+  dbBackupRetentionDays: 7,
+  dbDeletionProtection: true,
+  destroyDataOnDelete: false,
+  artifactVersionExpiryDays: 90,
+  apiThrottleRateLimit: 100,
+  apiThrottleBurstLimit: 200,
+  sagemaker: 'studio',
+  studioUserName: 'mlflow-user',
+  notebookInstanceType: 'ml.t3.medium',
+  notebookVolumeSizeGiB: 20,
+});
+
+/** A setting that cannot be used. The message names the setting, the value and what is allowed. */
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    readonly value: unknown,
+    readonly allowed: string,
+  ) {
+    super(`Invalid setting "${setting}": got ${JSON.stringify(value)}; allowed: ${allowed}.`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Raw settings as they arrive from CDK context (`-c key=value` gives strings) or from code (typed values). */
+export type RawSettings = { readonly [K in keyof PlatformConfig]?: unknown };
+
+/** Builds the validated configuration; unknown keys are ignored here (the loader rejects them). */
+export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
+  const pick = <K extends keyof PlatformConfig>(key: K): unknown => {
+    const value = raw[key];
+    return value === undefined || value === '' ? DEFAULT_CONFIG[key] : value;
+  };
+
+  const region = matchString('region', pick('region'), /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'an AWS region name such as us-west-2');
+  const account = optionalString('account', raw.account, /^\d{12}$/, 'a 12-digit AWS account id');
+
+  const vpcCidr = cidr('vpcCidr', pick('vpcCidr'));
+  const natGateways = integer('natGateways', pick('natGateways'), 1, 2);
+
+  const mlflowVersion = matchString('mlflowVersion', pick('mlflowVersion'), /^\d+\.\d+\.\d+$/, 'an exact MLflow release X.Y.Z, 2.0.0 or later');
+  if (Number(mlflowVersion.split('.')[0]) < 2) {
+    throw new ConfigError('mlflowVersion', mlflowVersion, 'an exact MLflow release X.Y.Z, 2.0.0 or later');
+  }
+  const mlflowUsername = matchString('mlflowUsername', pick('mlflowUsername'), /^[A-Za-z0-9._-]{1,64}$/, '1 to 64 letters, digits, dots, underscores or hyphens (no colon: it separates user and password in basic auth)');
+  const mlflowSecretName = matchString('mlflowSecretName', pick('mlflowSecretName'), /^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager name: 1 to 512 of A-Z a-z 0-9 / _ + = . @ -');
+
+  const taskCpu = oneOf('taskCpu', toNumber(pick('taskCpu')), Object.keys(FARGATE_TASK_SIZES).map(Number), 'Fargate CPU units');
+  const memoryChoices = FARGATE_TASK_SIZES[taskCpu];
+  const taskMemoryMiB = toNumber(pick('taskMemoryMiB'));
+  if (!memoryChoices.includes(taskMemoryMiB as number)) {
+    throw new ConfigError('taskMemoryMiB', pick('taskMemoryMiB'), `with taskCpu ${taskCpu}, one of ${describeList(memoryChoices)} MiB`);
+  }
+
+  const maxTasks = integer('maxTasks', pick('maxTasks'), 1, 100);
+  const desiredTasks = integer('desiredTasks', pick('desiredTasks'), 1, maxTasks, `a whole number from 1 to maxTasks (${maxTasks})`);
+  const cpuTargetPercent = integer('cpuTargetPercent', pick('cpuTargetPercent'), 10, 95);
+  const logRetentionDays = oneOf('logRetentionDays', toNumber(pick('logRetentionDays')), LOG_RETENTION_DAYS, 'days CloudWatch Logs supports');
+  const imageBuild = oneOf('imageBuild', pick('imageBuild'), IMAGE_BUILD_CHOICES, 'image build modes');
+
+  const dbMaxCapacity = halfStep('dbMaxCapacity', pick('dbMaxCapacity'), 1, 256);
+  const dbMinCapacity = halfStep('dbMinCapacity', pick('dbMinCapacity'), 0, dbMaxCapacity, `0 to dbMaxCapacity (${dbMaxCapacity}) ACU in steps of 0.5`);
+  const dbAutoPauseMinutes = integer('dbAutoPauseMinutes', pick('dbAutoPauseMinutes'), 5, 1440);
+  const dbBackupRetentionDays = integer('dbBackupRetentionDays', pick('dbBackupRetentionDays'), 1, 35);
+  const dbDeletionProtection = bool('dbDeletionProtection', pick('dbDeletionProtection'));
+  const destroyDataOnDelete = bool('destroyDataOnDelete', pick('destroyDataOnDelete'));
+  const artifactVersionExpiryDays = integer('artifactVersionExpiryDays', pick('artifactVersionExpiryDays'), 1, 3650);
+
+  const apiThrottleRateLimit = integer('apiThrottleRateLimit', pick('apiThrottleRateLimit'), 1, 10000);
+  const apiThrottleBurstLimit = integer('apiThrottleBurstLimit', pick('apiThrottleBurstLimit'), 1, 5000);
+
+  const sagemaker = oneOf('sagemaker', pick('sagemaker'), SAGEMAKER_CHOICES, 'SageMaker stack choices');
+  const domainId = optionalString('domainId', raw.domainId, /^d-[a-z0-9]{12}$/, 'a SageMaker domain id: "d-" followed by 12 lowercase letters or digits');
+  const studioUserName = matchString('studioUserName', pick('studioUserName'), /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/, 'a SageMaker user profile name: up to 63 letters, digits and inner hyphens');
+  const notebookInstanceType = matchString('notebookInstanceType', pick('notebookInstanceType'), /^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'a SageMaker instance type such as ml.t3.medium');
+  const notebookVolumeSizeGiB = integer('notebookVolumeSizeGiB', pick('notebookVolumeSizeGiB'), 5, 16384);
+
+  return Object.freeze({
+    region, account, vpcCidr, natGateways,
+    mlflowVersion, mlflowUsername, mlflowSecretName,
+    taskCpu, taskMemoryMiB: taskMemoryMiB as number, desiredTasks, maxTasks, cpuTargetPercent, logRetentionDays, imageBuild,
+    dbMinCapacity, dbMaxCapacity, dbAutoPauseMinutes, dbBackupRetentionDays, dbDeletionProtection,
+    destroyDataOnDelete, artifactVersionExpiryDays,
+    apiThrottleRateLimit, apiThrottleBurstLimit,
+    sagemaker, domainId, studioUserName, notebookInstanceType, notebookVolumeSizeGiB,
+  });
+}
+
+// ---- value parsers: each accepts the typed value or its string form from `-c key=value` ----
+
+function toNumber(value: unknown): number | unknown {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value.trim());
+  return value;
+}
+
+function integer(setting: string, value: unknown, min: number, max: number, allowed?: string): number {
+  const n = toNumber(value);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(setting, value, allowed ?? `a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function halfStep(setting: string, value: unknown, min: number, max: number, allowed?: string): number {
+  const n = toNumber(value);
+  if (typeof n !== 'number' || !Number.isInteger(n * 2) || n < min || n > max) {
+    throw new ConfigError(setting, value, allowed ?? `${min} to ${max} ACU in steps of 0.5`);
+  }
+  return n;
+}
+
+function bool(setting: string, value: unknown): boolean {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new ConfigError(setting, value, 'true or false');
+}
+
+function oneOf<T>(setting: string, value: unknown, choices: readonly T[], what: string): T {
+  if (!choices.includes(value as T)) {
+    throw new ConfigError(setting, value, `one of the ${what}: ${describeList(choices)}`);
+  }
+  return value as T;
+}
+
+function matchString(setting: string, value: unknown, pattern: RegExp, allowed: string): string {
+  if (typeof value !== 'string' || !pattern.test(value)) throw new ConfigError(setting, value, allowed);
+  return value;
+}
+
+function optionalString(setting: string, value: unknown, pattern: RegExp, allowed: string): string | undefined {
+  return value === undefined || value === '' ? undefined : matchString(setting, value, pattern, allowed);
+}
+
+/** An IPv4 CIDR with a prefix from /16 to /20: large enough for the six subnets the network carves out. */
+function cidr(setting: string, value: unknown): string {
+  const allowed = 'an IPv4 CIDR block with prefix /16 to /20 and no host bits set, e.g. 10.0.0.0/16';
+  const match = typeof value === 'string' ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value) : null;
+  if (!match) throw new ConfigError(setting, value, allowed);
+  const octets = match.slice(1, 5).map(Number);
+  const prefix = Number(match[5]);
+  if (octets.some((o) => o > 255) || prefix < 16 || prefix > 20) throw new ConfigError(setting, value, allowed);
+  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const hostBits = 2 ** (32 - prefix);
+  if (address % hostBits !== 0) throw new ConfigError(setting, value, allowed);
+  return value as string;
+}
+
+function range(from: number, to: number, step: number): number[] {
+  const values: number[] = [];
+  for (let v = from; v <= to; v += step) values.push(v);
+  return values;
+}
+
+function describeList(values: readonly unknown[]): string {
+  return values.map((v) => String(v)).join(', ');
+}

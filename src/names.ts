@@ -1,0 +1,52 @@
+/**
+ * Names that other parts of the project (the CLI, the lab, the README, users' scripts) rely on.
+ * They are the contract of the deployed system: change one here and every consumer follows.
+ */
+
+/** CloudFormation stack names. Kept from the original sample so existing deployments are recognised. */
+export const STACK_NAMES = {
+  mlflow: 'MLflowVpcStack',
+  gateway: 'HttpGatewayStack',
+  studio: 'SageMakerStudioUserStack',
+  notebook: 'SageMakerNotebookInstanceStack',
+} as const;
+
+/** Output keys of the MLflowVpcStack. */
+export const MLFLOW_OUTPUTS = {
+  artifactBucketName: 'ArtifactBucketName',
+  mlflowCredentialsSecretArn: 'MlflowCredentialsSecretArn',
+  mlflowCredentialsSecretName: 'MlflowCredentialsSecretName',
+  loadBalancerDnsName: 'LoadBalancerDnsName',
+  listenerArn: 'LoadBalancerListenerArn',
+  clusterName: 'EcsClusterName',
+  serviceName: 'EcsServiceName',
+  databaseClusterIdentifier: 'DatabaseClusterIdentifier',
+  mlflowVersion: 'MlflowVersion',
+} as const;
+
+/** Output keys of the HttpGatewayStack. `trackingUri` is what clients set as MLFLOW_TRACKING_URI. */
+export const GATEWAY_OUTPUTS = {
+  trackingUri: 'MlflowTrackingUri',
+  apiId: 'HttpApiId',
+} as const;
+
+/** Container names inside the MLflow task definition. */
+export const CONTAINER_NAMES = {
+  proxy: 'nginx-auth-proxy',
+  mlflow: 'mlflow-server',
+} as const;
+
+/** Ports: the proxy is the only thing the load balancer talks to; MLflow listens inside the task only. */
+export const PORTS = {
+  proxy: 80,
+  mlflow: 5000,
+} as const;
+
+/** Health check path answered by the proxy without credentials. */
+export const HEALTH_CHECK_PATH = '/elb-status';
+
+/** Private DNS namespace in which the service registers itself. */
+export const SERVICE_DISCOVERY_NAMESPACE = 'http-api.local';
+
+/** Name of the MLflow schema inside the Aurora cluster. */
+export const DATABASE_NAME = 'mlflow';
