@@ -1,0 +1,75 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import { Construct } from 'constructs';
+
+export interface BackendStoreProps {
+  readonly vpc: ec2.IVpc;
+  /** Schema MLflow keeps its runs, experiments and registry in. */
+  readonly databaseName: string;
+  /** Lowest capacity; 0 lets the instance pause when idle. @default 0 */
+  readonly minCapacity?: number;
+  /** Highest capacity in Aurora capacity units. @default 2 */
+  readonly maxCapacity?: number;
+  /** Idle time before a 0-ACU instance pauses. @default Duration.minutes(60) */
+  readonly autoPause?: Duration;
+  /** Days of automated backups. @default 7 */
+  readonly backupRetentionDays?: number;
+  /** Refuse deletion of the cluster until this is turned off. @default true */
+  readonly deletionProtection?: boolean;
+  /** Delete the cluster without a final snapshot with the stack. For throwaway environments only. @default false */
+  readonly destroyOnDelete?: boolean;
+  /** Retention of the exported database logs. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The MLflow backend store: an Aurora Serverless v2 (MySQL 8.0-compatible) cluster in the isolated subnets,
+ * encrypted, backed up, with generated credentials in Secrets Manager. At 0 ACU minimum it pauses when idle,
+ * which is what makes the platform cheap when nobody is training.
+ */
+export class BackendStore extends Construct {
+  readonly cluster: rds.DatabaseCluster;
+  readonly credentials: rds.DatabaseSecret;
+
+  constructor(scope: Construct, id: string, props: BackendStoreProps) {
+    super(scope, id);
+    const destroy = props.destroyOnDelete ?? false;
+
+    this.credentials = new rds.DatabaseSecret(this, 'Credentials', {
+      username: 'mlflow',
+      // The password ends up in a connection URI; the entrypoint URL-encodes it, but a plain alphabet is one risk fewer.
+      excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\,=^',
+    });
+
+    // The database only answers; it never opens connections of its own.
+    const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'MLflow backend store: MySQL from the MLflow tasks only',
+      allowAllOutbound: false,
+    });
+
+    this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
+      // Aurora MySQL 3.10 is a long-term-support release; scaling to 0 ACU needs 3.08 or later.
+      engine: rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_10_3 }),
+      credentials: rds.Credentials.fromSecret(this.credentials),
+      defaultDatabaseName: props.databaseName,
+      vpc: props.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [securityGroup],
+      writer: rds.ClusterInstance.serverlessV2('Writer', { autoMinorVersionUpgrade: true }),
+      serverlessV2MinCapacity: props.minCapacity ?? 0,
+      serverlessV2MaxCapacity: props.maxCapacity ?? 2,
+      serverlessV2AutoPauseDuration: props.autoPause ?? Duration.minutes(60),
+      storageEncrypted: true,
+      iamAuthentication: true,
+      backup: { retention: Duration.days(props.backupRetentionDays ?? 7) },
+      deletionProtection: destroy ? false : (props.deletionProtection ?? true),
+      removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
+      cloudwatchLogsExports: ['error', 'slowquery'],
+      cloudwatchLogsRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      monitoringInterval: Duration.seconds(60),
+    });
+  }
+}

@@ -1,0 +1,199 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
+import { Construct } from 'constructs';
+import { CONTAINER_NAMES, HEALTH_CHECK_PATH, PORTS, SERVICE_DISCOVERY_NAMESPACE } from '../names';
+
+export interface MlflowServiceProps {
+  readonly vpc: ec2.IVpc;
+  readonly artifactBucket: s3.IBucket;
+  readonly database: rds.DatabaseCluster;
+  readonly databaseCredentials: secretsmanager.ISecret;
+  readonly databaseName: string;
+  /** Secret with `username` and `password` that clients use for basic auth at the proxy. */
+  readonly mlflowCredentials: secretsmanager.ISecret;
+  readonly proxyImage: ecs.ContainerImage;
+  readonly mlflowImage: ecs.ContainerImage;
+  /** Task CPU units. @default 1024 */
+  readonly cpu?: number;
+  /** Task memory in MiB. @default 2048 */
+  readonly memoryMiB?: number;
+  /** Tasks kept running (also the autoscaling floor). @default 2 */
+  readonly desiredCount?: number;
+  /** Autoscaling ceiling. @default 6 */
+  readonly maxCount?: number;
+  /** Average task CPU the autoscaler aims for, in percent. @default 70 */
+  readonly cpuTargetPercent?: number;
+  /** Retention of the containers' logs. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Host headers MLflow's security middleware (MLflow 3.5+) accepts. Requests reach MLflow through API Gateway
+   * and the internal load balancer, whose host names are not known before deployment, hence patterns.
+   * @default the region's API Gateway and load balancer host patterns, plus localhost
+   */
+  readonly allowedHosts?: string[];
+  /**
+   * Origins allowed to make cross-origin browser requests to MLflow (the UI served through API Gateway).
+   * @default the region's API Gateway HTTPS origins
+   */
+  readonly corsAllowedOrigins?: string[];
+}
+
+/**
+ * MLflow on ECS Fargate: one task runs the NGINX basic-auth proxy (the only port the load balancer sees)
+ * and the MLflow server (listening inside the task only); an internal ALB health-checks the proxy,
+ * the service scales on CPU, rolls back failed deployments and registers in Cloud Map.
+ */
+export class MlflowService extends Construct {
+  readonly cluster: ecs.Cluster;
+  readonly service: ecs.FargateService;
+  readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly listener: elbv2.ApplicationListener;
+  readonly namespace: servicediscovery.PrivateDnsNamespace;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: MlflowServiceProps) {
+    super(scope, id);
+    const region = Stack.of(this).region;
+    const cpu = props.cpu ?? 1024;
+    const memoryMiB = props.memoryMiB ?? 2048;
+    const desiredCount = props.desiredCount ?? 2;
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: props.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+
+    this.namespace = new servicediscovery.PrivateDnsNamespace(this, 'Namespace', {
+      name: SERVICE_DISCOVERY_NAMESPACE,
+      vpc: props.vpc,
+      description: 'Private DNS namespace of the MLflow service',
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu,
+      memoryLimitMiB: memoryMiB,
+      runtimePlatform: {
+        cpuArchitecture: ecs.CpuArchitecture.X86_64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+    });
+    // The server touches artifacts only when it proxies them (the documented alternative to clients writing to S3).
+    props.artifactBucket.grantReadWrite(taskDefinition.taskRole);
+
+    const mlflowContainer = taskDefinition.addContainer('Mlflow', {
+      containerName: CONTAINER_NAMES.mlflow,
+      image: props.mlflowImage,
+      essential: true,
+      portMappings: [{ containerPort: PORTS.mlflow, name: 'mlflow' }],
+      environment: {
+        BUCKET: props.artifactBucket.s3UrlForObject(),
+        HOST: props.database.clusterEndpoint.hostname,
+        PORT: props.database.clusterEndpoint.port.toString(),
+        DATABASE: props.databaseName,
+        MLFLOW_WORKERS: String(workerCount(cpu, memoryMiB)),
+        MLFLOW_SERVER_ALLOWED_HOSTS: (props.allowedHosts ?? defaultAllowedHosts(region)).join(','),
+        MLFLOW_SERVER_CORS_ALLOWED_ORIGINS: (props.corsAllowedOrigins ?? [`https://*.execute-api.${region}.amazonaws.com`]).join(','),
+      },
+      secrets: {
+        USERNAME: ecs.Secret.fromSecretsManager(props.databaseCredentials, 'username'),
+        PASSWORD: ecs.Secret.fromSecretsManager(props.databaseCredentials, 'password'),
+      },
+      logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: 'mlflow' }),
+    });
+
+    const proxyContainer = taskDefinition.addContainer('Proxy', {
+      containerName: CONTAINER_NAMES.proxy,
+      image: props.proxyImage,
+      essential: true,
+      portMappings: [{ containerPort: PORTS.proxy, name: 'http' }],
+      secrets: {
+        MLFLOW_USERNAME: ecs.Secret.fromSecretsManager(props.mlflowCredentials, 'username'),
+        MLFLOW_PASSWORD: ecs.Secret.fromSecretsManager(props.mlflowCredentials, 'password'),
+      },
+      logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: 'proxy' }),
+    });
+    proxyContainer.addContainerDependencies({ container: mlflowContainer, condition: ecs.ContainerDependencyCondition.START });
+
+    const serviceSecurityGroup = new ec2.SecurityGroup(this, 'ServiceSecurityGroup', {
+      vpc: props.vpc,
+      description: 'MLflow tasks: HTTP from the load balancer only',
+      allowAllOutbound: false,
+    });
+    // Outbound: HTTPS to AWS APIs (ECR, Secrets Manager, S3, CloudWatch Logs) through the NAT gateway or endpoints.
+    serviceSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs');
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition,
+      desiredCount,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [serviceSecurityGroup],
+      assignPublicIp: false,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      // A paused database needs a few seconds to resume and a new MLflow version migrates the schema first.
+      healthCheckGracePeriod: Duration.seconds(180),
+      cloudMapOptions: { name: 'mlflow', cloudMapNamespace: this.namespace },
+    });
+    props.database.connections.allowDefaultPortFrom(this.service, 'MLflow tasks to the backend store');
+
+    const loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+      vpc: props.vpc,
+      description: 'Internal MLflow load balancer: ingress is granted to the API Gateway VPC link only',
+      allowAllOutbound: false,
+    });
+    this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc: props.vpc,
+      internetFacing: false,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroup: loadBalancerSecurityGroup,
+      dropInvalidHeaderFields: true,
+      idleTimeout: Duration.seconds(120),
+    });
+    // `open: false`: no 0.0.0.0/0 rule; callers are allowed explicitly through `listener.connections`.
+    this.listener = this.loadBalancer.addListener('Http', { port: PORTS.proxy, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
+    this.listener.addTargets('Proxy', {
+      port: PORTS.proxy,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targets: [this.service.loadBalancerTarget({ containerName: CONTAINER_NAMES.proxy, containerPort: PORTS.proxy })],
+      healthCheck: {
+        path: HEALTH_CHECK_PATH,
+        healthyHttpCodes: '200',
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 3,
+      },
+      deregistrationDelay: Duration.seconds(30),
+    });
+
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: desiredCount, maxCapacity: props.maxCount ?? 6 });
+    scaling.scaleOnCpuUtilization('Cpu', {
+      targetUtilizationPercent: props.cpuTargetPercent ?? 70,
+      scaleInCooldown: Duration.seconds(60),
+      scaleOutCooldown: Duration.seconds(60),
+    });
+  }
+}
+
+/** MLflow server workers: two per vCPU, fewer when memory is short (a worker needs roughly 512 MiB). */
+export function workerCount(cpu: number, memoryMiB: number): number {
+  return Math.max(1, Math.min(Math.round((cpu / 1024) * 2), Math.floor(memoryMiB / 512)));
+}
+
+function defaultAllowedHosts(region: string): string[] {
+  return [`*.execute-api.${region}.amazonaws.com`, `*.${region}.elb.amazonaws.com`, 'localhost', 'localhost:*', '127.0.0.1', '127.0.0.1:*'];
+}

@@ -1,0 +1,96 @@
+import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { PlatformConfig } from '../config/platform-config';
+import { ArtifactStore } from '../constructs/artifact-store';
+import { BackendStore } from '../constructs/backend-store';
+import { ContainerImages } from '../constructs/container-images';
+import { MlflowCredentials } from '../constructs/mlflow-credentials';
+import { MlflowNetwork } from '../constructs/network';
+import { MlflowService } from '../constructs/mlflow-service';
+import { DATABASE_NAME, MLFLOW_OUTPUTS } from '../names';
+
+export interface MLflowVpcStackProps extends StackProps {
+  readonly config: PlatformConfig;
+}
+
+/** The MLflow platform: network, artifact and backend stores, credentials, and the service behind an internal ALB. */
+export class MLflowVpcStack extends Stack {
+  readonly vpc: ec2.IVpc;
+  readonly listener: elbv2.ApplicationListener;
+  readonly artifactBucket: s3.IBucket;
+  readonly mlflowCredentials: secretsmanager.ISecret;
+
+  constructor(scope: Construct, id: string, props: MLflowVpcStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+
+    const network = new MlflowNetwork(this, 'Network', {
+      cidr: config.vpcCidr,
+      natGateways: config.natGateways,
+      flowLogRetention: logRetention,
+    });
+    const artifacts = new ArtifactStore(this, 'ArtifactStore', {
+      destroyOnDelete: config.destroyDataOnDelete,
+      noncurrentVersionExpiryDays: config.artifactVersionExpiryDays,
+    });
+    const backend = new BackendStore(this, 'BackendStore', {
+      vpc: network.vpc,
+      databaseName: DATABASE_NAME,
+      minCapacity: config.dbMinCapacity,
+      maxCapacity: config.dbMaxCapacity,
+      autoPause: Duration.minutes(config.dbAutoPauseMinutes),
+      backupRetentionDays: config.dbBackupRetentionDays,
+      deletionProtection: config.dbDeletionProtection,
+      destroyOnDelete: config.destroyDataOnDelete,
+      logRetention,
+    });
+    const credentials = new MlflowCredentials(this, 'MlflowCredentials', {
+      secretName: config.mlflowSecretName,
+      username: config.mlflowUsername,
+    });
+    const images = new ContainerImages(this, 'Images', { mlflowVersion: config.mlflowVersion });
+
+    const mlflow = new MlflowService(this, 'MlflowService', {
+      vpc: network.vpc,
+      artifactBucket: artifacts.bucket,
+      database: backend.cluster,
+      databaseCredentials: backend.credentials,
+      databaseName: DATABASE_NAME,
+      mlflowCredentials: credentials.secret,
+      proxyImage: images.proxy,
+      mlflowImage: images.mlflow,
+      cpu: config.taskCpu,
+      memoryMiB: config.taskMemoryMiB,
+      desiredCount: config.desiredTasks,
+      maxCount: config.maxTasks,
+      cpuTargetPercent: config.cpuTargetPercent,
+      logRetention,
+    });
+
+    this.vpc = network.vpc;
+    this.listener = mlflow.listener;
+    this.artifactBucket = artifacts.bucket;
+    this.mlflowCredentials = credentials.secret;
+
+    const outputs: Record<keyof typeof MLFLOW_OUTPUTS, string> = {
+      artifactBucketName: artifacts.bucket.bucketName,
+      mlflowCredentialsSecretArn: credentials.secret.secretArn,
+      mlflowCredentialsSecretName: config.mlflowSecretName,
+      loadBalancerDnsName: mlflow.loadBalancer.loadBalancerDnsName,
+      listenerArn: mlflow.listener.listenerArn,
+      clusterName: mlflow.cluster.clusterName,
+      serviceName: mlflow.service.serviceName,
+      databaseClusterIdentifier: backend.cluster.clusterIdentifier,
+      mlflowVersion: config.mlflowVersion,
+    };
+    for (const [key, value] of Object.entries(outputs)) {
+      new CfnOutput(this, MLFLOW_OUTPUTS[key as keyof typeof MLFLOW_OUTPUTS], { value });
+    }
+  }
+}

@@ -1,0 +1,163 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadPlatformConfig } from '../../src/config/load-config';
+import { ConfigError, DEFAULT_CONFIG, RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
+
+const context = (values: Record<string, unknown> = {}) => ({ getAllContext: () => values });
+
+function assertRejected(settings: RawSettings, setting: string, allowedFragment: RegExp): void {
+  assert.throws(
+    () => resolvePlatformConfig(settings),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+      assert.equal(error.setting, setting);
+      assert.match(error.message, new RegExp(`"${setting}"`));
+      assert.match(error.message, allowedFragment);
+      return true;
+    },
+  );
+}
+
+describe('default configuration', () => {
+  test('matches the documented defaults', () => {
+    const config = resolvePlatformConfig();
+    assert.equal(config.region, 'us-west-2');
+    assert.equal(config.vpcCidr, '10.0.0.0/16');
+    assert.equal(config.natGateways, 1);
+    assert.match(config.mlflowVersion, /^3\.\d+\.\d+$/);
+    assert.equal(config.taskCpu, 1024);
+    assert.equal(config.taskMemoryMiB, 2048);
+    assert.equal(config.desiredTasks, 2);
+    assert.equal(config.maxTasks, 6);
+    assert.equal(config.cpuTargetPercent, 70);
+    assert.equal(config.dbMinCapacity, 0);
+    assert.equal(config.dbMaxCapacity, 2);
+    assert.equal(config.mlflowSecretName, 'mlflow-server-credentials');
+    assert.equal(config.mlflowUsername, 'admin');
+    assert.equal(config.sagemaker, 'studio');
+    assert.equal(config.destroyDataOnDelete, false);
+    assert.equal(config.dbDeletionProtection, true);
+    assert.equal(config.account, undefined);
+    assert.equal(config.domainId, undefined);
+  });
+
+  test('is frozen', () => {
+    const config = resolvePlatformConfig();
+    assert.ok(Object.isFrozen(config));
+    assert.ok(Object.isFrozen(DEFAULT_CONFIG));
+  });
+});
+
+describe('values from `-c key=value` arrive as strings', () => {
+  test('numbers, booleans and decimals are parsed', () => {
+    const config = resolvePlatformConfig({
+      natGateways: '2', taskCpu: '2048', taskMemoryMiB: '4096', desiredTasks: '3', maxTasks: '10',
+      cpuTargetPercent: '55', dbMinCapacity: '0.5', dbMaxCapacity: '8', logRetentionDays: '90',
+      destroyDataOnDelete: 'true', dbDeletionProtection: 'false',
+    });
+    assert.deepEqual(
+      [config.natGateways, config.taskCpu, config.taskMemoryMiB, config.desiredTasks, config.maxTasks, config.cpuTargetPercent],
+      [2, 2048, 4096, 3, 10, 55],
+    );
+    assert.equal(config.dbMinCapacity, 0.5);
+    assert.equal(config.dbMaxCapacity, 8);
+    assert.equal(config.logRetentionDays, 90);
+    assert.equal(config.destroyDataOnDelete, true);
+    assert.equal(config.dbDeletionProtection, false);
+  });
+
+  test('an empty string means "use the default"', () => {
+    assert.equal(resolvePlatformConfig({ vpcCidr: '' }).vpcCidr, '10.0.0.0/16');
+  });
+});
+
+describe('bad values stop synth with a message naming the setting, the value and what is allowed', () => {
+  const cases: Array<[RawSettings, string, RegExp]> = [
+    [{ region: 'mars-1' }, 'region', /AWS region/],
+    [{ account: '1234' }, 'account', /12-digit/],
+    [{ vpcCidr: '10.0.0.0' }, 'vpcCidr', /CIDR/],
+    [{ vpcCidr: '10.0.0.0/8' }, 'vpcCidr', /\/16 to \/20/],
+    [{ vpcCidr: '10.0.0.0/24' }, 'vpcCidr', /\/16 to \/20/],
+    [{ vpcCidr: '10.0.1.0/16' }, 'vpcCidr', /no host bits/],
+    [{ vpcCidr: '300.0.0.0/16' }, 'vpcCidr', /IPv4/],
+    [{ natGateways: 0 }, 'natGateways', /1 to 2/],
+    [{ natGateways: 'two' }, 'natGateways', /whole number/],
+    [{ mlflowVersion: 'latest' }, 'mlflowVersion', /X\.Y\.Z/],
+    [{ mlflowVersion: '1.30.0' }, 'mlflowVersion', /2\.0\.0 or later/],
+    [{ mlflowUsername: 'ad:min' }, 'mlflowUsername', /no colon/],
+    [{ mlflowSecretName: 'bad name!' }, 'mlflowSecretName', /Secrets Manager name/],
+    [{ taskCpu: 1000 }, 'taskCpu', /256, 512, 1024/],
+    [{ taskMemoryMiB: 1024 }, 'taskMemoryMiB', /with taskCpu 1024, one of 2048, 3072/],
+    [{ taskCpu: 256, taskMemoryMiB: 4096 }, 'taskMemoryMiB', /with taskCpu 256, one of 512, 1024, 2048 MiB/],
+    [{ desiredTasks: 0 }, 'desiredTasks', /1 to maxTasks/],
+    [{ desiredTasks: 7 }, 'desiredTasks', /maxTasks \(6\)/],
+    [{ desiredTasks: 1.5 }, 'desiredTasks', /whole number/],
+    [{ maxTasks: 101 }, 'maxTasks', /1 to 100/],
+    [{ cpuTargetPercent: 100 }, 'cpuTargetPercent', /10 to 95/],
+    [{ logRetentionDays: 10 }, 'logRetentionDays', /1, 3, 5, 7, 14, 30/],
+    [{ imageBuild: 'podman' }, 'imageBuild', /codebuild, local/],
+    [{ dbMaxCapacity: 0.5 }, 'dbMaxCapacity', /1 to 256/],
+    [{ dbMaxCapacity: 300 }, 'dbMaxCapacity', /1 to 256/],
+    [{ dbMinCapacity: 0.3 }, 'dbMinCapacity', /steps of 0\.5/],
+    [{ dbMinCapacity: 4 }, 'dbMinCapacity', /dbMaxCapacity \(2\)/],
+    [{ dbAutoPauseMinutes: 2 }, 'dbAutoPauseMinutes', /5 to 1440/],
+    [{ dbBackupRetentionDays: 0 }, 'dbBackupRetentionDays', /1 to 35/],
+    [{ dbDeletionProtection: 'yes' }, 'dbDeletionProtection', /true or false/],
+    [{ destroyDataOnDelete: 1 }, 'destroyDataOnDelete', /true or false/],
+    [{ artifactVersionExpiryDays: 0 }, 'artifactVersionExpiryDays', /1 to 3650/],
+    [{ apiThrottleRateLimit: -5 }, 'apiThrottleRateLimit', /1 to 10000/],
+    [{ apiThrottleBurstLimit: 0 }, 'apiThrottleBurstLimit', /1 to 5000/],
+    [{ sagemaker: 'all' }, 'sagemaker', /studio, notebook, both, none/],
+    [{ domainId: 'abc' }, 'domainId', /"d-" followed by 12/],
+    [{ domainId: 'd-ABCDEFGHIJKL' }, 'domainId', /lowercase/],
+    [{ studioUserName: '-user' }, 'studioUserName', /user profile name/],
+    [{ notebookInstanceType: 't3.medium' }, 'notebookInstanceType', /ml\.t3\.medium/],
+    [{ notebookVolumeSizeGiB: 1 }, 'notebookVolumeSizeGiB', /5 to 16384/],
+  ];
+  for (const [settings, setting, allowed] of cases) {
+    test(`${setting} = ${JSON.stringify(Object.values(settings).at(-1))}`, () => assertRejected(settings, setting, allowed));
+  }
+
+  test('the message quotes the bad value', () => {
+    assert.throws(() => resolvePlatformConfig({ natGateways: '7' }), /Invalid setting "natGateways": got "7"; allowed: a whole number from 1 to 2\./);
+  });
+});
+
+describe('loading from CDK context and environment', () => {
+  test('environment variables of the original sample are honoured', () => {
+    const config = loadPlatformConfig(context(), { AWS_REGION: 'eu-west-1', AWS_ACCOUNT: '123456789012', DOMAIN_ID: 'd-abcdefghijkl' });
+    assert.equal(config.region, 'eu-west-1');
+    assert.equal(config.account, '123456789012');
+    assert.equal(config.domainId, 'd-abcdefghijkl');
+  });
+
+  test('CDK_DEFAULT_ACCOUNT is used when AWS_ACCOUNT is unset', () => {
+    assert.equal(loadPlatformConfig(context(), { CDK_DEFAULT_ACCOUNT: '210987654321' }).account, '210987654321');
+  });
+
+  test('context wins over environment, environment over defaults', () => {
+    const config = loadPlatformConfig(context({ region: 'eu-central-1', natGateways: '2' }), { AWS_REGION: 'eu-west-1' });
+    assert.equal(config.region, 'eu-central-1');
+    assert.equal(config.natGateways, 2);
+    assert.equal(loadPlatformConfig(context(), {}).region, 'us-west-2');
+  });
+
+  test('CDK feature flags and CLI keys in the context are not mistaken for settings', () => {
+    const config = loadPlatformConfig(context({ '@aws-cdk/core:checkSecretUsage': true, 'aws:cdk:enable-path-metadata': true, 'acknowledged-issue-numbers': [1] }), {});
+    assert.equal(config.region, 'us-west-2');
+  });
+
+  test('a misspelt setting is rejected rather than ignored', () => {
+    assert.throws(() => loadPlatformConfig(context({ sagemkaer: 'both' }), {}), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.setting, 'sagemkaer');
+      assert.match(error.message, /sagemaker/);
+      return true;
+    });
+  });
+
+  test('bad environment values are reported under the setting they feed', () => {
+    assert.throws(() => loadPlatformConfig(context(), { DOMAIN_ID: 'my-domain' }), /Invalid setting "domainId": got "my-domain"/);
+    assert.throws(() => loadPlatformConfig(context(), { AWS_REGION: 'nowhere' }), /Invalid setting "region": got "nowhere"/);
+  });
+});
