@@ -1,0 +1,166 @@
+"""Training script of the lab: runs inside the SageMaker scikit-learn container (``source_dir`` training/).
+
+It fits a random forest on the California housing data that the notebook uploaded to the ``train`` and
+``test`` channels and records the run in the deployed MLflow: autologged parameters and training
+metrics, explicit dataset parameters and test metrics, the model (registered in the MLflow model
+registry) and tags that point back to the SageMaker training job and SageMaker Experiments run.
+
+The notebook passes everything it needs as environment variables (no secret among them: the MLflow
+password is read here from Secrets Manager with the training job's execution role):
+
+- MLFLOW_TRACKING_URI            the gateway's tracking URI
+- MLFLOW_EXPERIMENT_NAME         MLflow experiment to record the run in
+- LAB_MLFLOW_SECRET_NAME         Secrets Manager secret holding {"username": ..., "password": ...}
+- LAB_REGISTERED_MODEL_NAME      MLflow registered model to add a version to
+- LAB_SAGEMAKER_EXPERIMENT_NAME  SageMaker Experiments experiment of this job (for the back link)
+- LAB_SAGEMAKER_RUN_NAME         SageMaker Experiments run of this job (for the back link)
+- AWS_DEFAULT_REGION             region of the secret
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+
+import boto3
+import mlflow
+import mlflow.sklearn
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # Hyperparameters: SageMaker passes each estimator hyperparameter as --name value.
+    parser.add_argument("--n-estimators", type=int, default=100)
+    parser.add_argument("--max-depth", type=int, default=0, help="0 grows trees until leaves are pure")
+    parser.add_argument("--min-samples-leaf", type=int, default=3)
+    parser.add_argument("--random-state", type=int, default=42)
+    parser.add_argument("--target", default="MedHouseVal")
+    # Locations SageMaker provides.
+    parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "model"))
+    parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
+    parser.add_argument("--test", default=os.environ.get("SM_CHANNEL_TEST"))
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        print(f"Ignoring arguments this script does not use: {unknown}")
+    return args
+
+
+def read_channel(directory: str | None, name: str) -> pd.DataFrame:
+    if not directory:
+        raise SystemExit(f"No '{name}' channel: pass --{name} or run as a SageMaker training job with that channel.")
+    files = sorted(glob.glob(os.path.join(directory, "*.csv")))
+    if not files:
+        raise SystemExit(f"The '{name}' channel ({directory}) holds no CSV file.")
+    return pd.concat((pd.read_csv(path) for path in files), ignore_index=True)
+
+
+def required_env(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise SystemExit(f"Environment variable {name} is not set: the notebook passes it to the estimator.")
+    return value
+
+
+def sign_in_to_mlflow() -> None:
+    """Reads the proxy's credentials from Secrets Manager; MLflow sends them as basic auth."""
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
+    secrets = boto3.client("secretsmanager", region_name=region)
+    secret = json.loads(secrets.get_secret_value(SecretId=required_env("LAB_MLFLOW_SECRET_NAME"))["SecretString"])
+    os.environ["MLFLOW_TRACKING_USERNAME"] = secret["username"]
+    os.environ["MLFLOW_TRACKING_PASSWORD"] = secret["password"]
+    mlflow.set_tracking_uri(required_env("MLFLOW_TRACKING_URI"))
+    mlflow.set_experiment(required_env("MLFLOW_EXPERIMENT_NAME"))
+
+
+def training_job_identity() -> dict[str, str]:
+    """Name and ARN of the running SageMaker training job (empty outside SageMaker)."""
+    training_env = json.loads(os.environ.get("SM_TRAINING_ENV", "{}"))
+    identity = {
+        "sagemaker.training_job_name": os.environ.get("TRAINING_JOB_NAME") or training_env.get("job_name", ""),
+        "sagemaker.training_job_arn": os.environ.get("TRAINING_JOB_ARN", ""),
+        "sagemaker.experiment_name": os.environ.get("LAB_SAGEMAKER_EXPERIMENT_NAME", ""),
+        "sagemaker.run_name": os.environ.get("LAB_SAGEMAKER_RUN_NAME", ""),
+        "sagemaker.region": os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION", ""),
+    }
+    return {key: value for key, value in identity.items() if value}
+
+
+def evaluate(model: RandomForestRegressor, features: pd.DataFrame, target: pd.Series) -> dict[str, float]:
+    predictions = model.predict(features)
+    return {
+        "test_rmse": float(np.sqrt(mean_squared_error(target, predictions))),
+        "test_mae": float(mean_absolute_error(target, predictions)),
+        "test_r2": float(r2_score(target, predictions)),
+    }
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    train = read_channel(args.train, "train")
+    test = read_channel(args.test, "test")
+    for name, frame in (("train", train), ("test", test)):
+        if args.target not in frame.columns:
+            raise SystemExit(f"The '{name}' data has no target column {args.target!r}; columns: {list(frame.columns)}")
+    x_train, y_train = train.drop(columns=[args.target]), train[args.target]
+    x_test, y_test = test.drop(columns=[args.target]), test[args.target]
+
+    sign_in_to_mlflow()
+    # Autologging records the estimator's parameters and training metrics; the model is logged
+    # explicitly below, once, with a signature and an input example, and registered.
+    mlflow.sklearn.autolog(log_models=False)
+
+    identity = training_job_identity()
+    registered_model_name = required_env("LAB_REGISTERED_MODEL_NAME")
+    with mlflow.start_run(run_name=identity.get("sagemaker.training_job_name"), tags=identity) as run:
+        model = RandomForestRegressor(
+            n_estimators=args.n_estimators,
+            max_depth=args.max_depth or None,
+            min_samples_leaf=args.min_samples_leaf,
+            random_state=args.random_state,
+            n_jobs=-1,
+        )
+        model.fit(x_train, y_train)
+
+        metrics = evaluate(model, x_test, y_test)
+        mlflow.log_params(
+            {
+                "dataset": "sklearn.datasets.fetch_california_housing",
+                "target": args.target,
+                "features": ",".join(x_train.columns),
+                "train_rows": len(train),
+                "test_rows": len(test),
+            }
+        )
+        mlflow.log_metrics(metrics)
+
+        model_info = mlflow.sklearn.log_model(
+            sk_model=model,
+            name="model",
+            signature=infer_signature(x_test, model.predict(x_test)),
+            input_example=x_test.head(5),
+            registered_model_name=registered_model_name,
+        )
+        version = model_info.registered_model_version
+        mlflow.set_tag("lab.registered_model", f"{registered_model_name}/{version}")
+
+        # SageMaker keeps /opt/ml/model as the job's model.tar.gz: store the same model there too.
+        mlflow.sklearn.save_model(model, os.path.join(args.model_dir, "mlflow-model"))
+
+    # One line per metric for the estimator's metric_definitions (shown in SageMaker as job metrics).
+    for name, value in metrics.items():
+        print(f"{name}={value:.6f}")
+    print(f"mlflow_run_id={run.info.run_id}")
+    print(f"mlflow_model_version={registered_model_name}/{version}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,127 @@
+/**
+ * Writes lab/lab-settings.json, the only place the SageMaker lab (lab/) learns the names of the
+ * deployed system, and keeps the MLflow client pin of the lab's requirements files equal to the
+ * server's version.
+ *
+ * Everything comes from the CDK app: stack names and output keys from src/names.ts, the MLflow
+ * version, secret name and default region from the platform configuration (defaults plus the
+ * `context` block of cdk.json when there is one, exactly as `cdk synth` reads them without `-c`).
+ *
+ *   npm run lab:settings             rewrite the files
+ *   npm run lab:settings -- --check  exit 1 and list the differences, write nothing
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../src/names';
+import { loadPlatformConfig } from '../src/config/load-config';
+import { PlatformConfig } from '../src/config/platform-config';
+
+export const REPO_ROOT = resolve(__dirname, '..');
+export const LAB_SETTINGS_PATH = join(REPO_ROOT, 'lab', 'lab-settings.json');
+/** Requirements files whose `mlflow==X.Y.Z` line must equal the server's MLflow version. */
+export const LAB_REQUIREMENTS_PATHS = [
+  join(REPO_ROOT, 'lab', 'requirements.txt'),
+  join(REPO_ROOT, 'lab', 'training', 'requirements.txt'),
+];
+
+/** Matches a pinned (or unpinned) requirement line for the MLflow client, not mlflow-skinny and friends. */
+export const MLFLOW_REQUIREMENT_LINE = /^mlflow(\[[^\]]*\])?\s*(==\s*[^\s;#]+)?\s*(;.*)?$/;
+
+export interface LabSettings {
+  readonly generatedBy: string;
+  readonly defaultRegion: string;
+  readonly mlflowVersion: string;
+  readonly mlflowSecretName: string;
+  readonly stacks: typeof STACK_NAMES;
+  readonly outputs: {
+    readonly gateway: typeof GATEWAY_OUTPUTS;
+    readonly mlflow: typeof MLFLOW_OUTPUTS;
+  };
+}
+
+/** The configuration the deployed app would get from the repository alone (cdk.json context, no env, no -c). */
+export function repositoryPlatformConfig(root: string = REPO_ROOT): PlatformConfig {
+  const cdkJsonPath = join(root, 'cdk.json');
+  let context: Record<string, unknown> = {};
+  if (existsSync(cdkJsonPath)) {
+    const parsed = JSON.parse(readFileSync(cdkJsonPath, 'utf8')) as { context?: Record<string, unknown> };
+    context = parsed.context ?? {};
+  }
+  return loadPlatformConfig({ getAllContext: () => context }, {});
+}
+
+export function buildLabSettings(config: PlatformConfig = repositoryPlatformConfig()): LabSettings {
+  return {
+    generatedBy: 'scripts/generate-lab-settings.ts from src/names.ts and src/config; do not edit, run `npm run lab:settings`',
+    defaultRegion: config.region,
+    mlflowVersion: config.mlflowVersion,
+    mlflowSecretName: config.mlflowSecretName,
+    stacks: { ...STACK_NAMES },
+    outputs: {
+      gateway: { ...GATEWAY_OUTPUTS },
+      mlflow: { ...MLFLOW_OUTPUTS },
+    },
+  };
+}
+
+export function renderLabSettings(settings: LabSettings = buildLabSettings()): string {
+  return `${JSON.stringify(settings, null, 2)}\n`;
+}
+
+/** Returns the requirements text with every MLflow client line pinned to `version` (other lines untouched). */
+export function pinMlflow(requirements: string, version: string): string {
+  return requirements
+    .split('\n')
+    .map((line) => (MLFLOW_REQUIREMENT_LINE.test(line.trim()) ? `mlflow==${version}` : line))
+    .join('\n');
+}
+
+export interface PlannedWrite {
+  readonly path: string;
+  readonly current: string | undefined;
+  readonly wanted: string;
+}
+
+/** Every file the generator owns (wholly or one line of it) with its current and wanted text. */
+export function planLabFiles(root: string = REPO_ROOT): PlannedWrite[] {
+  const settings = buildLabSettings(repositoryPlatformConfig(root));
+  const settingsPath = join(root, relative(REPO_ROOT, LAB_SETTINGS_PATH));
+  const read = (path: string): string | undefined => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
+  const plans: PlannedWrite[] = [{ path: settingsPath, current: read(settingsPath), wanted: renderLabSettings(settings) }];
+  for (const absolute of LAB_REQUIREMENTS_PATHS) {
+    const path = join(root, relative(REPO_ROOT, absolute));
+    const current = read(path);
+    if (current === undefined) {
+      throw new Error(`${relative(root, path)} is missing: the lab needs it to pin mlflow==${settings.mlflowVersion}`);
+    }
+    if (!current.split('\n').some((line) => MLFLOW_REQUIREMENT_LINE.test(line.trim()))) {
+      throw new Error(`${relative(root, path)} has no "mlflow==" line to pin to ${settings.mlflowVersion}`);
+    }
+    plans.push({ path, current, wanted: pinMlflow(current, settings.mlflowVersion) });
+  }
+  return plans;
+}
+
+function main(argv: string[]): number {
+  const check = argv.includes('--check');
+  const stale = planLabFiles().filter((plan) => plan.current !== plan.wanted);
+  for (const plan of stale) {
+    const name = relative(REPO_ROOT, plan.path);
+    if (check) {
+      console.error(`out of date: ${name}`);
+    } else {
+      writeFileSync(plan.path, plan.wanted);
+      console.log(`wrote ${name}`);
+    }
+  }
+  if (check && stale.length > 0) {
+    console.error('run `npm run lab:settings` and commit the result');
+    return 1;
+  }
+  if (stale.length === 0) console.log('lab settings and requirement pins are up to date');
+  return 0;
+}
+
+if (require.main === module) {
+  process.exitCode = main(process.argv.slice(2));
+}
