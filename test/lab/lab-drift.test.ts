@@ -1,0 +1,133 @@
+/**
+ * The lab cannot drift from the stacks: lab-settings.json is what the CDK app generates now, the
+ * requirements pin the server's MLflow version, and the lab names the deployed system only through
+ * lookups in lab-settings.json that exist in the app.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  LAB_REQUIREMENTS_PATHS, LAB_SETTINGS_PATH, MLFLOW_REQUIREMENT_LINE, REPO_ROOT,
+  buildLabSettings, pinMlflow, planLabFiles, renderLabSettings, repositoryPlatformConfig,
+} from '../../scripts/generate-lab-settings';
+import { DEFAULT_CONFIG, resolvePlatformConfig } from '../../src/config/platform-config';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../src/names';
+import { Contract, LAB_DIR, allUnits, contractViolations, inspect, listFiles, resolvePath } from './lab-tools';
+
+const config = repositoryPlatformConfig();
+const contract: Contract = {
+  stackNames: Object.values(STACK_NAMES),
+  outputKeys: [...Object.values(GATEWAY_OUTPUTS), ...Object.values(MLFLOW_OUTPUTS)],
+  secretName: config.mlflowSecretName,
+  mlflowVersion: config.mlflowVersion,
+};
+const DOCS = join(REPO_ROOT, 'docs', 'lab.md');
+
+function labCodeAndTexts() {
+  const codeFiles = [...listFiles(LAB_DIR, ['.py']), ...listFiles(LAB_DIR, ['.ipynb'])];
+  const inspection = inspect(codeFiles);
+  const texts = [
+    ...inspection.files.flatMap((file) => (file.markdown ?? []).map((text, i) => ({ where: `${file.path}#markdown${i}`, text }))),
+    ...listFiles(LAB_DIR, ['.txt', '.md']).map((path) => ({ where: path, text: readFileSync(join(REPO_ROOT, path), 'utf8') })),
+    { where: relative(REPO_ROOT, DOCS), text: readFileSync(DOCS, 'utf8') },
+  ];
+  return { units: allUnits(inspection), texts };
+}
+
+describe('lab settings generated from the CDK app', () => {
+  it('lab/lab-settings.json is exactly what `npm run lab:settings` generates now', () => {
+    assert.equal(readFileSync(LAB_SETTINGS_PATH, 'utf8'), renderLabSettings(buildLabSettings()), 'run `npm run lab:settings` and commit lab/lab-settings.json');
+  });
+
+  it('carries the names contract and configuration of the app', () => {
+    const settings = JSON.parse(readFileSync(LAB_SETTINGS_PATH, 'utf8'));
+    assert.deepEqual(settings.stacks, STACK_NAMES);
+    assert.deepEqual(settings.outputs.gateway, GATEWAY_OUTPUTS);
+    assert.deepEqual(settings.outputs.mlflow, MLFLOW_OUTPUTS);
+    assert.equal(settings.mlflowVersion, config.mlflowVersion);
+    assert.equal(settings.mlflowSecretName, config.mlflowSecretName);
+    assert.equal(settings.defaultRegion, config.region);
+  });
+
+  it('follows a change of configuration (the generator is not a copy of today\'s values)', () => {
+    const changed = buildLabSettings(resolvePlatformConfig({ mlflowVersion: '9.8.7', mlflowSecretName: 'other-secret', region: 'eu-west-1' }));
+    assert.equal(changed.mlflowVersion, '9.8.7');
+    assert.equal(changed.mlflowSecretName, 'other-secret');
+    assert.equal(changed.defaultRegion, 'eu-west-1');
+    assert.notEqual(renderLabSettings(changed), readFileSync(LAB_SETTINGS_PATH, 'utf8'));
+    assert.equal(buildLabSettings(resolvePlatformConfig({})).mlflowVersion, DEFAULT_CONFIG.mlflowVersion);
+  });
+
+  it('every file the generator owns is up to date (`npm run lab:settings -- --check` would pass)', () => {
+    const stale = planLabFiles().filter((plan) => plan.current !== plan.wanted).map((plan) => relative(REPO_ROOT, plan.path));
+    assert.deepEqual(stale, [], 'run `npm run lab:settings` and commit the result');
+  });
+});
+
+describe('lab requirements pin the MLflow server version', () => {
+  for (const path of LAB_REQUIREMENTS_PATHS) {
+    it(`${relative(REPO_ROOT, path)} pins mlflow==${config.mlflowVersion}`, () => {
+      const lines = readFileSync(path, 'utf8').split('\n').map((line) => line.trim());
+      const mlflowLines = lines.filter((line) => MLFLOW_REQUIREMENT_LINE.test(line));
+      assert.deepEqual(mlflowLines, [`mlflow==${config.mlflowVersion}`]);
+    });
+  }
+
+  it('pinMlflow rewrites a drifted or unpinned line and nothing else', () => {
+    const text = '# comment\nmlflow==2.9.2\nmlflow-skinny\nsagemaker>=2.200,<3\n';
+    assert.equal(pinMlflow(text, '3.13.0'), '# comment\nmlflow==3.13.0\nmlflow-skinny\nsagemaker>=2.200,<3\n');
+    assert.equal(pinMlflow('mlflow\n', '3.13.0'), 'mlflow==3.13.0\n');
+  });
+});
+
+describe('the lab names the deployed system only through lab-settings.json', () => {
+  const settings = buildLabSettings();
+
+  it('has no lookup, hard-coded name, stack, secret or MLflow pin that differs from the app', () => {
+    const { units, texts } = labCodeAndTexts();
+    assert.deepEqual(contractViolations(units, texts, settings, contract), []);
+  });
+
+  it('reads the tracking URI from the gateway stack output, and the secret, bucket and version from the app', () => {
+    const lookups = labCodeAndTexts().units.flatMap((unit) => unit.lookups).map((path) => resolvePath(settings, path));
+    for (const needed of [
+      STACK_NAMES.gateway, GATEWAY_OUTPUTS.trackingUri,
+      STACK_NAMES.mlflow, MLFLOW_OUTPUTS.artifactBucketName, MLFLOW_OUTPUTS.mlflowCredentialsSecretName,
+      config.mlflowSecretName, config.mlflowVersion, config.region,
+    ]) {
+      assert.ok(lookups.includes(needed), `the lab never looks up ${needed} in lab-settings.json`);
+    }
+  });
+
+  it('reports drift in a lab file (the check can fail)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lab-drift-'));
+    const drifted = join(dir, 'drifted.py');
+    writeFileSync(drifted, [
+      'uri = output_of(settings, cfn, "gateway", "trackingUrl")',        // renamed output key
+      'region = lab_setting(settings, "region")',                        // no such setting
+      'cfn.describe_stacks(StackName="HttpApiGatewayStack")',            // the seed's stack name
+      'secrets.get_secret_value(SecretId="mlflow-server-credentials")',  // hard-coded secret name
+      'bucket = stack_output(cfn, stack, "ArtifactBucketName")',         // hard-coded output key
+      'print("mlflow==1.23.1")',                                         // old pin
+    ].join('\n'));
+    const units = allUnits(inspect([drifted]));
+    const violations = contractViolations(units, [{ where: 'docs', text: 'Deploy the HttpApiGatewayStack, secret mlflow-credentials' }], settings, contract);
+    const expected = [
+      /settings lookup outputs\.gateway\.trackingUrl does not exist/,
+      /settings lookup region does not exist/,
+      /describe_stacks\(StackName=\) is given the literal "HttpApiGatewayStack"/,
+      /get_secret_value\(SecretId=\) is given the literal "mlflow-server-credentials"/,
+      /stack_output is given the literal "ArtifactBucketName"/,
+      /hard-codes the secret name "mlflow-server-credentials"/,
+      /hard-codes the stack output key "ArtifactBucketName"/,
+      /docs: names a stack HttpApiGatewayStack/,
+      /docs: names a secret mlflow-credentials/,
+      /pins mlflow==1\.23\.1/,
+    ];
+    for (const pattern of expected) {
+      assert.ok(violations.some((violation) => pattern.test(violation)), `no violation matching ${pattern} in:\n${violations.join('\n')}`);
+    }
+  });
+});
