@@ -1,0 +1,126 @@
+/** AWS look-ups shared by the commands: who am I, which stacks exist, their outputs, SageMaker domains. */
+import { DescribeStacksCommand, Stack } from '@aws-sdk/client-cloudformation';
+import { DomainDetails, ListDomainsCommand } from '@aws-sdk/client-sagemaker';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { PlatformConfig } from '../config/platform-config';
+import { STACK_NAMES } from '../names';
+import { AwsClients, CliDeps } from './deps';
+import { CliError, ErrorContext, EXIT, isStackMissing, toCliError } from './errors';
+import { CommonOptions, loadCliConfig } from './options';
+
+/** Where a command works: the configuration, the clients for its region, and the identity of the credentials. */
+export interface Target {
+  readonly config: PlatformConfig;
+  readonly clients: AwsClients;
+  readonly region: string;
+  readonly profile?: string;
+  readonly account: string;
+  readonly arn: string;
+}
+
+/** Loads the configuration and checks the credentials (sts:GetCallerIdentity) and, when one is configured, the account. */
+export async function connect(deps: CliDeps, options: CommonOptions): Promise<Target> {
+  const config = loadCliConfigOrThrow(deps, options);
+  const clients = deps.clients({ region: config.region, profile: options.profile });
+  const identity = await callerIdentity(clients, config.region);
+  checkAccount(config, identity.account);
+  return { config, clients, region: config.region, profile: options.profile, ...identity };
+}
+
+export function loadCliConfigOrThrow(deps: CliDeps, options: CommonOptions): PlatformConfig {
+  try {
+    return loadCliConfig(deps, options.context);
+  } catch (error) {
+    throw toCliError(error, { region: options.region ?? deps.env.AWS_REGION ?? '(unset)' });
+  }
+}
+
+export async function callerIdentity(clients: AwsClients, region: string): Promise<{ account: string; arn: string }> {
+  try {
+    const identity = await clients.sts.send(new GetCallerIdentityCommand({}));
+    return { account: identity.Account ?? '', arn: identity.Arn ?? '' };
+  } catch (error) {
+    throw toCliError(error, { region, action: 'checking the credentials (sts:GetCallerIdentity)' });
+  }
+}
+
+export function checkAccount(config: PlatformConfig, account: string): void {
+  if (config.account && config.account !== account) {
+    throw new CliError(
+      `The credentials are for account ${account}, but the configuration targets account ${config.account} (AWS_ACCOUNT / CDK_DEFAULT_ACCOUNT / -c account).`,
+      EXIT.wrongTarget,
+      'Use credentials for the configured account (AWS_PROFILE or --profile), or change the account setting.',
+    );
+  }
+}
+
+export function errorContext(target: Target, action?: string): ErrorContext {
+  return { region: target.region, account: target.account, action };
+}
+
+/** The stack, or undefined when CloudFormation says it does not exist. Other errors are translated and thrown. */
+export async function findStack(target: Target, stackName: string): Promise<Stack | undefined> {
+  try {
+    const answer = await target.clients.cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+    const stack = answer.Stacks?.[0];
+    return stack && stack.StackStatus !== 'DELETE_COMPLETE' ? stack : undefined;
+  } catch (error) {
+    if (isStackMissing(error)) return undefined;
+    throw toCliError(error, errorContext(target, `reading stack ${stackName}`));
+  }
+}
+
+export function stackOutputs(stack: Stack | undefined): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  for (const output of stack?.Outputs ?? []) {
+    if (output.OutputKey && output.OutputValue !== undefined) outputs[output.OutputKey] = output.OutputValue;
+  }
+  return outputs;
+}
+
+/** All stacks of the platform, dependents first (the order to delete them in). */
+export const STACKS_IN_DELETION_ORDER = [STACK_NAMES.studio, STACK_NAMES.notebook, STACK_NAMES.gateway, STACK_NAMES.mlflow] as const;
+
+/** The stacks the app synthesizes with this configuration. */
+export function expectedStacks(config: PlatformConfig): string[] {
+  const stacks: string[] = [STACK_NAMES.mlflow, STACK_NAMES.gateway];
+  if (config.sagemaker === 'studio' || config.sagemaker === 'both') stacks.push(STACK_NAMES.studio);
+  if (config.sagemaker === 'notebook' || config.sagemaker === 'both') stacks.push(STACK_NAMES.notebook);
+  return stacks;
+}
+
+export function usesStudio(config: PlatformConfig): boolean {
+  return config.sagemaker === 'studio' || config.sagemaker === 'both';
+}
+
+export async function listDomains(target: Target): Promise<DomainDetails[]> {
+  const domains: DomainDetails[] = [];
+  let nextToken: string | undefined;
+  try {
+    do {
+      const page = await target.clients.sageMaker.send(new ListDomainsCommand({ NextToken: nextToken, MaxResults: 100 }));
+      domains.push(...(page.Domains ?? []));
+      nextToken = page.NextToken;
+    } while (nextToken);
+  } catch (error) {
+    throw toCliError(error, errorContext(target, 'listing SageMaker domains (sagemaker:ListDomains)'));
+  }
+  return domains;
+}
+
+export function describeDomain(domain: DomainDetails): string {
+  return `${domain.DomainId} (${domain.DomainName ?? 'no name'}, ${domain.Status ?? 'unknown status'})`;
+}
+
+/** Absolute path of the pinned CDK CLI entry point (node_modules/aws-cdk/bin/cdk), or a clear error. */
+export function locateCdk(projectRoot: string): string {
+  try {
+    return require.resolve('aws-cdk/bin/cdk', { paths: [projectRoot] });
+  } catch {
+    throw new CliError(
+      `The project's CDK CLI (node_modules/aws-cdk) is not installed in ${projectRoot}.`,
+      EXIT.failure,
+      'Run `npm ci` in the project folder first.',
+    );
+  }
+}

@@ -1,0 +1,65 @@
+/** `credentials`: the MLflow username and password from Secrets Manager, or with --env the export lines for a shell. */
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
+import { connect, errorContext, findStack, stackOutputs } from '../aws';
+import { CliDeps } from '../deps';
+import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
+import { commonOptions, parseCommandArgs } from '../options';
+import { exportLine } from '../shell';
+
+export const CREDENTIALS_HELP = `Usage: npx mlflow-on-aws credentials [--env] [--region R] [--profile P] [-c key=value ...]
+
+Prints the MLflow tracking URI, username and password (from Secrets Manager).
+  --env   print only shell export lines, for: eval "$(npx mlflow-on-aws credentials --env)"
+          (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD)`;
+
+export async function credentialsCommand(args: readonly string[], deps: CliDeps): Promise<number> {
+  const values = parseCommandArgs('credentials', args, { env: { type: 'boolean' } });
+  const options = commonOptions(values);
+  if (options.help) {
+    deps.output.out(CREDENTIALS_HELP);
+    return EXIT.ok;
+  }
+  const target = await connect(deps, options);
+
+  const mlflowStack = await findStack(target, STACK_NAMES.mlflow);
+  if (!mlflowStack) throw notDeployedError(STACK_NAMES.mlflow, errorContext(target));
+  const secretId = stackOutputs(mlflowStack)[MLFLOW_OUTPUTS.mlflowCredentialsSecretName] ?? target.config.mlflowSecretName;
+  const trackingUri = stackOutputs(await findStack(target, STACK_NAMES.gateway))[GATEWAY_OUTPUTS.trackingUri];
+
+  let secretString: string | undefined;
+  try {
+    secretString = (await target.clients.secretsManager.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
+  } catch (error) {
+    throw toCliError(error, errorContext(target, `reading secret ${secretId} (secretsmanager:GetSecretValue)`));
+  }
+  const { username, password } = parseSecret(secretString, secretId);
+
+  if (values.env === true) {
+    if (!trackingUri) throw notDeployedError(STACK_NAMES.gateway, errorContext(target));
+    deps.output.out(exportLine('MLFLOW_TRACKING_URI', trackingUri));
+    deps.output.out(exportLine('MLFLOW_TRACKING_USERNAME', username));
+    deps.output.out(exportLine('MLFLOW_TRACKING_PASSWORD', password));
+    return EXIT.ok;
+  }
+  deps.output.out(`Tracking URI: ${trackingUri ?? `(not deployed: stack ${STACK_NAMES.gateway} missing)`}`);
+  deps.output.out(`Username:     ${username}`);
+  deps.output.out(`Password:     ${password}`);
+  deps.output.err(`Secret ${secretId} in account ${target.account}, region ${target.region}. For a shell: eval "$(npx mlflow-on-aws credentials --env)"`);
+  return EXIT.ok;
+}
+
+/** The secret is JSON {"username", "password"}; anything else is reported, never printed. */
+export function parseSecret(secretString: string | undefined, secretId: string): { username: string; password: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(secretString ?? '');
+  } catch {
+    parsed = undefined;
+  }
+  const { username, password } = (parsed ?? {}) as { username?: unknown; password?: unknown };
+  if (typeof username !== 'string' || typeof password !== 'string') {
+    throw new CliError(`Secret ${secretId} is not JSON with string "username" and "password" fields.`, EXIT.failure, 'Was the secret edited by hand? Restore both fields, then restart the ECS service.');
+  }
+  return { username, password };
+}

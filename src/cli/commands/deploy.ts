@@ -1,0 +1,126 @@
+/**
+ * `deploy`: checks the target, optionally picks an existing SageMaker domain, then runs the project's pinned
+ * CDK CLI (`cdk deploy --all --require-approval never`) with the same context, streaming its progress.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { GATEWAY_OUTPUTS, STACK_NAMES } from '../../names';
+import { connect, describeDomain, findStack, listDomains, locateCdk, stackOutputs, Target, usesStudio } from '../aws';
+import { CliDeps } from '../deps';
+import { CliError, EXIT } from '../errors';
+import { CommonOptions, commonOptions, contextArgs, parseCommandArgs } from '../options';
+import { checkBootstrap, dockerAvailable } from './doctor';
+
+export const DEPLOY_HELP = `Usage: npx mlflow-on-aws deploy [options] [-c key=value ...]
+
+Deploys every stack with the project's pinned CDK CLI:
+  cdk deploy --all --require-approval never [-c key=value ...]
+Options:
+  --use-existing-domain   when DOMAIN_ID is unset, attach the Studio user to the SageMaker domain that
+                          already exists in the region (fails if there are several: pick one with --domain-id)
+  --domain-id ID          attach to this existing domain (same as DOMAIN_ID=ID or -c domainId=ID)
+  --bootstrap             run \`cdk bootstrap\` first if the account/region is not bootstrapped
+  --dry-run               check everything and print the cdk command without running it
+  --region R, --profile P, -c key=value   target and settings, passed on to cdk`;
+
+export async function deployCommand(args: readonly string[], deps: CliDeps): Promise<number> {
+  const values = parseCommandArgs('deploy', args, {
+    'use-existing-domain': { type: 'boolean' },
+    'domain-id': { type: 'string' },
+    bootstrap: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+  });
+  const base = commonOptions(values);
+  if (base.help) {
+    deps.output.out(DEPLOY_HELP);
+    return EXIT.ok;
+  }
+  const domainFlag = values['domain-id'] as string | undefined;
+  const options: CommonOptions = domainFlag ? { ...base, context: { ...base.context, domainId: domainFlag } } : base;
+  const log = deps.output.err;
+
+  if (!fs.existsSync(path.join(deps.projectRoot, 'cdk.json'))) {
+    throw new CliError(`No cdk.json in ${deps.projectRoot}.`, EXIT.failure, 'Run the CLI from a checkout of the project (after `npm ci`).');
+  }
+  const cdk = locateCdk(deps.projectRoot);
+  let target = await connect(deps, options);
+  log(`Deploying MLflow on AWS to account ${target.account}, region ${target.region} (sagemaker=${target.config.sagemaker}, imageBuild=${target.config.imageBuild}).`);
+
+  const context: Record<string, string> = { ...options.context };
+  if (values['use-existing-domain'] === true) {
+    const domainId = await pickExistingDomain(target, log);
+    if (domainId) {
+      context.domainId = domainId;
+      target = { ...target, config: { ...target.config, domainId } };
+    }
+  }
+
+  const env: NodeJS.ProcessEnv = { ...deps.env, AWS_REGION: target.region, AWS_DEFAULT_REGION: target.region };
+  if (options.profile) env.AWS_PROFILE = options.profile;
+  const common = [...contextArgs(context), ...(options.profile ? ['--profile', options.profile] : [])];
+
+  const bootstrap = await checkBootstrap(target);
+  const needsBootstrap = bootstrap.needsBootstrap === true;
+  if (bootstrap.state === 'fail' && !needsBootstrap) throw new CliError(bootstrap.detail, bootstrap.exitCode ?? EXIT.failure, bootstrap.fix);
+  if (needsBootstrap && values.bootstrap !== true) {
+    throw new CliError(`The target is not ready for CDK: ${bootstrap.detail}.`, EXIT.failure, `Run again with --bootstrap, or: ${bootstrap.fix?.split('   ')[0]}`);
+  }
+
+  if (target.config.imageBuild === 'local') {
+    const docker = await dockerAvailable(deps);
+    if (!docker.ok) {
+      throw new CliError(`imageBuild=local needs a running Docker engine: ${docker.detail}.`, EXIT.failure, 'Start Docker, or build the images in AWS: -c imageBuild=codebuild');
+    }
+  }
+
+  const steps: string[][] = [];
+  if (needsBootstrap) steps.push(['bootstrap', `aws://${target.account}/${target.region}`, ...common]);
+  steps.push(['deploy', '--all', '--require-approval', 'never', ...common]);
+
+  for (const step of steps) {
+    log(`$ cdk ${step.join(' ')}`);
+    if (values['dry-run'] === true) continue;
+    const result = await deps.runner.run(deps.nodePath, [cdk, ...step], { cwd: deps.projectRoot, env });
+    if (result.exitCode !== 0) {
+      throw new CliError(`cdk ${step[0]} failed (exit code ${result.exitCode}).`, EXIT.failure, 'The CloudFormation events above name the failing resource. Run `npx mlflow-on-aws status` to see where each stack stands.');
+    }
+  }
+  if (values['dry-run'] === true) {
+    log('Dry run: nothing was deployed.');
+    return EXIT.ok;
+  }
+
+  const trackingUri = stackOutputs(await findStack(target, STACK_NAMES.gateway))[GATEWAY_OUTPUTS.trackingUri];
+  log('');
+  log('Deployed.');
+  if (trackingUri) deps.output.out(`MLflow tracking URI: ${trackingUri}`);
+  log('Next: eval "$(npx mlflow-on-aws credentials --env)"   # sets MLFLOW_TRACKING_URI/USERNAME/PASSWORD');
+  log('      npx mlflow-on-aws status');
+  return EXIT.ok;
+}
+
+/** The one InService domain of the region, or undefined (a new domain will be created). Several: the user must choose. */
+async function pickExistingDomain(target: Target, log: (line: string) => void): Promise<string | undefined> {
+  if (!usesStudio(target.config)) {
+    log(`--use-existing-domain ignored: sagemaker=${target.config.sagemaker} creates no Studio user.`);
+    return undefined;
+  }
+  if (target.config.domainId) {
+    log(`Using SageMaker domain ${target.config.domainId} (DOMAIN_ID / domainId is set).`);
+    return target.config.domainId;
+  }
+  const domains = (await listDomains(target)).filter((d) => d.Status === 'InService');
+  if (domains.length === 0) {
+    log(`No InService SageMaker domain in ${target.region}: a new one will be created.`);
+    return undefined;
+  }
+  if (domains.length > 1) {
+    throw new CliError(
+      `${domains.length} SageMaker domains are in service in ${target.region}: ${domains.map(describeDomain).join('; ')}.`,
+      EXIT.usage,
+      'Choose one: --domain-id <id> (or DOMAIN_ID=<id>).',
+    );
+  }
+  log(`Using existing SageMaker domain ${describeDomain(domains[0])}.`);
+  return domains[0].DomainId;
+}

@@ -1,0 +1,182 @@
+/**
+ * `destroy`: deletes the deployed stacks (dependents first) after confirmation, saying beforehand what is kept
+ * and what is deleted. What is kept is read from the deployed templates' DeletionPolicy, not assumed.
+ * Works through CloudFormation directly, so it needs no synth and no matching local configuration.
+ */
+import { DeleteStackCommand, GetTemplateCommand, ListStackResourcesCommand, StackResourceSummary } from '@aws-sdk/client-cloudformation';
+import { connect, errorContext, findStack, STACKS_IN_DELETION_ORDER, Target } from '../aws';
+import { CliDeps } from '../deps';
+import { CliError, EXIT, toCliError } from '../errors';
+import { commonOptions, parseCommandArgs } from '../options';
+
+export const DESTROY_HELP = `Usage: npx mlflow-on-aws destroy [--yes] [--region R] [--profile P]
+
+Deletes the MLflow on AWS stacks of the account/region, dependents first, after showing what is kept
+(retained bucket, final database snapshot, ...) and what is deleted.
+  --yes, -y   do not ask for confirmation (required when there is no terminal)`;
+
+/** How often the deletion is polled, and for how long at most. */
+export const POLL_INTERVAL_MS = 10_000;
+export const MAX_WAIT_MS = 2 * 60 * 60 * 1000;
+
+const NOTABLE_TYPES: Record<string, string> = {
+  'AWS::S3::Bucket': 'S3 bucket',
+  'AWS::RDS::DBCluster': 'Aurora database cluster',
+  'AWS::RDS::DBInstance': 'database instance',
+  'AWS::SecretsManager::Secret': 'secret',
+  'AWS::Logs::LogGroup': 'log group',
+  'AWS::ECR::Repository': 'ECR repository',
+  'AWS::SageMaker::Domain': 'SageMaker domain',
+  'AWS::SageMaker::UserProfile': 'SageMaker user profile',
+  'AWS::SageMaker::NotebookInstance': 'notebook instance',
+  'AWS::EFS::FileSystem': 'EFS file system',
+  'AWS::KMS::Key': 'KMS key',
+};
+
+interface TemplateResource {
+  Type?: string;
+  DeletionPolicy?: unknown;
+  Properties?: Record<string, unknown>;
+}
+
+export interface DeletionPlan {
+  readonly stacks: string[];
+  readonly kept: string[];
+  readonly snapshots: string[];
+  readonly deleted: string[];
+  readonly blockers: string[];
+}
+
+export async function destroyCommand(args: readonly string[], deps: CliDeps): Promise<number> {
+  const values = parseCommandArgs('destroy', args, { yes: { type: 'boolean', short: 'y' } });
+  const options = commonOptions(values);
+  if (options.help) {
+    deps.output.out(DESTROY_HELP);
+    return EXIT.ok;
+  }
+  const log = deps.output.err;
+  const target = await connect(deps, options);
+
+  const deployed: string[] = [];
+  for (const name of STACKS_IN_DELETION_ORDER) {
+    if (await findStack(target, name)) deployed.push(name);
+  }
+  if (deployed.length === 0) {
+    throw new CliError(
+      `No MLflow on AWS stacks are deployed in account ${target.account}, region ${target.region}: nothing to destroy.`,
+      EXIT.notDeployed,
+      'If you deployed to another region, set AWS_REGION or pass --region.',
+    );
+  }
+
+  const plan = await planDeletion(target, deployed);
+  log(`Account ${target.account}, region ${target.region}. Stacks to delete, in this order: ${plan.stacks.join(', ')}`);
+  log('Deleted: everything in these stacks, including:');
+  for (const line of plan.deleted.length ? plan.deleted : ['(no data resources)']) log(`  - ${line}`);
+  log('Kept (billed until you delete them yourself):');
+  for (const line of [...plan.kept, ...plan.snapshots].length ? [...plan.kept, ...plan.snapshots] : ['nothing: all data is deleted']) log(`  - ${line}`);
+
+  if (plan.blockers.length > 0) {
+    throw new CliError(
+      `Cannot destroy yet:\n${plan.blockers.map((b) => `  - ${b}`).join('\n')}`,
+      EXIT.failure,
+      'Turn deletion protection off through the stack, then destroy: npx mlflow-on-aws deploy -c dbDeletionProtection=false',
+    );
+  }
+
+  if (values.yes !== true) {
+    if (!deps.interactive) {
+      throw new CliError('destroy needs confirmation, and there is no terminal to ask.', EXIT.usage, 'Pass --yes to confirm non-interactively.');
+    }
+    const answer = (await deps.prompter.ask(`Delete ${plan.stacks.length} stack(s) from account ${target.account}, region ${target.region}? Type "yes" to continue: `)).trim().toLowerCase();
+    if (answer !== 'yes' && answer !== 'y') {
+      log('Aborted: nothing was deleted.');
+      return EXIT.failure;
+    }
+  }
+
+  for (const name of plan.stacks) await deleteStack(target, name, deps);
+  log('');
+  log('Destroyed.');
+  if (plan.kept.length || plan.snapshots.length) log('Still there (see above): ' + [...plan.kept, ...plan.snapshots].join('; '));
+  return EXIT.ok;
+}
+
+/** Reads each deployed template and sorts its notable resources into kept, snapshotted and deleted. */
+export async function planDeletion(target: Target, stacks: string[]): Promise<DeletionPlan> {
+  const plan: DeletionPlan = { stacks, kept: [], snapshots: [], deleted: [], blockers: [] };
+  for (const stackName of stacks) {
+    let body: string | undefined;
+    let physical: Map<string, string>;
+    try {
+      body = (await target.clients.cloudFormation.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Processed' }))).TemplateBody;
+      physical = await physicalIds(target, stackName);
+    } catch (error) {
+      throw toCliError(error, errorContext(target, `reading the template of ${stackName}`));
+    }
+    let resources: Record<string, TemplateResource> = {};
+    try {
+      resources = (JSON.parse(body ?? '{}') as { Resources?: Record<string, TemplateResource> }).Resources ?? {};
+    } catch {
+      throw new CliError(`The deployed template of ${stackName} is not JSON; was it deployed by this project?`, EXIT.failure);
+    }
+    for (const [logicalId, resource] of Object.entries(resources)) {
+      const kind = resource.Type ? NOTABLE_TYPES[resource.Type] : undefined;
+      if (!kind) continue;
+      const label = `${kind} ${physical.get(logicalId) ?? logicalId} (${stackName})`;
+      const policy = typeof resource.DeletionPolicy === 'string' ? resource.DeletionPolicy : 'Delete';
+      if (policy === 'Retain' || policy === 'RetainExceptOnCreate') plan.kept.push(label);
+      else if (policy === 'Snapshot') plan.snapshots.push(`final snapshot of ${label}, taken on delete (RDS > Snapshots)`);
+      else plan.deleted.push(label);
+      if (resource.Type === 'AWS::RDS::DBCluster' && resource.Properties?.DeletionProtection === true) {
+        plan.blockers.push(`${label} has deletion protection on`);
+      }
+    }
+  }
+  return plan;
+}
+
+async function physicalIds(target: Target, stackName: string): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  let nextToken: string | undefined;
+  do {
+    const page = await target.clients.cloudFormation.send(new ListStackResourcesCommand({ StackName: stackName, NextToken: nextToken }));
+    for (const r of page.StackResourceSummaries ?? ([] as StackResourceSummary[])) {
+      if (r.LogicalResourceId && r.PhysicalResourceId) ids.set(r.LogicalResourceId, r.PhysicalResourceId);
+    }
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return ids;
+}
+
+/** Starts the deletion of one stack and waits for it, printing each status change. */
+async function deleteStack(target: Target, stackName: string, deps: CliDeps): Promise<void> {
+  const log = deps.output.err;
+  try {
+    await target.clients.cloudFormation.send(new DeleteStackCommand({ StackName: stackName }));
+  } catch (error) {
+    throw toCliError(error, errorContext(target, `deleting ${stackName} (cloudformation:DeleteStack)`));
+  }
+  log(`Deleting ${stackName} ...`);
+  let last = '';
+  const started = deps.now().getTime();
+  for (;;) {
+    const stack = await findStack(target, stackName);
+    if (!stack) break;
+    const status = stack.StackStatus ?? 'unknown';
+    if (status !== last) log(`  ${stackName}: ${status}`);
+    last = status;
+    if (status === 'DELETE_FAILED') {
+      throw new CliError(
+        `Deleting ${stackName} failed: ${stack.StackStatusReason ?? 'no reason given'}`,
+        EXIT.failure,
+        'Fix the resource named above (CloudFormation console, Events tab), then run destroy again; stacks already deleted stay deleted.',
+      );
+    }
+    if (deps.now().getTime() - started > MAX_WAIT_MS) {
+      throw new CliError(`${stackName} is still ${status} after ${MAX_WAIT_MS / 60_000} minutes.`, EXIT.failure, 'Follow it in the CloudFormation console; run destroy again when it has finished.');
+    }
+    await deps.sleep(POLL_INTERVAL_MS);
+  }
+  log(`  ${stackName}: deleted`);
+}

@@ -1,0 +1,183 @@
+/** `doctor`: checks what a deployment needs and says how to fix what is missing. Read-only. */
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { PlatformConfig } from '../../config/platform-config';
+import { callerIdentity, checkAccount, describeDomain, listDomains, loadCliConfigOrThrow, Target, usesStudio } from '../aws';
+import { CliDeps } from '../deps';
+import { CliError, EXIT, ExitCode, isStackMissing, toCliError } from '../errors';
+import { commonOptions, parseCommandArgs } from '../options';
+
+export const DOCTOR_HELP = `Usage: npx mlflow-on-aws doctor [--region R] [--profile P] [-c key=value ...]
+
+Checks Node.js, the configuration, AWS credentials, account and region, the CDK bootstrap of the
+target environment, Docker (needed only with imageBuild=local) and existing SageMaker domains.
+Exit code 0 when nothing blocks a deploy, otherwise the code of the first failed check.`;
+
+/** Matches package.json "engines.node" (a test keeps them equal). */
+export const MIN_NODE_VERSION = '20.6.0';
+/** Bootstrap stack version below which the CDK CLI refuses to deploy the app's assets. */
+export const MIN_BOOTSTRAP_VERSION = 6;
+export const TOOLKIT_STACK_NAME = 'CDKToolkit';
+
+type CheckState = 'ok' | 'info' | 'warn' | 'fail' | 'skip';
+
+export interface CheckResult {
+  readonly name: string;
+  readonly state: CheckState;
+  readonly detail: string;
+  readonly fix?: string;
+  readonly exitCode?: ExitCode;
+  /** Set by the bootstrap check when `cdk bootstrap` is the fix. */
+  readonly needsBootstrap?: boolean;
+}
+
+const MARK: Record<CheckState, string> = { ok: '[ ok ]', info: '[info]', warn: '[warn]', fail: '[FAIL]', skip: '[skip]' };
+
+export async function doctorCommand(args: readonly string[], deps: CliDeps): Promise<number> {
+  const options = commonOptions(parseCommandArgs('doctor', args, {}));
+  if (options.help) {
+    deps.output.out(DOCTOR_HELP);
+    return EXIT.ok;
+  }
+  const results: CheckResult[] = [];
+  const report = (result: CheckResult): void => {
+    results.push(result);
+    deps.output.out(`${MARK[result.state]} ${result.name}: ${result.detail}`);
+    if (result.fix && (result.state === 'fail' || result.state === 'warn')) deps.output.out(`       fix: ${result.fix}`);
+  };
+
+  report(checkNode(deps.nodeVersion));
+
+  let config: PlatformConfig | undefined;
+  try {
+    config = loadCliConfigOrThrow(deps, options);
+    report({ name: 'Configuration', state: 'ok', detail: `region ${config.region}, sagemaker=${config.sagemaker}, imageBuild=${config.imageBuild}${config.domainId ? `, domainId=${config.domainId}` : ''}` });
+  } catch (error) {
+    const e = error as CliError;
+    report({ name: 'Configuration', state: 'fail', detail: e.message, fix: e.hint, exitCode: e.exitCode });
+  }
+
+  let target: Target | undefined;
+  if (config) {
+    const defaultRegion = deps.env.AWS_DEFAULT_REGION;
+    const clients = deps.clients({ region: config.region, profile: options.profile });
+    try {
+      const identity = await callerIdentity(clients, config.region);
+      checkAccount(config, identity.account);
+      target = { config, clients, region: config.region, profile: options.profile, ...identity };
+      report({ name: 'AWS credentials', state: 'ok', detail: `account ${identity.account} as ${identity.arn}` });
+      const regionNote = defaultRegion && defaultRegion !== config.region ? ` (AWS_DEFAULT_REGION is ${defaultRegion}; the stacks follow AWS_REGION / -c region)` : '';
+      report({ name: 'Region', state: regionNote ? 'warn' : 'ok', detail: `${config.region}${regionNote}`, fix: regionNote ? `export AWS_REGION=${config.region} (or the region you mean) so every tool agrees` : undefined });
+    } catch (error) {
+      const e = error as CliError;
+      report({ name: 'AWS credentials', state: 'fail', detail: e.message, fix: e.hint, exitCode: e.exitCode });
+    }
+  }
+
+  if (target) report(await checkBootstrap(target));
+  else report({ name: 'CDK bootstrap', state: 'skip', detail: 'needs working credentials' });
+
+  if (config) report(await checkDocker(deps, config));
+
+  if (target && usesStudio(target.config)) report(await checkDomains(target));
+  else if (config && !usesStudio(config)) report({ name: 'SageMaker domain', state: 'skip', detail: `not used with sagemaker=${config.sagemaker}` });
+  else report({ name: 'SageMaker domain', state: 'skip', detail: 'needs working credentials' });
+
+  const failed = results.filter((r) => r.state === 'fail');
+  deps.output.out('');
+  if (failed.length === 0) {
+    deps.output.out('Ready to deploy: npx mlflow-on-aws deploy');
+    return EXIT.ok;
+  }
+  deps.output.out(`${failed.length} check${failed.length > 1 ? 's' : ''} failed: ${failed.map((r) => r.name).join(', ')}.`);
+  return failed[0].exitCode ?? EXIT.failure;
+}
+
+export function checkNode(version: string): CheckResult {
+  const ok = compareVersions(version, MIN_NODE_VERSION) >= 0;
+  return ok
+    ? { name: 'Node.js', state: 'ok', detail: `${version} (need ${MIN_NODE_VERSION} or later)` }
+    : { name: 'Node.js', state: 'fail', detail: `${version} is too old (need ${MIN_NODE_VERSION} or later)`, fix: 'Install Node.js 20 LTS or later from nodejs.org or your package manager.' };
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.replace(/^v/, '').split('.').map((n) => parseInt(n, 10) || 0);
+  const pb = b.replace(/^v/, '').split('.').map((n) => parseInt(n, 10) || 0);
+  for (let i = 0; i < 3; i++) {
+    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+  }
+  return 0;
+}
+
+export async function checkBootstrap(target: Target): Promise<CheckResult> {
+  const name = 'CDK bootstrap';
+  const fix = `npx cdk bootstrap aws://${target.account}/${target.region}   (or: npx mlflow-on-aws deploy --bootstrap)`;
+  try {
+    const stack = (await target.clients.cloudFormation.send(new DescribeStacksCommand({ StackName: TOOLKIT_STACK_NAME }))).Stacks?.[0];
+    if (!stack || stack.StackStatus === 'DELETE_COMPLETE') return { name, state: 'fail', detail: `${TOOLKIT_STACK_NAME} not found in ${target.region}`, fix, needsBootstrap: true };
+    const status = stack.StackStatus ?? 'unknown';
+    const version = Number(stack.Outputs?.find((o) => o.OutputKey === 'BootstrapVersion')?.OutputValue);
+    if (/FAILED|ROLLBACK_COMPLETE$/.test(status) && !/UPDATE_ROLLBACK_COMPLETE$/.test(status)) {
+      return { name, state: 'fail', detail: `${TOOLKIT_STACK_NAME} is ${status}`, fix: `Delete the failed ${TOOLKIT_STACK_NAME} stack in the CloudFormation console, then: ${fix}` };
+    }
+    if (!Number.isFinite(version)) return { name, state: 'warn', detail: `${TOOLKIT_STACK_NAME} is ${status} but has no BootstrapVersion output`, fix };
+    if (version < MIN_BOOTSTRAP_VERSION) {
+      return { name, state: 'fail', detail: `bootstrap version ${version} is older than ${MIN_BOOTSTRAP_VERSION}`, fix, needsBootstrap: true };
+    }
+    return { name, state: 'ok', detail: `${TOOLKIT_STACK_NAME} version ${version} (${status})` };
+  } catch (error) {
+    if (isStackMissing(error)) {
+      return { name, state: 'fail', detail: `${TOOLKIT_STACK_NAME} not found: account ${target.account} is not bootstrapped in ${target.region}`, fix, needsBootstrap: true };
+    }
+    const e = toCliError(error, { region: target.region, account: target.account, action: `reading ${TOOLKIT_STACK_NAME}` });
+    return { name, state: 'fail', detail: e.message, fix: e.hint, exitCode: e.exitCode };
+  }
+}
+
+export async function checkDocker(deps: CliDeps, config: PlatformConfig): Promise<CheckResult> {
+  const needed = config.imageBuild === 'local';
+  const docker = await dockerAvailable(deps);
+  if (docker.ok) return { name: 'Docker', state: 'ok', detail: `engine ${docker.detail}${needed ? '' : ' (not needed: images are built in AWS CodeBuild)'}` };
+  if (!needed) return { name: 'Docker', state: 'info', detail: `${docker.detail}; not needed, imageBuild=codebuild builds the images in AWS` };
+  return {
+    name: 'Docker',
+    state: 'fail',
+    detail: `${docker.detail}, and imageBuild=local builds the images on this machine`,
+    fix: 'Start Docker, or build in AWS instead: -c imageBuild=codebuild',
+  };
+}
+
+export async function dockerAvailable(deps: CliDeps): Promise<{ ok: boolean; detail: string }> {
+  const result = await deps.runner.run('docker', ['info', '--format', '{{.ServerVersion}}'], { capture: true, timeoutMs: 20_000, env: deps.env });
+  if (result.spawnError === 'ENOENT') return { ok: false, detail: 'docker is not installed' };
+  if (result.exitCode !== 0) {
+    const reason = (result.stderr || result.stdout).trim().split('\n')[0];
+    return { ok: false, detail: `docker engine not reachable${reason ? ` (${reason})` : ''}` };
+  }
+  return { ok: true, detail: result.stdout.trim() || 'running' };
+}
+
+export async function checkDomains(target: Target): Promise<CheckResult> {
+  const name = 'SageMaker domain';
+  let domains;
+  try {
+    domains = await listDomains(target);
+  } catch (error) {
+    const e = error as CliError;
+    return { name, state: 'fail', detail: e.message, fix: e.hint, exitCode: e.exitCode };
+  }
+  const domainId = target.config.domainId;
+  if (domainId) {
+    const found = domains.find((d) => d.DomainId === domainId);
+    if (!found) {
+      return { name, state: 'fail', detail: `DOMAIN_ID ${domainId} not found in ${target.region} (found: ${domains.map((d) => d.DomainId).join(', ') || 'none'})`, fix: 'Unset DOMAIN_ID to create a new domain, or use an id from this region.' };
+    }
+    if (found.Status !== 'InService') return { name, state: 'warn', detail: `${describeDomain(found)} is not InService`, fix: 'Wait for the domain to be InService, or choose another.' };
+    return { name, state: 'ok', detail: `using existing ${describeDomain(found)}` };
+  }
+  if (domains.length === 0) return { name, state: 'ok', detail: `none in ${target.region}; deploy creates one` };
+  return {
+    name,
+    state: 'info',
+    detail: `${domains.length} existing: ${domains.map(describeDomain).join('; ')}. deploy creates a new domain unless you reuse one: deploy --use-existing-domain, or DOMAIN_ID=<id>`,
+  };
+}

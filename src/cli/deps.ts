@@ -1,0 +1,160 @@
+/**
+ * Everything a command touches outside its own logic: AWS clients, the terminal, child processes, time.
+ * `defaultDeps()` wires the real ones; tests pass mocked clients, a recording sink and a fake runner.
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { STSClient } from '@aws-sdk/client-sts';
+
+export interface AwsClients {
+  readonly cloudFormation: CloudFormationClient;
+  readonly cloudWatch: CloudWatchClient;
+  readonly ecs: ECSClient;
+  readonly rds: RDSClient;
+  readonly sageMaker: SageMakerClient;
+  readonly secretsManager: SecretsManagerClient;
+  readonly sts: STSClient;
+}
+
+export interface AwsTarget {
+  readonly region: string;
+  /** Named profile from ~/.aws/config; the SDK's default chain (AWS_PROFILE, env keys, SSO, ...) when unset. */
+  readonly profile?: string;
+}
+
+export type ClientFactory = (target: AwsTarget) => AwsClients;
+
+/** Two channels: `out` is the command's result (stdout, safe to `eval` for `credentials --env`), `err` is everything else. */
+export interface OutputSink {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface RunOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Capture stdout/stderr instead of passing the terminal through. */
+  readonly capture?: boolean;
+  readonly timeoutMs?: number;
+}
+
+export interface RunResult {
+  /** The child's exit code; 127 when it could not be started (see `spawnError`). */
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Set when the program could not be started, e.g. "ENOENT". */
+  readonly spawnError?: string;
+}
+
+export interface ProcessRunner {
+  run(command: string, args: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+export interface Prompter {
+  /** Shows the question and returns the line the user typed. */
+  ask(question: string): Promise<string>;
+}
+
+export interface CliDeps {
+  readonly clients: ClientFactory;
+  readonly output: OutputSink;
+  readonly runner: ProcessRunner;
+  readonly prompter: Prompter;
+  /** Whether a person can answer prompts (stdin is a TTY). */
+  readonly interactive: boolean;
+  readonly env: NodeJS.ProcessEnv;
+  /** `process.versions.node`. */
+  readonly nodeVersion: string;
+  /** The node binary used to start the pinned CDK CLI. */
+  readonly nodePath: string;
+  /** Root of this package: where package.json, cdk.json and node_modules/aws-cdk are. */
+  readonly projectRoot: string;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly now: () => Date;
+}
+
+export function createAwsClients({ region, profile }: AwsTarget): AwsClients {
+  const config = { region, ...(profile ? { profile } : {}), maxAttempts: 3 };
+  return {
+    cloudFormation: new CloudFormationClient(config),
+    cloudWatch: new CloudWatchClient(config),
+    ecs: new ECSClient(config),
+    rds: new RDSClient(config),
+    sageMaker: new SageMakerClient(config),
+    secretsManager: new SecretsManagerClient(config),
+    sts: new STSClient(config),
+  };
+}
+
+export const consoleOutput: OutputSink = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+export const spawnRunner: ProcessRunner = {
+  run(command, args, options = {}) {
+    return new Promise((resolve) => {
+      const child = spawn(command, [...args], {
+        cwd: options.cwd,
+        env: options.env,
+        stdio: options.capture ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+        timeout: options.timeoutMs,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      // Ctrl-C reaches the child too (same process group): let it stop cleanly and report its own exit code.
+      const ignoreInterrupt = (): void => undefined;
+      if (!options.capture) process.on('SIGINT', ignoreInterrupt);
+      let settled = false;
+      const finish = (result: RunResult): void => {
+        if (settled) return;
+        settled = true;
+        process.off('SIGINT', ignoreInterrupt);
+        resolve(result);
+      };
+      child.on('error', (error: NodeJS.ErrnoException) =>
+        finish({ exitCode: 127, stdout, stderr: stderr || error.message, spawnError: error.code ?? error.message }),
+      );
+      child.on('close', (code, signal) => finish({ exitCode: code ?? (signal ? 128 : 1), stdout, stderr }));
+    });
+  },
+};
+
+export const terminalPrompter: Prompter = {
+  ask(question) {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+    return new Promise((resolve) => {
+      rl.question(question, (answer) => {
+        rl.close();
+        resolve(answer);
+      });
+      rl.on('close', () => resolve(''));
+    });
+  },
+};
+
+export function defaultDeps(): CliDeps {
+  return {
+    clients: createAwsClients,
+    output: consoleOutput,
+    runner: spawnRunner,
+    prompter: terminalPrompter,
+    interactive: Boolean(process.stdin.isTTY),
+    env: process.env,
+    nodeVersion: process.versions.node,
+    nodePath: process.execPath,
+    projectRoot: path.resolve(__dirname, '..', '..'),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    now: () => new Date(),
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, destroy.
+ * `runCli` takes its dependencies as an argument and returns the exit code, so tests drive it without AWS.
+ */
+import { deployCommand } from './commands/deploy';
+import { destroyCommand } from './commands/destroy';
+import { doctorCommand } from './commands/doctor';
+import { credentialsCommand } from './commands/credentials';
+import { statusCommand } from './commands/status';
+import { CliDeps, defaultDeps } from './deps';
+import { CliError, EXIT, toCliError } from './errors';
+
+export const USAGE = `Usage: npx mlflow-on-aws <command> [options]
+
+Commands:
+  doctor        check Node.js, AWS credentials/account/region, CDK bootstrap, Docker, SageMaker domains
+  deploy        deploy all stacks with the project's pinned CDK CLI
+  status        stack states, MLflow endpoint, ECS tasks, database (running or paused)
+  credentials   MLflow username and password; --env prints shell export lines
+  destroy       delete the stacks after confirmation (--yes to skip it)
+
+Options for every command:
+  --region R        AWS region (default: AWS_REGION, else us-west-2)
+  --profile P       named AWS profile (default: the SDK chain: AWS_PROFILE, env keys, SSO, ...)
+  -c key=value      a setting, as for cdk (repeatable), e.g. -c sagemaker=both
+  -h, --help        help for a command
+
+Exit codes: 0 ok, 1 failure, 2 usage/config error, 3 no or invalid credentials, 4 access denied,
+            5 not deployed, 6 wrong region or account. See docs/cli.md.`;
+
+type Command = (args: readonly string[], deps: CliDeps) => Promise<number>;
+
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  doctor: doctorCommand,
+  deploy: deployCommand,
+  status: statusCommand,
+  credentials: credentialsCommand,
+  destroy: destroyCommand,
+};
+
+export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    (name === undefined ? deps.output.err : deps.output.out)(USAGE);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    deps.output.err(`Unknown command "${name}".\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  try {
+    return await command(args, deps);
+  } catch (error) {
+    const e = error instanceof CliError ? error : toCliError(error, { region: deps.env.AWS_REGION ?? '(unset)', action: `running ${name}` });
+    deps.output.err(`Error: ${e.message}`);
+    if (e.hint) deps.output.err(e.hint);
+    return e.exitCode;
+  }
+}
+
+/** Entry point used by bin/cli.js. */
+export function main(): void {
+  runCli(process.argv.slice(2), defaultDeps()).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`Unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = EXIT.failure;
+    },
+  );
+}

@@ -1,0 +1,204 @@
+/** Test doubles for the CLI: mocked AWS SDK v3 clients (aws-sdk-client-mock), a recording sink, a scripted runner. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  CloudFormationClient,
+  CloudFormationServiceException,
+  DescribeStacksCommand,
+  Stack,
+} from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import { AwsClients, AwsTarget, CliDeps, RunOptions, RunResult } from '../../src/cli/deps';
+import { runCli } from '../../src/cli/main';
+
+export const ACCOUNT = '123456789012';
+export const ARN = `arn:aws:iam::${ACCOUNT}:user/dev`;
+
+export interface Mocks {
+  cfn: AwsClientStub<CloudFormationClient>;
+  cw: AwsClientStub<CloudWatchClient>;
+  ecs: AwsClientStub<ECSClient>;
+  rds: AwsClientStub<RDSClient>;
+  sm: AwsClientStub<SageMakerClient>;
+  secrets: AwsClientStub<SecretsManagerClient>;
+  sts: AwsClientStub<STSClient>;
+}
+
+export interface RunnerCall {
+  command: string;
+  args: readonly string[];
+  options: RunOptions;
+}
+
+export interface Harness {
+  deps: CliDeps;
+  mocks: Mocks;
+  out: string[];
+  err: string[];
+  /** Targets the commands asked clients for. */
+  targets: AwsTarget[];
+  runs: RunnerCall[];
+  questions: string[];
+  sleeps: number[];
+  projectRoot: string;
+  run(...argv: string[]): Promise<number>;
+  text(): string;
+}
+
+export interface HarnessOptions {
+  env?: NodeJS.ProcessEnv;
+  interactive?: boolean;
+  answers?: string[];
+  nodeVersion?: string;
+  /** Answers of the process runner, by program name ("docker", or the node path for cdk). */
+  runner?: (call: RunnerCall) => RunResult;
+  /** cdk.json context written to the temporary project. */
+  cdkContext?: Record<string, unknown>;
+  /** Leave node_modules/aws-cdk out of the temporary project. */
+  withoutCdk?: boolean;
+}
+
+export const NODE_PATH = '/usr/bin/node-for-tests';
+
+/** A temporary project folder: cdk.json plus a stand-in node_modules/aws-cdk so that locating the CDK CLI works. */
+export function makeProject(options: HarnessOptions = {}): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mlflow-cli-test-'));
+  fs.writeFileSync(path.join(root, 'cdk.json'), JSON.stringify({ app: 'npx tsx bin/mlflow-on-aws.ts', context: options.cdkContext ?? {} }));
+  if (!options.withoutCdk) {
+    const cdkDir = path.join(root, 'node_modules', 'aws-cdk');
+    fs.mkdirSync(path.join(cdkDir, 'bin'), { recursive: true });
+    fs.writeFileSync(path.join(cdkDir, 'package.json'), JSON.stringify({ name: 'aws-cdk', version: '0.0.0-test', bin: { cdk: 'bin/cdk' } }));
+    fs.writeFileSync(path.join(cdkDir, 'bin', 'cdk'), '#!/usr/bin/env node\n');
+  }
+  return root;
+}
+
+export function harness(options: HarnessOptions = {}): Harness {
+  const clients: AwsClients = {
+    cloudFormation: new CloudFormationClient({ region: 'us-west-2' }),
+    cloudWatch: new CloudWatchClient({ region: 'us-west-2' }),
+    ecs: new ECSClient({ region: 'us-west-2' }),
+    rds: new RDSClient({ region: 'us-west-2' }),
+    sageMaker: new SageMakerClient({ region: 'us-west-2' }),
+    secretsManager: new SecretsManagerClient({ region: 'us-west-2' }),
+    sts: new STSClient({ region: 'us-west-2' }),
+  };
+  const mocks: Mocks = {
+    cfn: mockClient(clients.cloudFormation),
+    cw: mockClient(clients.cloudWatch),
+    ecs: mockClient(clients.ecs),
+    rds: mockClient(clients.rds),
+    sm: mockClient(clients.sageMaker),
+    secrets: mockClient(clients.secretsManager),
+    sts: mockClient(clients.sts),
+  };
+  mocks.sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: ARN, UserId: 'AIDAEXAMPLE' });
+  setStacks(mocks, {});
+
+  const out: string[] = [];
+  const err: string[] = [];
+  const targets: AwsTarget[] = [];
+  const runs: RunnerCall[] = [];
+  const questions: string[] = [];
+  const sleeps: number[] = [];
+  const answers = [...(options.answers ?? [])];
+  const projectRoot = makeProject(options);
+  let clock = Date.parse('2026-01-15T12:00:00Z');
+
+  const deps: CliDeps = {
+    clients: (target) => {
+      targets.push(target);
+      return clients;
+    },
+    output: { out: (line) => out.push(line), err: (line) => err.push(line) },
+    runner: {
+      run: async (command, args, runOptions = {}) => {
+        const call = { command, args, options: runOptions };
+        runs.push(call);
+        if (options.runner) return options.runner(call);
+        return { exitCode: 0, stdout: '', stderr: '' };
+      },
+    },
+    prompter: {
+      ask: async (question) => {
+        questions.push(question);
+        return answers.shift() ?? '';
+      },
+    },
+    interactive: options.interactive ?? true,
+    env: options.env ?? { AWS_REGION: 'us-west-2' },
+    nodeVersion: options.nodeVersion ?? '20.19.0',
+    nodePath: NODE_PATH,
+    projectRoot,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      clock += ms;
+    },
+    now: () => new Date(clock),
+  };
+  return {
+    deps,
+    mocks,
+    out,
+    err,
+    targets,
+    runs,
+    questions,
+    sleeps,
+    projectRoot,
+    run: (...argv) => runCli(argv, deps),
+    text: () => [...out, ...err].join('\n'),
+  };
+}
+
+/** DescribeStacks answers from this table; any other stack name gets CloudFormation's "does not exist" ValidationError. */
+export function setStacks(mocks: Mocks, stacks: Record<string, Partial<Stack> | Array<Partial<Stack> | Error>>): void {
+  const sequences = new Map(Object.entries(stacks).map(([name, s]) => [name, Array.isArray(s) ? [...s] : [s]]));
+  mocks.cfn.on(DescribeStacksCommand).callsFake(async (input: { StackName?: string }) => {
+    const name = input.StackName ?? '';
+    const sequence = sequences.get(name);
+    if (!sequence || sequence.length === 0) throw stackMissing(name);
+    const next = sequence.length > 1 ? sequence.shift()! : sequence[0];
+    if (next instanceof Error) throw next;
+    return { Stacks: [{ StackName: name, CreationTime: new Date('2026-01-01T00:00:00Z'), StackStatus: 'CREATE_COMPLETE', ...next }] };
+  });
+}
+
+export function outputs(values: Record<string, string>): Stack['Outputs'] {
+  return Object.entries(values).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue }));
+}
+
+// ---- errors shaped as the SDK throws them ----
+
+export function credentialsError(): Error {
+  return Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError', tryNextLink: false });
+}
+
+export function stackMissing(name: string): Error {
+  return new CloudFormationServiceException({
+    name: 'ValidationError',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 400 },
+    message: `Stack with id ${name} does not exist`,
+  });
+}
+
+export function accessDenied(action: string, name = 'AccessDenied'): Error {
+  return new CloudFormationServiceException({
+    name,
+    $fault: 'client',
+    $metadata: { httpStatusCode: 403 },
+    message: `User: ${ARN} is not authorized to perform: ${action} on resource: arn:aws:cloudformation:us-west-2:${ACCOUNT}:stack/MLflowVpcStack/*`,
+  });
+}
+
+export function unknownRegionError(region: string): Error {
+  return Object.assign(new Error(`getaddrinfo ENOTFOUND sts.${region}.amazonaws.com`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo' });
+}
