@@ -1,11 +1,17 @@
 import { App, Environment } from 'aws-cdk-lib';
 import { PlatformConfig } from './config/platform-config';
 import { STACK_NAMES } from './names';
+import { HttpGatewayStack } from './stacks/http-gateway-stack';
 import { MLflowVpcStack } from './stacks/mlflow-vpc-stack';
+import { SageMakerNotebookInstanceStack } from './stacks/sagemaker-notebook-instance-stack';
+import { SageMakerStudioUserStack } from './stacks/sagemaker-studio-user-stack';
 
 /** The stacks of one deployment, for callers (tests, the CLI) that need to reach into them. */
 export interface Platform {
   readonly mlflow: MLflowVpcStack;
+  readonly gateway: HttpGatewayStack;
+  readonly studio?: SageMakerStudioUserStack;
+  readonly notebook?: SageMakerNotebookInstanceStack;
 }
 
 /**
@@ -14,10 +20,46 @@ export interface Platform {
  */
 export function buildPlatform(app: App, config: PlatformConfig): Platform {
   const env: Environment = { region: config.region };
+
   const mlflow = new MLflowVpcStack(app, STACK_NAMES.mlflow, {
     env,
     config,
     description: 'MLflow on AWS: network, artifact and backend stores, and the MLflow service behind an internal load balancer',
   });
-  return { mlflow };
+  const gateway = new HttpGatewayStack(app, STACK_NAMES.gateway, {
+    env,
+    config,
+    vpc: mlflow.vpc,
+    listener: mlflow.listener,
+    loadBalancerSecurityGroup: mlflow.loadBalancerSecurityGroup,
+    description: 'MLflow on AWS: public HTTPS endpoint (HTTP API Gateway through a VPC link)',
+  });
+
+  const sagemakerShared = {
+    env,
+    config,
+    vpc: mlflow.vpc,
+    artifactBucket: mlflow.artifactBucket,
+    mlflowCredentials: mlflow.mlflowCredentials,
+    describableStackNames: [STACK_NAMES.gateway, STACK_NAMES.mlflow],
+  };
+  const wants = (choice: 'studio' | 'notebook') => config.sagemaker === choice || config.sagemaker === 'both';
+
+  const studio = wants('studio')
+    ? new SageMakerStudioUserStack(app, STACK_NAMES.studio, {
+      ...sagemakerShared,
+      description: 'MLflow on AWS: SageMaker Studio user with access to MLflow',
+    })
+    : undefined;
+  studio?.addStackDependency(gateway, 'the lab reads the tracking URI from the gateway stack');
+
+  const notebook = wants('notebook')
+    ? new SageMakerNotebookInstanceStack(app, STACK_NAMES.notebook, {
+      ...sagemakerShared,
+      trackingUri: gateway.trackingUri,
+      description: 'MLflow on AWS: SageMaker notebook instance with access to MLflow',
+    })
+    : undefined;
+
+  return { mlflow, gateway, studio, notebook };
 }

@@ -54,6 +54,7 @@ export class MlflowService extends Construct {
   readonly cluster: ecs.Cluster;
   readonly service: ecs.FargateService;
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
+  readonly loadBalancerSecurityGroup: ec2.SecurityGroup;
   readonly listener: elbv2.ApplicationListener;
   readonly namespace: servicediscovery.PrivateDnsNamespace;
   readonly logGroup: logs.LogGroup;
@@ -150,7 +151,7 @@ export class MlflowService extends Construct {
     });
     props.database.connections.allowDefaultPortFrom(this.service, 'MLflow tasks to the backend store');
 
-    const loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+    const loadBalancerSecurityGroup = this.loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
       vpc: props.vpc,
       description: 'Internal MLflow load balancer: ingress is granted to the API Gateway VPC link only',
       allowAllOutbound: false,

@@ -22,6 +22,7 @@ export interface MLflowVpcStackProps extends StackProps {
 export class MLflowVpcStack extends Stack {
   readonly vpc: ec2.IVpc;
   readonly listener: elbv2.ApplicationListener;
+  readonly loadBalancerSecurityGroup: ec2.ISecurityGroup;
   readonly artifactBucket: s3.IBucket;
   readonly mlflowCredentials: secretsmanager.ISecret;
 
@@ -75,6 +76,7 @@ export class MLflowVpcStack extends Stack {
 
     this.vpc = network.vpc;
     this.listener = mlflow.listener;
+    this.loadBalancerSecurityGroup = mlflow.loadBalancerSecurityGroup;
     this.artifactBucket = artifacts.bucket;
     this.mlflowCredentials = credentials.secret;
 

@@ -1,0 +1,70 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+
+export interface SageMakerExecutionRoleProps {
+  /** The MLflow artifact bucket: the only bucket the role may read and write (training data, code, models). */
+  readonly artifactBucket: s3.IBucket;
+  /** The MLflow credentials secret: the only secret the role may read. */
+  readonly mlflowCredentials: secretsmanager.ISecret;
+  /** Stacks whose outputs the role may read (tracking URI, bucket name). */
+  readonly describableStackNames: string[];
+  /**
+   * ECR repository the role may push the MLflow serving image to (`mlflow sagemaker build-and-push-container`).
+   * @default 'mlflow-pyfunc', the name MLflow uses
+   */
+  readonly servingImageRepositoryName?: string;
+}
+
+/**
+ * The role SageMaker (Studio apps, notebook instance, training jobs, endpoints) acts with in the lab:
+ * SageMaker in this account and region, the artifact bucket, the MLflow secret, the stack outputs,
+ * and nothing else: no AWS managed policy, no access to other buckets or secrets.
+ */
+export class SageMakerExecutionRole extends Construct {
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: SageMakerExecutionRoleProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const repositoryName = props.servingImageRepositoryName ?? 'mlflow-pyfunc';
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: 'SageMaker execution role of the MLflow lab',
+    });
+    const grant = (sid: string, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+
+    // SageMaker itself, limited to resources of this account and region (jobs, models, endpoints, experiments, apps).
+    grant('SageMakerInThisAccountAndRegion', ['sagemaker:*'], [stack.formatArn({ service: 'sagemaker', resource: '*' })]);
+    // List, search and the few calls SageMaker does not scope to a resource.
+    grant('SageMakerListAndSearch', ['sagemaker:List*', 'sagemaker:Search', 'sagemaker:GetSearchSuggestions'], ['*']);
+    grant('PassThisRoleToSageMaker', ['iam:PassRole'], [this.role.roleArn], { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
+
+    props.artifactBucket.grantReadWrite(this.role);
+    props.mlflowCredentials.grantRead(this.role);
+    grant('ReadPlatformStackOutputs', ['cloudformation:DescribeStacks'], props.describableStackNames.map((name) =>
+      stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${name}/*` })));
+
+    // Training and serving images: AWS's framework images live in AWS-owned accounts, so pulls cannot be scoped further.
+    grant('PullContainerImages', ['ecr:GetAuthorizationToken', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], ['*']);
+    grant('PushMlflowServingImage', [
+      'ecr:CreateRepository', 'ecr:DescribeRepositories', 'ecr:DescribeImages', 'ecr:InitiateLayerUpload',
+      'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:PutImage',
+    ], [stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: repositoryName })]);
+
+    grant('WriteSageMakerLogs', ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams', 'logs:GetLogEvents'], [
+      stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/sagemaker/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    ]);
+    grant('PublishTrainingMetrics', ['cloudwatch:PutMetricData'], ['*'], { StringLike: { 'cloudwatch:namespace': '/aws/sagemaker/*' } });
+    // Notebook instances, Studio apps and training jobs placed in the VPC get their network interfaces through this role.
+    grant('AttachToVpc', [
+      'ec2:CreateNetworkInterface', 'ec2:CreateNetworkInterfacePermission', 'ec2:DeleteNetworkInterface',
+      'ec2:DeleteNetworkInterfacePermission', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs',
+      'ec2:DescribeDhcpOptions', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups',
+    ], ['*']);
+  }
+}

@@ -1,0 +1,65 @@
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import { Construct } from 'constructs';
+
+export interface StudioUserProps {
+  readonly executionRole: iam.IRole;
+  /** VPC of a new domain (its private subnets host the Studio apps' network interfaces). */
+  readonly vpc: ec2.IVpc;
+  /** Attach the user to this existing domain instead of creating one. @default a new domain */
+  readonly existingDomainId?: string;
+  /** Name of the user profile. @default 'mlflow-user' */
+  readonly userProfileName?: string;
+  /** Name of a new domain. @default 'mlflow-studio' */
+  readonly domainName?: string;
+}
+
+/**
+ * A SageMaker Studio user profile acting with the lab's execution role, in an existing domain or in a new
+ * IAM-authenticated domain placed in the platform VPC's private subnets (VPC-only: traffic leaves through the NAT).
+ */
+export class StudioUser extends Construct {
+  readonly domainId: string;
+  readonly domain?: sagemaker.CfnDomain;
+  readonly userProfile: sagemaker.CfnUserProfile;
+
+  constructor(scope: Construct, id: string, props: StudioUserProps) {
+    super(scope, id);
+    let securityGroups: string[] | undefined;
+
+    if (props.existingDomainId) {
+      this.domainId = props.existingDomainId;
+    } else {
+      const securityGroup = new ec2.SecurityGroup(this, 'AppsSecurityGroup', {
+        vpc: props.vpc,
+        description: 'SageMaker Studio apps: HTTPS out, and app-to-app traffic within this group',
+        allowAllOutbound: false,
+      });
+      securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs, the MLflow endpoint and package indexes');
+      // Studio's JupyterServer and KernelGateway apps talk to each other on these ports.
+      securityGroup.connections.allowInternally(ec2.Port.tcpRange(8192, 65535), 'Studio app to app');
+      securityGroup.connections.allowInternally(ec2.Port.tcp(2049), 'Studio home directories (EFS)');
+      securityGroups = [securityGroup.securityGroupId];
+
+      const storageKey = new kms.Key(this, 'StorageKey', { enableKeyRotation: true, description: 'SageMaker Studio home directories' });
+      this.domain = new sagemaker.CfnDomain(this, 'Domain', {
+        domainName: props.domainName ?? 'mlflow-studio',
+        authMode: 'IAM',
+        appNetworkAccessType: 'VpcOnly',
+        vpcId: props.vpc.vpcId,
+        subnetIds: props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
+        kmsKeyId: storageKey.keyArn,
+        defaultUserSettings: { executionRole: props.executionRole.roleArn, securityGroups },
+      });
+      this.domainId = this.domain.attrDomainId;
+    }
+
+    this.userProfile = new sagemaker.CfnUserProfile(this, 'UserProfile', {
+      domainId: this.domainId,
+      userProfileName: props.userProfileName ?? 'mlflow-user',
+      userSettings: { executionRole: props.executionRole.roleArn, securityGroups },
+    });
+  }
+}

@@ -1,0 +1,176 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { SAGEMAKER_CHOICES } from '../../src/config/platform-config';
+import { onStartScript } from '../../src/constructs/notebook-instance';
+import { STACK_NAMES } from '../../src/names';
+import { buildTestPlatform, resourcesOfType } from '../support/synth';
+
+const both = buildTestPlatform({ sagemaker: 'both' });
+const studio = Template.fromStack(both.studio!);
+const notebook = Template.fromStack(both.notebook!);
+
+/** Every statement of every policy attached to the stack's SageMaker execution role. */
+function roleStatements(template: Template): any[] {
+  const roles = resourcesOfType(template, 'AWS::IAM::Role');
+  assert.equal(roles.length, 1, 'one role: the execution role');
+  const [[roleId, role]] = roles;
+  assert.deepEqual(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal, { Service: 'sagemaker.amazonaws.com' });
+  assert.equal(role.Properties.ManagedPolicyArns, undefined, 'no managed policies');
+  assert.equal(role.Properties.Policies, undefined, 'no inline policies besides the attached one');
+  return resourcesOfType(template, 'AWS::IAM::Policy')
+    .filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === roleId))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+}
+
+describe('the `sagemaker` setting chooses the SageMaker stacks', () => {
+  const expected: Record<(typeof SAGEMAKER_CHOICES)[number], string[]> = {
+    studio: [STACK_NAMES.studio],
+    notebook: [STACK_NAMES.notebook],
+    both: [STACK_NAMES.studio, STACK_NAMES.notebook],
+    none: [],
+  };
+  for (const choice of SAGEMAKER_CHOICES) {
+    test(`sagemaker=${choice}`, () => {
+      const platform = buildTestPlatform({ sagemaker: choice });
+      const names = platform.mlflow.node.root.node.children.map((c) => c.node.id).sort();
+      assert.deepEqual(names, [STACK_NAMES.mlflow, STACK_NAMES.gateway, ...expected[choice]].sort());
+    });
+  }
+  test('the default is studio', () => {
+    const platform = buildTestPlatform();
+    assert.ok(platform.studio);
+    assert.equal(platform.notebook, undefined);
+  });
+});
+
+describe('SageMakerStudioUserStack', () => {
+  test('a new IAM-authenticated domain in the MLflow VPC\'s private subnets, VPC-only, encrypted', () => {
+    const [[, domain]] = resourcesOfType(studio, 'AWS::SageMaker::Domain');
+    assert.equal(domain.Properties.AuthMode, 'IAM');
+    assert.equal(domain.Properties.AppNetworkAccessType, 'VpcOnly');
+    assert.match(JSON.stringify(domain.Properties.VpcId), /MLflowVpcStack/);
+    assert.equal(domain.Properties.SubnetIds.length, 2);
+    assert.match(JSON.stringify(domain.Properties.SubnetIds), /privateSubnet1.*privateSubnet2/);
+    assert.ok(domain.Properties.KmsKeyId);
+    assert.match(JSON.stringify(domain.Properties.DefaultUserSettings.ExecutionRole), /ExecutionRole/);
+  });
+
+  test('user profile mlflow-user in that domain, acting with the execution role', () => {
+    studio.hasResourceProperties('AWS::SageMaker::UserProfile', {
+      UserProfileName: 'mlflow-user',
+      DomainId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Domain'), 'DomainId'] },
+      UserSettings: Match.objectLike({ ExecutionRole: { 'Fn::GetAtt': [Match.stringLikeRegexp('ExecutionRole'), 'Arn'] } }),
+    });
+  });
+
+  test('with DOMAIN_ID set, only the profile is created, in that domain', () => {
+    const existing = Template.fromStack(buildTestPlatform({ domainId: 'd-abcdefghijkl', studioUserName: 'alice' }).studio!);
+    existing.resourceCountIs('AWS::SageMaker::Domain', 0);
+    existing.resourceCountIs('AWS::EC2::SecurityGroup', 0);
+    existing.hasResourceProperties('AWS::SageMaker::UserProfile', { DomainId: 'd-abcdefghijkl', UserProfileName: 'alice' });
+  });
+
+  test('Studio apps may send HTTPS out and talk among themselves, nothing more', () => {
+    const ingress = resourcesOfType(studio, 'AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties);
+    for (const rule of ingress) {
+      assert.equal(rule.CidrIp, undefined);
+      assert.deepEqual(rule.SourceSecurityGroupId, rule.GroupId, 'self-referencing only');
+    }
+  });
+});
+
+describe('the SageMaker execution role grants only what the lab needs', () => {
+  const expectedSids = [
+    'AttachToVpc', 'PassThisRoleToSageMaker', 'PublishTrainingMetrics', 'PullContainerImages', 'PushMlflowServingImage',
+    'ReadPlatformStackOutputs', 'SageMakerInThisAccountAndRegion', 'SageMakerListAndSearch', 'WriteSageMakerLogs',
+  ];
+
+  for (const [name, template] of [['studio', studio], ['notebook', notebook]] as const) {
+    test(`${name}: the statements are exactly the expected ones`, () => {
+      const statements = roleStatements(template);
+      const named = statements.filter((s) => s.Sid).map((s) => s.Sid).sort();
+      assert.deepEqual(named, expectedSids);
+      for (const statement of statements) {
+        assert.equal(statement.Effect, 'Allow');
+        const actions = [statement.Action].flat() as string[];
+        if (statement.Sid) continue;
+        // The grants CDK writes for the bucket, the secret and the KMS key carry no Sid.
+        const services = new Set(actions.map((a) => a.split(':')[0]));
+        assert.ok([...services].every((s) => ['s3', 'secretsmanager', 'kms'].includes(s)), `unexpected actions ${actions}`);
+      }
+    });
+
+    test(`${name}: S3 on the artifact bucket only, no s3:*`, () => {
+      const s3Statements = roleStatements(template).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('s3:')));
+      assert.ok(s3Statements.length > 0);
+      for (const statement of s3Statements) {
+        assert.ok(![statement.Action].flat().includes('s3:*'));
+        for (const resource of [statement.Resource].flat()) assert.match(JSON.stringify(resource), /ArtifactStoreBucket/);
+      }
+    });
+
+    test(`${name}: reads the MLflow secret only`, () => {
+      const secretStatements = roleStatements(template).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('secretsmanager:')));
+      assert.equal(secretStatements.length, 1);
+      assert.deepEqual([secretStatements[0].Action].flat().sort(), ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+      assert.match(JSON.stringify(secretStatements[0].Resource), /MlflowCredentialsSecret/);
+      assert.doesNotMatch(JSON.stringify(secretStatements[0].Resource), /BackendStore/);
+    });
+
+    test(`${name}: DescribeStacks on the platform's own stacks only`, () => {
+      const [statement] = roleStatements(template).filter((s) => s.Sid === 'ReadPlatformStackOutputs');
+      assert.deepEqual(statement.Action, 'cloudformation:DescribeStacks');
+      const resources = JSON.stringify(statement.Resource);
+      assert.match(resources, /stack\/HttpGatewayStack\/\*/);
+      assert.match(resources, /stack\/MLflowVpcStack\/\*/);
+      assert.equal([statement.Resource].flat().length, 2);
+    });
+
+    test(`${name}: SageMaker scoped to this account and region; PassRole only to SageMaker, only itself`, () => {
+      const statements = roleStatements(template);
+      const sagemaker = statements.find((s) => s.Sid === 'SageMakerInThisAccountAndRegion');
+      assert.match(JSON.stringify(sagemaker.Resource), /:sagemaker:us-west-2:.*AWS::AccountId.*:\*/);
+      const pass = statements.find((s) => s.Sid === 'PassThisRoleToSageMaker');
+      assert.deepEqual(pass.Condition, { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
+      assert.match(JSON.stringify(pass.Resource), /ExecutionRole/);
+    });
+  }
+});
+
+describe('SageMakerNotebookInstanceStack', () => {
+  test('instance in a private subnet, no direct internet, encrypted volume, no root', () => {
+    notebook.hasResourceProperties('AWS::SageMaker::NotebookInstance', {
+      InstanceType: 'ml.t3.medium',
+      DirectInternetAccess: 'Disabled',
+      RootAccess: 'Disabled',
+      KmsKeyId: { Ref: Match.stringLikeRegexp('VolumeKey') },
+      SubnetId: { 'Fn::ImportValue': Match.stringLikeRegexp('privateSubnet1') },
+      VolumeSizeInGB: 20,
+    });
+    notebook.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  test('instance type and volume size are configurable', () => {
+    Template.fromStack(buildTestPlatform({ sagemaker: 'notebook', notebookInstanceType: 'ml.m5.xlarge', notebookVolumeSizeGiB: 50 }).notebook!)
+      .hasResourceProperties('AWS::SageMaker::NotebookInstance', { InstanceType: 'ml.m5.xlarge', VolumeSizeInGB: 50 });
+  });
+
+  test('the lifecycle script gets the tracking URI from the gateway stack, the secret name and the pinned client, and no credential', () => {
+    const [[, config]] = resourcesOfType(notebook, 'AWS::SageMaker::NotebookInstanceLifecycleConfig');
+    const script = JSON.stringify(config.Properties.OnStart[0].Content['Fn::Base64']);
+    assert.match(script, /MLFLOW_TRACKING_URI=https:\/\//);
+    assert.match(script, /HttpGatewayStack:ExportsOutputRefGatewayApi/);
+    assert.match(script, /MLFLOW_CREDENTIALS_SECRET_NAME=mlflow-server-credentials/);
+    assert.match(script, /mlflow==3\.13\.0/);
+    assert.doesNotMatch(script, /resolve:secretsmanager|MLFLOW_TRACKING_PASSWORD|get-secret-value/);
+  });
+
+  test('the lifecycle script is clean for shellcheck', () => {
+    const script = onStartScript({ trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com', secretName: 'mlflow-server-credentials', mlflowVersion: '3.13.0', region: 'us-west-2' });
+    const result = spawnSync('shellcheck', ['--shell=bash', '-'], { input: script, encoding: 'utf8' });
+    assert.equal(result.error, undefined, 'shellcheck must be installed (CI installs it)');
+    assert.equal(result.status, 0, result.stdout);
+  });
+});
