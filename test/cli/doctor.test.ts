@@ -1,0 +1,161 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { ListDomainsCommand } from '@aws-sdk/client-sagemaker';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { compareVersions, MIN_NODE_VERSION } from '../../src/cli/commands/doctor';
+import { EXIT } from '../../src/cli/errors';
+import { accessDenied, credentialsError, harness, HarnessOptions, outputs, setStacks, unknownRegionError } from './helpers';
+
+const dockerUp: HarnessOptions['runner'] = (call) =>
+  call.command === 'docker' ? { exitCode: 0, stdout: '28.2.2\n', stderr: '' } : { exitCode: 0, stdout: '', stderr: '' };
+const dockerDown: HarnessOptions['runner'] = () => ({
+  exitCode: 1,
+  stdout: '',
+  stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n',
+});
+const noDocker: HarnessOptions['runner'] = () => ({ exitCode: 127, stdout: '', stderr: 'spawn docker ENOENT', spawnError: 'ENOENT' });
+
+function bootstrapped(version = '27', extra: Record<string, object> = {}) {
+  return { CDKToolkit: { StackStatus: 'UPDATE_COMPLETE', Outputs: outputs({ BootstrapVersion: version }) }, ...extra };
+}
+
+describe('doctor', () => {
+  it('all good: every check ok, exit 0, with the next step', async () => {
+    const h = harness({ runner: dockerUp });
+    setStacks(h.mocks, bootstrapped());
+    h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    assert.equal(await h.run('doctor'), EXIT.ok, h.text());
+    const text = h.out.join('\n');
+    assert.match(text, /\[ ok \] Node.js: 20.19.0/);
+    assert.match(text, /\[ ok \] Configuration: region us-west-2, sagemaker=studio, imageBuild=local/);
+    assert.match(text, /\[ ok \] AWS credentials: account 123456789012 as arn:aws:iam::123456789012:user\/dev/);
+    assert.match(text, /\[ ok \] CDK bootstrap: CDKToolkit version 27/);
+    assert.match(text, /\[ ok \] Docker: engine 28.2.2/);
+    assert.match(text, /\[ ok \] SageMaker domain: none in us-west-2; deploy creates one/);
+    assert.match(text, /Ready to deploy/);
+    assert.deepEqual(h.runs.map((r) => [r.command, ...r.args]), [['docker', 'info', '--format', '{{.ServerVersion}}']]);
+  });
+
+  it('old Node.js fails', async () => {
+    const h = harness({ nodeVersion: '18.20.4', runner: dockerUp });
+    setStacks(h.mocks, bootstrapped());
+    h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    assert.equal(await h.run('doctor'), EXIT.failure);
+    assert.match(h.out.join('\n'), /\[FAIL\] Node.js: 18.20.4 is too old \(need 20.6.0 or later\)/);
+  });
+
+  it('no credentials: exit 3, AWS checks skipped, Docker still checked', async () => {
+    const h = harness({ runner: dockerUp });
+    h.mocks.sts.on(GetCallerIdentityCommand).rejects(credentialsError());
+    assert.equal(await h.run('doctor'), EXIT.noCredentials);
+    const text = h.out.join('\n');
+    assert.match(text, /\[FAIL\] AWS credentials: No AWS credentials found/);
+    assert.match(text, /fix: Configure credentials/);
+    assert.match(text, /\[skip\] CDK bootstrap: needs working credentials/);
+    assert.match(text, /\[skip\] SageMaker domain/);
+    assert.match(text, /\[ ok \] Docker/);
+  });
+
+  it('unknown region: exit 6', async () => {
+    const h = harness({ runner: dockerUp });
+    h.mocks.sts.on(GetCallerIdentityCommand).rejects(unknownRegionError('eu-north-9'));
+    assert.equal(await h.run('doctor', '--region', 'eu-north-9'), EXIT.wrongTarget);
+    assert.match(h.out.join('\n'), /Cannot reach AWS in region "eu-north-9"/);
+  });
+
+  it('AWS_DEFAULT_REGION different from the target region: warning, not failure', async () => {
+    const h = harness({ runner: dockerUp, env: { AWS_REGION: 'us-west-2', AWS_DEFAULT_REGION: 'eu-central-1' } });
+    setStacks(h.mocks, bootstrapped());
+    h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    assert.equal(await h.run('doctor'), EXIT.ok);
+    assert.match(h.out.join('\n'), /\[warn\] Region: us-west-2 \(AWS_DEFAULT_REGION is eu-central-1/);
+  });
+
+  it('not bootstrapped: fails with the bootstrap command for this account and region', async () => {
+    const h = harness({ runner: dockerUp });
+    h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    assert.equal(await h.run('doctor'), EXIT.failure);
+    const text = h.out.join('\n');
+    assert.match(text, /\[FAIL\] CDK bootstrap: CDKToolkit not found: account 123456789012 is not bootstrapped in us-west-2/);
+    assert.match(text, /fix: npx cdk bootstrap aws:\/\/123456789012\/us-west-2/);
+    assert.match(text, /1 check failed: CDK bootstrap/);
+  });
+
+  it('bootstrap too old fails', async () => {
+    const h = harness({ runner: dockerUp });
+    setStacks(h.mocks, bootstrapped('4'));
+    h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    assert.equal(await h.run('doctor'), EXIT.failure);
+    assert.match(h.out.join('\n'), /bootstrap version 4 is older than 6/);
+  });
+
+  it('Docker not running fails with imageBuild=local and suggests codebuild', async () => {
+    const h = harness({ runner: dockerDown });
+    setStacks(h.mocks, bootstrapped());
+    h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    assert.equal(await h.run('doctor'), EXIT.failure);
+    const text = h.out.join('\n');
+    assert.match(text, /\[FAIL\] Docker: docker engine not reachable \(Cannot connect to the Docker daemon/);
+    assert.match(text, /fix: Start Docker, or build in AWS instead: -c imageBuild=codebuild/);
+  });
+
+  it('Docker missing is fine with imageBuild=codebuild', async () => {
+    const h = harness({ runner: noDocker });
+    setStacks(h.mocks, bootstrapped());
+    h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    assert.equal(await h.run('doctor', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
+    assert.match(h.out.join('\n'), /\[info\] Docker: docker is not installed; not needed/);
+  });
+
+  it('existing domains are listed with how to reuse one (paginated ListDomains)', async () => {
+    const h = harness({ runner: dockerUp });
+    setStacks(h.mocks, bootstrapped());
+    h.mocks.sm
+      .on(ListDomainsCommand)
+      .resolvesOnce({ Domains: [{ DomainId: 'd-aaaaaaaaaaaa', DomainName: 'team', Status: 'InService' }], NextToken: 'page2' })
+      .resolvesOnce({ Domains: [{ DomainId: 'd-bbbbbbbbbbbb', DomainName: 'old', Status: 'Failed' }] });
+    assert.equal(await h.run('doctor'), EXIT.ok);
+    const text = h.out.join('\n');
+    assert.match(text, /\[info\] SageMaker domain: 2 existing: d-aaaaaaaaaaaa \(team, InService\); d-bbbbbbbbbbbb \(old, Failed\)/);
+    assert.match(text, /--use-existing-domain/);
+    assert.equal(h.mocks.sm.commandCalls(ListDomainsCommand)[1].args[0].input.NextToken, 'page2');
+  });
+
+  it('DOMAIN_ID that is not in the region fails', async () => {
+    const h = harness({ runner: dockerUp, env: { AWS_REGION: 'us-west-2', DOMAIN_ID: 'd-cccccccccccc' } });
+    setStacks(h.mocks, bootstrapped());
+    h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [{ DomainId: 'd-aaaaaaaaaaaa', Status: 'InService' }] });
+    assert.equal(await h.run('doctor'), EXIT.failure);
+    assert.match(h.out.join('\n'), /\[FAIL\] SageMaker domain: DOMAIN_ID d-cccccccccccc not found in us-west-2 \(found: d-aaaaaaaaaaaa\)/);
+  });
+
+  it('access denied on ListDomains: exit 4', async () => {
+    const h = harness({ runner: dockerUp });
+    setStacks(h.mocks, bootstrapped());
+    h.mocks.sm.on(ListDomainsCommand).rejects(accessDenied('sagemaker:ListDomains', 'AccessDeniedException'));
+    assert.equal(await h.run('doctor'), EXIT.accessDenied);
+    assert.match(h.out.join('\n'), /\[FAIL\] SageMaker domain: Access denied while listing SageMaker domains/);
+  });
+
+  it('invalid setting: exit 2, no AWS call', async () => {
+    const h = harness({ runner: dockerUp });
+    assert.equal(await h.run('doctor', '-c', 'sagemaker=everything'), EXIT.usage);
+    assert.match(h.out.join('\n'), /\[FAIL\] Configuration: Invalid setting "sagemaker"/);
+    assert.equal(h.mocks.sts.commandCalls(GetCallerIdentityCommand).length, 0);
+  });
+
+  it('MIN_NODE_VERSION matches package.json engines.node', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { engines: { node: string } };
+    const engine = /^>=\s*(\d+(?:\.\d+){0,2})$/.exec(pkg.engines.node)?.[1];
+    assert.ok(engine, `unexpected engines.node ${pkg.engines.node}`);
+    assert.equal(compareVersions(engine, MIN_NODE_VERSION), 0);
+  });
+
+  it('compareVersions orders numerically', () => {
+    assert.ok(compareVersions('20.10.0', '20.6.0') > 0);
+    assert.ok(compareVersions('v20.5.1', '20.6') < 0);
+    assert.equal(compareVersions('22.0.0', '22'), 0);
+  });
+});
