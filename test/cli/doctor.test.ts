@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { Stack } from '@aws-sdk/client-cloudformation';
 import { ListDomainsCommand } from '@aws-sdk/client-sagemaker';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { compareVersions, MIN_NODE_VERSION } from '../../src/cli/commands/doctor';
@@ -17,8 +18,8 @@ const dockerDown: HarnessOptions['runner'] = () => ({
 });
 const noDocker: HarnessOptions['runner'] = () => ({ exitCode: 127, stdout: '', stderr: 'spawn docker ENOENT', spawnError: 'ENOENT' });
 
-function bootstrapped(version = '27', extra: Record<string, object> = {}) {
-  return { CDKToolkit: { StackStatus: 'UPDATE_COMPLETE', Outputs: outputs({ BootstrapVersion: version }) }, ...extra };
+function bootstrapped(version = '27'): Record<string, Partial<Stack>> {
+  return { CDKToolkit: { StackStatus: 'UPDATE_COMPLETE', Outputs: outputs({ BootstrapVersion: version }) } };
 }
 
 describe('doctor', () => {
