@@ -70,6 +70,7 @@ export const NODE_PATH = '/usr/bin/node-for-tests';
 /** A temporary project folder: cdk.json plus a stand-in node_modules/aws-cdk so that locating the CDK CLI works. */
 export function makeProject(options: HarnessOptions = {}): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mlflow-cli-test-'));
+  process.once('exit', () => fs.rmSync(root, { recursive: true, force: true }));
   fs.writeFileSync(path.join(root, 'cdk.json'), JSON.stringify({ app: 'npx tsx bin/mlflow-on-aws.ts', context: options.cdkContext ?? {} }));
   if (!options.withoutCdk) {
     const cdkDir = path.join(root, 'node_modules', 'aws-cdk');
