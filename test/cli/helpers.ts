@@ -67,10 +67,15 @@ export interface HarnessOptions {
 
 export const NODE_PATH = '/usr/bin/node-for-tests';
 
+const TEMP_PROJECTS: string[] = [];
+process.once('exit', () => {
+  for (const dir of TEMP_PROJECTS) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 /** A temporary project folder: cdk.json plus a stand-in node_modules/aws-cdk so that locating the CDK CLI works. */
 export function makeProject(options: HarnessOptions = {}): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mlflow-cli-test-'));
-  process.once('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+  TEMP_PROJECTS.push(root);
   fs.writeFileSync(path.join(root, 'cdk.json'), JSON.stringify({ app: 'npx tsx bin/mlflow-on-aws.ts', context: options.cdkContext ?? {} }));
   if (!options.withoutCdk) {
     const cdkDir = path.join(root, 'node_modules', 'aws-cdk');
