@@ -1,6 +1,6 @@
 import { App, Environment } from 'aws-cdk-lib';
 import { PlatformConfig } from './config/platform-config';
-import { STACK_NAMES } from './names';
+import { EXPORT_NAMES, STACK_NAMES } from './names';
 import { HttpGatewayStack } from './stacks/http-gateway-stack';
 import { MLflowVpcStack } from './stacks/mlflow-vpc-stack';
 import { SageMakerNotebookInstanceStack } from './stacks/sagemaker-notebook-instance-stack';
@@ -39,7 +39,7 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
     env,
     config,
     vpc: mlflow.vpc,
-    artifactBucket: mlflow.artifactBucket,
+    artifactBucketArnExport: EXPORT_NAMES.artifactBucketArn,
     mlflowCredentials: mlflow.mlflowCredentials,
     describableStackNames: [STACK_NAMES.gateway, STACK_NAMES.mlflow],
   };
@@ -60,6 +60,8 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
       description: 'MLflow on AWS: SageMaker notebook instance with access to MLflow',
     })
     : undefined;
+
+  for (const stack of [studio, notebook]) stack?.addStackDependency(mlflow, 'imports the artifact bucket by its export name');
 
   return { mlflow, gateway, studio, notebook };
 }

@@ -14,6 +14,7 @@ export const STACK_NAMES = {
 /** Output keys of the MLflowVpcStack. */
 export const MLFLOW_OUTPUTS = {
   artifactBucketName: 'ArtifactBucketName',
+  artifactBucketArn: 'ArtifactBucketArn',
   mlflowCredentialsSecretArn: 'MlflowCredentialsSecretArn',
   mlflowCredentialsSecretName: 'MlflowCredentialsSecretName',
   loadBalancerDnsName: 'LoadBalancerDnsName',
@@ -22,6 +23,14 @@ export const MLFLOW_OUTPUTS = {
   serviceName: 'EcsServiceName',
   databaseClusterIdentifier: 'DatabaseClusterIdentifier',
   mlflowVersion: 'MlflowVersion',
+} as const;
+
+/**
+ * CloudFormation exports with fixed names. The SageMaker stacks import the bucket through this one, so that
+ * their IAM policies name it the same way in every deployment (and users' own stacks may import it too).
+ */
+export const EXPORT_NAMES = {
+  artifactBucketArn: 'MLflowVpcStack-ArtifactBucketArn',
 } as const;
 
 /** Output keys of the HttpGatewayStack. `trackingUri` is what clients set as MLFLOW_TRACKING_URI. */

@@ -15,12 +15,14 @@ export interface ArtifactStoreProps {
  */
 export class ArtifactStore extends Construct {
   readonly bucket: s3.Bucket;
+  /** Receives the bucket's server access logs; other platform logs (the load balancer's) may go here too. */
+  readonly accessLogsBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: ArtifactStoreProps = {}) {
     super(scope, id);
     const destroy = props.destroyOnDelete ?? false;
 
-    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+    const accessLogs = this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
@@ -22,7 +22,18 @@ export interface BackendStoreProps {
   readonly destroyOnDelete?: boolean;
   /** Retention of the exported database logs. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Name of the cluster. Fixed so that a change that would replace the database (and so start MLflow on an
+   * empty one) fails loudly instead, and so that the exported log groups can be created, with retention, up front.
+   * @default 'mlflow-backend-store'
+   */
+  readonly clusterIdentifier?: string;
+  /** Port the database listens on. @default 3307 (not MySQL's well-known 3306) */
+  readonly port?: number;
 }
+
+/** Database logs exported to CloudWatch Logs. */
+const EXPORTED_LOGS = ['error', 'slowquery'];
 
 /**
  * The MLflow backend store: an Aurora Serverless v2 (MySQL 8.0-compatible) cluster in the isolated subnets,
@@ -44,6 +55,14 @@ export class BackendStore extends Construct {
     });
 
     // The database only answers; it never opens connections of its own.
+    const clusterIdentifier = props.clusterIdentifier ?? 'mlflow-backend-store';
+    // Created here rather than by RDS so that they carry a retention period without a log-retention Lambda.
+    const logGroups = EXPORTED_LOGS.map((log) => new logs.LogGroup(this, `${log}Logs`, {
+      logGroupName: `/aws/rds/cluster/${clusterIdentifier}/${log}`,
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    }));
+
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
       description: 'MLflow backend store: MySQL from the MLflow tasks only',
@@ -51,6 +70,8 @@ export class BackendStore extends Construct {
     });
 
     this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
+      clusterIdentifier,
+      port: props.port ?? 3307,
       // Aurora MySQL 3.10 is a long-term-support release; scaling to 0 ACU needs 3.08 or later.
       engine: rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_10_3 }),
       credentials: rds.Credentials.fromSecret(this.credentials),
@@ -67,9 +88,25 @@ export class BackendStore extends Construct {
       backup: { retention: Duration.days(props.backupRetentionDays ?? 7) },
       deletionProtection: destroy ? false : (props.deletionProtection ?? true),
       removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
-      cloudwatchLogsExports: ['error', 'slowquery'],
-      cloudwatchLogsRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      monitoringInterval: Duration.seconds(60),
+      cloudwatchLogsExports: EXPORTED_LOGS,
     });
+    for (const logGroup of logGroups) this.cluster.node.addDependency(logGroup);
+
+    Validations.of(this.cluster).acknowledge({
+      id: 'AwsSolutions-RDS14',
+      reason: 'Recovery is covered by continuous backups (point-in-time restore within the retention period) and the final snapshot; '
+        + 'Backtrack would rewind the whole cluster, not one experiment, and bills for every change record.',
+    });
+    Validations.of(this.credentials).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'ECS injects the password into MLflow tasks when they start, so an automatic rotation would break running tasks; '
+        + 'rotate by updating the secret and forcing a new deployment (README, "Rotating credentials").',
+    });
+    if (!(props.deletionProtection ?? true) || destroy) {
+      Validations.of(this.cluster).acknowledge({
+        id: 'AwsSolutions-RDS10',
+        reason: 'Deletion protection was turned off explicitly in the configuration (dbDeletionProtection=false or destroyDataOnDelete=true).',
+      });
+    }
   }
 }

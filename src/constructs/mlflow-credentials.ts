@@ -1,3 +1,4 @@
+import { Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
@@ -24,6 +25,11 @@ export class MlflowCredentials extends Construct {
         // Printable ASCII without quotes and backslash: safe to paste into a shell or a URL-less client config.
         excludeCharacters: ' "\'\\`',
       },
+    });
+    Validations.of(this.secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'The proxy reads the credentials when its task starts and every MLflow user holds the password, so a silent automatic '
+        + 'rotation would lock everyone out; rotate deliberately (README, "Rotating credentials").',
     });
   }
 }

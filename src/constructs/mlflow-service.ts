@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -8,11 +9,14 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
+import { grantWithWildcards } from '../compliance';
 import { CONTAINER_NAMES, HEALTH_CHECK_PATH, PORTS, SERVICE_DISCOVERY_NAMESPACE } from '../names';
 
 export interface MlflowServiceProps {
   readonly vpc: ec2.IVpc;
   readonly artifactBucket: s3.IBucket;
+  /** Bucket the load balancer writes its access logs to (prefix `alb/`). */
+  readonly accessLogsBucket: s3.IBucket;
   readonly database: rds.DatabaseCluster;
   readonly databaseCredentials: secretsmanager.ISecret;
   readonly databaseName: string;
@@ -90,8 +94,23 @@ export class MlflowService extends Construct {
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
       },
     });
-    // The server touches artifacts only when it proxies them (the documented alternative to clients writing to S3).
-    props.artifactBucket.grantReadWrite(taskDefinition.taskRole);
+    // The server touches artifacts only when it proxies them (the documented alternative to clients writing to S3),
+    // and then needs these actions and no others: named one by one rather than the `s3:GetObject*`-style wildcards of grantReadWrite.
+    taskDefinition.taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
+      sid: 'ListArtifactBucket',
+      actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+      resources: [props.artifactBucket.bucketArn],
+    }));
+    grantWithWildcards(taskDefinition.taskRole, new iam.PolicyStatement({
+      sid: 'ReadWriteArtifacts',
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      resources: [props.artifactBucket.arnForObjects('*')],
+    }), 'MLflow stores artifacts under run-specific keys that do not exist before the run: every object of the artifact bucket, and only that bucket.');
+    Validations.of(taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: 'The plain environment holds only non-secret settings (bucket, database host/port/name, worker count, allowed hosts); '
+        + 'every credential is passed as an ECS secret from Secrets Manager.',
+    });
 
     const mlflowContainer = taskDefinition.addContainer('Mlflow', {
       containerName: CONTAINER_NAMES.mlflow,
@@ -124,6 +143,10 @@ export class MlflowService extends Construct {
         MLFLOW_PASSWORD: ecs.Secret.fromSecretsManager(props.mlflowCredentials, 'password'),
       },
       logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: 'proxy' }),
+    });
+    Validations.of(taskDefinition.obtainExecutionRole()).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken, needed to pull the task images, has no resource-level permissions; the image pulls themselves are scoped to the image repositories.',
     });
     proxyContainer.addContainerDependencies({ container: mlflowContainer, condition: ecs.ContainerDependencyCondition.START });
 
@@ -164,6 +187,7 @@ export class MlflowService extends Construct {
       dropInvalidHeaderFields: true,
       idleTimeout: Duration.seconds(120),
     });
+    this.loadBalancer.logAccessLogs(props.accessLogsBucket, 'alb');
     // `open: false`: no 0.0.0.0/0 rule; callers are allowed explicitly through `listener.connections`.
     this.listener = this.loadBalancer.addListener('Http', { port: PORTS.proxy, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
     this.listener.addTargets('Proxy', {

@@ -43,7 +43,8 @@ export class NotebookInstance extends Construct {
     securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs, the MLflow endpoint and package indexes');
 
     const volumeKey = new kms.Key(this, 'VolumeKey', { enableKeyRotation: true, description: 'SageMaker notebook instance volume' });
-    volumeKey.grantEncryptDecrypt(props.executionRole);
+    // Named actions rather than grantEncryptDecrypt's ReEncrypt*/GenerateDataKey* wildcards.
+    volumeKey.grant(props.executionRole, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:CreateGrant', 'kms:DescribeKey');
 
     this.lifecycleConfig = new sagemaker.CfnNotebookInstanceLifecycleConfig(this, 'LifecycleConfig', {
       onStart: [{ content: Fn.base64(onStartScript({

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { grantWithWildcards } from '../compliance';
 
 export interface SageMakerExecutionRoleProps {
   /** The MLflow artifact bucket: the only bucket the role may read and write (training data, code, models). */
@@ -35,22 +36,31 @@ export class SageMakerExecutionRole extends Construct {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
       description: 'SageMaker execution role of the MLflow lab',
     });
-    const grant = (sid: string, actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
-      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+    const grant = (sid: string, actions: string[], resources: string[], wildcardReason?: string, conditions?: Record<string, unknown>) => {
+      const statement = new iam.PolicyStatement({ sid, actions, resources, conditions });
+      if (wildcardReason) grantWithWildcards(this.role, statement, wildcardReason);
+      else this.role.addToPrincipalPolicy(statement);
+    };
 
-    // SageMaker itself, limited to resources of this account and region (jobs, models, endpoints, experiments, apps).
-    grant('SageMakerInThisAccountAndRegion', ['sagemaker:*'], [stack.formatArn({ service: 'sagemaker', resource: '*' })]);
-    // List, search and the few calls SageMaker does not scope to a resource.
-    grant('SageMakerListAndSearch', ['sagemaker:List*', 'sagemaker:Search', 'sagemaker:GetSearchSuggestions'], ['*']);
-    grant('PassThisRoleToSageMaker', ['iam:PassRole'], [this.role.roleArn], { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
+    grant('SageMakerInThisAccountAndRegion', ['sagemaker:*'], [stack.formatArn({ service: 'sagemaker', resource: '*' })],
+      'SageMaker use (Studio apps, training jobs, models, endpoints, experiments) limited to resources of this account and region.');
+    grant('SageMakerListAndSearch', ['sagemaker:List*', 'sagemaker:Search', 'sagemaker:GetSearchSuggestions'], ['*'],
+      'List and search calls have no resource-level permissions in SageMaker.');
+    grant('PassThisRoleToSageMaker', ['iam:PassRole'], [this.role.roleArn], undefined,
+      { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
 
-    props.artifactBucket.grantReadWrite(this.role);
+    grant('ListArtifactBucket', ['s3:ListBucket', 's3:GetBucketLocation'], [props.artifactBucket.bucketArn]);
+    // PutObjectTagging: MLflow tags the model archive it uploads for a SageMaker deployment.
+    grant('ReadWriteArtifacts', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
+      [props.artifactBucket.arnForObjects('*')],
+      'MLflow and the lab create object keys per run and per job: every object of the artifact bucket, and of no other bucket.');
     props.mlflowCredentials.grantRead(this.role);
-    grant('ReadPlatformStackOutputs', ['cloudformation:DescribeStacks'], props.describableStackNames.map((name) =>
-      stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${name}/*` })));
+    grant('ReadPlatformStackOutputs', ['cloudformation:DescribeStacks'],
+      props.describableStackNames.map((name) => stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${name}/*` })),
+      'A stack ARN ends in an id generated at creation; the stack names themselves are fixed.');
 
-    // Training and serving images: AWS's framework images live in AWS-owned accounts, so pulls cannot be scoped further.
-    grant('PullContainerImages', ['ecr:GetAuthorizationToken', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], ['*']);
+    grant('PullContainerImages', ['ecr:GetAuthorizationToken', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], ['*'],
+      'ecr:GetAuthorizationToken has no resource-level permissions, and the framework images of training jobs live in AWS-owned accounts.');
     grant('PushMlflowServingImage', [
       'ecr:CreateRepository', 'ecr:DescribeRepositories', 'ecr:DescribeImages', 'ecr:InitiateLayerUpload',
       'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:PutImage',
@@ -58,13 +68,15 @@ export class SageMakerExecutionRole extends Construct {
 
     grant('WriteSageMakerLogs', ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams', 'logs:GetLogEvents'], [
       stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/sagemaker/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-    ]);
-    grant('PublishTrainingMetrics', ['cloudwatch:PutMetricData'], ['*'], { StringLike: { 'cloudwatch:namespace': '/aws/sagemaker/*' } });
+    ], 'SageMaker names a log group and streams per job and endpoint, all under /aws/sagemaker/.');
+    grant('PublishTrainingMetrics', ['cloudwatch:PutMetricData'], ['*'],
+      'cloudwatch:PutMetricData has no resource-level permissions; the condition limits it to SageMaker namespaces.',
+      { StringLike: { 'cloudwatch:namespace': '/aws/sagemaker/*' } });
     // Notebook instances, Studio apps and training jobs placed in the VPC get their network interfaces through this role.
     grant('AttachToVpc', [
       'ec2:CreateNetworkInterface', 'ec2:CreateNetworkInterfacePermission', 'ec2:DeleteNetworkInterface',
       'ec2:DeleteNetworkInterfacePermission', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeVpcs',
       'ec2:DescribeDhcpOptions', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups',
-    ], ['*']);
+    ], ['*'], 'Network interfaces are created by SageMaker with ids not known in advance; the Describe calls have no resource-level permissions.');
   }
 }

@@ -12,7 +12,7 @@ import { ContainerImages } from '../constructs/container-images';
 import { MlflowCredentials } from '../constructs/mlflow-credentials';
 import { MlflowNetwork } from '../constructs/network';
 import { MlflowService } from '../constructs/mlflow-service';
-import { DATABASE_NAME, MLFLOW_OUTPUTS } from '../names';
+import { DATABASE_NAME, EXPORT_NAMES, MLFLOW_OUTPUTS } from '../names';
 
 export interface MLflowVpcStackProps extends StackProps {
   readonly config: PlatformConfig;
@@ -60,6 +60,7 @@ export class MLflowVpcStack extends Stack {
     const mlflow = new MlflowService(this, 'MlflowService', {
       vpc: network.vpc,
       artifactBucket: artifacts.bucket,
+      accessLogsBucket: artifacts.accessLogsBucket,
       database: backend.cluster,
       databaseCredentials: backend.credentials,
       databaseName: DATABASE_NAME,
@@ -82,6 +83,7 @@ export class MLflowVpcStack extends Stack {
 
     const outputs: Record<keyof typeof MLFLOW_OUTPUTS, string> = {
       artifactBucketName: artifacts.bucket.bucketName,
+      artifactBucketArn: artifacts.bucket.bucketArn,
       mlflowCredentialsSecretArn: credentials.secret.secretArn,
       mlflowCredentialsSecretName: config.mlflowSecretName,
       loadBalancerDnsName: mlflow.loadBalancer.loadBalancerDnsName,
@@ -91,8 +93,9 @@ export class MLflowVpcStack extends Stack {
       databaseClusterIdentifier: backend.cluster.clusterIdentifier,
       mlflowVersion: config.mlflowVersion,
     };
-    for (const [key, value] of Object.entries(outputs)) {
-      new CfnOutput(this, MLFLOW_OUTPUTS[key as keyof typeof MLFLOW_OUTPUTS], { value });
+    const exportNames: Partial<Record<keyof typeof MLFLOW_OUTPUTS, string>> = { artifactBucketArn: EXPORT_NAMES.artifactBucketArn };
+    for (const [key, value] of Object.entries(outputs) as Array<[keyof typeof MLFLOW_OUTPUTS, string]>) {
+      new CfnOutput(this, MLFLOW_OUTPUTS[key], { value, exportName: exportNames[key] });
     }
   }
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -10,7 +10,8 @@ import { StudioUser } from '../constructs/studio-user';
 export interface SageMakerStudioUserStackProps extends StackProps {
   readonly config: PlatformConfig;
   readonly vpc: ec2.IVpc;
-  readonly artifactBucket: s3.IBucket;
+  /** Name of the export holding the artifact bucket's ARN. */
+  readonly artifactBucketArnExport: string;
   readonly mlflowCredentials: secretsmanager.ISecret;
   /** Stacks whose outputs the lab reads. */
   readonly describableStackNames: string[];
@@ -20,8 +21,9 @@ export interface SageMakerStudioUserStackProps extends StackProps {
 export class SageMakerStudioUserStack extends Stack {
   constructor(scope: Construct, id: string, props: SageMakerStudioUserStackProps) {
     super(scope, id, props);
+    const artifactBucket = s3.Bucket.fromBucketArn(this, 'ArtifactBucket', Fn.importValue(props.artifactBucketArnExport));
     const { role } = new SageMakerExecutionRole(this, 'ExecutionRole', {
-      artifactBucket: props.artifactBucket,
+      artifactBucket,
       mlflowCredentials: props.mlflowCredentials,
       describableStackNames: props.describableStackNames,
     });

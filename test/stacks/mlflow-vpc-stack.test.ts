@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { CONTAINER_NAMES, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, SERVICE_DISCOVERY_NAMESPACE } from '../../src/names';
+import { CONTAINER_NAMES, EXPORT_NAMES, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, SERVICE_DISCOVERY_NAMESPACE } from '../../src/names';
 import { mlflowTemplate, resourcesOfType } from '../support/synth';
 
 const template = mlflowTemplate();
@@ -310,9 +310,15 @@ describe('security groups', () => {
 });
 
 describe('outputs', () => {
-  test('every documented output key is present', () => {
-    const outputs = Object.keys(template.toJSON().Outputs).sort();
-    assert.deepEqual(outputs, Object.values(MLFLOW_OUTPUTS).sort());
+  test('every documented output key is present; the rest are CDK\'s cross-stack exports', () => {
+    const outputs = Object.keys(template.toJSON().Outputs);
+    for (const key of Object.values(MLFLOW_OUTPUTS)) assert.ok(outputs.includes(key), `output ${key}`);
+    for (const key of outputs.filter((k) => !(Object.values(MLFLOW_OUTPUTS) as string[]).includes(k))) assert.match(key, /^ExportsOutput/);
+  });
+
+  test('the artifact bucket ARN is exported under its documented name', () => {
+    const output = template.toJSON().Outputs[MLFLOW_OUTPUTS.artifactBucketArn];
+    assert.deepEqual(output.Export, { Name: EXPORT_NAMES.artifactBucketArn });
   });
 
   test('the MLflow version and secret name are exported as configured', () => {

@@ -83,8 +83,9 @@ describe('SageMakerStudioUserStack', () => {
 
 describe('the SageMaker execution role grants only what the lab needs', () => {
   const expectedSids = [
-    'AttachToVpc', 'PassThisRoleToSageMaker', 'PublishTrainingMetrics', 'PullContainerImages', 'PushMlflowServingImage',
-    'ReadPlatformStackOutputs', 'SageMakerInThisAccountAndRegion', 'SageMakerListAndSearch', 'WriteSageMakerLogs',
+    'AttachToVpc', 'ListArtifactBucket', 'PassThisRoleToSageMaker', 'PublishTrainingMetrics', 'PullContainerImages',
+    'PushMlflowServingImage', 'ReadPlatformStackOutputs', 'ReadWriteArtifacts', 'SageMakerInThisAccountAndRegion',
+    'SageMakerListAndSearch', 'WriteSageMakerLogs',
   ];
 
   for (const [name, template] of [['studio', studio], ['notebook', notebook]] as const) {
@@ -96,9 +97,9 @@ describe('the SageMaker execution role grants only what the lab needs', () => {
         assert.equal(statement.Effect, 'Allow');
         const actions = [statement.Action].flat() as string[];
         if (statement.Sid) continue;
-        // The grants CDK writes for the bucket, the secret and the KMS key carry no Sid.
+        // The grants CDK writes for the secret and the notebook's KMS key carry no Sid.
         const services = new Set(actions.map((a) => a.split(':')[0]));
-        assert.ok([...services].every((s) => ['s3', 'secretsmanager', 'kms'].includes(s)), `unexpected actions ${actions}`);
+        assert.ok([...services].every((s) => ['secretsmanager', 'kms'].includes(s)), `unexpected actions ${actions}`);
       }
     });
 
@@ -107,7 +108,7 @@ describe('the SageMaker execution role grants only what the lab needs', () => {
       assert.ok(s3Statements.length > 0);
       for (const statement of s3Statements) {
         assert.ok(![statement.Action].flat().includes('s3:*'));
-        for (const resource of [statement.Resource].flat()) assert.match(JSON.stringify(resource), /ArtifactStoreBucket/);
+        for (const resource of [statement.Resource].flat()) assert.match(JSON.stringify(resource), /"Fn::ImportValue":"MLflowVpcStack-ArtifactBucketArn"/);
       }
     });
 

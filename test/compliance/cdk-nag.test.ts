@@ -1,0 +1,55 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { buildPlatform } from '../../src/app';
+import { applyComplianceChecks } from '../../src/compliance';
+import { RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
+
+interface Violation { ruleName: string; violatingConstructs: Array<{ constructPath: string }> }
+
+/** Synthesizes the app with cdk-nag on, as `bin/` does; returns the unacknowledged findings. */
+function nagFindings(settings: RawSettings, extend?: (app: App) => void): string[] {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'mlflow-nag-'));
+  try {
+    const app = new App({ outdir });
+    buildPlatform(app, resolvePlatformConfig(settings));
+    extend?.(app);
+    applyComplianceChecks(app);
+    try {
+      app.synth();
+    } catch (error) {
+      if (!/Validation failed/.test(String(error))) throw error;
+    }
+    const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'));
+    return report.pluginReports.flatMap((plugin: { violations: Violation[] }) =>
+      plugin.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)));
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+describe('cdk-nag AWS Solutions checks pass with no unacknowledged finding', () => {
+  const configurations: Array<[string, RawSettings]> = [
+    ['defaults (Studio, new domain)', {}],
+    ['every SageMaker stack', { sagemaker: 'both' }],
+    ['existing Studio domain', { sagemaker: 'both', domainId: 'd-abcdefghijkl' }],
+    ['no SageMaker, two NAT gateways, larger tasks', { sagemaker: 'none', natGateways: 2, taskCpu: 2048, taskMemoryMiB: 4096 }],
+    ['deletion protection off', { dbDeletionProtection: false }],
+    ['throwaway environment (data destroyed with the stack)', { destroyDataOnDelete: true, sagemaker: 'both' }],
+  ];
+  for (const [name, settings] of configurations) {
+    test(name, () => assert.deepEqual(nagFindings(settings), []));
+  }
+
+  test('the checks do run: a non-compliant bucket added to the app is reported', () => {
+    const findings = nagFindings({}, (app) => {
+      new s3.Bucket(new Stack(app, 'NonCompliant', { env: { region: 'us-west-2' } }), 'Open', {});
+    });
+    assert.ok(findings.some((f) => /AwsSolutions-S1 at NonCompliant\/Open/.test(f)), findings.join('\n'));
+    assert.ok(findings.some((f) => /AwsSolutions-S10 at NonCompliant\/Open/.test(f)), findings.join('\n'));
+  });
+});
