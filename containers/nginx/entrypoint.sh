@@ -1,0 +1,82 @@
+#!/bin/sh
+# Starts the MLflow auth proxy: builds the basic-auth credentials file from MLFLOW_USERNAME and
+# MLFLOW_PASSWORD (injected by ECS from Secrets Manager, never baked into the image), renders the
+# nginx configuration and replaces itself with nginx in the foreground.
+#
+# Usage: entrypoint.sh             start nginx in the foreground
+#        entrypoint.sh --check-config   only render and check the configuration (nginx -t)
+#
+# Only the settings below may differ from the image defaults (the tests use them to run the same
+# files on a loopback port); everything else is in the shipped template.
+set -eu
+
+NGINX_LISTEN_PORT="${NGINX_LISTEN_PORT:-80}"
+MLFLOW_UPSTREAM="${MLFLOW_UPSTREAM:-127.0.0.1:5000}"
+NGINX_RUN_DIR="${NGINX_RUN_DIR:-/run/mlflow-proxy}"
+NGINX_WORKER_USER="${NGINX_WORKER_USER:-nginx}"
+NGINX_TEMPLATE="${NGINX_TEMPLATE:-/etc/nginx/mlflow-proxy.conf.template}"
+NGINX_PERL_LIB="${NGINX_PERL_LIB:-/etc/nginx/perl}"
+export NGINX_LISTEN_PORT MLFLOW_UPSTREAM NGINX_RUN_DIR NGINX_WORKER_USER NGINX_PERL_LIB
+
+# SHA-512 crypt. 5000 rounds is glibc's default and 5x the work of the seed's MD5-crypt per guess
+# for an attacker holding the file; nginx pays it once per request (see docs/containers.md).
+HASH_ROUNDS=5000
+
+fail() {
+  echo "mlflow-proxy: $*" >&2
+  exit 1
+}
+
+[ -n "${MLFLOW_USERNAME:-}" ] || fail "MLFLOW_USERNAME is missing or empty: set it from the credentials secret (key 'username')."
+[ -n "${MLFLOW_PASSWORD:-}" ] || fail "MLFLOW_PASSWORD is missing or empty: set it from the credentials secret (key 'password')."
+case "$MLFLOW_USERNAME" in
+  *:*) fail "MLFLOW_USERNAME must not contain ':' (it separates user and password in basic auth)." ;;
+esac
+newline='
+'
+case "$MLFLOW_USERNAME$MLFLOW_PASSWORD" in
+  *"$newline"*) fail "MLFLOW_USERNAME and MLFLOW_PASSWORD must be a single line each." ;;
+esac
+[ -r "$NGINX_TEMPLATE" ] || fail "nginx configuration template $NGINX_TEMPLATE is not readable."
+
+umask 027
+mkdir -p "$NGINX_RUN_DIR"
+NGINX_WORKER_GROUP="$(id -gn "$NGINX_WORKER_USER" 2>/dev/null)" || fail "unknown worker user $NGINX_WORKER_USER."
+export NGINX_WORKER_GROUP
+worker_group=""
+if [ "$(id -u)" = 0 ]; then
+  # nginx's workers (not the master) check credentials: the worker group may read the run
+  # directory and the credentials file, nobody else may.
+  worker_group="$NGINX_WORKER_GROUP"
+  chown "root:$worker_group" "$NGINX_RUN_DIR"
+  chmod 0750 "$NGINX_RUN_DIR"
+fi
+
+# crypt(3) with a random 16-character salt. Perl (perl-base is part of every Debian image) reads
+# the password from the environment, so it never appears on a command line.
+htpasswd_tmp="$NGINX_RUN_DIR/htpasswd.tmp"
+HASH_ROUNDS="$HASH_ROUNDS" perl -e '
+  my @alphabet = ("a".."z", "A".."Z", "0".."9", ".", "/");
+  open(my $random, "<", "/dev/urandom") or die "cannot read /dev/urandom: $!\n";
+  read($random, my $bytes, 16) == 16 or die "short read from /dev/urandom\n";
+  my $salt = join "", map { $alphabet[ord($_) % 64] } split //, $bytes;
+  my $hash = crypt($ENV{MLFLOW_PASSWORD}, "\$6\$rounds=$ENV{HASH_ROUNDS}\$$salt\$");
+  defined $hash && $hash =~ /^\$6\$/ or die "crypt(3) does not support SHA-512 here\n";
+  print "$ENV{MLFLOW_USERNAME}:$hash\n";
+' > "$htpasswd_tmp" || fail "could not hash the password."
+
+[ -z "$worker_group" ] || chown "root:$worker_group" "$htpasswd_tmp"
+chmod 0640 "$htpasswd_tmp"
+mv -f "$htpasswd_tmp" "$NGINX_RUN_DIR/htpasswd"
+
+# shellcheck disable=SC2016 # the single quotes are intended: envsubst gets the variable names.
+envsubst '${NGINX_LISTEN_PORT} ${MLFLOW_UPSTREAM} ${NGINX_RUN_DIR} ${NGINX_WORKER_USER} ${NGINX_WORKER_GROUP} ${NGINX_PERL_LIB}' \
+  < "$NGINX_TEMPLATE" > "$NGINX_RUN_DIR/nginx.conf"
+
+# The password is only needed in hashed form from here on.
+unset MLFLOW_PASSWORD
+if [ "${1:-}" = "--check-config" ]; then
+  exec nginx -t -q -e stderr -c "$NGINX_RUN_DIR/nginx.conf"
+fi
+echo "mlflow-proxy: credentials file written for user '$MLFLOW_USERNAME'; starting nginx on port $NGINX_LISTEN_PORT, upstream $MLFLOW_UPSTREAM." >&2
+exec nginx -e stderr -c "$NGINX_RUN_DIR/nginx.conf" -g 'daemon off;'

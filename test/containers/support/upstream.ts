@@ -1,0 +1,140 @@
+/**
+ * A small stand-in for the MLflow server, listening on loopback, used by the proxy tests and the
+ * proxy benchmark. It answers like the parts of MLflow the proxy cares about:
+ *   GET  /health          200 "OK" while healthy, 503 otherwise (MLflow's own health endpoint)
+ *   GET  /echo            JSON with the method, URL and headers it received
+ *   POST /upload          reads the whole body, answers JSON { bytes, sha256 }
+ *   GET  /stream?bytes=N  streams N bytes of a deterministic pattern in chunks (no Content-Length)
+ *   GET  /bench           a small fixed JSON body (for the benchmark)
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface StandInUpstream {
+  readonly port: number;
+  /** TCP connections accepted since start (shows whether the proxy reuses connections). */
+  readonly connections: number;
+  /** Makes /health answer 503 (false) or 200 (true). */
+  setHealthy(healthy: boolean): void;
+  /** Stops listening and drops open connections; `start()` listens again on the same port. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+const BENCH_BODY = Buffer.from(JSON.stringify({ experiments: [{ experiment_id: '0', name: 'Default' }] }));
+
+/** Byte i of the /stream body: a pattern a test can recompute to check the body arrived intact. */
+export function streamPatternChunk(offset: number, length: number): Buffer {
+  const chunk = Buffer.allocUnsafe(length);
+  for (let i = 0; i < length; i++) chunk[i] = (offset + i) % 251;
+  return chunk;
+}
+
+export function expectedStreamSha256(bytes: number): string {
+  const hash = createHash('sha256');
+  const step = 1 << 16;
+  for (let offset = 0; offset < bytes; offset += step) hash.update(streamPatternChunk(offset, Math.min(step, bytes - offset)));
+  return hash.digest('hex');
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, healthy: () => boolean): void {
+  const url = new URL(req.url ?? '/', 'http://stand-in');
+  if (url.pathname === '/health') {
+    const ok = healthy();
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+    res.end(ok ? 'OK' : 'unhealthy');
+    return;
+  }
+  if (url.pathname === '/bench') {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': BENCH_BODY.length });
+    res.end(BENCH_BODY);
+    return;
+  }
+  if (url.pathname === '/stream') {
+    const total = Number(url.searchParams.get('bytes') ?? '0');
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    let offset = 0;
+    const step = 1 << 16;
+    const pump = (): void => {
+      while (offset < total) {
+        const n = Math.min(step, total - offset);
+        const more = res.write(streamPatternChunk(offset, n));
+        offset += n;
+        if (!more) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      res.end();
+    };
+    pump();
+    return;
+  }
+  if (url.pathname === '/upload') {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+    });
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') }));
+    });
+    return;
+  }
+  // Anything else, /echo included: describe the request as received.
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers }));
+  });
+}
+
+/** Starts the stand-in on 127.0.0.1 (an ephemeral port unless one is given). */
+export async function startStandInUpstream(port = 0): Promise<StandInUpstream> {
+  let healthy = true;
+  let server: Server | undefined;
+  const sockets = new Set<Socket>();
+  let boundPort = port;
+  let accepted = 0;
+
+  const listen = async (): Promise<void> => {
+    const s = createServer({ keepAlive: true, keepAliveTimeout: 60_000 }, (req, res) => handle(req, res, () => healthy));
+    s.on('connection', (socket: Socket) => {
+      accepted++;
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(boundPort, '127.0.0.1', () => resolve());
+    });
+    boundPort = (s.address() as AddressInfo).port;
+    server = s;
+  };
+
+  await listen();
+  return {
+    get port() {
+      return boundPort;
+    },
+    get connections() {
+      return accepted;
+    },
+    setHealthy(value: boolean) {
+      healthy = value;
+    },
+    async start() {
+      if (!server) await listen();
+    },
+    async stop() {
+      const s = server;
+      if (!s) return;
+      server = undefined;
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    },
+  };
+}
