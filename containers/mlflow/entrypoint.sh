@@ -1,0 +1,90 @@
+#!/bin/sh
+# Starts the MLflow tracking server of the task: checks the environment, brings the database schema
+# up to date (one task at a time, see mlflow_db.py), then replaces itself with `mlflow server`
+# listening on 127.0.0.1:5000, reachable only through the auth proxy in the same task.
+#
+# Environment (set by the CDK stack):
+#   BUCKET     artifact root, s3://bucket-name[/prefix]
+#   HOST PORT DATABASE USERNAME PASSWORD   Aurora MySQL backend store (USERNAME, PASSWORD: secrets)
+#   MLFLOW_WORKERS                         server worker processes (default 2; 1 to 64)
+#   MLFLOW_SERVER_ALLOWED_HOSTS            MLflow >= 3.5: Host headers to accept (required there)
+#   MLFLOW_SERVER_CORS_ALLOWED_ORIGINS     MLflow >= 3.5: origins for browser cross-origin requests
+#   MLFLOW_PROXY_ARTIFACTS                 "true": the server proxies artifacts to BUCKET instead of
+#                                          clients reading and writing S3 directly (default false)
+#   MLFLOW_VERSION                         set in the image at build time
+set -eu
+
+MLFLOW_DB_HELPER="${MLFLOW_DB_HELPER:-/opt/mlflow-server/mlflow_db.py}"
+LISTEN_HOST=127.0.0.1
+LISTEN_PORT=5000
+
+fail() {
+  echo "mlflow-server: $*" >&2
+  exit 2
+}
+
+missing=""
+for name in BUCKET HOST PORT DATABASE USERNAME PASSWORD MLFLOW_VERSION; do
+  eval "value=\${$name:-}"
+  [ -n "$value" ] || missing="$missing $name"
+done
+[ -z "$missing" ] || fail "missing or empty environment variable(s):$missing. BUCKET, HOST, PORT and DATABASE come from the task definition, USERNAME and PASSWORD from the database secret."
+
+case "$BUCKET" in
+  s3://?*) ;;
+  *) fail "BUCKET must be an S3 URL such as s3://my-bucket, got '$BUCKET'." ;;
+esac
+
+workers="${MLFLOW_WORKERS:-2}"
+case "$workers" in
+  '' | *[!0-9]*) fail "MLFLOW_WORKERS must be a whole number from 1 to 64, got '$workers'." ;;
+esac
+if [ "$workers" -lt 1 ] || [ "$workers" -gt 64 ]; then
+  fail "MLFLOW_WORKERS must be a whole number from 1 to 64, got '$workers'."
+fi
+
+# MLFLOW_VERSION is X.Y.Z; MLflow 3.5 added the Host/CORS security middleware and its options.
+major="${MLFLOW_VERSION%%.*}"
+minor="${MLFLOW_VERSION#*.}"
+minor="${minor%%.*}"
+case "$major$minor" in
+  '' | *[!0-9]*) fail "MLFLOW_VERSION must look like 3.13.0, got '$MLFLOW_VERSION'." ;;
+esac
+has_security_middleware=false
+if [ "$major" -gt 3 ] || { [ "$major" -eq 3 ] && [ "$minor" -ge 5 ]; }; then
+  has_security_middleware=true
+  [ -n "${MLFLOW_SERVER_ALLOWED_HOSTS:-}" ] || fail "MLFLOW_SERVER_ALLOWED_HOSTS is required with MLflow $MLFLOW_VERSION: behind API Gateway and the load balancer the Host header is not localhost, and MLflow would answer 403 to every request."
+fi
+
+backend_store_uri="$(python3 "$MLFLOW_DB_HELPER" uri)" || exit $?
+python3 "$MLFLOW_DB_HELPER" upgrade || exit $?
+
+set -- server \
+  --host "$LISTEN_HOST" \
+  --port "$LISTEN_PORT" \
+  --workers "$workers" \
+  --backend-store-uri "$backend_store_uri"
+
+if [ "${MLFLOW_PROXY_ARTIFACTS:-false}" = "true" ]; then
+  # The server reads and writes artifacts for the clients (they need no S3 access); every byte then
+  # passes through API Gateway (10 MB limit per request) or the load balancer.
+  set -- "$@" --serve-artifacts --artifacts-destination "$BUCKET"
+else
+  # Clients write and read artifacts in S3 directly with their own AWS credentials (the default).
+  set -- "$@" --no-serve-artifacts --default-artifact-root "$BUCKET"
+fi
+
+if [ "$has_security_middleware" = true ]; then
+  # "localhost" is kept allowed so that local probes (the proxy's health check) always pass.
+  set -- "$@" --allowed-hosts "$MLFLOW_SERVER_ALLOWED_HOSTS,localhost"
+  if [ -n "${MLFLOW_SERVER_CORS_ALLOWED_ORIGINS:-}" ]; then
+    set -- "$@" --cors-allowed-origins "$MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"
+  fi
+elif [ "$major" -lt 3 ]; then
+  # MLflow 2.x serves with gunicorn, whose 30 s default timeout would kill a worker during a long
+  # search; the proxy waits up to 300 s.
+  set -- "$@" --gunicorn-opts "--timeout 300"
+fi
+
+echo "mlflow-server: starting MLflow $MLFLOW_VERSION on $LISTEN_HOST:$LISTEN_PORT with $workers worker(s), artifacts in $BUCKET." >&2
+exec mlflow "$@"

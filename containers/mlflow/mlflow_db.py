@@ -1,0 +1,137 @@
+"""Backend-store helper for the MLflow container's entrypoint (standard library + PyMySQL only).
+
+    python3 mlflow_db.py uri       prints the SQLAlchemy URI of the Aurora MySQL backend store,
+                                   built from HOST, PORT, DATABASE, USERNAME and PASSWORD with every
+                                   part URL-encoded (passwords may hold @ : / % # and the like)
+    python3 mlflow_db.py upgrade   brings the schema up to date before the server starts:
+                                   `mlflow db upgrade <uri>` on an existing schema, or a first
+                                   initialisation of an empty database, while holding a MySQL named
+                                   lock, so that tasks starting together migrate one at a time
+
+Settings: MLFLOW_DB_WAIT_SECONDS (default 300) bounds the wait for the database to accept
+connections (Aurora Serverless v2 resumes from 0 ACU in seconds) and, separately, for the lock.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+
+LOCK_NAME = "mlflow-on-aws.schema-upgrade"
+
+
+def log(message):
+    print(f"mlflow-server: {message}", file=sys.stderr, flush=True)
+
+
+def settings():
+    missing = [name for name in ("HOST", "PORT", "DATABASE", "USERNAME", "PASSWORD") if not os.environ.get(name)]
+    if missing:
+        log(f"missing or empty environment variable(s): {' '.join(missing)}")
+        sys.exit(2)
+    port = os.environ["PORT"]
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        log(f"PORT must be a TCP port number, got {port!r}")
+        sys.exit(2)
+    return {
+        "host": os.environ["HOST"],
+        "port": int(port),
+        "database": os.environ["DATABASE"],
+        "user": os.environ["USERNAME"],
+        "password": os.environ["PASSWORD"],
+    }
+
+
+def backend_store_uri(s):
+    quote = lambda value: urllib.parse.quote(value, safe="")  # noqa: E731
+    host = f"[{s['host']}]" if ":" in s["host"] else s["host"]
+    return f"mysql+pymysql://{quote(s['user'])}:{quote(s['password'])}@{host}:{s['port']}/{quote(s['database'])}"
+
+
+def wait_seconds():
+    raw = os.environ.get("MLFLOW_DB_WAIT_SECONDS", "300")
+    if not raw.isdigit():
+        log(f"MLFLOW_DB_WAIT_SECONDS must be a whole number of seconds, got {raw!r}")
+        sys.exit(2)
+    return int(raw)
+
+
+def connect(s, deadline):
+    import pymysql
+
+    delay = 1
+    while True:
+        try:
+            return pymysql.connect(
+                host=s["host"], port=s["port"], user=s["user"], password=s["password"],
+                database=s["database"], connect_timeout=10, autocommit=True,
+            )
+        except pymysql.err.OperationalError as error:
+            if time.monotonic() + delay > deadline:
+                log(f"database {s['host']}:{s['port']} not reachable: {error}")
+                sys.exit(3)
+            log(f"database not reachable yet ({error}); retrying in {delay} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 15)
+
+
+def scalar(connection, sql, args=()):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        row = cursor.fetchone()
+        return row[0] if row else None
+
+
+def run_mlflow(args, env=None):
+    log("running mlflow " + " ".join(a if "://" not in a else "<backend store URI>" for a in args))
+    completed = subprocess.run(["mlflow", *args], env=env, check=False)
+    if completed.returncode != 0:
+        log(f"mlflow {args[0]} {args[1]} failed with exit code {completed.returncode}")
+        sys.exit(completed.returncode)
+
+
+def upgrade():
+    s = settings()
+    uri = backend_store_uri(s)
+    wait = wait_seconds()
+    connection = connect(s, time.monotonic() + wait)
+    try:
+        log(f"waiting for the schema lock (at most {wait} s)")
+        got = scalar(connection, "SELECT GET_LOCK(%s, %s)", (LOCK_NAME, wait))
+        if got != 1:
+            log("could not get the schema lock: another task has been migrating for too long, or the lock failed")
+            sys.exit(4)
+        try:
+            tables = scalar(
+                connection,
+                "SELECT COUNT(*) FROM information_schema.tables "
+                "WHERE table_schema = DATABASE() AND table_name NOT LIKE 'alembic%%'",
+            )
+            if tables == 0:
+                # `mlflow db upgrade` expects MLflow's tables to exist (older releases fail on an
+                # empty database); opening the store through the CLI creates them at the head revision.
+                log("empty database: creating MLflow's tables")
+                env = dict(os.environ, MLFLOW_TRACKING_URI=uri)
+                run_mlflow(["experiments", "search"], env=env)
+            else:
+                run_mlflow(["db", "upgrade", uri])
+            log("database schema is up to date")
+        finally:
+            scalar(connection, "SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))
+    finally:
+        connection.close()
+
+
+def main(argv):
+    if argv == ["uri"]:
+        print(backend_store_uri(settings()))
+    elif argv == ["upgrade"]:
+        upgrade()
+    else:
+        log("usage: mlflow_db.py uri|upgrade")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

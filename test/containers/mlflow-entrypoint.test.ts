@@ -1,0 +1,256 @@
+/**
+ * The shipped MLflow entrypoint (containers/mlflow/entrypoint.sh and mlflow_db.py), run for real
+ * with the machine's sh and python3, a fake `mlflow` on PATH that records its calls and a fake
+ * PyMySQL on PYTHONPATH whose named locks are real file locks.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { REPO_ROOT, requireProgram } from './support/proxy';
+
+const MLFLOW_DIR = join(REPO_ROOT, 'containers', 'mlflow');
+const ENTRYPOINT = join(MLFLOW_DIR, 'entrypoint.sh');
+const FIXTURES = join(REPO_ROOT, 'test', 'containers', 'fixtures');
+
+/** A database password with every character that needs URL encoding in a URI. */
+const DB_PASSWORD = 'p@ss:w/rd?#%[]&=+ $!\'"`\\ü';
+const DB_USER = 'mlflow@admin';
+
+interface Call {
+  command: string;
+  argv: string[];
+  start: number;
+  end: number;
+  tracking_uri: string | null;
+}
+
+interface Run {
+  status: number | null;
+  stderr: string;
+  calls: Call[];
+  connects: Array<Record<string, unknown>>;
+}
+
+let work: string;
+
+beforeEach(() => {
+  work = mkdtempSync(join(tmpdir(), 'mlflow-entrypoint-'));
+});
+
+afterEach(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+function environment(overrides: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: [join(FIXTURES, 'fake-bin'), process.env.PATH ?? ''].join(delimiter),
+    PYTHONPATH: join(FIXTURES, 'fake-python'),
+    PYTHONDONTWRITEBYTECODE: '1',
+    MLFLOW_DB_HELPER: join(MLFLOW_DIR, 'mlflow_db.py'),
+    FAKE_MLFLOW_LOG: join(work, 'mlflow-calls.jsonl'),
+    FAKE_MYSQL_LOG: join(work, 'mysql-connects.jsonl'),
+    FAKE_MYSQL_LOCK_DIR: work,
+    MLFLOW_VERSION: '3.13.0',
+    BUCKET: 's3://mlflow-artifacts-123',
+    HOST: 'db.cluster-abc.us-west-2.rds.amazonaws.com',
+    PORT: '3306',
+    DATABASE: 'mlflow',
+    USERNAME: DB_USER,
+    PASSWORD: DB_PASSWORD,
+    MLFLOW_WORKERS: '3',
+    MLFLOW_SERVER_ALLOWED_HOSTS: '*.execute-api.us-west-2.amazonaws.com,*.us-west-2.elb.amazonaws.com',
+    MLFLOW_SERVER_CORS_ALLOWED_ORIGINS: 'https://*.execute-api.us-west-2.amazonaws.com',
+  };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
+
+function readLines<T>(file: string): T[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as T);
+}
+
+function collect(status: number | null, stderr: string): Run {
+  return {
+    status,
+    stderr,
+    calls: readLines<Call>(join(work, 'mlflow-calls.jsonl')),
+    connects: readLines<Record<string, unknown>>(join(work, 'mysql-connects.jsonl')),
+  };
+}
+
+function runEntrypoint(overrides: Record<string, string | undefined> = {}): Run {
+  requireProgram('python3', "Debian package 'python3'");
+  const result = spawnSync('sh', [ENTRYPOINT], { env: environment(overrides), encoding: 'utf8', timeout: 30_000 });
+  return collect(result.status, result.stderr);
+}
+
+function runEntrypointAsync(overrides: Record<string, string | undefined> = {}): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', [ENTRYPOINT], { env: environment(overrides), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('exit', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stderr });
+    });
+  });
+}
+
+const encoded = (value: string): string => encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const EXPECTED_URI = `mysql+pymysql://${encoded(DB_USER)}:${encoded(DB_PASSWORD)}@db.cluster-abc.us-west-2.rds.amazonaws.com:3306/mlflow`;
+
+function argAfter(argv: string[], flag: string): string | undefined {
+  const i = argv.indexOf(flag);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+describe('mlflow entrypoint', () => {
+  it('upgrades the schema, then execs mlflow server on 127.0.0.1:5000 with S3 artifacts', () => {
+    const run = runEntrypoint();
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.calls.map((c) => c.command), ['db upgrade', 'server']);
+    const [upgrade, server] = run.calls;
+    assert.deepEqual(upgrade.argv, ['db', 'upgrade', EXPECTED_URI]);
+    assert.ok(upgrade.end <= server.start, 'the server starts after the upgrade ended');
+    assert.deepEqual(server.argv, [
+      'server',
+      '--host', '127.0.0.1',
+      '--port', '5000',
+      '--workers', '3',
+      '--backend-store-uri', EXPECTED_URI,
+      '--no-serve-artifacts',
+      '--default-artifact-root', 's3://mlflow-artifacts-123',
+      '--allowed-hosts', '*.execute-api.us-west-2.amazonaws.com,*.us-west-2.elb.amazonaws.com,localhost',
+      '--cors-allowed-origins', 'https://*.execute-api.us-west-2.amazonaws.com',
+    ]);
+    assert.doesNotMatch(run.stderr, /p@ss/, 'the password is never logged');
+  });
+
+  it('URL-encodes the credentials so that they decode back exactly, and gives the driver the raw ones', () => {
+    const run = runEntrypoint();
+    assert.equal(run.status, 0, run.stderr);
+    const uri = new URL(argAfter(run.calls[1].argv, '--backend-store-uri') ?? '');
+    assert.equal(uri.protocol, 'mysql+pymysql:');
+    assert.equal(decodeURIComponent(uri.username), DB_USER);
+    assert.equal(decodeURIComponent(uri.password), DB_PASSWORD);
+    assert.equal(uri.hostname, 'db.cluster-abc.us-west-2.rds.amazonaws.com');
+    assert.equal(uri.port, '3306');
+    assert.equal(uri.pathname, '/mlflow');
+    assert.equal(run.connects.length, 1);
+    assert.deepEqual(
+      { user: run.connects[0].user, password: run.connects[0].password, host: run.connects[0].host, port: run.connects[0].port, database: run.connects[0].database },
+      { user: DB_USER, password: DB_PASSWORD, host: 'db.cluster-abc.us-west-2.rds.amazonaws.com', port: 3306, database: 'mlflow' },
+    );
+  });
+
+  for (const name of ['BUCKET', 'HOST', 'PORT', 'DATABASE', 'USERNAME', 'PASSWORD']) {
+    it(`refuses to start without ${name}, naming it, before touching the database`, () => {
+      for (const value of [undefined, '']) {
+        const run = runEntrypoint({ [name]: value });
+        assert.equal(run.status, 2);
+        assert.match(run.stderr, new RegExp(`missing or empty environment variable\\(s\\):.*\\b${name}\\b`));
+        assert.equal(run.calls.length, 0);
+        assert.equal(run.connects.length, 0);
+      }
+    });
+  }
+
+  it('rejects settings it cannot use, with a clear message', () => {
+    const cases: Array<[Record<string, string | undefined>, RegExp]> = [
+      [{ BUCKET: 'mlflow-artifacts-123' }, /BUCKET must be an S3 URL/],
+      [{ PORT: '33o6' }, /PORT must be a TCP port number/],
+      [{ MLFLOW_WORKERS: '0' }, /MLFLOW_WORKERS must be a whole number from 1 to 64/],
+      [{ MLFLOW_WORKERS: 'four' }, /MLFLOW_WORKERS must be a whole number from 1 to 64/],
+      [{ MLFLOW_SERVER_ALLOWED_HOSTS: undefined }, /MLFLOW_SERVER_ALLOWED_HOSTS is required with MLflow 3\.13\.0/],
+      [{ MLFLOW_VERSION: 'latest' }, /MLFLOW_VERSION must look like 3\.13\.0/],
+    ];
+    for (const [overrides, message] of cases) {
+      const run = runEntrypoint(overrides);
+      assert.equal(run.status, 2, JSON.stringify(overrides));
+      assert.match(run.stderr, message);
+      assert.equal(run.calls.length, 0);
+    }
+  });
+
+  it('uses gunicorn-era options for MLflow 2.x and no Host options before 3.5', () => {
+    const v2 = runEntrypoint({ MLFLOW_VERSION: '2.22.1', MLFLOW_SERVER_ALLOWED_HOSTS: undefined });
+    assert.equal(v2.status, 0, v2.stderr);
+    const v2server = v2.calls[1].argv;
+    assert.equal(argAfter(v2server, '--gunicorn-opts'), '--timeout 300');
+    assert.ok(!v2server.includes('--allowed-hosts') && !v2server.includes('--cors-allowed-origins'));
+
+    rmSync(join(work, 'mlflow-calls.jsonl'));
+    const v34 = runEntrypoint({ MLFLOW_VERSION: '3.4.0' });
+    assert.equal(v34.status, 0, v34.stderr);
+    const v34server = v34.calls[1].argv;
+    assert.ok(!v34server.includes('--allowed-hosts') && !v34server.includes('--gunicorn-opts'));
+    assert.equal(argAfter(v34server, '--workers'), '3');
+  });
+
+  it('defaults to 2 workers when MLFLOW_WORKERS is not set', () => {
+    const run = runEntrypoint({ MLFLOW_WORKERS: undefined });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(argAfter(run.calls[1].argv, '--workers'), '2');
+  });
+
+  it('proxies artifacts through the server when MLFLOW_PROXY_ARTIFACTS=true', () => {
+    const run = runEntrypoint({ MLFLOW_PROXY_ARTIFACTS: 'true' });
+    assert.equal(run.status, 0, run.stderr);
+    const argv = run.calls[1].argv;
+    assert.equal(argAfter(argv, '--artifacts-destination'), 's3://mlflow-artifacts-123');
+    assert.ok(argv.includes('--serve-artifacts'));
+    assert.ok(!argv.includes('--no-serve-artifacts') && !argv.includes('--default-artifact-root'));
+  });
+
+  it('creates the tables of an empty database instead of migrating it', () => {
+    const run = runEntrypoint({ FAKE_MYSQL_TABLES: '0' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.calls.map((c) => c.command), ['experiments', 'server']);
+    assert.deepEqual(run.calls[0].argv, ['experiments', 'search']);
+    assert.equal(run.calls[0].tracking_uri, EXPECTED_URI);
+  });
+
+  it('does not start the server when the upgrade fails', () => {
+    const run = runEntrypoint({ FAKE_MLFLOW_FAIL: 'db upgrade' });
+    assert.notEqual(run.status, 0);
+    assert.deepEqual(run.calls.map((c) => c.command), ['db upgrade']);
+    assert.match(run.stderr, /mlflow db upgrade failed/);
+  });
+
+  it('waits for a database that does not answer yet', () => {
+    const run = runEntrypoint({ FAKE_MYSQL_FAIL_CONNECTS: '1' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /database not reachable yet/);
+    assert.equal(run.connects.length, 2);
+    assert.deepEqual(run.calls.map((c) => c.command), ['db upgrade', 'server']);
+  });
+
+  it('gives up on an unreachable database after MLFLOW_DB_WAIT_SECONDS', () => {
+    const run = runEntrypoint({ FAKE_MYSQL_FAIL_CONNECTS: '100', MLFLOW_DB_WAIT_SECONDS: '1' });
+    assert.equal(run.status, 3);
+    assert.match(run.stderr, /not reachable/);
+    assert.equal(run.calls.length, 0);
+  });
+
+  it('lets two tasks that start together migrate one at a time (MySQL named lock)', async () => {
+    const results = await Promise.all([
+      runEntrypointAsync({ FAKE_MLFLOW_UPGRADE_SECONDS: '0.8' }),
+      runEntrypointAsync({ FAKE_MLFLOW_UPGRADE_SECONDS: '0.8' }),
+    ]);
+    for (const r of results) assert.equal(r.status, 0, r.stderr);
+    const run = collect(0, '');
+    const upgrades = run.calls.filter((c) => c.command === 'db upgrade').sort((a, b) => a.start - b.start);
+    assert.equal(upgrades.length, 2);
+    assert.equal(run.calls.filter((c) => c.command === 'server').length, 2);
+    assert.ok(upgrades[0].end <= upgrades[1].start, `upgrades overlapped: ${JSON.stringify(upgrades)}`);
+  });
+});
