@@ -1,0 +1,83 @@
+/**
+ * Static checks of the container build files: shellcheck on every shell script, pinned base images
+ * from Amazon ECR Public, and the MLflow version default kept in step with the CDK configuration.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, it } from 'node:test';
+import { DEFAULT_CONFIG } from '../../src/config/platform-config';
+import { REPO_ROOT, requireProgram } from './support/proxy';
+
+const CONTAINERS = join(REPO_ROOT, 'containers');
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+function isShellScript(path: string): boolean {
+  if (path.endsWith('.sh')) return true;
+  const firstLine = readFileSync(path, 'utf8').split('\n', 1)[0];
+  return /^#!\s*\/(usr\/)?bin\/(env\s+)?(ba|da)?sh\b/.test(firstLine);
+}
+
+/** FROM lines of a Dockerfile (image references only). */
+function baseImages(dockerfile: string): string[] {
+  return readFileSync(dockerfile, 'utf8')
+    .split('\n')
+    .filter((line) => /^FROM\s/i.test(line))
+    .map((line) => line.split(/\s+/)[1]);
+}
+
+describe('container files', () => {
+  it('every shell script is shellcheck-clean', () => {
+    requireProgram('shellcheck', "Debian package 'shellcheck'");
+    const scripts = [...filesUnder(CONTAINERS), ...filesUnder(join(REPO_ROOT, 'test', 'containers', 'fixtures'))].filter(isShellScript);
+    assert.ok(scripts.length >= 2, `expected the two entrypoints, found ${scripts.map((s) => relative(REPO_ROOT, s)).join(', ')}`);
+    const result = spawnSync('shellcheck', ['--severity=style', '--shell=sh', ...scripts], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+  });
+
+  it('entrypoints are executable POSIX sh scripts', () => {
+    for (const script of ['nginx/entrypoint.sh', 'mlflow/entrypoint.sh']) {
+      const path = join(CONTAINERS, script);
+      assert.match(readFileSync(path, 'utf8'), /^#!\/bin\/sh\n/);
+      assert.ok((statSync(path).mode & 0o111) !== 0, `${script} is not executable`);
+    }
+  });
+
+  it('base images come from Amazon ECR Public, pinned to an exact version tag', () => {
+    assert.deepEqual(baseImages(join(CONTAINERS, 'nginx', 'Dockerfile')).map((i) => i.replace(/:\d+\.\d+\.\d+-perl$/, ':<version>-perl')), [
+      'public.ecr.aws/nginx/nginx:<version>-perl',
+    ]);
+    const [python] = baseImages(join(CONTAINERS, 'mlflow', 'Dockerfile'));
+    assert.match(python, /^public\.ecr\.aws\/docker\/library\/python:3\.\d+\.\d+-slim-(bookworm|trixie)$/);
+  });
+
+  it("the MLflow image's default version is the CDK configuration's default", () => {
+    const dockerfile = readFileSync(join(CONTAINERS, 'mlflow', 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, new RegExp(`^ARG MLFLOW_VERSION=${DEFAULT_CONFIG.mlflowVersion.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(dockerfile, /"mlflow==\$\{MLFLOW_VERSION\}"/);
+    assert.match(dockerfile, /^USER 10001:10001$/m, 'MLflow runs as a non-root user');
+  });
+
+  it('every file a Dockerfile copies exists and is let through .dockerignore', () => {
+    for (const image of ['nginx', 'mlflow']) {
+      const dir = join(CONTAINERS, image);
+      const ignore = readFileSync(join(dir, '.dockerignore'), 'utf8');
+      const sources = readFileSync(join(dir, 'Dockerfile'), 'utf8')
+        .split('\n')
+        .filter((line) => /^COPY\s/.test(line))
+        .map((line) => line.split(/\s+/).filter((w) => !w.startsWith('--'))[1]);
+      assert.ok(sources.length > 0);
+      for (const source of sources) {
+        assert.ok(existsSync(join(dir, source)), `${image}: ${source} is missing`);
+        assert.ok(ignore.split('\n').includes(`!${source}`), `${image}: .dockerignore drops ${source}`);
+      }
+    }
+  });
+});
