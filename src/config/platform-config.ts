@@ -95,7 +95,7 @@ export const DEFAULT_CONFIG: PlatformConfig = Object.freeze({
   maxTasks: 6,
   cpuTargetPercent: 70,
   logRetentionDays: 30,
-  imageBuild: 'local',
+  imageBuild: 'codebuild',
   dbMinCapacity: 0,
   dbMaxCapacity: 2,
   dbAutoPauseMinutes: 60,

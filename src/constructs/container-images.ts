@@ -1,7 +1,13 @@
 import * as path from 'node:path';
+import { ContainerImageBuild } from '@cdklabs/deploy-time-build';
+import { Stack, Validations } from 'aws-cdk-lib';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { acknowledgeRoleAsBuilt } from '../compliance';
+import { ImageBuildChoice } from '../config/platform-config';
 
 /** Folder of the container build contexts, shipped with the package. */
 export const CONTAINERS_DIR = path.join(__dirname, '..', '..', 'containers');
@@ -9,6 +15,12 @@ export const CONTAINERS_DIR = path.join(__dirname, '..', '..', 'containers');
 export interface ContainerImagesProps {
   /** MLflow release installed in the server image (Docker build argument `MLFLOW_VERSION`). */
   readonly mlflowVersion: string;
+  /**
+   * Where the images are built: `codebuild` uploads the build contexts and builds them in AWS CodeBuild during
+   * the deployment (no Docker needed on the deploying machine); `local` builds them with the local Docker engine.
+   * @default 'codebuild'
+   */
+  readonly build?: ImageBuildChoice;
 }
 
 /** The two images of the MLflow task, built from `containers/nginx` and `containers/mlflow`. */
@@ -18,10 +30,49 @@ export class ContainerImages extends Construct {
 
   constructor(scope: Construct, id: string, props: ContainerImagesProps) {
     super(scope, id);
-    this.proxy = ecs.ContainerImage.fromAsset(path.join(CONTAINERS_DIR, 'nginx'), { platform: Platform.LINUX_AMD64 });
-    this.mlflow = ecs.ContainerImage.fromAsset(path.join(CONTAINERS_DIR, 'mlflow'), {
-      platform: Platform.LINUX_AMD64,
-      buildArgs: { MLFLOW_VERSION: props.mlflowVersion },
+    const platform = Platform.LINUX_AMD64;
+    const buildArgs = { MLFLOW_VERSION: props.mlflowVersion };
+
+    if ((props.build ?? 'codebuild') === 'local') {
+      this.proxy = ecs.ContainerImage.fromAsset(path.join(CONTAINERS_DIR, 'nginx'), { platform });
+      this.mlflow = ecs.ContainerImage.fromAsset(path.join(CONTAINERS_DIR, 'mlflow'), { platform, buildArgs });
+      return;
+    }
+    // Tags follow the content hash (no fixed `tag`), so a changed image or MLflow version changes the task
+    // definition and rolls out new tasks.
+    const proxyBuild = new ContainerImageBuild(this, 'ProxyBuild', { directory: path.join(CONTAINERS_DIR, 'nginx'), platform });
+    const mlflowBuild = new ContainerImageBuild(this, 'MlflowBuild', {
+      directory: path.join(CONTAINERS_DIR, 'mlflow'),
+      platform,
+      buildArgs,
+      repository: proxyBuild.repository,
     });
+    this.proxy = proxyBuild.toEcsDockerImageCode();
+    this.mlflow = mlflowBuild.toEcsDockerImageCode();
+    acknowledgeDeployTimeBuild(Stack.of(this));
+  }
+}
+
+/**
+ * The deploy-time build brings its own CodeBuild project and custom-resource Lambda (stack-level singletons).
+ * What cdk-nag finds in them is acknowledged there, and only there, with the reasons.
+ */
+function acknowledgeDeployTimeBuild(stack: Stack): void {
+  for (const child of stack.node.children) {
+    if (child instanceof codebuild.Project && child.node.id.startsWith('ContainerImageBuild')) {
+      Validations.of(child).acknowledge({
+        id: 'AwsSolutions-CB4',
+        reason: 'The build project of @cdklabs/deploy-time-build has no key setting; what it produces are images pushed to ECR, which encrypts them at rest.',
+      });
+      acknowledgeRoleAsBuilt(child.role!, 'Grants @cdklabs/deploy-time-build gives its CodeBuild project: its own log and report groups '
+        + '(named after the generated project name), the CDK asset bucket holding the build contexts, ECR login, and ECR Public read for base images.');
+    }
+    if (child instanceof lambda.Function && child.node.id.startsWith('DeployTimeBuild')) {
+      Validations.of(child).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason: 'The runtime of the @cdklabs/deploy-time-build custom-resource handler is chosen by that package (a supported Node.js runtime).',
+      });
+      acknowledgeRoleAsBuilt(child.role!, 'The custom-resource handler of @cdklabs/deploy-time-build writes its logs with AWSLambdaBasicExecutionRole and starts builds of its own project.');
+    }
   }
 }

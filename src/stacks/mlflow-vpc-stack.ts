@@ -55,7 +55,7 @@ export class MLflowVpcStack extends Stack {
       secretName: config.mlflowSecretName,
       username: config.mlflowUsername,
     });
-    const images = new ContainerImages(this, 'Images', { mlflowVersion: config.mlflowVersion });
+    const images = new ContainerImages(this, 'Images', { mlflowVersion: config.mlflowVersion, build: config.imageBuild });
 
     const mlflow = new MlflowService(this, 'MlflowService', {
       vpc: network.vpc,

@@ -30,7 +30,7 @@ describe('doctor', () => {
     assert.equal(await h.run('doctor'), EXIT.ok, h.text());
     const text = h.out.join('\n');
     assert.match(text, /\[ ok \] Node.js: 20.19.0/);
-    assert.match(text, /\[ ok \] Configuration: region us-west-2, sagemaker=studio, imageBuild=local/);
+    assert.match(text, /\[ ok \] Configuration: region us-west-2, sagemaker=studio, imageBuild=codebuild/);
     assert.match(text, /\[ ok \] AWS credentials: account 123456789012 as arn:aws:iam::123456789012:user\/dev/);
     assert.match(text, /\[ ok \] CDK bootstrap: CDKToolkit version 27/);
     assert.match(text, /\[ ok \] Docker: engine 28.2.2/);
@@ -96,7 +96,7 @@ describe('doctor', () => {
     const h = harness({ runner: dockerDown });
     setStacks(h.mocks, bootstrapped());
     h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
-    assert.equal(await h.run('doctor'), EXIT.failure);
+    assert.equal(await h.run('doctor', '-c', 'imageBuild=local'), EXIT.failure);
     const text = h.out.join('\n');
     assert.match(text, /\[FAIL\] Docker: docker engine not reachable \(Cannot connect to the Docker daemon/);
     assert.match(text, /fix: Start Docker, or build in AWS instead: -c imageBuild=codebuild/);

@@ -37,6 +37,7 @@ describe('default configuration', () => {
     assert.equal(config.sagemaker, 'studio');
     assert.equal(config.destroyDataOnDelete, false);
     assert.equal(config.dbDeletionProtection, true);
+    assert.equal(config.imageBuild, 'codebuild', 'deploys from a machine without Docker by default');
     assert.equal(config.account, undefined);
     assert.equal(config.domainId, undefined);
   });

@@ -1,0 +1,88 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
+import { buildPlatform } from '../../src/app';
+import { RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
+import { CONTAINER_NAMES, STACK_NAMES } from '../../src/names';
+
+/** Synthesizes the platform stack and returns its template and the assets the CDK CLI would have to publish. */
+function synthImages(settings: RawSettings) {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'mlflow-images-'));
+  try {
+    const app = new App({ outdir });
+    buildPlatform(app, resolvePlatformConfig({ sagemaker: 'none', ...settings }));
+    const assembly = app.synth();
+    const stack = assembly.getStackByName(STACK_NAMES.mlflow);
+    const template = Template.fromJSON(stack.template);
+    const manifest = assembly.artifacts.find((a) => a instanceof AssetManifestArtifact && a.id === `${STACK_NAMES.mlflow}.assets`) as AssetManifestArtifact;
+    assert.ok(manifest, 'asset manifest of the platform stack');
+    const dockerAssets = Object.values(manifest.contents.dockerImages ?? {}).map((image) => ({
+      directory: image.source.directory,
+      buildArgs: image.source.dockerBuildArgs,
+    }));
+    return { template, dockerAssets };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+const imageOf = (template: Template, name: string) => {
+  const [definition] = Object.values(template.findResources('AWS::ECS::TaskDefinition')) as any[];
+  return definition.Properties.ContainerDefinitions.find((c: any) => c.Name === name).Image;
+};
+
+describe('images built in AWS CodeBuild at deploy time (the default): no Docker on the deploying machine', () => {
+  const { template, dockerAssets } = synthImages({ mlflowVersion: '3.6.0' });
+
+  test('nothing for the local Docker engine to build', () => {
+    assert.deepEqual(dockerAssets, []);
+  });
+
+  test('two deploy-time builds into one ECR repository, the MLflow one with the configured version', () => {
+    template.resourceCountIs('Custom::CDKContainerImageBuild', 2);
+    template.resourceCountIs('AWS::ECR::Repository', 1);
+    template.resourceCountIs('AWS::CodeBuild::Project', 1);
+    const builds = Object.values(template.findResources('Custom::CDKContainerImageBuild')).map((r: any) => JSON.stringify(r.Properties));
+    assert.equal(builds.filter((b) => b.includes('MLFLOW_VERSION=3.6.0')).length, 1, builds.join('\n'));
+  });
+
+  test('both containers run the images the builds produced', () => {
+    for (const name of [CONTAINER_NAMES.proxy, CONTAINER_NAMES.mlflow]) {
+      const image = JSON.stringify(imageOf(template, name));
+      assert.match(image, /ImagesProxyBuild|ImagesMlflowBuild|Repository/, `${name}: ${image}`);
+      assert.match(image, /ImageTag/, `${name}: ${image}`);
+    }
+  });
+
+  test('a different MLflow version gives a different image tag, so the service rolls out', () => {
+    const other = synthImages({ mlflowVersion: '3.5.1' }).template;
+    assert.notDeepEqual(
+      Object.values(other.findResources('Custom::CDKContainerImageBuild')).map((r: any) => r.Properties),
+      Object.values(template.findResources('Custom::CDKContainerImageBuild')).map((r: any) => r.Properties),
+    );
+  });
+});
+
+describe('images built locally with Docker (imageBuild=local)', () => {
+  const { template, dockerAssets } = synthImages({ imageBuild: 'local', mlflowVersion: '3.6.0' });
+
+  test('two Docker image assets from containers/, the MLflow one with the version as build argument', () => {
+    assert.equal(dockerAssets.length, 2);
+    const mlflow = dockerAssets.find((a) => a.buildArgs?.MLFLOW_VERSION);
+    assert.equal(mlflow?.buildArgs?.MLFLOW_VERSION, '3.6.0');
+  });
+
+  test('no CodeBuild project and no deploy-time build resources', () => {
+    template.resourceCountIs('Custom::CDKContainerImageBuild', 0);
+    template.resourceCountIs('AWS::CodeBuild::Project', 0);
+  });
+
+  test('the containers run images from the CDK asset repository', () => {
+    assert.match(JSON.stringify(imageOf(template, CONTAINER_NAMES.mlflow)), /cdk-hnb659fds-container-assets/);
+  });
+});
