@@ -55,6 +55,11 @@ export interface PlatformConfig {
   readonly cpuTargetPercent: number;
   readonly logRetentionDays: number;
   readonly imageBuild: ImageBuildChoice;
+  /**
+   * The server reads and writes artifacts for clients (clients then need no S3 access, but every artifact byte
+   * passes API Gateway, whose requests are limited to 10 MB). Off: clients use S3 directly, as in the original sample.
+   */
+  readonly proxyArtifacts: boolean;
 
   // Backend store
   readonly dbMinCapacity: number;
@@ -96,6 +101,7 @@ export const DEFAULT_CONFIG: PlatformConfig = Object.freeze({
   cpuTargetPercent: 70,
   logRetentionDays: 30,
   imageBuild: 'codebuild',
+  proxyArtifacts: false,
   dbMinCapacity: 0,
   dbMaxCapacity: 2,
   dbAutoPauseMinutes: 60,
@@ -158,6 +164,7 @@ export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
   const cpuTargetPercent = integer('cpuTargetPercent', pick('cpuTargetPercent'), 10, 95);
   const logRetentionDays = oneOf('logRetentionDays', toNumber(pick('logRetentionDays')), LOG_RETENTION_DAYS, 'days CloudWatch Logs supports');
   const imageBuild = oneOf('imageBuild', pick('imageBuild'), IMAGE_BUILD_CHOICES, 'image build modes');
+  const proxyArtifacts = bool('proxyArtifacts', pick('proxyArtifacts'));
 
   const dbMaxCapacity = halfStep('dbMaxCapacity', pick('dbMaxCapacity'), 1, 256);
   const dbMinCapacity = halfStep('dbMinCapacity', pick('dbMinCapacity'), 0, dbMaxCapacity, `0 to dbMaxCapacity (${dbMaxCapacity}) ACU in steps of 0.5`);
@@ -179,7 +186,7 @@ export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
   return Object.freeze({
     region, account, vpcCidr, natGateways,
     mlflowVersion, mlflowUsername, mlflowSecretName,
-    taskCpu, taskMemoryMiB: taskMemoryMiB as number, desiredTasks, maxTasks, cpuTargetPercent, logRetentionDays, imageBuild,
+    taskCpu, taskMemoryMiB: taskMemoryMiB as number, desiredTasks, maxTasks, cpuTargetPercent, logRetentionDays, imageBuild, proxyArtifacts,
     dbMinCapacity, dbMaxCapacity, dbAutoPauseMinutes, dbBackupRetentionDays, dbDeletionProtection,
     destroyDataOnDelete, artifactVersionExpiryDays,
     apiThrottleRateLimit, apiThrottleBurstLimit,

@@ -34,6 +34,11 @@ export interface MlflowServiceProps {
   readonly maxCount?: number;
   /** Average task CPU the autoscaler aims for, in percent. @default 70 */
   readonly cpuTargetPercent?: number;
+  /**
+   * The server proxies artifact reads and writes to the bucket instead of clients using S3 directly.
+   * @default false
+   */
+  readonly proxyArtifacts?: boolean;
   /** Retention of the containers' logs. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -123,6 +128,7 @@ export class MlflowService extends Construct {
         PORT: props.database.clusterEndpoint.port.toString(),
         DATABASE: props.databaseName,
         MLFLOW_WORKERS: String(workerCount(cpu, memoryMiB)),
+        MLFLOW_PROXY_ARTIFACTS: String(props.proxyArtifacts ?? false),
         MLFLOW_SERVER_ALLOWED_HOSTS: (props.allowedHosts ?? defaultAllowedHosts(region)).join(','),
         MLFLOW_SERVER_CORS_ALLOWED_ORIGINS: (props.corsAllowedOrigins ?? [`https://*.execute-api.${region}.amazonaws.com`]).join(','),
       },

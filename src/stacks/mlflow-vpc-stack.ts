@@ -72,6 +72,7 @@ export class MLflowVpcStack extends Stack {
       desiredCount: config.desiredTasks,
       maxCount: config.maxTasks,
       cpuTargetPercent: config.cpuTargetPercent,
+      proxyArtifacts: config.proxyArtifacts,
       logRetention,
     });
 

@@ -97,6 +97,7 @@ describe('bad values stop synth with a message naming the setting, the value and
     [{ cpuTargetPercent: 100 }, 'cpuTargetPercent', /10 to 95/],
     [{ logRetentionDays: 10 }, 'logRetentionDays', /1, 3, 5, 7, 14, 30/],
     [{ imageBuild: 'podman' }, 'imageBuild', /codebuild, local/],
+    [{ proxyArtifacts: 'on' }, 'proxyArtifacts', /true or false/],
     [{ dbMaxCapacity: 0.5 }, 'dbMaxCapacity', /1 to 256/],
     [{ dbMaxCapacity: 300 }, 'dbMaxCapacity', /1 to 256/],
     [{ dbMinCapacity: 0.3 }, 'dbMinCapacity', /steps of 0\.5/],

@@ -165,6 +165,12 @@ describe('service', () => {
     for (const secret of mlflow.Secrets) assert.match(JSON.stringify(secret.ValueFrom), /:(username|password)::/);
   });
 
+  test('artifacts go straight to S3 from clients by default; the server proxies them only when asked', () => {
+    const environment = (template: Template) => Object.fromEntries(container(template, CONTAINER_NAMES.mlflow).Environment.map((e: any) => [e.Name, e.Value]));
+    assert.equal(environment(template).MLFLOW_PROXY_ARTIFACTS, 'false');
+    assert.equal(environment(mlflowTemplate({ proxyArtifacts: true })).MLFLOW_PROXY_ARTIFACTS, 'true');
+  });
+
   test('no secret value or secret-looking name in plain environment', () => {
     for (const c of containers(template)) {
       for (const e of c.Environment ?? []) {
