@@ -80,9 +80,9 @@ if [ "$has_security_middleware" = true ]; then
   if [ -n "${MLFLOW_SERVER_CORS_ALLOWED_ORIGINS:-}" ]; then
     set -- "$@" --cors-allowed-origins "$MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"
   fi
-elif [ "$major" -lt 3 ]; then
-  # MLflow 2.x serves with gunicorn, whose 30 s default timeout would kill a worker during a long
-  # search; the proxy waits up to 300 s.
+else
+  # Before 3.5 MLflow serves with gunicorn, whose 30 s default timeout would kill a worker during a
+  # long search; the proxy waits up to 300 s.
   set -- "$@" --gunicorn-opts "--timeout 300"
 fi
 

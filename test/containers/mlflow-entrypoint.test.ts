@@ -181,7 +181,7 @@ describe('mlflow entrypoint', () => {
     }
   });
 
-  it('uses gunicorn-era options for MLflow 2.x and no Host options before 3.5', () => {
+  it('uses gunicorn options and no Host options before MLflow 3.5 (2.x and 3.0-3.4)', () => {
     const v2 = runEntrypoint({ MLFLOW_VERSION: '2.22.1', MLFLOW_SERVER_ALLOWED_HOSTS: undefined });
     assert.equal(v2.status, 0, v2.stderr);
     const v2server = v2.calls[1].argv;
@@ -192,7 +192,8 @@ describe('mlflow entrypoint', () => {
     const v34 = runEntrypoint({ MLFLOW_VERSION: '3.4.0' });
     assert.equal(v34.status, 0, v34.stderr);
     const v34server = v34.calls[1].argv;
-    assert.ok(!v34server.includes('--allowed-hosts') && !v34server.includes('--gunicorn-opts'));
+    assert.ok(!v34server.includes('--allowed-hosts'));
+    assert.equal(argAfter(v34server, '--gunicorn-opts'), '--timeout 300');
     assert.equal(argAfter(v34server, '--workers'), '3');
   });
 
