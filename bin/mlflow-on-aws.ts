@@ -1,15 +1,12 @@
 #!/usr/bin/env node
-/** CDK app entry point: builds the configuration once, from context and environment, then the stacks. */
+/** CDK app entry point: configuration from context and environment, the stacks, the compliance checks. */
 import { App } from 'aws-cdk-lib';
-import { buildPlatform } from '../src/app';
-import { applyComplianceChecks } from '../src/compliance';
-import { loadPlatformConfig } from '../src/config/load-config';
 import { ConfigError } from '../src/config/platform-config';
+import { configureApp } from '../src/main';
 
 const app = new App();
 try {
-  buildPlatform(app, loadPlatformConfig(app.node));
-  applyComplianceChecks(app);
+  configureApp(app);
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);

@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { buildPlatform } from '../../src/app';
-import { applyComplianceChecks } from '../../src/compliance';
-import { RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
+import { RawSettings } from '../../src/config/platform-config';
+import { configureApp } from '../../src/main';
 
 interface Violation { ruleName: string; violatingConstructs: Array<{ constructPath: string }> }
 
@@ -15,10 +14,10 @@ interface Violation { ruleName: string; violatingConstructs: Array<{ constructPa
 function nagFindings(settings: RawSettings, extend?: (app: App) => void): string[] {
   const outdir = mkdtempSync(path.join(tmpdir(), 'mlflow-nag-'));
   try {
-    const app = new App({ outdir });
-    buildPlatform(app, resolvePlatformConfig(settings));
+    // The same wiring as bin/: settings arrive as CDK context, checks are applied by configureApp.
+    const app = new App({ outdir, context: settings as Record<string, unknown> });
     extend?.(app);
-    applyComplianceChecks(app);
+    configureApp(app, {});
     try {
       app.synth();
     } catch (error) {
