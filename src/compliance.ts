@@ -21,15 +21,17 @@ export function applyComplianceChecks(app: App): void {
  */
 export function grantWithWildcards(role: iam.IRole, statement: iam.PolicyStatement, reason: string): void {
   role.addToPrincipalPolicy(statement);
-  const stack = Stack.of(role);
-  const wildcardActions = statement.actions.filter((action) => action.includes('*')).map((action) => `Action::${action}`);
-  const wildcardResources = statement.resources
-    .map((resource) => flattenCfnReference(stack.resolve(resource)))
-    .filter((resource) => resource.includes('*'))
-    .map((resource) => `Resource::${resource}`);
-  for (const finding of [...wildcardActions, ...wildcardResources]) {
-    Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[${finding}]`, reason });
+  for (const id of wildcardFindings(Stack.of(role).resolve(statement.toStatementJson()))) {
+    Validations.of(role).acknowledge({ id, reason });
   }
+}
+
+/** The AwsSolutions-IAM5 finding ids cdk-nag reports for one resolved policy statement, as cdk-nag words them. */
+function wildcardFindings(statement: { Effect?: string; Action?: unknown; Resource?: unknown }): string[] {
+  if (statement.Effect !== 'Allow') return [];
+  const actions = [statement.Action ?? []].flat().map(String).filter((action) => action.includes('*'));
+  const resources = [statement.Resource ?? []].flat().map(flattenCfnReference).filter((resource) => resource.includes('*'));
+  return [...actions.map((a) => `AwsSolutions-IAM5[Action::${a}]`), ...resources.map((r) => `AwsSolutions-IAM5[Resource::${r}]`)];
 }
 
 /**
@@ -46,12 +48,7 @@ export function acknowledgeRoleAsBuilt(role: IConstruct, reason: string): void {
     for (const [, body] of Object.entries<any>(properties.Resources ?? {})) {
       for (const arn of body.Properties?.ManagedPolicyArns ?? []) findings.add(`AwsSolutions-IAM4[Policy::${flattenCfnReference(arn)}]`);
       for (const statement of body.Properties?.PolicyDocument?.Statement ?? []) {
-        if (statement.Effect !== 'Allow') continue;
-        for (const action of [statement.Action].flat()) if (String(action).includes('*')) findings.add(`AwsSolutions-IAM5[Action::${action}]`);
-        for (const target of [statement.Resource].flat()) {
-          const flat = flattenCfnReference(target);
-          if (flat.includes('*')) findings.add(`AwsSolutions-IAM5[Resource::${flat}]`);
-        }
+        for (const finding of wildcardFindings(statement)) findings.add(finding);
       }
     }
   }

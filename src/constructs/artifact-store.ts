@@ -1,6 +1,8 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { grantWithWildcards } from '../compliance';
 
 export interface ArtifactStoreProps {
   /** Delete the bucket and every object in it with the stack. For throwaway environments only. @default false */
@@ -49,4 +51,24 @@ export class ArtifactStore extends Construct {
       autoDeleteObjects: destroy,
     });
   }
+}
+
+/** Object actions every artifact user needs; named one by one rather than grantReadWrite's `s3:GetObject*`-style wildcards. */
+const ARTIFACT_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'];
+
+/**
+ * Lets `role` list the artifact bucket and read, write and delete its objects, and nothing else in S3.
+ * `extraObjectActions` adds named object actions a particular user needs.
+ */
+export function grantArtifactReadWrite(role: iam.IRole, bucket: s3.IBucket, extraObjectActions: string[] = []): void {
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    sid: 'ListArtifactBucket',
+    actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+    resources: [bucket.bucketArn],
+  }));
+  grantWithWildcards(role, new iam.PolicyStatement({
+    sid: 'ReadWriteArtifacts',
+    actions: [...ARTIFACT_OBJECT_ACTIONS, ...extraObjectActions, 's3:AbortMultipartUpload'],
+    resources: [bucket.arnForObjects('*')],
+  }), 'MLflow and its clients store artifacts under per-run and per-job keys that do not exist beforehand: every object of the artifact bucket, and of no other bucket.');
 }

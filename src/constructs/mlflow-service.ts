@@ -1,5 +1,4 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -9,7 +8,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
-import { grantWithWildcards } from '../compliance';
+import { grantArtifactReadWrite } from './artifact-store';
 import { CONTAINER_NAMES, HEALTH_CHECK_PATH, PORTS, SERVICE_DISCOVERY_NAMESPACE } from '../names';
 
 export interface MlflowServiceProps {
@@ -99,18 +98,8 @@ export class MlflowService extends Construct {
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
       },
     });
-    // The server touches artifacts only when it proxies them (the documented alternative to clients writing to S3),
-    // and then needs these actions and no others: named one by one rather than the `s3:GetObject*`-style wildcards of grantReadWrite.
-    taskDefinition.taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
-      sid: 'ListArtifactBucket',
-      actions: ['s3:ListBucket', 's3:GetBucketLocation'],
-      resources: [props.artifactBucket.bucketArn],
-    }));
-    grantWithWildcards(taskDefinition.taskRole, new iam.PolicyStatement({
-      sid: 'ReadWriteArtifacts',
-      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-      resources: [props.artifactBucket.arnForObjects('*')],
-    }), 'MLflow stores artifacts under run-specific keys that do not exist before the run: every object of the artifact bucket, and only that bucket.');
+    // The server touches artifacts only when it proxies them (the documented alternative to clients writing to S3).
+    grantArtifactReadWrite(taskDefinition.taskRole, props.artifactBucket);
     Validations.of(taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason: 'The plain environment holds only non-secret settings (bucket, database host/port/name, worker count, allowed hosts); '

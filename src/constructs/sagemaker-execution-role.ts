@@ -4,6 +4,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { grantWithWildcards } from '../compliance';
+import { grantArtifactReadWrite } from './artifact-store';
 
 export interface SageMakerExecutionRoleProps {
   /** The MLflow artifact bucket: the only bucket the role may read and write (training data, code, models). */
@@ -49,11 +50,8 @@ export class SageMakerExecutionRole extends Construct {
     grant('PassThisRoleToSageMaker', ['iam:PassRole'], [this.role.roleArn], undefined,
       { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
 
-    grant('ListArtifactBucket', ['s3:ListBucket', 's3:GetBucketLocation'], [props.artifactBucket.bucketArn]);
     // PutObjectTagging: MLflow tags the model archive it uploads for a SageMaker deployment.
-    grant('ReadWriteArtifacts', ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:AbortMultipartUpload'],
-      [props.artifactBucket.arnForObjects('*')],
-      'MLflow and the lab create object keys per run and per job: every object of the artifact bucket, and of no other bucket.');
+    grantArtifactReadWrite(this.role, props.artifactBucket, ['s3:PutObjectTagging']);
     props.mlflowCredentials.grantRead(this.role);
     grant('ReadPlatformStackOutputs', ['cloudformation:DescribeStacks'],
       props.describableStackNames.map((name) => stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${name}/*` })),
