@@ -91,7 +91,7 @@ export const DEFAULT_CONFIG: PlatformConfig = Object.freeze({
   region: 'us-west-2',
   vpcCidr: '10.0.0.0/16',
   natGateways: 1,
-  mlflowVersion: '3.13.0',
+  mlflowVersion: '3.17.2',
   mlflowUsername: 'admin',
   mlflowSecretName: 'mlflow-server-credentials',
   taskCpu: 1024,

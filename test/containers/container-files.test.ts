@@ -61,7 +61,9 @@ describe('container files', () => {
   it("the MLflow image's default version is the CDK configuration's default", () => {
     const dockerfile = readFileSync(join(CONTAINERS, 'mlflow', 'Dockerfile'), 'utf8');
     assert.match(dockerfile, new RegExp(`^ARG MLFLOW_VERSION=${DEFAULT_CONFIG.mlflowVersion.replace(/\./g, '\\.')}$`, 'm'));
-    assert.match(dockerfile, /"mlflow==\$\{MLFLOW_VERSION\}"/);
+    assert.match(dockerfile, /^RUN pip install -r \/opt\/mlflow-server\/requirements\.txt/m);
+    const requirements = readFileSync(join(CONTAINERS, 'mlflow', 'requirements.txt'), 'utf8');
+    assert.match(requirements, /^mlflow==\$\{MLFLOW_VERSION\}$/m, 'the image installs exactly the configured MLflow release');
     assert.match(dockerfile, /^USER 10001:10001$/m, 'MLflow runs as a non-root user');
   });
 
