@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { EFSClient } from '@aws-sdk/client-efs';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -16,7 +18,9 @@ import { STSClient } from '@aws-sdk/client-sts';
 export interface AwsClients {
   readonly cloudFormation: CloudFormationClient;
   readonly cloudWatch: CloudWatchClient;
+  readonly ec2: EC2Client;
   readonly ecs: ECSClient;
+  readonly efs: EFSClient;
   readonly rds: RDSClient;
   readonly sageMaker: SageMakerClient;
   readonly secretsManager: SecretsManagerClient;
@@ -81,12 +85,60 @@ export interface CliDeps {
   readonly now: () => Date;
 }
 
-export function createAwsClients({ region, profile }: AwsTarget): AwsClients {
-  const config = { region, ...(profile ? { profile } : {}), maxAttempts: 3 };
+/**
+ * How long one AWS call may take. Without these the SDK waits on a silent network for as long as the OS keeps
+ * the socket (many minutes per attempt). A call fails after at most maxAttempts x (connect + request) plus
+ * the SDK's short retry back-off: about 1.5 minutes with these values. The one place these numbers are set.
+ */
+export const AWS_CALL_LIMITS: AwsCallLimits = Object.freeze({
+  /** Time to open the TCP (and TLS) connection. */
+  connectionTimeoutMs: 5_000,
+  /** Time for one attempt, from sending the request to the whole response. */
+  requestTimeoutMs: 30_000,
+  /** Attempts per call, the first included (the SDK retries throttling, 5xx and network errors). */
+  maxAttempts: 3,
+});
+
+export interface AwsCallLimits {
+  readonly connectionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly maxAttempts: number;
+}
+
+/** Overrides for tests: smaller limits, a local endpoint, fixed credentials. */
+export interface AwsClientOptions {
+  readonly limits?: AwsCallLimits;
+  readonly endpoint?: string;
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** The configuration every client gets: region, profile, retries and the HTTP handler's timeouts. */
+export function awsClientConfig({ region, profile }: AwsTarget, options: AwsClientOptions = {}) {
+  const limits = options.limits ?? AWS_CALL_LIMITS;
+  return {
+    region,
+    ...(profile ? { profile } : {}),
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    maxAttempts: limits.maxAttempts,
+    // Options for the SDK's default NodeHttpHandler. Without throwOnRequestTimeout a request past
+    // requestTimeout only logs a warning and keeps waiting.
+    requestHandler: {
+      connectionTimeout: limits.connectionTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    },
+  };
+}
+
+export function createAwsClients(target: AwsTarget, options: AwsClientOptions = {}): AwsClients {
+  const config = awsClientConfig(target, options);
   return {
     cloudFormation: new CloudFormationClient(config),
     cloudWatch: new CloudWatchClient(config),
+    ec2: new EC2Client(config),
     ecs: new ECSClient(config),
+    efs: new EFSClient(config),
     rds: new RDSClient(config),
     sageMaker: new SageMakerClient(config),
     secretsManager: new SecretsManagerClient(config),
@@ -145,7 +197,7 @@ export const terminalPrompter: Prompter = {
 
 export function defaultDeps(): CliDeps {
   return {
-    clients: createAwsClients,
+    clients: (target) => createAwsClients(target),
     output: consoleOutput,
     runner: spawnRunner,
     prompter: terminalPrompter,

@@ -17,7 +17,7 @@ export const EXIT = {
   accessDenied: 4,
   /** The stacks (or the secret) are not deployed in the target account and region. */
   notDeployed: 5,
-  /** Region unreachable or credentials for another account than the configured one. */
+  /** Region unreachable (no answer in time, unknown host, refused) or credentials for another account than the configured one. */
   wrongTarget: 6,
 } as const;
 
@@ -47,13 +47,15 @@ interface ErrorLike {
   name?: unknown;
   code?: unknown;
   message?: unknown;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; attempts?: number };
 }
 
 const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'UnauthorizedException', 'AuthorizationError']);
 const EXPIRED = new Set(['ExpiredToken', 'ExpiredTokenException', 'RequestExpired', 'TokenRefreshRequired']);
 const INVALID_CREDENTIALS = new Set(['InvalidClientTokenId', 'UnrecognizedClientException', 'SignatureDoesNotMatch', 'IncompleteSignature', 'InvalidSignatureException']);
-const NETWORK_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENETUNREACH']);
+const NETWORK_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH', 'EPIPE']);
+/** What the SDK's HTTP handler throws when a connection or a request runs past its limit (see AWS_CALL_LIMITS). */
+const TIMEOUT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
 
 const STACK_MISSING = /Stack with id (\S+) does not exist/;
 
@@ -101,6 +103,14 @@ export function toCliError(error: unknown, context: ErrorContext): CliError {
   }
   if (name === 'ResourceNotFoundException') {
     return new CliError(`Not found${doing} (${where}): ${message}`, EXIT.notDeployed, 'Deploy first (`npx mlflow-on-aws deploy`), or point at the right region/account.');
+  }
+  if (TIMEOUT_NAMES.has(name)) {
+    const attempts = typeof e.$metadata?.attempts === 'number' ? e.$metadata.attempts : undefined;
+    return new CliError(
+      `No answer from AWS in region "${context.region}"${doing}${attempts ? ` after ${attempts} attempt${attempts > 1 ? 's' : ''}` : ''}: ${message}`,
+      EXIT.wrongTarget,
+      'The network dropped or held the connection. Check the connection (VPN, firewall, proxy) and the region name (AWS_REGION, -c region=..., --region), then run again.',
+    );
   }
   if (NETWORK_CODES.has(code) || NETWORK_CODES.has(name) || /getaddrinfo|Region is missing|Invalid region/i.test(message)) {
     return new CliError(

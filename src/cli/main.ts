@@ -26,7 +26,7 @@ Options for every command:
   -h, --help        help for a command
 
 Exit codes: 0 ok, 1 failure, 2 usage/config error, 3 no or invalid credentials, 4 access denied,
-            5 not deployed, 6 wrong region or account. See docs/cli.md.`;
+            5 not deployed, 6 wrong region or account, or no answer from AWS in time. See docs/cli.md.`;
 
 type Command = (args: readonly string[], deps: CliDeps) => Promise<number>;
 

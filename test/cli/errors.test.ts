@@ -22,6 +22,7 @@ describe('toCliError', () => {
       [accessDenied('ecs:DescribeServices', 'AccessDeniedException'), EXIT.accessDenied, /missing permission ecs:DescribeServices/],
       [stackMissing('HttpGatewayStack'), EXIT.notDeployed, /Stack HttpGatewayStack is not deployed in account 123456789012, region us-west-2/],
       [unknownRegionError('us-west-9'), EXIT.wrongTarget, /Cannot reach AWS in region "us-west-2"/],
+      [Object.assign(new Error('a request has exceeded the configured 30000 ms requestTimeout.'), { name: 'TimeoutError', $metadata: { attempts: 3 } }), EXIT.wrongTarget, /No answer from AWS in region "us-west-2" while doing a thing after 3 attempts: a request has exceeded/],
       [new ConfigError('natGateways', 7, 'a whole number from 1 to 2'), EXIT.usage, /Invalid setting "natGateways"/],
       [new Error('something else'), EXIT.failure, /something else/],
     ];

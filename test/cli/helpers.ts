@@ -9,7 +9,9 @@ import {
   Stack,
 } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { EFSClient } from '@aws-sdk/client-efs';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -24,7 +26,9 @@ export const ARN = `arn:aws:iam::${ACCOUNT}:user/dev`;
 export interface Mocks {
   cfn: AwsClientStub<CloudFormationClient>;
   cw: AwsClientStub<CloudWatchClient>;
+  ec2: AwsClientStub<EC2Client>;
   ecs: AwsClientStub<ECSClient>;
+  efs: AwsClientStub<EFSClient>;
   rds: AwsClientStub<RDSClient>;
   sm: AwsClientStub<SageMakerClient>;
   secrets: AwsClientStub<SecretsManagerClient>;
@@ -90,7 +94,9 @@ export function harness(options: HarnessOptions = {}): Harness {
   const clients: AwsClients = {
     cloudFormation: new CloudFormationClient({ region: 'us-west-2' }),
     cloudWatch: new CloudWatchClient({ region: 'us-west-2' }),
+    ec2: new EC2Client({ region: 'us-west-2' }),
     ecs: new ECSClient({ region: 'us-west-2' }),
+    efs: new EFSClient({ region: 'us-west-2' }),
     rds: new RDSClient({ region: 'us-west-2' }),
     sageMaker: new SageMakerClient({ region: 'us-west-2' }),
     secretsManager: new SecretsManagerClient({ region: 'us-west-2' }),
@@ -99,7 +105,9 @@ export function harness(options: HarnessOptions = {}): Harness {
   const mocks: Mocks = {
     cfn: mockClient(clients.cloudFormation),
     cw: mockClient(clients.cloudWatch),
+    ec2: mockClient(clients.ec2),
     ecs: mockClient(clients.ecs),
+    efs: mockClient(clients.efs),
     rds: mockClient(clients.rds),
     sm: mockClient(clients.sageMaker),
     secrets: mockClient(clients.secretsManager),
