@@ -9,6 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import { grantArtifactReadWrite } from './artifact-store';
+import { DATABASE_WAIT, healthCheckGracePeriod, LOAD_BALANCER_HEALTH_CHECK } from './mlflow-startup';
 import { CONTAINER_NAMES, HEALTH_CHECK_PATH, PORTS, SERVICE_DISCOVERY_NAMESPACE } from '../names';
 
 export interface MlflowServiceProps {
@@ -116,6 +117,7 @@ export class MlflowService extends Construct {
         HOST: props.database.clusterEndpoint.hostname,
         PORT: props.database.clusterEndpoint.port.toString(),
         DATABASE: props.databaseName,
+        MLFLOW_DB_WAIT_SECONDS: String(DATABASE_WAIT.toSeconds()),
         MLFLOW_WORKERS: String(workerCount(cpu, memoryMiB)),
         MLFLOW_PROXY_ARTIFACTS: String(props.proxyArtifacts ?? false),
         MLFLOW_SERVER_ALLOWED_HOSTS: (props.allowedHosts ?? defaultAllowedHosts(region)).join(','),
@@ -163,11 +165,14 @@ export class MlflowService extends Construct {
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       circuitBreaker: { enable: true, rollback: true },
-      // A paused database needs a few seconds to resume and a new MLflow version migrates the schema first.
-      healthCheckGracePeriod: Duration.seconds(180),
+      // Covers the container's database and schema-lock waits and a migration (see mlflow-startup.ts).
+      healthCheckGracePeriod: healthCheckGracePeriod(DATABASE_WAIT),
       cloudMapOptions: { name: 'mlflow', cloudMapNamespace: this.namespace },
     });
     props.database.connections.allowDefaultPortFrom(this.service, 'MLflow tasks to the backend store');
+    // The task names the cluster endpoint only; without these, tasks could start before the writer instance exists
+    // (or before the rule that lets them reach it), and spend their database wait on a database that is not there.
+    this.service.node.addDependency(props.database, ...props.database.connections.securityGroups);
 
     const loadBalancerSecurityGroup = this.loadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'LoadBalancerSecurityGroup', {
       vpc: props.vpc,
@@ -192,10 +197,7 @@ export class MlflowService extends Construct {
       healthCheck: {
         path: HEALTH_CHECK_PATH,
         healthyHttpCodes: '200',
-        interval: Duration.seconds(15),
-        timeout: Duration.seconds(5),
-        healthyThresholdCount: 2,
-        unhealthyThresholdCount: 3,
+        ...LOAD_BALANCER_HEALTH_CHECK,
       },
       deregistrationDelay: Duration.seconds(30),
     });

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Match } from 'aws-cdk-lib/assertions';
+import { healthCheckGracePeriod } from '../../src/constructs/mlflow-startup';
 import { mlflowTemplate, resourcesOfType } from '../support/synth';
 
 const defaults = mlflowTemplate();
@@ -104,7 +105,7 @@ describe('upgrades', () => {
         MaximumPercent: 200,
         DeploymentCircuitBreaker: { Enable: true, Rollback: true },
       }),
-      HealthCheckGracePeriodSeconds: 180,
+      HealthCheckGracePeriodSeconds: healthCheckGracePeriod().toSeconds(),
     });
   });
 
