@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { SAGEMAKER_CHOICES } from '../../src/config/platform-config';
+import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/config/platform-config';
 import { onStartScript } from '../../src/constructs/notebook-instance';
 import { STACK_NAMES } from '../../src/names';
 import { buildTestPlatform, resourcesOfType } from '../support/synth';
@@ -164,7 +164,8 @@ describe('SageMakerNotebookInstanceStack', () => {
     assert.match(script, /MLFLOW_TRACKING_URI=https:\/\//);
     assert.match(script, /HttpGatewayStack:ExportsOutputRefGatewayApi/);
     assert.match(script, /MLFLOW_CREDENTIALS_SECRET_NAME=mlflow-server-credentials/);
-    assert.match(script, /mlflow==3\.13\.0/);
+    // The client pinned to the server's default release.
+    assert.ok(script.includes(`mlflow==${DEFAULT_CONFIG.mlflowVersion}`), script);
     assert.doesNotMatch(script, /resolve:secretsmanager|MLFLOW_TRACKING_PASSWORD|get-secret-value/);
   });
 
