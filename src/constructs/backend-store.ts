@@ -36,6 +36,18 @@ export interface BackendStoreProps {
 const EXPORTED_LOGS = ['error', 'slowquery'];
 
 /**
+ * Cluster parameters. The slow-query log is off by default in Aurora MySQL: exporting it (above) needs it on, written
+ * to a file (`log_output=FILE`, what RDS publishes), for statements over `long_query_time` seconds.
+ * `require_secure_transport` refuses every connection without TLS; the MLflow container connects with TLS.
+ */
+export const CLUSTER_PARAMETERS: Readonly<Record<string, string>> = Object.freeze({
+  slow_query_log: '1',
+  long_query_time: '2',
+  log_output: 'FILE',
+  require_secure_transport: 'ON',
+});
+
+/**
  * The MLflow backend store: an Aurora Serverless v2 (MySQL 8.0-compatible) cluster in the isolated subnets,
  * encrypted, backed up, with generated credentials in Secrets Manager. At 0 ACU minimum it pauses when idle,
  * which is what makes the platform cheap when nobody is training.
@@ -89,6 +101,7 @@ export class BackendStore extends Construct {
       deletionProtection: destroy ? false : (props.deletionProtection ?? true),
       removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
       cloudwatchLogsExports: EXPORTED_LOGS,
+      parameters: { ...CLUSTER_PARAMETERS },
     });
     for (const logGroup of logGroups) this.cluster.node.addDependency(logGroup);
 

@@ -12,6 +12,15 @@ const artifactBucket = (template = defaults) => {
   return entry;
 };
 const databaseCluster = (template = defaults) => resourcesOfType(template, 'AWS::RDS::DBCluster')[0][1];
+/** Parameters of the cluster parameter group the database cluster uses. */
+const clusterParameters = (template = defaults): Record<string, string> => {
+  const groupName = databaseCluster(template).Properties.DBClusterParameterGroupName;
+  assert.ok(groupName?.Ref, `the cluster uses a parameter group of the stack: ${JSON.stringify(groupName)}`);
+  const group = template.toJSON().Resources[groupName.Ref];
+  assert.equal(group.Type, 'AWS::RDS::DBClusterParameterGroup');
+  assert.equal(group.Properties.Family, 'aurora-mysql8.0');
+  return group.Properties.Parameters;
+};
 
 describe('nothing is lost by default', () => {
   test('cdk destroy keeps the artifact bucket and all its objects', () => {
@@ -90,6 +99,19 @@ describe('encryption, transport and logs', () => {
       defaults.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/rds/cluster/mlflow-backend-store/${log}`, RetentionInDays: 30 });
     }
     defaults.resourceCountIs('Custom::LogRetention', 0);
+  });
+
+  test('the exported slow-query log is switched on in the cluster parameter group: to a file, statements over 2 s', () => {
+    const cluster = databaseCluster();
+    assert.ok(cluster.Properties.EnableCloudwatchLogsExports.includes('slowquery'));
+    const parameters = clusterParameters();
+    assert.equal(parameters.slow_query_log, '1');
+    assert.equal(parameters.log_output, 'FILE');
+    assert.equal(parameters.long_query_time, '2');
+  });
+
+  test('the database refuses connections without TLS', () => {
+    assert.equal(clusterParameters().require_secure_transport, 'ON');
   });
 
   test('the database listens on a non-default port', () => {
