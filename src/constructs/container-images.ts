@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { ContainerImageBuild } from '@cdklabs/deploy-time-build';
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,6 +12,20 @@ import { ImageBuildChoice } from '../config/platform-config';
 
 /** Folder of the container build contexts, shipped with the package. */
 export const CONTAINERS_DIR = path.join(__dirname, '..', '..', 'containers');
+
+/**
+ * Tag prefix of each image built at deploy time. Both go to one repository; the prefix is what lets its lifecycle
+ * policy keep the last images of each kind (a count over both could expire the proxy image in use after a run of
+ * MLflow upgrades).
+ */
+export const IMAGE_TAG_PREFIXES = { proxy: 'proxy-', mlflow: 'mlflow-' } as const;
+
+/**
+ * Images of each kind kept in the repository: the one running, the one a circuit-breaker or CloudFormation rollback
+ * returns to, and room for failed attempts in between (each build that succeeds pushes an image, even when the
+ * deployment then fails). Older ones expire.
+ */
+export const IMAGES_KEPT_PER_KIND = 10;
 
 export interface ContainerImagesProps {
   /** MLflow release installed in the server image (Docker build argument `MLFLOW_VERSION`). */
@@ -40,16 +55,43 @@ export class ContainerImages extends Construct {
     }
     // Tags follow the content hash (no fixed `tag`), so a changed image or MLflow version changes the task
     // definition and rolls out new tasks.
-    const proxyBuild = new ContainerImageBuild(this, 'ProxyBuild', { directory: path.join(CONTAINERS_DIR, 'nginx'), platform });
+    const proxyBuild = new ContainerImageBuild(this, 'ProxyBuild', {
+      directory: path.join(CONTAINERS_DIR, 'nginx'),
+      platform,
+      tagPrefix: IMAGE_TAG_PREFIXES.proxy,
+    });
     const mlflowBuild = new ContainerImageBuild(this, 'MlflowBuild', {
       directory: path.join(CONTAINERS_DIR, 'mlflow'),
       platform,
       buildArgs,
       repository: proxyBuild.repository,
+      tagPrefix: IMAGE_TAG_PREFIXES.mlflow,
     });
+    limitImageHistory(proxyBuild.repository as ecr.Repository);
     this.proxy = proxyBuild.toEcsDockerImageCode();
     this.mlflow = mlflowBuild.toEcsDockerImageCode();
     acknowledgeDeployTimeBuild(Stack.of(this));
+  }
+}
+
+/**
+ * Every deploy that changes an image pushes a new one, with a new tag; without a lifecycle policy the repository keeps
+ * them all. Untagged images (none are pushed, but a re-pushed tag would leave one) expire after a day; of each image
+ * kind the last IMAGES_KEPT_PER_KIND are kept. Images pushed before the tags had prefixes match no rule and stay.
+ */
+function limitImageHistory(repository: ecr.Repository): void {
+  repository.addLifecycleRule({
+    description: 'Untagged images expire after a day',
+    tagStatus: ecr.TagStatus.UNTAGGED,
+    maxImageAge: Duration.days(1),
+  });
+  for (const [kind, prefix] of Object.entries(IMAGE_TAG_PREFIXES)) {
+    repository.addLifecycleRule({
+      description: `Keep the last ${IMAGES_KEPT_PER_KIND} ${kind} images`,
+      tagStatus: ecr.TagStatus.TAGGED,
+      tagPrefixList: [prefix],
+      maxImageCount: IMAGES_KEPT_PER_KIND,
+    });
   }
 }
 

@@ -8,6 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
 import { buildPlatform } from '../../src/app';
 import { RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
+import { IMAGE_TAG_PREFIXES, IMAGES_KEPT_PER_KIND } from '../../src/constructs/container-images';
 import { CONTAINER_NAMES, STACK_NAMES } from '../../src/names';
 
 /** Synthesizes the platform stack and returns its template and the assets the CDK CLI would have to publish. */
@@ -65,6 +66,38 @@ describe('images built in AWS CodeBuild at deploy time (the default): no Docker 
       Object.values(other.findResources('Custom::CDKContainerImageBuild')).map((r: any) => r.Properties),
       Object.values(template.findResources('Custom::CDKContainerImageBuild')).map((r: any) => r.Properties),
     );
+  });
+});
+
+describe('the image repository does not keep every build forever', () => {
+  const { template } = synthImages({});
+  const builds = Object.values(template.findResources('Custom::CDKContainerImageBuild')) as any[];
+  const repositories = template.findResources('AWS::ECR::Repository');
+  const rulesOf = (repositoryId: string) => JSON.parse(repositories[repositoryId].Properties.LifecyclePolicy.LifecyclePolicyText).rules as any[];
+
+  test('each image kind has its own tag prefix, and the repository it goes to keeps the last images of that prefix', () => {
+    const prefixes = builds.map((b) => b.Properties.tagPrefix);
+    assert.deepEqual([...prefixes].sort(), Object.values(IMAGE_TAG_PREFIXES).sort());
+    for (const build of builds) {
+      const repositoryId = JSON.stringify(build.Properties.repositoryUri).match(/"Ref":"([A-Za-z0-9]+)"/)?.[1];
+      assert.ok(repositoryId && repositories[repositoryId], `repository of ${JSON.stringify(build.Properties.repositoryUri)}`);
+      const rule = rulesOf(repositoryId).find((r) => r.selection.tagPrefixList?.includes(build.Properties.tagPrefix));
+      assert.ok(rule, `a lifecycle rule for ${build.Properties.tagPrefix}`);
+      assert.deepEqual(rule.selection, {
+        tagStatus: 'tagged', tagPrefixList: [build.Properties.tagPrefix], countType: 'imageCountMoreThan', countNumber: IMAGES_KEPT_PER_KIND,
+      });
+      assert.equal(rule.action.type, 'expire');
+    }
+    // Enough to roll back to the image before the current one, even after a few failed attempts in between.
+    assert.ok(IMAGES_KEPT_PER_KIND >= 5);
+  });
+
+  test('untagged images expire; no rule counts over all images, which could expire the image of one kind in use', () => {
+    for (const id of Object.keys(repositories)) {
+      const rules = rulesOf(id);
+      assert.ok(rules.some((r) => r.selection.tagStatus === 'untagged' && r.action.type === 'expire'), JSON.stringify(rules));
+      assert.ok(!rules.some((r) => r.selection.tagStatus === 'any'), JSON.stringify(rules));
+    }
   });
 });
 
