@@ -14,7 +14,19 @@ export interface StudioUserProps {
   readonly userProfileName?: string;
   /** Name of a new domain. @default 'mlflow-studio' */
   readonly domainName?: string;
+  /**
+   * What `npx mlflow-on-aws destroy` does with a new domain's home EFS (users' home folders and notebooks) once
+   * the domain is deleted. CloudFormation has no setting for it and always keeps the EFS (SageMaker's default
+   * RetentionPolicy), so the choice is written into the domain's template Metadata for the CLI to read.
+   * @default 'Retain' (data-safety rule); 'Delete' goes with destroyDataOnDelete
+   */
+  readonly homeFileSystemOnDelete?: HomeFileSystemOnDelete;
 }
+
+export type HomeFileSystemOnDelete = 'Retain' | 'Delete';
+
+/** Template Metadata key on the AWS::SageMaker::Domain read by the CLI's destroy (src/cli/studio-cleanup.ts). */
+export const HOME_EFS_METADATA_KEY = 'mlflow-on-aws:HomeEfsFileSystem';
 
 /**
  * A SageMaker Studio user profile acting with the lab's execution role, in an existing domain or in a new
@@ -53,6 +65,7 @@ export class StudioUser extends Construct {
         kmsKeyId: storageKey.keyArn,
         defaultUserSettings: { executionRole: props.executionRole.roleArn, securityGroups },
       });
+      this.domain.addMetadata(HOME_EFS_METADATA_KEY, props.homeFileSystemOnDelete ?? 'Retain');
       this.domainId = this.domain.attrDomainId;
     }
 

@@ -1,10 +1,16 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { DeleteStackCommand, GetTemplateCommand, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+import { DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupEgressCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { DeleteFileSystemCommand, DeleteMountTargetCommand, DescribeMountTargetsCommand } from '@aws-sdk/client-efs';
+import { AppDetails, DeleteAppCommand, DeleteSpaceCommand, DescribeDomainCommand, ListAppsCommand, ListSpacesCommand, ListUserProfilesCommand, SpaceDetails } from '@aws-sdk/client-sagemaker';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { POLL_INTERVAL_MS } from '../../src/cli/commands/destroy';
+import { CliDeps } from '../../src/cli/deps';
 import { EXIT } from '../../src/cli/errors';
-import { accessDenied, credentialsError, harness, Harness, setStacks, stackMissing } from './helpers';
+import { runCli } from '../../src/cli/main';
+import { HOME_EFS_METADATA_KEY, STUDIO_MAX_WAIT_MS, STUDIO_POLL_INTERVAL_MS } from '../../src/cli/studio-cleanup';
+import { accessDenied, credentialsError, harness, Harness, outputs, setStacks, stackMissing } from './helpers';
 
 const MLFLOW_TEMPLATE = {
   Resources: {
@@ -140,5 +146,232 @@ describe('destroy', () => {
     h.mocks.cfn.on(DeleteStackCommand).rejects(accessDenied('cloudformation:DeleteStack'));
     assert.equal(await h.run('destroy', '--yes'), EXIT.accessDenied);
     assert.match(h.err.join('\n'), /missing permission cloudformation:DeleteStack/);
+  });
+});
+
+// ---- SageMaker Studio in use ----
+
+const DOMAIN = 'd-abcdefghijkl';
+const PROFILE = 'mlflow-user';
+const EFS = 'fs-0123456789abcdef0';
+const VPC = 'vpc-0abc';
+const SG_IN = 'sg-0inbound';
+const SG_OUT = 'sg-0outbound';
+
+interface World {
+  events: string[];
+  apps: Array<AppDetails & { stuck?: boolean }>;
+  spaces: SpaceDetails[];
+  profiles: string[];
+  mountTargets: Array<{ MountTargetId: string; LifeCycleState: string }>;
+  groupsInUse: number;
+  tick(): void;
+}
+
+/**
+ * All four stacks' worth of Studio: the core stacks plus SageMakerStudioUserStack whose user has a running
+ * JupyterServer app and a space with a JupyterLab app. Deletions take effect on the next poll (sleep).
+ */
+function studioInUse(h: Harness, options: { homeEfs?: 'Retain' | 'Delete' | 'absent'; existingDomain?: boolean; stuckApps?: boolean } = {}): { world: World; deps: CliDeps } {
+  deployed(h);
+  setStacks(h.mocks, {
+    SageMakerStudioUserStack: [{ Outputs: outputs({ StudioDomainId: DOMAIN, StudioUserProfileName: PROFILE }) }, { StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('SageMakerStudioUserStack')],
+    MLflowVpcStack: [{}, { StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('MLflowVpcStack')],
+    HttpGatewayStack: [{}, { StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('HttpGatewayStack')],
+  });
+  const domainResource = {
+    Type: 'AWS::SageMaker::Domain',
+    ...(options.homeEfs === 'absent' ? {} : { Metadata: { [HOME_EFS_METADATA_KEY]: options.homeEfs ?? 'Retain' } }),
+  };
+  const studioTemplate = { Resources: { ...(options.existingDomain ? {} : { Domain: domainResource }), UserProfile: { Type: 'AWS::SageMaker::UserProfile' } } };
+  h.mocks.cfn.on(GetTemplateCommand, { StackName: 'SageMakerStudioUserStack' }).resolves({ TemplateBody: JSON.stringify(studioTemplate) });
+  h.mocks.cfn.on(ListStackResourcesCommand, { StackName: 'SageMakerStudioUserStack' }).resolves({ StackResourceSummaries: [] });
+
+  const world: World = {
+    events: [],
+    apps: [
+      { DomainId: DOMAIN, UserProfileName: PROFILE, AppType: 'JupyterServer', AppName: 'default', Status: 'InService', stuck: options.stuckApps },
+      { DomainId: DOMAIN, SpaceName: 'my-space', AppType: 'JupyterLab', AppName: 'default', Status: 'InService' },
+      { DomainId: DOMAIN, UserProfileName: PROFILE, AppType: 'KernelGateway', AppName: 'old', Status: 'Deleted' },
+    ],
+    spaces: [{ DomainId: DOMAIN, SpaceName: 'my-space', Status: 'InService', OwnershipSettingsSummary: { OwnerUserProfileName: PROFILE } }],
+    profiles: [PROFILE],
+    mountTargets: [
+      { MountTargetId: 'fsmt-1', LifeCycleState: 'available' },
+      { MountTargetId: 'fsmt-2', LifeCycleState: 'available' },
+    ],
+    groupsInUse: 1,
+    tick() {
+      for (const app of this.apps) if (app.Status === 'Deleting' && !app.stuck) app.Status = 'Deleted';
+      this.spaces = this.spaces.filter((s) => s.Status !== 'Deleting');
+      this.mountTargets = this.mountTargets.filter((m) => m.LifeCycleState !== 'deleting');
+      if (this.mountTargets.length === 0 && this.groupsInUse > 0) this.groupsInUse--;
+    },
+  };
+  const log = (event: string) => world.events.push(event);
+
+  h.mocks.cfn.on(DeleteStackCommand).callsFake(async (input: { StackName?: string }) => {
+    log(`cfn:DeleteStack ${input.StackName}`);
+    return {};
+  });
+  h.mocks.sm.on(DescribeDomainCommand).resolves({ DomainId: DOMAIN, HomeEfsFileSystemId: EFS, VpcId: VPC, Status: 'InService' });
+  h.mocks.sm.on(ListAppsCommand).callsFake(async (input: { UserProfileNameEquals?: string; SpaceNameEquals?: string }) => ({
+    Apps: world.apps
+      .filter((a) => (input.SpaceNameEquals ? a.SpaceName === input.SpaceNameEquals : a.UserProfileName === input.UserProfileNameEquals && !a.SpaceName))
+      .map(({ stuck: _stuck, ...a }) => ({ ...a })),
+  }));
+  h.mocks.sm.on(DeleteAppCommand).callsFake(async (input: { AppType?: string; SpaceName?: string; UserProfileName?: string }) => {
+    log(`sm:DeleteApp ${input.AppType} ${input.SpaceName ?? input.UserProfileName}`);
+    for (const app of world.apps) if (app.AppType === input.AppType && app.SpaceName === input.SpaceName && app.Status !== 'Deleted') app.Status = 'Deleting';
+    return {};
+  });
+  h.mocks.sm.on(ListSpacesCommand).callsFake(async () => ({ Spaces: world.spaces.map((s) => ({ ...s })) }));
+  h.mocks.sm.on(DeleteSpaceCommand).callsFake(async (input: { SpaceName?: string }) => {
+    log(`sm:DeleteSpace ${input.SpaceName}`);
+    for (const space of world.spaces) if (space.SpaceName === input.SpaceName) space.Status = 'Deleting';
+    return {};
+  });
+  h.mocks.sm.on(ListUserProfilesCommand).callsFake(async () => ({ UserProfiles: world.profiles.map((UserProfileName) => ({ DomainId: DOMAIN, UserProfileName, Status: 'InService' })) }));
+
+  h.mocks.efs.on(DescribeMountTargetsCommand).callsFake(async () => ({ MountTargets: world.mountTargets.map((m) => ({ ...m, FileSystemId: EFS, SubnetId: 'subnet-1' })) }));
+  h.mocks.efs.on(DeleteMountTargetCommand).callsFake(async (input: { MountTargetId?: string }) => {
+    log(`efs:DeleteMountTarget ${input.MountTargetId}`);
+    for (const m of world.mountTargets) if (m.MountTargetId === input.MountTargetId) m.LifeCycleState = 'deleting';
+    return {};
+  });
+  h.mocks.efs.on(DeleteFileSystemCommand).callsFake(async (input: { FileSystemId?: string }) => {
+    log(`efs:DeleteFileSystem ${input.FileSystemId}`);
+    return {};
+  });
+
+  const nfsRule = (groupId: string) => [{ IpProtocol: 'tcp', FromPort: 2049, ToPort: 2049, UserIdGroupPairs: [{ GroupId: groupId }] }];
+  h.mocks.ec2.on(DescribeSecurityGroupsCommand).resolves({
+    SecurityGroups: [
+      { GroupId: SG_IN, GroupName: `security-group-for-inbound-nfs-${DOMAIN}`, VpcId: VPC, IpPermissions: nfsRule(SG_OUT), IpPermissionsEgress: [] },
+      { GroupId: SG_OUT, GroupName: `security-group-for-outbound-nfs-${DOMAIN}`, VpcId: VPC, IpPermissions: [], IpPermissionsEgress: nfsRule(SG_IN) },
+    ],
+  });
+  h.mocks.ec2.on(RevokeSecurityGroupIngressCommand).callsFake(async (input: { GroupId?: string }) => {
+    log(`ec2:RevokeSecurityGroupIngress ${input.GroupId}`);
+    return {};
+  });
+  h.mocks.ec2.on(RevokeSecurityGroupEgressCommand).callsFake(async (input: { GroupId?: string }) => {
+    log(`ec2:RevokeSecurityGroupEgress ${input.GroupId}`);
+    return {};
+  });
+  h.mocks.ec2.on(DeleteSecurityGroupCommand).callsFake(async (input: { GroupId?: string }) => {
+    if (world.groupsInUse > 0) throw Object.assign(new Error(`resource ${input.GroupId} has a dependent object`), { name: 'DependencyViolation' });
+    log(`ec2:DeleteSecurityGroup ${input.GroupId}`);
+    return {};
+  });
+
+  const deps: CliDeps = {
+    ...h.deps,
+    sleep: async (ms) => {
+      await h.deps.sleep(ms);
+      world.tick();
+    },
+  };
+  return { world, deps };
+}
+
+describe('destroy with SageMaker Studio in use', () => {
+  it('deletes the profile\'s apps, then its spaces, waits for each, then the stacks; keeps the home EFS but clears the VPC of its mount targets and NFS security groups', async () => {
+    const h = harness({ interactive: false });
+    const { world, deps } = studioInUse(h);
+    const code = await runCli(['destroy', '--yes'], deps);
+    const text = h.err.join('\n');
+    assert.equal(code, EXIT.ok, text);
+
+    assert.match(text, /Deleted[^\n]*\n  - first, the Studio apps and spaces of mlflow-user \(work not saved to the home folder is lost\): JupyterServer app default \(user mlflow-user\), JupyterLab app default \(space my-space\), space my-space/);
+    assert.match(text, new RegExp(`Kept[^]*SageMaker Studio home EFS ${EFS} \\(users' home folders and notebooks\\): its mount targets are removed so the VPC can go; the files stay\\. Delete it yourself with: aws efs delete-file-system --file-system-id ${EFS} --region us-west-2`));
+    assert.match(text, /Studio apps: 2 Deleting\n  Studio apps: all Deleted/);
+    assert.match(text, /Studio spaces: 1 Deleting\n  Studio spaces: all deleted/);
+    assert.match(text, new RegExp(`Kept the Studio home EFS ${EFS} with the users' files`));
+
+    assert.deepEqual(world.events, [
+      'sm:DeleteApp JupyterServer mlflow-user',
+      'sm:DeleteApp JupyterLab my-space',
+      'sm:DeleteSpace my-space',
+      'cfn:DeleteStack SageMakerStudioUserStack',
+      'efs:DeleteMountTarget fsmt-1',
+      'efs:DeleteMountTarget fsmt-2',
+      `ec2:RevokeSecurityGroupIngress ${SG_IN}`,
+      `ec2:RevokeSecurityGroupEgress ${SG_OUT}`,
+      `ec2:DeleteSecurityGroup ${SG_IN}`,
+      `ec2:DeleteSecurityGroup ${SG_OUT}`,
+      'cfn:DeleteStack HttpGatewayStack',
+      'cfn:DeleteStack MLflowVpcStack',
+    ]);
+    const sgFilters = h.mocks.ec2.commandCalls(DescribeSecurityGroupsCommand)[0].args[0].input.Filters;
+    assert.deepEqual(sgFilters, [
+      { Name: 'vpc-id', Values: [VPC] },
+      { Name: 'group-name', Values: [`security-group-for-inbound-nfs-${DOMAIN}`, `security-group-for-outbound-nfs-${DOMAIN}`] },
+    ]);
+    assert.equal(h.mocks.efs.commandCalls(DeleteFileSystemCommand).length, 0, 'the home EFS is kept');
+    assert.ok(h.sleeps.every((ms) => ms === STUDIO_POLL_INTERVAL_MS || ms === POLL_INTERVAL_MS));
+  });
+
+  it('a template without the home-EFS setting (older deployments) keeps the EFS too', async () => {
+    const h = harness({ interactive: false });
+    const { deps } = studioInUse(h, { homeEfs: 'absent' });
+    assert.equal(await runCli(['destroy', '--yes'], deps), EXIT.ok, h.text());
+    assert.equal(h.mocks.efs.commandCalls(DeleteFileSystemCommand).length, 0);
+    assert.match(h.err.join('\n'), /Kept[^]*SageMaker Studio home EFS/);
+  });
+
+  it('destroyDataOnDelete (template Metadata Delete): the home EFS is deleted once its mount targets are gone', async () => {
+    const h = harness({ interactive: false });
+    const { world, deps } = studioInUse(h, { homeEfs: 'Delete' });
+    assert.equal(await runCli(['destroy', '--yes'], deps), EXIT.ok, h.text());
+    const text = h.err.join('\n');
+    assert.match(text, new RegExp(`Deleted[^]*SageMaker Studio home EFS ${EFS} \\(users' home folders and notebooks\\), after the domain \\(destroyDataOnDelete\\)`));
+    assert.doesNotMatch(text, /Kept the Studio home EFS/);
+    const events = world.events;
+    assert.ok(events.indexOf(`efs:DeleteFileSystem ${EFS}`) > events.indexOf('efs:DeleteMountTarget fsmt-2'));
+    assert.ok(events.indexOf(`efs:DeleteFileSystem ${EFS}`) < events.indexOf('cfn:DeleteStack MLflowVpcStack'));
+  });
+
+  it('another user profile or another user\'s space in the domain: stops before deleting anything, with the commands to run', async () => {
+    const h = harness({ interactive: false });
+    const { world, deps } = studioInUse(h);
+    world.profiles.push('alice');
+    world.spaces.push({ DomainId: DOMAIN, SpaceName: 'alice-space', Status: 'InService', OwnershipSettingsSummary: { OwnerUserProfileName: 'alice' } });
+    assert.equal(await runCli(['destroy', '--yes'], deps), EXIT.failure);
+    const text = h.err.join('\n');
+    assert.match(text, new RegExp(`space alice-space \\(owner alice\\) is in domain ${DOMAIN} but was not created for mlflow-user: delete its apps, then the space: aws sagemaker delete-space --domain-id ${DOMAIN} --space-name alice-space --region us-west-2`));
+    assert.match(text, new RegExp(`user profile alice is in domain ${DOMAIN} but is not part of this deployment: delete its apps and spaces, then the profile: aws sagemaker delete-user-profile --domain-id ${DOMAIN} --user-profile-name alice --region us-west-2`));
+    assert.match(text, /Nothing was deleted\. Fix the items above, then run destroy again\./);
+    assert.deepEqual(world.events, []);
+  });
+
+  it('an existing domain (DOMAIN_ID): only the profile\'s apps and spaces are deleted; the domain\'s EFS and security groups are not touched', async () => {
+    const h = harness({ interactive: false });
+    const { world, deps } = studioInUse(h, { existingDomain: true });
+    world.profiles.push('someone-else');
+    assert.equal(await runCli(['destroy', '--yes'], deps), EXIT.ok, h.text());
+    assert.deepEqual(world.events.slice(0, 4), ['sm:DeleteApp JupyterServer mlflow-user', 'sm:DeleteApp JupyterLab my-space', 'sm:DeleteSpace my-space', 'cfn:DeleteStack SageMakerStudioUserStack']);
+    assert.equal(h.mocks.efs.commandCalls(DescribeMountTargetsCommand).length, 0);
+    assert.equal(h.mocks.ec2.commandCalls(DescribeSecurityGroupsCommand).length, 0);
+    assert.doesNotMatch(h.err.join('\n'), /home EFS/);
+  });
+
+  it('apps that never finish deleting: gives up after the bounded wait, before any stack is deleted, and says what to do', async () => {
+    const h = harness({ interactive: false });
+    const { world, deps } = studioInUse(h, { stuckApps: true });
+    assert.equal(await runCli(['destroy', '--yes'], deps), EXIT.failure);
+    const text = h.err.join('\n');
+    assert.match(text, new RegExp(`Studio apps: still 1 Deleting after ${STUDIO_MAX_WAIT_MS / 60_000} minutes`));
+    assert.match(text, /Run `npx mlflow-on-aws destroy` again once it has finished/);
+    assert.ok(!world.events.some((e) => e.startsWith('cfn:DeleteStack')));
+    assert.ok(h.sleeps.length <= STUDIO_MAX_WAIT_MS / STUDIO_POLL_INTERVAL_MS + 1);
+  });
+
+  it('the domain already gone (a second run after a failure): no Studio clean-up, the stack is deleted', async () => {
+    const h = harness({ interactive: false });
+    const { world, deps } = studioInUse(h);
+    h.mocks.sm.on(DescribeDomainCommand).rejects(Object.assign(new Error(`Cannot find Domain ${DOMAIN}`), { name: 'ResourceNotFound' }));
+    assert.equal(await runCli(['destroy', '--yes'], deps), EXIT.ok, h.text());
+    assert.deepEqual(world.events, ['cfn:DeleteStack SageMakerStudioUserStack', 'cfn:DeleteStack HttpGatewayStack', 'cfn:DeleteStack MLflowVpcStack']);
   });
 });

@@ -1,9 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { HOME_EFS_METADATA_KEY as CLI_HOME_EFS_METADATA_KEY } from '../../src/cli/studio-cleanup';
 import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/config/platform-config';
 import { onStartScript } from '../../src/constructs/notebook-instance';
+import { HOME_EFS_METADATA_KEY, StudioUser } from '../../src/constructs/studio-user';
 import { STACK_NAMES } from '../../src/names';
 import { buildTestPlatform, resourcesOfType } from '../support/synth';
 
@@ -70,6 +75,22 @@ describe('SageMakerStudioUserStack', () => {
     existing.resourceCountIs('AWS::SageMaker::Domain', 0);
     existing.resourceCountIs('AWS::EC2::SecurityGroup', 0);
     existing.hasResourceProperties('AWS::SageMaker::UserProfile', { DomainId: 'd-abcdefghijkl', UserProfileName: 'alice' });
+  });
+
+  test('the domain tells `destroy` to keep its home EFS (users\' notebooks) unless told otherwise', () => {
+    assert.equal(HOME_EFS_METADATA_KEY, CLI_HOME_EFS_METADATA_KEY, 'the construct and the CLI read the same key');
+    const [[, domain]] = resourcesOfType(studio, 'AWS::SageMaker::Domain');
+    assert.deepEqual(domain.Metadata?.[HOME_EFS_METADATA_KEY], 'Retain');
+    assert.equal(domain.Properties.RetentionPolicy, undefined, 'CloudFormation has no such property: the CLI does the deleting');
+
+    const stack = new Stack(new App(), 'Throwaway', { env: { region: 'us-west-2' } });
+    new StudioUser(stack, 'Studio', {
+      vpc: new ec2.Vpc(stack, 'Vpc'),
+      executionRole: new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') }),
+      homeFileSystemOnDelete: 'Delete',
+    });
+    const [[, throwaway]] = resourcesOfType(Template.fromStack(stack), 'AWS::SageMaker::Domain');
+    assert.equal(throwaway.Metadata?.[HOME_EFS_METADATA_KEY], 'Delete');
   });
 
   test('Studio apps may send HTTPS out and talk among themselves, nothing more', () => {

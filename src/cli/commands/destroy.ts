@@ -3,16 +3,19 @@
  * and what is deleted. What is kept is read from the deployed templates' DeletionPolicy, not assumed.
  * Works through CloudFormation directly, so it needs no synth and no matching local configuration.
  */
-import { DeleteStackCommand, GetTemplateCommand, ListStackResourcesCommand, StackResourceSummary } from '@aws-sdk/client-cloudformation';
-import { connect, errorContext, findStack, STACKS_IN_DELETION_ORDER, Target } from '../aws';
+import { DeleteStackCommand, GetTemplateCommand, ListStackResourcesCommand, Stack, StackResourceSummary } from '@aws-sdk/client-cloudformation';
+import { STACK_NAMES } from '../../names';
+import { connect, errorContext, findStack, STACKS_IN_DELETION_ORDER, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, toCliError } from '../errors';
 import { commonOptions, parseCommandArgs } from '../options';
+import { deleteStudioAppsAndSpaces, describeStudioPlan, HOME_EFS_METADATA_KEY, planStudio, removeDomainLeftovers, StudioPlan } from '../studio-cleanup';
 
 export const DESTROY_HELP = `Usage: npx mlflow-on-aws destroy [--yes] [--region R] [--profile P]
 
 Deletes the MLflow on AWS stacks of the account/region, dependents first, after showing what is kept
-(retained bucket, final database snapshot, ...) and what is deleted.
+(retained bucket, final database snapshot, Studio home EFS, ...) and what is deleted. With Studio in use,
+first deletes the user profile's apps and spaces; after the domain, what SageMaker left in the VPC.
   --yes, -y   do not ask for confirmation (required when there is no terminal)`;
 
 /** How often the deletion is polled, and for how long at most. */
@@ -37,6 +40,7 @@ interface TemplateResource {
   Type?: string;
   DeletionPolicy?: unknown;
   Properties?: Record<string, unknown>;
+  Metadata?: Record<string, unknown>;
 }
 
 export interface DeletionPlan {
@@ -45,6 +49,8 @@ export interface DeletionPlan {
   readonly snapshots: string[];
   readonly deleted: string[];
   readonly blockers: string[];
+  /** Set when the Studio stack is deployed and its domain still exists. */
+  studio?: StudioPlan;
 }
 
 export async function destroyCommand(args: readonly string[], deps: CliDeps): Promise<number> {
@@ -58,8 +64,13 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
   const target = await connect(deps, options);
 
   const deployed: string[] = [];
+  const found = new Map<string, Stack>();
   for (const name of STACKS_IN_DELETION_ORDER) {
-    if (await findStack(target, name)) deployed.push(name);
+    const stack = await findStack(target, name);
+    if (stack) {
+      deployed.push(name);
+      found.set(name, stack);
+    }
   }
   if (deployed.length === 0) {
     throw new CliError(
@@ -69,7 +80,7 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
     );
   }
 
-  const plan = await planDeletion(target, deployed);
+  const plan = await planDeletion(target, deployed, found);
   log(`Account ${target.account}, region ${target.region}. Stacks to delete, in this order: ${plan.stacks.join(', ')}`);
   log('Deleted: everything in these stacks, including:');
   for (const line of plan.deleted.length ? plan.deleted : ['(no data resources)']) log(`  - ${line}`);
@@ -77,10 +88,14 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
   for (const line of [...plan.kept, ...plan.snapshots].length ? [...plan.kept, ...plan.snapshots] : ['nothing: all data is deleted']) log(`  - ${line}`);
 
   if (plan.blockers.length > 0) {
+    const protectedDb = plan.blockers.some((b) => b.includes('deletion protection'));
     throw new CliError(
       `Cannot destroy yet:\n${plan.blockers.map((b) => `  - ${b}`).join('\n')}`,
       EXIT.failure,
-      'Turn deletion protection off through the stack, then destroy: npx mlflow-on-aws deploy -c dbDeletionProtection=false',
+      [
+        protectedDb ? 'Turn deletion protection off through the stack, then destroy: npx mlflow-on-aws deploy -c dbDeletionProtection=false' : '',
+        'Nothing was deleted. Fix the items above, then run destroy again.',
+      ].filter(Boolean).join('\n'),
     );
   }
 
@@ -95,7 +110,11 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
     }
   }
 
-  for (const name of plan.stacks) await deleteStack(target, name, deps);
+  if (plan.studio) await deleteStudioAppsAndSpaces(target, deps, plan.studio);
+  for (const name of plan.stacks) {
+    await deleteStack(target, name, deps);
+    if (name === STACK_NAMES.studio && plan.studio) await removeDomainLeftovers(target, deps, plan.studio);
+  }
   log('');
   log('Destroyed.');
   if (plan.kept.length || plan.snapshots.length) log('Still there (see above): ' + [...plan.kept, ...plan.snapshots].join('; '));
@@ -103,7 +122,7 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
 }
 
 /** Reads each deployed template and sorts its notable resources into kept, snapshotted and deleted. */
-export async function planDeletion(target: Target, stacks: string[]): Promise<DeletionPlan> {
+export async function planDeletion(target: Target, stacks: string[], found: ReadonlyMap<string, Stack> = new Map()): Promise<DeletionPlan> {
   const plan: DeletionPlan = { stacks, kept: [], snapshots: [], deleted: [], blockers: [] };
   for (const stackName of stacks) {
     let body: string | undefined;
@@ -132,8 +151,29 @@ export async function planDeletion(target: Target, stacks: string[]): Promise<De
         plan.blockers.push(`${label} has deletion protection on`);
       }
     }
+    if (stackName === STACK_NAMES.studio) await planStudioDeletion(target, plan, resources, found.get(stackName));
   }
   return plan;
+}
+
+/** The Studio part of the plan: apps and spaces to delete first, the home EFS, what blocks the domain's deletion. */
+async function planStudioDeletion(target: Target, plan: DeletionPlan, resources: Record<string, TemplateResource>, stack: Stack | undefined): Promise<void> {
+  const outputs = stackOutputs(stack);
+  const domainId = outputs.StudioDomainId;
+  const userProfileName = outputs.StudioUserProfileName;
+  if (!domainId || !userProfileName) {
+    plan.blockers.push(`${STACK_NAMES.studio} has no StudioDomainId / StudioUserProfileName outputs, so its Studio apps cannot be found: delete the user profile's apps and spaces in the SageMaker console, then delete the stack in the CloudFormation console`);
+    return;
+  }
+  const domain = Object.values(resources).find((r) => r.Type === 'AWS::SageMaker::Domain');
+  // CloudFormation deletes a domain with SageMaker's default retention: the home EFS is kept unless this says Delete.
+  const homeEfsOnDelete = domain?.Metadata?.[HOME_EFS_METADATA_KEY] === 'Delete' ? 'Delete' : 'Retain';
+  const studio = await planStudio(target, { domainId, userProfileName, ownsDomain: domain !== undefined, homeEfsOnDelete });
+  const lines = describeStudioPlan(studio, target.region);
+  plan.deleted.unshift(...lines.deleted);
+  plan.kept.push(...lines.kept);
+  plan.blockers.push(...studio.blockers);
+  plan.studio = studio;
 }
 
 async function physicalIds(target: Target, stackName: string): Promise<Map<string, string>> {
@@ -170,7 +210,12 @@ async function deleteStack(target: Target, stackName: string, deps: CliDeps): Pr
       throw new CliError(
         `Deleting ${stackName} failed: ${stack.StackStatusReason ?? 'no reason given'}`,
         EXIT.failure,
-        'Fix the resource named above (CloudFormation console, Events tab), then run destroy again; stacks already deleted stay deleted.',
+        [
+          'Fix the resource named above (CloudFormation console, Events tab), then run destroy again; stacks already deleted stay deleted.',
+          stackName === STACK_NAMES.mlflow
+            ? 'A VPC or subnet that "has dependencies" is usually held by what a SageMaker Studio domain left behind: its home EFS mount targets and the security groups security-group-for-inbound-nfs-d-* / security-group-for-outbound-nfs-d-* (see docs/cli.md, destroy).'
+            : '',
+        ].filter(Boolean).join('\n'),
       );
     }
     if (deps.now().getTime() - started > MAX_WAIT_MS) {
