@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { ContainerImageBuild } from '@cdklabs/deploy-time-build';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnResource, CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -26,6 +26,18 @@ export const IMAGE_TAG_PREFIXES = { proxy: 'proxy-', mlflow: 'mlflow-' } as cons
  * deployment then fails). Older ones expire.
  */
 export const IMAGES_KEPT_PER_KIND = 10;
+
+/**
+ * Bounds of a deploy-time image build. The build reports to CloudFormation itself, from its last phase (post_build);
+ * a build that never gets there (stuck in the queue, failed to provision, timed out, stopped) reports nothing, and
+ * CloudFormation would wait for its default hour. CodeBuild ends such a build after `queued` + `build` at most, and
+ * CloudFormation gives up on the image resource after `serviceTimeout`, which is longer, so the build is over by then.
+ */
+export const IMAGE_BUILD_LIMITS = {
+  queued: Duration.minutes(8),
+  build: Duration.minutes(20),
+  serviceTimeout: Duration.minutes(30),
+} as const;
 
 export interface ContainerImagesProps {
   /** MLflow release installed in the server image (Docker build argument `MLFLOW_VERSION`). */
@@ -68,9 +80,14 @@ export class ContainerImages extends Construct {
       tagPrefix: IMAGE_TAG_PREFIXES.mlflow,
     });
     limitImageHistory(proxyBuild.repository as ecr.Repository);
+    for (const build of [proxyBuild, mlflowBuild]) {
+      // The construct has no setting for it; ServiceTimeout is a property of the custom resource itself.
+      const resource = (build.node.defaultChild as CustomResource).node.defaultChild as CfnResource;
+      resource.addPropertyOverride('ServiceTimeout', IMAGE_BUILD_LIMITS.serviceTimeout.toSeconds().toString());
+    }
     this.proxy = proxyBuild.toEcsDockerImageCode();
     this.mlflow = mlflowBuild.toEcsDockerImageCode();
-    acknowledgeDeployTimeBuild(Stack.of(this));
+    configureDeployTimeBuild(Stack.of(this));
   }
 }
 
@@ -97,11 +114,15 @@ function limitImageHistory(repository: ecr.Repository): void {
 
 /**
  * The deploy-time build brings its own CodeBuild project and custom-resource Lambda (stack-level singletons).
- * What cdk-nag finds in them is acknowledged there, and only there, with the reasons.
+ * The project gets the time limits of IMAGE_BUILD_LIMITS; what cdk-nag finds in both is acknowledged there, and only
+ * there, with the reasons.
  */
-function acknowledgeDeployTimeBuild(stack: Stack): void {
+function configureDeployTimeBuild(stack: Stack): void {
   for (const child of stack.node.children) {
     if (child instanceof codebuild.Project && child.node.id.startsWith('ContainerImageBuild')) {
+      const project = child.node.defaultChild as codebuild.CfnProject;
+      project.queuedTimeoutInMinutes = IMAGE_BUILD_LIMITS.queued.toMinutes();
+      project.timeoutInMinutes = IMAGE_BUILD_LIMITS.build.toMinutes();
       Validations.of(child).acknowledge({
         id: 'AwsSolutions-CB4',
         reason: 'The build project of @cdklabs/deploy-time-build has no key setting; what it produces are images pushed to ECR, which encrypts them at rest.',

@@ -8,7 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
 import { buildPlatform } from '../../src/app';
 import { RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
-import { IMAGE_TAG_PREFIXES, IMAGES_KEPT_PER_KIND } from '../../src/constructs/container-images';
+import { IMAGE_BUILD_LIMITS, IMAGE_TAG_PREFIXES, IMAGES_KEPT_PER_KIND } from '../../src/constructs/container-images';
 import { CONTAINER_NAMES, STACK_NAMES } from '../../src/names';
 
 /** Synthesizes the platform stack and returns its template and the assets the CDK CLI would have to publish. */
@@ -66,6 +66,35 @@ describe('images built in AWS CodeBuild at deploy time (the default): no Docker 
       Object.values(other.findResources('Custom::CDKContainerImageBuild')).map((r: any) => r.Properties),
       Object.values(template.findResources('Custom::CDKContainerImageBuild')).map((r: any) => r.Properties),
     );
+  });
+});
+
+describe('a deploy-time build that dies holds the deployment for a bounded time', () => {
+  const { template } = synthImages({});
+  const [[, project]] = Object.entries(template.findResources('AWS::CodeBuild::Project')) as any[];
+
+  test('CloudFormation gives up on each image after the service timeout (not its default hour)', () => {
+    const builds = Object.values(template.findResources('Custom::CDKContainerImageBuild')) as any[];
+    assert.equal(builds.length, 2);
+    for (const build of builds) assert.equal(build.Properties.ServiceTimeout, String(IMAGE_BUILD_LIMITS.serviceTimeout.toSeconds()));
+    assert.ok(IMAGE_BUILD_LIMITS.serviceTimeout.toSeconds() <= 3600);
+  });
+
+  test('CodeBuild ends a queued or running build before CloudFormation stops waiting for it', () => {
+    const queued = project.Properties.QueuedTimeoutInMinutes;
+    const build = project.Properties.TimeoutInMinutes;
+    assert.equal(queued, IMAGE_BUILD_LIMITS.queued.toMinutes());
+    assert.equal(build, IMAGE_BUILD_LIMITS.build.toMinutes());
+    assert.ok((queued + build) * 60 < IMAGE_BUILD_LIMITS.serviceTimeout.toSeconds(), `${queued} + ${build} min`);
+  });
+
+  test('a build that fails in its build phase reports FAILED with the link to its log (what @cdklabs/deploy-time-build does)', () => {
+    const postBuild = JSON.parse(project.Properties.Source.BuildSpec).phases.post_build.commands.join('\n');
+    assert.match(postBuild, /CODEBUILD_BUILD_SUCCEEDING -ne 1/);
+    assert.match(postBuild, /STATUS='FAILED'/);
+    assert.match(postBuild, /REASON=.*\n?.*log-events\/\$CODEBUILD_LOG_PATH/);
+    assert.match(postBuild, /"Reason": "\$REASON"/);
+    assert.match(postBuild, /curl .*"\$responseURL"/);
   });
 });
 
