@@ -1,13 +1,12 @@
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Stack } from '@aws-sdk/client-cloudformation';
 import { ListDomainsCommand } from '@aws-sdk/client-sagemaker';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { compareVersions, MIN_NODE_VERSION } from '../../src/cli/commands/doctor';
+import { checkNode, compareVersions, minimumVersion, NODE_END_OF_LIFE, parseNodeRange, readNodeEngines, satisfies } from '../../src/cli/commands/doctor';
 import { EXIT } from '../../src/cli/errors';
-import { accessDenied, credentialsError, harness, HarnessOptions, outputs, setStacks, unknownRegionError } from './helpers';
+import { accessDenied, credentialsError, harness, HarnessOptions, outputs, REAL_NODE_ENGINES, setStacks, unknownRegionError } from './helpers';
 
 const dockerUp: HarnessOptions['runner'] = (call) =>
   call.command === 'docker' ? { exitCode: 0, stdout: '28.2.2\n', stderr: '' } : { exitCode: 0, stdout: '', stderr: '' };
@@ -29,7 +28,7 @@ describe('doctor', () => {
     h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
     assert.equal(await h.run('doctor'), EXIT.ok, h.text());
     const text = h.out.join('\n');
-    assert.match(text, /\[ ok \] Node.js: 20.19.0/);
+    assert.match(text, /\[ ok \] Node.js: 24.11.1 \(supported: \^20.6.0 \|\| \^22.0.0 \|\| \^24.0.0\)/);
     assert.match(text, /\[ ok \] Configuration: region us-west-2, sagemaker=studio, imageBuild=codebuild/);
     assert.match(text, /\[ ok \] AWS credentials: account 123456789012 as arn:aws:iam::123456789012:user\/dev/);
     assert.match(text, /\[ ok \] CDK bootstrap: CDKToolkit version 27/);
@@ -44,7 +43,46 @@ describe('doctor', () => {
     setStacks(h.mocks, bootstrapped());
     h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
     assert.equal(await h.run('doctor'), EXIT.failure);
-    assert.match(h.out.join('\n'), /\[FAIL\] Node.js: 18.20.4 is too old \(need 20.6.0 or later\)/);
+    assert.match(h.out.join('\n'), /\[FAIL\] Node.js: 18.20.4 is too old: the minimum is 20.6.0 \(package.json engines.node "\^20.6.0 \|\| \^22.0.0 \|\| \^24.0.0"\)/);
+    assert.match(h.out.join('\n'), /fix: Install Node.js 24 LTS \(or 22\)/);
+  });
+
+  it('Node.js 20 (end of life; the AWS SDK drops it in January 2027): a warning, and still ready to deploy', async () => {
+    const h = harness({ nodeVersion: '20.20.2', runner: dockerUp });
+    setStacks(h.mocks, bootstrapped());
+    h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    assert.equal(await h.run('doctor'), EXIT.ok, h.text());
+    const text = h.out.join('\n');
+    assert.match(text, /\[warn\] Node.js: 20.20.2: Node.js 20 reached end of life on 2026-04-30, and AWS SDK for JavaScript v3 releases from January 2027 on require Node.js 22 or later/);
+    assert.match(text, /Ready to deploy/);
+  });
+
+  it('Node.js 20 below 20.6 fails (the minimum: node --import needs it)', async () => {
+    const h = harness({ nodeVersion: '20.5.1', runner: dockerUp });
+    assert.equal(await h.run('doctor'), EXIT.failure);
+    assert.match(h.out.join('\n'), /\[FAIL\] Node.js: 20.5.1 is too old: the minimum is 20.6.0/);
+  });
+
+  it('a release outside the range (odd or newer than tested): a warning', async () => {
+    for (const version of ['23.11.0', '25.2.1', '26.1.0']) {
+      const h = harness({ nodeVersion: version, runner: dockerUp });
+      setStacks(h.mocks, bootstrapped());
+      h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+      assert.equal(await h.run('doctor'), EXIT.ok, h.text());
+      assert.match(h.out.join('\n'), new RegExp(`\\[warn\\] Node.js: ${version.replace(/\./g, '\\.')} is outside the supported range "\\^20\\.6\\.0 \\|\\| \\^22\\.0\\.0 \\|\\| \\^24\\.0\\.0"`));
+    }
+  });
+
+  it('the range is read from the project\'s package.json, not from a copy in the code', async () => {
+    const h = harness({ nodeVersion: '22.11.0', runner: dockerUp, nodeEngines: '>=24.1' });
+    assert.equal(await h.run('doctor'), EXIT.failure);
+    assert.match(h.out.join('\n'), /\[FAIL\] Node.js: 22.11.0 is too old: the minimum is 24.1.0 \(package.json engines.node ">=24.1"\)/);
+
+    const missing = harness({ runner: dockerUp, nodeEngines: null });
+    setStacks(missing.mocks, bootstrapped());
+    missing.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    assert.equal(await missing.run('doctor'), EXIT.ok);
+    assert.match(missing.out.join('\n'), /\[warn\] Node.js: 24.11.1; cannot read "engines.node" from the project's package.json/);
   });
 
   it('no credentials: exit 3, AWS checks skipped, Docker still checked', async () => {
@@ -147,11 +185,25 @@ describe('doctor', () => {
     assert.equal(h.mocks.sts.commandCalls(GetCallerIdentityCommand).length, 0);
   });
 
-  it('MIN_NODE_VERSION matches package.json engines.node', () => {
-    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { engines: { node: string } };
-    const engine = /^>=\s*(\d+(?:\.\d+){0,2})$/.exec(pkg.engines.node)?.[1];
-    assert.ok(engine, `unexpected engines.node ${pkg.engines.node}`);
-    assert.equal(compareVersions(engine, MIN_NODE_VERSION), 0);
+  it('package.json engines.node: 20.6 to 20.x (warned), 22 and 24; this machine\'s and CI\'s Node.js is inside it', () => {
+    const range = parseNodeRange(REAL_NODE_ENGINES);
+    assert.equal(readNodeEngines(path.join(__dirname, '..', '..')), REAL_NODE_ENGINES);
+    assert.equal(minimumVersion(range), '20.6.0');
+    for (const v of ['20.6.0', '20.20.2', '22.0.0', '22.21.1', '24.11.1']) assert.ok(satisfies(v, range), v);
+    for (const v of ['20.5.1', '21.7.3', '23.11.0', '25.0.0', '26.0.0']) assert.ok(!satisfies(v, range), v);
+    assert.ok(satisfies(process.versions.node, range), `this Node.js ${process.versions.node} must stay allowed (CI runs on it)`);
+    assert.ok(NODE_END_OF_LIFE[20]);
+    assert.equal(checkNode('20.20.2', REAL_NODE_ENGINES).state, 'warn');
+    assert.equal(checkNode('22.21.1', REAL_NODE_ENGINES).state, 'ok');
+  });
+
+  it('range syntax: ^, comparators, ||, partial versions; anything else is reported, not guessed', () => {
+    assert.deepEqual(parseNodeRange('^20.6'), [[{ op: '>=', version: '20.6.0' }, { op: '<', version: '21.0.0' }]]);
+    assert.ok(satisfies('22.3.0', parseNodeRange('>=20.6 <23')));
+    assert.ok(!satisfies('23.0.0', parseNodeRange('>=20.6 <23')));
+    assert.equal(minimumVersion(parseNodeRange('^22 || >=20.9 <21')), '20.9.0');
+    assert.throws(() => parseNodeRange('~20.6'), /cannot read "~20.6"/);
+    assert.equal(checkNode('22.0.0', 'lts/*').state, 'warn');
   });
 
   it('compareVersions orders numerically', () => {

@@ -67,7 +67,12 @@ export interface HarnessOptions {
   cdkContext?: Record<string, unknown>;
   /** Leave node_modules/aws-cdk out of the temporary project. */
   withoutCdk?: boolean;
+  /** package.json "engines.node" of the temporary project: the real one by default; null for no package.json. */
+  nodeEngines?: string | null;
 }
+
+/** The project's own package.json "engines.node". */
+export const REAL_NODE_ENGINES = (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
 
 export const NODE_PATH = '/usr/bin/node-for-tests';
 
@@ -81,6 +86,8 @@ export function makeProject(options: HarnessOptions = {}): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mlflow-cli-test-'));
   TEMP_PROJECTS.push(root);
   fs.writeFileSync(path.join(root, 'cdk.json'), JSON.stringify({ app: 'npx tsx bin/mlflow-on-aws.ts', context: options.cdkContext ?? {} }));
+  const engines = options.nodeEngines === undefined ? REAL_NODE_ENGINES : options.nodeEngines;
+  if (engines !== null) fs.writeFileSync(path.join(root, 'package.json'), JSON.stringify({ name: 'mlflow-on-aws', private: true, engines: { node: engines } }));
   if (!options.withoutCdk) {
     const cdkDir = path.join(root, 'node_modules', 'aws-cdk');
     fs.mkdirSync(path.join(cdkDir, 'bin'), { recursive: true });
@@ -148,7 +155,7 @@ export function harness(options: HarnessOptions = {}): Harness {
     },
     interactive: options.interactive ?? true,
     env: options.env ?? { AWS_REGION: 'us-west-2' },
-    nodeVersion: options.nodeVersion ?? '20.19.0',
+    nodeVersion: options.nodeVersion ?? '24.11.1',
     nodePath: NODE_PATH,
     projectRoot,
     sleep: async (ms) => {

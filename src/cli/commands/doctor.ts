@@ -1,4 +1,6 @@
 /** `doctor`: checks what a deployment needs and says how to fix what is missing. Read-only. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { PlatformConfig } from '../../config/platform-config';
 import { callerIdentity, checkAccount, describeDomain, listDomains, loadCliConfigOrThrow, Target, usesStudio } from '../aws';
@@ -12,8 +14,6 @@ Checks Node.js, the configuration, AWS credentials, account and region, the CDK 
 target environment, Docker (needed only with imageBuild=local) and existing SageMaker domains.
 Exit code 0 when nothing blocks a deploy, otherwise the code of the first failed check.`;
 
-/** Matches package.json "engines.node" (a test keeps them equal). */
-export const MIN_NODE_VERSION = '20.6.0';
 /** Bootstrap stack version below which the CDK CLI refuses to deploy the app's assets. */
 export const MIN_BOOTSTRAP_VERSION = 6;
 export const TOOLKIT_STACK_NAME = 'CDKToolkit';
@@ -45,7 +45,7 @@ export async function doctorCommand(args: readonly string[], deps: CliDeps): Pro
     if (result.fix && (result.state === 'fail' || result.state === 'warn')) deps.output.out(`       fix: ${result.fix}`);
   };
 
-  report(checkNode(deps.nodeVersion));
+  report(checkNode(deps.nodeVersion, readNodeEngines(deps.projectRoot)));
 
   let config: PlatformConfig | undefined;
   try {
@@ -92,11 +92,85 @@ export async function doctorCommand(args: readonly string[], deps: CliDeps): Pro
   return failed[0].exitCode ?? EXIT.failure;
 }
 
-export function checkNode(version: string): CheckResult {
-  const ok = compareVersions(version, MIN_NODE_VERSION) >= 0;
-  return ok
-    ? { name: 'Node.js', state: 'ok', detail: `${version} (need ${MIN_NODE_VERSION} or later)` }
-    : { name: 'Node.js', state: 'fail', detail: `${version} is too old (need ${MIN_NODE_VERSION} or later)`, fix: 'Install Node.js 20 LTS or later from nodejs.org or your package manager.' };
+/**
+ * Release lines inside the supported range that are past their end of life: still allowed (a warning, not a
+ * failure), with what follows for this project.
+ */
+export const NODE_END_OF_LIFE: Readonly<Record<number, string>> = Object.freeze({
+  20: 'Node.js 20 reached end of life on 2026-04-30, and AWS SDK for JavaScript v3 releases from January 2027 on require Node.js 22 or later (the SDK versions pinned here still run on 20)',
+});
+
+const NODE_FIX = 'Install Node.js 24 LTS (or 22) from nodejs.org or your package manager.';
+
+/** The supported Node.js range: package.json "engines.node" of the project, the one place it is written. */
+export function readNodeEngines(projectRoot: string): string | undefined {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { engines?: { node?: unknown } };
+    return typeof pkg.engines?.node === 'string' ? pkg.engines.node : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function checkNode(version: string, range: string | undefined): CheckResult {
+  const name = 'Node.js';
+  if (range === undefined) return { name, state: 'warn', detail: `${version}; cannot read "engines.node" from the project's package.json`, fix: 'Run doctor from an intact checkout of the project (package.json present).' };
+  let parsed: NodeRange;
+  try {
+    parsed = parseNodeRange(range);
+  } catch (error) {
+    return { name, state: 'warn', detail: `${version}; ${(error as Error).message}` };
+  }
+  const minimum = minimumVersion(parsed);
+  if (compareVersions(version, minimum) < 0) {
+    return { name, state: 'fail', detail: `${version} is too old: the minimum is ${minimum} (package.json engines.node "${range}")`, fix: NODE_FIX };
+  }
+  if (!satisfies(version, parsed)) {
+    return { name, state: 'warn', detail: `${version} is outside the supported range "${range}" (package.json engines.node): untested`, fix: NODE_FIX };
+  }
+  const endOfLife = NODE_END_OF_LIFE[majorOf(version)];
+  if (endOfLife) return { name, state: 'warn', detail: `${version}: ${endOfLife}`, fix: NODE_FIX };
+  return { name, state: 'ok', detail: `${version} (supported: ${range})` };
+}
+
+// ---- the part of npm's semver range syntax that engines.node uses: "||", "^X.Y.Z", ">=", ">", "<=", "<", "=" ----
+
+type Comparator = { readonly op: '>=' | '>' | '<=' | '<' | '='; readonly version: string };
+/** Alternatives ("||") of comparator sets (all must hold). */
+export type NodeRange = Comparator[][];
+
+export function parseNodeRange(range: string): NodeRange {
+  const alternatives = range.split('||').map((part) => part.trim());
+  if (alternatives.some((a) => a === '')) throw new Error(`engines.node "${range}" has an empty alternative`);
+  return alternatives.map((alternative) =>
+    alternative.split(/\s+/).flatMap((token): Comparator[] => {
+      const match = /^(\^|>=|>|<=|<|=)?v?(\d+)(?:\.(\d+))?(?:\.(\d+))?$/.exec(token);
+      if (!match) throw new Error(`engines.node "${range}": cannot read "${token}"`);
+      const [, op, major, minor = '0', patch = '0'] = match;
+      const version = `${major}.${minor}.${patch}`;
+      if (op === '^') return [{ op: '>=', version }, { op: '<', version: `${Number(major) + 1}.0.0` }];
+      return [{ op: (op ?? '=') as Comparator['op'], version }];
+    }),
+  );
+}
+
+export function satisfies(version: string, range: NodeRange): boolean {
+  return range.some((set) =>
+    set.every(({ op, version: bound }) => {
+      const c = compareVersions(version, bound);
+      return op === '>=' ? c >= 0 : op === '>' ? c > 0 : op === '<=' ? c <= 0 : op === '<' ? c < 0 : c === 0;
+    }),
+  );
+}
+
+/** The lowest version the range admits (its lowest lower bound). */
+export function minimumVersion(range: NodeRange): string {
+  const lowers = range.map((set) => set.find((c) => c.op === '>=' || c.op === '=' || c.op === '>')?.version ?? '0.0.0');
+  return lowers.reduce((a, b) => (compareVersions(a, b) <= 0 ? a : b));
+}
+
+function majorOf(version: string): number {
+  return parseInt(version.replace(/^v/, ''), 10) || 0;
 }
 
 export function compareVersions(a: string, b: string): number {
