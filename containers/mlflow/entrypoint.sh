@@ -12,11 +12,23 @@
 #   MLFLOW_PROXY_ARTIFACTS                 "true": the server proxies artifacts to BUCKET instead of
 #                                          clients reading and writing S3 directly (default false)
 #   MLFLOW_VERSION                         set in the image at build time
+#
+#   MLFLOW_DB_WAIT_SECONDS                 bound of the wait for the database and, separately, for the schema
+#                                          lock (mlflow_db.py; default 300)
+#   DB_IDLE_DISCONNECT_SECONDS             the database closes each pooled MLflow connection after this many
+#                                          seconds unused, so that an idle server holds none and Aurora can pause
+#
+# Read by MLflow itself (set by the CDK stack, passed through unchanged):
+#   MLFLOW_SERVER_ENABLE_JOB_EXECUTION     false unless the mlflowBackgroundJobs setting is on: MLflow 3's job
+#                                          runner queries the database every minute
+#
+# Only these may differ from the image defaults (the end-to-end tests use them to run the same files on
+# loopback): MLFLOW_DB_HELPER (path of mlflow_db.py), MLFLOW_LISTEN_PORT (default 5000).
 set -eu
 
 MLFLOW_DB_HELPER="${MLFLOW_DB_HELPER:-/opt/mlflow-server/mlflow_db.py}"
 LISTEN_HOST=127.0.0.1
-LISTEN_PORT=5000
+LISTEN_PORT="${MLFLOW_LISTEN_PORT:-5000}"
 
 fail() {
   echo "mlflow-server: $*" >&2

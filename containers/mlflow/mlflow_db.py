@@ -10,6 +10,8 @@
 
 Settings: MLFLOW_DB_WAIT_SECONDS (default 300) bounds the wait for the database to accept
 connections (Aurora Serverless v2 resumes from 0 ACU in seconds) and, separately, for the lock.
+DB_IDLE_DISCONNECT_SECONDS (optional) makes the database close each of MLflow's connections after that
+many seconds unused (see backend_store_uri).
 """
 
 import os
@@ -43,10 +45,29 @@ def settings():
     }
 
 
+def idle_disconnect_seconds():
+    """DB_IDLE_DISCONNECT_SECONDS: the database closes a connection of MLflow's pool after this long unused."""
+    raw = os.environ.get("DB_IDLE_DISCONNECT_SECONDS", "")
+    if raw == "":
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 31536000:
+        log(f"DB_IDLE_DISCONNECT_SECONDS must be a whole number of seconds from 1 to 31536000, got {raw!r}")
+        sys.exit(2)
+    return int(raw)
+
+
 def backend_store_uri(s):
     quote = lambda value: urllib.parse.quote(value, safe="")  # noqa: E731
     host = f"[{s['host']}]" if ":" in s["host"] else s["host"]
-    return f"mysql+pymysql://{quote(s['user'])}:{quote(s['password'])}@{host}:{s['port']}/{quote(s['database'])}"
+    uri = f"mysql+pymysql://{quote(s['user'])}:{quote(s['password'])}@{host}:{s['port']}/{quote(s['database'])}"
+    options = {}
+    idle = idle_disconnect_seconds()
+    if idle is not None:
+        # MLflow keeps a pool of connections per worker (SQLAlchemy's default, with pre-ping). Each connection asks the
+        # server to close it after `idle` seconds without a statement, so an idle server holds no connection and
+        # Aurora Serverless v2 can pause; the pool's pre-ping replaces a closed connection on its next use.
+        options["init_command"] = f"SET SESSION wait_timeout = {idle}"
+    return uri + ("?" + urllib.parse.urlencode(options, quote_via=urllib.parse.quote) if options else "")
 
 
 def wait_seconds():

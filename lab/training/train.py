@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import inspect
 import json
 import os
 import sys
@@ -33,6 +34,10 @@ import pandas as pd
 from mlflow.models import infer_signature
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+# MLflow 3 saves scikit-learn models in the skops format, which refuses to load (and so to save) types it does not
+# trust; a random forest's trees are such a type. This script made the model itself, so it trusts exactly that type.
+SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -93,6 +98,11 @@ def training_job_identity() -> dict[str, str]:
     return {key: value for key, value in identity.items() if value}
 
 
+def skops_options(function) -> dict:
+    """The trusted-types argument for MLflow releases that save with skops (MLflow 2 has no such argument)."""
+    return {"skops_trusted_types": SKOPS_TRUSTED_TYPES} if "skops_trusted_types" in inspect.signature(function).parameters else {}
+
+
 def evaluate(model: RandomForestRegressor, features: pd.DataFrame, target: pd.Series) -> dict[str, float]:
     predictions = model.predict(features)
     return {
@@ -147,12 +157,13 @@ def main(argv: list[str]) -> int:
             signature=infer_signature(x_test, model.predict(x_test)),
             input_example=x_test.head(5),
             registered_model_name=registered_model_name,
+            **skops_options(mlflow.sklearn.log_model),
         )
         version = model_info.registered_model_version
         mlflow.set_tag("lab.registered_model", f"{registered_model_name}/{version}")
 
         # SageMaker keeps /opt/ml/model as the job's model.tar.gz: store the same model there too.
-        mlflow.sklearn.save_model(model, os.path.join(args.model_dir, "mlflow-model"))
+        mlflow.sklearn.save_model(model, os.path.join(args.model_dir, "mlflow-model"), **skops_options(mlflow.sklearn.save_model))
 
     # One line per metric for the estimator's metric_definitions (shown in SageMaker as job metrics).
     for name, value in metrics.items():

@@ -60,12 +60,23 @@ export interface PlatformConfig {
    * passes API Gateway, whose requests are limited to 10 MB). Off: clients use S3 directly, as in the original sample.
    */
   readonly proxyArtifacts: boolean;
+  /**
+   * MLflow 3's background job runner (huey consumers and a scheduler that reads the database every minute, used by
+   * features such as online scoring of traces). Off by default: while it runs the database never sits idle, so
+   * Aurora Serverless v2 never pauses, and its processes take memory in the task.
+   */
+  readonly mlflowBackgroundJobs: boolean;
 
   // Backend store
   readonly dbMinCapacity: number;
   readonly dbMaxCapacity: number;
   /** Minutes without connections before an Aurora Serverless v2 instance at 0 ACU pauses. */
   readonly dbAutoPauseMinutes: number;
+  /**
+   * Seconds after which the database closes a pooled MLflow connection that nobody used, so an idle MLflow holds no
+   * connection and the auto-pause timer can start. Lower: pauses sooner; higher: fewer reconnects between bursts.
+   */
+  readonly dbIdleDisconnectSeconds: number;
   readonly dbBackupRetentionDays: number;
   readonly dbDeletionProtection: boolean;
 
@@ -102,9 +113,11 @@ export const DEFAULT_CONFIG: PlatformConfig = Object.freeze({
   logRetentionDays: 30,
   imageBuild: 'codebuild',
   proxyArtifacts: false,
+  mlflowBackgroundJobs: false,
   dbMinCapacity: 0,
   dbMaxCapacity: 2,
   dbAutoPauseMinutes: 60,
+  dbIdleDisconnectSeconds: 60,
   dbBackupRetentionDays: 7,
   dbDeletionProtection: true,
   destroyDataOnDelete: false,
@@ -165,10 +178,12 @@ export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
   const logRetentionDays = oneOf('logRetentionDays', toNumber(pick('logRetentionDays')), LOG_RETENTION_DAYS, 'days CloudWatch Logs supports');
   const imageBuild = oneOf('imageBuild', pick('imageBuild'), IMAGE_BUILD_CHOICES, 'image build modes');
   const proxyArtifacts = bool('proxyArtifacts', pick('proxyArtifacts'));
+  const mlflowBackgroundJobs = bool('mlflowBackgroundJobs', pick('mlflowBackgroundJobs'));
 
   const dbMaxCapacity = halfStep('dbMaxCapacity', pick('dbMaxCapacity'), 1, 256);
   const dbMinCapacity = halfStep('dbMinCapacity', pick('dbMinCapacity'), 0, dbMaxCapacity, `0 to dbMaxCapacity (${dbMaxCapacity}) ACU in steps of 0.5`);
   const dbAutoPauseMinutes = integer('dbAutoPauseMinutes', pick('dbAutoPauseMinutes'), 5, 1440);
+  const dbIdleDisconnectSeconds = integer('dbIdleDisconnectSeconds', pick('dbIdleDisconnectSeconds'), 10, 3600);
   const dbBackupRetentionDays = integer('dbBackupRetentionDays', pick('dbBackupRetentionDays'), 1, 35);
   const dbDeletionProtection = bool('dbDeletionProtection', pick('dbDeletionProtection'));
   const destroyDataOnDelete = bool('destroyDataOnDelete', pick('destroyDataOnDelete'));
@@ -186,8 +201,8 @@ export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
   return Object.freeze({
     region, account, vpcCidr, natGateways,
     mlflowVersion, mlflowUsername, mlflowSecretName,
-    taskCpu, taskMemoryMiB: taskMemoryMiB as number, desiredTasks, maxTasks, cpuTargetPercent, logRetentionDays, imageBuild, proxyArtifacts,
-    dbMinCapacity, dbMaxCapacity, dbAutoPauseMinutes, dbBackupRetentionDays, dbDeletionProtection,
+    taskCpu, taskMemoryMiB: taskMemoryMiB as number, desiredTasks, maxTasks, cpuTargetPercent, logRetentionDays, imageBuild, proxyArtifacts, mlflowBackgroundJobs,
+    dbMinCapacity, dbMaxCapacity, dbAutoPauseMinutes, dbIdleDisconnectSeconds, dbBackupRetentionDays, dbDeletionProtection,
     destroyDataOnDelete, artifactVersionExpiryDays,
     apiThrottleRateLimit, apiThrottleBurstLimit,
     sagemaker, domainId, studioUserName, notebookInstanceType, notebookVolumeSizeGiB,

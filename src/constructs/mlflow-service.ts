@@ -39,6 +39,18 @@ export interface MlflowServiceProps {
    * @default false
    */
   readonly proxyArtifacts?: boolean;
+  /**
+   * Run MLflow 3's background job runner (huey consumers plus a scheduler that queries the database every minute).
+   * While it runs the database is never idle, so Aurora Serverless v2 cannot pause.
+   * @default false
+   */
+  readonly backgroundJobs?: boolean;
+  /**
+   * Seconds after which the database closes a pooled MLflow connection nobody used: the delay before an idle server
+   * holds no connection (Aurora's auto-pause timer starts then).
+   * @default 60
+   */
+  readonly dbIdleDisconnectSeconds?: number;
   /** Retention of the containers' logs. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -120,6 +132,11 @@ export class MlflowService extends Construct {
         MLFLOW_DB_WAIT_SECONDS: String(DATABASE_WAIT.toSeconds()),
         MLFLOW_WORKERS: String(workerCount(cpu, memoryMiB)),
         MLFLOW_PROXY_ARTIFACTS: String(props.proxyArtifacts ?? false),
+        // MLflow pools its database connections; the database closes each one after this long unused, so an idle
+        // server holds none and Aurora Serverless v2 can pause (the end-to-end suite checks SHOW PROCESSLIST;
+        // `npm run bench:e2e` compares it with no pool at all).
+        DB_IDLE_DISCONNECT_SECONDS: String(props.dbIdleDisconnectSeconds ?? 60),
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION: String(props.backgroundJobs ?? false),
         MLFLOW_SERVER_ALLOWED_HOSTS: (props.allowedHosts ?? defaultAllowedHosts(region)).join(','),
         MLFLOW_SERVER_CORS_ALLOWED_ORIGINS: (props.corsAllowedOrigins ?? [`https://*.execute-api.${region}.amazonaws.com`]).join(','),
       },

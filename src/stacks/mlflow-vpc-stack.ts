@@ -73,6 +73,8 @@ export class MLflowVpcStack extends Stack {
       maxCount: config.maxTasks,
       cpuTargetPercent: config.cpuTargetPercent,
       proxyArtifacts: config.proxyArtifacts,
+      backgroundJobs: config.mlflowBackgroundJobs,
+      dbIdleDisconnectSeconds: config.dbIdleDisconnectSeconds,
       logRetention,
     });
 

@@ -212,6 +212,24 @@ describe('mlflow entrypoint', () => {
     assert.ok(!argv.includes('--no-serve-artifacts') && !argv.includes('--default-artifact-root'));
   });
 
+  it('asks the database to close idle pooled connections after DB_IDLE_DISCONNECT_SECONDS', () => {
+    const run = runEntrypoint({ DB_IDLE_DISCONNECT_SECONDS: '60' });
+    assert.equal(run.status, 0, run.stderr);
+    const uri = new URL(argAfter(run.calls[1].argv, '--backend-store-uri') ?? '');
+    assert.equal(uri.searchParams.get('init_command'), 'SET SESSION wait_timeout = 60');
+    assert.equal(decodeURIComponent(uri.password), DB_PASSWORD, 'the credentials are still encoded exactly');
+    assert.equal(run.calls[0].argv[2], argAfter(run.calls[1].argv, '--backend-store-uri'), 'the upgrade uses the same URI');
+  });
+
+  for (const bad of ['0', '-1', '60s', '99999999999']) {
+    it(`refuses DB_IDLE_DISCONNECT_SECONDS=${bad} with a clear message`, () => {
+      const run = runEntrypoint({ DB_IDLE_DISCONNECT_SECONDS: bad });
+      assert.equal(run.status, 2);
+      assert.match(run.stderr, new RegExp(`DB_IDLE_DISCONNECT_SECONDS must be a whole number of seconds from 1 to 31536000, got '${bad}'`));
+      assert.deepEqual(run.calls, [], 'neither the upgrade nor the server ran');
+    });
+  }
+
   it('creates the tables of an empty database instead of migrating it', () => {
     const run = runEntrypoint({ FAKE_MYSQL_TABLES: '0' });
     assert.equal(run.status, 0, run.stderr);

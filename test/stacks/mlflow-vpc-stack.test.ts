@@ -171,6 +171,15 @@ describe('service', () => {
     assert.equal(environment(mlflowTemplate({ proxyArtifacts: true })).MLFLOW_PROXY_ARTIFACTS, 'true');
   });
 
+  test('an idle MLflow lets the database pause: pooled connections close after 60 s unused, no background job runner', () => {
+    const environment = (template: Template) => Object.fromEntries(container(template, CONTAINER_NAMES.mlflow).Environment.map((e: any) => [e.Name, e.Value]));
+    assert.equal(environment(template).DB_IDLE_DISCONNECT_SECONDS, '60');
+    assert.equal(environment(template).MLFLOW_SERVER_ENABLE_JOB_EXECUTION, 'false');
+    const custom = environment(mlflowTemplate({ dbIdleDisconnectSeconds: 300, mlflowBackgroundJobs: true }));
+    assert.equal(custom.DB_IDLE_DISCONNECT_SECONDS, '300');
+    assert.equal(custom.MLFLOW_SERVER_ENABLE_JOB_EXECUTION, 'true');
+  });
+
   test('no secret value or secret-looking name in plain environment', () => {
     for (const c of containers(template)) {
       for (const e of c.Environment ?? []) {

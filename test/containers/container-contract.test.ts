@@ -1,0 +1,67 @@
+/**
+ * The contract between the stack and the containers: every variable the task definition gives a container is one the
+ * container documents and reads, and every variable the container needs is given by the stack (or by its image).
+ * The end-to-end suite then runs the containers with exactly these variables (test/e2e/support/task-definition.ts).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { taskContract } from '../e2e/support/task-definition';
+import { REPO_ROOT } from './support/proxy';
+
+const MLFLOW_ENTRYPOINT = join(REPO_ROOT, 'containers', 'mlflow', 'entrypoint.sh');
+const MLFLOW_DOCKERFILE = join(REPO_ROOT, 'containers', 'mlflow', 'Dockerfile');
+
+/** Variable names documented in the header comment of a shell entrypoint (`#   NAME [NAME ...]   text`). */
+function documentedVariables(file: string): Set<string> {
+  const header = readFileSync(file, 'utf8').split('\n').filter((line) => line.startsWith('#'));
+  const names = new Set<string>();
+  for (const line of header) {
+    const match = /^#\s{2,}((?:[A-Z][A-Z0-9_]+\s+)+)/.exec(line);
+    if (!match) continue;
+    for (const name of match[1].trim().split(/\s+/)) names.add(name);
+  }
+  return names;
+}
+
+/** Variables the entrypoint stops without: the names in its `for name in ...; do` required list. */
+function requiredVariables(file: string): string[] {
+  const match = /for name in ([A-Z_ ]+); do/.exec(readFileSync(file, 'utf8'));
+  assert.ok(match, 'the entrypoint lists its required variables');
+  return match[1].trim().split(/\s+/);
+}
+
+function imageVariables(dockerfile: string): Set<string> {
+  const text = readFileSync(dockerfile, 'utf8');
+  return new Set([...text.matchAll(/^\s*(?:ENV\s+)?([A-Z][A-Z0-9_]+)=\$\{?[A-Z_]/gm)].map((m) => m[1]));
+}
+
+describe('the MLflow container contract', () => {
+  for (const [name, settings] of [['defaults', {}], ['proxied artifacts and background jobs', { proxyArtifacts: true, mlflowBackgroundJobs: true }]] as const) {
+    it(`${name}: the stack sets only documented variables, and every required one`, () => {
+      const { mlflow } = taskContract(settings);
+      const given = [...Object.keys(mlflow.environment), ...mlflow.secrets];
+      const documented = documentedVariables(MLFLOW_ENTRYPOINT);
+      const undocumented = given.filter((variable) => !documented.has(variable));
+      assert.deepEqual(undocumented, [], 'set by the stack but not part of the entrypoint\'s documented contract');
+      const fromImage = imageVariables(MLFLOW_DOCKERFILE);
+      const missing = requiredVariables(MLFLOW_ENTRYPOINT).filter((variable) => !given.includes(variable) && !fromImage.has(variable));
+      assert.deepEqual(missing, [], 'required by the entrypoint but set neither by the stack nor by the image');
+      const unused = [...documented].filter((variable) => !given.includes(variable) && !fromImage.has(variable)
+        && !['MLFLOW_DB_HELPER', 'MLFLOW_LISTEN_PORT'].includes(variable));
+      assert.deepEqual(unused, [], 'documented as set by the stack, but the stack does not set it');
+    });
+  }
+
+  it('the database credentials come from secrets, never from the plain environment', () => {
+    const { mlflow, proxy } = taskContract();
+    assert.deepEqual(mlflow.secrets, ['PASSWORD', 'USERNAME']);
+    assert.deepEqual(proxy.secrets, ['MLFLOW_PASSWORD', 'MLFLOW_USERNAME']);
+    for (const value of Object.values(mlflow.environment)) assert.doesNotMatch(JSON.stringify(value), /SecretString|secretsmanager/i);
+  });
+
+  it('the proxy gets no plain variables: its listen port and upstream are the image defaults', () => {
+    assert.deepEqual(taskContract().proxy.environment, {});
+  });
+});

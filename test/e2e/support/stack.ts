@@ -1,0 +1,211 @@
+/**
+ * The MLflow platform's runtime on loopback, with no Docker: a throwaway MariaDB for Aurora MySQL, moto's server for
+ * S3 and Secrets Manager, the real MLflow server started through `containers/mlflow/entrypoint.sh` (and so
+ * `mlflow_db.py`) exactly as the image starts it, and the real nginx proxy started through
+ * `containers/nginx/entrypoint.sh`. Both containers get the environment of their container in the synthesized task
+ * definition; only addresses and secret values are substituted (see task-definition.ts).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolvePlatformConfig, type RawSettings } from '../../../src/config/platform-config';
+import { NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, freePort, requireProgram, workerUser } from '../../containers/support/proxy';
+import { ensurePythonEnv, REPO_ROOT, type PythonEnv } from '../../support/python-env';
+import { startAwsStandIn, type AwsStandIn } from './aws-standin';
+import { startMariaDb, type MariaDb } from './mariadb';
+import { memoryOfGroup, startService, waitFor, type MemoryUse, type Service } from './service';
+import { containerEnvironment, taskContract, type TaskContract } from './task-definition';
+
+export const MLFLOW_ENTRYPOINT = join(REPO_ROOT, 'containers', 'mlflow', 'entrypoint.sh');
+export const MLFLOW_DB_HELPER = join(REPO_ROOT, 'containers', 'mlflow', 'mlflow_db.py');
+/** Screenshots and other artifacts a person may want to look at after a run (not checked in). */
+export const TEST_OUTPUT = join(REPO_ROOT, 'test-output', 'e2e');
+const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface StackOptions {
+  /** CDK settings the task definition is synthesized with (defaults otherwise). */
+  readonly settings?: RawSettings;
+  /** MLflow servers to start against the one database, all at the same moment. @default 1 */
+  readonly servers?: number;
+  /** Start the proxy in front of the first server. @default true */
+  readonly proxy?: boolean;
+  /**
+   * Variables to add to (or override in) each MLflow server's container environment, by server: for benchmarks of
+   * alternatives. Its length, when longer, sets the number of servers.
+   */
+  readonly mlflowEnvOverrides?: ReadonlyArray<Record<string, string>>;
+}
+
+export interface MlflowServer {
+  readonly port: number;
+  /** http://127.0.0.1:port, straight to MLflow (what only the proxy can reach in the task). */
+  readonly url: string;
+  readonly service: Service;
+  memory(): MemoryUse;
+}
+
+export interface Proxy {
+  readonly port: number;
+  readonly url: string;
+  readonly service: Service;
+  memory(): MemoryUse;
+}
+
+export interface E2eStack {
+  readonly python: PythonEnv;
+  readonly task: TaskContract;
+  readonly db: MariaDb;
+  readonly aws: AwsStandIn;
+  readonly bucket: string;
+  readonly secretName: string;
+  readonly username: string;
+  readonly password: string;
+  readonly servers: MlflowServer[];
+  readonly proxy?: Proxy;
+  readonly workDir: string;
+  /** `Authorization` header value of the MLflow credentials. */
+  authorization(): string;
+  /** Environment for a Python MLflow client that talks to the proxy with the MLflow credentials. */
+  clientEnv(): Record<string, string>;
+  /** Runs the test environment's python with `args` and `env` (on top of a minimal base); never throws on exit codes. */
+  runPython(args: string[], env: Record<string, string>, timeoutMs?: number): Promise<PythonRun>;
+  stop(): Promise<void>;
+}
+
+export interface PythonRun {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<E2eStack> {
+  requireProgram('nginx', "Debian package 'nginx'");
+  requireProgram('envsubst', "Debian package 'gettext-base'");
+  const python = ensurePythonEnv();
+  const settings = { mlflowVersion: python.mlflowVersion, ...options.settings };
+  const config = resolvePlatformConfig(settings);
+  const task = taskContract(settings);
+  const workDir = mkdtempSync(join(tmpdir(), 'mlflow-e2e-'));
+  // nginx's workers run as an unprivileged user when the tests run as root: they must reach the run directory inside.
+  chmodSync(workDir, 0o711);
+  mkdirSync(TEST_OUTPUT, { recursive: true });
+
+  const started: Array<{ stop(): Promise<void> }> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const part of started.reverse()) await part.stop().catch(() => {});
+    rmSync(workDir, { recursive: true, force: true });
+  };
+
+  try {
+    const db = await startMariaDb();
+    started.push({ stop: () => db.destroy() });
+    const aws = await startAwsStandIn(python);
+    started.push(aws);
+    const bucket = `mlflow-artifacts-e2e-${randomBytes(4).toString('hex')}`;
+    await aws.createBucket(bucket);
+    const username = config.mlflowUsername;
+    const password = randomBytes(24).toString('base64url');
+    await aws.createSecret(config.mlflowSecretName, JSON.stringify({ username, password }));
+
+    const mlflowEnvironment = (port: number, overrides: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+      // What the image provides: its PATH (python and mlflow), HOME and ENV lines (Dockerfile).
+      PATH: `${python.bin}:${SYSTEM_PATH}`,
+      HOME: workDir,
+      PYTHONUNBUFFERED: '1',
+      PYTHONDONTWRITEBYTECODE: '1',
+      MLFLOW_VERSION: config.mlflowVersion,
+      // What ECS provides: the container's environment and secrets from the task definition.
+      ...containerEnvironment(
+        task.mlflow,
+        { BUCKET: `s3://${bucket}`, HOST: '127.0.0.1', PORT: String(db.port) },
+        { USERNAME: db.user, PASSWORD: db.password },
+      ),
+      // What the task role and the real S3 endpoint provide on AWS.
+      ...aws.clientEnv(),
+      // Loopback: the helper's path in the repository and a free port instead of 5000.
+      MLFLOW_DB_HELPER,
+      MLFLOW_LISTEN_PORT: String(port),
+      ...overrides,
+    });
+
+    const servers: MlflowServer[] = [];
+    const count = Math.max(options.servers ?? 1, options.mlflowEnvOverrides?.length ?? 0);
+    for (let i = 0; i < count; i += 1) {
+      const port = await freePort();
+      const service = startService(`mlflow server ${i + 1}`, 'sh', [MLFLOW_ENTRYPOINT], mlflowEnvironment(port, options.mlflowEnvOverrides?.[i]), join(workDir, `mlflow-${i + 1}.log`), workDir);
+      const server: MlflowServer = {
+        port,
+        url: `http://127.0.0.1:${port}`,
+        service,
+        memory: () => memoryOfGroup(service.child.pid ?? -1),
+      };
+      servers.push(server);
+      started.push({ stop: () => service.stop('SIGTERM', 20_000) });
+    }
+    // A first start creates the whole schema (a hundred migrations), hence the generous bound.
+    await Promise.all(servers.map((server) => waitFor(`${server.service.name} to answer /health`, async () => (await fetch(`${server.url}/health`)).status === 200, 240_000, server.service)));
+
+    let proxy: Proxy | undefined;
+    if (options.proxy ?? true) {
+      const port = await freePort();
+      const runDir = join(workDir, 'proxy');
+      const service = startService('nginx proxy', 'sh', [NGINX_ENTRYPOINT], {
+        PATH: SYSTEM_PATH,
+        ...containerEnvironment(task.proxy, {}, { MLFLOW_USERNAME: username, MLFLOW_PASSWORD: password }),
+        // Loopback: the listen port, MLflow's address, and the shipped files at their repository paths.
+        NGINX_LISTEN_PORT: String(port),
+        MLFLOW_UPSTREAM: `127.0.0.1:${servers[0].port}`,
+        NGINX_RUN_DIR: runDir,
+        NGINX_WORKER_USER: workerUser(),
+        NGINX_TEMPLATE,
+        NGINX_PERL_LIB,
+      }, join(workDir, 'proxy.log'));
+      proxy = { port, url: `http://127.0.0.1:${port}`, service, memory: () => memoryOfGroup(service.child.pid ?? -1) };
+      started.push({ stop: () => service.stop('SIGQUIT', 10_000) });
+      await waitFor('the proxy to answer /elb-status', async () => (await fetch(`${proxy!.url}/elb-status`)).status === 200, 30_000, service);
+    }
+
+    const authorization = (): string => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    const clientEnv = (): Record<string, string> => ({
+      ...aws.clientEnv(),
+      MLFLOW_TRACKING_URI: proxy?.url ?? servers[0].url,
+      MLFLOW_TRACKING_USERNAME: username,
+      MLFLOW_TRACKING_PASSWORD: password,
+    });
+
+    return {
+      python, task, db, aws, bucket, username, password, servers, proxy, workDir,
+      secretName: config.mlflowSecretName,
+      authorization,
+      clientEnv,
+      runPython: (args, env, timeoutMs = 300_000) => runPython(python, args, { HOME: workDir, ...env }, timeoutMs),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+export function runPython(python: PythonEnv, args: string[], env: Record<string, string>, timeoutMs: number): Promise<PythonRun> {
+  return new Promise((resolve) => {
+    const child = spawn(python.python, args, {
+      env: { PATH: `${python.bin}:${SYSTEM_PATH}`, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      stderr += `\n[killed after ${timeoutMs} ms]`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
