@@ -22,6 +22,12 @@ export interface NotebookInstanceProps {
   readonly notebookInstanceName?: string;
 }
 
+/** The notebook platform: Amazon Linux 2023 with JupyterLab 4. AL2 (notebook-al2-v3) reached end of support on 2026-06-30. */
+export const NOTEBOOK_PLATFORM = 'notebook-al2023-v1';
+
+/** Instance families SageMaker does not offer on notebook-al2023-v1. */
+export const UNSUPPORTED_AL2023_FAMILIES: readonly string[] = ['p2', 'p3', 'p3dn', 'inf1', 'g3'];
+
 /**
  * A SageMaker notebook instance in a private subnet of the platform VPC (no direct internet access: traffic goes
  * through the NAT gateway), with a KMS-encrypted volume and a lifecycle configuration that, on every start,
@@ -34,6 +40,13 @@ export class NotebookInstance extends Construct {
 
   constructor(scope: Construct, id: string, props: NotebookInstanceProps) {
     super(scope, id);
+    const instanceType = props.instanceType ?? 'ml.t3.medium';
+    const family = instanceType.split('.')[1];
+    if (UNSUPPORTED_AL2023_FAMILIES.includes(family)) {
+      throw new Error(
+        `Notebook instance type ${instanceType} is not supported on ${NOTEBOOK_PLATFORM} (no ml.${UNSUPPORTED_AL2023_FAMILIES.join(', ml.')}): choose another, e.g. -c notebookInstanceType=ml.t3.medium or ml.g5.xlarge.`,
+      );
+    }
 
     const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -57,7 +70,7 @@ export class NotebookInstance extends Construct {
 
     this.instance = new sagemaker.CfnNotebookInstance(this, 'Instance', {
       notebookInstanceName: props.notebookInstanceName ?? 'mlflow-lab',
-      instanceType: props.instanceType ?? 'ml.t3.medium',
+      instanceType,
       roleArn: props.executionRole.roleArn,
       subnetId: props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds[0],
       securityGroupIds: [securityGroup.securityGroupId],
@@ -66,7 +79,7 @@ export class NotebookInstance extends Construct {
       kmsKeyId: volumeKey.keyId,
       volumeSizeInGb: props.volumeSizeGiB ?? 20,
       lifecycleConfigName: this.lifecycleConfig.attrNotebookInstanceLifecycleConfigName,
-      platformIdentifier: 'notebook-al2-v3',
+      platformIdentifier: NOTEBOOK_PLATFORM,
     });
   }
 }
@@ -78,31 +91,73 @@ export interface OnStartScriptSettings {
   readonly region: string;
 }
 
+/** Jupyter systemd units the on-start script looks for, in this order (jupyter-server on the AL2 and AL2023 platforms). */
+export const JUPYTER_UNITS = ['jupyter-server.service', 'jupyterlab.service', 'jupyter.service'] as const;
+
 /**
- * The notebook instance's on-start script. Lifecycle scripts must finish within five minutes, so the
- * pip install runs in the background; the environment is set for the Jupyter server before it restarts.
+ * The notebook instance's on-start script, for notebook-al2023-v1. Lifecycle scripts must finish within five
+ * minutes, so the pip install runs in the background. The MLflow settings reach:
+ * - kernels, through an IPython startup file: it works whatever the Jupyter unit and conda environment are called;
+ * - the Jupyter server (and the kernels and terminals it starts), through a drop-in for its systemd unit, found
+ *   among JUPYTER_UNITS rather than assumed;
+ * - login shells, through /etc/profile.d.
+ * The client goes into the `python3` conda environment (the conda_python3 kernel, Python 3.10 on AL2023),
+ * called by its path so that no activate script is needed.
  */
 export function onStartScript(settings: OnStartScriptSettings): string {
+  const env: Array<[string, string]> = [
+    ['MLFLOW_TRACKING_URI', settings.trackingUri],
+    ['MLFLOW_CREDENTIALS_SECRET_NAME', settings.secretName],
+    ['AWS_DEFAULT_REGION', settings.region],
+  ];
   return [
     '#!/bin/bash',
+    '# Written by the MLflow on AWS CDK app for notebook-al2023-v1 (Amazon Linux 2023, JupyterLab 4).',
+    '# No credential appears here: the lab reads them from Secrets Manager.',
     'set -euo pipefail',
-    '# Written by the MLflow on AWS CDK app. No credential appears here: the lab reads them from Secrets Manager.',
-    'cat > /etc/profile.d/mlflow.sh <<EOF',
-    `export MLFLOW_TRACKING_URI=${settings.trackingUri}`,
-    `export MLFLOW_CREDENTIALS_SECRET_NAME=${settings.secretName}`,
-    `export AWS_DEFAULT_REGION=${settings.region}`,
+    'NOTEBOOK_USER=ec2-user',
+    'NOTEBOOK_HOME=/home/ec2-user',
+    'SYSTEMD_DIR=/etc/systemd/system',
+    'PROFILE_DIR=/etc/profile.d',
+    'KERNEL_ENV="$NOTEBOOK_HOME/anaconda3/envs/python3"',
+    '',
+    '# Login shells (terminals).',
+    'cat > "$PROFILE_DIR/mlflow.sh" <<\'EOF\'',
+    ...env.map(([k, v]) => `export ${k}=${v}`),
     'EOF',
-    '# Kernels inherit the Jupyter server\'s environment.',
-    'mkdir -p /etc/systemd/system/jupyter-server.service.d',
-    'cat > /etc/systemd/system/jupyter-server.service.d/mlflow.conf <<EOF',
+    '',
+    '# Kernels: IPython runs this at every kernel start, in any conda environment.',
+    'STARTUP_DIR="$NOTEBOOK_HOME/.ipython/profile_default/startup"',
+    'mkdir -p "$STARTUP_DIR"',
+    'cat > "$STARTUP_DIR/00-mlflow.py" <<\'EOF\'',
+    'import os',
+    ...env.map(([k, v]) => `os.environ.setdefault("${k}", "${v}")`),
+    'EOF',
+    'chown -R "$NOTEBOOK_USER:$NOTEBOOK_USER" "$NOTEBOOK_HOME/.ipython"',
+    '',
+    '# The Jupyter server\'s environment: a drop-in for its systemd unit, which is looked up, not assumed.',
+    'JUPYTER_UNIT=""',
+    `for unit in ${JUPYTER_UNITS.join(' ')}; do`,
+    '  if systemctl cat "$unit" >/dev/null 2>&1; then JUPYTER_UNIT="$unit"; break; fi',
+    'done',
+    'if [ -n "$JUPYTER_UNIT" ]; then',
+    '  mkdir -p "$SYSTEMD_DIR/$JUPYTER_UNIT.d"',
+    '  cat > "$SYSTEMD_DIR/$JUPYTER_UNIT.d/mlflow.conf" <<\'EOF\'',
     '[Service]',
-    `Environment=MLFLOW_TRACKING_URI=${settings.trackingUri}`,
-    `Environment=MLFLOW_CREDENTIALS_SECRET_NAME=${settings.secretName}`,
-    `Environment=AWS_DEFAULT_REGION=${settings.region}`,
+    ...env.map(([k, v]) => `Environment=${k}=${v}`),
     'EOF',
-    'systemctl daemon-reload',
-    `nohup sudo -u ec2-user -i bash -c 'source /home/ec2-user/anaconda3/bin/activate python3 && pip install --quiet "mlflow==${settings.mlflowVersion}" boto3 sagemaker' >/home/ec2-user/mlflow-client-install.log 2>&1 &`,
-    'systemctl restart jupyter-server --no-block',
+    '  systemctl daemon-reload',
+    '  systemctl restart "$JUPYTER_UNIT" --no-block',
+    'else',
+    `  echo "mlflow: no Jupyter systemd unit (${JUPYTER_UNITS.join(', ')}); kernels still get the settings from $STARTUP_DIR" >&2`,
+    'fi',
+    '',
+    '# The MLflow client, matching the server, in the conda_python3 environment, in the background.',
+    'if [ -x "$KERNEL_ENV/bin/python" ]; then',
+    `  nohup sudo -u "$NOTEBOOK_USER" -H "$KERNEL_ENV/bin/python" -m pip install --quiet "mlflow==${settings.mlflowVersion}" boto3 sagemaker >"$NOTEBOOK_HOME/mlflow-client-install.log" 2>&1 &`,
+    'else',
+    '  echo "mlflow: no conda environment at $KERNEL_ENV; install the client in a notebook: %pip install mlflow==' + settings.mlflowVersion + '" >&2',
+    'fi',
     '',
   ].join('\n');
 }

@@ -1,13 +1,16 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { HOME_EFS_METADATA_KEY as CLI_HOME_EFS_METADATA_KEY } from '../../src/cli/studio-cleanup';
 import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/config/platform-config';
-import { onStartScript } from '../../src/constructs/notebook-instance';
+import { NOTEBOOK_PLATFORM, onStartScript } from '../../src/constructs/notebook-instance';
 import { HOME_EFS_METADATA_KEY, StudioUser } from '../../src/constructs/studio-user';
 import { STACK_NAMES } from '../../src/names';
 import { buildTestPlatform, resourcesOfType } from '../support/synth';
@@ -174,6 +177,17 @@ describe('SageMakerNotebookInstanceStack', () => {
     notebook.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
+  test('runs on Amazon Linux 2023 (notebook-al2023-v1): AL2 notebook instances cannot be started after 2026-06-30', () => {
+    assert.equal(NOTEBOOK_PLATFORM, 'notebook-al2023-v1');
+    notebook.hasResourceProperties('AWS::SageMaker::NotebookInstance', { PlatformIdentifier: 'notebook-al2023-v1' });
+  });
+
+  test('an instance type AL2023 notebook instances do not offer is refused at synth', () => {
+    for (const type of ['ml.p3.2xlarge', 'ml.p2.xlarge', 'ml.g3.4xlarge', 'ml.inf1.xlarge', 'ml.p3dn.24xlarge']) {
+      assert.throws(() => buildTestPlatform({ sagemaker: 'notebook', notebookInstanceType: type }), new RegExp(`${type.replace(/\./g, '\\.')} is not supported on notebook-al2023-v1`));
+    }
+  });
+
   test('instance type and volume size are configurable', () => {
     Template.fromStack(buildTestPlatform({ sagemaker: 'notebook', notebookInstanceType: 'ml.m5.xlarge', notebookVolumeSizeGiB: 50 }).notebook!)
       .hasResourceProperties('AWS::SageMaker::NotebookInstance', { InstanceType: 'ml.m5.xlarge', VolumeSizeInGB: 50 });
@@ -188,6 +202,75 @@ describe('SageMakerNotebookInstanceStack', () => {
     // The client pinned to the server's default release.
     assert.ok(script.includes(`mlflow==${DEFAULT_CONFIG.mlflowVersion}`), script);
     assert.doesNotMatch(script, /resolve:secretsmanager|MLFLOW_TRACKING_PASSWORD|get-secret-value/);
+  });
+
+  describe('the lifecycle script, run against a stand-in notebook instance', () => {
+    const settings = { trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com', secretName: 'mlflow-server-credentials', mlflowVersion: '3.17.2', region: 'us-west-2' };
+
+    /**
+     * Runs the script with its paths moved under a temporary folder and stand-ins for systemctl (knowing only
+     * `unit`), chown, sudo and the conda environment's python, each logging its arguments.
+     */
+    function runOnStart(options: { unit?: string; condaEnv?: boolean }) {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'onstart-'));
+      const bin = path.join(root, 'bin');
+      const home = path.join(root, 'home', 'ec2-user');
+      const calls = path.join(root, 'calls.log');
+      fs.mkdirSync(bin, { recursive: true });
+      fs.mkdirSync(path.join(root, 'profile.d'), { recursive: true });
+      fs.mkdirSync(home, { recursive: true });
+      const stub = (name: string, body: string) => fs.writeFileSync(path.join(bin, name), `#!/bin/bash\necho "${name} $*" >> "${calls}"\n${body}\n`, { mode: 0o755 });
+      stub('systemctl', `if [ "$1" = cat ]; then [ "$2" = "${options.unit ?? 'none'}" ]; exit; fi`);
+      stub('chown', '');
+      stub('sudo', 'shift 3; exec "$@"');
+      if (options.condaEnv !== false) {
+        const envBin = path.join(home, 'anaconda3', 'envs', 'python3', 'bin');
+        fs.mkdirSync(envBin, { recursive: true });
+        stub(path.relative(bin, path.join(envBin, 'python')), '');
+      }
+      const script = onStartScript(settings)
+        .replace(/^NOTEBOOK_HOME=.*$/m, `NOTEBOOK_HOME=${home}`)
+        .replace(/^SYSTEMD_DIR=.*$/m, `SYSTEMD_DIR=${root}/systemd`)
+        .replace(/^PROFILE_DIR=.*$/m, `PROFILE_DIR=${root}/profile.d`);
+      const result = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+      // The pip install runs in the background: wait (bounded) for its stand-in to log.
+      const deadline = Date.now() + 5_000;
+      const log = () => (fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8') : '');
+      while (options.condaEnv !== false && !/ -m pip install/.test(log()) && Date.now() < deadline) spawnSync('sleep', ['0.05']);
+      const read = (p: string) => (fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : undefined);
+      return { result, root, home, calls: log(), read };
+    }
+
+    test('the Jupyter unit gets a drop-in and a restart, kernels an IPython startup file, shells a profile script', () => {
+      const run = runOnStart({ unit: 'jupyter-server.service' });
+      assert.equal(run.result.status, 0, run.result.stderr);
+      const dropIn = run.read(path.join(run.root, 'systemd', 'jupyter-server.service.d', 'mlflow.conf'));
+      assert.equal(dropIn, '[Service]\nEnvironment=MLFLOW_TRACKING_URI=https://abc123.execute-api.us-west-2.amazonaws.com\nEnvironment=MLFLOW_CREDENTIALS_SECRET_NAME=mlflow-server-credentials\nEnvironment=AWS_DEFAULT_REGION=us-west-2\n');
+      assert.match(run.calls, /^systemctl daemon-reload$/m);
+      assert.match(run.calls, /^systemctl restart jupyter-server\.service --no-block$/m);
+      const startup = run.read(path.join(run.home, '.ipython', 'profile_default', 'startup', '00-mlflow.py'))!;
+      const python = spawnSync('python3', ['-c', `${startup}\nimport os\nprint(os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_CREDENTIALS_SECRET_NAME"], os.environ["AWS_DEFAULT_REGION"])`], { encoding: 'utf8', env: {} });
+      assert.equal(python.stdout.trim(), 'https://abc123.execute-api.us-west-2.amazonaws.com mlflow-server-credentials us-west-2', python.stderr);
+      assert.match(run.read(path.join(run.root, 'profile.d', 'mlflow.sh'))!, /^export MLFLOW_TRACKING_URI=https:\/\/abc123/m);
+      assert.match(run.calls, new RegExp(`^chown -R ec2-user:ec2-user ${run.home}/\\.ipython$`, 'm'));
+      assert.match(run.calls, /anaconda3\/envs\/python3\/bin\/python -m pip install --quiet mlflow==3\.17\.2 boto3 sagemaker$/m);
+    });
+
+    test('another Jupyter unit name is found, not assumed', () => {
+      const run = runOnStart({ unit: 'jupyterlab.service' });
+      assert.equal(run.result.status, 0, run.result.stderr);
+      assert.ok(run.read(path.join(run.root, 'systemd', 'jupyterlab.service.d', 'mlflow.conf')));
+      assert.match(run.calls, /^systemctl restart jupyterlab\.service --no-block$/m);
+    });
+
+    test('no known Jupyter unit and no python3 conda environment: the start still succeeds, says so, and kernels keep the settings', () => {
+      const run = runOnStart({ condaEnv: false });
+      assert.equal(run.result.status, 0, run.result.stderr);
+      assert.match(run.result.stderr, /mlflow: no Jupyter systemd unit/);
+      assert.match(run.result.stderr, /mlflow: no conda environment at .*anaconda3\/envs\/python3; install the client in a notebook: %pip install mlflow==3\.17\.2/);
+      assert.doesNotMatch(run.calls, /restart/);
+      assert.ok(run.read(path.join(run.home, '.ipython', 'profile_default', 'startup', '00-mlflow.py')));
+    });
   });
 
   test('the lifecycle script is clean for shellcheck', () => {
