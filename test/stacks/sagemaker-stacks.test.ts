@@ -1,4 +1,4 @@
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -206,6 +206,8 @@ describe('SageMakerNotebookInstanceStack', () => {
 
   describe('the lifecycle script, run against a stand-in notebook instance', () => {
     const settings = { trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com', secretName: 'mlflow-server-credentials', mlflowVersion: '3.17.2', region: 'us-west-2' };
+    const roots: string[] = [];
+    after(() => roots.forEach((root) => fs.rmSync(root, { recursive: true, force: true })));
 
     /**
      * Runs the script with its paths moved under a temporary folder and stand-ins for systemctl (knowing only
@@ -213,6 +215,7 @@ describe('SageMakerNotebookInstanceStack', () => {
      */
     function runOnStart(options: { unit?: string; condaEnv?: boolean }) {
       const root = fs.mkdtempSync(path.join(os.tmpdir(), 'onstart-'));
+      roots.push(root);
       const bin = path.join(root, 'bin');
       const home = path.join(root, 'home', 'ec2-user');
       const calls = path.join(root, 'calls.log');
