@@ -113,6 +113,10 @@ export interface ProxyOptions {
   readonly password: string;
   /** Send nginx's stdout (the access log) nowhere: for the benchmark. */
   readonly quiet?: boolean;
+  /** nginx configuration template (NGINX_TEMPLATE). @default the shipped containers/nginx/nginx.conf.template */
+  readonly template?: string;
+  /** Directory nginx loads MlflowAuth.pm from (NGINX_PERL_LIB). @default the shipped containers/nginx/perl */
+  readonly perlLib?: string;
 }
 
 /** Starts the shipped entrypoint with the shipped template; resolves once nginx listens. */
@@ -133,8 +137,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       MLFLOW_UPSTREAM: `127.0.0.1:${options.upstreamPort}`,
       NGINX_RUN_DIR: runDir,
       NGINX_WORKER_USER: workerUser(),
-      NGINX_TEMPLATE,
-      NGINX_PERL_LIB,
+      NGINX_TEMPLATE: options.template ?? NGINX_TEMPLATE,
+      NGINX_PERL_LIB: options.perlLib ?? NGINX_PERL_LIB,
     },
     options.quiet ? undefined : join(logDir, 'stdout.log'),
   );

@@ -6,13 +6,24 @@
  *   POST /upload          reads the whole body, answers JSON { bytes, sha256 }
  *   GET  /stream?bytes=N  streams N bytes of a deterministic pattern in chunks (no Content-Length)
  *   GET  /bench           a small fixed JSON body (for the benchmark)
+ * Every request but /bench is recorded (method, URL, headers, body bytes) in `received`.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
+export interface ReceivedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+  /** Body bytes read; the stand-in reads every body but /stream's and /bench's. */
+  readonly bodyBytes: number;
+}
+
 export interface StandInUpstream {
   readonly port: number;
+  /** The last requests received, oldest first (/bench excluded, at most 1,000). */
+  readonly received: readonly ReceivedRequest[];
   /** TCP connections accepted since start (shows whether the proxy reuses connections). */
   readonly connections: number;
   /** Makes /health answer 503 (false) or 200 (true). */
@@ -38,17 +49,23 @@ export function expectedStreamSha256(bytes: number): string {
   return hash.digest('hex');
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, healthy: () => boolean): void {
+function handle(req: IncomingMessage, res: ServerResponse, healthy: () => boolean, record: (r: ReceivedRequest) => void): void {
   const url = new URL(req.url ?? '/', 'http://stand-in');
-  if (url.pathname === '/health') {
-    const ok = healthy();
-    res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
-    res.end(ok ? 'OK' : 'unhealthy');
-    return;
-  }
   if (url.pathname === '/bench') {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': BENCH_BODY.length });
     res.end(BENCH_BODY);
+    return;
+  }
+  const entry = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes: 0 };
+  record(entry);
+  if (url.pathname !== '/stream') req.on('data', (chunk: Buffer) => (entry.bodyBytes += chunk.length));
+  if (url.pathname === '/health') {
+    req.resume();
+    req.on('end', () => {
+      const ok = healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(ok ? 'OK' : 'unhealthy');
+    });
     return;
   }
   if (url.pathname === '/stream') {
@@ -99,9 +116,14 @@ export async function startStandInUpstream(port = 0): Promise<StandInUpstream> {
   const sockets = new Set<Socket>();
   let boundPort = port;
   let accepted = 0;
+  const received: ReceivedRequest[] = [];
+  const record = (r: ReceivedRequest): void => {
+    received.push(r);
+    if (received.length > 1000) received.shift();
+  };
 
   const listen = async (): Promise<void> => {
-    const s = createServer({ keepAlive: true, keepAliveTimeout: 60_000 }, (req, res) => handle(req, res, () => healthy));
+    const s = createServer({ keepAlive: true, keepAliveTimeout: 60_000 }, (req, res) => handle(req, res, () => healthy, record));
     s.on('connection', (socket: Socket) => {
       accepted++;
       sockets.add(socket);
@@ -123,6 +145,7 @@ export async function startStandInUpstream(port = 0): Promise<StandInUpstream> {
     get connections() {
       return accepted;
     },
+    received,
     setHealthy(value: boolean) {
       healthy = value;
     },
