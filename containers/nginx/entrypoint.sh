@@ -21,6 +21,10 @@ export NGINX_LISTEN_PORT MLFLOW_UPSTREAM NGINX_RUN_DIR NGINX_WORKER_USER NGINX_P
 # SHA-512 crypt. 5000 rounds is glibc's default and 5x the work of the seed's MD5-crypt per guess
 # for an attacker holding the file; nginx pays it once per request (see docs/containers.md).
 HASH_ROUNDS=5000
+# Longest credentials, in bytes (UTF-8 bytes, not characters). SHA-512-crypt's cost grows with the
+# password's length, and crypt(3) refuses passwords of 512 bytes or more outright.
+MAX_USERNAME_BYTES=128
+MAX_PASSWORD_BYTES=256
 
 fail() {
   echo "mlflow-proxy: $*" >&2
@@ -37,6 +41,11 @@ newline='
 case "$MLFLOW_USERNAME$MLFLOW_PASSWORD" in
   *"$newline"*) fail "MLFLOW_USERNAME and MLFLOW_PASSWORD must be a single line each." ;;
 esac
+# printf is a shell builtin: the password does not appear on a command line.
+username_bytes=$(printf '%s' "$MLFLOW_USERNAME" | wc -c)
+password_bytes=$(printf '%s' "$MLFLOW_PASSWORD" | wc -c)
+[ "$username_bytes" -le "$MAX_USERNAME_BYTES" ] || fail "MLFLOW_USERNAME is $username_bytes bytes long; the proxy accepts at most $MAX_USERNAME_BYTES bytes."
+[ "$password_bytes" -le "$MAX_PASSWORD_BYTES" ] || fail "MLFLOW_PASSWORD is $password_bytes bytes long; the proxy accepts at most $MAX_PASSWORD_BYTES bytes (UTF-8). Use a shorter password in the credentials secret."
 [ -r "$NGINX_TEMPLATE" ] || fail "nginx configuration template $NGINX_TEMPLATE is not readable."
 
 umask 027

@@ -14,6 +14,7 @@ import {
   basicAuth, NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, requireProgram, startProxy, workerUser,
   type RunningProxy,
 } from './support/proxy';
+import { createCryptCounter } from './support/crypt-counter';
 import { expectedStreamSha256, startStandInUpstream, type StandInUpstream } from './support/upstream';
 
 const USER = 'admin';
@@ -196,7 +197,27 @@ describe('nginx auth proxy (real nginx, shipped configuration)', () => {
   });
 });
 
-describe('nginx proxy entrypoint refuses to start without credentials', () => {
+describe('nginx auth proxy credential length limits', () => {
+  it('logs in with a 256-byte password (128 two-byte characters) and a 128-byte user name', async () => {
+    const upstream = await startStandInUpstream();
+    const hashes = createCryptCounter();
+    const username = 'u'.repeat(128);
+    const password = 'é'.repeat(128);
+    const proxy = await startProxy({ upstreamPort: upstream.port, username, password, perlLib: hashes.perlLib });
+    try {
+      assert.equal((await call(proxy.port, '/echo', { headers: { authorization: basicAuth(username, password) } })).status, 200);
+      const wrong = await call(proxy.port, '/echo', { headers: { authorization: basicAuth(username, `${'é'.repeat(127)}e`) } });
+      assert.equal(wrong.status, 401);
+      assert.equal(hashes.count(), 2);
+    } finally {
+      await proxy.stop();
+      await upstream.stop();
+      hashes.cleanup();
+    }
+  });
+});
+
+describe('nginx proxy entrypoint refuses to start without usable credentials', () => {
   const cases: Array<[string, Record<string, string>, RegExp]> = [
     ['no password', { MLFLOW_USERNAME: USER }, /MLFLOW_PASSWORD is missing or empty/],
     ['empty password', { MLFLOW_USERNAME: USER, MLFLOW_PASSWORD: '' }, /MLFLOW_PASSWORD is missing or empty/],
@@ -204,6 +225,10 @@ describe('nginx proxy entrypoint refuses to start without credentials', () => {
     ['empty user', { MLFLOW_USERNAME: '', MLFLOW_PASSWORD: PASSWORD }, /MLFLOW_USERNAME is missing or empty/],
     ['colon in user', { MLFLOW_USERNAME: 'a:b', MLFLOW_PASSWORD: PASSWORD }, /must not contain ':'/],
     ['two-line password', { MLFLOW_USERNAME: USER, MLFLOW_PASSWORD: 'a\nb' }, /single line/],
+    ['512-byte password', { MLFLOW_USERNAME: USER, MLFLOW_PASSWORD: 'p'.repeat(512) }, /MLFLOW_PASSWORD is 512 bytes long; the proxy accepts at most 256 bytes/],
+    ['257-byte password of 129 characters', { MLFLOW_USERNAME: USER, MLFLOW_PASSWORD: `${'é'.repeat(128)}x` }, /MLFLOW_PASSWORD is 257 bytes long; the proxy accepts at most 256 bytes/],
+    ['4 KiB password', { MLFLOW_USERNAME: USER, MLFLOW_PASSWORD: 'p'.repeat(4096) }, /MLFLOW_PASSWORD is 4096 bytes long; the proxy accepts at most 256 bytes/],
+    ['129-byte user name', { MLFLOW_USERNAME: 'u'.repeat(129), MLFLOW_PASSWORD: PASSWORD }, /MLFLOW_USERNAME is 129 bytes long; the proxy accepts at most 128 bytes/],
   ];
   for (const [name, credentials, message] of cases) {
     it(`exits non-zero with a clear message: ${name}`, () => {
