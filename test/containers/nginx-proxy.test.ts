@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -27,11 +27,22 @@ interface Reply {
   body: Buffer;
 }
 
-/** One HTTP request on a fresh connection (so nothing is shared between checks). */
-function call(port: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: Buffer } = {}): Promise<Reply> {
+interface CallOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string[];
+  /** A keep-alive agent to send on a known connection (so on a known nginx worker); default: a fresh connection. */
+  agent?: Agent;
+}
+
+/**
+ * One HTTP request, on a fresh connection unless an agent is given (so nothing is shared between
+ * checks). A body given as an array of strings is sent chunked, one chunk each.
+ */
+function call(port: number, path: string, options: CallOptions = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: false },
+      { host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -41,9 +52,15 @@ function call(port: number, path: string, options: { method?: string; headers?: 
     );
     req.setTimeout(30_000, () => req.destroy(new Error(`timeout on ${path}`)));
     req.on('error', reject);
-    req.end(options.body);
+    if (Array.isArray(options.body)) {
+      for (const chunk of options.body) req.write(chunk);
+      req.end();
+    } else {
+      req.end(options.body);
+    }
   });
 }
+
 
 /** Streams a large response and hashes it without keeping it in memory. */
 function download(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; bytes: number; sha256: string }> {
@@ -180,6 +197,46 @@ describe('nginx auth proxy (real nginx, shipped configuration)', () => {
     } finally {
       upstream.setHealthy(true);
     }
+    assert.equal((await call(proxy.port, '/elb-status')).status, 200);
+  });
+
+  it('forwards none of the client\'s headers from /elb-status to MLflow: no Authorization, no Cookie', async () => {
+    const before = upstream.received.length;
+    const reply = await call(proxy.port, '/elb-status', {
+      headers: { ...auth, cookie: 'session=secret', 'x-custom': 'client value', 'x-forwarded-for': '203.0.113.9' },
+    });
+    assert.equal(reply.status, 200);
+    const seen = upstream.received.slice(before);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].url, '/health');
+    assert.equal(seen[0].method, 'GET');
+    assert.equal(seen[0].headers.authorization, undefined, 'MLflow must not receive the credentials');
+    assert.equal(seen[0].headers.cookie, undefined, 'MLflow must not receive the cookies');
+    assert.equal(seen[0].headers['x-custom'], undefined);
+    assert.equal(seen[0].headers.host, 'localhost');
+  });
+
+  it('answers /elb-status to GET and HEAD only (405 otherwise) and without a body (413)', async () => {
+    const head = await call(proxy.port, '/elb-status', { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.body.length, 0);
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+      const reply = await call(proxy.port, '/elb-status', { method });
+      assert.equal(reply.status, 405, method);
+      assert.equal(reply.headers.allow, 'GET, HEAD', method);
+    }
+    const before = upstream.received.length;
+    // Node frames a GET body only when told how: Content-Length or chunked.
+    const tenMiB = Buffer.alloc(10 * 1024 * 1024, 0x61);
+    const large = await call(proxy.port, '/elb-status', { body: tenMiB, headers: { 'content-length': String(tenMiB.length) } });
+    assert.equal(large.status, 413, 'a 10 MiB body without credentials');
+    const small = await call(proxy.port, '/elb-status', { body: Buffer.from('x'), headers: { 'content-length': '1' } });
+    assert.equal(small.status, 413, 'a 1-byte body');
+    const chunked = await call(proxy.port, '/elb-status', { body: ['a', 'b'], headers: { 'transfer-encoding': 'chunked' } });
+    assert.equal(chunked.status, 413, 'a chunked body');
+    const posted = await call(proxy.port, '/elb-status', { method: 'POST', body: Buffer.alloc(10 * 1024 * 1024, 0x62) });
+    assert.ok([405, 413].includes(posted.status), `POST with 10 MiB: ${posted.status}`);
+    assert.equal(upstream.received.length, before, 'no request with a body reached MLflow');
     assert.equal((await call(proxy.port, '/elb-status')).status, 200);
   });
 
