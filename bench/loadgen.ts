@@ -2,7 +2,7 @@
  * A minimal closed-loop HTTP/1.1 load generator: `connections` keep-alive sockets, each sending the
  * same GET and waiting for the whole response before sending the next, for a fixed time.
  * Raw sockets keep the generator's own CPU cost low (on a 2-core machine it shares the CPU with
- * the servers it measures). Loopback targets only.
+ * the servers it measures). Loopback targets only. Bounded: stops by itself after warm-up + duration.
  */
 import { connect, type Socket } from 'node:net';
 
@@ -18,6 +18,11 @@ export interface LoadOptions {
   readonly port: number;
   readonly path: string;
   readonly headers?: Record<string, string>;
+  /**
+   * When given, each request carries `headers` plus the next of these sets, in turn over all
+   * connections (an attacker rotating, say, its claimed client address).
+   */
+  readonly headerVariants?: ReadonlyArray<Record<string, string>>;
   readonly connections: number;
   /** Measured time, after `warmupMs` of unmeasured load. */
   readonly durationMs: number;
@@ -25,10 +30,15 @@ export interface LoadOptions {
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const headerLines = Object.entries({ host: '127.0.0.1', ...options.headers })
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('');
-  const request = Buffer.from(`GET ${options.path} HTTP/1.1\r\n${headerLines}\r\n`);
+  const build = (extra?: Record<string, string>): Buffer => {
+    const headerLines = Object.entries({ host: '127.0.0.1', ...options.headers, ...extra })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    return Buffer.from(`GET ${options.path} HTTP/1.1\r\n${headerLines}\r\n`);
+  };
+  const variants = options.headerVariants?.length ? options.headerVariants.map(build) : [build()];
+  let sent = 0;
+  const nextRequest = (): Buffer => variants[sent++ % variants.length];
 
   let measuring = false;
   let stopping = false;
@@ -43,7 +53,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
       const open = (): void => {
         socket = connect({ host: '127.0.0.1', port: options.port, noDelay: true });
-        socket.on('connect', () => socket.write(request));
+        socket.on('connect', () => socket.write(nextRequest()));
         socket.on('data', onData);
         socket.on('error', () => {
           /* counted on close */
@@ -85,7 +95,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
             socket.destroy();
             return;
           }
-          socket.write(request);
+          socket.write(nextRequest());
         }
       };
 

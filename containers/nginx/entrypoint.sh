@@ -19,10 +19,12 @@ NGINX_PERL_LIB="${NGINX_PERL_LIB:-/etc/nginx/perl}"
 export NGINX_LISTEN_PORT MLFLOW_UPSTREAM NGINX_RUN_DIR NGINX_WORKER_USER NGINX_PERL_LIB
 
 # SHA-512 crypt. 5000 rounds is glibc's default and 5x the work of the seed's MD5-crypt per guess
-# for an attacker holding the file; nginx pays it once per request (see docs/containers.md).
+# for an attacker holding the file; the proxy pays it at most once per request, in MlflowAuth.pm
+# (see docs/containers.md).
 HASH_ROUNDS=5000
-# Longest credentials, in bytes (UTF-8 bytes, not characters). SHA-512-crypt's cost grows with the
-# password's length, and crypt(3) refuses passwords of 512 bytes or more outright.
+# Longest credentials, in bytes (UTF-8 bytes, not characters). MlflowAuth.pm refuses longer ones in
+# requests without hashing them (SHA-512-crypt's cost grows with the password's length, and crypt(3)
+# refuses passwords of 512 bytes or more outright), so a longer configured one could never log in.
 MAX_USERNAME_BYTES=128
 MAX_PASSWORD_BYTES=256
 
@@ -45,7 +47,7 @@ esac
 username_bytes=$(printf '%s' "$MLFLOW_USERNAME" | wc -c)
 password_bytes=$(printf '%s' "$MLFLOW_PASSWORD" | wc -c)
 [ "$username_bytes" -le "$MAX_USERNAME_BYTES" ] || fail "MLFLOW_USERNAME is $username_bytes bytes long; the proxy accepts at most $MAX_USERNAME_BYTES bytes."
-[ "$password_bytes" -le "$MAX_PASSWORD_BYTES" ] || fail "MLFLOW_PASSWORD is $password_bytes bytes long; the proxy accepts at most $MAX_PASSWORD_BYTES bytes (UTF-8). Use a shorter password in the credentials secret."
+[ "$password_bytes" -le "$MAX_PASSWORD_BYTES" ] || fail "MLFLOW_PASSWORD is $password_bytes bytes long; the proxy accepts at most $MAX_PASSWORD_BYTES bytes (UTF-8), because it refuses longer passwords in requests without hashing them. Use a shorter password in the credentials secret."
 [ -r "$NGINX_TEMPLATE" ] || fail "nginx configuration template $NGINX_TEMPLATE is not readable."
 
 umask 027
@@ -77,6 +79,12 @@ HASH_ROUNDS="$HASH_ROUNDS" perl -e '
 [ -z "$worker_group" ] || chown "root:$worker_group" "$htpasswd_tmp"
 chmod 0640 "$htpasswd_tmp"
 mv -f "$htpasswd_tmp" "$NGINX_RUN_DIR/htpasswd"
+
+# nginx's auth_basic reads this empty file, never the credentials file: MlflowAuth.pm has already
+# decided, and auth_basic only turns a refusal into the 401 challenge, finding no user to hash for.
+: > "$NGINX_RUN_DIR/rejected-by-MlflowAuth"
+[ -z "$worker_group" ] || chown "root:$worker_group" "$NGINX_RUN_DIR/rejected-by-MlflowAuth"
+chmod 0640 "$NGINX_RUN_DIR/rejected-by-MlflowAuth"
 
 # shellcheck disable=SC2016 # the single quotes are intended: envsubst gets the variable names.
 envsubst '${NGINX_LISTEN_PORT} ${MLFLOW_UPSTREAM} ${NGINX_RUN_DIR} ${NGINX_WORKER_USER} ${NGINX_WORKER_GROUP} ${NGINX_PERL_LIB}' \

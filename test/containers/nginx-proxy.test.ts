@@ -14,7 +14,7 @@ import {
   basicAuth, NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, requireProgram, startProxy, workerUser,
   type RunningProxy,
 } from './support/proxy';
-import { createCryptCounter } from './support/crypt-counter';
+import { createCryptCounter, type CryptCounter } from './support/crypt-counter';
 import { expectedStreamSha256, startStandInUpstream, type StandInUpstream } from './support/upstream';
 
 const USER = 'admin';
@@ -61,6 +61,23 @@ function call(port: number, path: string, options: CallOptions = {}): Promise<Re
   });
 }
 
+/** A client address for the attempt limits: the proxy believes Forwarded from a loopback peer (as from the load balancer). */
+let nextClient = 0;
+function newClient(): Record<string, string> {
+  nextClient++;
+  return { forwarded: `for=198.51.${Math.floor(nextClient / 256) % 256}.${nextClient % 256};proto=https` };
+}
+
+/** The same valid credentials under a header string no worker has seen yet ("Basic" then n spaces). */
+let nextSpelling = 1;
+function freshValidHeader(): string {
+  nextSpelling++;
+  return `Basic${' '.repeat(nextSpelling)}${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+}
+
+function hashMismatchLines(proxy: RunningProxy): string[] {
+  return proxy.process.output().split('\n').filter((line) => line.includes('password mismatch'));
+}
 
 /** Streams a large response and hashes it without keeping it in memory. */
 function download(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; bytes: number; sha256: string }> {
@@ -86,17 +103,20 @@ const auth = { authorization: basicAuth(USER, PASSWORD) };
 describe('nginx auth proxy (real nginx, shipped configuration)', () => {
   let upstream: StandInUpstream;
   let proxy: RunningProxy;
+  let hashes: CryptCounter;
 
   before(async () => {
     requireProgram('nginx', "Debian package 'nginx'");
     requireProgram('perl', "Debian package 'perl'");
     upstream = await startStandInUpstream();
-    proxy = await startProxy({ upstreamPort: upstream.port, username: USER, password: PASSWORD });
+    hashes = createCryptCounter();
+    proxy = await startProxy({ upstreamPort: upstream.port, username: USER, password: PASSWORD, perlLib: hashes.perlLib });
   });
 
   after(async () => {
     await proxy?.stop();
     await upstream?.stop();
+    hashes?.cleanup();
   });
 
   it('answers 401 with a Basic challenge to requests without credentials', async () => {
@@ -114,7 +134,7 @@ describe('nginx auth proxy (real nginx, shipped configuration)', () => {
       'Basic !!!notbase64',
       `Bearer ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`,
     ]) {
-      const reply = await call(proxy.port, '/echo', { headers: { authorization } });
+      const reply = await call(proxy.port, '/echo', { headers: { ...newClient(), authorization } });
       assert.equal(reply.status, 401, `expected 401 for ${authorization}`);
       assert.equal(reply.headers['www-authenticate'], 'Basic realm="MLflow"');
     }
@@ -138,8 +158,56 @@ describe('nginx auth proxy (real nginx, shipped configuration)', () => {
   it('keeps rejecting wrong credentials after accepting right ones (the verified-credentials cache)', async () => {
     for (let round = 0; round < 3; round++) {
       assert.equal((await call(proxy.port, '/echo', { headers: auth })).status, 200);
-      assert.equal((await call(proxy.port, '/echo', { headers: { authorization: basicAuth(USER, 'guess') } })).status, 401);
-      assert.equal((await call(proxy.port, '/echo', { headers: { authorization: basicAuth('root', PASSWORD) } })).status, 401);
+      assert.equal((await call(proxy.port, '/echo', { headers: { ...newClient(), authorization: basicAuth(USER, 'guess') } })).status, 401);
+      assert.equal((await call(proxy.port, '/echo', { headers: { ...newClient(), authorization: basicAuth('root', PASSWORD) } })).status, 401);
+    }
+  });
+
+  it('computes one hash for a wrong password, in MlflowAuth, and none in nginx\'s auth_basic', async () => {
+    const mismatchesBefore = hashMismatchLines(proxy).length;
+    for (const password of [`${PASSWORD}x`, 'guess', 'y'.repeat(256)]) {
+      const before = hashes.count();
+      const reply = await call(proxy.port, '/echo', { headers: { ...newClient(), authorization: basicAuth(USER, password) } });
+      assert.equal(reply.status, 401);
+      assert.equal(reply.headers['www-authenticate'], 'Basic realm="MLflow"');
+      assert.equal(hashes.count() - before, 1, `one crypt(3) for a wrong ${Buffer.byteLength(password)}-byte password`);
+    }
+    assert.deepEqual(hashMismatchLines(proxy).slice(mismatchesBefore), [], "nginx's auth_basic hashed a password");
+    assert.doesNotMatch(readFileSync(join(proxy.runDir, 'nginx.conf'), 'utf8'), /auth_basic_user_file \S*\/htpasswd;/, 'auth_basic never reads the credentials file');
+  });
+
+  it('refuses over-long, empty and malformed credentials and unknown users without hashing', async () => {
+    const longPassword = 'A'.repeat(511);
+    for (const [what, authorization] of [
+      ['a 511-byte password', basicAuth(USER, longPassword)],
+      ['a 257-byte password', basicAuth(USER, 'B'.repeat(257))],
+      ['a 257-byte password of 2-byte characters', basicAuth(USER, `${'é'.repeat(128)}x`)],
+      ['a well-formed header over 1 KiB', `Basic${' '.repeat(1020)}${Buffer.from(`${USER}:guess`).toString('base64')}`],
+      ['an empty password', basicAuth(USER, '')],
+      ['an unknown user', basicAuth('root', PASSWORD)],
+      ['a user name over the limit', basicAuth('u'.repeat(600), PASSWORD)],
+      ['a malformed header', 'Basic !!!notbase64'],
+      ['another scheme', `Bearer ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`],
+    ] as const) {
+      const before = hashes.count();
+      const reply = await call(proxy.port, '/echo', { headers: { ...newClient(), authorization } });
+      assert.equal(reply.status, 401, what);
+      assert.equal(reply.headers['www-authenticate'], 'Basic realm="MLflow"', what);
+      assert.equal(hashes.count() - before, 0, `no crypt(3) for ${what}`);
+    }
+  });
+
+  it('hashes valid credentials once per worker and serves the rest from the cache', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const authorization = freshValidHeader();
+      const before = hashes.count();
+      for (let i = 0; i < 20; i++) {
+        assert.equal((await call(proxy.port, '/echo', { headers: { ...newClient(), authorization }, agent })).status, 200);
+      }
+      assert.equal(hashes.count() - before, 1, '20 requests on one connection (one worker): one crypt(3)');
+    } finally {
+      agent.destroy();
     }
   });
 
@@ -254,6 +322,98 @@ describe('nginx auth proxy (real nginx, shipped configuration)', () => {
   });
 });
 
+/**
+ * The attempt limits of nginx.conf.template (leaky buckets): per client 2/s with bursts of 10, overall
+ * 10/s with bursts of 20. Nothing here asserts a duration: the counts are bounded using the time the
+ * requests actually took, so a slow machine changes how many are refused, never whether the check holds.
+ */
+const PER_CLIENT = { rate: 2, burst: 10 };
+const OVERALL = { rate: 10, burst: 20 };
+
+interface Outcome {
+  statuses: number[];
+  seconds: number;
+  retryAfter: Array<string | undefined>;
+}
+
+/** Sends `count` requests at once, each on its own connection, with the headers `headersFor(i)` gives. */
+async function burst(port: number, count: number, headersFor: (i: number) => Record<string, string>): Promise<Outcome> {
+  const started = process.hrtime.bigint();
+  const replies = await Promise.all(Array.from({ length: count }, (_, i) => call(port, '/echo', { headers: headersFor(i) })));
+  return {
+    statuses: replies.map((r) => r.status),
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    retryAfter: replies.filter((r) => r.status === 429).map((r) => r.headers['retry-after'] as string | undefined),
+  };
+}
+
+/** At most this many requests of a bucket get through in `seconds` (one more for rounding). */
+function admittedAtMost(limit: { rate: number; burst: number }, seconds: number): number {
+  return limit.burst + 1 + Math.ceil(limit.rate * seconds) + 1;
+}
+
+describe('nginx auth proxy attempt limits (real nginx, shipped configuration)', () => {
+  let upstream: StandInUpstream;
+  let proxy: RunningProxy;
+  let hashes: CryptCounter;
+
+  before(async () => {
+    upstream = await startStandInUpstream();
+    hashes = createCryptCounter();
+    proxy = await startProxy({ upstreamPort: upstream.port, username: USER, password: PASSWORD, perlLib: hashes.perlLib });
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    await upstream?.stop();
+    hashes?.cleanup();
+  });
+
+  it('limits the failed attempts of one client, with 429 and Retry-After beyond the limit, and one hash per admitted attempt', async () => {
+    const client = newClient();
+    const before = hashes.count();
+    const outcome = await burst(proxy.port, 30, () => ({ ...client, authorization: basicAuth(USER, 'wrong-guess') }));
+    const rejected = outcome.statuses.filter((status) => status === 401).length;
+    const limited = outcome.statuses.filter((status) => status === 429).length;
+    assert.equal(rejected + limited, 30, `only 401 and 429: ${outcome.statuses.join(' ')}`);
+    assert.equal(hashes.count() - before, rejected, 'one crypt(3) per attempt the limit let through, none for a 429');
+    const most = admittedAtMost(PER_CLIENT, outcome.seconds);
+    assert.ok(rejected <= most, `${rejected} attempts got through in ${outcome.seconds.toFixed(2)} s; at most ${most} expected`);
+    assert.ok(limited >= 30 - most, `${limited} of 30 refused with 429`);
+    assert.ok(outcome.retryAfter.every((value) => value === '1'), 'a 429 says when to retry');
+
+    const other = await call(proxy.port, '/echo', { headers: { ...newClient(), authorization: basicAuth(USER, 'wrong-guess') } });
+    assert.equal(other.status, 401, 'another client is not limited by the first one\'s attempts');
+  });
+
+  it('limits failed attempts overall, whatever client they claim, and never limits verified credentials or requests without any', async () => {
+    // A connection on which this worker has verified the credentials before the attack.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const authorization = freshValidHeader();
+      assert.equal((await call(proxy.port, '/echo', { headers: { authorization }, agent })).status, 200);
+      const before = hashes.count();
+      const [outcome, duringValid, duringNoCredentials] = await Promise.all([
+        burst(proxy.port, 60, () => ({ ...newClient(), authorization: basicAuth(USER, 'x'.repeat(256)) })),
+        call(proxy.port, '/echo', { headers: { authorization }, agent }),
+        call(proxy.port, '/echo'),
+      ]);
+      const rejected = outcome.statuses.filter((status) => status === 401).length;
+      const limited = outcome.statuses.filter((status) => status === 429).length;
+      assert.equal(rejected + limited, 60, `only 401 and 429: ${outcome.statuses.join(' ')}`);
+      assert.equal(hashes.count() - before, rejected, 'one crypt(3) per attempt the limit let through, none for a 429');
+      const most = admittedAtMost(OVERALL, outcome.seconds);
+      assert.ok(rejected <= most, `${rejected} attempts got through in ${outcome.seconds.toFixed(2)} s; at most ${most} expected`);
+      assert.ok(limited >= 60 - most, `${limited} of 60 refused with 429`);
+      assert.equal(duringValid.status, 200, 'verified credentials pass during the attack');
+      assert.equal(duringNoCredentials.status, 401, 'a request without credentials still gets the challenge');
+      assert.equal(duringNoCredentials.headers['www-authenticate'], 'Basic realm="MLflow"');
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
 describe('nginx auth proxy credential length limits', () => {
   it('logs in with a 256-byte password (128 two-byte characters) and a 128-byte user name', async () => {
     const upstream = await startStandInUpstream();
@@ -271,6 +431,112 @@ describe('nginx auth proxy credential length limits', () => {
       await upstream.stop();
       hashes.cleanup();
     }
+  });
+});
+
+/**
+ * MlflowAuth.pm's decisions without nginx: the shipped module loaded by plain Perl, called with a
+ * stand-in for nginx's request object, so each state and client key is checked exactly.
+ */
+const PERL_DRIVER = String.raw`
+use strict;
+use warnings;
+use JSON::PP ();
+use MlflowAuth;
+
+package FakeRequest;
+sub new { my ($class, %args) = @_; return bless { %args }, $class }
+sub remote_addr { $_[0]{peer} }
+sub header_in {
+    my ($self, $name) = @_;
+    for my $key (keys %{ $self->{headers} }) { return $self->{headers}{$key} if lc $key eq lc $name }
+    return undef;
+}
+
+package main;
+# Undecoded: the strings stay UTF-8 bytes, as nginx hands them over.
+my $input = JSON::PP->new->decode(do { local $/; <STDIN> });
+my $file = $input->{file};
+open(my $fh, '>', $file) or die "cannot write $file: $!";
+print {$fh} "$input->{user}:" . crypt($input->{password}, '$6$rounds=5000$0123456789abcdef$') . "
+";
+close $fh;
+my @out;
+for my $step (@{ $input->{steps} }) {
+    $MlflowAuth::TTL_SECONDS = $step->{ttl} if defined $step->{ttl};
+    my $r = FakeRequest->new(peer => $step->{peer} // '10.0.1.20', headers => $step->{headers} // {});
+    my $sub = \&{"MlflowAuth::$step->{op}"};
+    push @out, $step->{op} eq 'verdict' ? $sub->($r, $file) : $sub->($r);
+}
+print JSON::PP::encode_json(\@out);
+`;
+
+interface PerlStep {
+  op: 'state' | 'verdict' | 'client_key';
+  peer?: string;
+  headers?: Record<string, string>;
+  ttl?: number;
+}
+
+function runMlflowAuth(steps: PerlStep[]): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'mlflow-auth-perl-'));
+  try {
+    const result = spawnSync('perl', [`-I${NGINX_PERL_LIB}`, '-e', PERL_DRIVER], {
+      input: JSON.stringify({ file: join(dir, 'htpasswd'), user: USER, password: PASSWORD, steps }),
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    return JSON.parse(result.stdout) as string[];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('MlflowAuth.pm decisions (the shipped module in plain Perl)', () => {
+  const valid = basicAuth(USER, PASSWORD);
+
+  it('tells the limits what to count: nothing for no header or a verified one, the client for anything else', () => {
+    assert.deepEqual(runMlflowAuth([
+      { op: 'state' },
+      { op: 'state', headers: { Authorization: valid } },
+      { op: 'verdict', headers: { Authorization: valid } },
+      { op: 'state', headers: { Authorization: valid } },
+      { op: 'state', headers: { Authorization: basicAuth(USER, 'wrong') } },
+    ]), ['none', 'attempt:10.0.1.20', 'off', 'pass', 'attempt:10.0.1.20']);
+  });
+
+  it('checks a verified header again once its time is up, without counting it as an attempt', () => {
+    assert.deepEqual(runMlflowAuth([
+      { op: 'verdict', headers: { Authorization: valid }, ttl: -1 },
+      { op: 'state', headers: { Authorization: valid } },
+      { op: 'verdict', headers: { Authorization: valid }, ttl: 300 },
+      { op: 'state', headers: { Authorization: valid } },
+    ]), ['off', 'recheck', 'off', 'pass']);
+  });
+
+  it('refuses a header over 1 KiB even with the right password, and a password over 256 bytes', () => {
+    const token = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
+    assert.deepEqual(runMlflowAuth([
+      { op: 'verdict', headers: { Authorization: `Basic${' '.repeat(1024 - 6 - token.length)} ${token}` } },
+      { op: 'verdict', headers: { Authorization: `Basic${' '.repeat(1024 - 5 - token.length)} ${token}` } },
+      { op: 'verdict', headers: { Authorization: basicAuth(USER, 'x'.repeat(257)) } },
+    ]), ['off', 'MLflow', 'MLflow']);
+  });
+
+  it('keys attempts on the client API Gateway appended to Forwarded, else the last X-Forwarded-For hop, else the peer', () => {
+    const apiGateway = 'for=198.51.100.7;by=10.0.9.9;host=abc.execute-api.us-west-2.amazonaws.com;proto=https';
+    assert.deepEqual(runMlflowAuth([
+      { op: 'client_key', peer: '10.0.1.20', headers: { Forwarded: apiGateway, 'X-Forwarded-For': '10.0.3.4' } },
+      { op: 'client_key', peer: '10.0.1.20', headers: { Forwarded: `for=192.0.2.1;proto=http, for="192.0.2.2", ${apiGateway}` } },
+      { op: 'client_key', peer: '10.0.1.20', headers: { Forwarded: 'for="[2001:db8::17]:4711";proto=https' } },
+      { op: 'client_key', peer: '10.0.1.20', headers: { Forwarded: 'for=unknown', 'X-Forwarded-For': '203.0.113.1, 10.0.3.4' } },
+      { op: 'client_key', peer: '10.0.1.20', headers: { 'X-Forwarded-For': '203.0.113.1,10.0.3.5' } },
+      { op: 'client_key', peer: '10.0.1.20' },
+      { op: 'client_key', peer: '203.0.113.50', headers: { Forwarded: 'for=192.0.2.1', 'X-Forwarded-For': '192.0.2.2' } },
+    ]), [
+      'fwd 198.51.100.7', 'fwd 198.51.100.7', 'fwd 2001:db8::17', 'xff 10.0.3.4', 'xff 10.0.3.5', '10.0.1.20', '203.0.113.50',
+    ]);
   });
 });
 

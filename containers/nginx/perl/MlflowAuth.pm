@@ -1,25 +1,50 @@
 package MlflowAuth;
 
-# Remembers, per nginx worker and in memory only, the Authorization headers that passed a crypt(3)
-# check against the credentials file, so that nginx's auth_basic does not pay a full SHA-512-crypt
-# (about 1 ms of CPU) on every request of a client that sends the same valid header again.
+# Decides basic authentication for the MLflow proxy, in nginx's embedded Perl, so that nginx's own
+# auth_basic never computes a hash: every SHA-512-crypt (about 1.7 ms of CPU for a short password,
+# 6 ms at the 256-byte limit) happens here, at most once per request, and only for requests the
+# attempt limits of nginx.conf.template admitted.
 #
-# Used as the realm of auth_basic:  auth_basic $mlflow_auth_realm;
-#   - "off" (auth_basic skips the request) only for a header whose password crypt(3) verified
-#     against the credentials file within the last $TTL seconds;
-#   - the realm otherwise, so nginx's own auth_basic checks the request as usual: 401 with a
-#     WWW-Authenticate challenge, and its log line, for a missing or wrong password.
-# Nothing is written anywhere: the credentials file keeps the only stored form of the password.
+# Two entry points, both called through perl_set variables (see nginx.conf.template):
+#
+#   state($r)      cheap, never hashes; evaluated first, by limit_req (preaccess phase):
+#                    "pass"              this worker verified this exact Authorization header within
+#                                        the last $TTL_SECONDS: no check, no attempt limit;
+#                    "none"              no Authorization header: the plain 401 challenge a browser
+#                                        needs before it asks for credentials; not limited;
+#                    "recheck"           verified in this worker before, but longer ago than the TTL:
+#                                        checked again, exempt from the attempt limits (only someone
+#                                        who knows the password can send it);
+#                    "attempt:<client>"  anything else: an attempt counted by the per-client and the
+#                                        overall limits, keyed on client_key() below.
+#   verdict($r, $file)  the decision, evaluated by auth_basic (access phase) for every state but
+#                  "pass" and "none": "off" (auth_basic lets the request through) for a header whose
+#                  password crypt(3) verified against the credentials file, the realm otherwise.
+#                  The realm makes auth_basic answer 401 with the WWW-Authenticate challenge without
+#                  hashing: its user file in nginx.conf.template is empty, so it finds no user.
+#
+# Limits checked before any hash: an Authorization header over $MAX_HEADER_BYTES, a password over
+# $MAX_PASSWORD_BYTES (entrypoint.sh refuses to start with a longer one) or an empty one, a malformed
+# header and an unknown user are refused without hashing. So a wrong password costs at most one
+# crypt(3), a valid header one crypt(3) per worker and TTL.
+#
+# Nothing is written anywhere: the credentials file keeps the only stored form of the password, and
+# the cache below lives in the worker's memory.
 
 use strict;
 use warnings;
 
 use MIME::Base64 ();
 
-my $TTL_SECONDS = 300;
-my $MAX_ENTRIES = 1024;
+our $REALM = 'MLflow';
+our $TTL_SECONDS = 300;
+our $MAX_ENTRIES = 1024;
+# Keep in step with entrypoint.sh, which refuses longer credentials at start. A 128-byte user and a
+# 256-byte password make a 522-byte header, well under the header limit.
+our $MAX_HEADER_BYTES = 1024;
+our $MAX_PASSWORD_BYTES = 256;
 
-my %verified;      # Authorization header value => time until which it is trusted
+my %verified;      # Authorization header value => time until which it is trusted without a check
 my %hash_of;       # user name => crypt(3) hash, as read from the credentials file
 my $loaded_stamp;  # "mtime size inode" of the file %hash_of was read from
 
@@ -42,25 +67,76 @@ sub load_credentials {
     return 1;
 }
 
-sub realm {
-    my ($r, $path, $realm) = @_;
+# True for addresses of the private network the proxy runs in (the load balancer's nodes) and for
+# loopback: a peer there is a proxy hop whose forwarding headers are believed.
+sub is_private_address {
+    my ($address) = @_;
+    return 1 if $address =~ /\A(?:10|127)\./;
+    return 1 if $address =~ /\A192\.168\./;
+    return 1 if $address =~ /\A172\.(?:1[6-9]|2[0-9]|3[01])\./;
+    return 1 if $address =~ /\A(?:::1|f[cd][0-9a-f]{0,2}:)/i;
+    return 1 if $address =~ /\Aunix:/;
+    return 0;
+}
+
+sub plausible_address {
+    my ($value) = @_;
+    return defined $value && $value =~ /\A(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\z/ && length($value) <= 45;
+}
+
+# The client an attempt is counted against. The TCP peer when it is a public address (nobody
+# between it and nginx). Behind the load balancer (a private peer): the client API Gateway served,
+# from the last element of the Forwarded header, which API Gateway (HTTP API) appends after any
+# Forwarded value the client sent; else the address the load balancer appended last to
+# X-Forwarded-For (its own peer: the VPC link for API Gateway traffic, the caller for clients inside
+# the VPC); else the peer. A client able to reach nginx from the private network without a proxy
+# could choose its key: the overall limit, keyed on nothing a client sends, still bounds the work.
+sub client_key {
+    my ($r) = @_;
+    my $peer = $r->remote_addr // '';
+    return $peer unless is_private_address($peer);
+    my $forwarded = $r->header_in('Forwarded');
+    if (defined $forwarded && length($forwarded) <= 4096 && $forwarded =~ /.*\bfor=("?)\[?([0-9A-Fa-f:.]+?)\]?(?::\d+)?\1(?:\s*[;,]|\s*\z)/is) {
+        my $client = $2;
+        return "fwd $client" if plausible_address($client);
+    }
+    my $xff = $r->header_in('X-Forwarded-For');
+    if (defined $xff && length($xff) <= 4096 && $xff =~ /([^,\s]+)\s*\z/) {
+        my $client = $1;
+        return "xff $client" if plausible_address($client);
+    }
+    return $peer;
+}
+
+sub state {
+    my ($r) = @_;
     my $header = $r->header_in('Authorization');
-    return $realm unless defined $header;
-    # The hot path: one hash lookup for a header seen and verified before.
+    return 'none' unless defined $header;
+    my $until = $verified{$header};
+    return $until > time ? 'pass' : 'recheck' if defined $until;
+    return 'attempt:' . client_key($r);
+}
+
+sub verdict {
+    my ($r, $path) = @_;
+    my $header = $r->header_in('Authorization');
+    return $REALM unless defined $header;
     my $now = time;
     my $until = $verified{$header};
     return 'off' if defined $until && $until > $now;
 
-    return $realm unless $header =~ m{\ABasic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*\z}i;
-    my $encoded = $1;
-
-    load_credentials($path) or return $realm;
-    my ($user, $password) = split /:/, MIME::Base64::decode_base64($encoded), 2;
-    return $realm unless defined $password;
+    # Refused without hashing: too long, malformed, empty or too long a password, unknown user.
+    return $REALM if length($header) > $MAX_HEADER_BYTES;
+    return $REALM unless $header =~ m{\ABasic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*\z}i;
+    my ($user, $password) = split /:/, MIME::Base64::decode_base64($1), 2;
+    return $REALM unless defined $password && length($password) > 0 && length($password) <= $MAX_PASSWORD_BYTES;
+    load_credentials($path) or return $REALM;
     my $hash = $hash_of{$user};
-    return $realm unless defined $hash;
+    return $REALM unless defined $hash;
+
+    # The one hash of this request.
     my $computed = crypt($password, $hash);
-    return $realm unless defined $computed && $computed eq $hash;
+    return $REALM unless defined $computed && $computed eq $hash;
 
     %verified = () if scalar(keys %verified) >= $MAX_ENTRIES;
     $verified{$header} = $now + $TTL_SECONDS;

@@ -1,0 +1,172 @@
+/**
+ * `npm run bench:proxy-attack`: valid traffic through the shipped auth proxy (real nginx running
+ * containers/nginx/entrypoint.sh, nginx.conf.template and MlflowAuth.pm) while an unauthenticated
+ * attacker floods it, against the same valid traffic unattacked, in the same run.
+ *
+ * Valid load: the project's load generator (bench/loadgen.ts), BENCH_CONNECTIONS keep-alive connections
+ * with the right credentials. Attacker: wrk (Debian package 'wrk') in its own process, 4 connections,
+ * 1 thread, sending one of the attacks below as fast as the proxy answers. Each round measures the
+ * valid load alone, then under each attack; the ratio attacked/unattacked is printed per attack
+ * (medians over the rounds), with the crypt(3) computations MlflowAuth.pm made during the run
+ * (counted by a wrapper around Perl's crypt, test/containers/support/crypt-counter.ts).
+ *
+ * Everything shares the machine's cores (load generator, attacker, nginx, the Node stand-in upstream),
+ * so an attack costs the valid traffic at least the CPU the attacker and nginx spend on its requests;
+ * the "no credentials" flood shows that floor. Loopback only, bounded: BENCH_ROUNDS x (1 + attacks)
+ * runs of 1 s warm-up + BENCH_SECONDS, about 75 s by default. Not a test: nothing here asserts a figure.
+ *
+ * Settings (environment): BENCH_SECONDS (default 4), BENCH_ROUNDS (default 2), BENCH_CONNECTIONS
+ * (valid connections, default 32), BENCH_ATTACK_CONNECTIONS (default 4).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCryptCounter } from '../test/containers/support/crypt-counter';
+import { basicAuth, requireProgram, startProxy } from '../test/containers/support/proxy';
+import { startStandInUpstream } from '../test/containers/support/upstream';
+import { runLoad, type LoadResult } from './loadgen';
+
+const seconds = Math.min(Math.max(Number(process.env.BENCH_SECONDS ?? 4), 1), 60);
+const rounds = Math.min(Math.max(Number(process.env.BENCH_ROUNDS ?? 2), 1), 10);
+const connections = Math.min(Math.max(Number(process.env.BENCH_CONNECTIONS ?? 32), 1), 256);
+const attackConnections = Math.min(Math.max(Number(process.env.BENCH_ATTACK_CONNECTIONS ?? 4), 1), 64);
+/** wrk takes whole seconds: the valid load's warm-up and measured time, rounded up. */
+const attackSeconds = Math.ceil(seconds + 1);
+const USER = 'admin';
+const PASSWORD = 'bench-Pa55word!with:special$chars';
+
+interface Attack {
+  readonly name: string;
+  readonly description: string;
+  /** Lua for wrk: sets the request headers (one fixed Authorization, or a rotating Forwarded too). */
+  readonly lua: string;
+}
+
+function luaString(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function fixedHeader(authorization: string): string {
+  return `wrk.headers["Authorization"] = ${luaString(authorization)}\n`;
+}
+
+/** A wrong password and a new claimed client address (Forwarded: for=...) on every request. */
+function rotatingClient(authorization: string): string {
+  return `wrk.headers["Authorization"] = ${luaString(authorization)}
+local n = 0
+request = function()
+  n = n + 1
+  wrk.headers["Forwarded"] = "for=10." .. (math.floor(n / 65536) % 256) .. "." .. (math.floor(n / 256) % 256) .. "." .. (n % 256)
+  return wrk.format()
+end
+`;
+}
+
+const ATTACKS: Attack[] = [
+  { name: 'no credentials', description: 'no Authorization header (plain 401s: the cost of any flood)', lua: '' },
+  { name: 'long password', description: `'${USER}:' + 511-byte password, one client address`, lua: fixedHeader(basicAuth(USER, 'A'.repeat(511))) },
+  { name: 'wrong password', description: `'${USER}:' + wrong 16-byte password, one client address`, lua: fixedHeader(basicAuth(USER, 'wrong-guess-0001')) },
+  {
+    name: 'wrong 256 B, rotating',
+    description: `'${USER}:' + wrong 256-byte password, a new Forwarded client address per request`,
+    lua: rotatingClient(basicAuth(USER, 'B'.repeat(256))),
+  },
+];
+
+interface WrkResult {
+  readonly requests: number;
+  readonly rps: number;
+  readonly non2xx: number;
+}
+
+/** Runs wrk for `durationS` seconds against `url` with `lua`; resolves with its summary. */
+function runWrk(url: string, lua: string, durationS: number, dir: string, index: number): Promise<WrkResult> {
+  const script = join(dir, `attack-${index}.lua`);
+  writeFileSync(script, lua);
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t1', `-c${attackConnections}`, `-d${durationS}s`, '--timeout', '10s', '-s', script, url], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), (durationS + 15) * 1000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      const requests = /(\d+) requests in/.exec(out);
+      const rps = /Requests\/sec:\s*([\d.]+)/.exec(out);
+      if (code !== 0 || !requests || !rps) return reject(new Error(`wrk failed (${code}):\n${out}`));
+      const non2xx = /Non-2xx or 3xx responses:\s*(\d+)/.exec(out);
+      resolve({ requests: Number(requests[1]), rps: Number(rps[1]), non2xx: non2xx ? Number(non2xx[1]) : 0 });
+    });
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function validLine(r: LoadResult): string {
+  return `valid ${r.rps.toFixed(0).padStart(7)} req/s (non-200: ${r.non200}, socket errors: ${r.errors})`;
+}
+
+async function main(): Promise<void> {
+  requireProgram('wrk', "Debian package 'wrk'");
+  const dir = mkdtempSync(join(tmpdir(), 'mlflow-proxy-attack-'));
+  const counter = createCryptCounter();
+  const upstream = await startStandInUpstream();
+  const proxy = await startProxy({ upstreamPort: upstream.port, username: USER, password: PASSWORD, quiet: true, perlLib: counter.perlLib });
+  const auth = { authorization: basicAuth(USER, PASSWORD) };
+  const load = { path: '/bench', connections, durationMs: seconds * 1000, warmupMs: 1000, port: proxy.port, headers: auth };
+  const url = `http://127.0.0.1:${proxy.port}/bench`;
+  try {
+    const check = await fetch(url, { headers: auth });
+    if (check.status !== 200) throw new Error(`proxy answered ${check.status} to an authenticated request`);
+
+    console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}`);
+    console.log(`valid load: project load generator (bench/loadgen.ts), ${connections} keep-alive connections, GET /bench with the right credentials`);
+    console.log(`attacker: wrk -t1 -c${attackConnections} in its own process, started with the valid load's 1 s warm-up`);
+    console.log(`${rounds} rounds of ${seconds} s per run; ratio = valid req/s under attack / valid req/s alone (medians)`);
+    for (const attack of ATTACKS) console.log(`  attack "${attack.name}": ${attack.description}`);
+
+    const alone: number[] = [];
+    const attacked = new Map<string, number[]>(ATTACKS.map((a) => [a.name, []]));
+    for (let round = 1; round <= rounds; round++) {
+      let hashes = counter.count();
+      const baseline = await runLoad(load);
+      alone.push(baseline.rps);
+      console.log(`round ${round} ${'no attack'.padEnd(24)} ${validLine(baseline)}, crypt calls: ${counter.count() - hashes}`);
+      for (const [index, attack] of ATTACKS.entries()) {
+        hashes = counter.count();
+        const [valid, attacker] = await Promise.all([runLoad(load), runWrk(url, attack.lua, attackSeconds, dir, index)]);
+        attacked.get(attack.name)!.push(valid.rps);
+        const cryptCalls = counter.count() - hashes;
+        console.log(
+          `round ${round} ${attack.name.padEnd(24)} ${validLine(valid)}, ratio ${(valid.rps / baseline.rps).toFixed(2)}; `
+          + `attacker ${attacker.rps.toFixed(0)} req/s (${attacker.non2xx} of ${attacker.requests} refused); `
+          + `crypt calls: ${cryptCalls} (${(cryptCalls / attackSeconds).toFixed(1)}/s)`,
+        );
+      }
+    }
+    const base = median(alone);
+    console.log(`valid alone (median): ${base.toFixed(0)} req/s`);
+    for (const attack of ATTACKS) {
+      const under = median(attacked.get(attack.name)!);
+      console.log(`under attack "${attack.name}" (median): ${under.toFixed(0).padStart(6)} req/s, ratio attacked/alone ${(under / base).toFixed(2)}`);
+    }
+  } finally {
+    await proxy.stop();
+    await upstream.stop();
+    counter.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
