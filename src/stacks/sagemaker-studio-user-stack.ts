@@ -15,6 +15,8 @@ export class SageMakerStudioUserStack extends Stack {
       vpc: props.vpc,
       existingDomainId: props.config.domainId,
       userProfileName: props.config.studioUserName,
+      // Users' notebooks live on the domain's home EFS: kept on destroy like the other data, unless told otherwise.
+      homeFileSystemOnDelete: props.config.destroyDataOnDelete ? 'Delete' : 'Retain',
     });
 
     new CfnOutput(this, 'StudioDomainId', { value: studio.domainId });

@@ -94,6 +94,9 @@ describe('SageMakerStudioUserStack', () => {
     });
     const [[, throwaway]] = resourcesOfType(Template.fromStack(stack), 'AWS::SageMaker::Domain');
     assert.equal(throwaway.Metadata?.[HOME_EFS_METADATA_KEY], 'Delete');
+
+    const [[, fromSetting]] = resourcesOfType(Template.fromStack(buildTestPlatform({ destroyDataOnDelete: true }).studio!), 'AWS::SageMaker::Domain');
+    assert.equal(fromSetting.Metadata?.[HOME_EFS_METADATA_KEY], 'Delete', 'destroyDataOnDelete reaches the domain');
   });
 
   test('Studio apps may send HTTPS out and talk among themselves, nothing more', () => {
