@@ -2,7 +2,8 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
+import { DatabaseDeletionProtection } from './database-deletion-protection';
 
 export interface BackendStoreProps {
   readonly vpc: ec2.IVpc;
@@ -16,7 +17,11 @@ export interface BackendStoreProps {
   readonly autoPause?: Duration;
   /** Days of automated backups. @default 7 */
   readonly backupRetentionDays?: number;
-  /** Refuse deletion of the cluster until this is turned off. @default true */
+  /**
+   * Refuse deletion of the cluster until this is turned off. The cluster is created without it and a custom resource
+   * turns it on (see `DatabaseDeletionProtection` and `protectAfter`), so that a failed first create can roll back.
+   * @default true
+   */
   readonly deletionProtection?: boolean;
   /** Delete the cluster without a final snapshot with the stack. For throwaway environments only. @default false */
   readonly destroyOnDelete?: boolean;
@@ -55,10 +60,13 @@ export const CLUSTER_PARAMETERS: Readonly<Record<string, string>> = Object.freez
 export class BackendStore extends Construct {
   readonly cluster: rds.DatabaseCluster;
   readonly credentials: rds.DatabaseSecret;
+  /** Turns deletion protection on; absent when it is off in the configuration. */
+  readonly deletionProtection?: DatabaseDeletionProtection;
 
   constructor(scope: Construct, id: string, props: BackendStoreProps) {
     super(scope, id);
     const destroy = props.destroyOnDelete ?? false;
+    const protect = !destroy && (props.deletionProtection ?? true);
 
     this.credentials = new rds.DatabaseSecret(this, 'Credentials', {
       username: 'mlflow',
@@ -98,12 +106,18 @@ export class BackendStore extends Construct {
       storageEncrypted: true,
       iamAuthentication: true,
       backup: { retention: Duration.days(props.backupRetentionDays ?? 7) },
-      deletionProtection: destroy ? false : (props.deletionProtection ?? true),
+      // Protected: left out of the template, turned on by `this.deletionProtection` (never `false` here, which the RDS
+      // handler would send again with every later change of the cluster). Unprotected: `false`, which turns it off.
+      deletionProtection: protect ? undefined : false,
       removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
       cloudwatchLogsExports: EXPORTED_LOGS,
       parameters: { ...CLUSTER_PARAMETERS },
     });
     for (const logGroup of logGroups) this.cluster.node.addDependency(logGroup);
+    if (protect) {
+      this.deletionProtection = new DatabaseDeletionProtection(this, 'DeletionProtection', { cluster: this.cluster, logRetention: props.logRetention });
+      this.deletionProtection.protectAfter(this.credentials, securityGroup, ...logGroups);
+    }
 
     Validations.of(this.cluster).acknowledge({
       id: 'AwsSolutions-RDS14',
@@ -115,11 +129,20 @@ export class BackendStore extends Construct {
       reason: 'ECS injects the password into MLflow tasks when they start, so an automatic rotation would break running tasks; '
         + 'rotate by updating the secret and forcing a new deployment (README, "Rotating credentials").',
     });
-    if (!(props.deletionProtection ?? true) || destroy) {
-      Validations.of(this.cluster).acknowledge({
-        id: 'AwsSolutions-RDS10',
-        reason: 'Deletion protection was turned off explicitly in the configuration (dbDeletionProtection=false or destroyDataOnDelete=true).',
-      });
-    }
+    Validations.of(this.cluster).acknowledge({
+      id: 'AwsSolutions-RDS10',
+      reason: protect
+        ? 'Deletion protection is on, but not in the template: Custom::DatabaseDeletionProtection turns it on once the rest of the stack is in place, '
+          + 'so that a failed first create can delete the cluster instead of ending in ROLLBACK_FAILED (docs/database-protection.md).'
+        : 'Deletion protection was turned off explicitly in the configuration (dbDeletionProtection=false or destroyDataOnDelete=true).',
+    });
+  }
+
+  /**
+   * Deletion protection is turned on only after every resource under `scopes` is in place: give it the rest of the
+   * stack, so that nothing can fail after it in a first create.
+   */
+  protectAfter(...scopes: IConstruct[]): void {
+    this.deletionProtection?.protectAfter(...scopes);
   }
 }

@@ -77,6 +77,9 @@ export class MLflowVpcStack extends Stack {
       dbIdleDisconnectSeconds: config.dbIdleDisconnectSeconds,
       logRetention,
     });
+    // Last in the stack: deletion protection goes on once everything else is in place, so that a failed first create
+    // can still delete the (then unprotected) database and a retry starts clean.
+    backend.protectAfter(network, artifacts, credentials, images, mlflow);
 
     this.vpc = network.vpc;
     this.listener = mlflow.listener;

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Match } from 'aws-cdk-lib/assertions';
+import { DATABASE_DELETION_PROTECTION_TYPE } from '../../src/constructs/database-deletion-protection';
 import { healthCheckGracePeriod } from '../../src/constructs/mlflow-startup';
 import { mlflowTemplate, resourcesOfType } from '../support/synth';
 
@@ -28,11 +29,11 @@ describe('nothing is lost by default', () => {
     defaults.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
   });
 
-  test('cdk destroy leaves a final database snapshot, and deletion protection is on', () => {
+  test('cdk destroy leaves a final database snapshot, and deletion protection is turned on (see database-protection.test.ts)', () => {
     const cluster = databaseCluster();
     assert.equal(cluster.DeletionPolicy, 'Snapshot');
     assert.equal(cluster.UpdateReplacePolicy, 'Snapshot');
-    assert.equal(cluster.Properties.DeletionProtection, true);
+    defaults.resourceCountIs(DATABASE_DELETION_PROTECTION_TYPE, 1);
   });
 
   test('the database has a fixed name, so a change that would replace it fails instead of starting MLflow on an empty one', () => {
@@ -40,8 +41,10 @@ describe('nothing is lost by default', () => {
   });
 
   test('turning deletion protection off still leaves a snapshot', () => {
-    const cluster = databaseCluster(mlflowTemplate({ dbDeletionProtection: false }));
+    const unprotected = mlflowTemplate({ dbDeletionProtection: false });
+    const cluster = databaseCluster(unprotected);
     assert.equal(cluster.Properties.DeletionProtection, false);
+    unprotected.resourceCountIs(DATABASE_DELETION_PROTECTION_TYPE, 0);
     assert.equal(cluster.DeletionPolicy, 'Snapshot');
   });
 
@@ -66,6 +69,7 @@ describe('destroyDataOnDelete=true (throwaway environments) destroys data with t
     const cluster = databaseCluster(throwaway);
     assert.equal(cluster.DeletionPolicy, 'Delete');
     assert.equal(cluster.Properties.DeletionProtection, false);
+    throwaway.resourceCountIs(DATABASE_DELETION_PROTECTION_TYPE, 0);
   });
 });
 

@@ -83,7 +83,6 @@ describe('backend store', () => {
       ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 2, SecondsUntilAutoPause: 3600 },
       StorageEncrypted: true,
       BackupRetentionPeriod: 7,
-      DeletionProtection: true,
       DatabaseName: 'mlflow',
     });
     template.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless', Engine: 'aurora-mysql' });
