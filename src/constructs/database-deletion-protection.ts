@@ -61,7 +61,9 @@ export class DatabaseDeletionProtection extends Construct {
         removalPolicy: RemovalPolicy.DESTROY,
       }),
     });
-    this.resource.node.addDependency(cluster);
+    // After the cluster's instances too (the calls name the cluster only; depending on the cluster itself as well
+    // would only repeat what its Ref already orders).
+    this.resource.node.addDependency(...cluster.node.findAll().filter((c) => c instanceof rds.CfnDBInstance));
     // The handler is CDK's AwsCustomResource singleton; its role is a construct of the stack.
     Validations.of(this.resource.grantPrincipal as iam.Role).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
