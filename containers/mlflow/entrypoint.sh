@@ -12,6 +12,8 @@
 #   MLFLOW_PROXY_ARTIFACTS                 "true": the server proxies artifacts to BUCKET instead of
 #                                          clients reading and writing S3 directly (default false)
 #   MLFLOW_VERSION                         set in the image at build time
+#   DB_TLS_CA_FILE                         set in the image: the Amazon RDS CA bundle; every database connection
+#                                          uses TLS and verifies the certificate and host name against it
 #
 #   MLFLOW_DB_WAIT_SECONDS                 bound of the wait for the database and, separately, for the schema
 #                                          lock (mlflow_db.py; default 300)

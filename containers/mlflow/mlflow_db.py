@@ -11,7 +11,8 @@
 Settings: MLFLOW_DB_WAIT_SECONDS (default 300) bounds the wait for the database to accept
 connections (Aurora Serverless v2 resumes from 0 ACU in seconds) and, separately, for the lock.
 DB_IDLE_DISCONNECT_SECONDS (optional) makes the database close each of MLflow's connections after that
-many seconds unused (see backend_store_uri).
+many seconds unused (see backend_store_uri). DB_TLS_CA_FILE (set in the image) makes every connection use
+TLS, verified against those CA certificates.
 """
 
 import os
@@ -56,6 +57,18 @@ def idle_disconnect_seconds():
     return int(raw)
 
 
+def tls_ca_file():
+    """DB_TLS_CA_FILE: the CA certificates (PEM) the database's certificate must chain to; the image sets it to the
+    Amazon RDS bundle. With it every connection uses TLS and checks the certificate and the host name."""
+    path = os.environ.get("DB_TLS_CA_FILE", "")
+    if path == "":
+        return None
+    if not os.path.isfile(path) or not os.access(path, os.R_OK):
+        log(f"DB_TLS_CA_FILE {path!r} is not a readable file: it must hold the database's CA certificates (PEM)")
+        sys.exit(2)
+    return path
+
+
 def backend_store_uri(s):
     quote = lambda value: urllib.parse.quote(value, safe="")  # noqa: E731
     host = f"[{s['host']}]" if ":" in s["host"] else s["host"]
@@ -67,6 +80,10 @@ def backend_store_uri(s):
         # server to close it after `idle` seconds without a statement, so an idle server holds no connection and
         # Aurora Serverless v2 can pause; the pool's pre-ping replaces a closed connection on its next use.
         options["init_command"] = f"SET SESSION wait_timeout = {idle}"
+    ca = tls_ca_file()
+    if ca is not None:
+        # SQLAlchemy hands ssl_ca to PyMySQL, which then requires TLS, a certificate from that CA and the host name.
+        options["ssl_ca"] = ca
     return uri + ("?" + urllib.parse.urlencode(options, quote_via=urllib.parse.quote) if options else "")
 
 
@@ -81,14 +98,23 @@ def wait_seconds():
 def connect(s, deadline):
     import pymysql
 
+    ca = tls_ca_file()
+    tls = {"ssl": {"ca": ca}} if ca is not None else {}
+    if ca is None:
+        log("DB_TLS_CA_FILE is not set: connecting to the database without TLS")
     delay = 1
     while True:
         try:
             return pymysql.connect(
                 host=s["host"], port=s["port"], user=s["user"], password=s["password"],
-                database=s["database"], connect_timeout=10, autocommit=True,
+                database=s["database"], connect_timeout=10, autocommit=True, **tls,
             )
         except pymysql.err.OperationalError as error:
+            if "certificate" in str(error).lower() or "hostname mismatch" in str(error).lower():
+                # Waiting does not make an untrusted certificate trusted.
+                log(f"database {s['host']}:{s['port']} presented a certificate that DB_TLS_CA_FILE ({ca}) does not "
+                    f"trust for that host name: {error}")
+                sys.exit(3)
             if time.monotonic() + delay > deadline:
                 log(f"database {s['host']}:{s['port']} not reachable: {error}")
                 sys.exit(3)

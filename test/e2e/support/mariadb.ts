@@ -4,7 +4,7 @@
  * It can be stopped and started again on the same data and port, as Aurora pauses and resumes.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../containers/support/proxy';
@@ -24,6 +24,8 @@ export interface MariaDbOptions {
 
 export interface MariaDb {
   readonly port: number;
+  /** The CA certificate (PEM) the server's certificate chains to: what DB_TLS_CA_FILE names for MLflow. */
+  readonly caFile: string;
   readonly database: string;
   readonly user: string;
   readonly password: string;
@@ -53,6 +55,25 @@ function program(name: string, dirs: string[]): string {
 
 const SBIN = ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
 
+/**
+ * A throwaway certificate authority and a server certificate it signed for 127.0.0.1 and localhost (openssl CLI), as
+ * RDS gives Aurora a certificate for its endpoints that chains to the RDS CA bundle.
+ */
+export function makeCertificates(dir: string, name = 'e2e'): { ca: string; cert: string; key: string } {
+  const openssl = (args: string[]): void => {
+    const result = spawnSync('openssl', args, { encoding: 'utf8', cwd: dir });
+    if (result.status !== 0) throw new Error(`openssl ${args.join(' ')} failed:\n${result.stderr}`);
+  };
+  const ca = join(dir, `${name}-ca.pem`);
+  const cert = join(dir, `${name}-server.pem`);
+  const key = join(dir, `${name}-server.key`);
+  writeFileSync(join(dir, `${name}-san.ext`), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n');
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}-ca.key`, '-out', ca, '-days', '2', '-subj', `/CN=${name} test CA`]);
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', `${name}-server.csr`, '-subj', '/CN=127.0.0.1']);
+  openssl(['x509', '-req', '-in', `${name}-server.csr`, '-CA', ca, '-CAkey', `${name}-ca.key`, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', `${name}-san.ext`]);
+  return { ca, cert, key };
+}
+
 function sqlString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
@@ -73,6 +94,8 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
   const installed = spawnSync(installDb, ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...userArgs], { encoding: 'utf8' });
   if (installed.status !== 0) throw new Error(`mariadb-install-db failed:\n${installed.stdout}\n${installed.stderr}`);
 
+  // Like the cluster parameter group: TLS required for every connection over the network.
+  const tls = makeCertificates(base);
   const port = await freePort();
   let service: Service | undefined;
   let generation = 0;
@@ -95,6 +118,10 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
       '--skip-log-bin',
       '--skip-name-resolve',
       '--innodb-buffer-pool-size=64M',
+      `--ssl-ca=${tls.ca}`,
+      `--ssl-cert=${tls.cert}`,
+      `--ssl-key=${tls.key}`,
+      '--require-secure-transport=ON',
       // Per-user statistics (information_schema.USER_STATISTICS): counts every connection a user opened.
       '--userstat=1',
       // Aurora MySQL 3 (MySQL 8.0) defaults: utf8mb4, strict mode.
@@ -119,6 +146,7 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
 
   return {
     port,
+    caFile: tls.ca,
     database,
     user,
     password,

@@ -116,6 +116,8 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       PYTHONUNBUFFERED: '1',
       PYTHONDONTWRITEBYTECODE: '1',
       MLFLOW_VERSION: config.mlflowVersion,
+      // The image's CA bundle is Amazon RDS's; the stand-in database's certificate chains to the test's own CA.
+      DB_TLS_CA_FILE: db.caFile,
       // What ECS provides: the container's environment and secrets from the task definition.
       ...containerEnvironment(
         task.mlflow,
