@@ -32,9 +32,14 @@ function requiredVariables(file: string): string[] {
   return match[1].trim().split(/\s+/);
 }
 
+/** Variables the image sets: the NAME= words of its ENV instructions (continuation lines included). */
 function imageVariables(dockerfile: string): Set<string> {
-  const text = readFileSync(dockerfile, 'utf8');
-  return new Set([...text.matchAll(/^\s*(?:ENV\s+)?([A-Z][A-Z0-9_]+)=\$\{?[A-Z_]/gm)].map((m) => m[1]));
+  const instructions = readFileSync(dockerfile, 'utf8').replace(/\\\n/g, ' ').split('\n');
+  const names = new Set<string>();
+  for (const line of instructions.filter((l) => /^ENV\s/.test(l))) {
+    for (const match of line.matchAll(/(?:^ENV|\s)([A-Z][A-Z0-9_]*)=/g)) names.add(match[1]);
+  }
+  return names;
 }
 
 describe('the MLflow container contract', () => {
@@ -59,6 +64,11 @@ describe('the MLflow container contract', () => {
     assert.deepEqual(mlflow.secrets, ['PASSWORD', 'USERNAME']);
     assert.deepEqual(proxy.secrets, ['MLFLOW_PASSWORD', 'MLFLOW_USERNAME']);
     for (const value of Object.values(mlflow.environment)) assert.doesNotMatch(JSON.stringify(value), /SecretString|secretsmanager/i);
+  });
+
+  it('the image sets MLFLOW_VERSION and the database CA bundle', () => {
+    const fromImage = imageVariables(MLFLOW_DOCKERFILE);
+    for (const name of ['MLFLOW_VERSION', 'DB_TLS_CA_FILE']) assert.ok(fromImage.has(name), name);
   });
 
   it('the proxy gets no plain variables: its listen port and upstream are the image defaults', () => {
