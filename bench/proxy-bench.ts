@@ -1,26 +1,36 @@
 /**
  * `npm run bench:proxy`: requests per second through the shipped auth proxy (real nginx running
- * containers/nginx/entrypoint.sh and nginx.conf.template) and directly to the stand-in upstream,
- * in the same run, plus the seed's configuration for comparison. Direct and proxied runs alternate
- * for BENCH_ROUNDS rounds (the machine has 2 cores shared by the load generator, nginx and the
- * upstream, so single runs are noisy) and the medians are compared. Loopback only, bounded in
- * time: 1 s warm-up before each run of BENCH_SECONDS, (2 x rounds + 1) runs, about 35 s by default.
- * Not a test: nothing here asserts a figure.
+ * containers/nginx/entrypoint.sh, nginx.conf.template and MlflowAuth.pm), through the same nginx
+ * configuration with authentication switched off (nginx's own proxying cost: the ceiling for any
+ * authentication), and directly to the stand-in upstream, all in the same run, measured by two load
+ * generators: the project's (bench/loadgen.ts, one Node process) and wrk (Debian package 'wrk',
+ * -t2; skipped with a note when it is not installed). For each tool and connection count the three
+ * targets alternate for BENCH_ROUNDS rounds (the machine's cores are shared by the load generator,
+ * nginx and the upstream, so single runs are noisy) and the medians are compared. Then the seed's
+ * configuration once, for comparison. Loopback only, bounded in time: 1 s warm-up before each run of
+ * BENCH_SECONDS; about 3 minutes by default (the estimate is printed first). Not a test: nothing
+ * here asserts a figure.
  *
- * Settings (environment): BENCH_SECONDS (default 4), BENCH_ROUNDS (default 3),
- * BENCH_CONNECTIONS (default 32), BENCH_SEED=0 to skip the seed-style run.
+ * Settings (environment): BENCH_SECONDS (default 3), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS
+ * (comma-separated list, default "8,64"), BENCH_TOOLS (default "loadgen,wrk"), BENCH_SEED=0 to skip
+ * the seed-style run.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { basicAuth, freePort, requireProgram, startProcess, startProxy, workerUser } from '../test/containers/support/proxy';
+import { basicAuth, freePort, NGINX_TEMPLATE, requireProgram, startProcess, startProxy, workerUser } from '../test/containers/support/proxy';
 import { startStandInUpstream } from '../test/containers/support/upstream';
-import { runLoad, type LoadResult } from './loadgen';
+import { runLoad } from './loadgen';
 
-const seconds = Math.min(Math.max(Number(process.env.BENCH_SECONDS ?? 4), 1), 60);
+const seconds = Math.min(Math.max(Number(process.env.BENCH_SECONDS ?? 3), 1), 60);
 const rounds = Math.min(Math.max(Number(process.env.BENCH_ROUNDS ?? 3), 1), 10);
-const connections = Math.min(Math.max(Number(process.env.BENCH_CONNECTIONS ?? 32), 1), 256);
+const connectionCounts = (process.env.BENCH_CONNECTIONS ?? '8,64')
+  .split(',')
+  .map((value) => Math.min(Math.max(Math.round(Number(value)), 1), 256))
+  .filter((value) => Number.isFinite(value))
+  .slice(0, 4);
+const tools = (process.env.BENCH_TOOLS ?? 'loadgen,wrk').split(',').map((t) => t.trim()).filter((t) => t === 'loadgen' || t === 'wrk');
 const runSeed = process.env.BENCH_SEED !== '0';
 const USER = 'admin';
 const PASSWORD = 'bench-Pa55word!with:special$chars';
@@ -89,49 +99,148 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function line(label: string, r: LoadResult): string {
-  return `${label.padEnd(38)} ${r.rps.toFixed(0).padStart(8)} req/s  (${r.requests} requests in ${r.seconds.toFixed(1)} s, non-200: ${r.non200}, socket errors: ${r.errors})`;
+interface Measured {
+  readonly rps: number;
+  readonly non200: number;
+  readonly errors: number;
+  readonly note: string;
+}
+
+type Tool = 'loadgen' | 'wrk';
+
+/** wrk -t2 for `secs` whole seconds; resolves with its summary. */
+function wrk(port: number, connections: number, secs: number, authorization: string | undefined): Promise<Measured> {
+  const args = ['-t2', `-c${Math.max(connections, 2)}`, `-d${secs}s`, '--timeout', '10s', '--latency'];
+  if (authorization) args.push('-H', `Authorization: ${authorization}`);
+  args.push(`http://127.0.0.1:${port}/bench`);
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), (secs + 15) * 1000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      const rps = /Requests\/sec:\s*([\d.]+)/.exec(out);
+      if (code !== 0 || !rps) return reject(new Error(`wrk failed (${code}):\n${out}`));
+      const non2xx = /Non-2xx or 3xx responses:\s*(\d+)/.exec(out);
+      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const p50 = /\s50%\s+(\S+)/.exec(out);
+      const p99 = /\s99%\s+(\S+)/.exec(out);
+      resolve({
+        rps: Number(rps[1]),
+        non200: non2xx ? Number(non2xx[1]) : 0,
+        errors: socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
+        note: `latency p50 ${p50?.[1] ?? '?'}, p99 ${p99?.[1] ?? '?'}`,
+      });
+    });
+  });
+}
+
+async function measure(tool: Tool, port: number, connections: number, authorization: string | undefined): Promise<Measured> {
+  if (tool === 'wrk') {
+    await wrk(port, connections, 1, authorization); // warm-up, as the project's generator does
+    return wrk(port, connections, Math.ceil(seconds), authorization);
+  }
+  const r = await runLoad({
+    port, path: '/bench', connections, durationMs: seconds * 1000, warmupMs: 1000,
+    headers: authorization ? { authorization } : undefined,
+  });
+  return { rps: r.rps, non200: r.non200, errors: r.errors, note: `${r.requests} requests in ${r.seconds.toFixed(1)} s` };
+}
+
+function line(label: string, r: Measured): string {
+  return `${label.padEnd(44)} ${r.rps.toFixed(0).padStart(8)} req/s  (non-200: ${r.non200}, socket errors: ${r.errors}; ${r.note})`;
+}
+
+/**
+ * The shipped template with authentication switched off (and so without the attempt limits, which
+ * only count requests with credentials): everything else, upstream keep-alive included, as shipped.
+ */
+function noAuthTemplate(dir: string): string {
+  const shipped = readFileSync(NGINX_TEMPLATE, 'utf8');
+  const edited = shipped
+    .replace(/^(\s*)auth_basic \$mlflow_auth_realm;$/m, '$1auth_basic off;')
+    .replace(/^\s*limit_req zone=.*;\n/gm, '');
+  if (edited.includes('auth_basic $mlflow_auth_realm') || /limit_req zone=/.test(edited) || !edited.includes('auth_basic off;')) {
+    throw new Error('nginx.conf.template changed shape: update noAuthTemplate() in bench/proxy-bench.ts');
+  }
+  const path = join(dir, 'no-auth.conf.template');
+  writeFileSync(path, edited);
+  return path;
 }
 
 async function main(): Promise<void> {
+  const haveWrk = spawnSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' }).status === 0;
+  const activeTools = tools.filter((tool) => tool !== 'wrk' || haveWrk) as Tool[];
+  const dir = mkdtempSync(join(tmpdir(), 'mlflow-proxy-bench-'));
   const upstream = await startStandInUpstream();
   const proxy = await startProxy({ upstreamPort: upstream.port, username: USER, password: PASSWORD, quiet: true });
-  const auth = { authorization: basicAuth(USER, PASSWORD) };
-  const load = { path: '/bench', connections, durationMs: seconds * 1000, warmupMs: 1000 };
+  const noAuth = await startProxy({ upstreamPort: upstream.port, username: USER, password: PASSWORD, quiet: true, template: noAuthTemplate(dir) });
+  const authorization = basicAuth(USER, PASSWORD);
   let seed: Awaited<ReturnType<typeof startSeedStyle>> | undefined;
   try {
-    const check = await fetch(`http://127.0.0.1:${proxy.port}/bench`, { headers: auth });
+    const check = await fetch(`http://127.0.0.1:${proxy.port}/bench`, { headers: { authorization } });
     if (check.status !== 200) throw new Error(`proxy answered ${check.status} to an authenticated request`);
     const unauth = await fetch(`http://127.0.0.1:${proxy.port}/bench`);
     if (unauth.status !== 401) throw new Error(`proxy answered ${unauth.status} without credentials`);
+    const open = await fetch(`http://127.0.0.1:${noAuth.port}/bench`);
+    if (open.status !== 200) throw new Error(`the no-authentication configuration answered ${open.status}`);
 
-    console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}`);
-    console.log(`load: ${connections} keep-alive connections, GET /bench (small JSON), ${rounds} rounds of ${seconds} s per target after 1 s warm-up`);
-    const directRps: number[] = [];
-    const proxiedRps: number[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      const direct = await runLoad({ ...load, port: upstream.port });
-      console.log(line(`round ${round} direct to stand-in upstream`, direct));
-      const proxied = await runLoad({ ...load, port: proxy.port, headers: auth });
-      console.log(line(`round ${round} through auth proxy`, proxied));
-      directRps.push(direct.rps);
-      proxiedRps.push(proxied.rps);
+    const runs = activeTools.length * connectionCounts.length * rounds * 3 + (runSeed ? activeTools.length : 0);
+    console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}, ${spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim()}`);
+    console.log(`targets: direct to the Node stand-in upstream; shipped auth proxy; shipped configuration with auth_basic off (nginx's proxying ceiling)`);
+    console.log(`GET /bench (small JSON), keep-alive; connections ${connectionCounts.join(', ')}; ${rounds} rounds of ${seconds} s per target after 1 s warm-up`);
+    console.log(`load generators: ${activeTools.map((t) => (t === 'wrk' ? 'wrk -t2' : 'project loadgen (bench/loadgen.ts, 1 Node process)')).join('; ')}`
+      + `${haveWrk || !tools.includes('wrk') ? '' : ' (wrk not installed: apt-get install -y wrk)'}`);
+    console.log(`${runs} runs, about ${Math.ceil((runs * (seconds + 1)) / 60)} minutes`);
+
+    const summary: string[] = [];
+    for (const tool of activeTools) {
+      for (const connections of connectionCounts) {
+        const results = { direct: [] as number[], proxy: [] as number[], noAuth: [] as number[] };
+        for (let round = 1; round <= rounds; round++) {
+          const label = `${tool} c${connections} round ${round}`;
+          const direct = await measure(tool, upstream.port, connections, undefined);
+          console.log(line(`${label} direct`, direct));
+          const proxied = await measure(tool, proxy.port, connections, authorization);
+          console.log(line(`${label} auth proxy`, proxied));
+          const open = await measure(tool, noAuth.port, connections, undefined);
+          console.log(line(`${label} nginx, no auth`, open));
+          results.direct.push(direct.rps);
+          results.proxy.push(proxied.rps);
+          results.noAuth.push(open.rps);
+        }
+        const d = median(results.direct);
+        const p = median(results.proxy);
+        const n = median(results.noAuth);
+        summary.push(
+          `${(tool === 'wrk' ? 'wrk -t2' : 'loadgen').padEnd(8)} ${String(connections).padStart(3)} conns: direct ${d.toFixed(0).padStart(6)}, `
+          + `auth proxy ${p.toFixed(0).padStart(6)}, no-auth nginx ${n.toFixed(0).padStart(6)} req/s; `
+          + `proxy/direct ${(p / d).toFixed(2)}, no-auth/direct ${(n / d).toFixed(2)}, proxy/no-auth ${(p / n).toFixed(2)}`,
+        );
+      }
     }
-    const direct = median(directRps);
-    const proxied = median(proxiedRps);
-    console.log(`direct (median):      ${direct.toFixed(0)} req/s`);
-    console.log(`auth proxy (median):  ${proxied.toFixed(0)} req/s`);
-    console.log(`ratio proxy/direct:   ${(proxied / direct).toFixed(2)}`);
     if (runSeed) {
       seed = await startSeedStyle(upstream.port);
-      const seeded = await runLoad({ ...load, port: seed.port, headers: auth });
-      console.log(line('seed-style proxy', seeded));
-      console.log(`ratio seed-style/direct (direct median): ${(seeded.rps / direct).toFixed(2)}`);
+      for (const tool of activeTools) {
+        const connections = connectionCounts[0];
+        const direct = await measure(tool, upstream.port, connections, undefined);
+        const seeded = await measure(tool, seed.port, connections, authorization);
+        console.log(line(`${tool} c${connections} direct (for the seed)`, direct));
+        console.log(line(`${tool} c${connections} seed-style proxy`, seeded));
+        summary.push(`${(tool === 'wrk' ? 'wrk -t2' : 'loadgen').padEnd(8)} ${String(connections).padStart(3)} conns: seed-style/direct ${(seeded.rps / direct.rps).toFixed(2)} (single runs)`);
+      }
     }
+    console.log('summary (medians):');
+    for (const s of summary) console.log(`  ${s}`);
   } finally {
     await seed?.stop();
+    await noAuth.stop();
     await proxy.stop();
     await upstream.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
