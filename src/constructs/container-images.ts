@@ -113,6 +113,23 @@ function limitImageHistory(repository: ecr.Repository): void {
 }
 
 /**
+ * The build's post_build phase reports a failure to CloudFormation with a reason that holds a link to the build's
+ * log, written into a JSON document by a shell here-document. In @cdklabs/deploy-time-build 0.0.6 that reason has a
+ * line break inside the JSON string, which makes the document invalid JSON; the line break is replaced by a space.
+ */
+function validJsonFailureReport(project: codebuild.CfnProject): void {
+  const source = Stack.of(project).resolve(project.source) as { buildSpec?: unknown };
+  if (typeof source.buildSpec !== 'string') return;
+  const spec = JSON.parse(source.buildSpec);
+  const commands: unknown[] | undefined = spec.phases?.post_build?.commands;
+  if (!Array.isArray(commands)) return;
+  const fixed = commands.map((command) => (typeof command === 'string' ? command.replace(/REASON="[^"]*"/g, (reason) => reason.replace(/\n/g, ' ')) : command));
+  if (JSON.stringify(fixed) === JSON.stringify(commands)) return;
+  spec.phases.post_build.commands = fixed;
+  project.addPropertyOverride('Source.BuildSpec', JSON.stringify(spec, undefined, 2));
+}
+
+/**
  * The deploy-time build brings its own CodeBuild project and custom-resource Lambda (stack-level singletons).
  * The project gets the time limits of IMAGE_BUILD_LIMITS; what cdk-nag finds in both is acknowledged there, and only
  * there, with the reasons.
@@ -123,6 +140,7 @@ function configureDeployTimeBuild(stack: Stack): void {
       const project = child.node.defaultChild as codebuild.CfnProject;
       project.queuedTimeoutInMinutes = IMAGE_BUILD_LIMITS.queued.toMinutes();
       project.timeoutInMinutes = IMAGE_BUILD_LIMITS.build.toMinutes();
+      validJsonFailureReport(project);
       Validations.of(child).acknowledge({
         id: 'AwsSolutions-CB4',
         reason: 'The build project of @cdklabs/deploy-time-build has no key setting; what it produces are images pushed to ECR, which encrypts them at rest.',

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -88,13 +89,33 @@ describe('a deploy-time build that dies holds the deployment for a bounded time'
     assert.ok((queued + build) * 60 < IMAGE_BUILD_LIMITS.serviceTimeout.toSeconds(), `${queued} + ${build} min`);
   });
 
-  test('a build that fails in its build phase reports FAILED with the link to its log (what @cdklabs/deploy-time-build does)', () => {
+  test('a build that fails in its build phase reports FAILED to CloudFormation, as valid JSON, with the link to its log', () => {
+    // Runs the post_build commands of the synthesized buildspec with bash, as CodeBuild would after a failed build
+    // phase, with a stand-in curl; then reads the report they wrote.
     const postBuild = JSON.parse(project.Properties.Source.BuildSpec).phases.post_build.commands.join('\n');
-    assert.match(postBuild, /CODEBUILD_BUILD_SUCCEEDING -ne 1/);
-    assert.match(postBuild, /STATUS='FAILED'/);
-    assert.match(postBuild, /REASON=.*\n?.*log-events\/\$CODEBUILD_LOG_PATH/);
-    assert.match(postBuild, /"Reason": "\$REASON"/);
-    assert.match(postBuild, /curl .*"\$responseURL"/);
+    assert.match(postBuild, /curl .*"@payload\.json" "\$responseURL"/);
+    const dir = mkdtempSync(path.join(tmpdir(), 'mlflow-post-build-'));
+    try {
+      mkdirSync(path.join(dir, 'bin'));
+      writeFileSync(path.join(dir, 'bin', 'curl'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+      const run = spawnSync('bash', ['-c', postBuild], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: {
+          PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`,
+          CODEBUILD_BUILD_SUCCEEDING: '0', AWS_REGION: 'us-west-2', projectName: 'ContainerImageBuildProject',
+          CODEBUILD_LOG_PATH: 'build-log-stream', stackId: 'stack', requestId: 'request', logicalResourceId: 'Image',
+          imageTag: 'mlflow-0123', responseURL: 'https://example.invalid/response',
+        },
+      });
+      assert.equal(run.status, 0, run.stderr);
+      const report = JSON.parse(readFileSync(path.join(dir, 'payload.json'), 'utf8'));
+      assert.equal(report.Status, 'FAILED');
+      assert.equal(report.RequestId, 'request');
+      assert.match(report.Reason, /^ContainerImageBuild failed\. .*https:\/\/us-west-2\.console\.aws\.amazon\.com\/cloudwatch\/.*ContainerImageBuildProject\/log-events\/build-log-stream$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
