@@ -30,6 +30,9 @@ export const FARGATE_TASK_SIZES: Readonly<Record<number, readonly number[]>> = {
   16384: range(32768, 122880, 8192),
 };
 
+/** Task memory needed when MLflow's background job runner runs beside the server. */
+export const MIN_MEMORY_WITH_BACKGROUND_JOBS_MIB = 4096;
+
 export interface PlatformConfig {
   /** AWS region of every stack. From `AWS_REGION`. */
   readonly region: string;
@@ -179,6 +182,11 @@ export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
   const imageBuild = oneOf('imageBuild', pick('imageBuild'), IMAGE_BUILD_CHOICES, 'image build modes');
   const proxyArtifacts = bool('proxyArtifacts', pick('proxyArtifacts'));
   const mlflowBackgroundJobs = bool('mlflowBackgroundJobs', pick('mlflowBackgroundJobs'));
+  if (mlflowBackgroundJobs && (taskMemoryMiB as number) < MIN_MEMORY_WITH_BACKGROUND_JOBS_MIB) {
+    // Measured by the end-to-end suite's tooling: MLflow 3.17's job runner and its seven huey consumers take about
+    // 1.6 GiB of RSS on top of the server's 0.8 GiB.
+    throw new ConfigError('taskMemoryMiB', taskMemoryMiB, `at least ${MIN_MEMORY_WITH_BACKGROUND_JOBS_MIB} MiB with mlflowBackgroundJobs=true (the job runner's processes take about 1.6 GiB)`);
+  }
 
   const dbMaxCapacity = halfStep('dbMaxCapacity', pick('dbMaxCapacity'), 1, 256);
   const dbMinCapacity = halfStep('dbMinCapacity', pick('dbMinCapacity'), 0, dbMaxCapacity, `0 to dbMaxCapacity (${dbMaxCapacity}) ACU in steps of 0.5`);

@@ -43,7 +43,7 @@ function imageVariables(dockerfile: string): Set<string> {
 }
 
 describe('the MLflow container contract', () => {
-  for (const [name, settings] of [['defaults', {}], ['proxied artifacts and background jobs', { proxyArtifacts: true, mlflowBackgroundJobs: true }]] as const) {
+  for (const [name, settings] of [['defaults', {}], ['proxied artifacts and background jobs', { proxyArtifacts: true, mlflowBackgroundJobs: true, taskMemoryMiB: 4096 }]] as const) {
     it(`${name}: the stack sets only documented variables, and every required one`, () => {
       const { mlflow } = taskContract(settings);
       const given = [...Object.keys(mlflow.environment), ...mlflow.secrets];

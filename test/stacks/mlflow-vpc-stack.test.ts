@@ -174,7 +174,7 @@ describe('service', () => {
     const environment = (template: Template) => Object.fromEntries(container(template, CONTAINER_NAMES.mlflow).Environment.map((e: any) => [e.Name, e.Value]));
     assert.equal(environment(template).DB_IDLE_DISCONNECT_SECONDS, '60');
     assert.equal(environment(template).MLFLOW_SERVER_ENABLE_JOB_EXECUTION, 'false');
-    const custom = environment(mlflowTemplate({ dbIdleDisconnectSeconds: 300, mlflowBackgroundJobs: true }));
+    const custom = environment(mlflowTemplate({ dbIdleDisconnectSeconds: 300, mlflowBackgroundJobs: true, taskMemoryMiB: 4096 }));
     assert.equal(custom.DB_IDLE_DISCONNECT_SECONDS, '300');
     assert.equal(custom.MLFLOW_SERVER_ENABLE_JOB_EXECUTION, 'true');
   });
