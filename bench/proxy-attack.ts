@@ -4,18 +4,20 @@
  * attacker floods it, against the same valid traffic unattacked, in the same run.
  *
  * Valid load: the project's load generator (bench/loadgen.ts), BENCH_CONNECTIONS keep-alive connections
- * with the right credentials. Attacker: wrk (Debian package 'wrk') in its own process, 4 connections,
- * 1 thread, sending one of the attacks below as fast as the proxy answers. Each round measures the
- * valid load alone, then under each attack; the ratio attacked/unattacked is printed per attack
- * (medians over the rounds), with the crypt(3) computations MlflowAuth.pm made during the run
- * (counted by a wrapper around Perl's crypt, test/containers/support/crypt-counter.ts).
+ * with the right credentials. Attacker: wrk (Debian package 'wrk') in its own process, 4 connections
+ * (64 for two attacks), 1 thread, sending one of the attacks below as fast as the proxy answers. Each
+ * round measures, for each attack, the valid load alone and then under the attack; the ratio
+ * attacked/unattacked of each pair is printed, and its median over the rounds, with the crypt(3)
+ * computations MlflowAuth.pm made during the attack (counted by a wrapper around Perl's crypt,
+ * test/containers/support/crypt-counter.ts).
  *
  * Everything shares the machine's cores (load generator, attacker, nginx, the Node stand-in upstream),
  * so an attack costs the valid traffic at least the CPU the attacker and nginx spend on its requests;
- * the "no credentials" flood shows that floor. Loopback only, bounded: BENCH_ROUNDS x (1 + attacks)
- * runs of 1 s warm-up + BENCH_SECONDS, about 75 s by default. Not a test: nothing here asserts a figure.
+ * the "no credentials" flood shows that floor. Loopback only, bounded: BENCH_ROUNDS x attacks x 2
+ * runs of 1 s warm-up + BENCH_SECONDS, about 2.5 minutes by default. Not a test: nothing here asserts
+ * a figure.
  *
- * Settings (environment): BENCH_SECONDS (default 4), BENCH_ROUNDS (default 2), BENCH_CONNECTIONS
+ * Settings (environment): BENCH_SECONDS (default 3), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS
  * (valid connections, default 32), BENCH_ATTACK_CONNECTIONS (default 4).
  */
 import { spawn } from 'node:child_process';
@@ -27,8 +29,8 @@ import { basicAuth, requireProgram, startProxy } from '../test/containers/suppor
 import { startStandInUpstream } from '../test/containers/support/upstream';
 import { runLoad, type LoadResult } from './loadgen';
 
-const seconds = Math.min(Math.max(Number(process.env.BENCH_SECONDS ?? 4), 1), 60);
-const rounds = Math.min(Math.max(Number(process.env.BENCH_ROUNDS ?? 2), 1), 10);
+const seconds = Math.min(Math.max(Number(process.env.BENCH_SECONDS ?? 3), 1), 60);
+const rounds = Math.min(Math.max(Number(process.env.BENCH_ROUNDS ?? 3), 1), 10);
 const connections = Math.min(Math.max(Number(process.env.BENCH_CONNECTIONS ?? 32), 1), 256);
 const attackConnections = Math.min(Math.max(Number(process.env.BENCH_ATTACK_CONNECTIONS ?? 4), 1), 64);
 /** wrk takes whole seconds: the valid load's warm-up and measured time, rounded up. */
@@ -41,14 +43,17 @@ interface Attack {
   readonly description: string;
   /** Lua for wrk: sets the request headers (one fixed Authorization, or a rotating Forwarded too). */
   readonly lua: string;
+  /** Attacker connections. @default BENCH_ATTACK_CONNECTIONS */
+  readonly connections?: number;
 }
 
 function luaString(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-function fixedHeader(authorization: string): string {
-  return `wrk.headers["Authorization"] = ${luaString(authorization)}\n`;
+/** One Authorization header from one claimed client address (its own, so attacks do not share a per-client budget). */
+function fixedHeader(authorization: string, client: string): string {
+  return `wrk.headers["Authorization"] = ${luaString(authorization)}\nwrk.headers["Forwarded"] = "for=${client}"\n`;
 }
 
 /** A wrong password and a new claimed client address (Forwarded: for=...) on every request. */
@@ -65,8 +70,15 @@ end
 
 const ATTACKS: Attack[] = [
   { name: 'no credentials', description: 'no Authorization header (plain 401s: the cost of any flood)', lua: '' },
-  { name: 'long password', description: `'${USER}:' + 511-byte password, one client address`, lua: fixedHeader(basicAuth(USER, 'A'.repeat(511))) },
-  { name: 'wrong password', description: `'${USER}:' + wrong 16-byte password, one client address`, lua: fixedHeader(basicAuth(USER, 'wrong-guess-0001')) },
+  { name: 'no credentials, 64 conns', description: 'the same over 64 connections', lua: '', connections: 64 },
+  { name: 'long password', description: `'${USER}:' + 511-byte password, one client address`, lua: fixedHeader(basicAuth(USER, 'A'.repeat(511)), '192.0.2.1') },
+  { name: 'wrong password', description: `'${USER}:' + wrong 16-byte password, one client address`, lua: fixedHeader(basicAuth(USER, 'wrong-guess-0001'), '192.0.2.2') },
+  {
+    name: 'wrong password, 64 conns',
+    description: 'the same from another address over 64 connections: more than the per-client burst, so most get an immediate 429',
+    lua: fixedHeader(basicAuth(USER, 'wrong-guess-0002'), '192.0.2.3'),
+    connections: 64,
+  },
   {
     name: 'wrong 256 B, rotating',
     description: `'${USER}:' + wrong 256-byte password, a new Forwarded client address per request`,
@@ -80,12 +92,12 @@ interface WrkResult {
   readonly non2xx: number;
 }
 
-/** Runs wrk for `durationS` seconds against `url` with `lua`; resolves with its summary. */
-function runWrk(url: string, lua: string, durationS: number, dir: string, index: number): Promise<WrkResult> {
+/** Runs wrk for `durationS` seconds against `url` with the attack's script; resolves with its summary. */
+function runWrk(url: string, attack: Attack, durationS: number, dir: string, index: number): Promise<WrkResult> {
   const script = join(dir, `attack-${index}.lua`);
-  writeFileSync(script, lua);
+  writeFileSync(script, attack.lua);
   return new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t1', `-c${attackConnections}`, `-d${durationS}s`, '--timeout', '10s', '-s', script, url], {
+    const child = spawn('wrk', ['-t1', `-c${attack.connections ?? attackConnections}`, `-d${durationS}s`, '--timeout', '10s', '-s', script, url], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -129,34 +141,38 @@ async function main(): Promise<void> {
 
     console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, node ${process.version}`);
     console.log(`valid load: project load generator (bench/loadgen.ts), ${connections} keep-alive connections, GET /bench with the right credentials`);
-    console.log(`attacker: wrk -t1 -c${attackConnections} in its own process, started with the valid load's 1 s warm-up`);
-    console.log(`${rounds} rounds of ${seconds} s per run; ratio = valid req/s under attack / valid req/s alone (medians)`);
+    console.log(`attacker: wrk -t1 -c${attackConnections} (unless the attack says otherwise) in its own process, started with the valid load's 1 s warm-up`);
+    console.log(`${rounds} rounds of ${seconds} s per run after 1 s warm-up; ratio = valid req/s under attack / valid req/s alone just before`);
     for (const attack of ATTACKS) console.log(`  attack "${attack.name}": ${attack.description}`);
 
-    const alone: number[] = [];
+    // Each attacked run is paired with an unattacked run just before it: the machine's load drifts
+    // (other work shares the cores), and a ratio of neighbours drifts less than one of distant runs.
+    const alone = new Map<string, number[]>(ATTACKS.map((a) => [a.name, []]));
     const attacked = new Map<string, number[]>(ATTACKS.map((a) => [a.name, []]));
+    const ratios = new Map<string, number[]>(ATTACKS.map((a) => [a.name, []]));
     for (let round = 1; round <= rounds; round++) {
-      let hashes = counter.count();
-      const baseline = await runLoad(load);
-      alone.push(baseline.rps);
-      console.log(`round ${round} ${'no attack'.padEnd(24)} ${validLine(baseline)}, crypt calls: ${counter.count() - hashes}`);
       for (const [index, attack] of ATTACKS.entries()) {
-        hashes = counter.count();
-        const [valid, attacker] = await Promise.all([runLoad(load), runWrk(url, attack.lua, attackSeconds, dir, index)]);
-        attacked.get(attack.name)!.push(valid.rps);
+        const baseline = await runLoad(load);
+        const hashes = counter.count();
+        const [valid, attacker] = await Promise.all([runLoad(load), runWrk(url, attack, attackSeconds, dir, index)]);
         const cryptCalls = counter.count() - hashes;
+        alone.get(attack.name)!.push(baseline.rps);
+        attacked.get(attack.name)!.push(valid.rps);
+        ratios.get(attack.name)!.push(valid.rps / baseline.rps);
+        console.log(`round ${round} ${'no attack'.padEnd(26)} ${validLine(baseline)}`);
         console.log(
-          `round ${round} ${attack.name.padEnd(24)} ${validLine(valid)}, ratio ${(valid.rps / baseline.rps).toFixed(2)}; `
+          `round ${round} ${attack.name.padEnd(26)} ${validLine(valid)}, ratio ${(valid.rps / baseline.rps).toFixed(2)}; `
           + `attacker ${attacker.rps.toFixed(0)} req/s (${attacker.non2xx} of ${attacker.requests} refused); `
           + `crypt calls: ${cryptCalls} (${(cryptCalls / attackSeconds).toFixed(1)}/s)`,
         );
       }
     }
-    const base = median(alone);
-    console.log(`valid alone (median): ${base.toFixed(0)} req/s`);
+    console.log('summary (medians over the rounds; ratio = median of each attacked run / the unattacked run just before it):');
     for (const attack of ATTACKS) {
-      const under = median(attacked.get(attack.name)!);
-      console.log(`under attack "${attack.name}" (median): ${under.toFixed(0).padStart(6)} req/s, ratio attacked/alone ${(under / base).toFixed(2)}`);
+      console.log(
+        `  ${attack.name.padEnd(26)} valid alone ${median(alone.get(attack.name)!).toFixed(0).padStart(6)} req/s, `
+        + `under attack ${median(attacked.get(attack.name)!).toFixed(0).padStart(6)} req/s, ratio ${median(ratios.get(attack.name)!).toFixed(2)}`,
+      );
     }
   } finally {
     await proxy.stop();
