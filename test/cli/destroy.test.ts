@@ -4,14 +4,16 @@ import { DeleteStackCommand, GetTemplateCommand, ListStackResourcesCommand } fro
 import { DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupEgressCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { DeleteFileSystemCommand, DeleteMountTargetCommand, DescribeMountTargetsCommand } from '@aws-sdk/client-efs';
 import { AppDetails, DeleteAppCommand, DeleteSpaceCommand, DescribeDomainCommand, ListAppsCommand, ListSpacesCommand, ListUserProfilesCommand, SpaceDetails } from '@aws-sdk/client-sagemaker';
+import { DBClusterNotFoundFault, DescribeDBClustersCommand, RDSServiceException } from '@aws-sdk/client-rds';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { POLL_INTERVAL_MS } from '../../src/cli/commands/destroy';
+import { DATABASE_DELETION_PROTECTION_TYPE, POLL_INTERVAL_MS } from '../../src/cli/commands/destroy';
 import { CliDeps } from '../../src/cli/deps';
 import { EXIT } from '../../src/cli/errors';
 import { runCli } from '../../src/cli/main';
 import { HOME_EFS_METADATA_KEY, STUDIO_MAX_WAIT_MS, STUDIO_POLL_INTERVAL_MS } from '../../src/cli/studio-cleanup';
 import { accessDenied, credentialsError, harness, Harness, outputs, setStacks, stackMissing } from './helpers';
 
+/** Deployed with dbDeletionProtection=false: the template says false, and there is no protecting custom resource. */
 const MLFLOW_TEMPLATE = {
   Resources: {
     ArtifactBucket: { Type: 'AWS::S3::Bucket', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' },
@@ -22,12 +24,45 @@ const MLFLOW_TEMPLATE = {
     Service: { Type: 'AWS::ECS::Service' },
   },
 };
+/**
+ * A default deployment: the cluster's template does not mention DeletionProtection, a custom resource turns it on
+ * at the end of every successful deploy (docs/database-protection.md).
+ */
+const PROTECTED_TEMPLATE = {
+  Resources: {
+    ...MLFLOW_TEMPLATE.Resources,
+    Database: { Type: 'AWS::RDS::DBCluster', DeletionPolicy: 'Snapshot', Properties: {} },
+    DeletionProtection: { Type: DATABASE_DELETION_PROTECTION_TYPE, DeletionPolicy: 'Delete' },
+  },
+};
 const GATEWAY_TEMPLATE = { Resources: { Api: { Type: 'AWS::ApiGatewayV2::Api' } } };
 
-/** Both core stacks deployed; after DeleteStack each reports DELETE_IN_PROGRESS once, then is gone. */
+/** What RDS answers about the cluster: its deletion protection, gone, or an error. */
+function liveDatabase(h: Harness, answer: { protection: boolean } | 'gone' | Error): void {
+  const rds = h.mocks.rds.on(DescribeDBClustersCommand);
+  if (answer === 'gone') {
+    rds.rejects(new DBClusterNotFoundFault({ $metadata: { httpStatusCode: 404 }, message: 'DBCluster mlflow-db not found.' }));
+  } else if (answer instanceof Error) {
+    rds.rejects(answer);
+  } else {
+    rds.resolves({ DBClusters: [{ DBClusterIdentifier: 'mlflow-db', Status: 'available', DeletionProtection: answer.protection }] });
+  }
+}
+
+function rdsAccessDenied(): Error {
+  return new RDSServiceException({
+    name: 'AccessDenied',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 403 },
+    message: 'User: arn:aws:iam::123456789012:user/dev is not authorized to perform: rds:DescribeDBClusters on resource: arn:aws:rds:us-west-2:123456789012:cluster:mlflow-db',
+  });
+}
+
+/** Both core stacks deployed; after DeleteStack each reports DELETE_IN_PROGRESS once, then is gone. RDS: protection off. */
 function deployed(h: Harness, mlflowTemplate: object = MLFLOW_TEMPLATE): void {
+  const mlflowOutputs = { Outputs: outputs({ DatabaseClusterIdentifier: 'mlflow-db' }) };
   setStacks(h.mocks, {
-    MLflowVpcStack: [{}, { StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('MLflowVpcStack')],
+    MLflowVpcStack: [mlflowOutputs, { ...mlflowOutputs, StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('MLflowVpcStack')],
     HttpGatewayStack: [{}, { StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('HttpGatewayStack')],
   });
   h.mocks.cfn.on(GetTemplateCommand, { StackName: 'MLflowVpcStack' }).resolves({ TemplateBody: JSON.stringify(mlflowTemplate) });
@@ -40,6 +75,7 @@ function deployed(h: Harness, mlflowTemplate: object = MLFLOW_TEMPLATE): void {
   });
   h.mocks.cfn.on(ListStackResourcesCommand, { StackName: 'HttpGatewayStack' }).resolves({ StackResourceSummaries: [] });
   h.mocks.cfn.on(DeleteStackCommand).resolves({});
+  liveDatabase(h, { protection: false });
 }
 
 function deletedStacks(h: Harness): string[] {
@@ -94,16 +130,113 @@ describe('destroy', () => {
     assert.deepEqual(deletedStacks(h), []);
   });
 
-  it('database deletion protection on: refuses before deleting anything, says how to turn it off', async () => {
+  it('default deployment, RDS says deletion protection is on: stops before deleting anything, exit 1, with both ways to turn it off', async () => {
+    const h = harness({ answers: ['yes'] });
+    deployed(h, PROTECTED_TEMPLATE);
+    liveDatabase(h, { protection: true });
+    assert.equal(await h.run('destroy'), EXIT.failure);
+    const text = h.err.join('\n');
+    assert.deepEqual(h.mocks.rds.commandCalls(DescribeDBClustersCommand).map((c) => c.args[0].input.DBClusterIdentifier), ['mlflow-db'], 'asks RDS about the cluster the stack output names');
+    assert.match(text, /Database:\n  - mlflow-db: deletion protection is on \(asked of RDS\), so it cannot be deleted: destroy stops before deleting anything\./);
+    assert.match(text, /Cannot destroy yet:\n  - Aurora database cluster mlflow-db \(MLflowVpcStack\) has deletion protection on \(rds:DescribeDBClusters\)/);
+    assert.match(text, /Either through the stack[^\n]*\n  npx mlflow-on-aws deploy -c dbDeletionProtection=false\n  npx mlflow-on-aws destroy\n/);
+    assert.match(text, /or directly in RDS:\n  aws rds modify-db-cluster --db-cluster-identifier mlflow-db --no-deletion-protection --apply-immediately --region us-west-2\n  npx mlflow-on-aws destroy\n/);
+    assert.match(text, /Nothing was deleted\./);
+    assert.deepEqual(deletedStacks(h), []);
+    assert.equal(h.questions.length, 0);
+  });
+
+  it('--profile reaches the commands it prints', async () => {
+    const h = harness({ interactive: false });
+    deployed(h, PROTECTED_TEMPLATE);
+    liveDatabase(h, { protection: true });
+    assert.equal(await h.run('destroy', '--yes', '--profile', 'ops'), EXIT.failure);
+    const text = h.err.join('\n');
+    assert.match(text, /deploy -c dbDeletionProtection=false --profile ops\n  npx mlflow-on-aws destroy --profile ops/);
+    assert.match(text, /--apply-immediately --region us-west-2 --profile ops/);
+    assert.deepEqual(deletedStacks(h), []);
+  });
+
+  it('default deployment, RDS says protection is off (turned off by hand): proceeds, the plan says a final snapshot is taken', async () => {
+    const h = harness({ interactive: false });
+    deployed(h, PROTECTED_TEMPLATE);
+    liveDatabase(h, { protection: false });
+    assert.equal(await h.run('destroy', '--yes'), EXIT.ok, h.text());
+    const text = h.err.join('\n');
+    assert.match(text, /Database:\n  - mlflow-db: deletion protection is off \(asked of RDS\); CloudFormation takes a final snapshot of it, then deletes it\./);
+    assert.match(text, /Kept[^]*final snapshot of Aurora database cluster mlflow-db/);
+    assert.deepEqual(deletedStacks(h), ['HttpGatewayStack', 'MLflowVpcStack']);
+  });
+
+  it('older deployment (template DeletionProtection: true) and RDS agrees: stops', async () => {
     const h = harness({ answers: ['yes'] });
     const template = structuredClone(MLFLOW_TEMPLATE);
     template.Resources.Database.Properties.DeletionProtection = true;
     deployed(h, template);
+    liveDatabase(h, { protection: true });
     assert.equal(await h.run('destroy'), EXIT.failure);
     assert.match(h.err.join('\n'), /Aurora database cluster mlflow-db \(MLflowVpcStack\) has deletion protection on/);
     assert.match(h.err.join('\n'), /deploy -c dbDeletionProtection=false/);
     assert.deepEqual(deletedStacks(h), []);
     assert.equal(h.questions.length, 0);
+  });
+
+  it('template says DeletionProtection: false but RDS says on (turned on by hand): only the RDS command helps', async () => {
+    const h = harness({ interactive: false });
+    deployed(h);
+    liveDatabase(h, { protection: true });
+    assert.equal(await h.run('destroy', '--yes'), EXIT.failure);
+    const text = h.err.join('\n');
+    assert.match(text, /turned on outside the stack \(its template already says DeletionProtection: false\), so a deploy would not change it/);
+    assert.match(text, /aws rds modify-db-cluster --db-cluster-identifier mlflow-db --no-deletion-protection/);
+    assert.doesNotMatch(text, /deploy -c dbDeletionProtection=false/);
+    assert.deepEqual(deletedStacks(h), []);
+  });
+
+  it('RDS cannot be asked (access denied), template has the protecting custom resource: stops, saying it judged from the template', async () => {
+    const h = harness({ interactive: false });
+    deployed(h, PROTECTED_TEMPLATE);
+    liveDatabase(h, rdsAccessDenied());
+    assert.equal(await h.run('destroy', '--yes'), EXIT.failure);
+    const text = h.err.join('\n');
+    assert.match(text, /could not ask RDS whether mlflow-db has deletion protection on \(Access denied[^\n]*missing permission rds:DescribeDBClusters\); judging from the deployed template instead: Custom::DatabaseDeletionProtection turns it on after a successful deploy, so it is taken to be on/);
+    assert.match(text, /has deletion protection on, judging from the deployed template/);
+    assert.match(text, /deploy -c dbDeletionProtection=false/);
+    assert.match(text, /If protection is already off, allow these credentials rds:DescribeDBClusters and destroy again/);
+    assert.deepEqual(deletedStacks(h), []);
+  });
+
+  it('RDS cannot be asked, template without protection (dbDeletionProtection=false): proceeds, saying it judged from the template', async () => {
+    const h = harness({ interactive: false });
+    deployed(h);
+    liveDatabase(h, rdsAccessDenied());
+    assert.equal(await h.run('destroy', '--yes'), EXIT.ok, h.text());
+    assert.match(h.err.join('\n'), /could not ask RDS whether mlflow-db[^\n]*judging from the deployed template instead: it does not turn protection on \(DeletionProtection: false\), so it is taken to be off; CloudFormation takes a final snapshot of it, then deletes it\./);
+    assert.deepEqual(deletedStacks(h), ['HttpGatewayStack', 'MLflowVpcStack']);
+  });
+
+  it('the cluster is already gone from RDS: no protection check, no snapshot promised, the stacks are deleted', async () => {
+    const h = harness({ interactive: false });
+    deployed(h, PROTECTED_TEMPLATE);
+    liveDatabase(h, 'gone');
+    assert.equal(await h.run('destroy', '--yes'), EXIT.ok, h.text());
+    const text = h.err.join('\n');
+    assert.match(text, /Database:\n  - mlflow-db no longer exists in RDS: there is nothing to delete and no final snapshot will be taken\./);
+    assert.doesNotMatch(text, /final snapshot of/);
+    assert.deepEqual(deletedStacks(h), ['HttpGatewayStack', 'MLflowVpcStack']);
+  });
+
+  it('without the DatabaseClusterIdentifier output, asks RDS about the physical id of the cluster', async () => {
+    const h = harness({ interactive: false });
+    deployed(h, PROTECTED_TEMPLATE);
+    setStacks(h.mocks, {
+      MLflowVpcStack: [{}, { StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('MLflowVpcStack')],
+      HttpGatewayStack: [{}, { StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('HttpGatewayStack')],
+    });
+    liveDatabase(h, { protection: true });
+    assert.equal(await h.run('destroy', '--yes'), EXIT.failure);
+    assert.deepEqual(h.mocks.rds.commandCalls(DescribeDBClustersCommand).map((c) => c.args[0].input.DBClusterIdentifier), ['mlflow-db']);
+    assert.deepEqual(deletedStacks(h), []);
   });
 
   it('destroyDataOnDelete-style template (Delete policies): says nothing is kept', async () => {
@@ -113,6 +246,7 @@ describe('destroy', () => {
     const text = h.err.join('\n');
     assert.match(text, /Kept[^\n]*\n  - nothing: all data is deleted/);
     assert.match(text, /  - S3 bucket mlflow-artifacts-123456789012 \(MLflowVpcStack\)\n  - Aurora database cluster mlflow-db/);
+    assert.match(text, /Database:\n  - mlflow-db: deletion protection is off \(asked of RDS\); CloudFormation deletes it with all its data, without a final snapshot\./);
   });
 
   it('DELETE_FAILED: exit 1 with the reason, later stacks untouched', async () => {

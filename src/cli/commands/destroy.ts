@@ -1,10 +1,13 @@
 /**
  * `destroy`: deletes the deployed stacks (dependents first) after confirmation, saying beforehand what is kept
  * and what is deleted. What is kept is read from the deployed templates' DeletionPolicy, not assumed.
+ * Whether the database's deletion protection is on is asked of RDS (the template no longer says it: see
+ * docs/database-protection.md); only when RDS cannot be asked is it judged from the template.
  * Works through CloudFormation directly, so it needs no synth and no matching local configuration.
  */
 import { DeleteStackCommand, GetTemplateCommand, ListStackResourcesCommand, Stack, StackResourceSummary } from '@aws-sdk/client-cloudformation';
-import { STACK_NAMES } from '../../names';
+import { DBCluster, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
 import { connect, errorContext, findStack, STACKS_IN_DELETION_ORDER, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, toCliError } from '../errors';
@@ -14,9 +17,17 @@ import { deleteStudioAppsAndSpaces, describeStudioPlan, HOME_EFS_METADATA_KEY, p
 export const DESTROY_HELP = `Usage: npx mlflow-on-aws destroy [--yes] [--region R] [--profile P]
 
 Deletes the MLflow on AWS stacks of the account/region, dependents first, after showing what is kept
-(retained bucket, final database snapshot, Studio home EFS, ...) and what is deleted. With Studio in use,
-first deletes the user profile's apps and spaces; after the domain, what SageMaker left in the VPC.
+(retained bucket, final database snapshot, Studio home EFS, ...) and what is deleted. Stops before deleting
+anything while the database has deletion protection on (asked of RDS), and says how to turn it off.
+With Studio in use, first deletes the user profile's apps and spaces; after the domain, what SageMaker left in the VPC.
   --yes, -y   do not ask for confirmation (required when there is no terminal)`;
+
+/**
+ * CloudFormation type of the custom resource that turns the database's deletion protection on after a successful
+ * deploy (src/constructs/database-deletion-protection.ts; same constant there, kept equal by
+ * test/stacks/data-safety.test.ts; not imported, so that the CLI does not load aws-cdk-lib).
+ */
+export const DATABASE_DELETION_PROTECTION_TYPE = 'Custom::DatabaseDeletionProtection';
 
 /** How often the deletion is polled, and for how long at most. */
 export const POLL_INTERVAL_MS = 10_000;
@@ -49,8 +60,24 @@ export interface DeletionPlan {
   readonly snapshots: string[];
   readonly deleted: string[];
   readonly blockers: string[];
+  /** What happens to each database cluster, and how its deletion protection was found out. */
+  readonly database: string[];
+  /** Clusters whose deletion protection stops the destroy. */
+  readonly protectedClusters: ProtectedCluster[];
   /** Set when the Studio stack is deployed and its domain still exists. */
   studio?: StudioPlan;
+}
+
+export interface ProtectedCluster {
+  /** The cluster's name in RDS, when known. */
+  readonly clusterId?: string;
+  /**
+   * The deployed template states `DeletionProtection: false` (deployed with dbDeletionProtection=false), so
+   * deploying with that setting again changes nothing: only RDS itself can turn protection off.
+   */
+  readonly templateSaysOff: boolean;
+  /** RDS could not be asked: protection was judged from the template. */
+  readonly fromTemplate: boolean;
 }
 
 export async function destroyCommand(args: readonly string[], deps: CliDeps): Promise<number> {
@@ -87,15 +114,19 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
   log('Kept (billed until you delete them yourself):');
   for (const line of [...plan.kept, ...plan.snapshots].length ? [...plan.kept, ...plan.snapshots] : ['nothing: all data is deleted']) log(`  - ${line}`);
 
+  if (plan.database.length) {
+    log('Database:');
+    for (const line of plan.database) log(`  - ${line}`);
+  }
+
   if (plan.blockers.length > 0) {
-    const protectedDb = plan.blockers.some((b) => b.includes('deletion protection'));
     throw new CliError(
       `Cannot destroy yet:\n${plan.blockers.map((b) => `  - ${b}`).join('\n')}`,
       EXIT.failure,
       [
-        protectedDb ? 'Turn deletion protection off through the stack, then destroy: npx mlflow-on-aws deploy -c dbDeletionProtection=false' : '',
+        ...plan.protectedClusters.map((cluster) => unprotectHint(target, cluster)),
         'Nothing was deleted. Fix the items above, then run destroy again.',
-      ].filter(Boolean).join('\n'),
+      ].join('\n'),
     );
   }
 
@@ -123,7 +154,7 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
 
 /** Reads each deployed template and sorts its notable resources into kept, snapshotted and deleted. */
 export async function planDeletion(target: Target, stacks: string[], found: ReadonlyMap<string, Stack> = new Map()): Promise<DeletionPlan> {
-  const plan: DeletionPlan = { stacks, kept: [], snapshots: [], deleted: [], blockers: [] };
+  const plan: DeletionPlan = { stacks, kept: [], snapshots: [], deleted: [], blockers: [], database: [], protectedClusters: [] };
   for (const stackName of stacks) {
     let body: string | undefined;
     let physical: Map<string, string>;
@@ -139,21 +170,124 @@ export async function planDeletion(target: Target, stacks: string[], found: Read
     } catch {
       throw new CliError(`The deployed template of ${stackName} is not JSON; was it deployed by this project?`, EXIT.failure);
     }
+    const outputs = stackOutputs(found.get(stackName));
     for (const [logicalId, resource] of Object.entries(resources)) {
       const kind = resource.Type ? NOTABLE_TYPES[resource.Type] : undefined;
       if (!kind) continue;
       const label = `${kind} ${physical.get(logicalId) ?? logicalId} (${stackName})`;
       const policy = typeof resource.DeletionPolicy === 'string' ? resource.DeletionPolicy : 'Delete';
+      if (resource.Type === 'AWS::RDS::DBCluster') {
+        const clusterId = (stackName === STACK_NAMES.mlflow ? outputs[MLFLOW_OUTPUTS.databaseClusterIdentifier] : undefined) ?? physical.get(logicalId);
+        const live = await liveCluster(target, clusterId);
+        if (live.state === 'gone') {
+          plan.database.push(`${clusterId} no longer exists in RDS: there is nothing to delete and no final snapshot will be taken.`);
+          continue;
+        }
+        planDatabase(plan, { label, clusterId, policy, resource, resources, live });
+      }
       if (policy === 'Retain' || policy === 'RetainExceptOnCreate') plan.kept.push(label);
       else if (policy === 'Snapshot') plan.snapshots.push(`final snapshot of ${label}, taken on delete (RDS > Snapshots)`);
       else plan.deleted.push(label);
-      if (resource.Type === 'AWS::RDS::DBCluster' && resource.Properties?.DeletionProtection === true) {
-        plan.blockers.push(`${label} has deletion protection on`);
-      }
     }
     if (stackName === STACK_NAMES.studio) await planStudioDeletion(target, plan, resources, found.get(stackName));
   }
   return plan;
+}
+
+type LiveCluster =
+  | { state: 'found'; cluster: DBCluster }
+  | { state: 'gone' }
+  /** RDS could not be asked (no name, access denied, network): why. */
+  | { state: 'unknown'; reason: string };
+
+/** The cluster as RDS describes it now (rds:DescribeDBClusters). */
+async function liveCluster(target: Target, clusterId: string | undefined): Promise<LiveCluster> {
+  if (!clusterId) return { state: 'unknown', reason: `the stack names no cluster (no ${MLFLOW_OUTPUTS.databaseClusterIdentifier} output or physical id)` };
+  try {
+    const answer = await target.clients.rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: clusterId }));
+    const cluster = answer?.DBClusters?.find((c) => c.DBClusterIdentifier === undefined || c.DBClusterIdentifier.toLowerCase() === clusterId.toLowerCase());
+    return cluster ? { state: 'found', cluster } : { state: 'gone' };
+  } catch (error) {
+    if ((error as { name?: unknown } | undefined)?.name === 'DBClusterNotFoundFault') return { state: 'gone' };
+    const reason = toCliError(error, errorContext(target, `reading database cluster ${clusterId} (rds:DescribeDBClusters)`)).message;
+    return { state: 'unknown', reason: reason.replace(/\.$/, '') };
+  }
+}
+
+/**
+ * Says what happens to the database cluster, and stops the destroy while its deletion protection is on: deleting
+ * the stack would otherwise delete everything around the cluster, then end in DELETE_FAILED, a state from which the
+ * stack can no longer be updated (so `deploy -c dbDeletionProtection=false` would no longer help).
+ * RDS is asked first; the template (`Custom::DatabaseDeletionProtection`, or `DeletionProtection: true` in older
+ * deployments) is only the fallback when it cannot be.
+ */
+function planDatabase(
+  plan: DeletionPlan,
+  db: { label: string; clusterId?: string; policy: string; resource: TemplateResource; resources: Record<string, TemplateResource>; live: Exclude<LiveCluster, { state: 'gone' }> },
+): void {
+  const name = db.clusterId ?? db.label;
+  if (db.policy === 'Retain' || db.policy === 'RetainExceptOnCreate') {
+    // CloudFormation never asks RDS to delete a retained cluster, so its deletion protection does not matter.
+    plan.database.push(`${name}: kept as it is, with its data (DeletionPolicy ${db.policy}).`);
+    return;
+  }
+  const templateProperty = db.resource.Properties?.DeletionProtection;
+  const templateSaysOff = templateProperty === false || templateProperty === 'false';
+  const onDelete = db.policy === 'Snapshot'
+    ? 'CloudFormation takes a final snapshot of it, then deletes it'
+    : 'CloudFormation deletes it with all its data, without a final snapshot';
+  const stop = (line: string, blocker: string): void => {
+    plan.database.push(line);
+    plan.blockers.push(blocker);
+    plan.protectedClusters.push({ clusterId: db.clusterId, templateSaysOff, fromTemplate: db.live.state !== 'found' });
+  };
+
+  if (db.live.state === 'found') {
+    if (db.live.cluster.DeletionProtection === true) {
+      stop(`${name}: deletion protection is on (asked of RDS), so it cannot be deleted: destroy stops before deleting anything.`,
+        `${db.label} has deletion protection on (rds:DescribeDBClusters)`);
+    } else {
+      plan.database.push(`${name}: deletion protection is off (asked of RDS); ${onDelete}.`);
+    }
+    return;
+  }
+
+  const turnedOnBy = Object.values(db.resources).some((r) => r.Type === DATABASE_DELETION_PROTECTION_TYPE)
+    ? `${DATABASE_DELETION_PROTECTION_TYPE} turns it on after a successful deploy`
+    : templateProperty === true || templateProperty === 'true' ? 'DeletionProtection: true' : undefined;
+  const unknown = `could not ask RDS whether ${name} has deletion protection on (${db.live.reason}); judging from the deployed template instead`;
+  if (turnedOnBy) {
+    stop(`${unknown}: ${turnedOnBy}, so it is taken to be on and destroy stops before deleting anything.`,
+      `${db.label} has deletion protection on, judging from the deployed template (${turnedOnBy}); RDS could not be asked (rds:DescribeDBClusters)`);
+  } else {
+    plan.database.push(`${unknown}: it does not turn protection on${templateSaysOff ? ' (DeletionProtection: false)' : ''}, so it is taken to be off; ${onDelete}.`);
+  }
+}
+
+/** The way out of a deletion-protection stop: through the stack if it can still do it, or RDS directly. */
+function unprotectHint(target: Target, cluster: ProtectedCluster): string {
+  const profile = target.profile ? ` --profile ${target.profile}` : '';
+  const id = cluster.clusterId ?? 'CLUSTER_ID';
+  const direct = `aws rds modify-db-cluster --db-cluster-identifier ${id} --no-deletion-protection --apply-immediately --region ${target.region}${profile}`;
+  const again = `npx mlflow-on-aws destroy${profile}`;
+  if (cluster.templateSaysOff) {
+    return [
+      `Deletion protection of ${id} was turned on outside the stack (its template already says DeletionProtection: false), so a deploy would not change it. Turn it off in RDS, then destroy again:`,
+      `  ${direct}`,
+      `  ${again}`,
+    ].join('\n');
+  }
+  return [
+    `Turn deletion protection of ${id} off, then destroy again. Either through the stack (with the settings you deployed with):`,
+    `  npx mlflow-on-aws deploy -c dbDeletionProtection=false${profile}`,
+    `  ${again}`,
+    'or directly in RDS:',
+    `  ${direct}`,
+    `  ${again}`,
+    ...(cluster.fromTemplate
+      ? ['(RDS could not be asked, so this was judged from the template. If protection is already off, allow these credentials rds:DescribeDBClusters and destroy again.)']
+      : []),
+  ].join('\n');
 }
 
 /** The Studio part of the plan: apps and spaces to delete first, the home EFS, what blocks the domain's deletion. */
