@@ -1,8 +1,11 @@
 /**
- * Builds (or finds, when cached) the end-to-end tests' Python environment before the tests run, so that the
- * tests themselves start at once. `npm run test:e2e` runs it first; it prints where the environment is.
+ * Builds (or finds, when cached) the tests' Python environments before the tests run, so that the tests themselves
+ * start at once: the end-to-end environment and MLflow 2.14.2's (the migration test's starting point).
+ * `npm run test:e2e` runs it first; it prints where the environments are.
  */
-import { ensurePythonEnv } from '../test/support/python-env';
+import { ensurePythonEnv, ensureSampleMlflowEnv } from '../test/support/python-env';
 
-const env = ensurePythonEnv((line) => console.log(`python-env: ${line}`));
-console.log(`python-env: ${env.dir} (MLflow ${env.mlflowVersion})`);
+for (const ensure of [ensurePythonEnv, ensureSampleMlflowEnv]) {
+  const env = ensure((line) => console.log(`python-env: ${line}`));
+  console.log(`python-env: ${env.dir} (MLflow ${env.mlflowVersion})`);
+}

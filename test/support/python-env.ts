@@ -1,11 +1,15 @@
 /**
- * The project-local Python virtual environment of the end-to-end tests: the MLflow server's own packages
- * (containers/mlflow/requirements.txt, at the MLflow version the CDK configuration pins) plus the test tools
- * (test/e2e/requirements.txt: the S3 stand-in, scikit-learn for the lab's training script, cfn-lint).
+ * Project-local Python virtual environments of the tests, each built once from pip requirement files and cached in
+ * `.venv/<name>-<key>/`, where the key is a hash of the MLflow version, the requirement files and the Python version:
+ * a later run reuses it, and a new one is built when any of these changes (the older ones of that name are removed).
+ * A build that did not finish leaves no `.complete` marker and is redone.
  *
- * It lives in `.venv/e2e-<key>/`, where the key is a hash of the MLflow version, both requirement files and the
- * Python version: it is built once and reused by every later run, and a new one is built when any of these
- * changes (older ones are removed). A build that did not finish leaves no `.complete` marker and is redone.
+ * Two environments are defined here:
+ * - `ensurePythonEnv()`: the end-to-end tests' own, `.venv/e2e-<key>/`: the MLflow server's packages
+ *   (containers/mlflow/requirements.txt, at the MLflow version the CDK configuration pins) plus the test tools
+ *   (test/e2e/requirements.txt: the S3 stand-in, scikit-learn for the lab's training script, cfn-lint).
+ * - `ensureSampleMlflowEnv()`: MLflow 2.14.2 as the original aws-mlflow-sagemaker-cdk sample's server image ran it,
+ *   `.venv/mlflow-2.14.2-<key>/` (test/e2e/requirements-mlflow-2.14.txt), to create the database a migration starts from.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -16,6 +20,9 @@ import { resolvePlatformConfig } from '../../src/config/platform-config';
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 export const SERVER_REQUIREMENTS = join(REPO_ROOT, 'containers', 'mlflow', 'requirements.txt');
 export const TEST_REQUIREMENTS = join(REPO_ROOT, 'test', 'e2e', 'requirements.txt');
+export const SAMPLE_MLFLOW_REQUIREMENTS = join(REPO_ROOT, 'test', 'e2e', 'requirements-mlflow-2.14.txt');
+/** The MLflow release of the original sample's server image (its src/mlflow/Dockerfile). */
+export const SAMPLE_MLFLOW_VERSION = '2.14.2';
 const VENV_ROOT = join(REPO_ROOT, '.venv');
 
 export interface PythonEnv {
@@ -24,14 +31,36 @@ export interface PythonEnv {
   /** Its bin/ folder: put it first on PATH to run `python3`, `mlflow`, `moto_server`, `cfn-lint` from it. */
   readonly bin: string;
   readonly python: string;
-  /** The MLflow release installed (the CDK configuration's `mlflowVersion`). */
+  /** The MLflow release installed. */
   readonly mlflowVersion: string;
+}
+
+/** What an environment holds. */
+export interface PythonEnvSpec {
+  /** Folder name before the key: `.venv/<name>-<key>/`. Only the current environment of each name is kept. */
+  readonly name: string;
+  /** The MLflow release the requirement files install (pip expands `${MLFLOW_VERSION}` in them to it); checked after the install. */
+  readonly mlflowVersion: string;
+  /** pip requirement files, installed together in one `pip install -r ... -r ...`. */
+  readonly requirements: readonly string[];
 }
 
 /** The MLflow version the tests run: the CDK default, or `MLFLOW_E2E_VERSION` to try another release. */
 export function e2eMlflowVersion(): string {
   return resolvePlatformConfig({ mlflowVersion: process.env.MLFLOW_E2E_VERSION }).mlflowVersion;
 }
+
+/** The end-to-end tests' environment: the server image's packages plus the test tools. */
+export function e2eEnvSpec(): PythonEnvSpec {
+  return { name: 'e2e', mlflowVersion: e2eMlflowVersion(), requirements: [SERVER_REQUIREMENTS, TEST_REQUIREMENTS] };
+}
+
+/** MLflow 2.14.2 with the packages the original sample's server image had, pinned where newer releases break it. */
+export const SAMPLE_MLFLOW_ENV: PythonEnvSpec = Object.freeze({
+  name: `mlflow-${SAMPLE_MLFLOW_VERSION}`,
+  mlflowVersion: SAMPLE_MLFLOW_VERSION,
+  requirements: [SAMPLE_MLFLOW_REQUIREMENTS],
+});
 
 function basePython(): string {
   return process.env.E2E_BASE_PYTHON ?? 'python3';
@@ -45,40 +74,51 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
   return result.stdout;
 }
 
-function environmentKey(mlflowVersion: string): string {
+function environmentKey(spec: PythonEnvSpec): string {
   const pythonVersion = run(basePython(), ['-c', 'import sys; print(sys.version)']).trim();
   return createHash('sha256')
-    .update(JSON.stringify([mlflowVersion, pythonVersion, readFileSync(SERVER_REQUIREMENTS, 'utf8'), readFileSync(TEST_REQUIREMENTS, 'utf8')]))
+    .update(JSON.stringify([spec.mlflowVersion, pythonVersion, ...spec.requirements.map((file) => readFileSync(file, 'utf8'))]))
     .digest('hex')
     .slice(0, 16);
 }
 
 /**
- * Returns the environment for the configured MLflow version, building it first when it is missing or
- * incomplete (about a minute with a warm pip cache). `log` receives progress lines.
+ * Returns the environment `spec` describes, building it first when it is missing or incomplete (a minute or two with
+ * a warm pip cache). `log` receives progress lines.
  */
-export function ensurePythonEnv(log: (line: string) => void = () => {}): PythonEnv {
-  const mlflowVersion = e2eMlflowVersion();
-  const name = `e2e-${environmentKey(mlflowVersion)}`;
-  const dir = join(VENV_ROOT, name);
-  const env: PythonEnv = { dir, bin: join(dir, 'bin'), python: join(dir, 'bin', 'python3'), mlflowVersion };
+export function ensureVenv(spec: PythonEnvSpec, log: (line: string) => void = () => {}): PythonEnv {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._]*(-[A-Za-z0-9._]+)*$/.test(spec.name)) throw new Error(`not a usable environment name: ${spec.name}`);
+  const folder = `${spec.name}-${environmentKey(spec)}`;
+  const dir = join(VENV_ROOT, folder);
+  const env: PythonEnv = { dir, bin: join(dir, 'bin'), python: join(dir, 'bin', 'python3'), mlflowVersion: spec.mlflowVersion };
   const marker = join(dir, '.complete');
   if (existsSync(marker)) return env;
 
   mkdirSync(VENV_ROOT, { recursive: true });
-  // Only one environment is kept: a changed version or requirement file replaces the old one.
+  // One environment per name: a changed version or requirement file replaces the old one (and an unfinished build is redone).
+  const sameName = new RegExp(`^${spec.name.replace(/[.]/g, '\\.')}-[0-9a-f]{16}$`);
   for (const entry of readdirSync(VENV_ROOT)) {
-    if (entry.startsWith('e2e-')) rmSync(join(VENV_ROOT, entry), { recursive: true, force: true });
+    if (sameName.test(entry)) rmSync(join(VENV_ROOT, entry), { recursive: true, force: true });
   }
-  log(`building the Python test environment ${dir} (MLflow ${mlflowVersion})`);
+  log(`building the Python environment ${dir} (MLflow ${spec.mlflowVersion})`);
   run(basePython(), ['-m', 'venv', dir]);
-  const pipEnv = { ...process.env, MLFLOW_VERSION: mlflowVersion, PIP_DISABLE_PIP_VERSION_CHECK: '1' };
-  run(env.python, ['-m', 'pip', 'install', '--quiet', '-r', SERVER_REQUIREMENTS, '-r', TEST_REQUIREMENTS], pipEnv);
+  const pipEnv = { ...process.env, MLFLOW_VERSION: spec.mlflowVersion, PIP_DISABLE_PIP_VERSION_CHECK: '1' };
+  run(env.python, ['-m', 'pip', 'install', '--quiet', ...spec.requirements.flatMap((file) => ['-r', file])], pipEnv);
   const installed = run(env.python, ['-c', 'import mlflow; print(mlflow.__version__)']).trim();
-  if (installed !== mlflowVersion) throw new Error(`the test environment has MLflow ${installed}, expected ${mlflowVersion}`);
-  writeFileSync(marker, `${mlflowVersion}\n`);
-  log(`Python test environment ready: MLflow ${mlflowVersion}`);
+  if (installed !== spec.mlflowVersion) throw new Error(`the environment ${dir} has MLflow ${installed}, expected ${spec.mlflowVersion}`);
+  writeFileSync(marker, `${spec.mlflowVersion}\n`);
+  log(`Python environment ready: ${folder} (MLflow ${spec.mlflowVersion})`);
   return env;
+}
+
+/** The end-to-end tests' environment (see `e2eEnvSpec`). */
+export function ensurePythonEnv(log: (line: string) => void = () => {}): PythonEnv {
+  return ensureVenv(e2eEnvSpec(), log);
+}
+
+/** MLflow 2.14.2, the original sample's release (see `SAMPLE_MLFLOW_ENV`). */
+export function ensureSampleMlflowEnv(log: (line: string) => void = () => {}): PythonEnv {
+  return ensureVenv(SAMPLE_MLFLOW_ENV, log);
 }
 
 /** PATH with the environment's bin/ first. */
