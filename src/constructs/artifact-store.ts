@@ -14,6 +14,16 @@ export interface ArtifactStoreProps {
 /**
  * The MLflow artifact store: an S3 bucket that is private, encrypted, TLS-only and versioned.
  * By default it outlives the stack, so `cdk destroy` never takes months of models with it.
+ *
+ * What a failed first create leaves behind (docs/database-protection.md):
+ * - The artifact bucket is `RetainExceptOnCreate` (`RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE`): the rollback of a
+ *   failed first create deletes it, a stack deletion or a replacement keeps it. Nothing writes to it while the stack
+ *   is being created, so there is nothing to lose; and should it hold an object after all, S3 refuses to delete a
+ *   bucket that is not empty, so the data stays either way.
+ * - The access-logs bucket stays `Retain`: it is not empty by then. The load balancer writes a test object
+ *   (`AWSLogs/<account>/ELBAccessLogTestFile`) as soon as its access logs are switched on, and S3 delivers the
+ *   artifact bucket's server access logs to it; a rollback could not delete it, and the stack would end in
+ *   ROLLBACK_FAILED instead of ROLLBACK_COMPLETE. Left behind, it blocks nothing (its name is generated).
  */
 export class ArtifactStore extends Construct {
   readonly bucket: s3.Bucket;
@@ -30,6 +40,7 @@ export class ArtifactStore extends Construct {
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
       lifecycleRules: [{ expiration: Duration.days(365) }],
+      // Not RETAIN_ON_UPDATE_OR_DELETE: a rollback could not delete it (see above).
       removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
       autoDeleteObjects: destroy,
     });
@@ -47,7 +58,8 @@ export class ArtifactStore extends Construct {
           abortIncompleteMultipartUploadAfter: Duration.days(7),
         },
       ],
-      removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      // Kept by a stack deletion and a replacement; deleted by the rollback of a failed first create (see above).
+      removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       autoDeleteObjects: destroy,
     });
   }

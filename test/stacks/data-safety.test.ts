@@ -13,6 +13,12 @@ const artifactBucket = (template = defaults) => {
   const [entry] = Object.values(template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: { Status: 'Enabled' } } })) as any[];
   return entry;
 };
+/** The bucket the artifact bucket's server access logs go to. */
+const accessLogsBucket = (template = defaults) => {
+  const logging = artifactBucket(template).Properties.LoggingConfiguration;
+  assert.ok(logging?.DestinationBucketName?.Ref, `the artifact bucket logs to a bucket of the stack: ${JSON.stringify(logging)}`);
+  return template.toJSON().Resources[logging.DestinationBucketName.Ref];
+};
 const databaseCluster = (template = defaults) => resourcesOfType(template, 'AWS::RDS::DBCluster')[0][1];
 /** Parameters of the cluster parameter group the database cluster uses. */
 const clusterParameters = (template = defaults): Record<string, string> => {
@@ -25,9 +31,22 @@ const clusterParameters = (template = defaults): Record<string, string> => {
 };
 
 describe('nothing is lost by default', () => {
-  test('cdk destroy keeps the artifact bucket and all its objects', () => {
-    assert.equal(artifactBucket().DeletionPolicy, 'Retain');
+  test('cdk destroy and replacements keep the artifact bucket and all its objects; only a failed first create deletes it (empty)', () => {
+    const bucket = artifactBucket();
+    assert.equal(bucket.DeletionPolicy, 'RetainExceptOnCreate');
+    assert.equal(bucket.UpdateReplacePolicy, 'Retain');
     defaults.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  test('the access-logs bucket is kept even by a failed first create: the load balancer has written to it, so a rollback could not delete it', () => {
+    const logs = accessLogsBucket();
+    assert.equal(logs.DeletionPolicy, 'Retain');
+    assert.equal(logs.UpdateReplacePolicy, 'Retain');
+    // Why: the load balancer logs into it, and writes a test object there as soon as it is created.
+    const [[, alb]] = resourcesOfType(defaults, 'AWS::ElasticLoadBalancingV2::LoadBalancer');
+    const attributes = Object.fromEntries(alb.Properties.LoadBalancerAttributes.map((a: any) => [a.Key, a.Value]));
+    const logsId = artifactBucket().Properties.LoggingConfiguration.DestinationBucketName.Ref;
+    assert.deepEqual(attributes['access_logs.s3.bucket'], { Ref: logsId });
   });
 
   test('cdk destroy leaves a final database snapshot, and deletion protection is turned on (see database-protection.test.ts)', () => {
@@ -66,8 +85,10 @@ describe('nothing is lost by default', () => {
 });
 
 describe('destroyDataOnDelete=true (throwaway environments) destroys data with the stack', () => {
-  test('the bucket and its objects are deleted', () => {
+  test('the buckets and their objects are deleted', () => {
     assert.equal(artifactBucket(throwaway).DeletionPolicy, 'Delete');
+    assert.equal(artifactBucket(throwaway).UpdateReplacePolicy, 'Delete');
+    assert.equal(accessLogsBucket(throwaway).DeletionPolicy, 'Delete');
     throwaway.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
   });
 
