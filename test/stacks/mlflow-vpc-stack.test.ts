@@ -54,7 +54,7 @@ describe('artifact store', () => {
       BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true,
     });
     assert.equal(artifactBucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm, 'AES256');
-    assert.equal(artifactBucket.DeletionPolicy, 'Retain');
+    assert.equal(artifactBucket.DeletionPolicy, 'RetainExceptOnCreate');
     assert.equal(artifactBucket.UpdateReplacePolicy, 'Retain');
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
       PolicyDocument: {
