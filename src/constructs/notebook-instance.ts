@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
+import { labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from '../config/lab-packages';
 
 export interface NotebookInstanceProps {
   readonly vpc: ec2.IVpc;
@@ -88,6 +89,8 @@ export interface OnStartScriptSettings {
   readonly trackingUri: string;
   readonly secretName: string;
   readonly mlflowVersion: string;
+  /** SageMaker Python SDK release installed beside the client. @default SAGEMAKER_SDK_VERSION */
+  readonly sagemakerSdkVersion?: string;
   readonly region: string;
 }
 
@@ -101,8 +104,10 @@ export const JUPYTER_UNITS = ['jupyter-server.service', 'jupyterlab.service', 'j
  * - the Jupyter server (and the kernels and terminals it starts), through a drop-in for its systemd unit, found
  *   among JUPYTER_UNITS rather than assumed;
  * - login shells, through /etc/profile.d.
- * The client goes into the `python3` conda environment (the conda_python3 kernel, Python 3.10 on AL2023),
- * called by its path so that no activate script is needed.
+ * The lab's pinned packages (src/config/lab-packages.ts: the MLflow client at the server's version and the SageMaker
+ * Python SDK, exactly the pins of lab/requirements.txt, nothing unpinned) go into the `python3` conda environment (the
+ * conda_python3 kernel, Python 3.10 on AL2023), called by its path so that no activate script is needed. Being the
+ * notebook's own pins, a start that installs them while the notebook runs changes no version under it.
  */
 export function onStartScript(settings: OnStartScriptSettings): string {
   const env: Array<[string, string]> = [
@@ -110,6 +115,10 @@ export function onStartScript(settings: OnStartScriptSettings): string {
     ['MLFLOW_CREDENTIALS_SECRET_NAME', settings.secretName],
     ['AWS_DEFAULT_REGION', settings.region],
   ];
+  const requirements = pinnedRequirements({
+    ...labPackagePins({ mlflowVersion: settings.mlflowVersion }),
+    sagemaker: settings.sagemakerSdkVersion ?? SAGEMAKER_SDK_VERSION,
+  });
   return [
     '#!/bin/bash',
     '# Written by the MLflow on AWS CDK app for notebook-al2023-v1 (Amazon Linux 2023, JupyterLab 4).',
@@ -152,11 +161,11 @@ export function onStartScript(settings: OnStartScriptSettings): string {
     `  echo "mlflow: no Jupyter systemd unit (${JUPYTER_UNITS.join(', ')}); kernels still get the settings from $STARTUP_DIR" >&2`,
     'fi',
     '',
-    '# The MLflow client, matching the server, in the conda_python3 environment, in the background.',
+    '# The lab\'s pinned packages (lab/requirements.txt) in the conda_python3 environment, in the background.',
     'if [ -x "$KERNEL_ENV/bin/python" ]; then',
-    `  nohup sudo -u "$NOTEBOOK_USER" -H "$KERNEL_ENV/bin/python" -m pip install --quiet "mlflow==${settings.mlflowVersion}" boto3 sagemaker >"$NOTEBOOK_HOME/mlflow-client-install.log" 2>&1 &`,
+    `  { nohup sudo -u "$NOTEBOOK_USER" -H "$KERNEL_ENV/bin/python" -m pip install --quiet ${requirements.join(' ')} && echo "installed: ${requirements.join(' ')}"; } >"$NOTEBOOK_HOME/mlflow-client-install.log" 2>&1 &`,
     'else',
-    '  echo "mlflow: no conda environment at $KERNEL_ENV; install the client in a notebook: %pip install mlflow==' + settings.mlflowVersion + '" >&2',
+    `  echo "mlflow: no conda environment at $KERNEL_ENV; install the lab's packages in a notebook: %pip install ${requirements.join(' ')}" >&2`,
     'fi',
     '',
   ].join('\n');

@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import {
-  LAB_REQUIREMENTS_PATHS, LAB_SETTINGS_PATH, MLFLOW_REQUIREMENT_LINE, REPO_ROOT,
-  buildLabSettings, pinMlflow, planLabFiles, renderLabSettings, repositoryPlatformConfig,
+  LAB_REQUIREMENTS, LAB_SETTINGS_PATH, REPO_ROOT,
+  buildLabSettings, pinMlflow, pinRequirement, planLabFiles, renderLabSettings, repositoryPlatformConfig, requirementLine,
 } from '../../scripts/generate-lab-settings';
+import { LabPackagePins, labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
 import { DEFAULT_CONFIG, resolvePlatformConfig } from '../../src/config/platform-config';
+import { onStartScript } from '../../src/constructs/notebook-instance';
 import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../src/names';
 import { Contract, LAB_DIR, allUnits, contractViolations, inspect, listFiles, resolvePath } from './lab-tools';
 
@@ -22,7 +24,9 @@ const contract: Contract = {
   outputKeys: [...Object.values(GATEWAY_OUTPUTS), ...Object.values(MLFLOW_OUTPUTS)],
   secretName: config.mlflowSecretName,
   mlflowVersion: config.mlflowVersion,
+  sagemakerSdkVersion: SAGEMAKER_SDK_VERSION,
 };
+const pins = labPackagePins(config);
 const DOCS = join(REPO_ROOT, 'docs', 'lab.md');
 
 function labCodeAndTexts() {
@@ -47,6 +51,7 @@ describe('lab settings generated from the CDK app', () => {
     assert.deepEqual(settings.outputs.gateway, GATEWAY_OUTPUTS);
     assert.deepEqual(settings.outputs.mlflow, MLFLOW_OUTPUTS);
     assert.equal(settings.mlflowVersion, config.mlflowVersion);
+    assert.equal(settings.sagemakerSdkVersion, SAGEMAKER_SDK_VERSION);
     assert.equal(settings.mlflowSecretName, config.mlflowSecretName);
     assert.equal(settings.defaultRegion, config.region);
   });
@@ -66,19 +71,43 @@ describe('lab settings generated from the CDK app', () => {
   });
 });
 
-describe('lab requirements pin the MLflow server version', () => {
-  for (const path of LAB_REQUIREMENTS_PATHS) {
-    it(`${relative(REPO_ROOT, path)} pins mlflow==${config.mlflowVersion}`, () => {
-      const lines = readFileSync(path, 'utf8').split('\n').map((line) => line.trim());
-      const mlflowLines = lines.filter((line) => MLFLOW_REQUIREMENT_LINE.test(line));
-      assert.deepEqual(mlflowLines, [`mlflow==${config.mlflowVersion}`]);
+describe('every lab pin is the app\'s: the MLflow client at the server version, the SageMaker SDK at src/config/lab-packages.ts', () => {
+  /** Requirement lines of a file, comments and blanks left out. */
+  const requirementLines = (path: string) => readFileSync(path, 'utf8').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+
+  for (const file of LAB_REQUIREMENTS) {
+    const wanted = file.packages.map((name) => `${name}==${pins[name]}`);
+    it(`${relative(REPO_ROOT, file.path)} pins ${wanted.join(', ')}, once each`, () => {
+      const lines = requirementLines(file.path);
+      for (const name of file.packages) {
+        assert.deepEqual(lines.filter((line) => requirementLine(name).test(line)), [`${name}==${pins[name]}`]);
+      }
     });
   }
 
-  it('pinMlflow rewrites a drifted or unpinned line and nothing else', () => {
-    const text = '# comment\nmlflow==2.9.2\nmlflow-skinny\nsagemaker>=2.200,<3\n';
-    assert.equal(pinMlflow(text, '3.13.0'), '# comment\nmlflow==3.13.0\nmlflow-skinny\nsagemaker>=2.200,<3\n');
+  it('lab/requirements.txt is exactly the pins: nothing unpinned that pip could move under the SDK or the client', () => {
+    const [kernel] = LAB_REQUIREMENTS;
+    assert.deepEqual(requirementLines(kernel.path).sort(), pinnedRequirements(pins));
+  });
+
+  it('the notebook instance\'s start-up script installs exactly the pins of lab/requirements.txt', () => {
+    const script = onStartScript({ trackingUri: 'https://x', secretName: config.mlflowSecretName, mlflowVersion: config.mlflowVersion, region: config.region });
+    const installs = [...script.matchAll(/-m pip install --quiet ((?:[^ &]+ )*[^ &]+) &&/g)].map((match) => match[1].split(' ').sort());
+    assert.deepEqual(installs, [requirementLines(LAB_REQUIREMENTS[0].path).sort()]);
+  });
+
+  it('the pins follow the configuration (a new server version moves the client pin everywhere)', () => {
+    const changed = labPackagePins(resolvePlatformConfig({ mlflowVersion: '9.8.7' }));
+    assert.deepEqual(changed, { mlflow: '9.8.7', sagemaker: SAGEMAKER_SDK_VERSION } satisfies LabPackagePins);
+    assert.match(onStartScript({ trackingUri: 'https://x', secretName: 's', mlflowVersion: '9.8.7', region: 'us-west-2' }), /pip install --quiet mlflow==9\.8\.7 sagemaker==/);
+  });
+
+  it('pinRequirement rewrites a drifted, ranged or unpinned line of that package and nothing else', () => {
+    const text = '# comment\nmlflow==2.9.2\nmlflow-skinny\nsagemaker>=2.200,<3\nsagemaker-core\n';
+    assert.equal(pinMlflow(text, '3.13.0'), '# comment\nmlflow==3.13.0\nmlflow-skinny\nsagemaker>=2.200,<3\nsagemaker-core\n');
+    assert.equal(pinRequirement(text, 'sagemaker', '3.27.0'), '# comment\nmlflow==2.9.2\nmlflow-skinny\nsagemaker==3.27.0\nsagemaker-core\n');
     assert.equal(pinMlflow('mlflow\n', '3.13.0'), 'mlflow==3.13.0\n');
+    assert.equal(pinRequirement('sagemaker[local] ; python_version >= "3.10"\n', 'sagemaker', '3.27.0'), 'sagemaker==3.27.0\n');
   });
 });
 
@@ -111,6 +140,8 @@ describe('the lab names the deployed system only through lab-settings.json', () 
       'secrets.get_secret_value(SecretId="mlflow-server-credentials")',  // hard-coded secret name
       'bucket = stack_output(cfn, stack, "ArtifactBucketName")',         // hard-coded output key
       'print("mlflow==1.23.1")',                                         // old pin
+      'print("pip install sagemaker>=2.200,<3")',                        // the v2 range
+      `SDK = "${SAGEMAKER_SDK_VERSION}"`,                                 // hard-coded SDK version
     ].join('\n'));
     const units = allUnits(inspect([drifted]));
     const violations = contractViolations(units, [{ where: 'docs', text: 'Deploy the HttpApiGatewayStack, secret mlflow-credentials' }], settings, contract);
@@ -125,6 +156,8 @@ describe('the lab names the deployed system only through lab-settings.json', () 
       /docs: names a stack HttpApiGatewayStack/,
       /docs: names a secret mlflow-credentials/,
       /pins mlflow==1\.23\.1/,
+      /names sagemaker>=2\.200,<3; the lab pins sagemaker==/,
+      /hard-codes the SageMaker SDK version/,
     ];
     for (const pattern of expected) {
       assert.ok(violations.some((violation) => pattern.test(violation)), `no violation matching ${pattern} in:\n${violations.join('\n')}`);

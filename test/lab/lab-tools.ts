@@ -90,6 +90,7 @@ export interface Contract {
   outputKeys: string[];
   secretName: string;
   mlflowVersion: string;
+  sagemakerSdkVersion: string;
 }
 
 /** Stack-like words (`FooStack`) and credential-secret-like words (`mlflow-...-credentials`). */
@@ -97,13 +98,15 @@ const STACK_WORD = /\b[A-Z][A-Za-z0-9]*Stack\b/g;
 const SECRET_WORD = /\bmlflow[-_a-z0-9]*credentials\b/gi;
 /** A pin of the MLflow client: `mlflow==X`, `mlflow[extras]==X` (not mlflow-skinny or plugins). */
 const MLFLOW_PIN = /(?<![-\w])mlflow(?:\[[^\]]*\])?\s*==\s*([0-9][^\s"'`,;)\]]*)/g;
+/** A pin or range of the SageMaker SDK: `sagemaker==X`, `sagemaker>=2.200,<3` (not sagemaker-core and friends). */
+const SAGEMAKER_PIN = /(?<![-\w])sagemaker(?:\[[^\]]*\])?\s*((?:==|>=|<=|~=|<|>)\s*[0-9][^\s"'`;)\]]*)/g;
 
 /**
  * Everything in the lab's code that names the deployed system in any way but through lab-settings.json:
  * - a settings lookup that does not resolve in the settings the app generates;
  * - a name of the deployed system written into code (it must be read from lab-settings.json);
  * - a stack-like or secret-like name that the app does not have, anywhere in code or text;
- * - an MLflow pin that is not the server's version.
+ * - an MLflow pin that is not the server's version, or a SageMaker SDK pin or range that is not the lab's pin.
  */
 export function contractViolations(units: CodeUnit[], texts: { where: string; text: string }[], settings: unknown, contract: Contract): string[] {
   const violations: string[] = [];
@@ -112,6 +115,7 @@ export function contractViolations(units: CodeUnit[], texts: { where: string; te
     ...contract.outputKeys.map((key) => [key, 'stack output key'] as [string, string]),
     [contract.secretName, 'secret name'],
     [contract.mlflowVersion, 'MLflow version'],
+    [contract.sagemakerSdkVersion, 'SageMaker SDK version'],
   ]);
 
   for (const unit of units) {
@@ -144,6 +148,11 @@ export function contractViolations(units: CodeUnit[], texts: { where: string; te
     for (const match of text.matchAll(MLFLOW_PIN)) {
       if (match[1] !== contract.mlflowVersion) {
         violations.push(`${where}: pins mlflow==${match[1]}; the server runs ${contract.mlflowVersion}`);
+      }
+    }
+    for (const match of text.matchAll(SAGEMAKER_PIN)) {
+      if (match[1].replace(/\s/g, '') !== `==${contract.sagemakerSdkVersion}`) {
+        violations.push(`${where}: names sagemaker${match[1]}; the lab pins sagemaker==${contract.sagemakerSdkVersion}`);
       }
     }
   }

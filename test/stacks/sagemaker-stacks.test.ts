@@ -9,6 +9,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { HOME_EFS_METADATA_KEY as CLI_HOME_EFS_METADATA_KEY } from '../../src/cli/studio-cleanup';
+import { SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
 import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/config/platform-config';
 import { NOTEBOOK_PLATFORM, onStartScript } from '../../src/constructs/notebook-instance';
 import { HOME_EFS_METADATA_KEY, StudioUser } from '../../src/constructs/studio-user';
@@ -202,8 +203,12 @@ describe('SageMakerNotebookInstanceStack', () => {
     assert.match(script, /MLFLOW_TRACKING_URI=https:\/\//);
     assert.match(script, /HttpGatewayStack:ExportsOutputRefGatewayApi/);
     assert.match(script, /MLFLOW_CREDENTIALS_SECRET_NAME=mlflow-server-credentials/);
-    // The client pinned to the server's default release.
+    // The client pinned to the server's default release, and the SDK to the lab's; no package without an exact pin.
     assert.ok(script.includes(`mlflow==${DEFAULT_CONFIG.mlflowVersion}`), script);
+    assert.ok(script.includes(`sagemaker==${SAGEMAKER_SDK_VERSION}`), script);
+    const installs = [...script.matchAll(/pip install --quiet ((?:[^ &]+ )*[^ &]+) &&/g)].map((m) => m[1].split(' '));
+    assert.equal(installs.length, 1, script);
+    for (const requirement of installs[0]) assert.match(requirement, /^[a-z0-9-]+==\d+\.\d+\.\d+$/, `unpinned install ${requirement}`);
     assert.doesNotMatch(script, /resolve:secretsmanager|MLFLOW_TRACKING_PASSWORD|get-secret-value/);
   });
 
@@ -242,8 +247,9 @@ describe('SageMakerNotebookInstanceStack', () => {
       // The pip install runs in the background: wait (bounded) for its stand-in to log.
       const deadline = Date.now() + 5_000;
       const log = () => (fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8') : '');
-      while (options.condaEnv !== false && !/ -m pip install/.test(log()) && Date.now() < deadline) spawnSync('sleep', ['0.05']);
       const read = (p: string) => (fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : undefined);
+      const installed = () => /^installed: /m.test(read(path.join(home, 'mlflow-client-install.log')) ?? '');
+      while (options.condaEnv !== false && !(/ -m pip install/.test(log()) && installed()) && Date.now() < deadline) spawnSync('sleep', ['0.05']);
       return { result, root, home, calls: log(), read };
     }
 
@@ -259,7 +265,9 @@ describe('SageMakerNotebookInstanceStack', () => {
       assert.equal(python.stdout.trim(), 'https://abc123.execute-api.us-west-2.amazonaws.com mlflow-server-credentials us-west-2', python.stderr);
       assert.match(run.read(path.join(run.root, 'profile.d', 'mlflow.sh'))!, /^export MLFLOW_TRACKING_URI=https:\/\/abc123/m);
       assert.match(run.calls, new RegExp(`^chown -R ec2-user:ec2-user ${run.home}/\\.ipython$`, 'm'));
-      assert.match(run.calls, /anaconda3\/envs\/python3\/bin\/python -m pip install --quiet mlflow==3\.17\.2 boto3 sagemaker$/m);
+      // Exactly the lab's pins (src/config/lab-packages.ts), nothing unpinned, and a line in the log once done.
+      assert.match(run.calls, new RegExp(`anaconda3/envs/python3/bin/python -m pip install --quiet mlflow==3\\.17\\.2 sagemaker==${SAGEMAKER_SDK_VERSION.replace(/\./g, '\\.')}$`, 'm'));
+      assert.match(run.read(path.join(run.home, 'mlflow-client-install.log')) ?? '', new RegExp(`^installed: mlflow==3\\.17\\.2 sagemaker==${SAGEMAKER_SDK_VERSION.replace(/\./g, '\\.')}$`, 'm'));
     });
 
     test('another Jupyter unit name is found, not assumed', () => {
@@ -273,7 +281,7 @@ describe('SageMakerNotebookInstanceStack', () => {
       const run = runOnStart({ condaEnv: false });
       assert.equal(run.result.status, 0, run.result.stderr);
       assert.match(run.result.stderr, /mlflow: no Jupyter systemd unit/);
-      assert.match(run.result.stderr, /mlflow: no conda environment at .*anaconda3\/envs\/python3; install the client in a notebook: %pip install mlflow==3\.17\.2/);
+      assert.match(run.result.stderr, /mlflow: no conda environment at .*anaconda3\/envs\/python3; install the lab's packages in a notebook: %pip install mlflow==3\.17\.2 sagemaker==/);
       assert.doesNotMatch(run.calls, /restart/);
       assert.ok(run.read(path.join(run.home, '.ipython', 'profile_default', 'startup', '00-mlflow.py')));
     });
