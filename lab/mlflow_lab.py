@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import warnings
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 LAB_DIR = Path(__file__).resolve().parent
 SETTINGS_PATH = LAB_DIR / "lab-settings.json"
@@ -80,6 +83,14 @@ def use_basic_auth(username: str, password: str) -> None:
     os.environ["MLFLOW_TRACKING_PASSWORD"] = password
 
 
+def installed_version(distribution: str) -> str | None:
+    """The installed release of a package (``sagemaker`` v3 is a namespace package without ``__version__``)."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 @dataclass(frozen=True)
 class LabConnection:
     region: str
@@ -132,12 +143,16 @@ def connect(settings: dict | None = None, boto_session: Any = None) -> LabConnec
         server_version = None
 
     pinned = lab_setting(settings, "mlflowVersion")
-    if mlflow.__version__ != pinned:
-        warnings.warn(
-            f"mlflow {mlflow.__version__} is installed but the lab pins {pinned}: run "
-            "`%pip install -r requirements.txt` and restart the kernel.",
-            stacklevel=2,
-        )
+    for package, installed, wanted in (
+        ("mlflow", mlflow.__version__, pinned),
+        ("sagemaker", installed_version("sagemaker"), lab_setting(settings, "sagemakerSdkVersion")),
+    ):
+        if installed != wanted:
+            warnings.warn(
+                f"{package} {installed or '(not installed)'} is installed but the lab pins {wanted}: run "
+                "`%pip install -r requirements.txt` and restart the kernel.",
+                stacklevel=2,
+            )
     if server_version and server_version != pinned:
         warnings.warn(
             f"The deployed server runs MLflow {server_version} but this checkout pins {pinned}: "
@@ -155,27 +170,196 @@ def _paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> It
         yield from page.get(result_key, [])
 
 
-def delete_sagemaker_experiment(sagemaker_client: Any, experiment_name: str) -> None:
-    """Deletes a SageMaker experiment with its runs (trials and trial components).
+# ---- the training job -------------------------------------------------------------------------------------------
 
-    Trial components still used by another experiment's trial are left in place and reported.
+#: Training job states in which SageMaker still bills the job's instances.
+TRAINING_JOB_RUNNING = {"InProgress", "Stopping"}
+
+
+@contextmanager
+def stop_training_job_on_error(sagemaker_client: Any, job_name: Callable[[], str | None]) -> Iterator[None]:
+    """Stops the training job when the block fails or is interrupted while the job still runs.
+
+    ``ModelTrainer.train(wait=True)`` submits the job and then waits; if the wait is interrupted (a stopped kernel
+    cell) or fails on the client side, the job would go on running, and billing, until its stopping condition.
+    ``job_name`` returns the submitted job's name, or None when nothing was submitted.
+    """
+    try:
+        yield
+    except BaseException:
+        name = job_name()
+        if name:
+            status = sagemaker_client.describe_training_job(TrainingJobName=name)["TrainingJobStatus"]
+            if status == "InProgress":
+                sagemaker_client.stop_training_job(TrainingJobName=name)
+                print(f"Stopped training job {name} (it was still running).")
+        raise
+
+
+# ---- the endpoint -----------------------------------------------------------------------------------------------
+
+#: Endpoint states that DeleteEndpoint refuses: wait for them to end first.
+ENDPOINT_TRANSITIONAL = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
+
+
+@dataclass
+class DeploymentCleanup:
+    """What ``delete_sagemaker_deployment`` found and deleted."""
+
+    endpoint: str | None = None
+    endpoint_configs: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    model_archives: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        parts = [
+            f"endpoint {self.endpoint}" if self.endpoint else "no endpoint",
+            f"endpoint configurations {', '.join(self.endpoint_configs) or '(none)'}",
+            f"models {', '.join(self.models) or '(none)'}",
+            f"model archives {', '.join(self.model_archives) or '(none)'}",
+        ]
+        return "deleted " + "; ".join(parts)
+
+
+def _not_found(error: Exception) -> bool:
+    response = getattr(error, "response", {}) or {}
+    message = response.get("Error", {}).get("Message", "")
+    return response.get("Error", {}).get("Code") in {"ValidationException", "ResourceNotFound"} and (
+        "Could not find" in message or "does not exist" in message or "not found" in message.lower()
+    )
+
+
+def _named_for(name: str, endpoint_name: str, kind: str) -> bool:
+    """MLflow names an endpoint's configuration ``<endpoint>-config-<id>`` and its model ``<endpoint>-model-<id>``."""
+    return name.startswith(f"{endpoint_name}-{kind}-")
+
+
+def delete_sagemaker_deployment(
+    sagemaker_client: Any,
+    s3_client: Any,
+    endpoint_name: str,
+    wait_seconds: float = 3600,
+    poll_seconds: float = 15,
+) -> DeploymentCleanup:
+    """Deletes everything MLflow's SageMaker deployment of ``endpoint_name`` may have left, whatever step failed.
+
+    MLflow's ``create_deployment`` creates a SageMaker model (after uploading ``model.tar.gz``), an endpoint
+    configuration and the endpoint, and cleans none of them up when a later step fails or its wait times out. This
+    deletes, when they exist: the endpoint (after waiting, at most ``wait_seconds``, for a Creating or Updating one to
+    settle, since SageMaker refuses to delete it before), every endpoint configuration and model named after the
+    endpoint, and each model's archive in S3. It is safe to run again: what is gone is skipped.
     """
     from botocore.exceptions import ClientError
 
-    for trial in list(_paginate(sagemaker_client, "list_trials", "TrialSummaries", ExperimentName=experiment_name)):
-        trial_name = trial["TrialName"]
-        components = list(
-            _paginate(sagemaker_client, "list_trial_components", "TrialComponentSummaries", TrialName=trial_name)
-        )
-        for component in components:
-            component_name = component["TrialComponentName"]
-            sagemaker_client.disassociate_trial_component(TrialComponentName=component_name, TrialName=trial_name)
-            try:
-                sagemaker_client.delete_trial_component(TrialComponentName=component_name)
-            except ClientError as error:
-                print(f"Kept trial component {component_name}: {error.response['Error']['Message']}")
-        sagemaker_client.delete_trial(TrialName=trial_name)
-    sagemaker_client.delete_experiment(ExperimentName=experiment_name)
+    done = DeploymentCleanup()
+    config_names: set[str] = set()
+    try:
+        endpoint = sagemaker_client.describe_endpoint(EndpointName=endpoint_name)
+    except ClientError as error:
+        if not _not_found(error):
+            raise
+        endpoint = None
+    if endpoint is not None:
+        deadline = time.monotonic() + wait_seconds
+        while endpoint["EndpointStatus"] in ENDPOINT_TRANSITIONAL and time.monotonic() < deadline:
+            print(f"Endpoint {endpoint_name} is {endpoint['EndpointStatus']}: waiting to delete it...")
+            time.sleep(poll_seconds)
+            endpoint = sagemaker_client.describe_endpoint(EndpointName=endpoint_name)
+        config_names.add(endpoint["EndpointConfigName"])
+        sagemaker_client.delete_endpoint(EndpointName=endpoint_name)
+        done.endpoint = endpoint_name
+
+    config_names.update(
+        item["EndpointConfigName"]
+        for item in _paginate(sagemaker_client, "list_endpoint_configs", "EndpointConfigs", NameContains=endpoint_name)
+        if _named_for(item["EndpointConfigName"], endpoint_name, "config")
+    )
+    model_names: set[str] = set()
+    for config_name in sorted(config_names):
+        try:
+            config = sagemaker_client.describe_endpoint_config(EndpointConfigName=config_name)
+        except ClientError as error:
+            if not _not_found(error):
+                raise
+            continue
+        model_names.update(variant["ModelName"] for variant in config.get("ProductionVariants", []))
+        sagemaker_client.delete_endpoint_config(EndpointConfigName=config_name)
+        done.endpoint_configs.append(config_name)
+
+    model_names.update(
+        item["ModelName"]
+        for item in _paginate(sagemaker_client, "list_models", "Models", NameContains=endpoint_name)
+        if _named_for(item["ModelName"], endpoint_name, "model")
+    )
+    for model_name in sorted(model_names):
+        try:
+            model = sagemaker_client.describe_model(ModelName=model_name)
+        except ClientError as error:
+            if not _not_found(error):
+                raise
+            continue
+        archive = model.get("PrimaryContainer", {}).get("ModelDataUrl", "")
+        if archive.startswith("s3://"):
+            bucket, _, key = archive[len("s3://") :].partition("/")
+            s3_client.delete_object(Bucket=bucket, Key=key)
+            done.model_archives.append(archive)
+        sagemaker_client.delete_model(ModelName=model_name)
+        done.models.append(model_name)
+    return done
+
+
+@contextmanager
+def deployment_cleanup(
+    sagemaker_client: Any, s3_client: Any, endpoint_name: str, keep: bool = False, **options: Any
+) -> Iterator[None]:
+    """Runs the block (deploy, query) and then deletes the deployment, also when the block failed part-way, so that a
+    failed deploy or query leaves nothing billing. With ``keep=True`` a deployment that succeeded is kept (a failed
+    block is still cleaned up); delete it later with ``delete_sagemaker_deployment``."""
+    succeeded = False
+    try:
+        yield
+        succeeded = True
+    finally:
+        if keep and succeeded:
+            print(f"Kept endpoint {endpoint_name}: it bills until mlflow_lab.delete_sagemaker_deployment deletes it.")
+        else:
+            print(delete_sagemaker_deployment(sagemaker_client, s3_client, endpoint_name, **options))
+
+
+def sagemaker_leftovers(sagemaker_client: Any, name_contains: str) -> dict[str, list[str]]:
+    """Endpoints, endpoint configurations, models and running training jobs whose names contain ``name_contains``."""
+    return {
+        "endpoints": [e["EndpointName"] for e in _paginate(sagemaker_client, "list_endpoints", "Endpoints", NameContains=name_contains)],
+        "endpoint_configs": [
+            c["EndpointConfigName"]
+            for c in _paginate(sagemaker_client, "list_endpoint_configs", "EndpointConfigs", NameContains=name_contains)
+        ],
+        "models": [m["ModelName"] for m in _paginate(sagemaker_client, "list_models", "Models", NameContains=name_contains)],
+        "running_training_jobs": [
+            j["TrainingJobName"]
+            for j in _paginate(sagemaker_client, "list_training_jobs", "TrainingJobSummaries", NameContains=name_contains)
+            if j["TrainingJobStatus"] in TRAINING_JOB_RUNNING
+        ],
+    }
+
+
+# ---- the serving image ------------------------------------------------------------------------------------------
+
+
+def serving_image_uri(ecr_client: Any, repository: str, tag: str) -> str | None:
+    """The URI of ``repository:tag`` in this account's ECR, or None when the repository or the tag is missing."""
+    try:
+        found = ecr_client.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except (ecr_client.exceptions.RepositoryNotFoundException, ecr_client.exceptions.ImageNotFoundException):
+        return None
+    if not found.get("imageDetails"):
+        return None
+    registry = found["imageDetails"][0]["registryId"]
+    region = ecr_client.meta.region_name
+    return f"{registry}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}"
+
+
+# ---- lab data -----------------------------------------------------------------------------------------------------
 
 
 def delete_s3_prefix(s3_client: Any, bucket: str, prefix: str) -> int:

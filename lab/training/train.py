@@ -1,20 +1,25 @@
-"""Training script of the lab: runs inside the SageMaker scikit-learn container (``source_dir`` training/).
+"""Training script of the lab: the entry script of a SageMaker training job in the scikit-learn image.
 
-It fits a random forest on the California housing data that the notebook uploaded to the ``train`` and
-``test`` channels and records the run in the deployed MLflow: autologged parameters and training
-metrics, explicit dataset parameters and test metrics, the model (registered in the MLflow model
-registry) and tags that point back to the SageMaker training job and SageMaker Experiments run.
+The notebook's ``ModelTrainer`` (SageMaker Python SDK v3) ships ``training/`` as the job's ``code`` channel with
+``SourceCode(source_dir="training", entry_script="train.py", requirements="requirements.txt")``. In the job, the SDK's
+driver installs requirements.txt, sets ``SM_CHANNEL_<NAME>``, ``SM_MODEL_DIR`` and the other ``SM_*`` variables, and
+runs ``python train.py --<hyperparameter> <value> ...`` from the code channel. Any other argument is an error: a
+hyperparameter this script does not know fails the job instead of being ignored.
 
-The notebook passes everything it needs as environment variables (no secret among them: the MLflow
-password is read here from Secrets Manager with the training job's execution role):
+It fits a random forest on the California housing data of the ``train`` and ``test`` channels and records the run in
+the deployed MLflow: autologged parameters and training metrics, explicit dataset parameters and test metrics, the
+model (registered in the MLflow model registry) and tags that name the SageMaker training job.
+
+The notebook passes everything it needs as environment variables (no secret among them: the MLflow password is read
+here from Secrets Manager with the training job's execution role):
 
 - MLFLOW_TRACKING_URI            the gateway's tracking URI
 - MLFLOW_EXPERIMENT_NAME         MLflow experiment to record the run in
 - LAB_MLFLOW_SECRET_NAME         Secrets Manager secret holding {"username": ..., "password": ...}
 - LAB_REGISTERED_MODEL_NAME      MLflow registered model to add a version to
-- LAB_SAGEMAKER_EXPERIMENT_NAME  SageMaker Experiments experiment of this job (for the back link)
-- LAB_SAGEMAKER_RUN_NAME         SageMaker Experiments run of this job (for the back link)
 - AWS_DEFAULT_REGION             region of the secret
+
+SageMaker itself sets TRAINING_JOB_NAME and TRAINING_JOB_ARN in the job's container.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # Hyperparameters: SageMaker passes each estimator hyperparameter as --name value.
+    # Hyperparameters: the SDK's job driver passes each of the ModelTrainer's hyperparameters as --name value.
     parser.add_argument("--n-estimators", type=int, default=100)
     parser.add_argument("--max-depth", type=int, default=0, help="0 grows trees until leaves are pure")
     parser.add_argument("--min-samples-leaf", type=int, default=3)
@@ -52,10 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "model"))
     parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
     parser.add_argument("--test", default=os.environ.get("SM_CHANNEL_TEST"))
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        print(f"Ignoring arguments this script does not use: {unknown}")
-    return args
+    return parser.parse_args(argv)
 
 
 def read_channel(directory: str | None, name: str) -> pd.DataFrame:
@@ -70,7 +72,7 @@ def read_channel(directory: str | None, name: str) -> pd.DataFrame:
 def required_env(name: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
-        raise SystemExit(f"Environment variable {name} is not set: the notebook passes it to the estimator.")
+        raise SystemExit(f"Environment variable {name} is not set: the notebook passes it to the ModelTrainer.")
     return value
 
 
@@ -91,8 +93,6 @@ def training_job_identity() -> dict[str, str]:
     identity = {
         "sagemaker.training_job_name": os.environ.get("TRAINING_JOB_NAME") or training_env.get("job_name", ""),
         "sagemaker.training_job_arn": os.environ.get("TRAINING_JOB_ARN", ""),
-        "sagemaker.experiment_name": os.environ.get("LAB_SAGEMAKER_EXPERIMENT_NAME", ""),
-        "sagemaker.run_name": os.environ.get("LAB_SAGEMAKER_RUN_NAME", ""),
         "sagemaker.region": os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION", ""),
     }
     return {key: value for key, value in identity.items() if value}
@@ -165,7 +165,7 @@ def main(argv: list[str]) -> int:
         # SageMaker keeps /opt/ml/model as the job's model.tar.gz: store the same model there too.
         mlflow.sklearn.save_model(model, os.path.join(args.model_dir, "mlflow-model"), **skops_options(mlflow.sklearn.save_model))
 
-    # One line per metric for the estimator's metric_definitions (shown in SageMaker as job metrics).
+    # One line per metric for the ModelTrainer's metric definitions (shown in SageMaker as job metrics).
     for name, value in metrics.items():
         print(f"{name}={value:.6f}")
     print(f"mlflow_run_id={run.info.run_id}")
