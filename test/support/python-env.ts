@@ -10,6 +10,10 @@
  *   (test/e2e/requirements.txt: the S3 stand-in, scikit-learn for the lab's training script, cfn-lint).
  * - `ensureSampleMlflowEnv()`: MLflow 2.14.2 as the original aws-mlflow-sagemaker-cdk sample's server image ran it,
  *   `.venv/mlflow-2.14.2-<key>/` (test/e2e/requirements-mlflow-2.14.txt), to create the database a migration starts from.
+ * - `ensureLabPythonEnv()`: the SageMaker lab notebook's kernel, `.venv/lab-<key>/`, built from lab/requirements.txt
+ *   itself (the MLflow client and the SageMaker Python SDK v3, exact pins). Not the e2e environment: the SDK would
+ *   move the server's packages (protobuf 7 to 6, importlib-metadata 9 to 6) and, through its sagemaker-mlflow
+ *   dependency, replace MLflow's s3 artifact repository by a plugin, so the server would no longer run as its image does.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -21,6 +25,8 @@ export const REPO_ROOT = resolve(__dirname, '..', '..');
 export const SERVER_REQUIREMENTS = join(REPO_ROOT, 'containers', 'mlflow', 'requirements.txt');
 export const TEST_REQUIREMENTS = join(REPO_ROOT, 'test', 'e2e', 'requirements.txt');
 export const SAMPLE_MLFLOW_REQUIREMENTS = join(REPO_ROOT, 'test', 'e2e', 'requirements-mlflow-2.14.txt');
+/** The lab notebook kernel's packages: exact pins written by `npm run lab:settings`. */
+export const LAB_REQUIREMENTS = join(REPO_ROOT, 'lab', 'requirements.txt');
 /** The MLflow release of the original sample's server image (its src/mlflow/Dockerfile). */
 export const SAMPLE_MLFLOW_VERSION = '2.14.2';
 const VENV_ROOT = join(REPO_ROOT, '.venv');
@@ -61,6 +67,13 @@ export const SAMPLE_MLFLOW_ENV: PythonEnvSpec = Object.freeze({
   mlflowVersion: SAMPLE_MLFLOW_VERSION,
   requirements: [SAMPLE_MLFLOW_REQUIREMENTS],
 });
+
+/** The lab's environment: lab/requirements.txt, whose MLflow pin is the repository configuration's server version. */
+export function labEnvSpec(): PythonEnvSpec {
+  const pinned = /^mlflow==(\S+)$/m.exec(readFileSync(LAB_REQUIREMENTS, 'utf8'))?.[1];
+  if (!pinned) throw new Error(`${LAB_REQUIREMENTS} has no mlflow== pin: run npm run lab:settings`);
+  return { name: 'lab', mlflowVersion: pinned, requirements: [LAB_REQUIREMENTS] };
+}
 
 function basePython(): string {
   return process.env.E2E_BASE_PYTHON ?? 'python3';
@@ -119,6 +132,11 @@ export function ensurePythonEnv(log: (line: string) => void = () => {}): PythonE
 /** MLflow 2.14.2, the original sample's release (see `SAMPLE_MLFLOW_ENV`). */
 export function ensureSampleMlflowEnv(log: (line: string) => void = () => {}): PythonEnv {
   return ensureVenv(SAMPLE_MLFLOW_ENV, log);
+}
+
+/** The SageMaker lab notebook's kernel (see `labEnvSpec`). */
+export function ensureLabPythonEnv(log: (line: string) => void = () => {}): PythonEnv {
+  return ensureVenv(labEnvSpec(), log);
 }
 
 /** PATH with the environment's bin/ first. */

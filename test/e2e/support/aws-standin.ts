@@ -21,6 +21,8 @@ export interface AwsStandIn {
   /** Keys of the objects under `prefix` in `bucket`. */
   listKeys(bucket: string, prefix?: string): Promise<string[]>;
   createSecret(name: string, value: string): Promise<void>;
+  /** Starts moto's request recorder (its file is in the stand-in's own folder); clients download it from /moto-api/recorder/. */
+  startRecording(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -31,6 +33,8 @@ export async function startAwsStandIn(python: PythonEnv): Promise<AwsStandIn> {
     PATH: `${python.bin}:${process.env.PATH ?? ''}`,
     HOME: dir,
     MOTO_ALLOW_NONEXISTENT_REGION: 'false',
+    // The request recorder, off until startRecording(), writes here rather than into the working directory.
+    MOTO_RECORDER_FILEPATH: join(dir, 'recording.jsonl'),
   }, join(dir, 'moto.log'));
   const endpoint = `http://127.0.0.1:${port}`;
   await waitFor('the S3 stand-in to answer', async () => (await fetch(`${endpoint}/moto-api/`)).status < 500, 60_000, service);
@@ -81,6 +85,10 @@ export async function startAwsStandIn(python: PythonEnv): Promise<AwsStandIn> {
       return keys;
     },
     createSecret: (name, value) => secretsManager('CreateSecret', { Name: name, SecretString: value }),
+    async startRecording() {
+      const response = await fetch(`${endpoint}/moto-api/recorder/start-recording`, { method: 'POST' });
+      if (!response.ok) throw new Error(`starting the stand-in's recorder: ${response.status} ${await response.text()}`);
+    },
     async stop() {
       await service.stop();
       rmSync(dir, { recursive: true, force: true });
