@@ -17,6 +17,8 @@
 #
 #   MLFLOW_DB_WAIT_SECONDS                 bound of the wait for the database and, separately, for the schema
 #                                          lock (mlflow_db.py; default 300)
+#   DB_READ_TIMEOUT_SECONDS                the server gives up on a database connection silent for this long, so
+#                                          a database that stops answering yields errors, not hung workers
 #   DB_IDLE_DISCONNECT_SECONDS             the database closes each pooled MLflow connection after this many
 #                                          seconds unused, so that an idle server holds none and Aurora can pause
 #

@@ -10,6 +10,7 @@
 
 Settings: MLFLOW_DB_WAIT_SECONDS (default 300) bounds the wait for the database to accept
 connections (Aurora Serverless v2 resumes from 0 ACU in seconds) and, separately, for the lock.
+DB_READ_TIMEOUT_SECONDS (optional) bounds how long the server waits for any answer on a database connection.
 DB_IDLE_DISCONNECT_SECONDS (optional) makes the database close each of MLflow's connections after that
 many seconds unused (see backend_store_uri). DB_TLS_CA_FILE (set in the image) makes every connection use
 TLS, verified against those CA certificates.
@@ -46,15 +47,25 @@ def settings():
     }
 
 
-def idle_disconnect_seconds():
-    """DB_IDLE_DISCONNECT_SECONDS: the database closes a connection of MLflow's pool after this long unused."""
-    raw = os.environ.get("DB_IDLE_DISCONNECT_SECONDS", "")
+def optional_seconds(name, maximum):
+    """A whole number of seconds from 1 to `maximum` in the environment variable `name`, or None when it is unset."""
+    raw = os.environ.get(name, "")
     if raw == "":
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 31536000:
-        log(f"DB_IDLE_DISCONNECT_SECONDS must be a whole number of seconds from 1 to 31536000, got {raw!r}")
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        log(f"{name} must be a whole number of seconds from 1 to {maximum}, got {raw!r}")
         sys.exit(2)
     return int(raw)
+
+
+def idle_disconnect_seconds():
+    """DB_IDLE_DISCONNECT_SECONDS: the database closes a connection of MLflow's pool after this long unused."""
+    return optional_seconds("DB_IDLE_DISCONNECT_SECONDS", 31536000)
+
+
+def read_timeout_seconds():
+    """DB_READ_TIMEOUT_SECONDS: the server gives up on a database connection that sends nothing for this long."""
+    return optional_seconds("DB_READ_TIMEOUT_SECONDS", 3600)
 
 
 def tls_ca_file():
@@ -69,7 +80,9 @@ def tls_ca_file():
     return path
 
 
-def backend_store_uri(s):
+def backend_store_uri(s, server=True):
+    """The SQLAlchemy URI; `server`: for `mlflow server` (with the read timeout), else for the schema upgrade, whose
+    statements may legitimately run for minutes without a byte on the wire."""
     quote = lambda value: urllib.parse.quote(value, safe="")  # noqa: E731
     host = f"[{s['host']}]" if ":" in s["host"] else s["host"]
     uri = f"mysql+pymysql://{quote(s['user'])}:{quote(s['password'])}@{host}:{s['port']}/{quote(s['database'])}"
@@ -80,6 +93,12 @@ def backend_store_uri(s):
         # server to close it after `idle` seconds without a statement, so an idle server holds no connection and
         # Aurora Serverless v2 can pause; the pool's pre-ping replaces a closed connection on its next use.
         options["init_command"] = f"SET SESSION wait_timeout = {idle}"
+    read_timeout = read_timeout_seconds()
+    if server and read_timeout is not None:
+        # A database that accepts connections but no longer answers (frozen, partitioned) would otherwise hold a
+        # request, and the worker serving it, until the proxy gives up after 300 s: PyMySQL waits forever by default.
+        options["read_timeout"] = str(read_timeout)
+        options["write_timeout"] = str(read_timeout)
     ca = tls_ca_file()
     if ca is not None:
         # SQLAlchemy hands ssl_ca to PyMySQL, which then requires TLS, a certificate from that CA and the host name.
@@ -140,7 +159,7 @@ def run_mlflow(args, env=None):
 
 def upgrade():
     s = settings()
-    uri = backend_store_uri(s)
+    uri = backend_store_uri(s, server=False)
     wait = wait_seconds()
     connection = connect(s, time.monotonic() + wait)
     try:

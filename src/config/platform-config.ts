@@ -80,6 +80,11 @@ export interface PlatformConfig {
    * connection and the auto-pause timer can start. Lower: pauses sooner; higher: fewer reconnects between bursts.
    */
   readonly dbIdleDisconnectSeconds: number;
+  /**
+   * Seconds MLflow waits for any answer on a database connection before it gives up on it: a database that accepts
+   * connections but stops answering then yields errors instead of requests and workers held until the proxy's 300 s.
+   */
+  readonly dbReadTimeoutSeconds: number;
   readonly dbBackupRetentionDays: number;
   readonly dbDeletionProtection: boolean;
 
@@ -121,6 +126,7 @@ export const DEFAULT_CONFIG: PlatformConfig = Object.freeze({
   dbMaxCapacity: 2,
   dbAutoPauseMinutes: 60,
   dbIdleDisconnectSeconds: 60,
+  dbReadTimeoutSeconds: 60,
   dbBackupRetentionDays: 7,
   dbDeletionProtection: true,
   destroyDataOnDelete: false,
@@ -192,6 +198,7 @@ export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
   const dbMinCapacity = halfStep('dbMinCapacity', pick('dbMinCapacity'), 0, dbMaxCapacity, `0 to dbMaxCapacity (${dbMaxCapacity}) ACU in steps of 0.5`);
   const dbAutoPauseMinutes = integer('dbAutoPauseMinutes', pick('dbAutoPauseMinutes'), 5, 1440);
   const dbIdleDisconnectSeconds = integer('dbIdleDisconnectSeconds', pick('dbIdleDisconnectSeconds'), 10, 3600);
+  const dbReadTimeoutSeconds = integer('dbReadTimeoutSeconds', pick('dbReadTimeoutSeconds'), 5, 3600);
   const dbBackupRetentionDays = integer('dbBackupRetentionDays', pick('dbBackupRetentionDays'), 1, 35);
   const dbDeletionProtection = bool('dbDeletionProtection', pick('dbDeletionProtection'));
   const destroyDataOnDelete = bool('destroyDataOnDelete', pick('destroyDataOnDelete'));
@@ -210,7 +217,7 @@ export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
     region, account, vpcCidr, natGateways,
     mlflowVersion, mlflowUsername, mlflowSecretName,
     taskCpu, taskMemoryMiB: taskMemoryMiB as number, desiredTasks, maxTasks, cpuTargetPercent, logRetentionDays, imageBuild, proxyArtifacts, mlflowBackgroundJobs,
-    dbMinCapacity, dbMaxCapacity, dbAutoPauseMinutes, dbIdleDisconnectSeconds, dbBackupRetentionDays, dbDeletionProtection,
+    dbMinCapacity, dbMaxCapacity, dbAutoPauseMinutes, dbIdleDisconnectSeconds, dbReadTimeoutSeconds, dbBackupRetentionDays, dbDeletionProtection,
     destroyDataOnDelete, artifactVersionExpiryDays,
     apiThrottleRateLimit, apiThrottleBurstLimit,
     sagemaker, domainId, studioUserName, notebookInstanceType, notebookVolumeSizeGiB,

@@ -51,6 +51,11 @@ export interface MlflowServiceProps {
    * @default 60
    */
   readonly dbIdleDisconnectSeconds?: number;
+  /**
+   * Seconds MLflow waits for any answer on a database connection before giving up on it.
+   * @default 60
+   */
+  readonly dbReadTimeoutSeconds?: number;
   /** Retention of the containers' logs. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -136,6 +141,7 @@ export class MlflowService extends Construct {
         // server holds none and Aurora Serverless v2 can pause (the end-to-end suite checks SHOW PROCESSLIST;
         // `npm run bench:e2e` compares it with no pool at all).
         DB_IDLE_DISCONNECT_SECONDS: String(props.dbIdleDisconnectSeconds ?? 60),
+        DB_READ_TIMEOUT_SECONDS: String(props.dbReadTimeoutSeconds ?? 60),
         MLFLOW_SERVER_ENABLE_JOB_EXECUTION: String(props.backgroundJobs ?? false),
         MLFLOW_SERVER_ALLOWED_HOSTS: (props.allowedHosts ?? defaultAllowedHosts(region)).join(','),
         MLFLOW_SERVER_CORS_ALLOWED_ORIGINS: (props.corsAllowedOrigins ?? [`https://*.execute-api.${region}.amazonaws.com`]).join(','),

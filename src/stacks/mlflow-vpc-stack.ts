@@ -75,6 +75,7 @@ export class MLflowVpcStack extends Stack {
       proxyArtifacts: config.proxyArtifacts,
       backgroundJobs: config.mlflowBackgroundJobs,
       dbIdleDisconnectSeconds: config.dbIdleDisconnectSeconds,
+      dbReadTimeoutSeconds: config.dbReadTimeoutSeconds,
       logRetention,
     });
     // Last in the stack: deletion protection goes on once everything else is in place, so that a failed first create

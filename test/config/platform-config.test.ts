@@ -101,6 +101,7 @@ describe('bad values stop synth with a message naming the setting, the value and
     [{ mlflowBackgroundJobs: 'sometimes' }, 'mlflowBackgroundJobs', /true or false/],
     [{ mlflowBackgroundJobs: true }, 'taskMemoryMiB', /at least 4096 MiB with mlflowBackgroundJobs=true/],
     [{ dbIdleDisconnectSeconds: 5 }, 'dbIdleDisconnectSeconds', /10 to 3600/],
+    [{ dbReadTimeoutSeconds: 0 }, 'dbReadTimeoutSeconds', /5 to 3600/],
     [{ dbIdleDisconnectSeconds: '1m' }, 'dbIdleDisconnectSeconds', /whole number/],
     [{ dbMaxCapacity: 0.5 }, 'dbMaxCapacity', /1 to 256/],
     [{ dbMaxCapacity: 300 }, 'dbMaxCapacity', /1 to 256/],

@@ -221,6 +221,22 @@ describe('mlflow entrypoint', () => {
     assert.equal(run.calls[0].argv[2], argAfter(run.calls[1].argv, '--backend-store-uri'), 'the upgrade uses the same URI');
   });
 
+  it('bounds every database read of the server, not of the schema upgrade, with DB_READ_TIMEOUT_SECONDS', () => {
+    const run = runEntrypoint({ DB_READ_TIMEOUT_SECONDS: '60' });
+    assert.equal(run.status, 0, run.stderr);
+    const server = new URL(argAfter(run.calls[1].argv, '--backend-store-uri') ?? '');
+    assert.equal(server.searchParams.get('read_timeout'), '60');
+    assert.equal(server.searchParams.get('write_timeout'), '60');
+    const upgrade = new URL(run.calls[0].argv[2]);
+    assert.equal(upgrade.searchParams.get('read_timeout'), null, 'a long migration statement must not time out');
+  });
+
+  it('refuses DB_READ_TIMEOUT_SECONDS=0 with a clear message', () => {
+    const run = runEntrypoint({ DB_READ_TIMEOUT_SECONDS: '0' });
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /DB_READ_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 3600, got '0'/);
+  });
+
   for (const bad of ['0', '-1', '60s', '99999999999']) {
     it(`refuses DB_IDLE_DISCONNECT_SECONDS=${bad} with a clear message`, () => {
       const run = runEntrypoint({ DB_IDLE_DISCONNECT_SECONDS: bad });

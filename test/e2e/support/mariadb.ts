@@ -40,6 +40,10 @@ export interface MariaDb {
   stop(): Promise<void>;
   /** Starts it again on the same data folder and port. */
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections are still accepted by the kernel, nothing answers. */
+  freeze(): void;
+  /** Lets a frozen server go on (SIGCONT). */
+  thaw(): void;
   running(): boolean;
   /** Stops it and deletes its data. */
   destroy(): Promise<void>;
@@ -158,6 +162,8 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
       await service?.stop('SIGTERM', 60_000);
     },
     start,
+    freeze: () => process.kill(service!.child.pid!, 'SIGSTOP'),
+    thaw: () => process.kill(service!.child.pid!, 'SIGCONT'),
     running: () => service?.running() ?? false,
     destroy: async () => {
       await service?.stop('SIGTERM', 60_000);
