@@ -104,6 +104,12 @@ export interface PlatformConfig {
   readonly studioUserName: string;
   readonly notebookInstanceType: string;
   readonly notebookVolumeSizeGiB: number;
+  /**
+   * Build the MLflow serving image for SageMaker endpoints, `mlflow-pyfunc:<mlflowVersion>` in this account's ECR, at
+   * deploy time in AWS CodeBuild (containers/mlflow-pyfunc), so that deploying a model from the lab needs Docker
+   * nowhere. Off: build it yourself with `mlflow sagemaker build-and-push-container` where Docker runs.
+   */
+  readonly servingImage: boolean;
 }
 
 export const DEFAULT_CONFIG: PlatformConfig = Object.freeze({
@@ -137,6 +143,7 @@ export const DEFAULT_CONFIG: PlatformConfig = Object.freeze({
   studioUserName: 'mlflow-user',
   notebookInstanceType: 'ml.t3.medium',
   notebookVolumeSizeGiB: 20,
+  servingImage: false,
 });
 
 /** A setting that cannot be used. The message names the setting, the value and what is allowed. */
@@ -212,6 +219,7 @@ export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
   const studioUserName = matchString('studioUserName', pick('studioUserName'), /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/, 'a SageMaker user profile name: up to 63 letters, digits and inner hyphens');
   const notebookInstanceType = matchString('notebookInstanceType', pick('notebookInstanceType'), /^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'a SageMaker instance type such as ml.t3.medium');
   const notebookVolumeSizeGiB = integer('notebookVolumeSizeGiB', pick('notebookVolumeSizeGiB'), 5, 16384);
+  const servingImage = bool('servingImage', pick('servingImage'));
 
   return Object.freeze({
     region, account, vpcCidr, natGateways,
@@ -220,7 +228,7 @@ export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
     dbMinCapacity, dbMaxCapacity, dbAutoPauseMinutes, dbIdleDisconnectSeconds, dbReadTimeoutSeconds, dbBackupRetentionDays, dbDeletionProtection,
     destroyDataOnDelete, artifactVersionExpiryDays,
     apiThrottleRateLimit, apiThrottleBurstLimit,
-    sagemaker, domainId, studioUserName, notebookInstanceType, notebookVolumeSizeGiB,
+    sagemaker, domainId, studioUserName, notebookInstanceType, notebookVolumeSizeGiB, servingImage,
   });
 }
 

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { ContainerImageBuild } from '@cdklabs/deploy-time-build';
-import { CfnResource, CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnResource, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -33,11 +33,21 @@ export const IMAGES_KEPT_PER_KIND = 10;
  * CloudFormation would wait for its default hour. CodeBuild ends such a build after `queued` + `build` at most, and
  * CloudFormation gives up on the image resource after `serviceTimeout`, which is longer, so the build is over by then.
  */
-export const IMAGE_BUILD_LIMITS = {
+export const IMAGE_BUILD_LIMITS: BuildLimits = {
   queued: Duration.minutes(8),
   build: Duration.minutes(20),
   serviceTimeout: Duration.minutes(30),
-} as const;
+};
+
+/** Time limits of the deploy-time builds of one stack (they share one CodeBuild project). */
+export interface BuildLimits {
+  /** CodeBuild's queued timeout of the project. */
+  readonly queued: Duration;
+  /** CodeBuild's build timeout of the project. */
+  readonly build: Duration;
+  /** CloudFormation's ServiceTimeout of each image resource: longer than `queued` + `build`, at most an hour. */
+  readonly serviceTimeout: Duration;
+}
 
 export interface ContainerImagesProps {
   /** MLflow release installed in the server image (Docker build argument `MLFLOW_VERSION`). */
@@ -80,11 +90,6 @@ export class ContainerImages extends Construct {
       tagPrefix: IMAGE_TAG_PREFIXES.mlflow,
     });
     limitImageHistory(proxyBuild.repository as ecr.Repository);
-    for (const build of [proxyBuild, mlflowBuild]) {
-      // The construct has no setting for it; ServiceTimeout is a property of the custom resource itself.
-      const resource = (build.node.defaultChild as CustomResource).node.defaultChild as CfnResource;
-      resource.addPropertyOverride('ServiceTimeout', IMAGE_BUILD_LIMITS.serviceTimeout.toSeconds().toString());
-    }
     this.proxy = proxyBuild.toEcsDockerImageCode();
     this.mlflow = mlflowBuild.toEcsDockerImageCode();
     configureDeployTimeBuild(Stack.of(this));
@@ -129,17 +134,34 @@ function validJsonFailureReport(project: codebuild.CfnProject): void {
   project.addPropertyOverride('Source.BuildSpec', JSON.stringify(spec, undefined, 2));
 }
 
+/** The limits in force in each stack: the longest any of its builds asked for (they share the project). */
+const limitsOfStack = new WeakMap<Stack, BuildLimits>();
+/** Projects and handlers already acknowledged (configureDeployTimeBuild runs once per construct that builds). */
+const acknowledged = new WeakSet<object>();
+
 /**
  * The deploy-time build brings its own CodeBuild project and custom-resource Lambda (stack-level singletons).
- * The project gets the time limits of IMAGE_BUILD_LIMITS; what cdk-nag finds in both is acknowledged there, and only
- * there, with the reasons.
+ * The project gets the time limits (`limits`, or longer ones an earlier caller in the stack asked for), and every image
+ * resource of the stack the matching ServiceTimeout; what cdk-nag finds in both is acknowledged there, and only there,
+ * with the reasons. Called by each construct that adds deploy-time builds, after adding them.
  */
-function configureDeployTimeBuild(stack: Stack): void {
+export function configureDeployTimeBuild(stack: Stack, limits: BuildLimits = IMAGE_BUILD_LIMITS): void {
+  const current = limitsOfStack.get(stack);
+  const effective = current && current.build.toMinutes() >= limits.build.toMinutes() ? current : limits;
+  limitsOfStack.set(stack, effective);
+  for (const resource of stack.node.findAll()) {
+    // The construct has no setting for it; ServiceTimeout is a property of the custom resource itself.
+    if (resource instanceof CfnResource && resource.cfnResourceType === 'Custom::CDKContainerImageBuild') {
+      resource.addPropertyOverride('ServiceTimeout', effective.serviceTimeout.toSeconds().toString());
+    }
+  }
   for (const child of stack.node.children) {
     if (child instanceof codebuild.Project && child.node.id.startsWith('ContainerImageBuild')) {
       const project = child.node.defaultChild as codebuild.CfnProject;
-      project.queuedTimeoutInMinutes = IMAGE_BUILD_LIMITS.queued.toMinutes();
-      project.timeoutInMinutes = IMAGE_BUILD_LIMITS.build.toMinutes();
+      project.queuedTimeoutInMinutes = effective.queued.toMinutes();
+      project.timeoutInMinutes = effective.build.toMinutes();
+      if (acknowledged.has(child)) continue;
+      acknowledged.add(child);
       validJsonFailureReport(project);
       Validations.of(child).acknowledge({
         id: 'AwsSolutions-CB4',
@@ -148,7 +170,8 @@ function configureDeployTimeBuild(stack: Stack): void {
       acknowledgeRoleAsBuilt(child.role!, 'Grants @cdklabs/deploy-time-build gives its CodeBuild project: its own log and report groups '
         + '(named after the generated project name), the CDK asset bucket holding the build contexts, ECR login, and ECR Public read for base images.');
     }
-    if (child instanceof lambda.Function && child.node.id.startsWith('DeployTimeBuild')) {
+    if (child instanceof lambda.Function && child.node.id.startsWith('DeployTimeBuild') && !acknowledged.has(child)) {
+      acknowledged.add(child);
       Validations.of(child).acknowledge({
         id: 'AwsSolutions-L1',
         reason: 'The runtime of the @cdklabs/deploy-time-build custom-resource handler is chosen by that package (a supported Node.js runtime).',

@@ -5,6 +5,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { grantWithWildcards } from '../compliance';
 import { grantArtifactReadWrite } from './artifact-store';
+import { SERVING_IMAGE_REPOSITORY } from './serving-image';
 
 export interface SageMakerExecutionRoleProps {
   /** The MLflow artifact bucket: the only bucket the role may read and write (training data, code, models). */
@@ -14,7 +15,9 @@ export interface SageMakerExecutionRoleProps {
   /** Stacks whose outputs the role may read (tracking URI, bucket name). */
   readonly describableStackNames: string[];
   /**
-   * ECR repository the role may push the MLflow serving image to (`mlflow sagemaker build-and-push-container`).
+   * ECR repository of the MLflow serving image, which the lab checks for before deploying (ecr:DescribeImages).
+   * Nothing pushes to it with this role: the platform builds it in CodeBuild (servingImage=true), or someone builds it
+   * where Docker runs with their own credentials.
    * @default 'mlflow-pyfunc', the name MLflow uses
    */
   readonly servingImageRepositoryName?: string;
@@ -31,7 +34,7 @@ export class SageMakerExecutionRole extends Construct {
   constructor(scope: Construct, id: string, props: SageMakerExecutionRoleProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const repositoryName = props.servingImageRepositoryName ?? 'mlflow-pyfunc';
+    const repositoryName = props.servingImageRepositoryName ?? SERVING_IMAGE_REPOSITORY;
 
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
@@ -59,10 +62,8 @@ export class SageMakerExecutionRole extends Construct {
 
     grant('PullContainerImages', ['ecr:GetAuthorizationToken', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], ['*'],
       'ecr:GetAuthorizationToken has no resource-level permissions, and the framework images of training jobs live in AWS-owned accounts.');
-    grant('PushMlflowServingImage', [
-      'ecr:CreateRepository', 'ecr:DescribeRepositories', 'ecr:DescribeImages', 'ecr:InitiateLayerUpload',
-      'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:PutImage',
-    ], [stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: repositoryName })]);
+    grant('FindMlflowServingImage', ['ecr:DescribeImages'],
+      [stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: repositoryName })]);
 
     grant('WriteSageMakerLogs', ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams', 'logs:GetLogEvents'], [
       stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/sagemaker/*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),

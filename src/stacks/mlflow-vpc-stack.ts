@@ -12,6 +12,7 @@ import { ContainerImages } from '../constructs/container-images';
 import { MlflowCredentials } from '../constructs/mlflow-credentials';
 import { MlflowNetwork } from '../constructs/network';
 import { MlflowService } from '../constructs/mlflow-service';
+import { ServingImage } from '../constructs/serving-image';
 import { DATABASE_NAME, EXPORT_NAMES, MLFLOW_OUTPUTS } from '../names';
 
 export interface MLflowVpcStackProps extends StackProps {
@@ -56,6 +57,8 @@ export class MLflowVpcStack extends Stack {
       username: config.mlflowUsername,
     });
     const images = new ContainerImages(this, 'Images', { mlflowVersion: config.mlflowVersion, build: config.imageBuild });
+    // The MLflow serving image of SageMaker endpoints (the lab's deploy step), when asked for; always built in CodeBuild.
+    const servingImage = config.servingImage ? new ServingImage(this, 'ServingImage', { mlflowVersion: config.mlflowVersion }) : undefined;
 
     const mlflow = new MlflowService(this, 'MlflowService', {
       vpc: network.vpc,
@@ -80,7 +83,7 @@ export class MLflowVpcStack extends Stack {
     });
     // Last in the stack: deletion protection goes on once everything else is in place, so that a failed first create
     // can still delete the (then unprotected) database and a retry starts clean.
-    backend.protectAfter(network, artifacts, credentials, images, mlflow);
+    backend.protectAfter(network, artifacts, credentials, images, mlflow, ...(servingImage ? [servingImage] : []));
 
     this.vpc = network.vpc;
     this.listener = mlflow.listener;

@@ -39,6 +39,7 @@ describe('cdk-nag AWS Solutions checks pass with no unacknowledged finding', () 
     ['no SageMaker, two NAT gateways, larger tasks', { sagemaker: 'none', natGateways: 2, taskCpu: 2048, taskMemoryMiB: 4096 }],
     ['deletion protection off', { dbDeletionProtection: false }],
     ['throwaway environment (data destroyed with the stack)', { destroyDataOnDelete: true, sagemaker: 'both' }],
+    ['serving image built at deploy time (servingImage)', { servingImage: true, sagemaker: 'both' }],
   ];
   for (const [name, settings] of configurations) {
     test(name, () => assert.deepEqual(nagFindings(settings), []));

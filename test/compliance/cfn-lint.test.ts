@@ -31,6 +31,7 @@ const CONFIGURATIONS: Array<[string, RawSettings]> = [
   ['no SageMaker, two NAT gateways, larger tasks', { sagemaker: 'none', natGateways: 2, taskCpu: 2048, taskMemoryMiB: 4096 }],
   ['deletion protection off', { dbDeletionProtection: false }],
   ['throwaway environment (data destroyed with the stack)', { destroyDataOnDelete: true, sagemaker: 'both' }],
+  ['serving image built at deploy time (servingImage)', { servingImage: true, sagemaker: 'both' }],
 ];
 
 interface AllowEntry { rule: string; stack: string; resource: string; message: string; reason: string }

@@ -111,8 +111,8 @@ describe('SageMakerStudioUserStack', () => {
 
 describe('the SageMaker execution role grants only what the lab needs', () => {
   const expectedSids = [
-    'AttachToVpc', 'ListArtifactBucket', 'PassThisRoleToSageMaker', 'PublishTrainingMetrics', 'PullContainerImages',
-    'PushMlflowServingImage', 'ReadPlatformStackOutputs', 'ReadWriteArtifacts', 'SageMakerInThisAccountAndRegion',
+    'AttachToVpc', 'FindMlflowServingImage', 'ListArtifactBucket', 'PassThisRoleToSageMaker', 'PublishTrainingMetrics', 'PullContainerImages',
+    'ReadPlatformStackOutputs', 'ReadWriteArtifacts', 'SageMakerInThisAccountAndRegion',
     'SageMakerListAndSearch', 'WriteSageMakerLogs',
   ];
 
@@ -155,6 +155,14 @@ describe('the SageMaker execution role grants only what the lab needs', () => {
       assert.match(resources, /stack\/HttpGatewayStack\/\*/);
       assert.match(resources, /stack\/MLflowVpcStack\/\*/);
       assert.equal([statement.Resource].flat().length, 2);
+    });
+
+    test(`${name}: ECR: pulls images and looks up the serving image, pushes nothing (the platform builds the serving image in CodeBuild)`, () => {
+      const statements = roleStatements(template);
+      const ecrActions = statements.flatMap((s) => [s.Action].flat()).filter((a: string) => a.startsWith('ecr:')).sort();
+      assert.deepEqual(ecrActions, ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:DescribeImages', 'ecr:GetAuthorizationToken', 'ecr:GetDownloadUrlForLayer']);
+      const find = statements.find((s) => s.Sid === 'FindMlflowServingImage');
+      assert.match(JSON.stringify(find.Resource), /:repository\/mlflow-pyfunc"/);
     });
 
     test(`${name}: SageMaker scoped to this account and region; PassRole only to SageMaker, only itself`, () => {
