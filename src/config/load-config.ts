@@ -13,7 +13,10 @@ export const ENVIRONMENT_SETTINGS: ReadonlyArray<{ variable: string; setting: ke
   { variable: 'DOMAIN_ID', setting: 'domainId' },
 ];
 
-const SETTING_NAMES = new Set<string>([...Object.keys(DEFAULT_CONFIG), 'account', 'domainId']);
+/** Every setting: those with a default, and those that are unset unless given. */
+const SETTING_NAMES = new Set<string>([
+  ...Object.keys(DEFAULT_CONFIG), 'account', 'domainId', 'dbSnapshot', 'dbSnapshotUsername', 'dbSnapshotDatabaseName', 'artifactBucketName',
+]);
 
 /**
  * Reads settings in this order, first found wins: CDK context (`-c key=value`, then cdk.json),

@@ -33,6 +33,12 @@ export const FARGATE_TASK_SIZES: Readonly<Record<number, readonly number[]>> = {
 /** Task memory needed when MLflow's background job runner runs beside the server. */
 export const MIN_MEMORY_WITH_BACKGROUND_JOBS_MIB = 4096;
 
+/**
+ * The original aws-mlflow-sagemaker-cdk sample's database: the master user of its Aurora cluster and the schema MLflow
+ * used there. The defaults of `dbSnapshotUsername` and `dbSnapshotDatabaseName`, for a snapshot of that cluster.
+ */
+export const SAMPLE_DATABASE = Object.freeze({ username: 'master', databaseName: 'mlflowdb' });
+
 export interface PlatformConfig {
   /** AWS region of every stack. From `AWS_REGION`. */
   readonly region: string;
@@ -87,11 +93,28 @@ export interface PlatformConfig {
   readonly dbReadTimeoutSeconds: number;
   readonly dbBackupRetentionDays: number;
   readonly dbDeletionProtection: boolean;
+  /**
+   * A manual Aurora MySQL DB cluster snapshot (identifier, or ARN for a snapshot shared from another account) to create
+   * the cluster from instead of an empty one: how the data of another deployment moves in (docs/migrate-from-sample.md).
+   * Unset: a new, empty cluster. Once deployed it must stay set: changing or removing it would replace the cluster.
+   */
+  readonly dbSnapshot?: string;
+  /** With `dbSnapshot`: the master user name stored in the snapshot (it cannot change; a new password is generated). */
+  readonly dbSnapshotUsername?: string;
+  /** With `dbSnapshot`: the schema in the snapshot that holds MLflow's tables. */
+  readonly dbSnapshotDatabaseName?: string;
 
   // Data safety
   /** Throwaway environments only: `cdk destroy` deletes the bucket (and its objects) and the database without snapshot. */
   readonly destroyDataOnDelete: boolean;
   readonly artifactVersionExpiryDays: number;
+  /**
+   * An existing S3 bucket to keep MLflow's artifacts in instead of a bucket the stack creates (the original sample's
+   * `mlflow-<account>-<region>`, whose runs' artifact URIs name it). The stack grants exactly this bucket to the task
+   * and the SageMaker roles and changes nothing on it: no policy, lifecycle, versioning or logging, and neither
+   * `destroyDataOnDelete` nor `artifactVersionExpiryDays` apply to it.
+   */
+  readonly artifactBucketName?: string;
 
   // Gateway
   readonly apiThrottleRateLimit: number;
@@ -208,8 +231,24 @@ export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
   const dbReadTimeoutSeconds = integer('dbReadTimeoutSeconds', pick('dbReadTimeoutSeconds'), 5, 3600);
   const dbBackupRetentionDays = integer('dbBackupRetentionDays', pick('dbBackupRetentionDays'), 1, 35);
   const dbDeletionProtection = bool('dbDeletionProtection', pick('dbDeletionProtection'));
+  const dbSnapshot = clusterSnapshot('dbSnapshot', raw.dbSnapshot, region);
+  /** A property of the snapshot: only with dbSnapshot, whose default (the original sample's) it has then. */
+  const ofSnapshot = (setting: 'dbSnapshotUsername' | 'dbSnapshotDatabaseName', fallback: string, pattern: RegExp, allowed: string): string | undefined => {
+    const value = raw[setting];
+    const given = value !== undefined && value !== '';
+    if (dbSnapshot === undefined) {
+      if (given) throw new ConfigError(setting, value, 'unset unless dbSnapshot names the snapshot it describes');
+      return undefined;
+    }
+    return matchString(setting, given ? value : fallback, pattern, allowed);
+  };
+  const dbSnapshotUsername = ofSnapshot('dbSnapshotUsername', SAMPLE_DATABASE.username, /^[A-Za-z][A-Za-z0-9_]{0,31}$/,
+    'the master user name stored in the snapshot: 1 to 32 letters, digits or underscores, starting with a letter');
+  const dbSnapshotDatabaseName = ofSnapshot('dbSnapshotDatabaseName', SAMPLE_DATABASE.databaseName, /^[A-Za-z][A-Za-z0-9_]{0,63}$/,
+    "the schema in the snapshot that holds MLflow's tables: 1 to 64 letters, digits or underscores, starting with a letter");
   const destroyDataOnDelete = bool('destroyDataOnDelete', pick('destroyDataOnDelete'));
   const artifactVersionExpiryDays = integer('artifactVersionExpiryDays', pick('artifactVersionExpiryDays'), 1, 3650);
+  const artifactBucketName = existingBucketName('artifactBucketName', raw.artifactBucketName);
 
   const apiThrottleRateLimit = integer('apiThrottleRateLimit', pick('apiThrottleRateLimit'), 1, 10000);
   const apiThrottleBurstLimit = integer('apiThrottleBurstLimit', pick('apiThrottleBurstLimit'), 1, 5000);
@@ -226,7 +265,8 @@ export function resolvePlatformConfig(raw: RawSettings = {}): PlatformConfig {
     mlflowVersion, mlflowUsername, mlflowSecretName,
     taskCpu, taskMemoryMiB: taskMemoryMiB as number, desiredTasks, maxTasks, cpuTargetPercent, logRetentionDays, imageBuild, proxyArtifacts, mlflowBackgroundJobs,
     dbMinCapacity, dbMaxCapacity, dbAutoPauseMinutes, dbIdleDisconnectSeconds, dbReadTimeoutSeconds, dbBackupRetentionDays, dbDeletionProtection,
-    destroyDataOnDelete, artifactVersionExpiryDays,
+    dbSnapshot, dbSnapshotUsername, dbSnapshotDatabaseName,
+    destroyDataOnDelete, artifactVersionExpiryDays, artifactBucketName,
     apiThrottleRateLimit, apiThrottleBurstLimit,
     sagemaker, domainId, studioUserName, notebookInstanceType, notebookVolumeSizeGiB, servingImage,
   });
@@ -290,6 +330,46 @@ function cidr(setting: string, value: unknown): string {
   const hostBits = 2 ** (32 - prefix);
   if (address % hostBits !== 0) throw new ConfigError(setting, value, allowed);
   return value as string;
+}
+
+/**
+ * A manual Aurora DB cluster snapshot in `region`: its identifier, or its ARN (what a snapshot shared from another
+ * account needs), which must name `region` since a cluster is restored in the snapshot's region. Automated snapshots
+ * (`rds:...`) are refused: they are deleted with their cluster, and a migration deletes the old cluster.
+ */
+function clusterSnapshot(setting: string, value: unknown, region: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const allowed = 'a manual DB cluster snapshot: its identifier (1 to 255 letters, digits or hyphens, starting with a letter, '
+    + `without "--" or a final "-") or its ARN, arn:aws:rds:${region}:<account>:cluster-snapshot:<identifier>`;
+  if (typeof value !== 'string') throw new ConfigError(setting, value, allowed);
+  if (/^rds:|:cluster-snapshot:rds:/.test(value)) {
+    throw new ConfigError(setting, value, 'a manual snapshot, not an automated one (rds:...), which is deleted with its cluster: copy it first (aws rds copy-db-cluster-snapshot)');
+  }
+  const arn = /^arn:aws(-cn|-us-gov)?:rds:([a-z0-9-]+):\d{12}:cluster-snapshot:([^:]+)$/.exec(value);
+  const identifier = arn ? arn[3] : value;
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,254}$/.test(identifier) || identifier.includes('--') || identifier.endsWith('-')) {
+    throw new ConfigError(setting, value, allowed);
+  }
+  if (arn && arn[2] !== region) {
+    throw new ConfigError(setting, value, `a snapshot in the deployment's region ${region}: copy it there first (aws rds copy-db-cluster-snapshot)`);
+  }
+  return value;
+}
+
+/** The name of an existing general purpose S3 bucket, by S3's naming rules; an ARN or an s3:// URL is refused. */
+function existingBucketName(setting: string, value: unknown): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const valid = typeof value === 'string'
+    && /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value)
+    && !value.includes('..')
+    && !/^\d+\.\d+\.\d+\.\d+$/.test(value)
+    && !/^(xn--|sthree-|amzn-s3-demo-)/.test(value)
+    && !/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(value);
+  if (!valid) {
+    throw new ConfigError(setting, value, "an existing S3 bucket's name alone (no arn: or s3://): 3 to 63 lowercase letters, digits, dots or hyphens, "
+      + 'starting and ending with a letter or digit, no "..", not an IP address, none of S3\'s reserved prefixes (xn--, sthree-) or suffixes (-s3alias, --ol-s3)');
+  }
+  return value;
 }
 
 function range(from: number, to: number, step: number): number[] {

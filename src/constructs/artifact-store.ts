@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -9,6 +9,13 @@ export interface ArtifactStoreProps {
   readonly destroyOnDelete?: boolean;
   /** Days after which overwritten or deleted object versions are removed for good. @default 90 */
   readonly noncurrentVersionExpiryDays?: number;
+  /**
+   * Use this existing bucket (another deployment's, whose runs' artifact URIs name it) instead of creating one. It is
+   * only referenced: nothing on it changes (policy, lifecycle, versioning, logging), and the stack never deletes it,
+   * so `destroyOnDelete` and `noncurrentVersionExpiryDays` do not apply to it.
+   * @default - a new bucket
+   */
+  readonly existingBucketName?: string;
 }
 
 /**
@@ -26,7 +33,8 @@ export interface ArtifactStoreProps {
  *   ROLLBACK_FAILED instead of ROLLBACK_COMPLETE. Left behind, it blocks nothing (its name is generated).
  */
 export class ArtifactStore extends Construct {
-  readonly bucket: s3.Bucket;
+  /** The artifact bucket: created here, or the existing one named by `existingBucketName`. */
+  readonly bucket: s3.IBucket;
   /** Receives the bucket's server access logs; other platform logs (the load balancer's) may go here too. */
   readonly accessLogsBucket: s3.Bucket;
 
@@ -45,6 +53,16 @@ export class ArtifactStore extends Construct {
       autoDeleteObjects: destroy,
     });
 
+    if (props.existingBucketName) {
+      this.bucket = s3.Bucket.fromBucketName(this, 'Bucket', props.existingBucketName);
+      // cdk-nag counts a bucket as a log bucket by the server-access-log grant a bucket of the stack gives it; with the
+      // artifact bucket imported there is none, though the load balancer still logs here.
+      Validations.of(accessLogs).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason: 'This is the log bucket: it receives the load balancer\'s access logs; logging its own accesses into itself would loop.',
+      });
+      return;
+    }
     this.bucket = new s3.Bucket(this, 'Bucket', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,

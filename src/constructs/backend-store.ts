@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as cxapi from 'aws-cdk-lib/cx-api';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
@@ -35,6 +36,21 @@ export interface BackendStoreProps {
   readonly clusterIdentifier?: string;
   /** Port the database listens on. @default 3307 (not MySQL's well-known 3306) */
   readonly port?: number;
+  /**
+   * Create the cluster from this manual DB cluster snapshot (identifier or ARN) instead of an empty one, keeping its
+   * data: how another deployment's database moves in. A snapshot of an Aurora MySQL 2 (MySQL 5.7-compatible) cluster
+   * is upgraded to the engine version below as it is restored. `databaseName` must then be the schema in the snapshot.
+   * @default - a new, empty cluster
+   */
+  readonly snapshot?: BackendStoreSnapshot;
+}
+
+/** The snapshot a backend store is created from. */
+export interface BackendStoreSnapshot {
+  /** Identifier or ARN of a manual DB cluster snapshot in the stack's region. */
+  readonly identifier: string;
+  /** The master user name stored in the snapshot (it cannot be changed; the password is generated anew). */
+  readonly username: string;
 }
 
 /** Database logs exported to CloudWatch Logs. */
@@ -55,10 +71,10 @@ export const CLUSTER_PARAMETERS: Readonly<Record<string, string>> = Object.freez
 /**
  * The MLflow backend store: an Aurora Serverless v2 (MySQL 8.0-compatible) cluster in the isolated subnets,
  * encrypted, backed up, with generated credentials in Secrets Manager. At 0 ACU minimum it pauses when idle,
- * which is what makes the platform cheap when nobody is training.
+ * which is what makes the platform cheap when nobody is training. Created empty, or from a snapshot (`snapshot`).
  */
 export class BackendStore extends Construct {
-  readonly cluster: rds.DatabaseCluster;
+  readonly cluster: rds.DatabaseCluster | rds.DatabaseClusterFromSnapshot;
   readonly credentials: rds.DatabaseSecret;
   /** Turns deletion protection on; absent when it is off in the configuration. */
   readonly deletionProtection?: DatabaseDeletionProtection;
@@ -67,9 +83,15 @@ export class BackendStore extends Construct {
     super(scope, id);
     const destroy = props.destroyOnDelete ?? false;
     const protect = !destroy && (props.deletionProtection ?? true);
+    if (props.snapshot) {
+      // Without it, a cluster from a snapshot also gets the deprecated `credentials` default: a second, generated
+      // "admin" secret attached to the cluster but never applied to it. (Context must be set before any child exists.)
+      this.node.setContext(cxapi.RDS_PREVENT_RENDERING_DEPRECATED_CREDENTIALS, true);
+    }
 
     this.credentials = new rds.DatabaseSecret(this, 'Credentials', {
-      username: 'mlflow',
+      // A snapshot keeps its master user; only the password is new (set on the restored cluster from this secret).
+      username: props.snapshot?.username ?? 'mlflow',
       // The password ends up in a connection URI; the entrypoint URL-encodes it, but a plain alphabet is one risk fewer.
       excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\,=^',
     });
@@ -89,13 +111,12 @@ export class BackendStore extends Construct {
       allowAllOutbound: false,
     });
 
-    this.cluster = new rds.DatabaseCluster(this, 'Cluster', {
+    const clusterProps = {
       clusterIdentifier,
       port: props.port ?? 3307,
-      // Aurora MySQL 3.10 is a long-term-support release; scaling to 0 ACU needs 3.08 or later.
+      // Aurora MySQL 3.10 is a long-term-support release; scaling to 0 ACU needs 3.08 or later. A snapshot of an older
+      // engine (Aurora MySQL 2, MySQL 5.7-compatible, included) is upgraded to it by the restore.
       engine: rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_10_3 }),
-      credentials: rds.Credentials.fromSecret(this.credentials),
-      defaultDatabaseName: props.databaseName,
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       securityGroups: [securityGroup],
@@ -103,6 +124,8 @@ export class BackendStore extends Construct {
       serverlessV2MinCapacity: props.minCapacity ?? 0,
       serverlessV2MaxCapacity: props.maxCapacity ?? 2,
       serverlessV2AutoPauseDuration: props.autoPause ?? Duration.minutes(60),
+      // From a snapshot too: RDS restores an encrypted snapshot encrypted, and CloudFormation refuses to restore an
+      // unencrypted one with this set (rather than giving MLflow an unencrypted database).
       storageEncrypted: true,
       iamAuthentication: true,
       backup: { retention: Duration.days(props.backupRetentionDays ?? 7) },
@@ -112,7 +135,32 @@ export class BackendStore extends Construct {
       removalPolicy: destroy ? RemovalPolicy.DESTROY : RemovalPolicy.SNAPSHOT,
       cloudwatchLogsExports: EXPORTED_LOGS,
       parameters: { ...CLUSTER_PARAMETERS },
-    });
+    } satisfies rds.DatabaseClusterProps;
+    this.cluster = props.snapshot
+      ? new rds.DatabaseClusterFromSnapshot(this, 'Cluster', {
+        ...clusterProps,
+        snapshotIdentifier: props.snapshot.identifier,
+        // The snapshot's master user with the password of `this.credentials`, which CloudFormation sets on the restored
+        // cluster (ModifyDBCluster after the restore).
+        snapshotCredentials: rds.SnapshotCredentials.fromSecret(this.credentials),
+      })
+      : new rds.DatabaseCluster(this, 'Cluster', {
+        ...clusterProps,
+        credentials: rds.Credentials.fromSecret(this.credentials),
+        defaultDatabaseName: props.databaseName,
+      });
+    if (props.snapshot) {
+      // The snapshot's master user, which the restore keeps. CloudFormation ignores it on a restore (the RDS resource
+      // handler passes it only to CreateDBCluster, and reads the same name back), but without it the template breaks
+      // CloudFormation's schema rule that MasterUserPassword needs MasterUsername (cfn-lint E3021), an error, where
+      // with it cfn-lint and CDK's validation only note that it is ignored (W3688, accepted).
+      const cfnCluster = this.cluster.node.defaultChild as rds.CfnDBCluster;
+      cfnCluster.masterUsername = props.snapshot.username;
+      Validations.of(cfnCluster).acknowledge({
+        id: 'CloudFormation-Validate::W3688',
+        reason: 'MasterUsername is ignored with SnapshotIdentifier, on purpose: it names the snapshot\'s master user so that the MasterUserPassword next to it is valid.',
+      });
+    }
     for (const logGroup of logGroups) this.cluster.node.addDependency(logGroup);
     if (protect) {
       this.deletionProtection = new DatabaseDeletionProtection(this, 'DeletionProtection', { cluster: this.cluster, logRetention: props.logRetention });

@@ -9,7 +9,7 @@ import { Construct, IConstruct } from 'constructs';
 export const DATABASE_DELETION_PROTECTION_TYPE = 'Custom::DatabaseDeletionProtection';
 
 export interface DatabaseDeletionProtectionProps {
-  readonly cluster: rds.DatabaseCluster;
+  readonly cluster: rds.DatabaseClusterBase;
   /** Retention of the handler's logs. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 }

@@ -17,7 +17,7 @@ export interface MlflowServiceProps {
   readonly artifactBucket: s3.IBucket;
   /** Bucket the load balancer writes its access logs to (prefix `alb/`). */
   readonly accessLogsBucket: s3.IBucket;
-  readonly database: rds.DatabaseCluster;
+  readonly database: rds.DatabaseClusterBase;
   readonly databaseCredentials: secretsmanager.ISecret;
   readonly databaseName: string;
   /** Secret with `username` and `password` that clients use for basic auth at the proxy. */

@@ -40,10 +40,14 @@ export class MLflowVpcStack extends Stack {
     const artifacts = new ArtifactStore(this, 'ArtifactStore', {
       destroyOnDelete: config.destroyDataOnDelete,
       noncurrentVersionExpiryDays: config.artifactVersionExpiryDays,
+      existingBucketName: config.artifactBucketName,
     });
+    // From a snapshot, MLflow's tables are in the snapshot's schema (the original sample's is `mlflowdb`).
+    const databaseName = config.dbSnapshot ? config.dbSnapshotDatabaseName! : DATABASE_NAME;
     const backend = new BackendStore(this, 'BackendStore', {
       vpc: network.vpc,
-      databaseName: DATABASE_NAME,
+      databaseName,
+      snapshot: config.dbSnapshot ? { identifier: config.dbSnapshot, username: config.dbSnapshotUsername! } : undefined,
       minCapacity: config.dbMinCapacity,
       maxCapacity: config.dbMaxCapacity,
       autoPause: Duration.minutes(config.dbAutoPauseMinutes),
@@ -66,7 +70,7 @@ export class MLflowVpcStack extends Stack {
       accessLogsBucket: artifacts.accessLogsBucket,
       database: backend.cluster,
       databaseCredentials: backend.credentials,
-      databaseName: DATABASE_NAME,
+      databaseName,
       mlflowCredentials: credentials.secret,
       proxyImage: images.proxy,
       mlflowImage: images.mlflow,

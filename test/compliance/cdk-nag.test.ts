@@ -40,6 +40,7 @@ describe('cdk-nag AWS Solutions checks pass with no unacknowledged finding', () 
     ['deletion protection off', { dbDeletionProtection: false }],
     ['throwaway environment (data destroyed with the stack)', { destroyDataOnDelete: true, sagemaker: 'both' }],
     ['serving image built at deploy time (servingImage)', { servingImage: true, sagemaker: 'both' }],
+    ["moving in another deployment's data: its artifact bucket and a database snapshot", { artifactBucketName: 'mlflow-123456789012-us-west-2', dbSnapshot: 'mlflow-before-move', sagemaker: 'both' }],
   ];
   for (const [name, settings] of configurations) {
     test(name, () => assert.deepEqual(nagFindings(settings), []));

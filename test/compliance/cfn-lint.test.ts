@@ -32,6 +32,7 @@ const CONFIGURATIONS: Array<[string, RawSettings]> = [
   ['deletion protection off', { dbDeletionProtection: false }],
   ['throwaway environment (data destroyed with the stack)', { destroyDataOnDelete: true, sagemaker: 'both' }],
   ['serving image built at deploy time (servingImage)', { servingImage: true, sagemaker: 'both' }],
+  ["moving in another deployment's data: its artifact bucket and a database snapshot", { artifactBucketName: 'mlflow-123456789012-us-west-2', dbSnapshot: 'mlflow-before-move', sagemaker: 'both' }],
 ];
 
 interface AllowEntry { rule: string; stack: string; resource: string; message: string; reason: string }

@@ -120,13 +120,84 @@ describe('bad values stop synth with a message naming the setting, the value and
     [{ studioUserName: '-user' }, 'studioUserName', /user profile name/],
     [{ notebookInstanceType: 't3.medium' }, 'notebookInstanceType', /ml\.t3\.medium/],
     [{ notebookVolumeSizeGiB: 1 }, 'notebookVolumeSizeGiB', /5 to 16384/],
+    [{ artifactBucketName: 'arn:aws:s3:::mlflow-123456789012-us-west-2' }, 'artifactBucketName', /bucket's name alone \(no arn: or s3:\/\/\)/],
+    [{ artifactBucketName: 's3://mlflow-123456789012-us-west-2' }, 'artifactBucketName', /no arn: or s3:\/\//],
+    [{ artifactBucketName: 'MLflow-Artifacts' }, 'artifactBucketName', /lowercase/],
+    [{ artifactBucketName: 'ab' }, 'artifactBucketName', /3 to 63/],
+    [{ artifactBucketName: 'a'.repeat(64) }, 'artifactBucketName', /3 to 63/],
+    [{ artifactBucketName: '-mlflow' }, 'artifactBucketName', /starting and ending with a letter or digit/],
+    [{ artifactBucketName: 'mlflow..artifacts' }, 'artifactBucketName', /no "\.\."/],
+    [{ artifactBucketName: '192.168.5.4' }, 'artifactBucketName', /not an IP address/],
+    [{ artifactBucketName: 'xn--mlflow' }, 'artifactBucketName', /reserved prefixes/],
+    [{ artifactBucketName: 'mlflow-s3alias' }, 'artifactBucketName', /suffixes/],
+    [{ artifactBucketName: 'mlflow artifacts' }, 'artifactBucketName', /3 to 63 lowercase letters, digits, dots or hyphens/],
+    [{ dbSnapshot: 'mlflow_before_move' }, 'dbSnapshot', /letters, digits or hyphens/],
+    [{ dbSnapshot: '1-mlflow' }, 'dbSnapshot', /starting with a letter/],
+    [{ dbSnapshot: 'mlflow--final' }, 'dbSnapshot', /without "--"/],
+    [{ dbSnapshot: 'mlflow-final-' }, 'dbSnapshot', /a final "-"/],
+    [{ dbSnapshot: `m${'x'.repeat(255)}` }, 'dbSnapshot', /1 to 255/],
+    [{ dbSnapshot: 'rds:mlflowservice-cluster-2026-01-01-00-00' }, 'dbSnapshot', /manual snapshot, not an automated one .*copy-db-cluster-snapshot/],
+    [{ dbSnapshot: 'arn:aws:rds:us-west-2:123456789012:cluster-snapshot:rds:mlflowservice-cluster-2026-01-01-00-00' }, 'dbSnapshot', /not an automated one/],
+    [{ dbSnapshot: 'arn:aws:rds:us-east-1:123456789012:cluster-snapshot:mlflow-before-move' }, 'dbSnapshot', /in the deployment's region us-west-2: copy it there first/],
+    [{ dbSnapshot: 'arn:aws:rds:us-west-2:123456789012:snapshot:mlflow-instance' }, 'dbSnapshot', /arn:aws:rds:us-west-2:<account>:cluster-snapshot:<identifier>/],
+    [{ dbSnapshot: 'arn:aws:rds:us-west-2:1234:cluster-snapshot:mlflow-before-move' }, 'dbSnapshot', /its ARN/],
+    [{ dbSnapshotUsername: 'master' }, 'dbSnapshotUsername', /unset unless dbSnapshot names the snapshot/],
+    [{ dbSnapshotDatabaseName: 'mlflowdb' }, 'dbSnapshotDatabaseName', /unset unless dbSnapshot/],
+    [{ dbSnapshot: 'mlflow-before-move', dbSnapshotUsername: 'mas-ter' }, 'dbSnapshotUsername', /master user name stored in the snapshot/],
+    [{ dbSnapshot: 'mlflow-before-move', dbSnapshotUsername: 'u'.repeat(33) }, 'dbSnapshotUsername', /1 to 32/],
+    [{ dbSnapshot: 'mlflow-before-move', dbSnapshotDatabaseName: 'mlflow-db' }, 'dbSnapshotDatabaseName', /letters, digits or underscores/],
+    [{ dbSnapshot: 'mlflow-before-move', dbSnapshotDatabaseName: '1db' }, 'dbSnapshotDatabaseName', /starting with a letter/],
   ];
   for (const [settings, setting, allowed] of cases) {
     test(`${setting} = ${JSON.stringify(Object.values(settings).at(-1))}`, () => assertRejected(settings, setting, allowed));
   }
 
+  test('a bad bucket name or snapshot is reported in one line', () => {
+    for (const settings of [{ artifactBucketName: 's3://x' }, { dbSnapshot: 'rds:x' }, { dbSnapshot: 'arn:aws:rds:eu-west-1:123456789012:cluster-snapshot:x' }]) {
+      assert.throws(() => resolvePlatformConfig(settings), (error: unknown) => error instanceof ConfigError && !error.message.includes('\n'));
+    }
+  });
+
   test('the message quotes the bad value', () => {
     assert.throws(() => resolvePlatformConfig({ natGateways: '7' }), /Invalid setting "natGateways": got "7"; allowed: a whole number from 1 to 2\./);
+  });
+});
+
+describe('adopting the data of an existing deployment', () => {
+  test('unset by default: a new bucket and an empty database', () => {
+    const config = resolvePlatformConfig();
+    assert.equal(config.artifactBucketName, undefined);
+    assert.equal(config.dbSnapshot, undefined);
+    assert.equal(config.dbSnapshotUsername, undefined);
+    assert.equal(config.dbSnapshotDatabaseName, undefined);
+  });
+
+  test("an existing bucket by name, dots and digits included (the original sample's is mlflow-<account>-<region>)", () => {
+    for (const name of ['mlflow-123456789012-us-west-2', 'my.team.mlflow', 'abc']) {
+      assert.equal(resolvePlatformConfig({ artifactBucketName: name }).artifactBucketName, name);
+    }
+  });
+
+  test("a snapshot by identifier gets the original sample's master user and schema unless told otherwise", () => {
+    const config = resolvePlatformConfig({ dbSnapshot: 'mlflow-before-move' });
+    assert.equal(config.dbSnapshot, 'mlflow-before-move');
+    assert.equal(config.dbSnapshotUsername, 'master');
+    assert.equal(config.dbSnapshotDatabaseName, 'mlflowdb');
+    const own = resolvePlatformConfig({ dbSnapshot: 'Mlflow-Backup-1', dbSnapshotUsername: 'mlflow', dbSnapshotDatabaseName: 'mlflow' });
+    assert.deepEqual([own.dbSnapshot, own.dbSnapshotUsername, own.dbSnapshotDatabaseName], ['Mlflow-Backup-1', 'mlflow', 'mlflow']);
+  });
+
+  test("a snapshot by ARN in the deployment's region, another account's (shared) included", () => {
+    const arn = 'arn:aws:rds:eu-central-1:210987654321:cluster-snapshot:mlflow-before-move';
+    assert.equal(resolvePlatformConfig({ region: 'eu-central-1', dbSnapshot: arn }).dbSnapshot, arn);
+  });
+
+  test('the settings arrive from CDK context like every other one', () => {
+    const config = loadPlatformConfig(context({ artifactBucketName: 'mlflow-123456789012-us-west-2', dbSnapshot: 'mlflow-before-move', dbSnapshotDatabaseName: 'mlflow' }), {});
+    assert.equal(config.artifactBucketName, 'mlflow-123456789012-us-west-2');
+    assert.equal(config.dbSnapshot, 'mlflow-before-move');
+    assert.equal(config.dbSnapshotDatabaseName, 'mlflow');
+    assert.equal(config.dbSnapshotUsername, 'master');
   });
 });
 
