@@ -36,6 +36,21 @@ export interface StackOptions {
    * alternatives. Its length, when longer, sets the number of servers.
    */
   readonly mlflowEnvOverrides?: ReadonlyArray<Record<string, string>>;
+  /**
+   * Data another deployment left: start on this database (its schema, user and tables as they are) and this bucket of
+   * this S3 stand-in instead of fresh ones, as a deployment with the `dbSnapshot` and `artifactBucketName` settings
+   * does. The task definition is synthesized with `artifactBucketName` set to the bucket, so BUCKET is the stack's
+   * plain value; the settings must name the database's schema (DATABASE, see `dbSnapshotDatabaseName`). The caller
+   * owns both: `stop()` leaves them running.
+   */
+  readonly existing?: ExistingData;
+}
+
+/** A database and an artifact bucket that outlive the stack (see `StackOptions.existing`). */
+export interface ExistingData {
+  readonly db: MariaDb;
+  readonly aws: AwsStandIn;
+  readonly bucket: string;
 }
 
 export interface MlflowServer {
@@ -84,9 +99,17 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
   requireProgram('nginx', "Debian package 'nginx'");
   requireProgram('envsubst', "Debian package 'gettext-base'");
   const python = ensurePythonEnv();
-  const settings = { mlflowVersion: python.mlflowVersion, ...options.settings };
+  const existing = options.existing;
+  const settings: RawSettings = {
+    mlflowVersion: python.mlflowVersion,
+    ...(existing ? { artifactBucketName: existing.bucket } : {}),
+    ...options.settings,
+  };
   const config = resolvePlatformConfig(settings);
   const task = taskContract(settings);
+  if (existing && config.artifactBucketName !== existing.bucket) {
+    throw new Error(`the settings name the bucket ${config.artifactBucketName}, the existing data is in ${existing.bucket}`);
+  }
   const workDir = mkdtempSync(join(tmpdir(), 'mlflow-e2e-'));
   // nginx's workers run as an unprivileged user when the tests run as root: they must reach the run directory inside.
   chmodSync(workDir, 0o711);
@@ -99,12 +122,27 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
   };
 
   try {
-    const db = await startMariaDb();
-    started.push({ stop: () => db.destroy() });
-    const aws = await startAwsStandIn(python);
-    started.push(aws);
-    const bucket = `mlflow-artifacts-e2e-${randomBytes(4).toString('hex')}`;
-    await aws.createBucket(bucket);
+    let db: MariaDb;
+    let aws: AwsStandIn;
+    let bucket: string;
+    if (existing) {
+      ({ db, aws, bucket } = existing);
+    } else {
+      db = await startMariaDb();
+      started.push({ stop: () => db.destroy() });
+      aws = await startAwsStandIn(python);
+      started.push(aws);
+      bucket = `mlflow-artifacts-e2e-${randomBytes(4).toString('hex')}`;
+      await aws.createBucket(bucket);
+    }
+    if (existing && task.mlflow.environment.BUCKET !== `s3://${bucket}`) {
+      throw new Error(`the task definition's BUCKET is ${JSON.stringify(task.mlflow.environment.BUCKET)}, not the existing s3://${bucket}`);
+    }
+    // The stack names the schema (DATABASE) itself; it must be the one the tables are in.
+    if (task.mlflow.environment.DATABASE !== db.database) {
+      throw new Error(`the task definition's DATABASE is ${JSON.stringify(task.mlflow.environment.DATABASE)}, the database's schema is ${db.database}`
+        + (existing ? ' (set dbSnapshotDatabaseName)' : ''));
+    }
     const username = config.mlflowUsername;
     const password = randomBytes(24).toString('base64url');
     await aws.createSecret(config.mlflowSecretName, JSON.stringify({ username, password }));
@@ -121,7 +159,8 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       // What ECS provides: the container's environment and secrets from the task definition.
       ...containerEnvironment(
         task.mlflow,
-        { BUCKET: `s3://${bucket}`, HOST: '127.0.0.1', PORT: String(db.port) },
+        // An existing bucket is a plain value in the stack (checked above), not an address to stand in for.
+        { ...(existing ? {} : { BUCKET: `s3://${bucket}` }), HOST: '127.0.0.1', PORT: String(db.port) },
         { USERNAME: db.user, PASSWORD: db.password },
       ),
       // What the task role and the real S3 endpoint provide on AWS.
@@ -146,7 +185,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       servers.push(server);
       started.push({ stop: () => service.stop('SIGTERM', 20_000) });
     }
-    // A first start creates the whole schema (a hundred migrations), hence the generous bound.
+    // A first start creates the whole schema (a hundred migrations), or upgrades an existing one: a generous bound.
     await Promise.all(servers.map((server) => waitFor(`${server.service.name} to answer /health`, async () => (await fetch(`${server.url}/health`)).status === 200, 240_000, server.service)));
 
     let proxy: Proxy | undefined;

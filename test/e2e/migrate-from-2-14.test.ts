@@ -1,0 +1,192 @@
+/**
+ * Moving in from the original aws-mlflow-sagemaker-cdk sample (docs/migrate-from-sample.md), for real: a database made
+ * by the sample's MLflow 2.14.2 server, as its image started it (its schema `mlflowdb`, its master user, artifacts in
+ * the sample's bucket `mlflow-<account>-<region>`, clients writing them to S3 directly), filled through the 2.14.2
+ * client; then this project's MLflow container, started through its entrypoint with the task definition that the
+ * `dbSnapshot` and `artifactBucketName` settings synthesize, upgrades the schema and serves it behind the proxy. Every
+ * experiment, run, param, metric history, tag, registered model, version, stage, alias and artifact must read back
+ * the same through the current client, the models must load from their old S3 sources, and MLflow must go on writing.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SAMPLE_DATABASE } from '../../src/config/platform-config';
+import { freePort } from '../containers/support/proxy';
+import { ensurePythonEnv, ensureSampleMlflowEnv, REPO_ROOT, SAMPLE_MLFLOW_VERSION, type PythonEnv } from '../support/python-env';
+import { startAwsStandIn, type AwsStandIn } from './support/aws-standin';
+import { http, mlflowApi } from './support/http';
+import { startMariaDb, type MariaDb } from './support/mariadb';
+import { startService, waitFor } from './support/service';
+import { runPython, startStack, type E2eStack } from './support/stack';
+
+const INVENTORY = join(REPO_ROOT, 'test', 'e2e', 'clients', 'migration_inventory.py');
+/** The original sample's bucket name, mlflow-<account>-<region>. */
+const SAMPLE_BUCKET = 'mlflow-123456789012-us-west-2';
+
+let current: PythonEnv;
+let sample: PythonEnv;
+let db: MariaDb;
+let aws: AwsStandIn;
+let stack: E2eStack;
+let workDir: string;
+/** Ids `fill` made, and everything read back through MLflow 2.14.2 before the move. */
+let made: any;
+let before214: any;
+let revisionBefore: string;
+let sampleServerLog: string;
+let upgradeSeconds: number;
+
+/** Runs migration_inventory.py `command` with `python` and `env`; returns its JSON. */
+async function inventory(python: PythonEnv, command: string, env: Record<string, string>): Promise<any> {
+  const run = await runPython(python, [INVENTORY, command], { HOME: workDir, ...env }, 600_000);
+  assert.equal(run.status, 0, `migration_inventory.py ${command} with MLflow ${python.mlflowVersion}:\n${run.stdout}\n${run.stderr}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop()!);
+}
+
+function alembicRevision(): string {
+  return db.query(`SELECT version_num FROM \`${db.database}\`.alembic_version`);
+}
+
+before(async () => {
+  current = ensurePythonEnv();
+  sample = ensureSampleMlflowEnv();
+  workDir = mkdtempSync(join(tmpdir(), 'mlflow-e2e-migrate-'));
+  // The sample's database: Aurora's master user "master" and the schema "mlflowdb" its stack created, in latin1, the
+  // server default of MySQL 5.7 (Aurora MySQL 2) that a schema created without a character set got there.
+  db = await startMariaDb({ database: SAMPLE_DATABASE.databaseName, user: SAMPLE_DATABASE.username });
+  db.query(`ALTER DATABASE \`${db.database}\` CHARACTER SET latin1 COLLATE latin1_swedish_ci`);
+  aws = await startAwsStandIn(current);
+  await aws.createBucket(SAMPLE_BUCKET);
+
+  // The sample's server, as its Dockerfile starts it (mlflow server --default-artifact-root $BUCKET
+  // --backend-store-uri mysql+pymysql://...); only TLS is added, which the stand-in database requires.
+  const port = await freePort();
+  const quote = encodeURIComponent;
+  const uri = `mysql+pymysql://${quote(db.user)}:${quote(db.password)}@127.0.0.1:${db.port}/${db.database}?ssl_ca=${quote(db.caFile)}`;
+  const server = startService(`mlflow ${SAMPLE_MLFLOW_VERSION} server`, join(sample.bin, 'mlflow'), [
+    'server', '--host', '127.0.0.1', '--port', String(port), '--default-artifact-root', `s3://${SAMPLE_BUCKET}`, '--backend-store-uri', uri,
+  ], { PATH: `${sample.bin}:/usr/bin:/bin`, HOME: workDir, PYTHONDONTWRITEBYTECODE: '1', ...aws.clientEnv() }, join(workDir, 'mlflow-2.14.log'), workDir);
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(`MLflow ${SAMPLE_MLFLOW_VERSION} to answer /health`, async () => (await fetch(`${url}/health`)).status === 200, 180_000, server);
+    const clientEnv = { ...aws.clientEnv(), MLFLOW_TRACKING_URI: url };
+    made = await inventory(sample, 'fill', clientEnv);
+    before214 = await inventory(sample, 'dump', clientEnv);
+  } finally {
+    // The old deployment is gone before the new one starts (its stacks share the names).
+    await server.stop('SIGTERM', 20_000);
+    sampleServerLog = server.output();
+  }
+  revisionBefore = alembicRevision();
+
+  // This project's MLflow on that database and bucket, with the task definition of a deployment that moves them in.
+  const started = Date.now();
+  stack = await startStack({ existing: { db, aws, bucket: SAMPLE_BUCKET }, settings: { dbSnapshot: 'mlflow-sample-final' } });
+  upgradeSeconds = (Date.now() - started) / 1000;
+});
+
+after(async () => {
+  await stack?.stop();
+  await aws?.stop();
+  await db?.destroy();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+describe(`moving in from the original sample: MLflow ${SAMPLE_MLFLOW_VERSION} data under the current MLflow`, () => {
+  it(`MLflow ${SAMPLE_MLFLOW_VERSION} made the data, through its own client: experiments, runs, models and artifacts in S3`, () => {
+    assert.doesNotMatch(sampleServerLog, /Traceback/, sampleServerLog);
+    assert.equal(before214.experiments.length, 3);
+    assert.equal(before214.runs.length, 6);
+    assert.equal(before214.model_versions.length, 2);
+    const keys = before214.runs.flatMap((run: any) => run.artifacts.map((a: any) => `${run.artifact_uri}/${a.path}`));
+    for (const run of before214.runs) assert.ok(run.artifact_uri.startsWith(`s3://${SAMPLE_BUCKET}/${run.experiment_id}/`), run.artifact_uri);
+    assert.ok(keys.some((key: string) => key.endsWith('/model/MLmodel')), keys.join('\n'));
+  });
+
+  it("the container's entrypoint upgraded the schema once, under the lock, from 2.14.2's revision to the current head", async () => {
+    const log = stack.servers[0].service.output();
+    assert.match(log, /running mlflow db upgrade/);
+    assert.doesNotMatch(log, /empty database/);
+    assert.match(log, /database schema is up to date/);
+    assert.doesNotMatch(log, /Traceback|\bERROR\b|OperationalError|IntegrityError|failed with exit code/, log);
+    const head = await runPython(current, ['-c', [
+      'from alembic.script import ScriptDirectory',
+      'from mlflow.store.db.utils import _get_alembic_config',
+      "print(ScriptDirectory.from_config(_get_alembic_config('sqlite://')).get_current_head())",
+    ].join('\n')], { HOME: workDir }, 120_000);
+    assert.equal(head.status, 0, head.stderr);
+    assert.notEqual(revisionBefore, head.stdout.trim(), `${SAMPLE_MLFLOW_VERSION} left the schema at ${revisionBefore}`);
+    assert.equal(alembicRevision(), head.stdout.trim());
+    console.log(`schema ${revisionBefore} (MLflow ${SAMPLE_MLFLOW_VERSION}) -> ${head.stdout.trim()} (MLflow ${current.mlflowVersion}); `
+      + `synth, upgrade and start to a healthy server and proxy: ${upgradeSeconds.toFixed(0)} s`);
+  });
+
+  it('every experiment, run, param, metric history, tag, model version, stage, alias and artifact reads back equal through the proxy', async () => {
+    const moved = await inventory(current, 'dump', stack.clientEnv());
+    assert.deepEqual(moved, before214);
+    // Not two empty lists: the values fill() logged are there.
+    const churn = moved.experiments.find((e: any) => e.name === 'sample-churn');
+    assert.deepEqual(churn.tags, { purpose: 'churn model', team: 'risk' });
+    assert.equal(churn.artifact_location, `s3://${SAMPLE_BUCKET}/${made.experiments['sample-churn']}`);
+    assert.equal(moved.experiments.find((e: any) => e.name === 'sample-retired').lifecycle_stage, 'deleted');
+    const run = (name: string) => moved.runs.find((r: any) => r.run_name === name);
+    assert.deepEqual(run('tuned').params, { features: 'age,tenure,plan', learning_rate: '0.05', max_depth: '4' });
+    assert.equal(run('tuned').tags.owner, 'analyst-1');
+    assert.equal(run('tuned-fold-1').tags['mlflow.parentRunId'], made.runs.tuned);
+    assert.equal(run('baseline').metric_history.loss.length, 26, 'every point of the history, the repeated step included');
+    assert.deepEqual(run('baseline').metric_history.loss[0], [0, 1_700_000_000_000, 1]);
+    const delta = run('weekly').metric_history.delta[0][2];
+    assert.ok(delta < 0 && delta > -1e-8, String(delta));
+    assert.equal(run('crashed').status, 'FAILED');
+    assert.equal(run('mistake').lifecycle_stage, 'deleted');
+    const paths = run('baseline').artifacts.map((a: any) => a.path);
+    for (const path of ['binaries/weights.bin', 'config/settings.json', 'model/MLmodel', 'model/python_model.pkl', 'notes.txt']) assert.ok(paths.includes(path), paths.join(', '));
+    assert.equal(run('baseline').artifacts.find((a: any) => a.path === 'binaries/weights.bin').size, 32 * 4096);
+    const [first, second] = moved.model_versions;
+    assert.deepEqual([first.version, first.current_stage, first.aliases], ['1', 'Production', []]);
+    assert.deepEqual([second.version, second.aliases, second.tags, second.description], ['2', ['champion'], { validated: 'yes' }, 'tuned on the March data']);
+    assert.equal(first.source, `${run('baseline').artifact_uri}/model`);
+    assert.deepEqual(moved.registered_models[0].aliases, { champion: '2' });
+    assert.deepEqual(moved.predictions, { 'models:/sample-churn-model/1': [41, 42], 'models:/sample-churn-model@champion': [42, 43] });
+  });
+
+  it('the artifacts stay where the sample put them: objects of its bucket under the runs\' artifact URIs', async () => {
+    const keys = new Set(await aws.listKeys(SAMPLE_BUCKET));
+    for (const run of before214.runs) {
+      for (const artifact of run.artifacts) {
+        const key = `${run.artifact_uri.slice(`s3://${SAMPLE_BUCKET}/`.length)}/${artifact.path}`;
+        assert.ok(keys.has(key), `${key} is not in the bucket`);
+      }
+    }
+  });
+
+  it('the schema stays latin1, as the sample made it: Latin-1 text is stored, other text is refused (docs/migrate-from-sample.md)', async () => {
+    const collations = db.query(`SELECT DISTINCT TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db.database}'`);
+    assert.equal(collations, 'latin1_swedish_ci', 'the new tables of the upgrade take the schema default too');
+    const auth = { authorization: stack.authorization() };
+    const logParam = (key: string, value: string) => http(stack.proxy!.url, '/api/2.0/mlflow/runs/log-parameter', { headers: auth, body: { run_id: made.runs.weekly, key, value } });
+    assert.equal((await logParam('note-latin1', 'café crème')).status, 200);
+    // A database error: MLflow answers 503 (which its client retries for about two minutes before it gives up).
+    const refused = await logParam('note-cjk', '日本語');
+    assert.equal(refused.status, 503, refused.body);
+    assert.match(refused.body, /Illegal mix of collations|Incorrect string value/);
+    const run = JSON.parse((await http(stack.proxy!.url, mlflowApi.getRun(made.runs.weekly), { headers: auth })).body).run;
+    const params = Object.fromEntries(run.data.params.map((p: { key: string; value: string }) => [p.key, p.value]));
+    assert.equal(params['note-latin1'], 'café crème');
+    assert.equal(params['note-cjk'], undefined);
+  });
+
+  it('MLflow goes on writing: a new run and a third model version in the old experiment and model, a metric on an old run', async () => {
+    const wrote = await inventory(current, 'write', stack.clientEnv());
+    const churnId = made.experiments['sample-churn'];
+    assert.ok(wrote.artifact_uri.startsWith(`s3://${SAMPLE_BUCKET}/${churnId}/`), wrote.artifact_uri);
+    assert.deepEqual(wrote.artifacts.map((a: any) => a.path), ['notes.txt']);
+    assert.equal(wrote.version, '3');
+    assert.deepEqual(wrote.challenger_prediction, [51]);
+    assert.deepEqual(wrote.baseline_loss_history.at(-1), [99, 0.01]);
+    const keys = await aws.listKeys(SAMPLE_BUCKET, `${churnId}/`);
+    assert.ok(keys.some((key) => key.startsWith(`${churnId}/${wrote.run_id}/`)), keys.join('\n'));
+  });
+});
