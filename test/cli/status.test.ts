@@ -1,10 +1,14 @@
 import { strict as assert } from 'node:assert';
-import { describe, it } from 'node:test';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { EXIT } from '../../src/cli/errors';
+import { countMlflowContents } from '../../src/cli/mlflow-contents';
 import { accessDenied, credentialsError, harness, Harness, outputs, setStacks, unknownRegionError } from './helpers';
 
 const URI = 'https://abc123.execute-api.us-west-2.amazonaws.com';
@@ -139,5 +143,151 @@ describe('status', () => {
     h.mocks.cw.on(GetMetricDataCommand).rejects(accessDenied('cloudwatch:GetMetricData', 'AccessDenied'));
     assert.equal(await h.run('status'), EXIT.ok);
     assert.match(h.out.join('\n'), /capacity unknown \(Access denied/);
+  });
+});
+
+/**
+ * A stand-in for MLflow's search endpoints behind the proxy: `experiments` experiments, every `deletedEvery`th one
+ * deleted, `runsPerExperiment` runs in each (every 4th deleted), `models` registered models with `versionsPerModel`
+ * versions; pages as MLflow does (max_results, next_page_token) and records the requests.
+ */
+class MlflowStandIn {
+  readonly requests: Array<{ method: string; path: string; authorization?: string; body?: any }> = [];
+  private server!: Server;
+  url = '';
+  status = 200;
+
+  constructor(private readonly shape = { experiments: 150, deletedEvery: 10, runsPerExperiment: 7, models: 3, versionsPerModel: 4 }) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => void this.answer(req).then(([status, body]) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    }));
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async answer(req: IncomingMessage): Promise<[number, unknown]> {
+    let text = '';
+    for await (const chunk of req) text += chunk;
+    const url = new URL(req.url!, 'http://x');
+    const body = text ? JSON.parse(text) : undefined;
+    this.requests.push({ method: req.method!, path: url.pathname, authorization: req.headers.authorization, body });
+    if (this.status !== 200) return [this.status, { error_code: 'X', message: 'stand-in error' }];
+    const page = <T>(all: T[], size: number, token: string | undefined): { items: T[]; next?: string } => {
+      const start = Number(token ?? 0);
+      const next = start + size < all.length ? String(start + size) : undefined;
+      return { items: all.slice(start, start + size), next };
+    };
+    const { experiments, deletedEvery, runsPerExperiment, models, versionsPerModel } = this.shape;
+    const stage = (deleted: boolean) => (deleted ? 'deleted' : 'active');
+    switch (url.pathname) {
+      case '/api/2.0/mlflow/experiments/search': {
+        const all = Array.from({ length: experiments }, (_, i) => ({ experiment_id: String(i), lifecycle_stage: stage(i % deletedEvery === 0) }));
+        const { items, next } = page(all, Number(url.searchParams.get('max_results')), url.searchParams.get('page_token') ?? undefined);
+        return [200, { experiments: items, ...(next ? { next_page_token: next } : {}) }];
+      }
+      case '/api/2.0/mlflow/runs/search': {
+        const all = (body.experiment_ids as string[]).flatMap((id) => Array.from({ length: runsPerExperiment }, (_, r) => ({ info: { run_id: `${id}-${r}`, lifecycle_stage: stage(r % 4 === 3) } })));
+        const { items, next } = page(all, body.max_results, body.page_token);
+        return [200, { runs: items, ...(next ? { next_page_token: next } : {}) }];
+      }
+      case '/api/2.0/mlflow/registered-models/search':
+        return [200, { registered_models: Array.from({ length: models }, (_, i) => ({ name: `m${i}` })) }];
+      case '/api/2.0/mlflow/model-versions/search':
+        return [200, { model_versions: Array.from({ length: models * versionsPerModel }, (_, i) => ({ version: String(i) })) }];
+      default:
+        return [404, { error_code: 'ENDPOINT_NOT_FOUND' }];
+    }
+  }
+}
+
+describe('status --counts: what MLflow holds, counted through the endpoint', () => {
+  let mlflow: MlflowStandIn;
+  before(async () => {
+    mlflow = new MlflowStandIn();
+    await mlflow.start();
+  });
+  after(() => mlflow.stop());
+
+  function withEndpoint(h: Harness, trackingUri: string): void {
+    healthy(h);
+    setStacks(h.mocks, {
+      MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc', DatabaseClusterIdentifier: 'mlflow-db', MlflowCredentialsSecretName: 'mlflow-on-aws-credentials' }) },
+      HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: trackingUri }) },
+      SageMakerStudioUserStack: {},
+    });
+    h.mocks.secrets.on(GetSecretValueCommand, { SecretId: 'mlflow-on-aws-credentials' }).resolves({ SecretString: JSON.stringify({ username: 'admin', password: 'pa:ss' }) });
+  }
+
+  it('counts experiments, runs, registered models and versions, active and deleted, through every page, with the secret\'s credentials', async () => {
+    const h = harness();
+    withEndpoint(h, mlflow.url);
+    mlflow.requests.length = 0;
+    assert.equal(await h.run('status', '--counts'), EXIT.ok, h.text());
+    assert.match(h.out.join('\n'), /Contents\s+150 experiments \(15 deleted\), 1,050 runs \(150 deleted\), 3 registered models with 12 versions/);
+    assert.ok(mlflow.requests.every((r) => r.authorization === `Basic ${Buffer.from('admin:pa:ss').toString('base64')}`));
+    assert.equal(mlflow.requests.filter((r) => r.path.endsWith('/experiments/search')).length, 1);
+    const runSearches = mlflow.requests.filter((r) => r.path.endsWith('/runs/search'));
+    assert.ok(runSearches.every((r) => r.body.experiment_ids.length <= 100 && r.body.run_view_type === 'ALL'));
+    assert.deepEqual([...new Set(runSearches.flatMap((r) => r.body.experiment_ids))].length, 150, 'every experiment, the deleted ones too');
+  });
+
+  it('without --counts MLflow is not asked (a count would wake a paused database)', async () => {
+    const h = harness();
+    withEndpoint(h, mlflow.url);
+    mlflow.requests.length = 0;
+    assert.equal(await h.run('status'), EXIT.ok);
+    assert.equal(mlflow.requests.length, 0);
+    assert.doesNotMatch(h.out.join('\n'), /Contents/);
+    assert.equal(h.mocks.secrets.commandCalls(GetSecretValueCommand).length, 0);
+  });
+
+  it('a tracking URI with a path keeps it', async () => {
+    const h = harness();
+    withEndpoint(h, `${mlflow.url}/prefix/`);
+    mlflow.requests.length = 0;
+    await h.run('status', '--counts');
+    assert.ok(mlflow.requests.length > 0 && mlflow.requests.every((r) => r.path.startsWith('/prefix/api/2.0/mlflow/')), JSON.stringify(mlflow.requests.map((r) => r.path)));
+  });
+
+  it('refused credentials or an error answer: reported under "Needs attention", exit 1', async () => {
+    for (const [status, pattern] of [[401, /refused the credentials \(401\)/], [503, /answered \/api\/2\.0\/mlflow\/experiments\/search with 503/]] as const) {
+      const h = harness();
+      withEndpoint(h, mlflow.url);
+      mlflow.status = status;
+      try {
+        assert.equal(await h.run('status', '--counts'), EXIT.failure);
+      } finally {
+        mlflow.status = 200;
+      }
+      const text = h.out.join('\n');
+      assert.match(text, /Contents\s+\(unknown: MLflow at http:\/\/127\.0\.0\.1:\d+ /);
+      assert.match(text, new RegExp(`Needs attention:[\\s\\S]*counting MLflow's contents failed: .*${pattern.source}`));
+    }
+  });
+
+  it('an endpoint that does not answer: reported, exit 1', async () => {
+    const closed = new MlflowStandIn();
+    await closed.start();
+    const url = closed.url;
+    await closed.stop();
+    const h = harness();
+    withEndpoint(h, url);
+    assert.equal(await h.run('status', '--counts'), EXIT.failure);
+    assert.match(h.out.join('\n'), /did not answer \/api\/2\.0\/mlflow\/experiments\/search: ECONNREFUSED/);
+  });
+
+  it('runs are counted within a time budget; past it the count says it is a lower bound', async () => {
+    let clock = 0;
+    const contents = await countMlflowContents(mlflow.url, { username: 'admin', password: 'x' }, { runPageSize: 100, runBudgetMs: 5, now: () => (clock += 1) });
+    assert.equal(contents.runs.complete, false);
+    assert.ok(contents.runs.active + contents.runs.deleted < 1050);
+    assert.equal(contents.registeredModels, 3);
   });
 });

@@ -12,7 +12,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
+import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { EXIT } from '../../src/cli/errors';
 import { SAMPLE_DATABASE } from '../../src/config/platform-config';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS } from '../../src/names';
+import { harness, outputs, setStacks } from '../cli/helpers';
 import { freePort } from '../containers/support/proxy';
 import { ensurePythonEnv, ensureSampleMlflowEnv, REPO_ROOT, SAMPLE_MLFLOW_VERSION, type PythonEnv } from '../support/python-env';
 import { startAwsStandIn, type AwsStandIn } from './support/aws-standin';
@@ -22,6 +28,8 @@ import { startService, waitFor } from './support/service';
 import { runPython, startStack, type E2eStack } from './support/stack';
 
 const INVENTORY = join(REPO_ROOT, 'test', 'e2e', 'clients', 'migration_inventory.py');
+/** The guide's count of the old deployment, to compare with `status --counts` on the new one. */
+const COUNTS_SCRIPT = join(REPO_ROOT, 'scripts', 'mlflow_counts.py');
 /** The original sample's bucket name, mlflow-<account>-<region>. */
 const SAMPLE_BUCKET = 'mlflow-123456789012-us-west-2';
 
@@ -37,6 +45,8 @@ let before214: any;
 let revisionBefore: string;
 let sampleServerLog: string;
 let upgradeSeconds: number;
+/** scripts/mlflow_counts.py's line for the sample's server. */
+let countsBefore: string;
 
 /** Runs migration_inventory.py `command` with `python` and `env`; returns its JSON. */
 async function inventory(python: PythonEnv, command: string, env: Record<string, string>): Promise<any> {
@@ -74,6 +84,9 @@ before(async () => {
     const clientEnv = { ...aws.clientEnv(), MLFLOW_TRACKING_URI: url };
     made = await inventory(sample, 'fill', clientEnv);
     before214 = await inventory(sample, 'dump', clientEnv);
+    const counts = await runPython(sample, [COUNTS_SCRIPT], { HOME: workDir, ...clientEnv }, 120_000);
+    assert.equal(counts.status, 0, counts.stderr);
+    countsBefore = counts.stdout.trim();
   } finally {
     // The old deployment is gone before the new one starts (its stacks share the names).
     await server.stop('SIGTERM', 20_000);
@@ -160,6 +173,27 @@ describe(`moving in from the original sample: MLflow ${SAMPLE_MLFLOW_VERSION} da
         assert.ok(keys.has(key), `${key} is not in the bucket`);
       }
     }
+  });
+
+  it("npx mlflow-on-aws status --counts on the new deployment says what scripts/mlflow_counts.py counted on the sample's (the guide's check)", async () => {
+    // The CLI against the stand-ins: the stacks' outputs name the proxy as the tracking URI, Secrets Manager has its
+    // credentials; the counting itself goes to the real MLflow through the real proxy.
+    const h = harness();
+    setStacks(h.mocks, {
+      MLflowVpcStack: { Outputs: outputs({
+        [MLFLOW_OUTPUTS.clusterName]: 'mlflow', [MLFLOW_OUTPUTS.serviceName]: 'mlflow', [MLFLOW_OUTPUTS.databaseClusterIdentifier]: 'mlflow-backend-store',
+        [MLFLOW_OUTPUTS.mlflowCredentialsSecretName]: stack.secretName,
+      }) },
+      HttpGatewayStack: { Outputs: outputs({ [GATEWAY_OUTPUTS.trackingUri]: stack.proxy!.url }) },
+      SageMakerStudioUserStack: {},
+    });
+    h.mocks.secrets.on(GetSecretValueCommand, { SecretId: stack.secretName }).resolves({ SecretString: JSON.stringify({ username: stack.username, password: stack.password }) });
+    h.mocks.ecs.on(DescribeServicesCommand).resolves({ services: [{ status: 'ACTIVE', runningCount: 1, desiredCount: 1 }] });
+    h.mocks.rds.on(DescribeDBClustersCommand).resolves({ DBClusters: [{ Status: 'available' }] });
+    assert.equal(await h.run('status', '--counts'), EXIT.ok, h.text());
+    // The Default experiment MLflow 2.14.2 made, the three of fill() (one deleted), six runs (one deleted), one model with two versions.
+    assert.equal(countsBefore, '4 experiments (1 deleted), 6 runs (1 deleted), 1 registered model with 2 versions');
+    assert.match(h.out.join('\n'), new RegExp(`^Contents +${countsBefore.replace(/[()]/g, '\\$&')}$`, 'm'));
   });
 
   it('the schema stays latin1, as the sample made it: Latin-1 text is stored, other text is refused (docs/migrate-from-sample.md)', async () => {

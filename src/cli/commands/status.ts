@@ -1,23 +1,32 @@
-/** `status`: stack states, the MLflow endpoint, running/desired tasks, and the database (running or paused). */
+/**
+ * `status`: stack states, the MLflow endpoint, running/desired tasks, and the database (running or paused); with
+ * `--counts`, what MLflow holds (experiments, runs, registered models and versions), counted through the endpoint.
+ */
 import { Stack } from '@aws-sdk/client-cloudformation';
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DBCluster, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
 import { connect, errorContext, expectedStacks, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { EXIT, notDeployedError, toCliError } from '../errors';
+import { countMlflowContents, describeContents, MlflowRequestError } from '../mlflow-contents';
 import { commonOptions, parseCommandArgs } from '../options';
+import { parseSecret } from './credentials';
 
-export const STATUS_HELP = `Usage: npx mlflow-on-aws status [--region R] [--profile P] [-c key=value ...]
+export const STATUS_HELP = `Usage: npx mlflow-on-aws status [--counts] [--region R] [--profile P] [-c key=value ...]
 
 Shows the stacks, the MLflow endpoint, ECS tasks and the Aurora database state.
+  --counts   also count what MLflow holds (experiments, runs, registered models, versions) through the
+             endpoint with the MLflow credentials, e.g. to check a migration; this wakes a paused database
 Exit code 0 when healthy, 1 when something needs attention, 5 when MLflow is not deployed.`;
 
 const ORDER = [STACK_NAMES.mlflow, STACK_NAMES.gateway, STACK_NAMES.studio, STACK_NAMES.notebook] as const;
 
 export async function statusCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const options = commonOptions(parseCommandArgs('status', args, {}));
+  const values = parseCommandArgs('status', args, { counts: { type: 'boolean' } });
+  const options = commonOptions(values);
   if (options.help) {
     deps.output.out(STATUS_HELP);
     return EXIT.ok;
@@ -60,6 +69,10 @@ export async function statusCommand(args: readonly string[], deps: CliDeps): Pro
   const database = await databaseLines(target, outputs[MLFLOW_OUTPUTS.databaseClusterIdentifier], problems, deps.now());
   out(`Database   ${database[0]}`);
   for (const line of database.slice(1)) out(`           ${line}`);
+  if (values.counts === true) {
+    const secretId = outputs[MLFLOW_OUTPUTS.mlflowCredentialsSecretName] ?? target.config.mlflowSecretName;
+    out(`Contents   ${await contentsLine(target, trackingUri, secretId, problems)}`);
+  }
 
   if (problems.length > 0) {
     out('');
@@ -68,6 +81,27 @@ export async function statusCommand(args: readonly string[], deps: CliDeps): Pro
     return EXIT.failure;
   }
   return EXIT.ok;
+}
+
+/** What MLflow holds, counted through the endpoint; a failure is a problem to report, not a crash of `status`. */
+async function contentsLine(target: Target, trackingUri: string | undefined, secretId: string, problems: string[]): Promise<string> {
+  if (!trackingUri) {
+    problems.push('MLflow\'s contents cannot be counted without the gateway\'s tracking URI');
+    return '(unknown: no tracking URI)';
+  }
+  let secretString: string | undefined;
+  try {
+    secretString = (await target.clients.secretsManager.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
+  } catch (error) {
+    throw toCliError(error, errorContext(target, `reading secret ${secretId} (secretsmanager:GetSecretValue)`));
+  }
+  try {
+    return describeContents(await countMlflowContents(trackingUri, parseSecret(secretString, secretId)));
+  } catch (error) {
+    if (!(error instanceof MlflowRequestError)) throw error;
+    problems.push(`counting MLflow's contents failed: ${error.message}`);
+    return `(unknown: ${error.message})`;
+  }
 }
 
 export function isHealthyStackState(state: string): boolean {
