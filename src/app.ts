@@ -1,6 +1,6 @@
 import { App, Environment } from 'aws-cdk-lib';
 import { PlatformConfig } from './config/platform-config';
-import { EXPORT_NAMES, STACK_NAMES } from './names';
+import { EXPORT_NAMES, STACK_DESCRIPTION_PREFIX, STACK_NAMES } from './names';
 import { HttpGatewayStack } from './stacks/http-gateway-stack';
 import { MLflowVpcStack } from './stacks/mlflow-vpc-stack';
 import { SageMakerNotebookInstanceStack } from './stacks/sagemaker-notebook-instance-stack';
@@ -24,7 +24,7 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
   const mlflow = new MLflowVpcStack(app, STACK_NAMES.mlflow, {
     env,
     config,
-    description: 'MLflow on AWS: network, artifact and backend stores, and the MLflow service behind an internal load balancer',
+    description: `${STACK_DESCRIPTION_PREFIX}network, artifact and backend stores, and the MLflow service behind an internal load balancer`,
   });
   const gateway = new HttpGatewayStack(app, STACK_NAMES.gateway, {
     env,
@@ -32,7 +32,7 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
     vpc: mlflow.vpc,
     listener: mlflow.listener,
     loadBalancerSecurityGroup: mlflow.loadBalancerSecurityGroup,
-    description: 'MLflow on AWS: public HTTPS endpoint (HTTP API Gateway through a VPC link)',
+    description: `${STACK_DESCRIPTION_PREFIX}public HTTPS endpoint (HTTP API Gateway through a VPC link)`,
   });
 
   const sagemakerShared = {
@@ -48,7 +48,7 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
   const studio = wants('studio')
     ? new SageMakerStudioUserStack(app, STACK_NAMES.studio, {
       ...sagemakerShared,
-      description: 'MLflow on AWS: SageMaker Studio user with access to MLflow',
+      description: `${STACK_DESCRIPTION_PREFIX}SageMaker Studio user with access to MLflow`,
     })
     : undefined;
   studio?.addStackDependency(gateway, 'the lab reads the tracking URI from the gateway stack');
@@ -57,7 +57,7 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
     ? new SageMakerNotebookInstanceStack(app, STACK_NAMES.notebook, {
       ...sagemakerShared,
       trackingUri: gateway.trackingUri,
-      description: 'MLflow on AWS: SageMaker notebook instance with access to MLflow',
+      description: `${STACK_DESCRIPTION_PREFIX}SageMaker notebook instance with access to MLflow`,
     })
     : undefined;
 

@@ -11,6 +11,12 @@ export const STACK_NAMES = {
   notebook: 'SageMakerNotebookInstanceStack',
 } as const;
 
+/**
+ * Start of every stack's description. The CLI tells this app's stacks from others of the same names by it (the
+ * original aws-mlflow-sagemaker-cdk sample's stacks have those names too, and no such description).
+ */
+export const STACK_DESCRIPTION_PREFIX = 'MLflow on AWS: ';
+
 /** Output keys of the MLflowVpcStack. */
 export const MLFLOW_OUTPUTS = {
   artifactBucketName: 'ArtifactBucketName',

@@ -3,7 +3,7 @@ import { DescribeStacksCommand, Stack } from '@aws-sdk/client-cloudformation';
 import { DomainDetails, ListDomainsCommand } from '@aws-sdk/client-sagemaker';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { PlatformConfig } from '../config/platform-config';
-import { STACK_NAMES } from '../names';
+import { STACK_DESCRIPTION_PREFIX, STACK_NAMES } from '../names';
 import { AwsClients, CliDeps } from './deps';
 import { CliError, ErrorContext, EXIT, isStackMissing, toCliError } from './errors';
 import { CommonOptions, loadCliConfig } from './options';
@@ -76,6 +76,36 @@ export function stackOutputs(stack: Stack | undefined): Record<string, string> {
     if (output.OutputKey && output.OutputValue !== undefined) outputs[output.OutputKey] = output.OutputValue;
   }
   return outputs;
+}
+
+/**
+ * The stacks among `names` that exist in the target but were not deployed by this app: every stack of this app has a
+ * description starting with STACK_DESCRIPTION_PREFIX, the original aws-mlflow-sagemaker-cdk sample's stacks (which
+ * have the same names) have none.
+ */
+export async function foreignStacks(target: Target, names: readonly string[]): Promise<string[]> {
+  const foreign: string[] = [];
+  for (const name of names) {
+    const stack = await findStack(target, name);
+    if (stack && !isOwnStack(stack)) foreign.push(name);
+  }
+  return foreign;
+}
+
+/** Whether this app deployed `stack` (see foreignStacks). */
+export function isOwnStack(stack: Stack): boolean {
+  return (stack.Description ?? '').startsWith(STACK_DESCRIPTION_PREFIX);
+}
+
+/** Refuses to `what` (deploy over, destroy) stacks of the platform's names that another app deployed. */
+export function foreignStacksError(target: Target, foreign: readonly string[], consequence: string): CliError {
+  return new CliError(
+    `${foreign.join(', ')} in account ${target.account}, region ${target.region} ${foreign.length === 1 ? 'was' : 'were'} not deployed by MLflow on AWS `
+      + `(no "${STACK_DESCRIPTION_PREFIX.trim()}" description): most likely the original aws-mlflow-sagemaker-cdk sample's, whose stacks have the same names. ${consequence}`,
+    EXIT.failure,
+    'Nothing was changed. To move its data in, follow docs/migrate-from-sample.md (snapshot the database, detach the bucket from the old stack, '
+      + 'delete the old stacks, then deploy with -c dbSnapshot=... -c artifactBucketName=...); or use another region or account.',
+  );
 }
 
 /** All stacks of the platform, dependents first (the order to delete them in). */

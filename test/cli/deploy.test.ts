@@ -127,6 +127,30 @@ describe('deploy', () => {
     ]);
   });
 
+  it("the original sample's stacks (same names, no MLflow on AWS description): refuses before cdk runs, pointing at the migration guide", async () => {
+    const h = harness({ runner: runner() });
+    // What the sample's stacks look like to DescribeStacks: its outputs, no description.
+    setStacks(h.mocks, {
+      ...TOOLKIT,
+      MLflowVpcStack: { Description: undefined, Outputs: outputs({ ALBDnsName: 'internal-mlflow-1.us-west-2.elb.amazonaws.com' }) },
+      HttpGatewayStack: { Description: undefined, Outputs: outputs({ MLflowAPIendpoint: URI }) },
+    });
+    assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.failure);
+    const text = h.err.join('\n');
+    assert.match(text, /HttpGatewayStack, MLflowVpcStack in account 123456789012, region us-west-2 were not deployed by MLflow on AWS/);
+    assert.match(text, /original aws-mlflow-sagemaker-cdk sample's/);
+    assert.match(text, /deletes its artifact bucket, with every object in it/);
+    assert.match(text, /docs\/migrate-from-sample\.md/);
+    assert.equal(cdkCalls(h.runs).length, 0);
+  });
+
+  it("this app's own stacks (their description) are deployed over as usual", async () => {
+    const h = harness({ runner: runner() });
+    setStacks(h.mocks, { ...TOOLKIT, MLflowVpcStack: {}, HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: URI }) } });
+    assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
+    assert.equal(cdkCalls(h.runs).length, 1);
+  });
+
   it('cdk failure: exit 1 and points at status', async () => {
     const h = harness({ runner: runner(1) });
     setStacks(h.mocks, TOOLKIT);

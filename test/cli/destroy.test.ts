@@ -261,6 +261,19 @@ describe('destroy', () => {
     assert.deepEqual(deletedStacks(h), ['HttpGatewayStack']);
   });
 
+  it("the original sample's stacks (same names, no MLflow on AWS description): refuses before asking or deleting anything", async () => {
+    const h = harness({ answers: ['yes'] });
+    deployed(h);
+    setStacks(h.mocks, { MLflowVpcStack: { Description: undefined }, HttpGatewayStack: {} });
+    assert.equal(await h.run('destroy'), EXIT.failure);
+    const text = h.err.join('\n');
+    assert.match(text, /MLflowVpcStack in account 123456789012, region us-west-2 was not deployed by MLflow on AWS/);
+    assert.match(text, /destroy would delete them with their data/);
+    assert.match(text, /docs\/migrate-from-sample\.md/);
+    assert.equal(h.questions.length, 0);
+    assert.deepEqual(deletedStacks(h), []);
+  });
+
   it('nothing deployed: exit 5 and no prompt', async () => {
     const h = harness({ answers: ['yes'] });
     assert.equal(await h.run('destroy'), EXIT.notDeployed);

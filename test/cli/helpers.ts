@@ -19,6 +19,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { AwsClients, AwsTarget, CliDeps, RunOptions, RunResult } from '../../src/cli/deps';
 import { runCli } from '../../src/cli/main';
+import { STACK_DESCRIPTION_PREFIX } from '../../src/names';
 
 export const ACCOUNT = '123456789012';
 export const ARN = `arn:aws:iam::${ACCOUNT}:user/dev`;
@@ -188,7 +189,9 @@ export function setStacks(mocks: Mocks, stacks: Record<string, Partial<Stack> | 
     if (!sequence || sequence.length === 0) throw stackMissing(name);
     const next = sequence.length > 1 ? sequence.shift()! : sequence[0];
     if (next instanceof Error) throw next;
-    return { Stacks: [{ StackName: name, CreationTime: new Date('2026-01-01T00:00:00Z'), StackStatus: 'CREATE_COMPLETE', ...next }] };
+    // This app's stacks carry its description (the CLI tells them from the original sample's by it); others do not.
+    const description = name.startsWith('CDKToolkit') ? {} : { Description: `${STACK_DESCRIPTION_PREFIX}test stack` };
+    return { Stacks: [{ StackName: name, CreationTime: new Date('2026-01-01T00:00:00Z'), StackStatus: 'CREATE_COMPLETE', ...description, ...next }] };
   });
 }
 

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Template } from 'aws-cdk-lib/assertions';
 import { DATABASE_DELETION_PROTECTION_TYPE } from '../../src/constructs/database-deletion-protection';
-import { CONTAINER_NAMES, EXPORT_NAMES, MLFLOW_OUTPUTS } from '../../src/names';
+import { CONTAINER_NAMES, EXPORT_NAMES, MLFLOW_OUTPUTS, STACK_DESCRIPTION_PREFIX } from '../../src/names';
 import { buildTestPlatform, mlflowTemplate, resourcesOfType } from '../support/synth';
 
 const BUCKET = 'mlflow-123456789012-us-west-2';
@@ -138,5 +138,14 @@ describe('dbSnapshot: the cluster is created from the snapshot, with its data, s
     assert.equal(properties.DatabaseName, 'mlflow');
     assert.equal(properties.StorageEncrypted, true);
     assert.equal(mlflowEnvironment(defaults).DATABASE, 'mlflow');
+  });
+});
+
+describe("this app's stacks are told from the original sample's, which have the same names", () => {
+  test('every stack\'s description starts with the prefix the CLI looks for before deploy and destroy', () => {
+    const stacks = [imported.mlflow, imported.gateway, imported.studio!, imported.notebook!];
+    for (const stack of stacks) {
+      assert.ok(Template.fromStack(stack).toJSON().Description.startsWith(STACK_DESCRIPTION_PREFIX), stack.stackName);
+    }
   });
 });

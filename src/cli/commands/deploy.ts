@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GATEWAY_OUTPUTS, STACK_NAMES } from '../../names';
-import { connect, describeDomain, findStack, listDomains, locateCdk, stackOutputs, Target, usesStudio } from '../aws';
+import { connect, describeDomain, findStack, foreignStacks, foreignStacksError, listDomains, locateCdk, stackOutputs, STACKS_IN_DELETION_ORDER, Target, usesStudio } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
 import { CommonOptions, commonOptions, contextArgs, parseCommandArgs } from '../options';
@@ -45,6 +45,13 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
   const cdk = locateCdk(deps.projectRoot);
   let target = await connect(deps, options);
   log(`Deploying MLflow on AWS to account ${target.account}, region ${target.region} (sagemaker=${target.config.sagemaker}, imageBuild=${target.config.imageBuild}).`);
+
+  // The original sample's stacks have this app's names: a deploy would update them in place, not beside them.
+  const foreign = await foreignStacks(target, STACKS_IN_DELETION_ORDER);
+  if (foreign.length > 0) {
+    throw foreignStacksError(target, foreign, 'Deploying would update them in place into this app\'s stacks: their resources would be replaced, '
+      + 'and the sample deletes its artifact bucket, with every object in it, when the bucket leaves its stack.');
+  }
 
   const context: Record<string, string> = { ...options.context };
   if (values['use-existing-domain'] === true) {

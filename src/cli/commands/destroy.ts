@@ -8,7 +8,7 @@
 import { DeleteStackCommand, GetTemplateCommand, ListStackResourcesCommand, Stack, StackResourceSummary } from '@aws-sdk/client-cloudformation';
 import { DBCluster, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
 import { MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
-import { connect, errorContext, findStack, STACKS_IN_DELETION_ORDER, stackOutputs, Target } from '../aws';
+import { connect, errorContext, findStack, foreignStacksError, isOwnStack, STACKS_IN_DELETION_ORDER, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, toCliError } from '../errors';
 import { commonOptions, parseCommandArgs } from '../options';
@@ -105,6 +105,11 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
       EXIT.notDeployed,
       'If you deployed to another region, set AWS_REGION or pass --region.',
     );
+  }
+
+  const foreign = deployed.filter((name) => !isOwnStack(found.get(name)!));
+  if (foreign.length > 0) {
+    throw foreignStacksError(target, foreign, 'destroy would delete them with their data: the sample deletes its artifact bucket, with every object in it, with its stack.');
   }
 
   const plan = await planDeletion(target, deployed, found);
