@@ -17,8 +17,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { resolvePlatformConfig } from '../../src/config/platform-config';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
@@ -30,6 +30,11 @@ export const LAB_REQUIREMENTS = join(REPO_ROOT, 'lab', 'requirements.txt');
 /** The MLflow release of the original sample's server image (its src/mlflow/Dockerfile). */
 export const SAMPLE_MLFLOW_VERSION = '2.14.2';
 const VENV_ROOT = join(REPO_ROOT, '.venv');
+/**
+ * uv (PyPI `uv`, a pip-compatible installer) builds the environments: a few seconds each where pip took one to three
+ * minutes, which keeps a clean CI run within its budget. It is installed with pip into `.venv/uv-<version>/`.
+ */
+const UV_VERSION = '0.13.9';
 
 export interface PythonEnv {
   /** The environment's folder. */
@@ -87,6 +92,22 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
   return result.stdout;
 }
 
+/** The uv binary, installed on first use. */
+function uv(): string {
+  const dir = join(VENV_ROOT, `uv-${UV_VERSION}`);
+  const binary = join(dir, 'bin', 'uv');
+  if (existsSync(join(dir, '.complete'))) return binary;
+  mkdirSync(VENV_ROOT, { recursive: true });
+  return withLock(join(VENV_ROOT, 'uv.lock'), () => {
+    if (existsSync(join(dir, '.complete'))) return binary;
+    rmSync(dir, { recursive: true, force: true });
+    run(basePython(), ['-m', 'venv', dir]);
+    run(join(dir, 'bin', 'python3'), ['-m', 'pip', 'install', '--quiet', `uv==${UV_VERSION}`], { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' });
+    writeFileSync(join(dir, '.complete'), `${UV_VERSION}\n`);
+    return binary;
+  });
+}
+
 function environmentKey(spec: PythonEnvSpec): string {
   const pythonVersion = run(basePython(), ['-c', 'import sys; print(sys.version)']).trim();
   return createHash('sha256')
@@ -108,20 +129,59 @@ export function ensureVenv(spec: PythonEnvSpec, log: (line: string) => void = ()
   if (existsSync(marker)) return env;
 
   mkdirSync(VENV_ROOT, { recursive: true });
+  // Test files run in parallel processes: one builds, the others wait for it and then find the marker.
+  return withLock(join(VENV_ROOT, `${spec.name}.lock`), () => {
+    if (existsSync(marker)) return env;
+    build(spec, dir, env, marker, log);
+    return env;
+  });
+}
+
+function build(spec: PythonEnvSpec, dir: string, env: PythonEnv, marker: string, log: (line: string) => void): void {
+  const folder = basename(dir);
   // One environment per name: a changed version or requirement file replaces the old one (and an unfinished build is redone).
   const sameName = new RegExp(`^${spec.name.replace(/[.]/g, '\\.')}-[0-9a-f]{16}$`);
   for (const entry of readdirSync(VENV_ROOT)) {
     if (sameName.test(entry)) rmSync(join(VENV_ROOT, entry), { recursive: true, force: true });
   }
   log(`building the Python environment ${dir} (MLflow ${spec.mlflowVersion})`);
-  run(basePython(), ['-m', 'venv', dir]);
-  const pipEnv = { ...process.env, MLFLOW_VERSION: spec.mlflowVersion, PIP_DISABLE_PIP_VERSION_CHECK: '1' };
-  run(env.python, ['-m', 'pip', 'install', '--quiet', ...spec.requirements.flatMap((file) => ['-r', file])], pipEnv);
+  // The machine's Python, never one uv would download; pip seeded in, for code that runs `python -m pip`.
+  const uvEnv = { ...process.env, UV_PYTHON_DOWNLOADS: 'never' };
+  run(uv(), ['venv', '--quiet', '--seed', '--python', basePython(), dir], uvEnv);
+  // pip expands ${MLFLOW_VERSION} in requirement files (the image's Dockerfile relies on it); uv does not, so it gets
+  // copies with the version written in.
+  const resolved = spec.requirements.map((file, i) => {
+    const copy = join(dir, `requirements-${i}.txt`);
+    writeFileSync(copy, readFileSync(file, 'utf8').replace(/\$\{MLFLOW_VERSION\}/g, spec.mlflowVersion));
+    return copy;
+  });
+  run(uv(), ['pip', 'install', '--quiet', '--python', env.python, ...resolved.flatMap((file) => ['-r', file])], uvEnv);
   const installed = run(env.python, ['-c', 'import mlflow; print(mlflow.__version__)']).trim();
   if (installed !== spec.mlflowVersion) throw new Error(`the environment ${dir} has MLflow ${installed}, expected ${spec.mlflowVersion}`);
   writeFileSync(marker, `${spec.mlflowVersion}\n`);
   log(`Python environment ready: ${folder} (MLflow ${spec.mlflowVersion})`);
-  return env;
+}
+
+/** Runs `body` holding an exclusive lock file (created with O_EXCL); waits up to 15 minutes for another holder. */
+function withLock<T>(lockFile: string, body: () => T): T {
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      closeSync(openSync(lockFile, 'wx'));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // A lock older than the deadline was left by a build that was killed.
+      if (Date.now() - statSync(lockFile).mtimeMs > 15 * 60_000) rmSync(lockFile, { force: true });
+      if (Date.now() > deadline) throw new Error(`waited 15 minutes for ${lockFile}; remove it if no build is running`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    }
+  }
+  try {
+    return body();
+  } finally {
+    rmSync(lockFile, { force: true });
+  }
 }
 
 /** The end-to-end tests' environment (see `e2eEnvSpec`). */
