@@ -33,6 +33,10 @@ set -eu
 MLFLOW_DB_HELPER="${MLFLOW_DB_HELPER:-/opt/mlflow-server/mlflow_db.py}"
 LISTEN_HOST=127.0.0.1
 LISTEN_PORT="${MLFLOW_LISTEN_PORT:-5000}"
+# How long MLflow keeps an idle keep-alive connection from the proxy. Far longer than the proxy's own 4 s
+# (nginx.conf.template, upstream keepalive_timeout), so that the proxy always closes first: were MLflow to close a
+# connection the proxy is about to reuse, that request would fail with a 502 (nginx does not retry a POST).
+KEEPALIVE_SECONDS=65
 
 fail() {
   echo "mlflow-server: $*" >&2
@@ -92,14 +96,14 @@ fi
 
 if [ "$has_security_middleware" = true ]; then
   # "localhost" is kept allowed so that local probes (the proxy's health check) always pass.
-  set -- "$@" --allowed-hosts "$MLFLOW_SERVER_ALLOWED_HOSTS,localhost"
+  set -- "$@" --uvicorn-opts "--timeout-keep-alive $KEEPALIVE_SECONDS" --allowed-hosts "$MLFLOW_SERVER_ALLOWED_HOSTS,localhost"
   if [ -n "${MLFLOW_SERVER_CORS_ALLOWED_ORIGINS:-}" ]; then
     set -- "$@" --cors-allowed-origins "$MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"
   fi
 else
   # Before 3.5 MLflow serves with gunicorn, whose 30 s default timeout would kill a worker during a
   # long search; the proxy waits up to 300 s.
-  set -- "$@" --gunicorn-opts "--timeout 300"
+  set -- "$@" --gunicorn-opts "--timeout 300 --keep-alive $KEEPALIVE_SECONDS"
 fi
 
 echo "mlflow-server: starting MLflow $MLFLOW_VERSION on $LISTEN_HOST:$LISTEN_PORT with $workers worker(s), artifacts in $BUCKET." >&2

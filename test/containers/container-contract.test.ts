@@ -71,6 +71,16 @@ describe('the MLflow container contract', () => {
     for (const name of ['MLFLOW_VERSION', 'DB_TLS_CA_FILE']) assert.ok(fromImage.has(name), name);
   });
 
+  it('the proxy closes idle connections to MLflow well before MLflow does (else a reused one fails a POST with 502)', () => {
+    const template = readFileSync(join(REPO_ROOT, 'containers', 'nginx', 'nginx.conf.template'), 'utf8');
+    const start = template.indexOf('upstream mlflow {');
+    const upstream = template.slice(start, template.indexOf('\n    }', start));
+    const proxySeconds = Number(/^\s*keepalive_timeout (\d+)s;/m.exec(upstream)?.[1]);
+    const mlflowSeconds = Number(/^KEEPALIVE_SECONDS=(\d+)$/m.exec(readFileSync(MLFLOW_ENTRYPOINT, 'utf8'))?.[1]);
+    assert.ok(proxySeconds > 0 && mlflowSeconds > 0, `${proxySeconds} / ${mlflowSeconds}`);
+    assert.ok(mlflowSeconds >= proxySeconds + 30, `proxy ${proxySeconds} s, MLflow ${mlflowSeconds} s`);
+  });
+
   it('the proxy gets no plain variables: its listen port and upstream are the image defaults', () => {
     assert.deepEqual(taskContract().proxy.environment, {});
   });

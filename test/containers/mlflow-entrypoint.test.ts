@@ -129,6 +129,7 @@ describe('mlflow entrypoint', () => {
       '--backend-store-uri', EXPECTED_URI,
       '--no-serve-artifacts',
       '--default-artifact-root', 's3://mlflow-artifacts-123',
+      '--uvicorn-opts', '--timeout-keep-alive 65',
       '--allowed-hosts', '*.execute-api.us-west-2.amazonaws.com,*.us-west-2.elb.amazonaws.com,localhost',
       '--cors-allowed-origins', 'https://*.execute-api.us-west-2.amazonaws.com',
     ]);
@@ -185,7 +186,7 @@ describe('mlflow entrypoint', () => {
     const v2 = runEntrypoint({ MLFLOW_VERSION: '2.22.1', MLFLOW_SERVER_ALLOWED_HOSTS: undefined });
     assert.equal(v2.status, 0, v2.stderr);
     const v2server = v2.calls[1].argv;
-    assert.equal(argAfter(v2server, '--gunicorn-opts'), '--timeout 300');
+    assert.equal(argAfter(v2server, '--gunicorn-opts'), '--timeout 300 --keep-alive 65');
     assert.ok(!v2server.includes('--allowed-hosts') && !v2server.includes('--cors-allowed-origins'));
 
     rmSync(join(work, 'mlflow-calls.jsonl'));
@@ -193,7 +194,7 @@ describe('mlflow entrypoint', () => {
     assert.equal(v34.status, 0, v34.stderr);
     const v34server = v34.calls[1].argv;
     assert.ok(!v34server.includes('--allowed-hosts'));
-    assert.equal(argAfter(v34server, '--gunicorn-opts'), '--timeout 300');
+    assert.equal(argAfter(v34server, '--gunicorn-opts'), '--timeout 300 --keep-alive 65');
     assert.equal(argAfter(v34server, '--workers'), '3');
   });
 
