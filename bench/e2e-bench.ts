@@ -9,7 +9,7 @@
  * ROUNDS x TARGETS x (LOG_METRIC + SEARCH_RUNS) requests and stops by itself. Figures are printed as ratios.
  */
 import { cpus } from 'node:os';
-import { createExperimentAndRun, http, mlflowApi, trackingLoad, type LoadResult } from '../test/e2e/support/http';
+import { createExperimentAndRun, http, mlflowApi, trackingLoad, unexplainedFailures, type LoadResult } from '../test/e2e/support/http';
 import { startStack } from '../test/e2e/support/stack';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -58,7 +58,8 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round += 1) {
       for (const [name, url, headers] of targets) {
         const result = await trackingLoad(url, headers, target, { logMetric: LOG_METRIC, searchRuns: SEARCH_RUNS, concurrency: CONCURRENCY });
-        if (result.logMetric.failures + result.searchRuns.failures > 0) throw new Error(`${name}: ${result.logMetric.failures + result.searchRuns.failures} failed requests`);
+        const failed = unexplainedFailures([result.logMetric, result.searchRuns], stack.servers.map((s) => s.service.output()).join('\n'));
+        if (failed.length > 0) throw new Error(`${name}: ${result.logMetric.failures + result.searchRuns.failures} failed requests, first: ${failed.join(' | ')}`);
         results.get(name)!.push(result);
         console.log(`round ${round} ${name}: log_metric ${result.logMetric.perSecond.toFixed(1)}/s, search_runs p50 ${result.searchRuns.p50Ms.toFixed(1)} ms p99 ${result.searchRuns.p99Ms.toFixed(1)} ms`);
       }

@@ -7,9 +7,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { resolvePlatformConfig, type RawSettings } from '../../../src/config/platform-config';
 import { NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, freePort, requireProgram, workerUser } from '../../containers/support/proxy';
 import { ensurePythonEnv, REPO_ROOT, type PythonEnv } from '../../support/python-env';
@@ -118,6 +118,10 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
   const started: Array<{ stop(): Promise<void> }> = [];
   const stopAll = async (): Promise<void> => {
     for (const part of started.reverse()) await part.stop().catch(() => {});
+    // The servers' logs stay for a person to read after a failure: test-output/e2e/logs/<test file>/.
+    const logs = join(TEST_OUTPUT, 'logs', basename(process.argv[1] ?? 'run', '.ts'));
+    mkdirSync(logs, { recursive: true });
+    for (const file of readdirSync(workDir).filter((f) => f.endsWith('.log'))) copyFileSync(join(workDir, file), join(logs, file));
     rmSync(workDir, { recursive: true, force: true });
   };
 
