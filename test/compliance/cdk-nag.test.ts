@@ -7,6 +7,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { RawSettings } from '../../src/config/platform-config';
 import { configureApp } from '../../src/main';
+import { COMPLIANCE_CONFIGURATIONS } from './configurations';
 
 interface Violation { ruleName: string; violatingConstructs: Array<{ constructPath: string }> }
 
@@ -32,17 +33,7 @@ function nagFindings(settings: RawSettings, extend?: (app: App) => void): string
 }
 
 describe('cdk-nag AWS Solutions checks pass with no unacknowledged finding', () => {
-  const configurations: Array<[string, RawSettings]> = [
-    ['defaults (Studio, new domain)', {}],
-    ['every SageMaker stack', { sagemaker: 'both' }],
-    ['existing Studio domain', { sagemaker: 'both', domainId: 'd-abcdefghijkl' }],
-    ['no SageMaker, two NAT gateways, larger tasks', { sagemaker: 'none', natGateways: 2, taskCpu: 2048, taskMemoryMiB: 4096 }],
-    ['deletion protection off', { dbDeletionProtection: false }],
-    ['throwaway environment (data destroyed with the stack)', { destroyDataOnDelete: true, sagemaker: 'both' }],
-    ['serving image built at deploy time (servingImage)', { servingImage: true, sagemaker: 'both' }],
-    ["moving in another deployment's data: its artifact bucket and a database snapshot", { artifactBucketName: 'mlflow-123456789012-us-west-2', dbSnapshot: 'mlflow-before-move', sagemaker: 'both' }],
-  ];
-  for (const [name, settings] of configurations) {
+  for (const [name, settings] of COMPLIANCE_CONFIGURATIONS) {
     test(name, () => assert.deepEqual(nagFindings(settings), []));
   }
 

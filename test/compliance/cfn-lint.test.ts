@@ -19,21 +19,13 @@ import { RawSettings } from '../../src/config/platform-config';
 import { configureApp } from '../../src/main';
 import { STACK_NAMES } from '../../src/names';
 import { ensurePythonEnv, REPO_ROOT } from '../support/python-env';
+import { COMPLIANCE_CONFIGURATIONS } from './configurations';
 
 const ALLOW_LIST_FILE = path.join(__dirname, 'cfn-lint-allowlist.json');
 const LINT_OPTIONS = ['--format', 'json', '--include-checks', 'I', '--ignore-checks', 'I1022'];
 
-/** The configurations of test/compliance/cdk-nag.test.ts. */
-const CONFIGURATIONS: Array<[string, RawSettings]> = [
-  ['defaults (Studio, new domain)', {}],
-  ['every SageMaker stack', { sagemaker: 'both' }],
-  ['existing Studio domain', { sagemaker: 'both', domainId: 'd-abcdefghijkl' }],
-  ['no SageMaker, two NAT gateways, larger tasks', { sagemaker: 'none', natGateways: 2, taskCpu: 2048, taskMemoryMiB: 4096 }],
-  ['deletion protection off', { dbDeletionProtection: false }],
-  ['throwaway environment (data destroyed with the stack)', { destroyDataOnDelete: true, sagemaker: 'both' }],
-  ['serving image built at deploy time (servingImage)', { servingImage: true, sagemaker: 'both' }],
-  ["moving in another deployment's data: its artifact bucket and a database snapshot", { artifactBucketName: 'mlflow-123456789012-us-west-2', dbSnapshot: 'mlflow-before-move', sagemaker: 'both' }],
-];
+/** The configurations the cdk-nag check covers too. */
+const CONFIGURATIONS = COMPLIANCE_CONFIGURATIONS;
 
 interface AllowEntry { rule: string; stack: string; resource: string; message: string; reason: string }
 
