@@ -11,6 +11,7 @@
 import { cpus } from 'node:os';
 import { createExperimentAndRun, http, mlflowApi, trackingLoad, unexplainedFailures, type LoadResult } from '../test/e2e/support/http';
 import { startStack } from '../test/e2e/support/stack';
+import { median } from './measure';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LOG_METRIC = Number(process.env.BENCH_LOG_METRIC ?? 400);
@@ -18,11 +19,6 @@ const SEARCH_RUNS = Number(process.env.BENCH_SEARCH_RUNS ?? 100);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 /** Runs in the searched experiment, each with a few params and metrics. */
 const RUNS = 50;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 async function main(): Promise<void> {
   console.log(`bench:e2e on ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}; load generator: Node http, closed loop, `

@@ -20,7 +20,6 @@
  * Settings (environment): BENCH_SECONDS (default 3), BENCH_ROUNDS (default 3), BENCH_CONNECTIONS
  * (valid connections, default 32), BENCH_ATTACK_CONNECTIONS (default 4).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +27,7 @@ import { createCryptCounter } from '../test/containers/support/crypt-counter';
 import { basicAuth, requireProgram, startProxy } from '../test/containers/support/proxy';
 import { startStandInUpstream } from '../test/containers/support/upstream';
 import { runLoad, type LoadResult } from './loadgen';
+import { median, runWrk, type WrkSummary } from './measure';
 
 const seconds = Math.min(Math.max(Number(process.env.BENCH_SECONDS ?? 3), 1), 60);
 const rounds = Math.min(Math.max(Number(process.env.BENCH_ROUNDS ?? 3), 1), 10);
@@ -86,40 +86,11 @@ const ATTACKS: Attack[] = [
   },
 ];
 
-interface WrkResult {
-  readonly requests: number;
-  readonly rps: number;
-  readonly non2xx: number;
-}
-
 /** Runs wrk for `durationS` seconds against `url` with the attack's script; resolves with its summary. */
-function runWrk(url: string, attack: Attack, durationS: number, dir: string, index: number): Promise<WrkResult> {
+function runAttack(url: string, attack: Attack, durationS: number, dir: string, index: number): Promise<WrkSummary> {
   const script = join(dir, `attack-${index}.lua`);
   writeFileSync(script, attack.lua);
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', ['-t1', `-c${attack.connections ?? attackConnections}`, `-d${durationS}s`, '--timeout', '10s', '-s', script, url], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), (durationS + 15) * 1000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      const requests = /(\d+) requests in/.exec(out);
-      const rps = /Requests\/sec:\s*([\d.]+)/.exec(out);
-      if (code !== 0 || !requests || !rps) return reject(new Error(`wrk failed (${code}):\n${out}`));
-      const non2xx = /Non-2xx or 3xx responses:\s*(\d+)/.exec(out);
-      resolve({ requests: Number(requests[1]), rps: Number(rps[1]), non2xx: non2xx ? Number(non2xx[1]) : 0 });
-    });
-  });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return runWrk(['-t1', `-c${attack.connections ?? attackConnections}`, `-d${durationS}s`, '--timeout', '10s', '-s', script, url], durationS);
 }
 
 function validLine(r: LoadResult): string {
@@ -154,7 +125,7 @@ async function main(): Promise<void> {
       for (const [index, attack] of ATTACKS.entries()) {
         const baseline = await runLoad(load);
         const hashes = counter.count();
-        const [valid, attacker] = await Promise.all([runLoad(load), runWrk(url, attack, attackSeconds, dir, index)]);
+        const [valid, attacker] = await Promise.all([runLoad(load), runAttack(url, attack, attackSeconds, dir, index)]);
         const cryptCalls = counter.count() - hashes;
         alone.get(attack.name)!.push(baseline.rps);
         attacked.get(attack.name)!.push(valid.rps);

@@ -15,13 +15,14 @@
  * (comma-separated list, default "8,64"), BENCH_TOOLS (default "loadgen,wrk"), BENCH_SEED=0 to skip
  * the seed-style run.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { basicAuth, freePort, NGINX_TEMPLATE, requireProgram, startProcess, startProxy, workerUser } from '../test/containers/support/proxy';
 import { startStandInUpstream } from '../test/containers/support/upstream';
 import { runLoad } from './loadgen';
+import { median, runWrk } from './measure';
 
 const seconds = Math.min(Math.max(Number(process.env.BENCH_SECONDS ?? 3), 1), 60);
 const rounds = Math.min(Math.max(Number(process.env.BENCH_ROUNDS ?? 3), 1), 10);
@@ -93,12 +94,6 @@ async function startSeedStyle(upstreamPort: number): Promise<{ port: number; sto
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 interface Measured {
   readonly rps: number;
   readonly non200: number;
@@ -109,33 +104,17 @@ interface Measured {
 type Tool = 'loadgen' | 'wrk';
 
 /** wrk -t2 for `secs` whole seconds; resolves with its summary. */
-function wrk(port: number, connections: number, secs: number, authorization: string | undefined): Promise<Measured> {
+async function wrk(port: number, connections: number, secs: number, authorization: string | undefined): Promise<Measured> {
   const args = ['-t2', `-c${Math.max(connections, 2)}`, `-d${secs}s`, '--timeout', '10s', '--latency'];
   if (authorization) args.push('-H', `Authorization: ${authorization}`);
   args.push(`http://127.0.0.1:${port}/bench`);
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const killer = setTimeout(() => child.kill('SIGKILL'), (secs + 15) * 1000);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(killer);
-      const rps = /Requests\/sec:\s*([\d.]+)/.exec(out);
-      if (code !== 0 || !rps) return reject(new Error(`wrk failed (${code}):\n${out}`));
-      const non2xx = /Non-2xx or 3xx responses:\s*(\d+)/.exec(out);
-      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-      const p50 = /\s50%\s+(\S+)/.exec(out);
-      const p99 = /\s99%\s+(\S+)/.exec(out);
-      resolve({
-        rps: Number(rps[1]),
-        non200: non2xx ? Number(non2xx[1]) : 0,
-        errors: socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
-        note: `latency p50 ${p50?.[1] ?? '?'}, p99 ${p99?.[1] ?? '?'}`,
-      });
-    });
-  });
+  const summary = await runWrk(args, secs);
+  return {
+    rps: summary.rps,
+    non200: summary.non2xx,
+    errors: summary.socketErrors,
+    note: `latency p50 ${summary.p50 ?? '?'}, p99 ${summary.p99 ?? '?'}`,
+  };
 }
 
 async function measure(tool: Tool, port: number, connections: number, authorization: string | undefined): Promise<Measured> {
