@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import { HEALTH_CHECK_PATH } from '../../src/names';
 import { REPO_ROOT } from '../support/python-env';
-import { basicAuth, createExperimentAndRun, http, mlflowApi, MLFLOW_LAZY_AUTH_IMPORT_RACE, trackingLoad, unexplainedFailures } from './support/http';
+import { basicAuth } from '../containers/support/proxy';
+import { createExperimentAndRun, http, mlflowApi, MLFLOW_LAZY_AUTH_IMPORT_RACE, trackingLoad, unexplainedFailures } from './support/http';
 import { sleep, waitFor } from './support/service';
 import { startStack, TEST_OUTPUT, type E2eStack } from './support/stack';
 

@@ -104,28 +104,12 @@ async function runNotebook(failOperation?: string): Promise<Report> {
   return JSON.parse(readFileSync(reportPath, 'utf8')) as Report;
 }
 
-/** One call of an AWS JSON API on the stand-in (SageMaker: `SageMaker.ListEndpoints`). */
-async function awsJson(service: string, target: string, body: unknown): Promise<any> {
-  const response = await fetch(stack.aws.endpoint, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': target,
-      authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${STANDIN_REGION}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${target} on the stand-in: ${response.status} ${text}`);
-  return JSON.parse(text);
-}
-
 /** Everything SageMaker could bill for, as the stand-in holds it. */
 async function sagemakerResources() {
   return {
-    endpoints: (await awsJson('sagemaker', 'SageMaker.ListEndpoints', {})).Endpoints.map((e: any) => e.EndpointName),
-    endpointConfigs: (await awsJson('sagemaker', 'SageMaker.ListEndpointConfigs', {})).EndpointConfigs.map((c: any) => c.EndpointConfigName),
-    models: (await awsJson('sagemaker', 'SageMaker.ListModels', {})).Models.map((m: any) => m.ModelName),
+    endpoints: (await stack.aws.json('sagemaker', 'SageMaker.ListEndpoints', {})).Endpoints.map((e: any) => e.EndpointName),
+    endpointConfigs: (await stack.aws.json('sagemaker', 'SageMaker.ListEndpointConfigs', {})).EndpointConfigs.map((c: any) => c.EndpointConfigName),
+    models: (await stack.aws.json('sagemaker', 'SageMaker.ListModels', {})).Models.map((m: any) => m.ModelName),
   };
 }
 

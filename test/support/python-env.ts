@@ -198,8 +198,3 @@ export function ensureSampleMlflowEnv(log: (line: string) => void = () => {}): P
 export function ensureLabPythonEnv(log: (line: string) => void = () => {}): PythonEnv {
   return ensureVenv(labEnvSpec(), log);
 }
-
-/** PATH with the environment's bin/ first. */
-export function pathWith(env: PythonEnv): string {
-  return [env.bin, process.env.PATH ?? ''].join(':');
-}

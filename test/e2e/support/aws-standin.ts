@@ -21,6 +21,8 @@ export interface AwsStandIn {
   /** Keys of the objects under `prefix` in `bucket`. */
   listKeys(bucket: string, prefix?: string): Promise<string[]>;
   createSecret(name: string, value: string): Promise<void>;
+  /** One call of an AWS JSON API (`service` as in a signature's credential scope, e.g. `sagemaker`); its parsed answer. */
+  json(service: string, target: string, body: unknown): Promise<any>;
   /** Starts moto's request recorder (its file is in the stand-in's own folder); clients download it from /moto-api/recorder/. */
   startRecording(): Promise<void>;
   stop(): Promise<void>;
@@ -39,18 +41,20 @@ export async function startAwsStandIn(python: PythonEnv): Promise<AwsStandIn> {
   const endpoint = `http://127.0.0.1:${port}`;
   await waitFor('the S3 stand-in to answer', async () => (await fetch(`${endpoint}/moto-api/`)).status < 500, 60_000, service);
 
-  const secretsManager = async (target: string, body: unknown): Promise<void> => {
+  const json = async (service: string, target: string, body: unknown): Promise<any> => {
     const response = await fetch(endpoint, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-amz-json-1.1',
-        'x-amz-target': `secretsmanager.${target}`,
+        'x-amz-target': target,
         // moto routes a request to a service by the credential scope of its signature.
-        authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${STANDIN_REGION}/secretsmanager/aws4_request, SignedHeaders=host, Signature=0`,
+        authorization: `AWS4-HMAC-SHA256 Credential=testing/20260101/${STANDIN_REGION}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
       },
       body: JSON.stringify(body),
     });
-    if (!response.ok) throw new Error(`Secrets Manager ${target} on the stand-in: ${response.status} ${await response.text()}`);
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${target} on the stand-in: ${response.status} ${text}`);
+    return JSON.parse(text);
   };
 
   return {
@@ -84,7 +88,10 @@ export async function startAwsStandIn(python: PythonEnv): Promise<AwsStandIn> {
       } while (token);
       return keys;
     },
-    createSecret: (name, value) => secretsManager('CreateSecret', { Name: name, SecretString: value }),
+    createSecret: async (name, value) => {
+      await json('secretsmanager', 'secretsmanager.CreateSecret', { Name: name, SecretString: value });
+    },
+    json,
     async startRecording() {
       const response = await fetch(`${endpoint}/moto-api/recorder/start-recording`, { method: 'POST' });
       if (!response.ok) throw new Error(`starting the stand-in's recorder: ${response.status} ${await response.text()}`);

@@ -44,10 +44,6 @@ export function http(base: string, path: string, options: HttpOptions = {}): Pro
   });
 }
 
-export function basicAuth(username: string, password: string): string {
-  return `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
-}
-
 export interface LoadResult {
   readonly requests: number;
   readonly failures: number;
@@ -136,7 +132,6 @@ export const mlflowApi = {
   getRun: (runId: string) => `/api/2.0/mlflow/runs/get?run_id=${runId}`,
   logMetric: '/api/2.0/mlflow/runs/log-metric',
   searchRuns: '/api/2.0/mlflow/runs/search',
-  metricHistory: (runId: string, key: string) => `/api/2.0/mlflow/metrics/get-history?run_id=${runId}&metric_key=${encodeURIComponent(key)}`,
 } as const;
 
 /** Creates an experiment and a run in it through `base` with `headers`; returns their ids. */

@@ -134,10 +134,8 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
       ...userArgs,
     ], { PATH: process.env.PATH }, join(base, `server-${generation}.log`));
     const current = service;
-    await waitFor('MariaDB to accept connections', async () => {
-      const ping = spawnSync(client, ['--no-defaults', `--socket=${socket}`, '--user=root', '-e', 'SELECT 1'], { encoding: 'utf8' });
-      return ping.status === 0;
-    }, 60_000, current);
+    // query() throws until the server answers; waitFor takes a throw as "not yet".
+    await waitFor('MariaDB to accept connections', async () => query('SELECT 1') === '1', 60_000, current);
   };
 
   await start();

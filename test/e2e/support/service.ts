@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
-import { connect } from 'node:net';
 
 export interface Service {
   readonly name: string;
@@ -74,18 +73,6 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
 
 export function tail(text: string, lines = 60): string {
   return text.split('\n').slice(-lines).join('\n');
-}
-
-/** True when something accepts TCP connections on 127.0.0.1:port. */
-export function acceptsConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** The process ids whose process group is `group` (Linux /proc). */

@@ -11,7 +11,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } 
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { resolvePlatformConfig, type RawSettings } from '../../../src/config/platform-config';
-import { NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, freePort, requireProgram, workerUser } from '../../containers/support/proxy';
+import { basicAuth, NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, freePort, requireProgram, workerUser } from '../../containers/support/proxy';
 import { ensurePythonEnv, REPO_ROOT, type PythonEnv } from '../../support/python-env';
 import { startAwsStandIn, type AwsStandIn } from './aws-standin';
 import { startMariaDb, type MariaDb } from './mariadb';
@@ -212,7 +212,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       await waitFor('the proxy to answer /elb-status', async () => (await fetch(`${proxy!.url}/elb-status`)).status === 200, 30_000, service);
     }
 
-    const authorization = (): string => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+    const authorization = (): string => basicAuth(username, password);
     const clientEnv = (): Record<string, string> => ({
       ...aws.clientEnv(),
       MLFLOW_TRACKING_URI: proxy?.url ?? servers[0].url,
