@@ -4,32 +4,23 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
-import { buildPlatform } from '../../src/app';
-import { RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
+import { RawSettings } from '../../src/config/platform-config';
 import { IMAGE_BUILD_LIMITS, IMAGE_TAG_PREFIXES, IMAGES_KEPT_PER_KIND } from '../../src/constructs/container-images';
-import { CONTAINER_NAMES, STACK_NAMES } from '../../src/names';
+import { CONTAINER_NAMES } from '../../src/names';
+import { synthPlatformAssets } from '../support/synth';
 
 /** Synthesizes the platform stack and returns its template and the assets the CDK CLI would have to publish. */
 function synthImages(settings: RawSettings) {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'mlflow-images-'));
+  const { template, manifest, cleanup } = synthPlatformAssets(settings, 'mlflow-images-');
   try {
-    const app = new App({ outdir });
-    buildPlatform(app, resolvePlatformConfig({ sagemaker: 'none', ...settings }));
-    const assembly = app.synth();
-    const stack = assembly.getStackByName(STACK_NAMES.mlflow);
-    const template = Template.fromJSON(stack.template);
-    const manifest = assembly.artifacts.find((a) => a instanceof AssetManifestArtifact && a.id === `${STACK_NAMES.mlflow}.assets`) as AssetManifestArtifact;
-    assert.ok(manifest, 'asset manifest of the platform stack');
     const dockerAssets = Object.values(manifest.contents.dockerImages ?? {}).map((image) => ({
       directory: image.source.directory,
       buildArgs: image.source.dockerBuildArgs,
     }));
     return { template, dockerAssets };
   } finally {
-    rmSync(outdir, { recursive: true, force: true });
+    cleanup();
   }
 }
 

@@ -5,35 +5,21 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
-import { buildPlatform } from '../../src/app';
 import { loadPlatformConfig } from '../../src/config/load-config';
 import { ConfigError, DEFAULT_CONFIG, RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
 import { IMAGE_BUILD_LIMITS } from '../../src/constructs/container-images';
 import { SERVING_IMAGE_BUILD_LIMITS, SERVING_IMAGE_DIR, SERVING_IMAGE_REPOSITORY } from '../../src/constructs/serving-image';
-import { STACK_NAMES } from '../../src/names';
+import { synthPlatformAssets } from '../support/synth';
 
 /** The platform stack's template and the build contexts of its deploy-time builds (the asset directories). */
 function synthPlatform(settings: RawSettings) {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'mlflow-serving-'));
-  try {
-    const app = new App({ outdir });
-    buildPlatform(app, resolvePlatformConfig({ sagemaker: 'none', ...settings }));
-    const assembly = app.synth();
-    const template = Template.fromJSON(assembly.getStackByName(STACK_NAMES.mlflow).template);
-    const manifest = assembly.artifacts.find((a) => a instanceof AssetManifestArtifact && a.id === `${STACK_NAMES.mlflow}.assets`) as AssetManifestArtifact;
-    const fileAssets = Object.values(manifest.contents.files ?? {}).map((file) => file.source.path);
-    const dockerAssets = Object.keys(manifest.contents.dockerImages ?? {});
-    return { template, fileAssets, dockerAssets, outdir, cleanup: () => rmSync(outdir, { recursive: true, force: true }) };
-  } catch (error) {
-    rmSync(outdir, { recursive: true, force: true });
-    throw error;
-  }
+  const { template, manifest, outdir, cleanup } = synthPlatformAssets(settings, 'mlflow-serving-');
+  const fileAssets = Object.values(manifest.contents.files ?? {}).map((file) => file.source.path);
+  const dockerAssets = Object.keys(manifest.contents.dockerImages ?? {});
+  return { template, fileAssets, dockerAssets, outdir, cleanup };
 }
 
 const builds = (template: Template) => Object.values(template.findResources('Custom::CDKContainerImageBuild')) as any[];

@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
+import { STACK_NAMES } from '../../src/names';
 import { buildPlatform, Platform } from '../../src/app';
 import { RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
 
@@ -17,4 +22,26 @@ export function mlflowTemplate(settings: RawSettings = {}): Template {
 /** Resources of one type, as [logicalId, resource] pairs. */
 export function resourcesOfType(template: Template, type: string): Array<[string, { Properties: any; [key: string]: any }]> {
   return Object.entries(template.findResources(type)) as Array<[string, { Properties: any }]>;
+}
+
+/**
+ * Synthesizes the platform (no SageMaker stacks unless `settings` asks) into a temporary cloud assembly and returns
+ * the MLflowVpcStack's template and asset manifest: what the CDK CLI would publish. `cleanup()` removes the assembly
+ * (asset paths in the manifest point into it until then).
+ */
+export function synthPlatformAssets(settings: RawSettings, prefix = 'mlflow-assets-') {
+  const outdir = mkdtempSync(join(tmpdir(), prefix));
+  const cleanup = (): void => rmSync(outdir, { recursive: true, force: true });
+  try {
+    const app = new App({ outdir });
+    buildPlatform(app, resolvePlatformConfig({ sagemaker: 'none', ...settings }));
+    const assembly = app.synth();
+    const template = Template.fromJSON(assembly.getStackByName(STACK_NAMES.mlflow).template);
+    const manifest = assembly.artifacts.find((a) => a instanceof AssetManifestArtifact && a.id === `${STACK_NAMES.mlflow}.assets`) as AssetManifestArtifact | undefined;
+    if (!manifest) throw new Error('the platform stack has no asset manifest');
+    return { template, manifest, outdir, cleanup };
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
 }
