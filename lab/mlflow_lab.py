@@ -229,6 +229,18 @@ def _not_found(error: Exception) -> bool:
     )
 
 
+def _describe_if_exists(describe: Any, **kwargs: Any) -> dict | None:
+    """``describe(**kwargs)`` (a SageMaker Describe call), or None when SageMaker says the resource does not exist."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return describe(**kwargs)
+    except ClientError as error:
+        if not _not_found(error):
+            raise
+        return None
+
+
 def _named_for(name: str, endpoint_name: str, kind: str) -> bool:
     """MLflow names an endpoint's configuration ``<endpoint>-config-<id>`` and its model ``<endpoint>-model-<id>``."""
     return name.startswith(f"{endpoint_name}-{kind}-")
@@ -249,16 +261,9 @@ def delete_sagemaker_deployment(
     settle, since SageMaker refuses to delete it before), every endpoint configuration and model named after the
     endpoint, and each model's archive in S3. It is safe to run again: what is gone is skipped.
     """
-    from botocore.exceptions import ClientError
-
     done = DeploymentCleanup()
     config_names: set[str] = set()
-    try:
-        endpoint = sagemaker_client.describe_endpoint(EndpointName=endpoint_name)
-    except ClientError as error:
-        if not _not_found(error):
-            raise
-        endpoint = None
+    endpoint = _describe_if_exists(sagemaker_client.describe_endpoint, EndpointName=endpoint_name)
     if endpoint is not None:
         deadline = time.monotonic() + wait_seconds
         while endpoint["EndpointStatus"] in ENDPOINT_TRANSITIONAL and time.monotonic() < deadline:
@@ -276,11 +281,8 @@ def delete_sagemaker_deployment(
     )
     model_names: set[str] = set()
     for config_name in sorted(config_names):
-        try:
-            config = sagemaker_client.describe_endpoint_config(EndpointConfigName=config_name)
-        except ClientError as error:
-            if not _not_found(error):
-                raise
+        config = _describe_if_exists(sagemaker_client.describe_endpoint_config, EndpointConfigName=config_name)
+        if config is None:
             continue
         model_names.update(variant["ModelName"] for variant in config.get("ProductionVariants", []))
         sagemaker_client.delete_endpoint_config(EndpointConfigName=config_name)
@@ -292,11 +294,8 @@ def delete_sagemaker_deployment(
         if _named_for(item["ModelName"], endpoint_name, "model")
     )
     for model_name in sorted(model_names):
-        try:
-            model = sagemaker_client.describe_model(ModelName=model_name)
-        except ClientError as error:
-            if not _not_found(error):
-                raise
+        model = _describe_if_exists(sagemaker_client.describe_model, ModelName=model_name)
+        if model is None:
             continue
         archive = model.get("PrimaryContainer", {}).get("ModelDataUrl", "")
         if archive.startswith("s3://"):
