@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -16,6 +17,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
 
 export interface AwsClients {
+  readonly applicationAutoScaling: ApplicationAutoScalingClient;
   readonly cloudFormation: CloudFormationClient;
   readonly cloudWatch: CloudWatchClient;
   readonly ec2: EC2Client;
@@ -134,6 +136,7 @@ export function awsClientConfig({ region, profile }: AwsTarget, options: AwsClie
 export function createAwsClients(target: AwsTarget, options: AwsClientOptions = {}): AwsClients {
   const config = awsClientConfig(target, options);
   return {
+    applicationAutoScaling: new ApplicationAutoScalingClient(config),
     cloudFormation: new CloudFormationClient(config),
     cloudWatch: new CloudWatchClient(config),
     ec2: new EC2Client(config),

@@ -1,7 +1,8 @@
 /**
- * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, destroy.
+ * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, pause, resume, destroy.
  * `runCli` takes its dependencies as an argument and returns the exit code, so tests drive it without AWS.
  */
+import { pauseCommand, resumeCommand } from './commands/capacity';
 import { deployCommand } from './commands/deploy';
 import { destroyCommand } from './commands/destroy';
 import { doctorCommand } from './commands/doctor';
@@ -17,6 +18,8 @@ Commands:
   deploy        deploy all stacks with the project's pinned CDK CLI
   status        stack states, MLflow endpoint, ECS tasks, database (running or paused)
   credentials   MLflow username and password; --env prints shell export lines
+  pause         stop every MLflow task and hold the service at 0 (nothing deleted; the endpoint answers 503)
+  resume        start MLflow again with the deployed task counts and wait until it answers
   destroy       delete the stacks after confirmation (--yes to skip it)
 
 Options for every command:
@@ -35,6 +38,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   deploy: deployCommand,
   status: statusCommand,
   credentials: credentialsCommand,
+  pause: pauseCommand,
+  resume: resumeCommand,
   destroy: destroyCommand,
 };
 

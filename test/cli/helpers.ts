@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import {
   CloudFormationClient,
   CloudFormationServiceException,
@@ -25,6 +26,7 @@ export const ACCOUNT = '123456789012';
 export const ARN = `arn:aws:iam::${ACCOUNT}:user/dev`;
 
 export interface Mocks {
+  aas: AwsClientStub<ApplicationAutoScalingClient>;
   cfn: AwsClientStub<CloudFormationClient>;
   cw: AwsClientStub<CloudWatchClient>;
   ec2: AwsClientStub<EC2Client>;
@@ -100,6 +102,7 @@ export function makeProject(options: HarnessOptions = {}): string {
 
 export function harness(options: HarnessOptions = {}): Harness {
   const clients: AwsClients = {
+    applicationAutoScaling: new ApplicationAutoScalingClient({ region: 'us-west-2' }),
     cloudFormation: new CloudFormationClient({ region: 'us-west-2' }),
     cloudWatch: new CloudWatchClient({ region: 'us-west-2' }),
     ec2: new EC2Client({ region: 'us-west-2' }),
@@ -111,6 +114,7 @@ export function harness(options: HarnessOptions = {}): Harness {
     sts: new STSClient({ region: 'us-west-2' }),
   };
   const mocks: Mocks = {
+    aas: mockClient(clients.applicationAutoScaling),
     cfn: mockClient(clients.cloudFormation),
     cw: mockClient(clients.cloudWatch),
     ec2: mockClient(clients.ec2),

@@ -60,6 +60,16 @@ describe('status', () => {
     assert.deepEqual(query.MetricDataQueries?.[0].MetricStat?.Metric?.Dimensions, [{ Name: 'DBInstanceIdentifier', Value: 'mlflow-db-writer' }]);
   });
 
+  it('a paused service (pause, or outside active hours) is shown as paused, not as a problem', async () => {
+    const h = harness();
+    healthy(h);
+    h.mocks.ecs.on(DescribeServicesCommand, { cluster: 'mlflow-cluster', services: ['mlflow-svc'] }).resolves({
+      services: [{ status: 'ACTIVE', runningCount: 0, desiredCount: 0, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }],
+    });
+    assert.equal(await h.run('status'), EXIT.ok, h.text());
+    assert.match(h.out.join('\n'), /Tasks\s+0 running \/ 0 desired: paused \(`npx mlflow-on-aws resume` starts it again\)/);
+  });
+
   it('running database shows its capacity', async () => {
     const h = harness();
     healthy(h, [1.5]);

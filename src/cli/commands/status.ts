@@ -126,6 +126,7 @@ async function serviceLine(target: Target, cluster: string | undefined, service:
     const primary = svc.deployments?.find((d) => d.status === 'PRIMARY');
     if (running < desired) problems.push(`only ${running} of ${desired} MLflow tasks are running`);
     const rollout = primary?.rolloutState ? `, deployment ${primary.rolloutState}` : '';
+    if (desired === 0 && running === 0) return `0 running / 0 desired: paused (\`npx mlflow-on-aws resume\` starts it again)`;
     return `${running} running / ${desired} desired${pending ? `, ${pending} pending` : ''} (service ${svc.status ?? 'unknown'}${rollout})`;
   } catch (error) {
     throw toCliError(error, errorContext(target, `reading ECS service ${service} (ecs:DescribeServices)`));

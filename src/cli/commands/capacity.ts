@@ -1,0 +1,226 @@
+/**
+ * `pause` and `resume`: the MLflow service's task count to 0 and back, without a deploy.
+ *
+ * The service's count is owned by Application Auto Scaling (its scalable target has a minimum, a maximum, CPU target
+ * tracking and, with active hours, scheduled actions), so setting the ECS desired count alone would be undone by the
+ * next scaling activity. `pause` therefore holds the scalable target at 0..0 with every kind of scaling suspended, then
+ * sets the desired count to 0; `resume` puts back the minimum and maximum of the deployed template (what was deployed,
+ * not what this machine's settings say), lifts the suspension, sets the desired count and waits until the endpoint
+ * answers. While paused the front door has no target: API Gateway answers 503 at once (with Retry-After, see
+ * docs/cli.md), and with no connection the database pauses after `dbAutoPauseMinutes`.
+ * A deploy while paused keeps the service paused (CloudFormation changes only what its template changes).
+ */
+import {
+  ApplicationAutoScalingClient,
+  DescribeScalableTargetsCommand,
+  RegisterScalableTargetCommand,
+  ScalableTarget,
+} from '@aws-sdk/client-application-auto-scaling';
+import { GetTemplateCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { GATEWAY_OUTPUTS, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
+import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
+import { CliDeps } from '../deps';
+import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
+import { commonOptions, parseCommandArgs } from '../options';
+
+export const PAUSE_HELP = `Usage: npx mlflow-on-aws pause [--wait] [--region R] [--profile P]
+
+Stops every MLflow task (desired count 0) and holds the service there: autoscaling and active-hours schedules
+are suspended until \`resume\`. Nothing is deleted; the endpoint answers 503 (Retry-After) while paused, and the
+database pauses after dbAutoPauseMinutes without connections.
+  --wait      wait until no task runs any more`;
+
+export const RESUME_HELP = `Usage: npx mlflow-on-aws resume [--no-wait] [--region R] [--profile P]
+
+Starts MLflow again with the task counts of the deployed stack and lifts the suspension of autoscaling and
+schedules. Waits until the endpoint answers (typically 2 to 4 minutes: task start and image pull, MLflow's
+start-up, a paused database's resume, two load balancer health checks), and says how long it took.
+  --no-wait   return once the service is told, without waiting`;
+
+/** How often a wait polls, and for how long at most (a resume covers the container's database wait and grace period). */
+export const CAPACITY_POLL_MS = 10_000;
+export const CAPACITY_MAX_WAIT_MS = 20 * 60 * 1000;
+
+const DIMENSION = 'ecs:service:DesiredCount';
+
+interface ServiceRef {
+  readonly cluster: string;
+  readonly service: string;
+  readonly resourceId: string;
+  readonly trackingUri?: string;
+}
+
+export async function pauseCommand(args: readonly string[], deps: CliDeps): Promise<number> {
+  const values = parseCommandArgs('pause', args, { wait: { type: 'boolean' } });
+  const options = commonOptions(values);
+  if (options.help) {
+    deps.output.out(PAUSE_HELP);
+    return EXIT.ok;
+  }
+  const target = await connect(deps, options);
+  const ref = await serviceRef(target);
+  const autoScaling = target.clients.applicationAutoScaling;
+  const current = await scalableTarget(target, autoScaling, ref);
+  const desired = await desiredCount(target, ref);
+  if (current.MinCapacity === 0 && current.MaxCapacity === 0 && desired === 0) {
+    deps.output.out(`MLflow is already paused (service ${ref.service}: 0 tasks). Start it with \`npx mlflow-on-aws resume\`.`);
+    return EXIT.ok;
+  }
+  await register(target, autoScaling, ref, 0, 0, true);
+  await setDesiredCount(target, ref, 0);
+  deps.output.out(`Paused: service ${ref.service} holds 0 tasks (was ${desired}; autoscaling and schedules suspended).`);
+  deps.output.out('The endpoint answers 503 with Retry-After until `npx mlflow-on-aws resume`; the database pauses once idle.');
+  if (values.wait === true) {
+    const seconds = await waitFor(deps, target, ref, 'the last task to stop', (running) => running === 0, false);
+    deps.output.out(`All tasks stopped after ${seconds} s.`);
+  }
+  return EXIT.ok;
+}
+
+export async function resumeCommand(args: readonly string[], deps: CliDeps): Promise<number> {
+  const values = parseCommandArgs('resume', args, { 'no-wait': { type: 'boolean' } });
+  const options = commonOptions(values);
+  if (options.help) {
+    deps.output.out(RESUME_HELP);
+    return EXIT.ok;
+  }
+  const target = await connect(deps, options);
+  const ref = await serviceRef(target);
+  const autoScaling = target.clients.applicationAutoScaling;
+  const deployed = await deployedCapacity(target);
+  await register(target, autoScaling, ref, deployed.min, deployed.max, false);
+  await setDesiredCount(target, ref, deployed.desired);
+  deps.output.out(`Resuming: service ${ref.service} to ${deployed.desired} task${deployed.desired === 1 ? '' : 's'} `
+    + `(autoscaling ${deployed.min}-${deployed.max}, as deployed); schedules apply again.`);
+  if (values['no-wait'] === true) return EXIT.ok;
+  deps.output.out('Waiting for MLflow to answer (typically 2 to 4 minutes) ...');
+  const seconds = await waitFor(deps, target, ref, 'MLflow to answer', (running) => running >= deployed.desired, true);
+  deps.output.out(`MLflow answers at ${ref.trackingUri ?? '(no tracking URI output)'}: resumed in ${seconds} s.`);
+  return EXIT.ok;
+}
+
+async function serviceRef(target: Target): Promise<ServiceRef> {
+  const stack = await findStack(target, STACK_NAMES.mlflow);
+  if (!stack) throw notDeployedError(STACK_NAMES.mlflow, errorContext(target));
+  const outputs = stackOutputs(stack);
+  const cluster = outputs[MLFLOW_OUTPUTS.clusterName];
+  const service = outputs[MLFLOW_OUTPUTS.serviceName];
+  if (!cluster || !service) {
+    throw new CliError(`Stack ${STACK_NAMES.mlflow} has no ${MLFLOW_OUTPUTS.clusterName}/${MLFLOW_OUTPUTS.serviceName} outputs.`, EXIT.failure,
+      'Deploy again (`npx mlflow-on-aws deploy`) so that the outputs exist.');
+  }
+  const trackingUri = stackOutputs(await findStack(target, STACK_NAMES.gateway))[GATEWAY_OUTPUTS.trackingUri];
+  return { cluster, service, resourceId: `service/${cluster}/${service}`, trackingUri };
+}
+
+async function scalableTarget(target: Target, client: ApplicationAutoScalingClient, ref: ServiceRef): Promise<ScalableTarget> {
+  let found: ScalableTarget | undefined;
+  try {
+    const answer = await client.send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs', ResourceIds: [ref.resourceId], ScalableDimension: DIMENSION }));
+    found = answer.ScalableTargets?.[0];
+  } catch (error) {
+    throw toCliError(error, errorContext(target, `reading the scalable target of ${ref.service} (application-autoscaling:DescribeScalableTargets)`));
+  }
+  if (!found) {
+    throw new CliError(`Service ${ref.service} has no scalable target in Application Auto Scaling.`, EXIT.failure,
+      'The stack registers one; deploy again (`npx mlflow-on-aws deploy`) to restore it.');
+  }
+  return found;
+}
+
+async function register(target: Target, client: ApplicationAutoScalingClient, ref: ServiceRef, min: number, max: number, suspend: boolean): Promise<void> {
+  try {
+    await client.send(new RegisterScalableTargetCommand({
+      ServiceNamespace: 'ecs',
+      ResourceId: ref.resourceId,
+      ScalableDimension: DIMENSION,
+      MinCapacity: min,
+      MaxCapacity: max,
+      SuspendedState: { DynamicScalingInSuspended: suspend, DynamicScalingOutSuspended: suspend, ScheduledScalingSuspended: suspend },
+    }));
+  } catch (error) {
+    throw toCliError(error, errorContext(target, `setting the scalable target of ${ref.service} to ${min}-${max} (application-autoscaling:RegisterScalableTarget)`));
+  }
+}
+
+async function desiredCount(target: Target, ref: ServiceRef): Promise<number> {
+  return (await describeService(target, ref)).desired;
+}
+
+async function describeService(target: Target, ref: ServiceRef): Promise<{ desired: number; running: number }> {
+  try {
+    const svc = (await target.clients.ecs.send(new DescribeServicesCommand({ cluster: ref.cluster, services: [ref.service] }))).services?.[0];
+    if (!svc) throw new CliError(`ECS service ${ref.service} not found in cluster ${ref.cluster}.`, EXIT.notDeployed);
+    return { desired: svc.desiredCount ?? 0, running: svc.runningCount ?? 0 };
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw toCliError(error, errorContext(target, `reading ECS service ${ref.service} (ecs:DescribeServices)`));
+  }
+}
+
+async function setDesiredCount(target: Target, ref: ServiceRef, count: number): Promise<void> {
+  try {
+    await target.clients.ecs.send(new UpdateServiceCommand({ cluster: ref.cluster, service: ref.service, desiredCount: count }));
+  } catch (error) {
+    throw toCliError(error, errorContext(target, `setting ${ref.service} to ${count} tasks (ecs:UpdateService)`));
+  }
+}
+
+/**
+ * The task counts as deployed: the scalable target's MinCapacity/MaxCapacity and the service's DesiredCount in the
+ * stack's template (numbers in this app's templates). Read from CloudFormation, not from local settings, so that
+ * resume gives back exactly what the last deploy set.
+ */
+export async function deployedCapacity(target: Target): Promise<{ min: number; max: number; desired: number }> {
+  let body: string | undefined;
+  try {
+    body = (await target.clients.cloudFormation.send(new GetTemplateCommand({ StackName: STACK_NAMES.mlflow, TemplateStage: 'Original' }))).TemplateBody;
+  } catch (error) {
+    throw toCliError(error, errorContext(target, `reading the template of ${STACK_NAMES.mlflow} (cloudformation:GetTemplate)`));
+  }
+  const resources = Object.values((JSON.parse(body ?? '{}') as { Resources?: Record<string, { Type?: string; Properties?: Record<string, unknown> }> }).Resources ?? {});
+  const scalable = resources.filter((r) => r.Type === 'AWS::ApplicationAutoScaling::ScalableTarget' && r.Properties?.ScalableDimension === DIMENSION);
+  const services = resources.filter((r) => r.Type === 'AWS::ECS::Service');
+  const min = scalable[0]?.Properties?.MinCapacity;
+  const max = scalable[0]?.Properties?.MaxCapacity;
+  if (scalable.length !== 1 || services.length !== 1 || typeof min !== 'number' || typeof max !== 'number') {
+    throw new CliError(`The deployed template of ${STACK_NAMES.mlflow} does not have exactly one ECS service with one scalable target of fixed capacity.`,
+      EXIT.failure, 'Deploy this version of the app (`npx mlflow-on-aws deploy`), then resume.');
+  }
+  const templateDesired = services[0].Properties?.DesiredCount;
+  // At least one task: a resume that starts nothing would be a pause.
+  const desired = Math.max(1, min, typeof templateDesired === 'number' ? Math.min(templateDesired, max) : min);
+  return { min, max: Math.max(max, desired), desired };
+}
+
+/**
+ * Polls the service until `done(runningCount)`; with `probe`, then also until the endpoint's health path answers 200
+ * (the whole way in: API Gateway, front door, proxy, MLflow). Returns the seconds waited.
+ */
+async function waitFor(deps: CliDeps, target: Target, ref: ServiceRef, what: string, done: (running: number) => boolean, probe: boolean): Promise<number> {
+  const start = deps.now().getTime();
+  const elapsed = (): number => deps.now().getTime() - start;
+  let tasksDone = false;
+  for (;;) {
+    if (!tasksDone) tasksDone = done((await describeService(target, ref)).running);
+    if (tasksDone && (!probe || !ref.trackingUri || (await answers(`${ref.trackingUri}${HEALTH_CHECK_PATH}`)))) {
+      return Math.round(elapsed() / 1000);
+    }
+    if (elapsed() >= CAPACITY_MAX_WAIT_MS) {
+      throw new CliError(`Gave up waiting for ${what} after ${Math.round(CAPACITY_MAX_WAIT_MS / 60_000)} minutes.`, EXIT.failure,
+        'See `npx mlflow-on-aws status` and the service\'s events in the ECS console (stopped tasks say why).');
+    }
+    await deps.sleep(CAPACITY_POLL_MS);
+  }
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    await response.arrayBuffer();
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}

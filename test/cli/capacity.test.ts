@@ -1,0 +1,191 @@
+import { strict as assert } from 'node:assert';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { DescribeScalableTargetsCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { GetTemplateCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { CAPACITY_MAX_WAIT_MS, CAPACITY_POLL_MS } from '../../src/cli/commands/capacity';
+import { EXIT } from '../../src/cli/errors';
+import { accessDenied, harness, Harness, outputs, setStacks } from './helpers';
+
+const RESOURCE_ID = 'service/mlflow-cluster/mlflow-svc';
+
+/** A deployed template with the service's scalable target, as this app synthesizes it (numbers, not tokens). */
+function template(min: number, max: number, desired: number): string {
+  return JSON.stringify({
+    Resources: {
+      Service: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: desired } },
+      Target: { Type: 'AWS::ApplicationAutoScaling::ScalableTarget', Properties: { MinCapacity: min, MaxCapacity: max, ScalableDimension: 'ecs:service:DesiredCount' } },
+    },
+  });
+}
+
+function deployed(h: Harness, trackingUri?: string): void {
+  setStacks(h.mocks, {
+    MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc' }) },
+    ...(trackingUri ? { HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: trackingUri }) } } : {}),
+  });
+  h.mocks.cfn.on(GetTemplateCommand, { StackName: 'MLflowVpcStack', TemplateStage: 'Original' }).resolves({ TemplateBody: template(2, 6, 2) });
+}
+
+function service(h: Harness, ...states: Array<{ desired: number; running: number }>): void {
+  const queue = [...states];
+  h.mocks.ecs.on(DescribeServicesCommand, { cluster: 'mlflow-cluster', services: ['mlflow-svc'] }).callsFake(async () => {
+    const next = queue.length > 1 ? queue.shift()! : queue[0];
+    return { services: [{ status: 'ACTIVE', desiredCount: next.desired, runningCount: next.running }] };
+  });
+}
+
+function scalable(h: Harness, min: number, max: number): void {
+  h.mocks.aas.on(DescribeScalableTargetsCommand, { ServiceNamespace: 'ecs', ResourceIds: [RESOURCE_ID], ScalableDimension: 'ecs:service:DesiredCount' })
+    .resolves({ ScalableTargets: [{ ServiceNamespace: 'ecs', ResourceId: RESOURCE_ID, ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: min, MaxCapacity: max, RoleARN: 'r', CreationTime: new Date() }] });
+}
+
+/** The writes: scalable target registrations, then desired counts. */
+function writes(h: Harness): string[] {
+  return [
+    ...h.mocks.aas.commandCalls(RegisterScalableTargetCommand).map((c) => `register ${c.args[0].input.MinCapacity}-${c.args[0].input.MaxCapacity} suspended=${c.args[0].input.SuspendedState?.ScheduledScalingSuspended}`),
+    ...h.mocks.ecs.commandCalls(UpdateServiceCommand).map((c) => `desired ${c.args[0].input.desiredCount}`),
+  ];
+}
+
+describe('pause', () => {
+  it('holds the scalable target at 0-0 with every kind of scaling suspended, then sets 0 tasks', async () => {
+    const h = harness();
+    deployed(h);
+    scalable(h, 2, 6);
+    service(h, { desired: 2, running: 2 });
+    assert.equal(await h.run('pause'), EXIT.ok, h.text());
+    const register = h.mocks.aas.commandCalls(RegisterScalableTargetCommand);
+    assert.equal(register.length, 1);
+    assert.deepEqual(register[0].args[0].input, {
+      ServiceNamespace: 'ecs', ResourceId: RESOURCE_ID, ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: 0, MaxCapacity: 0,
+      SuspendedState: { DynamicScalingInSuspended: true, DynamicScalingOutSuspended: true, ScheduledScalingSuspended: true },
+    });
+    assert.deepEqual(h.mocks.ecs.commandCalls(UpdateServiceCommand).map((c) => c.args[0].input), [{ cluster: 'mlflow-cluster', service: 'mlflow-svc', desiredCount: 0 }]);
+    assert.match(h.out.join('\n'), /Paused: service mlflow-svc holds 0 tasks \(was 2/);
+    assert.match(h.out.join('\n'), /503/);
+  });
+
+  it('says so and changes nothing when already paused', async () => {
+    const h = harness();
+    deployed(h);
+    scalable(h, 0, 0);
+    service(h, { desired: 0, running: 0 });
+    assert.equal(await h.run('pause'), EXIT.ok, h.text());
+    assert.deepEqual(writes(h), []);
+    assert.match(h.out.join('\n'), /already paused/);
+  });
+
+  it('--wait polls until no task runs and says how long it took', async () => {
+    const h = harness();
+    deployed(h);
+    scalable(h, 2, 6);
+    service(h, { desired: 2, running: 2 }, { desired: 0, running: 2 }, { desired: 0, running: 1 }, { desired: 0, running: 0 });
+    assert.equal(await h.run('pause', '--wait'), EXIT.ok, h.text());
+    assert.deepEqual(h.sleeps, [CAPACITY_POLL_MS, CAPACITY_POLL_MS]);
+    assert.match(h.out.join('\n'), /All tasks stopped after 20 s/);
+  });
+
+  it('not deployed: exit 5 and no write', async () => {
+    const h = harness();
+    assert.equal(await h.run('pause'), EXIT.notDeployed, h.text());
+    assert.deepEqual(writes(h), []);
+  });
+
+  it('access denied on the scalable target: exit 4 naming the action, and the desired count untouched', async () => {
+    const h = harness();
+    deployed(h);
+    scalable(h, 2, 6);
+    service(h, { desired: 2, running: 2 });
+    h.mocks.aas.on(RegisterScalableTargetCommand).rejects(accessDenied('application-autoscaling:RegisterScalableTarget'));
+    assert.equal(await h.run('pause'), EXIT.accessDenied, h.text());
+    assert.match(h.err.join('\n'), /RegisterScalableTarget/);
+    assert.equal(h.mocks.ecs.commandCalls(UpdateServiceCommand).length, 0, 'the service must not go to 0 while autoscaling would bring it back');
+  });
+
+  it('a service without a scalable target is an error, not a pause that autoscaling undoes', async () => {
+    const h = harness();
+    deployed(h);
+    h.mocks.aas.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: [] });
+    service(h, { desired: 2, running: 2 });
+    assert.equal(await h.run('pause'), EXIT.failure, h.text());
+    assert.deepEqual(writes(h), []);
+  });
+});
+
+describe('resume', () => {
+  let server: Server;
+  let uri: string;
+  let answers: number[] = [];
+  const probes: string[] = [];
+  before(async () => {
+    server = createServer((request, response) => {
+      probes.push(request.url ?? '');
+      response.statusCode = answers.length > 1 ? answers.shift()! : (answers[0] ?? 200);
+      response.end('x');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('restores the deployed template\'s counts, lifts the suspension, and waits for tasks and the endpoint', async () => {
+    const h = harness();
+    deployed(h, uri);
+    service(h, { desired: 2, running: 0 }, { desired: 2, running: 1 }, { desired: 2, running: 2 });
+    answers = [503, 503, 200];
+    probes.length = 0;
+    assert.equal(await h.run('resume'), EXIT.ok, h.text());
+    assert.deepEqual(h.mocks.aas.commandCalls(RegisterScalableTargetCommand)[0].args[0].input, {
+      ServiceNamespace: 'ecs', ResourceId: RESOURCE_ID, ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: 2, MaxCapacity: 6,
+      SuspendedState: { DynamicScalingInSuspended: false, DynamicScalingOutSuspended: false, ScheduledScalingSuspended: false },
+    });
+    assert.deepEqual(h.mocks.ecs.commandCalls(UpdateServiceCommand).map((c) => c.args[0].input.desiredCount), [2]);
+    assert.deepEqual(probes, ['/elb-status', '/elb-status', '/elb-status'], 'the endpoint is probed only once the tasks run, until it answers 200');
+    // Two polls until 2 tasks run, then two more while the endpoint answers 503.
+    assert.equal(h.sleeps.length, 4);
+    assert.match(h.out.join('\n'), new RegExp(`resumed in ${(4 * CAPACITY_POLL_MS) / 1000} s`));
+  });
+
+  it('--no-wait returns once the service is told', async () => {
+    const h = harness();
+    deployed(h, uri);
+    service(h, { desired: 0, running: 0 });
+    assert.equal(await h.run('resume', '--no-wait'), EXIT.ok, h.text());
+    assert.deepEqual(writes(h), ['register 2-6 suspended=false', 'desired 2']);
+    assert.equal(h.mocks.ecs.commandCalls(DescribeServicesCommand).length, 0);
+  });
+
+  it('gives up after the maximum wait with exit 1 and a hint', async () => {
+    const h = harness();
+    deployed(h, uri);
+    service(h, { desired: 2, running: 0 });
+    assert.equal(await h.run('resume'), EXIT.failure, h.text());
+    assert.match(h.err.join('\n'), /Gave up waiting for MLflow to answer after 20 minutes/);
+    assert.equal(h.sleeps.length, CAPACITY_MAX_WAIT_MS / CAPACITY_POLL_MS);
+  });
+
+  it('a deployed template without one fixed scalable target: exit 1, nothing changed', async () => {
+    const h = harness();
+    deployed(h, uri);
+    h.mocks.cfn.on(GetTemplateCommand).resolves({ TemplateBody: JSON.stringify({ Resources: { Service: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: 2 } } } }) });
+    assert.equal(await h.run('resume'), EXIT.failure, h.text());
+    assert.deepEqual(writes(h), []);
+  });
+
+  it('a template whose minimum is 0 still starts one task', async () => {
+    const h = harness();
+    deployed(h, uri);
+    h.mocks.cfn.on(GetTemplateCommand).resolves({ TemplateBody: template(0, 3, 0) });
+    service(h, { desired: 0, running: 0 });
+    assert.equal(await h.run('resume', '--no-wait'), EXIT.ok, h.text());
+    assert.deepEqual(writes(h), ['register 0-3 suspended=false', 'desired 1']);
+  });
+
+  it('rejects unknown options as usage errors', async () => {
+    const h = harness();
+    assert.equal(await h.run('resume', '--wait-forever'), EXIT.usage);
+  });
+});
