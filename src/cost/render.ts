@@ -71,7 +71,7 @@ export function renderMarkdown(report: CostReport): string {
     ...rest.slice(0, -1).map(cells),
     cells(total),
     '',
-    ...notes(report, '- ').map((n) => (n.startsWith('- ') ? n : `${n}\n`)),
+    ...notes(report, '- ').map((n) => (n.startsWith('- ') ? n : `\n${n.replace(/^\*/, '\\*')}\n`)),
   ]
     .join('\n')
     .replace(/\n{3,}/g, '\n\n')
