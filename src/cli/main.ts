@@ -1,11 +1,12 @@
 /**
- * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, pause, resume, destroy.
+ * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, pause, resume, destroy, cost.
  * `runCli` takes its dependencies as an argument and returns the exit code, so tests drive it without AWS.
  */
 import { pauseCommand, resumeCommand } from './commands/capacity';
 import { deployCommand } from './commands/deploy';
 import { destroyCommand } from './commands/destroy';
 import { doctorCommand } from './commands/doctor';
+import { costCommand } from './commands/cost';
 import { credentialsCommand } from './commands/credentials';
 import { statusCommand } from './commands/status';
 import { CliDeps, defaultDeps } from './deps';
@@ -21,6 +22,7 @@ Commands:
   pause         stop every MLflow task and hold the service at 0 (nothing deleted; the endpoint answers 503)
   resume        start MLflow again with the deployed task counts and wait until it answers
   destroy       delete the stacks after confirmation (--yes to skip it)
+  cost          itemized monthly estimate from the synthesized templates (idle and with --active-hours N)
 
 Options for every command:
   --region R        AWS region (default: AWS_REGION, else us-west-2)
@@ -41,6 +43,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   pause: pauseCommand,
   resume: resumeCommand,
   destroy: destroyCommand,
+  cost: costCommand,
 };
 
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {

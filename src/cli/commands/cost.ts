@@ -1,0 +1,50 @@
+/** `cost`: an itemized monthly estimate of the deployment the settings describe, priced from its synthesized templates. */
+import { estimateCost } from '../../cost/estimate';
+import { HOURS_PER_MONTH, PRICE_REGIONS, isPriceRegion } from '../../cost/prices';
+import { renderText } from '../../cost/render';
+import { synthesizeTemplates } from '../../cost/synth';
+import { CliDeps } from '../deps';
+import { CliError, EXIT } from '../errors';
+import { commonOptions, loadCliConfig, parseCommandArgs } from '../options';
+
+/** Active hours a month when none are given: about a working month (8 hours x 20 days). */
+export const DEFAULT_ACTIVE_HOURS = 160;
+
+export const COST_HELP = `Usage: npx mlflow-on-aws cost [--active-hours N] [--paused] [--region R] [-c key=value ...]
+
+Prints an itemized monthly estimate of what the settings deploy, from the synthesized templates and the dated
+price table in src/cost/prices.ts (list prices; no AWS call, no credentials needed):
+  monthly at idle (nobody uses MLflow) and with N active hours a month.
+  --active-hours N   hours a month someone uses MLflow, 0..${HOURS_PER_MONTH} (default ${DEFAULT_ACTIVE_HOURS})
+  --paused           as after \`pause\`: every ECS service at 0 tasks
+Regions with prices: ${PRICE_REGIONS.join(', ')}.`;
+
+export async function costCommand(args: readonly string[], deps: CliDeps): Promise<number> {
+  const values = parseCommandArgs('cost', args, { 'active-hours': { type: 'string' }, paused: { type: 'boolean' } });
+  const options = commonOptions(values);
+  if (options.help) {
+    deps.output.out(COST_HELP);
+    return EXIT.ok;
+  }
+  const activeHours = parseActiveHours(values['active-hours']);
+  const config = loadCliConfig(deps, options.context);
+  if (!isPriceRegion(config.region)) {
+    throw new CliError(
+      `Invalid setting "region" for cost: got ${config.region}; allowed: a region of the price table: ${PRICE_REGIONS.join(', ')}.`,
+      EXIT.usage,
+      'Add the region\'s prices to src/cost/prices.ts, or estimate with --region us-west-2 and compare.',
+    );
+  }
+  const report = estimateCost(synthesizeTemplates(config), { region: config.region, activeHours, paused: values.paused === true });
+  deps.output.out(renderText(report));
+  return EXIT.ok;
+}
+
+function parseActiveHours(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_ACTIVE_HOURS;
+  const hours = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(hours >= 0 && hours <= HOURS_PER_MONTH)) {
+    throw new CliError(`Invalid option "--active-hours": got ${value}; allowed: a number of hours a month from 0 to ${HOURS_PER_MONTH}.`, EXIT.usage);
+  }
+  return hours;
+}

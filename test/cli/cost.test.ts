@@ -1,0 +1,52 @@
+/** `cost`: the command line around the estimate (options, errors); the arithmetic is in test/cost/. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { HOURS_PER_MONTH, PRICES } from '../../src/cost/prices';
+import { harness } from './helpers';
+
+describe('cost command', () => {
+  it('prints the itemized table for the settings, idle and with the given active hours, without AWS calls', async () => {
+    const h = harness();
+    assert.equal(await h.run('cost', '--active-hours', '40', '-c', 'desiredTasks=1'), 0, h.text());
+    const out = h.out.join('\n');
+    assert.match(out, /Estimated monthly cost in us-west-2: list prices as found on \d{4}-\d{2}-\d{2}/);
+    assert.match(out, /monthly with 40 active h/);
+    assert.match(out, /730 task-h \(1 task, always\)/);
+    const fargate = HOURS_PER_MONTH * (PRICES.fargateX86VcpuHour.usd + 2 * PRICES.fargateX86GbHour.usd);
+    assert.ok(out.includes(`$${fargate.toFixed(2)}`), out);
+    assert.match(out, /Excluded: data transfer/);
+    assert.deepEqual(h.targets, [], 'no AWS client created');
+  });
+
+  it('--paused prices the services at 0 tasks', async () => {
+    const h = harness();
+    assert.equal(await h.run('cost', '--paused'), 0, h.text());
+    assert.match(h.out.join('\n'), /0 task-h \(2 tasks, paused\)/);
+  });
+
+  it('refuses a region without prices, naming the setting, the value and the regions it knows', async () => {
+    const h = harness();
+    assert.equal(await h.run('cost', '--region', 'af-south-1'), 2);
+    assert.match(h.err.join('\n'), /Invalid setting "region" for cost: got af-south-1; allowed: a region of the price table: us-east-1, .*us-west-2/);
+  });
+
+  for (const bad of ['-5', 'abc', '731', '']) {
+    it(`refuses --active-hours ${JSON.stringify(bad)}`, async () => {
+      const h = harness();
+      assert.equal(await h.run('cost', `--active-hours=${bad}`), 2);
+      assert.match(h.err.join('\n'), new RegExp(`Invalid option "--active-hours": got ${bad}; allowed: a number of hours a month from 0 to 730`));
+    });
+  }
+
+  it('refuses a bad -c setting with one line naming it', async () => {
+    const h = harness();
+    assert.equal(await h.run('cost', '-c', 'taskCpu=1000'), 2);
+    assert.match(h.err.join('\n'), /Invalid setting "taskCpu": got 1000/);
+  });
+
+  it('has help', async () => {
+    const h = harness();
+    assert.equal(await h.run('cost', '--help'), 0);
+    assert.match(h.out.join('\n'), /--active-hours N/);
+  });
+});
