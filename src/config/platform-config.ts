@@ -5,14 +5,11 @@
  * already typed values) into a frozen, validated `PlatformConfig`. A bad value throws a `ConfigError`
  * naming the setting, the value and what is allowed; nothing else in the app reads context or env.
  */
+import { IMAGE_BUILD_CHOICES, ImageBuildChoice } from '../constructs/container-images';
 
 /** Which SageMaker stacks the app synthesizes. */
 export const SAGEMAKER_CHOICES = ['studio', 'notebook', 'both', 'none'] as const;
 export type SageMakerChoice = (typeof SAGEMAKER_CHOICES)[number];
-
-/** How container images are built: in AWS at deploy time (no local Docker), or by the local Docker engine. */
-export const IMAGE_BUILD_CHOICES = ['codebuild', 'local'] as const;
-export type ImageBuildChoice = (typeof IMAGE_BUILD_CHOICES)[number];
 
 /** CloudWatch Logs accepts only these retention periods (days). */
 export const LOG_RETENTION_DAYS = [
