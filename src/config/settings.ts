@@ -56,13 +56,13 @@ export const SETTINGS = defineSettings({
 
   vpcCidr: {
     group: 'Network',
-    doc: 'address range of the VPC, carved into six subnets',
+    doc: 'IPv4 range of the VPC: two Availability Zones, six subnets',
     parser: cidr(),
     default: '10.0.0.0/16',
   },
   natGateways: {
     group: 'Network',
-    doc: 'NAT gateways for the private subnets: 2 keeps them online when one Availability Zone fails',
+    doc: "NAT gateways for the private subnets' egress (image pulls, AWS APIs); 2 removes the single-AZ dependency",
     parser: integer(1, 2),
     default: 1,
   },
@@ -99,7 +99,7 @@ export const SETTINGS = defineSettings({
   },
   desiredTasks: {
     group: 'MLflow service',
-    doc: 'MLflow tasks running when the service is idle',
+    doc: 'MLflow tasks kept running, also the autoscaling floor',
     parser: parser('a whole number from 1 to maxTasks', (value, context) => {
       const maxTasks = context.number('maxTasks');
       return integer(1, maxTasks, `a whole number from 1 to maxTasks (${maxTasks})`).parse(value, context);
@@ -108,13 +108,13 @@ export const SETTINGS = defineSettings({
   },
   maxTasks: {
     group: 'MLflow service',
-    doc: 'the most MLflow tasks CPU-based scaling starts',
+    doc: 'the autoscaling ceiling',
     parser: integer(1, 100),
     default: 6,
   },
   cpuTargetPercent: {
     group: 'MLflow service',
-    doc: 'average task CPU that scaling keeps the service at',
+    doc: 'average task CPU, in percent, the autoscaler aims for',
     parser: integer(10, 95),
     default: 70,
   },
@@ -122,7 +122,6 @@ export const SETTINGS = defineSettings({
     group: 'MLflow service',
     doc: 'how long the log groups keep events',
     parser: oneOf(LOG_RETENTION_DAYS, 'days CloudWatch Logs supports'),
-    allowedText: 'a CloudWatch Logs retention period (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)',
     default: 30,
   },
   imageBuild: {
