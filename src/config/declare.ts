@@ -71,7 +71,8 @@ export interface SettingDeclaration<T> {
   readonly env?: readonly string[];
 }
 
-type AnyDeclaration = SettingDeclaration<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// `any`: a table mixes settings of every value type; defineSettings checks each entry against its own parser.
+type AnyDeclaration = SettingDeclaration<any>;
 export type SettingDeclarations = Readonly<Record<string, AnyDeclaration>>;
 
 /** The type of a declared setting's value: what its parser returns. */
