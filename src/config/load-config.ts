@@ -1,22 +1,15 @@
-import { ConfigError, DEFAULT_CONFIG, PlatformConfig, RawSettings, resolvePlatformConfig } from './platform-config';
+import { environmentVariables } from './declare';
+import { ConfigError, PlatformConfig, RawSettings, resolvePlatformConfig, SETTING_NAMES, SETTINGS } from './platform-config';
 
 /** The part of a construct node the loader needs: CDK context (cdk.json, cdk.context.json and `-c key=value`). */
 export interface ContextSource {
   getAllContext(): Record<string, unknown>;
 }
 
-/** Environment variables the app honours, as in the original sample, and the setting each feeds. */
-export const ENVIRONMENT_SETTINGS: ReadonlyArray<{ variable: string; setting: keyof PlatformConfig }> = [
-  { variable: 'AWS_REGION', setting: 'region' },
-  { variable: 'AWS_ACCOUNT', setting: 'account' },
-  { variable: 'CDK_DEFAULT_ACCOUNT', setting: 'account' },
-  { variable: 'DOMAIN_ID', setting: 'domainId' },
-];
+/** Environment variables the app honours, as in the original sample, and the setting each feeds (from `env` of SETTINGS). */
+export const ENVIRONMENT_SETTINGS: ReadonlyArray<{ variable: string; setting: keyof PlatformConfig }> = environmentVariables(SETTINGS);
 
-/** Every setting: those with a default, and those that are unset unless given. */
-const SETTING_NAMES = new Set<string>([
-  ...Object.keys(DEFAULT_CONFIG), 'account', 'domainId', 'dbSnapshot', 'dbSnapshotUsername', 'dbSnapshotDatabaseName', 'artifactBucketName',
-]);
+const KNOWN_SETTINGS = new Set<string>(SETTING_NAMES);
 
 /**
  * Reads settings in this order, first found wins: CDK context (`-c key=value`, then cdk.json),
@@ -43,8 +36,8 @@ export function loadPlatformConfig(context: ContextSource, env: NodeJS.ProcessEn
  */
 function rejectUnknownSettings(contextValues: Record<string, unknown>): void {
   for (const key of Object.keys(contextValues)) {
-    if (/^[a-z][A-Za-z0-9]*$/.test(key) && !SETTING_NAMES.has(key)) {
-      throw new ConfigError(key, contextValues[key], `a known setting name instead of "${key}": ${[...SETTING_NAMES].sort().join(', ')}`);
+    if (/^[a-z][A-Za-z0-9]*$/.test(key) && !KNOWN_SETTINGS.has(key)) {
+      throw new ConfigError(key, contextValues[key], `a known setting name instead of "${key}": ${[...KNOWN_SETTINGS].sort().join(', ')}`);
     }
   }
 }

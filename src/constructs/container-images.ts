@@ -8,7 +8,10 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { acknowledgeRoleAsBuilt } from '../compliance';
-import { ImageBuildChoice } from '../config/platform-config';
+
+/** How container images are built: in AWS at deploy time (no local Docker), or by the local Docker engine. */
+export const IMAGE_BUILD_CHOICES = ['codebuild', 'local'] as const;
+export type ImageBuildChoice = (typeof IMAGE_BUILD_CHOICES)[number];
 
 /** Folder of the container build contexts, shipped with the package. */
 export const CONTAINERS_DIR = path.join(__dirname, '..', '..', 'containers');

@@ -7,7 +7,7 @@
  * region the report uses the us-east-1 price and marks the line as such, instead of guessing a regional price.
  * `confirmed: false` marks a figure no found page stated: the report marks those lines too.
  *
- * To update: change the figures and their sources, then the date, then run `npm run docs:cost`.
+ * To update: change the figures and their sources, then the date, then run `npm run docs`.
  */
 
 /** The day the prices below were looked up. */

@@ -1,0 +1,389 @@
+/**
+ * Every setting of the app, declared once: its parser (what is allowed), its default, the environment variables that
+ * feed it, its README group and one line on what it does. The configuration type, its defaults and its validation
+ * (src/config/platform-config.ts), the loader's known names and environment variables (src/config/load-config.ts) and
+ * the README's settings table (`npm run docs`) all come from `SETTINGS`. A new setting is one entry here.
+ */
+import { IMAGE_BUILD_CHOICES } from '../constructs/container-images';
+import { bool, ConfigError, defineSettings, describeList, halfStep, integer, matching, oneOf, parser, Parser, toNumber } from './declare';
+
+/** Which SageMaker stacks the app synthesizes. */
+export const SAGEMAKER_CHOICES = ['studio', 'notebook', 'both', 'none'] as const;
+export type SageMakerChoice = (typeof SAGEMAKER_CHOICES)[number];
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Fargate's valid task sizes: CPU units mapped to the memory (MiB) each allows. */
+export const FARGATE_TASK_SIZES: Readonly<Record<number, readonly number[]>> = {
+  256: [512, 1024, 2048],
+  512: range(1024, 4096, 1024),
+  1024: range(2048, 8192, 1024),
+  2048: range(4096, 16384, 1024),
+  4096: range(8192, 30720, 1024),
+  8192: range(16384, 61440, 4096),
+  16384: range(32768, 122880, 8192),
+};
+
+/** Task memory needed when MLflow's background job runner runs beside the server. */
+export const MIN_MEMORY_WITH_BACKGROUND_JOBS_MIB = 4096;
+
+/**
+ * The original aws-mlflow-sagemaker-cdk sample's database: the master user of its Aurora cluster and the schema MLflow
+ * used there. The defaults of `dbSnapshotUsername` and `dbSnapshotDatabaseName`, for a snapshot of that cluster.
+ */
+export const SAMPLE_DATABASE = Object.freeze({ username: 'master', databaseName: 'mlflowdb' });
+
+/** The README's groups of settings, in order. */
+export const SETTING_GROUPS = ['General', 'Network', 'MLflow service', 'Backend store', 'Data safety', 'Gateway', 'SageMaker'] as const;
+
+export const SETTINGS = defineSettings({
+  region: {
+    group: 'General',
+    doc: 'AWS region of every stack',
+    parser: matching(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'an AWS region name such as us-west-2'),
+    default: 'us-west-2',
+    env: ['AWS_REGION'],
+  },
+  account: {
+    group: 'General',
+    doc: 'the account you expect to deploy to: the stacks stay account-agnostic (synth needs no credentials or lookups), the CLI checks that your credentials belong to it',
+    parser: matching(/^\d{12}$/, 'a 12-digit AWS account id'),
+    env: ['AWS_ACCOUNT', 'CDK_DEFAULT_ACCOUNT'],
+  },
+
+  vpcCidr: {
+    group: 'Network',
+    doc: 'IPv4 range of the VPC: two Availability Zones, six subnets',
+    parser: cidr(),
+    default: '10.0.0.0/16',
+  },
+  natGateways: {
+    group: 'Network',
+    doc: "NAT gateways for the private subnets' egress (image pulls, AWS APIs); 2 removes the single-AZ dependency",
+    parser: integer(1, 2),
+    default: 1,
+  },
+
+  mlflowVersion: {
+    group: 'MLflow service',
+    doc: 'the MLflow release the server image is built with (and the lab and serving image pin)',
+    parser: mlflowRelease(),
+    default: '3.17.2',
+  },
+  mlflowUsername: {
+    group: 'MLflow service',
+    doc: 'the basic-auth user name of the MLflow server',
+    parser: matching(/^[A-Za-z0-9._-]{1,64}$/, '1 to 64 letters, digits, dots, underscores or hyphens (no colon: it separates user and password in basic auth)'),
+    default: 'admin',
+  },
+  mlflowSecretName: {
+    group: 'MLflow service',
+    doc: 'the Secrets Manager secret holding the MLflow user name and password',
+    parser: matching(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager name: 1 to 512 of A-Z a-z 0-9 / _ + = . @ -'),
+    default: 'mlflow-server-credentials',
+  },
+  taskCpu: {
+    group: 'MLflow service',
+    doc: 'CPU units of each MLflow task (1024 = 1 vCPU)',
+    parser: oneOf(Object.keys(FARGATE_TASK_SIZES).map(Number), 'Fargate CPU units'),
+    default: 1024,
+  },
+  taskMemoryMiB: {
+    group: 'MLflow service',
+    doc: 'memory of each MLflow task',
+    parser: taskMemory(),
+    default: 2048,
+  },
+  desiredTasks: {
+    group: 'MLflow service',
+    doc: 'MLflow tasks kept running, also the autoscaling floor',
+    parser: parser('a whole number from 1 to maxTasks', (value, context) => {
+      const maxTasks = context.number('maxTasks');
+      return integer(1, maxTasks, `a whole number from 1 to maxTasks (${maxTasks})`).parse(value, context);
+    }),
+    default: 2,
+  },
+  maxTasks: {
+    group: 'MLflow service',
+    doc: 'the autoscaling ceiling',
+    parser: integer(1, 100),
+    default: 6,
+  },
+  cpuTargetPercent: {
+    group: 'MLflow service',
+    doc: 'average task CPU, in percent, the autoscaler aims for',
+    parser: integer(10, 95),
+    default: 70,
+  },
+  logRetentionDays: {
+    group: 'MLflow service',
+    doc: 'how long the log groups keep events',
+    parser: oneOf(LOG_RETENTION_DAYS, 'days CloudWatch Logs supports'),
+    default: 30,
+  },
+  imageBuild: {
+    group: 'MLflow service',
+    doc: 'where the container images are built: `codebuild` in AWS at deploy time (no local Docker), `local` by the local Docker engine',
+    parser: oneOf(IMAGE_BUILD_CHOICES, 'image build modes'),
+    default: 'codebuild',
+  },
+  proxyArtifacts: {
+    group: 'MLflow service',
+    doc: 'the server reads and writes artifacts for clients (no S3 access needed, but every artifact byte passes API Gateway, 10 MB per request); off: clients use S3 directly, as in the original sample',
+    parser: bool(),
+    default: false,
+  },
+  mlflowBackgroundJobs: {
+    group: 'MLflow service',
+    doc: `MLflow 3's job runner (online scoring and other scheduled jobs); it queries the database every minute, so the database never pauses, and needs \`taskMemoryMiB\` ${MIN_MEMORY_WITH_BACKGROUND_JOBS_MIB} or more`,
+    parser: bool(),
+    default: false,
+  },
+
+  dbMinCapacity: {
+    group: 'Backend store',
+    doc: 'the least Aurora Serverless v2 capacity; 0 lets the idle database pause',
+    parser: parser('0 to dbMaxCapacity ACU in steps of 0.5', (value, context) => {
+      const dbMaxCapacity = context.number('dbMaxCapacity');
+      return halfStep(0, dbMaxCapacity, `0 to dbMaxCapacity (${dbMaxCapacity}) ACU in steps of 0.5`).parse(value, context);
+    }),
+    default: 0,
+  },
+  dbMaxCapacity: {
+    group: 'Backend store',
+    doc: 'the most Aurora Serverless v2 capacity',
+    parser: halfStep(1, 256),
+    default: 2,
+  },
+  dbAutoPauseMinutes: {
+    group: 'Backend store',
+    doc: 'minutes without connections before a database at 0 ACU pauses',
+    parser: integer(5, 1440),
+    default: 60,
+  },
+  dbIdleDisconnectSeconds: {
+    group: 'Backend store',
+    doc: 'the database closes a pooled MLflow connection unused this long, so an idle MLflow lets it pause (lower: pauses sooner; higher: fewer reconnects)',
+    parser: integer(10, 3600),
+    default: 60,
+  },
+  dbReadTimeoutSeconds: {
+    group: 'Backend store',
+    doc: 'MLflow gives up on a database connection silent this long (an error instead of a request held until the proxy\'s 300 s)',
+    parser: integer(5, 3600),
+    default: 60,
+  },
+  dbBackupRetentionDays: {
+    group: 'Backend store',
+    doc: 'days of automated database backups',
+    parser: integer(1, 35),
+    default: 7,
+  },
+  dbDeletionProtection: {
+    group: 'Backend store',
+    doc: 'RDS deletion protection on the database cluster',
+    parser: bool(),
+    default: true,
+  },
+  dbSnapshot: {
+    group: 'Backend store',
+    doc: 'create the cluster from this snapshot instead of an empty one, how another deployment\'s data moves in (docs/migrate-from-sample.md); must stay set once deployed, changing or removing it replaces the cluster',
+    parser: clusterSnapshot(),
+    allowedText: 'a manual DB cluster snapshot: identifier, or ARN in the deployment\'s region (not automated `rds:` ones)',
+    defaultText: 'unset: an empty database',
+  },
+  dbSnapshotUsername: {
+    group: 'Backend store',
+    doc: 'with `dbSnapshot`: the master user name stored in the snapshot (it cannot change; a new password is generated)',
+    parser: ofSnapshot(/^[A-Za-z][A-Za-z0-9_]{0,31}$/, 'the master user name stored in the snapshot: 1 to 32 letters, digits or underscores, starting with a letter'),
+    default: (settings) => (settings.get('dbSnapshot') === undefined ? undefined : SAMPLE_DATABASE.username),
+    defaultText: `\`${SAMPLE_DATABASE.username}\` (the original sample's), only with \`dbSnapshot\``,
+  },
+  dbSnapshotDatabaseName: {
+    group: 'Backend store',
+    doc: 'with `dbSnapshot`: the schema in the snapshot that holds MLflow\'s tables',
+    parser: ofSnapshot(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, "the schema in the snapshot that holds MLflow's tables: 1 to 64 letters, digits or underscores, starting with a letter"),
+    default: (settings) => (settings.get('dbSnapshot') === undefined ? undefined : SAMPLE_DATABASE.databaseName),
+    defaultText: `\`${SAMPLE_DATABASE.databaseName}\` (the original sample's), only with \`dbSnapshot\``,
+  },
+
+  destroyDataOnDelete: {
+    group: 'Data safety',
+    doc: 'throwaway environments only: `cdk destroy` deletes the bucket (and its objects) and the database without snapshot (see below)',
+    parser: bool(),
+    default: false,
+  },
+  artifactVersionExpiryDays: {
+    group: 'Data safety',
+    doc: 'days after which replaced or deleted artifact versions expire',
+    parser: integer(1, 3650),
+    default: 90,
+  },
+  artifactBucketName: {
+    group: 'Data safety',
+    doc: 'an existing bucket to keep the artifacts in (the original sample\'s `mlflow-<account>-<region>`): granted by name, never changed or deleted by the stack; `destroyDataOnDelete` and `artifactVersionExpiryDays` do not apply to it',
+    parser: existingBucketName(),
+    allowedText: 'an existing bucket\'s name (not an ARN or s3:// URL)',
+    defaultText: 'unset: a new bucket',
+  },
+
+  apiThrottleRateLimit: {
+    group: 'Gateway',
+    doc: 'API Gateway requests per second (429 beyond)',
+    parser: integer(1, 10000),
+    default: 100,
+  },
+  apiThrottleBurstLimit: {
+    group: 'Gateway',
+    doc: 'API Gateway burst of requests',
+    parser: integer(1, 5000),
+    default: 200,
+  },
+
+  sagemaker: {
+    group: 'SageMaker',
+    doc: 'which SageMaker stacks to deploy: a Studio domain and user, a notebook instance, both or none',
+    parser: oneOf(SAGEMAKER_CHOICES, 'SageMaker stack choices'),
+    default: 'studio',
+  },
+  domainId: {
+    group: 'SageMaker',
+    doc: 'an existing SageMaker Studio domain to add the user profile to; nothing else in it is touched',
+    parser: matching(/^d-[a-z0-9]{12}$/, 'a SageMaker domain id: "d-" followed by 12 lowercase letters or digits'),
+    defaultText: 'unset: a new Studio domain',
+    env: ['DOMAIN_ID'],
+  },
+  studioUserName: {
+    group: 'SageMaker',
+    doc: 'the Studio user profile the stack creates',
+    parser: matching(/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/, 'a SageMaker user profile name: up to 63 letters, digits and inner hyphens'),
+    default: 'mlflow-user',
+  },
+  notebookInstanceType: {
+    group: 'SageMaker',
+    doc: 'instance type of the notebook instance',
+    parser: matching(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'a SageMaker instance type such as ml.t3.medium'),
+    default: 'ml.t3.medium',
+  },
+  notebookVolumeSizeGiB: {
+    group: 'SageMaker',
+    doc: 'size of the notebook instance\'s volume',
+    parser: integer(5, 16384),
+    default: 20,
+  },
+  servingImage: {
+    group: 'SageMaker',
+    doc: 'build MLflow\'s SageMaker serving image `mlflow-pyfunc:<mlflowVersion>` in CodeBuild at deploy time, so deploying a model from the lab needs Docker nowhere',
+    parser: bool(),
+    default: false,
+  },
+});
+
+// ---- parsers of single settings ----
+
+function mlflowRelease(): Parser<string> {
+  const allowed = 'an exact MLflow release X.Y.Z, 2.0.0 or later';
+  const release = matching(/^\d+\.\d+\.\d+$/, allowed);
+  return parser(allowed, (value, context) => {
+    const version = release.parse(value, context);
+    if (Number(version.split('.')[0]) < 2) throw new ConfigError(context.setting, version, allowed);
+    return version;
+  });
+}
+
+/** A memory size Fargate allows with `taskCpu`, and enough for the job runner when `mlflowBackgroundJobs` is on. */
+function taskMemory(): Parser<number> {
+  return parser(`a memory size (MiB) Fargate allows with taskCpu; at least ${MIN_MEMORY_WITH_BACKGROUND_JOBS_MIB} with mlflowBackgroundJobs=true`, (value, context) => {
+    const taskCpu = context.number('taskCpu');
+    const memoryChoices = FARGATE_TASK_SIZES[taskCpu];
+    const memory = toNumber(value);
+    if (!memoryChoices.includes(memory as number)) {
+      throw new ConfigError(context.setting, value, `with taskCpu ${taskCpu}, one of ${describeList(memoryChoices)} MiB`);
+    }
+    if (context.boolean('mlflowBackgroundJobs') && (memory as number) < MIN_MEMORY_WITH_BACKGROUND_JOBS_MIB) {
+      // Measured by the end-to-end suite's tooling: MLflow 3.17's job runner and its seven huey consumers take about
+      // 1.6 GiB of RSS on top of the server's 0.8 GiB.
+      throw new ConfigError(context.setting, memory, `at least ${MIN_MEMORY_WITH_BACKGROUND_JOBS_MIB} MiB with mlflowBackgroundJobs=true (the job runner's processes take about 1.6 GiB)`);
+    }
+    return memory as number;
+  });
+}
+
+/** An IPv4 CIDR with a prefix from /16 to /20: large enough for the six subnets the network carves out. */
+function cidr(): Parser<string> {
+  const allowed = 'an IPv4 CIDR block with prefix /16 to /20 and no host bits set, e.g. 10.0.0.0/16';
+  return parser(allowed, (value, { setting }) => {
+    const match = typeof value === 'string' ? /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value) : null;
+    if (!match) throw new ConfigError(setting, value, allowed);
+    const octets = match.slice(1, 5).map(Number);
+    const prefix = Number(match[5]);
+    if (octets.some((o) => o > 255) || prefix < 16 || prefix > 20) throw new ConfigError(setting, value, allowed);
+    const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+    const hostBits = 2 ** (32 - prefix);
+    if (address % hostBits !== 0) throw new ConfigError(setting, value, allowed);
+    return value as string;
+  });
+}
+
+/**
+ * A manual Aurora DB cluster snapshot in the deployment's `region`: its identifier, or its ARN (what a snapshot shared
+ * from another account needs), which must name `region` since a cluster is restored in the snapshot's region.
+ * Automated snapshots (`rds:...`) are refused: they are deleted with their cluster, and a migration deletes the old
+ * cluster.
+ */
+function clusterSnapshot(): Parser<string> {
+  const allowedIn = (region: string) => 'a manual DB cluster snapshot: its identifier (1 to 255 letters, digits or hyphens, starting with a letter, '
+    + `without "--" or a final "-") or its ARN, arn:aws:rds:${region}:<account>:cluster-snapshot:<identifier>`;
+  return parser(allowedIn('<region>'), (value, context) => {
+    const { setting } = context;
+    const region = context.string('region');
+    const allowed = allowedIn(region);
+    if (typeof value !== 'string') throw new ConfigError(setting, value, allowed);
+    if (/^rds:|:cluster-snapshot:rds:/.test(value)) {
+      throw new ConfigError(setting, value, 'a manual snapshot, not an automated one (rds:...), which is deleted with its cluster: copy it first (aws rds copy-db-cluster-snapshot)');
+    }
+    const arn = /^arn:aws(-cn|-us-gov)?:rds:([a-z0-9-]+):\d{12}:cluster-snapshot:([^:]+)$/.exec(value);
+    const identifier = arn ? arn[3] : value;
+    if (!/^[A-Za-z][A-Za-z0-9-]{0,254}$/.test(identifier) || identifier.includes('--') || identifier.endsWith('-')) {
+      throw new ConfigError(setting, value, allowed);
+    }
+    if (arn && arn[2] !== region) {
+      throw new ConfigError(setting, value, `a snapshot in the deployment's region ${region}: copy it there first (aws rds copy-db-cluster-snapshot)`);
+    }
+    return value;
+  });
+}
+
+/** A property of the snapshot: only with `dbSnapshot` (whose default, the original sample's, it has then). */
+function ofSnapshot(pattern: RegExp, allowed: string): Parser<string> {
+  const property = matching(pattern, allowed);
+  return parser(allowed, (value, context) => {
+    if (context.get('dbSnapshot') === undefined) throw new ConfigError(context.setting, value, 'unset unless dbSnapshot names the snapshot it describes');
+    return property.parse(value, context);
+  });
+}
+
+/** The name of an existing general purpose S3 bucket, by S3's naming rules; an ARN or an s3:// URL is refused. */
+function existingBucketName(): Parser<string> {
+  const allowed = "an existing S3 bucket's name alone (no arn: or s3://): 3 to 63 lowercase letters, digits, dots or hyphens, "
+    + 'starting and ending with a letter or digit, no "..", not an IP address, none of S3\'s reserved prefixes (xn--, sthree-) or suffixes (-s3alias, --ol-s3)';
+  return parser(allowed, (value, { setting }) => {
+    const valid = typeof value === 'string'
+      && /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value)
+      && !value.includes('..')
+      && !/^\d+\.\d+\.\d+\.\d+$/.test(value)
+      && !/^(xn--|sthree-|amzn-s3-demo-)/.test(value)
+      && !/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(value);
+    if (!valid) throw new ConfigError(setting, value, allowed);
+    return value;
+  });
+}
+
+function range(from: number, to: number, step: number): number[] {
+  const values: number[] = [];
+  for (let v = from; v <= to; v += step) values.push(v);
+  return values;
+}

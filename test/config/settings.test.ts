@@ -1,0 +1,170 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { bool, ConfigError, defineSettings, integer, oneOf, resolveSettings, SettingDeclarations } from '../../src/config/declare';
+import { ENVIRONMENT_SETTINGS, loadPlatformConfig } from '../../src/config/load-config';
+import { DEFAULT_CONFIG, resolvePlatformConfig, SETTING_NAMES, SETTINGS } from '../../src/config/platform-config';
+import { SETTING_GROUPS } from '../../src/config/settings';
+import { generateReadme, README_PATH, replaceGeneratedSection, settingsTable } from '../../scripts/generate-docs';
+
+const context = (values: Record<string, unknown> = {}) => ({ getAllContext: () => values });
+const readme = readFileSync(README_PATH, 'utf8');
+const settingsSection = readme.slice(readme.indexOf('<!-- settings:start -->'), readme.indexOf('<!-- settings:end -->'));
+
+describe('README.md is generated from the declarations', () => {
+  test('its generated sections are up to date', () => {
+    assert.ok(generateReadme(readme) === readme, 'README.md differs from the declarations: run `npm run docs`');
+  });
+
+  test('every declared setting has its row, in the README section "## Configuration"', () => {
+    const configuration = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+    assert.ok(configuration.includes(settingsSection), 'the settings table sits in "## Configuration"');
+    const rows = settingsSection.split('\n').filter((line) => line.startsWith('| `'));
+    assert.deepEqual(rows.map((row) => /^\| `([A-Za-z0-9]+)`/.exec(row)?.[1]), SETTING_NAMES);
+  });
+
+  test('a row says the default, the environment variables and what is allowed', () => {
+    const row = (name: string) => settingsSection.split('\n').find((line) => line.startsWith(`| \`${name}\``));
+    assert.equal(row('region')?.split(' | ')[0], '| `region` (env `AWS_REGION`)');
+    assert.match(row('account') ?? '', /^\| `account` \(env `AWS_ACCOUNT`, `CDK_DEFAULT_ACCOUNT`\) \| unset \| a 12-digit AWS account id \|/);
+    assert.match(row('taskCpu') ?? '', /^\| `taskCpu` \| `1024` \| one of the Fargate CPU units: 256, 512, 1024, 2048, 4096, 8192, 16384 \|/);
+    assert.match(row('domainId') ?? '', /\| unset: a new Studio domain \|/);
+    assert.match(row('dbSnapshotUsername') ?? '', /\| `master` \(the original sample's\), only with `dbSnapshot` \|/);
+  });
+
+  test("the example message in the README's text is the one a bad value gets", () => {
+    const example = /`(Invalid setting "taskCpu": got 1000; [^`]+)`/.exec(readme)?.[1];
+    assert.ok(example, 'README quotes an example message');
+    assert.throws(() => loadPlatformConfig(context({ taskCpu: '1000' }), {}), (error: unknown) => error instanceof Error && error.message === example);
+  });
+
+  test('the text around the table is kept', () => {
+    const changed = generateReadme(readme.replace(settingsSection, '<!-- settings:start -->\nstale\n'));
+    assert.equal(changed, readme);
+  });
+});
+
+describe('replaceGeneratedSection', () => {
+  const text = 'before\n<!-- cost:start -->\nold\nlines\n<!-- cost:end -->\nafter\n';
+
+  test('replaces only what is between the markers of the named section', () => {
+    assert.equal(replaceGeneratedSection(text, 'cost', 'new\n'), 'before\n<!-- cost:start -->\nnew\n<!-- cost:end -->\nafter\n');
+  });
+
+  test('a missing, repeated or misordered marker is an error, not a silent no-op', () => {
+    assert.throws(() => replaceGeneratedSection(text, 'settings', 'x'), /<!-- settings:start --> and <!-- settings:end --> exactly once/);
+    assert.throws(() => replaceGeneratedSection(`${text}<!-- cost:end -->\n`, 'cost', 'x'), /found 1 and 2/);
+    assert.throws(() => replaceGeneratedSection('<!-- cost:end -->\n<!-- cost:start -->\n', 'cost', 'x'), /comes before/);
+  });
+
+  test('the table refuses text that markdown would eat or split', () => {
+    const declarations = defineSettings({ x: { group: 'G', doc: 'names mlflow-<account>', parser: bool(), default: false } });
+    assert.throws(() => settingsTable(declarations, ['G'], { x: false }), /backticks/);
+    const ok = defineSettings({ x: { group: 'G', doc: 'names `mlflow-<account>`, a | b', parser: bool(), default: false } });
+    assert.match(settingsTable(ok, ['G'], { x: false }), /names `mlflow-<account>`, a \\\| b \|$/);
+    assert.throws(() => settingsTable(ok, ['H'], { x: false }), /Settings in no README group \(H\): x \(G\)/);
+  });
+});
+
+describe('the declarations are the one source', () => {
+  test('every setting is in a README group', () => {
+    for (const [name, declaration] of Object.entries(SETTINGS)) {
+      assert.ok((SETTING_GROUPS as readonly string[]).includes(declaration.group), `${name}: ${declaration.group}`);
+    }
+  });
+
+  test('DEFAULT_CONFIG holds each declared default and nothing for the settings without one', () => {
+    assert.deepEqual(Object.keys(DEFAULT_CONFIG), SETTING_NAMES);
+    for (const [name, declaration] of Object.entries(SETTINGS as SettingDeclarations)) {
+      const value = (DEFAULT_CONFIG as Record<string, unknown>)[name];
+      if (typeof declaration.default === 'function' || declaration.default === undefined) {
+        assert.equal(value, undefined, `${name} is unset when nothing is given`);
+      } else {
+        assert.equal(value, declaration.default, name);
+      }
+    }
+    assert.deepEqual(
+      SETTING_NAMES.filter((name) => (DEFAULT_CONFIG as Record<string, unknown>)[name] === undefined),
+      ['account', 'dbSnapshot', 'dbSnapshotUsername', 'dbSnapshotDatabaseName', 'artifactBucketName', 'domainId'],
+    );
+  });
+
+  test('the resolved configuration has exactly the declared settings, whatever else is given', () => {
+    const config = resolvePlatformConfig({ region: 'eu-west-1', notASetting: 'x' } as never);
+    assert.deepEqual(Object.keys(config), SETTING_NAMES);
+  });
+
+  test('the environment variables are those the declarations name, in their order', () => {
+    assert.deepEqual(ENVIRONMENT_SETTINGS, [
+      { variable: 'AWS_REGION', setting: 'region' },
+      { variable: 'AWS_ACCOUNT', setting: 'account' },
+      { variable: 'CDK_DEFAULT_ACCOUNT', setting: 'account' },
+      { variable: 'DOMAIN_ID', setting: 'domainId' },
+    ]);
+    assert.equal(loadPlatformConfig(context(), { AWS_ACCOUNT: '123456789012', CDK_DEFAULT_ACCOUNT: '210987654321' }).account, '123456789012');
+    assert.equal(loadPlatformConfig(context(), { AWS_ACCOUNT: '', CDK_DEFAULT_ACCOUNT: '210987654321' }).account, '210987654321');
+    assert.equal(loadPlatformConfig(context(), { TASK_CPU: '2048', taskCpu: '2048' }).taskCpu, 1024, 'no other variable feeds a setting');
+  });
+
+  test('an unknown setting is refused with the list of every declared one', () => {
+    assert.throws(() => loadPlatformConfig(context({ natGateway: 2 }), {}), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.equal(error.message, `Invalid setting "natGateway": got 2; allowed: a known setting name instead of "natGateway": ${[...SETTING_NAMES].sort().join(', ')}.`);
+      return true;
+    });
+  });
+
+  test('every declared setting is read from the CDK context', () => {
+    const config = loadPlatformConfig(context({ vpcCidr: '10.1.0.0/16', servingImage: 'true', notebookVolumeSizeGiB: '30' }), {});
+    assert.deepEqual([config.vpcCidr, config.servingImage, config.notebookVolumeSizeGiB], ['10.1.0.0/16', true, 30]);
+  });
+});
+
+describe('defaults that depend on other settings (how a profile supplies defaults)', () => {
+  // A throwaway table in the shape the coming `profile` setting will take: the profile is a setting, and the
+  // defaults it changes are functions of it. A value the user gives always wins over the profile's.
+  const PROFILE_DEFAULTS = { lean: { natGateways: 1, desiredTasks: 1 }, standard: { natGateways: 2, desiredTasks: 2 } } as const;
+  const declarations = defineSettings({
+    natGateways: { group: 'Network', doc: 'NAT gateways', parser: integer(1, 2), default: (s) => PROFILE_DEFAULTS[s.get('profile') as keyof typeof PROFILE_DEFAULTS].natGateways },
+    desiredTasks: {
+      group: 'Service',
+      doc: 'tasks',
+      parser: integer(1, 10),
+      default: (s) => PROFILE_DEFAULTS[s.get('profile') as keyof typeof PROFILE_DEFAULTS].desiredTasks,
+    },
+    profile: { group: 'General', doc: 'sizing', parser: oneOf(['lean', 'standard'], 'profiles'), default: 'standard' },
+  });
+
+  test('the profile supplies the defaults, whichever order the settings are declared in', () => {
+    assert.deepEqual({ ...resolveSettings(declarations, {}) }, { natGateways: 2, desiredTasks: 2, profile: 'standard' });
+    assert.deepEqual({ ...resolveSettings(declarations, { profile: 'lean' }) }, { natGateways: 1, desiredTasks: 1, profile: 'lean' });
+  });
+
+  test("the user's explicit values override the profile's", () => {
+    assert.deepEqual({ ...resolveSettings(declarations, { profile: 'lean', natGateways: '2' }) }, { natGateways: 2, desiredTasks: 1, profile: 'lean' });
+  });
+
+  test('a bad profile is reported as the profile, even when another setting read it first', () => {
+    assert.throws(() => resolveSettings(declarations, { profile: 'huge' }), /Invalid setting "profile": got "huge"; allowed: one of the profiles: lean, standard\./);
+  });
+
+  test('a computed default goes through the parser like a given value', () => {
+    const broken = defineSettings({ n: { group: 'G', doc: 'n', parser: integer(1, 2), default: () => 3 } });
+    assert.throws(() => resolveSettings(broken, {}), /Invalid setting "n": got 3; allowed: a whole number from 1 to 2\./);
+  });
+
+  test('reading an undeclared setting or a circle of settings is a programming error, not a hang', () => {
+    const undeclared = defineSettings({ a: { group: 'G', doc: 'a', parser: integer(1, 2), default: (s) => s.number('b') } });
+    assert.throws(() => resolveSettings(undeclared, {}), /reads "b", which is not a declared setting/);
+    const circle = defineSettings({
+      a: { group: 'G', doc: 'a', parser: integer(1, 2), default: (s) => s.number('b') },
+      b: { group: 'G', doc: 'b', parser: integer(1, 2), default: (s) => s.number('a') },
+    });
+    assert.throws(() => resolveSettings(circle, {}), /in a circle: a -> b -> a/);
+    const mistyped = defineSettings({
+      a: { group: 'G', doc: 'a', parser: integer(1, 2), default: (s) => (s.boolean('b') ? 1 : 2) },
+      b: { group: 'G', doc: 'b', parser: integer(1, 2), default: 1 },
+    });
+    assert.throws(() => resolveSettings(mistyped, {}), /"b" is read as a boolean but resolves to 1/);
+  });
+});
