@@ -1,9 +1,10 @@
 /**
- * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, pause, resume, destroy, cost.
+ * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, pause, resume, destroy, restore, cost.
  * `runCli` takes its dependencies as an argument and returns the exit code, so tests drive it without AWS.
  */
 import { pauseCommand, resumeCommand } from './commands/capacity';
 import { deployCommand } from './commands/deploy';
+import { restoreCommand } from './commands/restore';
 import { destroyCommand } from './commands/destroy';
 import { doctorCommand } from './commands/doctor';
 import { costCommand } from './commands/cost';
@@ -23,6 +24,7 @@ Commands:
   resume        start MLflow again with the deployed task counts and wait until it answers
   destroy       delete the stacks after confirmation (--yes to skip it)
   cost          itemized monthly estimate from the synthesized templates (idle and with --active-hours N)
+  restore       deploy on a database snapshot and the existing artifact bucket (--snapshot, --artifact-bucket)
 
 Options for every command:
   --region R        AWS region (default: AWS_REGION, else us-west-2)
@@ -44,6 +46,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   resume: resumeCommand,
   destroy: destroyCommand,
   cost: costCommand,
+  restore: restoreCommand,
 };
 
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {

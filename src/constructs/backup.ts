@@ -1,0 +1,150 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as backup from 'aws-cdk-lib/aws-backup';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { acknowledgeRoleAsBuilt } from '../compliance';
+
+/** Defaults of the backup plan: each in one place. */
+export const BACKUP_DEFAULTS = {
+  /** Days each daily recovery point is kept. */
+  retentionDays: 35,
+  /** Name of the vault in the second region that copies go to (created by `MlflowBackupCopyVault`). */
+  copyVaultName: 'mlflow-backup-copy',
+  /** Daily at 03:00 UTC; AWS Backup starts within the hour after. */
+  schedule: { hour: '3', minute: '0' },
+} as const;
+
+/** Copies of each recovery point to a vault in another region. */
+export interface BackupCopy {
+  /** The region of the copy vault, not the stack's. */
+  readonly region: string;
+  /** Name of the vault there, which must exist before the first copy (`MlflowBackupCopyVault`). @default BACKUP_DEFAULTS.copyVaultName */
+  readonly vaultName?: string;
+}
+
+export interface MlflowBackupProps {
+  /** The backend store cluster. */
+  readonly database: rds.IDatabaseCluster;
+  /**
+   * The artifact bucket. AWS Backup needs S3 versioning on it: a bucket created in the stack must have it (checked
+   * here); an existing bucket is only referenced, so a backup of one without versioning fails, and `alarmTopic` hears of it.
+   */
+  readonly artifactBucket: s3.IBucket;
+  /** Days each recovery point is kept (1 to 36500). @default BACKUP_DEFAULTS.retentionDays (35) */
+  readonly retentionDays?: number;
+  /** Copy each recovery point to a vault in a second region. @default - no copy */
+  readonly copyTo?: BackupCopy;
+  /** Notified of failed backup, copy and restore jobs. @default - no notification */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * Delete the vault with the stack. AWS Backup refuses to delete a vault that still holds recovery points, so the
+   * points themselves are never deleted by the stack. For throwaway environments only. @default false (the vault is kept)
+   */
+  readonly destroyOnDelete?: boolean;
+}
+
+/**
+ * A daily AWS Backup plan for the backend store and the artifact bucket, into a vault that survives the stack. Aurora
+ * recovery points are DB cluster snapshots (restore: `npx mlflow-on-aws restore --snapshot <arn>`); S3 recovery points
+ * restore the bucket's objects as they were (AWS Backup console or StartRestoreJob).
+ */
+export class MlflowBackup extends Construct {
+  readonly vault: backup.BackupVault;
+  readonly plan: backup.BackupPlan;
+  readonly selection: backup.BackupSelection;
+
+  constructor(scope: Construct, id: string, props: MlflowBackupProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const retentionDays = props.retentionDays ?? BACKUP_DEFAULTS.retentionDays;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 36500) {
+      throw new Error(`MlflowBackup: retentionDays must be a whole number of days from 1 to 36500, got ${retentionDays}.`);
+    }
+    if (props.copyTo && !Token.isUnresolved(stack.region) && props.copyTo.region === stack.region) {
+      throw new Error(`MlflowBackup: copyTo.region must be another region than the stack's (${stack.region}), got ${props.copyTo.region}.`);
+    }
+    requireVersioning(props.artifactBucket);
+
+    this.vault = new backup.BackupVault(this, 'Vault', {
+      // A new stack's vault: kept by `cdk destroy` (and so are its recovery points) unless the user opted out.
+      removalPolicy: props.destroyOnDelete ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+    const deleteAfter = Duration.days(retentionDays);
+    const copyActions: backup.BackupPlanCopyActionProps[] = props.copyTo ? [{
+      destinationBackupVault: backup.BackupVault.fromBackupVaultArn(this, 'CopyVault', stack.formatArn({
+        service: 'backup',
+        region: props.copyTo.region,
+        resource: 'backup-vault',
+        resourceName: props.copyTo.vaultName ?? BACKUP_DEFAULTS.copyVaultName,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      })),
+      deleteAfter,
+    }] : [];
+    this.plan = new backup.BackupPlan(this, 'Plan', { backupVault: this.vault });
+    this.plan.addRule(new backup.BackupPlanRule({
+      ruleName: 'Daily',
+      scheduleExpression: events.Schedule.cron(BACKUP_DEFAULTS.schedule),
+      startWindow: Duration.hours(1),
+      completionWindow: Duration.hours(8),
+      deleteAfter,
+      copyActions,
+    }));
+    this.selection = this.plan.addSelection('Selection', {
+      resources: [backup.BackupResource.fromArn(props.database.clusterArn), backup.BackupResource.fromArn(props.artifactBucket.bucketArn)],
+      allowRestores: true,
+    });
+    // The managed policies AWS Backup documents for S3 (the default ones cover RDS only).
+    const role = this.selection.grantPrincipal as iam.Role;
+    role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AWSBackupServiceRolePolicyForS3Backup'));
+    role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AWSBackupServiceRolePolicyForS3Restore'));
+    acknowledgeRoleAsBuilt(role, 'AWS Backup\'s service role with the managed policies AWS documents for backing up and restoring Aurora and S3.');
+
+    if (props.alarmTopic) {
+      // A failed job is an event, not a metric: AWS Backup sends one per job state change.
+      new events.Rule(this, 'FailedJobs', {
+        description: 'MLflow backup, copy or restore job failed',
+        eventPattern: {
+          source: ['aws.backup'],
+          detailType: ['Backup Job State Change', 'Copy Job State Change', 'Restore Job State Change'],
+          detail: { state: ['FAILED', 'ABORTED', 'EXPIRED'] },
+        },
+        targets: [new targets.SnsTopic(props.alarmTopic)],
+      });
+    }
+  }
+}
+
+/** A bucket created in this app without versioning cannot be backed up: fail at synth, naming the bucket. */
+function requireVersioning(bucket: s3.IBucket): void {
+  const cfn = bucket.node.defaultChild;
+  if (!(cfn instanceof s3.CfnBucket)) return; // imported: only AWS can tell (see `artifactBucket`)
+  const versioning = Stack.of(bucket).resolve(cfn.versioningConfiguration) as { status?: string } | undefined;
+  if (versioning?.status !== 'Enabled') {
+    throw new Error(`MlflowBackup: AWS Backup needs versioning on the artifact bucket ${bucket.node.path}; it is not enabled (set versioned: true).`);
+  }
+}
+
+export interface MlflowBackupCopyVaultProps {
+  /** @default BACKUP_DEFAULTS.copyVaultName */
+  readonly vaultName?: string;
+  /** Delete the vault with its stack (AWS Backup refuses while it holds recovery points). @default false */
+  readonly destroyOnDelete?: boolean;
+}
+
+/** The vault in the second region that `MlflowBackup`'s copies go to: deploy it in a stack of that region first. */
+export class MlflowBackupCopyVault extends Construct {
+  readonly vault: backup.BackupVault;
+
+  constructor(scope: Construct, id: string, props: MlflowBackupCopyVaultProps = {}) {
+    super(scope, id);
+    this.vault = new backup.BackupVault(this, 'Vault', {
+      backupVaultName: props.vaultName ?? BACKUP_DEFAULTS.copyVaultName,
+      removalPolicy: props.destroyOnDelete ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+  }
+}

@@ -1,0 +1,303 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import {
+  ApiGatewayV2HttpApiMonitoring,
+  AuroraClusterMonitoring,
+  CodeBuildProjectMonitoring,
+  CustomMonitoring,
+  DefaultDashboardFactory,
+  FargateServiceMonitoring,
+  MonitoringFacade,
+  SnsAlarmActionStrategy,
+} from 'cdk-monitoring-constructs';
+import { Construct } from 'constructs';
+
+/**
+ * Thresholds and time windows of the alarms: each fact in one place, read by the construct and the tests.
+ * Every alarm is evaluated over 5-minute periods; `periods` is how many in a row must breach.
+ */
+export const ALARM_RULES = {
+  /** Running tasks below desired: at least one task short for 15 minutes (replacing a task takes a few). */
+  tasksBelowDesired: { threshold: 1, periods: 3 },
+  /** Load balancer targets failing health checks, at any moment of each 5 minutes, for 10 minutes. */
+  unhealthyTargets: { threshold: 0, periods: 2 },
+  /** 5xx answers of the load balancer (its own and the targets') in 5 minutes. */
+  frontDoor5xx: { threshold: 10, periods: 1 },
+  /** 5xx answers of the API Gateway stage in 5 minutes. */
+  gateway5xx: { threshold: 10, periods: 1 },
+  /** 401 answers of the proxy in 5 minutes: password guessing, or a client with a wrong password in a loop. */
+  unauthorized: { threshold: 50, periods: 1 },
+  /** The busiest task's memory, in percent, for 15 minutes. */
+  taskMemoryPercent: { threshold: 85, periods: 3 },
+  /** The database at its maximum capacity (average of 5 minutes equal to the maximum), for 15 minutes. */
+  databaseAtMax: { periods: 3 },
+  /** Any failed image build. */
+  failedBuilds: { threshold: 1, periods: 1 },
+} as const;
+
+/** Period of every alarm and graph. */
+export const ALARM_PERIOD = Duration.minutes(5);
+
+/** Namespace and name of the metric the proxy's 401 answers are counted into. */
+export const UNAUTHORIZED_METRIC = { namespace: 'MLflowOnAWS', metricName: 'ProxyUnauthorizedRequests' } as const;
+
+/**
+ * The NGINX proxy's access log line (containers/nginx/nginx.conf.template, `log_format mlflow`):
+ * `$remote_addr "$http_x_forwarded_for" $remote_user [$time_local] "$request" $status ...`. CloudWatch's space-delimited
+ * patterns take a quoted or bracketed string as one field, so the status is the sixth. The MLflow container's lines
+ * share the log group but never have a 401 there (uvicorn logs `INFO: addr - "request" status`).
+ */
+export const UNAUTHORIZED_FILTER = logs.FilterPattern.spaceDelimited('ip', 'forwardedFor', 'user', 'time', 'request', 'status', '...')
+  .whereNumber('status', '=', 401);
+
+export interface MlflowMonitoringProps {
+  /** The MLflow service (its cluster must have Container Insights on, for the task counts). */
+  readonly service: ecs.IBaseService;
+  /**
+   * The load balancer in front of the service and its target group (both or neither): unhealthy targets and 5xx.
+   * @default - no front-door alarms (a deployment without a load balancer)
+   */
+  readonly loadBalancer?: elbv2.IApplicationLoadBalancer;
+  /** See `loadBalancer`. @default - none */
+  readonly targetGroup?: elbv2.IApplicationTargetGroup;
+  /** The public HTTP API (its `$default` stage): traffic, latency and 5xx. @default - no gateway alarms */
+  readonly httpApi?: apigwv2.IHttpApi;
+  /** The backend store. */
+  readonly database: rds.IDatabaseCluster;
+  /** The database's maximum capacity in ACU (`serverlessV2MaxCapacity`): the at-maximum alarm's threshold. */
+  readonly databaseMaxCapacity: number;
+  /** CodeBuild projects that build the images (see `deployTimeBuildProjects`). @default - no build alarm */
+  readonly imageBuildProjects?: codebuild.IProject[];
+  /** Log group with the proxy's access log (the service's): 401 answers are counted from it. @default - no 401 alarm */
+  readonly proxyLogGroup?: logs.ILogGroup;
+  /** 401 answers in 5 minutes that raise the alarm. @default ALARM_RULES.unauthorized.threshold (50) */
+  readonly unauthorizedThreshold?: number;
+  /** Address subscribed to the alarm topic (it must confirm the subscription). @default - no subscription */
+  readonly alarmEmail?: string;
+  /** Prefix of the alarm names and name of the dashboard. @default 'MLflow' */
+  readonly name?: string;
+}
+
+/**
+ * Alarms and one dashboard for the MLflow service, from cdk-monitoring-constructs (cdklabs) wherever it has the alarm,
+ * CloudWatch math where it has not (tasks below desired, load balancer 5xx, 401s). Every alarm notifies `topic`.
+ *
+ * None fires on an idle deployment whose database is paused: each treats missing data as not breaching (CloudWatch
+ * publishes no 5xx, 401 or build counts and no task metrics while nothing happens), counts are sums over 5 minutes
+ * (so a few stray errors or typos do not page), and states (tasks, health, memory, capacity) must last for several
+ * periods in a row. What each alarm tolerates is written next to it.
+ */
+export class MlflowMonitoring extends Construct {
+  /** Every alarm notifies this topic. */
+  readonly topic: sns.Topic;
+  readonly facade: MonitoringFacade;
+  /** The alarms, by the key of `ALARM_RULES`. */
+  readonly alarms: Partial<Record<keyof typeof ALARM_RULES, cloudwatch.IAlarm>> = {};
+
+  constructor(scope: Construct, id: string, props: MlflowMonitoringProps) {
+    super(scope, id);
+    if (!!props.loadBalancer !== !!props.targetGroup) {
+      throw new Error('MlflowMonitoring: loadBalancer and targetGroup go together: give both (a load-balanced service) or neither.');
+    }
+    if (!(props.databaseMaxCapacity > 0)) {
+      throw new Error(`MlflowMonitoring: databaseMaxCapacity must be the database's maximum capacity in ACU (above 0), got ${props.databaseMaxCapacity}.`);
+    }
+    const name = props.name ?? 'MLflow';
+    const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
+    const periods = (n: number) => ({ evaluationPeriods: n, datapointsToAlarm: n, period: ALARM_PERIOD, treatMissingDataOverride: notBreaching });
+
+    this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: `${name} alarms`, enforceSSL: true });
+    Validations.of(this.topic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason: 'Alarm notifications carry alarm names and metric values only; CloudWatch cannot publish to a topic under the AWS-managed SNS key, '
+        + 'and a customer-managed key would cost more than the notifications are worth protecting.',
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+
+    this.facade = new MonitoringFacade(this, 'Facade', {
+      alarmFactoryDefaults: {
+        alarmNamePrefix: name,
+        actionsEnabled: true,
+        action: new SnsAlarmActionStrategy({ onAlarmTopic: this.topic }),
+      },
+      metricFactoryDefaults: { period: ALARM_PERIOD },
+      dashboardFactory: new DefaultDashboardFactory(this, 'Dashboards', {
+        dashboardNamePrefix: name,
+        createDashboard: true,
+        createSummaryDashboard: false,
+        createAlarmDashboard: false,
+      }),
+    });
+
+    // Service: CPU, memory, task counts (and, with a load balancer, target health). Memory: the busiest task's
+    // (Maximum, not the average over tasks); no tasks, no data.
+    const service = new FargateServiceMonitoring(this.facade, {
+      fargateService: props.service,
+      loadBalancer: props.loadBalancer,
+      targetGroup: props.targetGroup,
+      alarmFriendlyName: 'Service',
+      invertLoadBalancerTaskCountMetricsStatistics: false,
+      addMemoryP100UsageAlarm: {
+        Critical: { maxUsagePercent: ALARM_RULES.taskMemoryPercent.threshold, ...periods(ALARM_RULES.taskMemoryPercent.periods) },
+      },
+      // UnHealthyHostCount's Maximum: a target failing health checks at any moment. A task that is starting is in the
+      // `initial` state, not unhealthy, and one being drained is `draining`; no targets (desired 0), no unhealthy ones.
+      ...(props.loadBalancer ? {
+        addUnhealthyTaskCountAlarm: {
+          Critical: { maxUnhealthyTasks: ALARM_RULES.unhealthyTargets.threshold, ...periods(ALARM_RULES.unhealthyTargets.periods) },
+        },
+      } : {}),
+    });
+    this.facade.addSegment(service);
+    this.alarms.taskMemoryPercent = onlyAlarm(service, 'Memory');
+    if (props.loadBalancer) this.alarms.unhealthyTargets = onlyAlarm(service, 'Unhealthy');
+
+    // Running below desired, as desired - running from Container Insights: the smallest desired and the largest running
+    // count of each 5 minutes, so a task replaced within a period or a scale-out still starting does not count. Desired 0
+    // (a stopped deployment) gives 0, never a shortfall; a rolling deployment runs more than desired, not fewer.
+    const taskMetric = (metricName: string, statistic: string) => new cloudwatch.Metric({
+      namespace: 'ECS/ContainerInsights',
+      metricName,
+      dimensionsMap: { ClusterName: props.service.cluster.clusterName, ServiceName: props.service.serviceName },
+      statistic,
+      period: ALARM_PERIOD,
+    });
+    const shortfall = new cloudwatch.MathExpression({
+      expression: 'desired - running',
+      usingMetrics: { desired: taskMetric('DesiredTaskCount', 'Minimum'), running: taskMetric('RunningTaskCount', 'Maximum') },
+      period: ALARM_PERIOD,
+      label: 'Tasks below desired',
+    });
+    const custom: Array<{ key: keyof typeof ALARM_RULES; title: string; friendly: string; metric: cloudwatch.IMetric; threshold: number }> = [
+      { key: 'tasksBelowDesired', title: 'Tasks below desired', friendly: 'TasksBelowDesired', metric: shortfall, threshold: ALARM_RULES.tasksBelowDesired.threshold },
+    ];
+
+    if (props.loadBalancer) {
+      // The load balancer's own 5xx (no healthy target, timeouts) and the targets' (the proxy or MLflow). ALB publishes
+      // these counts only when they are not 0: FILL makes a period with one kind only count, and an idle period is 0.
+      const lb = props.loadBalancer.metrics;
+      const frontDoor5xx = new cloudwatch.MathExpression({
+        expression: 'FILL(elb, 0) + FILL(target, 0)',
+        usingMetrics: {
+          elb: lb.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { statistic: 'Sum', period: ALARM_PERIOD }),
+          target: lb.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { statistic: 'Sum', period: ALARM_PERIOD }),
+        },
+        period: ALARM_PERIOD,
+        label: 'Load balancer 5xx',
+      });
+      custom.push({ key: 'frontDoor5xx', title: 'Load balancer 5xx', friendly: 'FrontDoor5xx', metric: frontDoor5xx, threshold: ALARM_RULES.frontDoor5xx.threshold });
+    }
+
+    if (props.proxyLogGroup) {
+      // Counted at the proxy, which sees every client (API Gateway's and, through the load balancer, the VPC's). A sum
+      // over 5 minutes: a user's typo or a browser's first (credential-less) request is one 401; guessing is hundreds.
+      // No default value: no 401, no data point, so an idle deployment has nothing to evaluate.
+      const filter = new logs.MetricFilter(this, 'UnauthorizedFilter', {
+        logGroup: props.proxyLogGroup,
+        filterPattern: UNAUTHORIZED_FILTER,
+        metricNamespace: UNAUTHORIZED_METRIC.namespace,
+        metricName: UNAUTHORIZED_METRIC.metricName,
+        metricValue: '1',
+      });
+      custom.push({
+        key: 'unauthorized',
+        title: '401 answers (password guessing)',
+        friendly: 'Unauthorized',
+        metric: filter.metric({ statistic: 'Sum', period: ALARM_PERIOD, label: '401 answers' }),
+        threshold: props.unauthorizedThreshold ?? ALARM_RULES.unauthorized.threshold,
+      });
+    }
+
+    for (const entry of custom) {
+      const rule = ALARM_RULES[entry.key] as { periods: number };
+      const monitoring = new CustomMonitoring(this.facade, {
+        alarmFriendlyName: entry.friendly,
+        humanReadableName: entry.title,
+        metricGroups: [{
+          title: entry.title,
+          metrics: [{
+            metric: entry.metric as cloudwatch.Metric,
+            alarmFriendlyName: entry.friendly,
+            addAlarm: {
+              Critical: {
+                threshold: entry.threshold,
+                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                ...periods(rule.periods),
+              },
+            },
+          }],
+        }],
+      });
+      this.facade.addSegment(monitoring);
+      this.alarms[entry.key] = onlyAlarm(monitoring);
+    }
+
+    if (props.httpApi) {
+      // Gateway 5xx: its own errors and the integration's (the load balancer's, when every target is down). API
+      // Gateway publishes no data without requests.
+      const gateway = new ApiGatewayV2HttpApiMonitoring(this.facade, {
+        api: props.httpApi,
+        alarmFriendlyName: 'Gateway',
+        add5xxCountAlarm: {
+          Critical: { maxErrorCount: ALARM_RULES.gateway5xx.threshold, comparisonOperatorOverride: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, ...periods(ALARM_RULES.gateway5xx.periods) },
+        },
+      });
+      this.facade.addSegment(gateway);
+      this.alarms.gateway5xx = onlyAlarm(gateway);
+    }
+
+    // At maximum: the average capacity of 5 minutes equal to the maximum, for 15 minutes. A paused database reports
+    // 0 ACU; no data (before the first instance exists), no alarm.
+    const database = new AuroraClusterMonitoring(this.facade, {
+      cluster: props.database,
+      alarmFriendlyName: 'Database',
+      addMaxServerlessDatabaseCapacityAlarm: {
+        Critical: {
+          maxUsageCount: props.databaseMaxCapacity,
+          comparisonOperatorOverride: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          ...periods(ALARM_RULES.databaseAtMax.periods),
+        },
+      },
+    });
+    this.facade.addSegment(database);
+    this.alarms.databaseAtMax = onlyAlarm(database);
+
+    // Image builds run only during deployments; CodeBuild publishes FailedBuilds for a project that built, so no build,
+    // no data. Any failure (one or more) alarms: the deployment rolled back, and someone should know why.
+    for (const [index, project] of (props.imageBuildProjects ?? []).entries()) {
+      const build = new CodeBuildProjectMonitoring(this.facade, {
+        project,
+        alarmFriendlyName: `ImageBuild${index === 0 ? '' : index + 1}`,
+        addFailedBuildCountAlarm: {
+          Critical: { maxErrorCount: ALARM_RULES.failedBuilds.threshold, comparisonOperatorOverride: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, ...periods(ALARM_RULES.failedBuilds.periods) },
+        },
+      });
+      this.facade.addSegment(build);
+      if (index === 0) this.alarms.failedBuilds = onlyAlarm(build);
+    }
+  }
+}
+
+/** The alarm a monitoring segment created whose name contains `part` (the only one, without `part`). */
+function onlyAlarm(monitoring: { createdAlarms(): Array<{ alarm: cloudwatch.IAlarm; alarmName: string }> }, part?: string): cloudwatch.IAlarm {
+  const alarms = monitoring.createdAlarms().filter((a) => part === undefined || a.alarmName.includes(part));
+  if (alarms.length !== 1) throw new Error(`MlflowMonitoring: expected one alarm${part ? ` named *${part}*` : ''}, found ${alarms.map((a) => a.alarmName).join(', ') || 'none'}`);
+  return alarms[0].alarm;
+}
+
+/**
+ * The CodeBuild projects of a stack's deploy-time image builds (@cdklabs/deploy-time-build keeps one per stack, a
+ * child of the stack whose id starts with `ContainerImageBuild`): what `imageBuildProjects` watches.
+ */
+export function deployTimeBuildProjects(stack: Stack): codebuild.IProject[] {
+  return stack.node.children.filter((child): child is codebuild.Project =>
+    child instanceof codebuild.Project && child.node.id.startsWith('ContainerImageBuild'));
+}

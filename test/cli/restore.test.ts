@@ -1,0 +1,131 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { DBClusterSnapshot, DBClusterSnapshotNotFoundFault, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
+import { CLUSTER_ENGINE_VERSION } from '../../src/cli/commands/restore';
+import { EXIT } from '../../src/cli/errors';
+import { DATABASE_NAME, STACK_NAMES } from '../../src/names';
+import { ACCOUNT, harness, Harness, HarnessOptions, NODE_PATH, outputs, setStacks } from './helpers';
+
+const SNAPSHOT = 'mlflow-before-restore';
+const BUCKET = 'mlflow-artifacts-kept';
+/** A bootstrapped target, with no MLflow stack. */
+const TOOLKIT = { CDKToolkit: { Outputs: outputs({ BootstrapVersion: '27' }) } };
+
+function available(overrides: Partial<DBClusterSnapshot> = {}): DBClusterSnapshot {
+  return {
+    DBClusterSnapshotIdentifier: SNAPSHOT,
+    DBClusterSnapshotArn: `arn:aws:rds:us-west-2:${ACCOUNT}:cluster-snapshot:${SNAPSHOT}`,
+    Status: 'available',
+    SnapshotType: 'manual',
+    Engine: 'aurora-mysql',
+    EngineVersion: `8.0.mysql_aurora.${CLUSTER_ENGINE_VERSION}`,
+    MasterUsername: 'mlflow',
+    SnapshotCreateTime: new Date('2026-01-14T03:10:00Z'),
+    ...overrides,
+  };
+}
+
+function setup(snapshot: DBClusterSnapshot | Error, options: HarnessOptions = {}): Harness {
+  const h = harness(options);
+  setStacks(h.mocks, TOOLKIT);
+  const rds = h.mocks.rds.on(DescribeDBClusterSnapshotsCommand);
+  if (snapshot instanceof Error) rds.rejects(snapshot);
+  else rds.resolves({ DBClusterSnapshots: [snapshot] });
+  return h;
+}
+
+/** The cdk invocations the command ran (node <cdk> ...args). */
+function cdkRuns(h: Harness): string[][] {
+  return h.runs.filter((r) => r.command === NODE_PATH).map((r) => [...r.args.slice(1)]);
+}
+
+describe('restore', () => {
+  it('checks the snapshot and deploys on it with the kept artifact bucket', async () => {
+    const h = setup(available());
+    const code = await h.run('restore', '--snapshot', SNAPSHOT, '--artifact-bucket', BUCKET, '--yes');
+    assert.equal(code, EXIT.ok, h.text());
+    assert.deepEqual(h.mocks.rds.commandCalls(DescribeDBClusterSnapshotsCommand).map((c) => c.args[0].input), [{ DBClusterSnapshotIdentifier: SNAPSHOT }]);
+    const runs = cdkRuns(h);
+    assert.equal(runs.length, 1, JSON.stringify(runs));
+    const args = runs[0].join(' ');
+    assert.match(args, /^deploy --all --require-approval never /);
+    for (const setting of [`dbSnapshot=${SNAPSHOT}`, 'dbSnapshotUsername=mlflow', `dbSnapshotDatabaseName=${DATABASE_NAME}`, `artifactBucketName=${BUCKET}`]) {
+      assert.ok(runs[0].includes(setting) && runs[0][runs[0].indexOf(setting) - 1] === '-c', `-c ${setting} in: ${args}`);
+    }
+    assert.match(h.text(), /Put these settings in cdk.json/);
+  });
+
+  it('asks before deploying, and deploys nothing when the user declines', async () => {
+    const h = setup(available(), { answers: ['no'] });
+    const code = await h.run('restore', '--snapshot', SNAPSHOT, '--artifact-bucket', BUCKET);
+    assert.equal(code, EXIT.failure);
+    assert.equal(h.questions.length, 1);
+    assert.deepEqual(cdkRuns(h), []);
+    assert.match(h.text(), /Nothing was deployed/);
+  });
+
+  it('a user who answers yes gets the deploy', async () => {
+    const h = setup(available(), { answers: ['yes'] });
+    assert.equal(await h.run('restore', '--snapshot', SNAPSHOT, '--artifact-bucket', BUCKET), EXIT.ok, h.text());
+    assert.equal(cdkRuns(h).length, 1);
+  });
+
+  it('without a terminal it needs --yes', async () => {
+    const h = setup(available(), { interactive: false });
+    assert.equal(await h.run('restore', '--snapshot', SNAPSHOT, '--artifact-bucket', BUCKET), EXIT.usage);
+    assert.match(h.text(), /Pass --yes/);
+    assert.deepEqual(cdkRuns(h), []);
+  });
+
+  it('the artifact bucket may come from the artifactBucketName setting', async () => {
+    const h = setup(available());
+    assert.equal(await h.run('restore', '--snapshot', SNAPSHOT, '-c', `artifactBucketName=${BUCKET}`, '--yes'), EXIT.ok, h.text());
+    assert.ok(cdkRuns(h)[0].includes(`artifactBucketName=${BUCKET}`));
+  });
+
+  it('refuses a running deployment: the database would have to be replaced; destroy keeps a final snapshot first', async () => {
+    const h = setup(available());
+    setStacks(h.mocks, { ...TOOLKIT, [STACK_NAMES.mlflow]: {} });
+    assert.equal(await h.run('restore', '--snapshot', SNAPSHOT, '--artifact-bucket', BUCKET, '--yes'), EXIT.failure);
+    assert.match(h.text(), /MLflowVpcStack is deployed .* cannot replace a running one/);
+    assert.match(h.text(), /mlflow-on-aws destroy` first: it keeps a final snapshot/);
+    assert.deepEqual(cdkRuns(h), []);
+  });
+
+  const faults: Array<[string, DBClusterSnapshot | Error, RegExp, number, string[]?]> = [
+    ['a snapshot that does not exist', new DBClusterSnapshotNotFoundFault({ $metadata: { httpStatusCode: 404 }, message: `DBClusterSnapshot ${SNAPSHOT} not found.` }), /No DB cluster snapshot mlflow-before-restore in account 123456789012, region us-west-2/, EXIT.usage],
+    ['a snapshot still being created', available({ Status: 'creating' }), /is creating, not available/, EXIT.failure],
+    ['a snapshot of another engine', available({ Engine: 'postgres', EngineVersion: '16.4' }), /engine postgres; the MLflow database is Aurora MySQL/, EXIT.usage],
+    ['a snapshot of a newer Aurora MySQL', available({ EngineVersion: '8.0.mysql_aurora.3.11.0' }), /Aurora MySQL 8.0.mysql_aurora.3.11.0; the cluster runs 3.10.3/, EXIT.usage],
+    ['a snapshot in another region', available({ DBClusterSnapshotArn: `arn:aws:rds:eu-west-1:${ACCOUNT}:cluster-snapshot:${SNAPSHOT}` }), /is in eu-west-1, the deployment in us-west-2/, EXIT.usage],
+    ['an automated snapshot found by its name', available({ SnapshotType: 'automated' }), /automated snapshot/, EXIT.usage],
+    ['an automated snapshot (rds:)', available(), /rds:mlflow-backend-store-2026-01-14 is an automated snapshot.*\n.*copy-db-cluster-snapshot/, EXIT.usage, ['--snapshot', 'rds:mlflow-backend-store-2026-01-14']],
+    ['an AWS Backup recovery point', available(), /is an AWS Backup recovery point.*\n.*copy-db-cluster-snapshot/, EXIT.usage, ['--snapshot', `arn:aws:rds:us-west-2:${ACCOUNT}:cluster-snapshot:awsbackup:job-1234`]],
+  ];
+  for (const [name, answer, message, exit, args] of faults) {
+    it(`refuses ${name}, deploying nothing`, async () => {
+      const h = setup(answer);
+      const code = await h.run('restore', ...(args ?? ['--snapshot', SNAPSHOT]), '--artifact-bucket', BUCKET, '--yes');
+      assert.equal(code, exit, h.text());
+      assert.match(h.text(), message);
+      assert.deepEqual(cdkRuns(h), []);
+    });
+  }
+
+  it('usage errors: no --snapshot, no artifact bucket', async () => {
+    const h = setup(available());
+    assert.equal(await h.run('restore', '--yes'), EXIT.usage);
+    assert.match(h.text(), /restore needs --snapshot/);
+    const h2 = setup(available());
+    assert.equal(await h2.run('restore', '--snapshot', SNAPSHOT, '--yes'), EXIT.usage);
+    assert.match(h2.text(), /needs the existing artifact bucket/);
+    assert.deepEqual([...cdkRuns(h), ...cdkRuns(h2)], []);
+  });
+
+  it('--dry-run checks everything and prints the cdk command only', async () => {
+    const h = setup(available());
+    assert.equal(await h.run('restore', '--snapshot', SNAPSHOT, '--artifact-bucket', BUCKET, '--dry-run'), EXIT.ok, h.text());
+    assert.deepEqual(cdkRuns(h), []);
+    assert.match(h.text(), /\$ cdk deploy --all .*-c dbSnapshot=mlflow-before-restore/);
+  });
+});

@@ -1,0 +1,376 @@
+/**
+ * MlflowMonitoring and MlflowBackup on a small stack of real resources (VPC, ECS service, ALB, HTTP API, Aurora
+ * Serverless v2, bucket, log group, CodeBuild project): each alarm's metric, threshold, comparison, missing-data
+ * treatment and periods; the dashboard; the backup plan; cdk-nag and cfn-lint clean on what the constructs add, with
+ * and without each option.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as cxapi from 'aws-cdk-lib/cx-api';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { BACKUP_DEFAULTS, MlflowBackup, MlflowBackupCopyVault, MlflowBackupProps } from '../../src/constructs/backup';
+import { ALARM_RULES, MlflowMonitoring, MlflowMonitoringProps, UNAUTHORIZED_METRIC } from '../../src/constructs/monitoring';
+import { ensurePythonEnv } from '../support/python-env';
+
+const REGION = 'us-west-2';
+const MAX_ACU = 4;
+
+interface Options {
+  loadBalancer?: boolean;
+  httpApi?: boolean;
+  proxyLogs?: boolean;
+  builds?: boolean;
+  email?: string;
+  importedBucket?: boolean;
+  monitoring?: Partial<MlflowMonitoringProps>;
+  backup?: Partial<MlflowBackupProps> | false;
+}
+
+/** A stack with real resources and both constructs on them. */
+function buildStack(options: Options = {}, app = new App()) {
+  const stack = new Stack(app, 'Ops', { env: { account: '123456789012', region: REGION } });
+  const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+  const cluster = new ecs.Cluster(stack, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+  const taskDefinition = new ecs.FargateTaskDefinition(stack, 'Task');
+  taskDefinition.addContainer('proxy', { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/nginx/nginx:1'), portMappings: [{ containerPort: 8080 }] });
+  const service = new ecs.FargateService(stack, 'Service', { cluster, taskDefinition, desiredCount: 2 });
+  let loadBalancer: elbv2.ApplicationLoadBalancer | undefined;
+  let targetGroup: elbv2.ApplicationTargetGroup | undefined;
+  if (options.loadBalancer ?? true) {
+    loadBalancer = new elbv2.ApplicationLoadBalancer(stack, 'LoadBalancer', { vpc, internetFacing: false });
+    const listener = loadBalancer.addListener('Http', { port: 8080, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
+    targetGroup = listener.addTargets('Proxy', { port: 8080, protocol: elbv2.ApplicationProtocol.HTTP, targets: [service] });
+  }
+  const httpApi = (options.httpApi ?? true) ? new apigwv2.HttpApi(stack, 'Api') : undefined;
+  const database = new rds.DatabaseCluster(stack, 'Database', {
+    engine: rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_10_3 }),
+    vpc,
+    writer: rds.ClusterInstance.serverlessV2('Writer'),
+    serverlessV2MinCapacity: 0,
+    serverlessV2MaxCapacity: MAX_ACU,
+  });
+  const bucket = options.importedBucket
+    ? s3.Bucket.fromBucketName(stack, 'Artifacts', 'existing-artifacts')
+    : new s3.Bucket(stack, 'Artifacts', { versioned: true });
+  const proxyLogGroup = (options.proxyLogs ?? true) ? new logs.LogGroup(stack, 'Logs') : undefined;
+  const project = (options.builds ?? true)
+    ? new codebuild.Project(stack, 'ImageBuild', { buildSpec: codebuild.BuildSpec.fromObject({ version: '0.2', phases: { build: { commands: ['true'] } } }) })
+    : undefined;
+
+  const monitoring = new MlflowMonitoring(stack, 'Monitoring', {
+    service, loadBalancer, targetGroup, httpApi, database, databaseMaxCapacity: MAX_ACU,
+    imageBuildProjects: project ? [project] : undefined,
+    proxyLogGroup,
+    alarmEmail: options.email,
+    ...options.monitoring,
+  });
+  const backup = options.backup === false ? undefined : new MlflowBackup(stack, 'Backup', {
+    database, artifactBucket: bucket, alarmTopic: monitoring.topic, ...options.backup,
+  });
+  return { app, stack, monitoring, backup, template: () => Template.fromStack(stack) };
+}
+
+/** The alarm whose name contains `part`, with its properties. */
+function alarm(template: Template, part: string): any {
+  const found = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+    .filter((r: any) => String(r.Properties.AlarmName).includes(part));
+  assert.equal(found.length, 1, `one alarm named *${part}*: ${JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((r: any) => r.Properties.AlarmName))}`);
+  return (found[0] as any).Properties;
+}
+
+function metricOf(properties: any, id?: string): any {
+  if (properties.MetricName) return { namespace: properties.Namespace, name: properties.MetricName, statistic: properties.Statistic, period: properties.Period, dimensions: properties.Dimensions };
+  const entry = properties.Metrics.find((m: any) => m.Id === id);
+  const stat = entry.MetricStat;
+  return { namespace: stat.Metric.Namespace, name: stat.Metric.MetricName, statistic: stat.Stat, period: stat.Period, dimensions: stat.Metric.Dimensions };
+}
+
+function expectIdleSafe(properties: any, periods: number): void {
+  assert.equal(properties.TreatMissingData, 'notBreaching', 'missing data (an idle deployment) must not breach');
+  assert.equal(properties.EvaluationPeriods, periods);
+  assert.equal(properties.DatapointsToAlarm, periods);
+  assert.ok(properties.ActionsEnabled !== false);
+  assert.equal(properties.AlarmActions.length, 1, 'notifies the topic');
+}
+
+describe('MlflowMonitoring alarms', () => {
+  const template = buildStack().template();
+
+  test('eight alarms, each notifying the one alarm topic', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[];
+    assert.equal(alarms.length, 8, alarms.map((a) => a.Properties.AlarmName).join(', '));
+    const topics = Object.keys(template.findResources('AWS::SNS::Topic'));
+    assert.equal(topics.length, 1);
+    for (const a of alarms) assert.deepEqual(a.Properties.AlarmActions, [{ Ref: topics[0] }], a.Properties.AlarmName);
+  });
+
+  test('tasks below desired: desired (Minimum) - running (Maximum) from Container Insights, >= 1 for 3 x 5 min', () => {
+    const p = alarm(template, 'TasksBelowDesired');
+    assert.equal(p.Metrics.find((m: any) => m.Expression).Expression, 'desired - running');
+    const desired = metricOf(p, 'desired');
+    const running = metricOf(p, 'running');
+    assert.deepEqual([desired.namespace, desired.name, desired.statistic, desired.period], ['ECS/ContainerInsights', 'DesiredTaskCount', 'Minimum', 300]);
+    assert.deepEqual([running.namespace, running.name, running.statistic, running.period], ['ECS/ContainerInsights', 'RunningTaskCount', 'Maximum', 300]);
+    assert.deepEqual(desired.dimensions.map((d: any) => d.Name).sort(), ['ClusterName', 'ServiceName']);
+    assert.equal(p.Threshold, 1);
+    assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    expectIdleSafe(p, 3);
+  });
+
+  test('task memory: the busiest task (p100, the maximum) above 85 % for 3 x 5 min', () => {
+    const p = alarm(template, 'Memory');
+    const m = metricOf(p, p.Metrics ? p.Metrics[0].Id : undefined);
+    assert.deepEqual([m.namespace, m.name, m.statistic, m.period], ['AWS/ECS', 'MemoryUtilization', 'p100', 300]);
+    assert.equal(p.Threshold, 85);
+    assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
+    expectIdleSafe(p, 3);
+  });
+
+  test('unhealthy targets: UnHealthyHostCount (Maximum) of the target group above 0 for 2 x 5 min', () => {
+    const p = alarm(template, 'Unhealthy');
+    const m = metricOf(p, p.Metrics ? p.Metrics[0].Id : undefined);
+    assert.deepEqual([m.namespace, m.name, m.statistic], ['AWS/ApplicationELB', 'UnHealthyHostCount', 'Maximum']);
+    assert.deepEqual(m.dimensions.map((d: any) => d.Name).sort(), ['LoadBalancer', 'TargetGroup']);
+    assert.equal(p.Threshold, 0);
+    assert.equal(p.ComparisonOperator, 'GreaterThanThreshold');
+    expectIdleSafe(p, 2);
+  });
+
+  test('front door 5xx: the load balancer\'s and the targets\' 5xx, each FILLed with 0, summed: >= 10 in 5 min', () => {
+    const p = alarm(template, 'FrontDoor5xx');
+    assert.equal(p.Metrics.find((m: any) => m.Expression).Expression, 'FILL(elb, 0) + FILL(target, 0)');
+    assert.deepEqual([metricOf(p, 'elb').name, metricOf(p, 'elb').statistic], ['HTTPCode_ELB_5XX_Count', 'Sum']);
+    assert.deepEqual([metricOf(p, 'target').name, metricOf(p, 'target').statistic], ['HTTPCode_Target_5XX_Count', 'Sum']);
+    assert.equal(metricOf(p, 'elb').namespace, 'AWS/ApplicationELB');
+    assert.equal(p.Threshold, ALARM_RULES.frontDoor5xx.threshold);
+    assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    expectIdleSafe(p, 1);
+  });
+
+  test('gateway 5xx: AWS/ApiGateway 5xx (Sum) of the API\'s $default stage, >= 10 in 5 min', () => {
+    const p = alarm(template, 'Gateway');
+    const m = metricOf(p, p.Metrics ? p.Metrics.find((x: any) => x.MetricStat)?.Id : undefined);
+    assert.deepEqual([m.namespace, m.name, m.statistic, m.period], ['AWS/ApiGateway', '5xx', 'Sum', 300]);
+    assert.ok(m.dimensions.some((d: any) => d.Name === 'ApiId'), JSON.stringify(m.dimensions));
+    assert.equal(p.Threshold, 10);
+    assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    expectIdleSafe(p, 1);
+  });
+
+  test('401 spike: a metric filter on the proxy log counts status 401 (no default value), Sum >= 50 in 5 min', () => {
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '[ip, forwardedFor, user, time, request, status = 401, ...]',
+      MetricTransformations: [Match.objectEquals({ MetricNamespace: UNAUTHORIZED_METRIC.namespace, MetricName: UNAUTHORIZED_METRIC.metricName, MetricValue: '1' })],
+    });
+    const p = alarm(template, 'Unauthorized');
+    const m = metricOf(p, p.Metrics?.[0]?.Id);
+    assert.deepEqual([m.namespace, m.name, m.statistic, m.period], [UNAUTHORIZED_METRIC.namespace, UNAUTHORIZED_METRIC.metricName, 'Sum', 300]);
+    assert.equal(p.Threshold, 50);
+    assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    expectIdleSafe(p, 1);
+  });
+
+  test('the 401 threshold is a setting', () => {
+    const p = alarm(buildStack({ monitoring: { unauthorizedThreshold: 200 } }).template(), 'Unauthorized');
+    assert.equal(p.Threshold, 200);
+  });
+
+  test('database at maximum: ServerlessDatabaseCapacity (Average) of the cluster >= its maximum ACU for 3 x 5 min', () => {
+    const p = alarm(template, 'Database');
+    const m = metricOf(p, p.Metrics?.[0]?.Id);
+    assert.deepEqual([m.namespace, m.name, m.statistic, m.period], ['AWS/RDS', 'ServerlessDatabaseCapacity', 'Average', 300]);
+    assert.deepEqual(m.dimensions.map((d: any) => d.Name), ['DBClusterIdentifier']);
+    assert.equal(p.Threshold, MAX_ACU);
+    assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    expectIdleSafe(p, 3);
+  });
+
+  test('failed image build: CodeBuild FailedBuilds (Sum) of the project >= 1', () => {
+    const p = alarm(template, 'ImageBuild');
+    const m = metricOf(p, p.Metrics?.[0]?.Id);
+    assert.deepEqual([m.namespace, m.name, m.statistic], ['AWS/CodeBuild', 'FailedBuilds', 'Sum']);
+    assert.deepEqual(m.dimensions.map((d: any) => d.Name), ['ProjectName']);
+    assert.equal(p.Threshold, 1);
+    assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+    expectIdleSafe(p, 1);
+  });
+
+  test('one dashboard with traffic, latency, errors, task count and database capacity', () => {
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as any[];
+    assert.equal(dashboards.length, 1);
+    // The body is a Fn::Join of JSON text and references: the text parts hold the metric names.
+    const joined = dashboards[0].Properties.DashboardBody['Fn::Join'][1];
+    const body = joined.map((part: unknown) => (typeof part === 'string' ? part : '?')).join('');
+    assert.doesNotThrow(() => JSON.parse(body.replace(/\?/g, 'x')), 'the body is JSON');
+    for (const metric of ['RunningTaskCount', 'DesiredTaskCount', 'MemoryUtilization', 'Count', 'Latency', '5xx', 'HTTPCode_Target_5XX_Count', 'ServerlessDatabaseCapacity', 'DatabaseConnections', UNAUTHORIZED_METRIC.metricName, 'FailedBuilds']) {
+      assert.ok(body.includes(`"${metric}"`), `the dashboard graphs ${metric}`);
+    }
+  });
+
+  test('an e-mail subscription only when an address is given', () => {
+    assert.equal(Object.keys(template.findResources('AWS::SNS::Subscription')).length, 0);
+    buildStack({ email: 'ops@example.com' }).template().hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+  });
+
+  test('without a load balancer (lean profile): no front-door alarms, the others stay', () => {
+    const lean = buildStack({ loadBalancer: false, httpApi: false, proxyLogs: false, builds: false }).template();
+    const names = Object.values(lean.findResources('AWS::CloudWatch::Alarm')).map((a: any) => String(a.Properties.AlarmName));
+    assert.equal(names.length, 3, names.join(', '));
+    for (const part of ['TasksBelowDesired', 'Memory', 'Database']) assert.ok(names.some((n) => n.includes(part)), part);
+  });
+
+  test('bad input: a load balancer without its target group, a maximum capacity of 0', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Bad');
+    const vpc = new ec2.Vpc(stack, 'Vpc');
+    const service = ecs.FargateService.fromFargateServiceAttributes(stack, 'S', { serviceName: 's', cluster: ecs.Cluster.fromClusterAttributes(stack, 'C', { clusterName: 'c', vpc }) });
+    const database = rds.DatabaseCluster.fromDatabaseClusterAttributes(stack, 'D', { clusterIdentifier: 'd' });
+    const loadBalancer = new elbv2.ApplicationLoadBalancer(stack, 'L', { vpc });
+    assert.throws(() => new MlflowMonitoring(stack, 'M1', { service, database, databaseMaxCapacity: 2, loadBalancer }), /loadBalancer and targetGroup go together/);
+    assert.throws(() => new MlflowMonitoring(stack, 'M2', { service, database, databaseMaxCapacity: 0 }), /databaseMaxCapacity .* got 0/);
+  });
+});
+
+describe('MlflowBackup', () => {
+  const template = buildStack().template();
+
+  test('a daily plan keeping each recovery point 35 days, for the cluster and the bucket, into a vault kept by cdk destroy', () => {
+    template.hasResource('AWS::Backup::BackupVault', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    const plan = (Object.values(template.findResources('AWS::Backup::BackupPlan'))[0] as any).Properties.BackupPlan;
+    assert.equal(plan.BackupPlanRule.length, 1);
+    const rule = plan.BackupPlanRule[0];
+    assert.equal(rule.ScheduleExpression, 'cron(0 3 * * ? *)');
+    assert.deepEqual(rule.Lifecycle, { DeleteAfterDays: BACKUP_DEFAULTS.retentionDays });
+    assert.deepEqual(rule.CopyActions ?? [], []);
+    const selection = (Object.values(template.findResources('AWS::Backup::BackupSelection'))[0] as any).Properties.BackupSelection;
+    const resources = JSON.stringify(selection.Resources);
+    assert.match(resources, /Database/);
+    assert.match(resources, /Artifacts.*Arn/);
+  });
+
+  test('the backup role has the S3 backup and restore policies as well as the default ones', () => {
+    const roles = Object.values(template.findResources('AWS::IAM::Role')).filter((r: any) => JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('backup.amazonaws.com')) as any[];
+    assert.equal(roles.length, 1);
+    const policies = JSON.stringify(roles[0].Properties.ManagedPolicyArns);
+    for (const name of ['AWSBackupServiceRolePolicyForBackup', 'AWSBackupServiceRolePolicyForRestores', 'AWSBackupServiceRolePolicyForS3Backup', 'AWSBackupServiceRolePolicyForS3Restore']) {
+      assert.ok(policies.includes(name), name);
+    }
+  });
+
+  test('failed backup, copy and restore jobs notify the alarm topic', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.backup'], 'detail-type': Match.arrayWith(['Backup Job State Change', 'Copy Job State Change', 'Restore Job State Change']), detail: { state: ['FAILED', 'ABORTED', 'EXPIRED'] } },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('MonitoringAlarmTopic') } })],
+    });
+  });
+
+  test('retention and a copy to a second region', () => {
+    const t = buildStack({ backup: { retentionDays: 90, copyTo: { region: 'eu-west-1' } } }).template();
+    const rule = (Object.values(t.findResources('AWS::Backup::BackupPlan'))[0] as any).Properties.BackupPlan.BackupPlanRule[0];
+    assert.deepEqual(rule.Lifecycle, { DeleteAfterDays: 90 });
+    assert.equal(rule.CopyActions.length, 1);
+    assert.deepEqual(rule.CopyActions[0].Lifecycle, { DeleteAfterDays: 90 });
+    assert.match(JSON.stringify(rule.CopyActions[0].DestinationBackupVaultArn), /backup:eu-west-1:123456789012:backup-vault:mlflow-backup-copy/);
+  });
+
+  test('the copy vault of the second region is kept by cdk destroy too; destroyOnDelete deletes both', () => {
+    const app = new App();
+    const copyStack = new Stack(app, 'Copy', { env: { region: 'eu-west-1' } });
+    new MlflowBackupCopyVault(copyStack, 'CopyVault');
+    Template.fromStack(copyStack).hasResource('AWS::Backup::BackupVault', { DeletionPolicy: 'Retain', Properties: { BackupVaultName: BACKUP_DEFAULTS.copyVaultName } });
+    buildStack({ backup: { destroyOnDelete: true } }).template().hasResource('AWS::Backup::BackupVault', { DeletionPolicy: 'Delete' });
+  });
+
+  test('an imported artifact bucket is backed up too (only AWS can tell its versioning)', () => {
+    const t = buildStack({ importedBucket: true }).template();
+    const selection = (Object.values(t.findResources('AWS::Backup::BackupSelection'))[0] as any).Properties.BackupSelection;
+    assert.match(JSON.stringify(selection.Resources), /existing-artifacts/);
+  });
+
+  test('bad input: retention out of range, a copy to the same region, an unversioned bucket of the stack', () => {
+    assert.throws(() => buildStack({ backup: { retentionDays: 0 } }), /retentionDays must be a whole number of days from 1 to 36500, got 0/);
+    assert.throws(() => buildStack({ backup: { retentionDays: 1.5 } }), /got 1.5/);
+    assert.throws(() => buildStack({ backup: { copyTo: { region: REGION } } }), /copyTo.region must be another region than the stack's \(us-west-2\), got us-west-2/);
+    const app = new App();
+    const stack = new Stack(app, 'S', { env: { region: REGION } });
+    const database = rds.DatabaseCluster.fromDatabaseClusterAttributes(stack, 'D', { clusterIdentifier: 'd' });
+    assert.throws(() => new MlflowBackup(stack, 'B', { database, artifactBucket: new s3.Bucket(stack, 'Plain') }), /needs versioning on the artifact bucket S\/Plain/);
+  });
+});
+
+// --- compliance: what the constructs add, in each option ---
+
+const VARIANTS: Array<[string, Options]> = [
+  ['every option', { email: 'ops@example.com', backup: { copyTo: { region: 'eu-west-1' }, retentionDays: 90 } }],
+  ['lean: no load balancer, no gateway, no log, no build, no backup', { loadBalancer: false, httpApi: false, proxyLogs: false, builds: false, backup: false }],
+  ['imported artifact bucket, vault deleted with the stack', { importedBucket: true, backup: { destroyOnDelete: true } }],
+];
+const OURS = /^Ops\/(Monitoring|Backup)\//;
+
+function synthTo(outdir: string, options: Options): Stack {
+  const app = new App({ outdir, context: { [cxapi.PATH_METADATA_ENABLE_CONTEXT]: true } });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const { stack } = buildStack(options, app);
+  try {
+    app.synth();
+  } catch (error) {
+    if (!/Validation failed/.test(String(error))) throw error; // the test stack's own findings
+  }
+  return stack;
+}
+
+describe('cdk-nag: no unacknowledged finding on the constructs', () => {
+  for (const [name, options] of VARIANTS) {
+    test(name, () => {
+      const outdir = mkdtempSync(path.join(tmpdir(), 'mlflow-ops-nag-'));
+      try {
+        synthTo(outdir, options);
+        const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'));
+        const findings: string[] = report.pluginReports.flatMap((plugin: any) => plugin.violations.flatMap((v: any) =>
+          v.violatingConstructs.map((c: any) => `${v.ruleName} at ${c.constructPath}`)));
+        assert.deepEqual(findings.filter((f) => / at Ops\/(Monitoring|Backup)\//.test(f)), []);
+        assert.ok(findings.some((f) => / at Ops\/Vpc/.test(f)), 'the checks ran (the test stack itself has findings)');
+      } finally {
+        rmSync(outdir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
+describe('cfn-lint: no finding on the constructs\' resources', () => {
+  for (const [name, options] of VARIANTS) {
+    test(name, () => {
+      const outdir = mkdtempSync(path.join(tmpdir(), 'mlflow-ops-lint-'));
+      try {
+        synthTo(outdir, options);
+        const file = path.join(outdir, readdirSync(outdir).find((f) => f.endsWith('.template.json'))!);
+        const template = JSON.parse(readFileSync(file, 'utf8'));
+        const run = spawnSync(path.join(ensurePythonEnv().bin, 'cfn-lint'), ['--format', 'json', '--include-checks', 'I', '--ignore-checks', 'I1022', '--regions', REGION, '--', file], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+        assert.ok(run.status !== null && (run.status & 1) === 0, run.stderr);
+        const findings = (JSON.parse(run.stdout) as any[]).map((f) => {
+          const p: unknown[] = f.Location?.Path ?? [];
+          const cdkPath = p[0] === 'Resources' ? template.Resources[p[1] as string]?.Metadata?.['aws:cdk:path'] : undefined;
+          return { rule: f.Rule.Id, cdkPath, message: f.Message };
+        });
+        const ours = findings.filter((f) => f.cdkPath === undefined || OURS.test(f.cdkPath));
+        assert.deepEqual(ours, []);
+      } finally {
+        rmSync(outdir, { recursive: true, force: true });
+      }
+    });
+  }
+});
