@@ -15,14 +15,15 @@ export interface IArtifactStore {
    * Lets `grantee` list the artifact bucket and read, write and delete its objects, and nothing else in S3.
    * `extraObjectActions` adds named object actions a particular user needs.
    */
+  /** Lets `grantee` list the bucket and read, write and delete its objects (see `IArtifactStore.grantReadWrite`). */
   grantReadWrite(grantee: iam.IGrantable, extraObjectActions?: string[]): iam.Grant;
 }
 
 export interface ArtifactStoreProps {
-  /** Delete the bucket and every object in it with the stack. For throwaway environments only. @default false */
-  readonly destroyOnDelete?: boolean;
-  /** Days after which overwritten or deleted object versions are removed for good. @default 90 */
-  readonly noncurrentVersionExpiryDays?: number;
+  /** Delete the bucket and every object in it with the stack. For throwaway environments only. */
+  readonly destroyOnDelete: boolean;
+  /** Days after which overwritten or deleted object versions are removed for good. */
+  readonly noncurrentVersionExpiryDays: number;
   /**
    * Use this existing bucket (another deployment's, whose runs' artifact URIs name it) instead of creating one. It is
    * only referenced: nothing on it changes (policy, lifecycle, versioning, logging), and the stack never deletes it,
@@ -52,9 +53,9 @@ export class ArtifactStore extends Construct implements IArtifactStore {
   /** Receives the bucket's server access logs; other platform logs (the load balancer's) may go here too. */
   readonly accessLogsBucket: s3.Bucket;
 
-  constructor(scope: Construct, id: string, props: ArtifactStoreProps = {}) {
+  constructor(scope: Construct, id: string, props: ArtifactStoreProps) {
     super(scope, id);
-    const destroy = props.destroyOnDelete ?? false;
+    const destroy = props.destroyOnDelete;
 
     const accessLogs = this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -86,7 +87,7 @@ export class ArtifactStore extends Construct implements IArtifactStore {
       serverAccessLogsPrefix: 'artifacts/',
       lifecycleRules: [
         {
-          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionExpiryDays ?? 90),
+          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionExpiryDays),
           abortIncompleteMultipartUploadAfter: Duration.days(7),
         },
       ],
@@ -96,6 +97,7 @@ export class ArtifactStore extends Construct implements IArtifactStore {
     });
   }
 
+  /** Lets `grantee` list the bucket and read, write and delete its objects (see `IArtifactStore.grantReadWrite`). */
   grantReadWrite(grantee: iam.IGrantable, extraObjectActions: string[] = []): iam.Grant {
     const list = iam.Grant.addToPrincipal({
       grantee,

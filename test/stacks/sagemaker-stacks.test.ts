@@ -103,6 +103,7 @@ describe('SageMakerStudioUserStack', () => {
     new StudioUser(stack, 'Studio', {
       vpc: new ec2.Vpc(stack, 'Vpc'),
       executionRole: new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') }),
+      userProfileName: 'mlflow-user',
       homeFileSystemOnDelete: 'Delete',
     });
     const [[, throwaway]] = resourcesOfType(Template.fromStack(stack), 'AWS::SageMaker::Domain');
