@@ -2,7 +2,7 @@
 /** CDK app entry point: configuration from context and environment, the stacks, the compliance checks. */
 import { App } from 'aws-cdk-lib';
 import { ConfigError } from '../src/config/platform-config';
-import { configureApp } from '../src/main';
+import { configureApp } from '../src/app';
 
 const app = new App();
 try {

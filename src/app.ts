@@ -1,37 +1,55 @@
 import { App, Environment } from 'aws-cdk-lib';
+import { applyComplianceChecks } from './compliance';
+import { loadPlatformConfig } from './config/load-config';
 import { PlatformConfig } from './config/platform-config';
-import { EXPORT_NAMES, STACK_DESCRIPTION_PREFIX, STACK_NAMES } from './names';
+import { HttpGateway } from './constructs/http-gateway';
+import { STACK_DESCRIPTION_PREFIX, STACK_NAMES } from './names';
 import { HttpGatewayStack } from './stacks/http-gateway-stack';
-import { MLflowVpcStack } from './stacks/mlflow-vpc-stack';
+import { MlflowVpcStack } from './stacks/mlflow-vpc-stack';
 import { SageMakerNotebookInstanceStack } from './stacks/sagemaker-notebook-instance-stack';
 import { SageMakerStudioUserStack } from './stacks/sagemaker-studio-user-stack';
 
 /** The stacks of one deployment, for callers (tests, the CLI) that need to reach into them. */
 export interface Platform {
-  readonly mlflow: MLflowVpcStack;
+  readonly mlflow: MlflowVpcStack;
   readonly gateway: HttpGatewayStack;
   readonly studio?: SageMakerStudioUserStack;
   readonly notebook?: SageMakerNotebookInstanceStack;
 }
 
 /**
+ * Everything `bin/` does to an app: one validated configuration from context and environment, the stacks it
+ * asks for, and the compliance checks over all of them. Throws `ConfigError` for a bad setting.
+ */
+export function configureApp(app: App, env: NodeJS.ProcessEnv = process.env): Platform {
+  const platform = buildPlatform(app, loadPlatformConfig(app.node, env));
+  applyComplianceChecks(app);
+  return platform;
+}
+
+/**
  * Adds every stack the configuration asks for to `app`. Pure wiring: all decisions come from `config`.
  * The stacks are account-agnostic (only the region is fixed), so synth needs no credentials and no lookups.
+ * Stacks reach each other's resources by reference (CDK exports and imports them); the one fixed export name,
+ * the artifact bucket's ARN, is a public output for users' own stacks.
  */
 export function buildPlatform(app: App, config: PlatformConfig): Platform {
   const env: Environment = { region: config.region };
 
-  const mlflow = new MLflowVpcStack(app, STACK_NAMES.mlflow, {
+  // What MLflow accepts of requests that come through the public endpoint: known where the endpoint is made.
+  const clientHosts = HttpGateway.clientHosts(config.region);
+  const mlflow = new MlflowVpcStack(app, STACK_NAMES.mlflow, {
     env,
     config,
+    allowedHosts: clientHosts.hosts,
+    corsAllowedOrigins: clientHosts.origins,
     description: `${STACK_DESCRIPTION_PREFIX}network, artifact and backend stores, and the MLflow service behind an internal load balancer`,
   });
   const gateway = new HttpGatewayStack(app, STACK_NAMES.gateway, {
     env,
     config,
     vpc: mlflow.vpc,
-    listener: mlflow.listener,
-    loadBalancerSecurityGroup: mlflow.loadBalancerSecurityGroup,
+    frontDoor: mlflow.frontDoor,
     description: `${STACK_DESCRIPTION_PREFIX}public HTTPS endpoint (HTTP API Gateway through a VPC link)`,
   });
 
@@ -39,7 +57,7 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
     env,
     config,
     vpc: mlflow.vpc,
-    artifactBucketArnExport: EXPORT_NAMES.artifactBucketArn,
+    artifactStore: mlflow.artifactStore,
     mlflowCredentials: mlflow.mlflowCredentials,
     describableStackNames: [STACK_NAMES.gateway, STACK_NAMES.mlflow],
   };
@@ -60,8 +78,6 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
       description: `${STACK_DESCRIPTION_PREFIX}SageMaker notebook instance with access to MLflow`,
     })
     : undefined;
-
-  for (const stack of [studio, notebook]) stack?.addStackDependency(mlflow, 'imports the artifact bucket by its export name');
 
   return { mlflow, gateway, studio, notebook };
 }

@@ -2,13 +2,28 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { grantWithWildcards } from '../compliance';
+import { acknowledgeWildcards } from '../compliance';
+
+/** Object actions every artifact user needs; named one by one rather than grantReadWrite's `s3:GetObject*`-style wildcards. */
+const ARTIFACT_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'];
+
+/** The artifact store as its users see it: the bucket, and the one way to be let into it. */
+export interface IArtifactStore {
+  /** The artifact bucket. */
+  readonly bucket: s3.IBucket;
+  /**
+   * Lets `grantee` list the artifact bucket and read, write and delete its objects, and nothing else in S3.
+   * `extraObjectActions` adds named object actions a particular user needs.
+   */
+  /** Lets `grantee` list the bucket and read, write and delete its objects (see `IArtifactStore.grantReadWrite`). */
+  grantReadWrite(grantee: iam.IGrantable, extraObjectActions?: string[]): iam.Grant;
+}
 
 export interface ArtifactStoreProps {
-  /** Delete the bucket and every object in it with the stack. For throwaway environments only. @default false */
-  readonly destroyOnDelete?: boolean;
-  /** Days after which overwritten or deleted object versions are removed for good. @default 90 */
-  readonly noncurrentVersionExpiryDays?: number;
+  /** Delete the bucket and every object in it with the stack. For throwaway environments only. */
+  readonly destroyOnDelete: boolean;
+  /** Days after which overwritten or deleted object versions are removed for good. */
+  readonly noncurrentVersionExpiryDays: number;
   /**
    * Use this existing bucket (another deployment's, whose runs' artifact URIs name it) instead of creating one. It is
    * only referenced: nothing on it changes (policy, lifecycle, versioning, logging), and the stack never deletes it,
@@ -32,15 +47,15 @@ export interface ArtifactStoreProps {
  *   artifact bucket's server access logs to it; a rollback could not delete it, and the stack would end in
  *   ROLLBACK_FAILED instead of ROLLBACK_COMPLETE. Left behind, it blocks nothing (its name is generated).
  */
-export class ArtifactStore extends Construct {
+export class ArtifactStore extends Construct implements IArtifactStore {
   /** The artifact bucket: created here, or the existing one named by `existingBucketName`. */
   readonly bucket: s3.IBucket;
   /** Receives the bucket's server access logs; other platform logs (the load balancer's) may go here too. */
   readonly accessLogsBucket: s3.Bucket;
 
-  constructor(scope: Construct, id: string, props: ArtifactStoreProps = {}) {
+  constructor(scope: Construct, id: string, props: ArtifactStoreProps) {
     super(scope, id);
-    const destroy = props.destroyOnDelete ?? false;
+    const destroy = props.destroyOnDelete;
 
     const accessLogs = this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -72,7 +87,7 @@ export class ArtifactStore extends Construct {
       serverAccessLogsPrefix: 'artifacts/',
       lifecycleRules: [
         {
-          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionExpiryDays ?? 90),
+          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionExpiryDays),
           abortIncompleteMultipartUploadAfter: Duration.days(7),
         },
       ],
@@ -81,24 +96,27 @@ export class ArtifactStore extends Construct {
       autoDeleteObjects: destroy,
     });
   }
-}
 
-/** Object actions every artifact user needs; named one by one rather than grantReadWrite's `s3:GetObject*`-style wildcards. */
-const ARTIFACT_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'];
-
-/**
- * Lets `role` list the artifact bucket and read, write and delete its objects, and nothing else in S3.
- * `extraObjectActions` adds named object actions a particular user needs.
- */
-export function grantArtifactReadWrite(role: iam.IRole, bucket: s3.IBucket, extraObjectActions: string[] = []): void {
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    sid: 'ListArtifactBucket',
-    actions: ['s3:ListBucket', 's3:GetBucketLocation'],
-    resources: [bucket.bucketArn],
-  }));
-  grantWithWildcards(role, new iam.PolicyStatement({
-    sid: 'ReadWriteArtifacts',
-    actions: [...ARTIFACT_OBJECT_ACTIONS, ...extraObjectActions, 's3:AbortMultipartUpload'],
-    resources: [bucket.arnForObjects('*')],
-  }), 'MLflow and its clients store artifacts under per-run and per-job keys that do not exist beforehand: every object of the artifact bucket, and of no other bucket.');
+  /** Lets `grantee` list the bucket and read, write and delete its objects (see `IArtifactStore.grantReadWrite`). */
+  grantReadWrite(grantee: iam.IGrantable, extraObjectActions: string[] = []): iam.Grant {
+    const list = iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+      resourceArns: [this.bucket.bucketArn],
+    });
+    const objects = iam.Grant.addToPrincipal({
+      grantee,
+      actions: [...ARTIFACT_OBJECT_ACTIONS, ...extraObjectActions, 's3:AbortMultipartUpload'],
+      resourceArns: [this.bucket.arnForObjects('*')],
+    });
+    for (const statement of list.principalStatements) statement.sid = 'ListArtifactBucket';
+    for (const statement of objects.principalStatements) {
+      statement.sid = 'ReadWriteArtifacts';
+      if (Construct.isConstruct(grantee.grantPrincipal)) {
+        acknowledgeWildcards(grantee.grantPrincipal, statement, 'MLflow and its clients store artifacts under per-run and per-job keys '
+          + 'that do not exist beforehand: every object of the artifact bucket, and of no other bucket.');
+      }
+    }
+    return list.combine(objects);
+  }
 }

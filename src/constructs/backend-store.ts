@@ -7,27 +7,27 @@ import { Construct, IConstruct } from 'constructs';
 import { DatabaseDeletionProtection } from './database-deletion-protection';
 
 export interface BackendStoreProps {
+  /** VPC of the cluster (its isolated subnets). */
   readonly vpc: ec2.IVpc;
   /** Schema MLflow keeps its runs, experiments and registry in. */
   readonly databaseName: string;
-  /** Lowest capacity; 0 lets the instance pause when idle. @default 0 */
-  readonly minCapacity?: number;
-  /** Highest capacity in Aurora capacity units. @default 2 */
-  readonly maxCapacity?: number;
-  /** Idle time before a 0-ACU instance pauses. @default Duration.minutes(60) */
-  readonly autoPause?: Duration;
-  /** Days of automated backups. @default 7 */
-  readonly backupRetentionDays?: number;
+  /** Lowest capacity; 0 lets the instance pause when idle. */
+  readonly minCapacity: number;
+  /** Highest capacity in Aurora capacity units. */
+  readonly maxCapacity: number;
+  /** Idle time before a 0-ACU instance pauses. */
+  readonly autoPause: Duration;
+  /** Days of automated backups. */
+  readonly backupRetentionDays: number;
   /**
    * Refuse deletion of the cluster until this is turned off. The cluster is created without it and a custom resource
    * turns it on (see `DatabaseDeletionProtection` and `protectAfter`), so that a failed first create can roll back.
-   * @default true
    */
-  readonly deletionProtection?: boolean;
-  /** Delete the cluster without a final snapshot with the stack. For throwaway environments only. @default false */
-  readonly destroyOnDelete?: boolean;
-  /** Retention of the exported database logs. @default logs.RetentionDays.ONE_MONTH */
-  readonly logRetention?: logs.RetentionDays;
+  readonly deletionProtection: boolean;
+  /** Delete the cluster without a final snapshot with the stack. For throwaway environments only. */
+  readonly destroyOnDelete: boolean;
+  /** Retention of the exported database logs (and of the deletion-protection handler's). */
+  readonly logRetention: logs.RetentionDays;
   /**
    * Name of the cluster. Fixed so that a change that would replace the database (and so start MLflow on an
    * empty one) fails loudly instead, and so that the exported log groups can be created, with retention, up front.
@@ -74,15 +74,16 @@ export const CLUSTER_PARAMETERS: Readonly<Record<string, string>> = Object.freez
  * which is what makes the platform cheap when nobody is training. Created empty, or from a snapshot (`snapshot`).
  */
 export class BackendStore extends Construct {
-  readonly cluster: rds.DatabaseCluster | rds.DatabaseClusterFromSnapshot;
+  readonly cluster: rds.IDatabaseCluster;
+  /** The master user's credentials (`username`, `password`). */
   readonly credentials: rds.DatabaseSecret;
   /** Turns deletion protection on; absent when it is off in the configuration. */
   readonly deletionProtection?: DatabaseDeletionProtection;
 
   constructor(scope: Construct, id: string, props: BackendStoreProps) {
     super(scope, id);
-    const destroy = props.destroyOnDelete ?? false;
-    const protect = !destroy && (props.deletionProtection ?? true);
+    const destroy = props.destroyOnDelete;
+    const protect = !destroy && props.deletionProtection;
     if (props.snapshot) {
       // Without it, a cluster from a snapshot also gets the deprecated `credentials` default: a second, generated
       // "admin" secret attached to the cluster but never applied to it. (Context must be set before any child exists.)
@@ -101,7 +102,7 @@ export class BackendStore extends Construct {
     // Created here rather than by RDS so that they carry a retention period without a log-retention Lambda.
     const logGroups = EXPORTED_LOGS.map((log) => new logs.LogGroup(this, `${log}Logs`, {
       logGroupName: `/aws/rds/cluster/${clusterIdentifier}/${log}`,
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     }));
 
@@ -121,14 +122,14 @@ export class BackendStore extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       securityGroups: [securityGroup],
       writer: rds.ClusterInstance.serverlessV2('Writer', { autoMinorVersionUpgrade: true }),
-      serverlessV2MinCapacity: props.minCapacity ?? 0,
-      serverlessV2MaxCapacity: props.maxCapacity ?? 2,
-      serverlessV2AutoPauseDuration: props.autoPause ?? Duration.minutes(60),
+      serverlessV2MinCapacity: props.minCapacity,
+      serverlessV2MaxCapacity: props.maxCapacity,
+      serverlessV2AutoPauseDuration: props.autoPause,
       // From a snapshot too: RDS restores an encrypted snapshot encrypted, and CloudFormation refuses to restore an
       // unencrypted one with this set (rather than giving MLflow an unencrypted database).
       storageEncrypted: true,
       iamAuthentication: true,
-      backup: { retention: Duration.days(props.backupRetentionDays ?? 7) },
+      backup: { retention: Duration.days(props.backupRetentionDays) },
       // Protected: left out of the template, turned on by `this.deletionProtection` (never `false` here, which the RDS
       // handler would send again with every later change of the cluster). Unprotected: `false`, which turns it off.
       deletionProtection: protect ? undefined : false,

@@ -9,9 +9,10 @@ import { Construct, IConstruct } from 'constructs';
 export const DATABASE_DELETION_PROTECTION_TYPE = 'Custom::DatabaseDeletionProtection';
 
 export interface DatabaseDeletionProtectionProps {
-  readonly cluster: rds.DatabaseClusterBase;
-  /** Retention of the handler's logs. @default logs.RetentionDays.ONE_MONTH */
-  readonly logRetention?: logs.RetentionDays;
+  /** The cluster to protect. */
+  readonly cluster: rds.IDatabaseCluster;
+  /** Retention of the handler's logs. */
+  readonly logRetention: logs.RetentionDays;
 }
 
 /**
@@ -57,7 +58,7 @@ export class DatabaseDeletionProtection extends Construct {
       timeout: Duration.minutes(2),
       serviceTimeout: Duration.minutes(5),
       logGroup: new logs.LogGroup(this, 'Logs', {
-        retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+        retention: props.logRetention,
         removalPolicy: RemovalPolicy.DESTROY,
       }),
     });

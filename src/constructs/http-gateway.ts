@@ -1,33 +1,45 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpAlbIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { IMlflowFrontDoor } from './front-door';
 
 export interface HttpGatewayProps {
+  /** VPC of the VPC link (its private subnets with egress). */
   readonly vpc: ec2.IVpc;
-  /** Listener of the internal load balancer in front of MLflow. */
-  readonly listener: elbv2.IApplicationListener;
-  /** Security group of that load balancer; the VPC link is granted ingress to it and nothing else is. */
-  readonly loadBalancerSecurityGroup: ec2.ISecurityGroup;
-  /** Port of the listener. */
-  readonly listenerPort: number;
-  /** Steady-state requests per second the stage accepts. @default 100 */
-  readonly throttleRateLimit?: number;
-  /** Burst of requests the stage accepts above the rate. @default 200 */
-  readonly throttleBurstLimit?: number;
-  /** Retention of the access logs. @default logs.RetentionDays.ONE_MONTH */
-  readonly logRetention?: logs.RetentionDays;
+  /** The private way into MLflow that the VPC link forwards to; the VPC link is let in there and nowhere else. */
+  readonly frontDoor: IMlflowFrontDoor;
+  /** Steady-state requests per second the stage accepts. */
+  readonly throttleRateLimit: number;
+  /** Burst of requests the stage accepts above the rate. */
+  readonly throttleBurstLimit: number;
+  /** Retention of the access logs. */
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** What MLflow's host and origin checks must accept of requests that come through the gateway. */
+export interface GatewayClientHosts {
+  /** Host headers (patterns) of the API's endpoints. */
+  readonly hosts: string[];
+  /** Browser origins (patterns) of the UI served through the API. */
+  readonly origins: string[];
 }
 
 /**
  * The public HTTPS entry point of MLflow: an HTTP API whose `$default` stage forwards every path and method
- * through a VPC link to the internal load balancer. API Gateway endpoints are HTTPS only.
+ * through a VPC link to MLflow's front door. API Gateway endpoints are HTTPS only.
  */
 export class HttpGateway extends Construct {
+  /**
+   * The hosts and origins of the gateway of a deployment in `region`, for MLflow's checks. Static: the API's id is not
+   * known before deployment (hence patterns), and the service's stack cannot wait for the gateway's, which depends on it.
+   */
+  static clientHosts(region: string): GatewayClientHosts {
+    return { hosts: [`*.execute-api.${region}.amazonaws.com`], origins: [`https://*.execute-api.${region}.amazonaws.com`] };
+  }
+
   readonly api: apigwv2.HttpApi;
   readonly stage: apigwv2.HttpStage;
   readonly vpcLink: apigwv2.VpcLink;
@@ -46,15 +58,11 @@ export class HttpGateway extends Construct {
       subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [vpcLinkSecurityGroup],
     });
-    // The only ingress the load balancer ever gets: from this VPC link, on the listener port. The group is
-    // imported here so that the rule belongs to this stack (the platform stack must not depend on the gateway).
-    const loadBalancerSecurityGroup = ec2.SecurityGroup.fromSecurityGroupId(this, 'LoadBalancerSecurityGroup',
-      props.loadBalancerSecurityGroup.securityGroupId, { allowAllOutbound: false });
-    const listenerPort = ec2.Port.tcp(props.listenerPort);
-    loadBalancerSecurityGroup.addIngressRule(vpcLinkSecurityGroup, listenerPort, 'API Gateway VPC link to the MLflow load balancer');
-    vpcLinkSecurityGroup.addEgressRule(loadBalancerSecurityGroup, listenerPort, 'To the MLflow load balancer');
+    // The only ingress the front door ever gets: from this VPC link (rules of this stack: the platform stack must not
+    // depend on the gateway).
+    props.frontDoor.allowFromVpcLink(this, vpcLinkSecurityGroup);
 
-    const integration = new HttpAlbIntegration('Mlflow', props.listener, { vpcLink: this.vpcLink });
+    const integration = props.frontDoor.vpcLinkIntegration('Mlflow', this.vpcLink);
     this.api = new apigwv2.HttpApi(this, 'Api', {
       description: 'MLflow tracking server',
       defaultIntegration: integration,
@@ -69,14 +77,14 @@ export class HttpGateway extends Construct {
     });
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.stage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: { rateLimit: props.throttleRateLimit ?? 100, burstLimit: props.throttleBurstLimit ?? 200 },
+      throttle: { rateLimit: props.throttleRateLimit, burstLimit: props.throttleBurstLimit },
       accessLogSettings: {
         destination: new apigwv2.LogGroupLogDestination(this.accessLogs),
         format: AccessLogFormat.custom(JSON.stringify({

@@ -4,12 +4,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
 export interface MlflowNetworkProps {
-  /** IPv4 range of the VPC. @default '10.0.0.0/16' */
-  readonly cidr?: string;
-  /** NAT gateways for the private subnets' egress (image pulls, AWS APIs); 2 removes the single-AZ dependency. @default 1 */
-  readonly natGateways?: number;
-  /** Retention of the VPC flow logs. @default logs.RetentionDays.ONE_MONTH */
-  readonly flowLogRetention?: logs.RetentionDays;
+  /** IPv4 range of the VPC. */
+  readonly cidr: string;
+  /** NAT gateways for the private subnets' egress (image pulls, AWS APIs); 2 removes the single-AZ dependency. */
+  readonly natGateways: number;
+  /** Retention of the VPC flow logs. */
+  readonly flowLogRetention: logs.RetentionDays;
 }
 
 /**
@@ -20,13 +20,13 @@ export interface MlflowNetworkProps {
 export class MlflowNetwork extends Construct {
   readonly vpc: ec2.Vpc;
 
-  constructor(scope: Construct, id: string, props: MlflowNetworkProps = {}) {
+  constructor(scope: Construct, id: string, props: MlflowNetworkProps) {
     super(scope, id);
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
-      ipAddresses: ec2.IpAddresses.cidr(props.cidr ?? '10.0.0.0/16'),
+      ipAddresses: ec2.IpAddresses.cidr(props.cidr),
       maxAzs: 2,
-      natGateways: props.natGateways ?? 1,
+      natGateways: props.natGateways,
       restrictDefaultSecurityGroup: true,
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
@@ -39,7 +39,7 @@ export class MlflowNetwork extends Construct {
     });
 
     const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
-      retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH,
+      retention: props.flowLogRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.vpc.addFlowLog('FlowLog', {

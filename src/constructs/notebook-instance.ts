@@ -7,7 +7,9 @@ import { Construct } from 'constructs';
 import { labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from '../config/lab-packages';
 
 export interface NotebookInstanceProps {
+  /** VPC of the instance (its first private subnet with egress). */
   readonly vpc: ec2.IVpc;
+  /** The role the notebook acts with (also allowed to use the volume's key). */
   readonly executionRole: iam.IRole;
   /** MLflow endpoint the notebook's kernels get as MLFLOW_TRACKING_URI. */
   readonly trackingUri: string;
@@ -15,11 +17,11 @@ export interface NotebookInstanceProps {
   readonly mlflowSecretName: string;
   /** MLflow client release installed on start, the same as the server's. */
   readonly mlflowVersion: string;
-  /** @default 'ml.t3.medium' */
-  readonly instanceType?: string;
-  /** Size of the encrypted ML storage volume. @default 20 */
-  readonly volumeSizeGiB?: number;
-  /** @default 'mlflow-lab' */
+  /** SageMaker instance type (`ml.*`); not one of UNSUPPORTED_AL2023_FAMILIES. */
+  readonly instanceType: string;
+  /** Size of the encrypted ML storage volume. */
+  readonly volumeSizeGiB: number;
+  /** Name of the notebook instance. @default 'mlflow-lab' */
   readonly notebookInstanceName?: string;
 }
 
@@ -41,7 +43,7 @@ export class NotebookInstance extends Construct {
 
   constructor(scope: Construct, id: string, props: NotebookInstanceProps) {
     super(scope, id);
-    const instanceType = props.instanceType ?? 'ml.t3.medium';
+    const instanceType = props.instanceType;
     const family = instanceType.split('.')[1];
     if (UNSUPPORTED_AL2023_FAMILIES.includes(family)) {
       throw new Error(
@@ -78,7 +80,7 @@ export class NotebookInstance extends Construct {
       directInternetAccess: 'Disabled',
       rootAccess: 'Disabled',
       kmsKeyId: volumeKey.keyId,
-      volumeSizeInGb: props.volumeSizeGiB ?? 20,
+      volumeSizeInGb: props.volumeSizeGiB,
       lifecycleConfigName: this.lifecycleConfig.attrNotebookInstanceLifecycleConfigName,
       platformIdentifier: NOTEBOOK_PLATFORM,
     });

@@ -1,15 +1,14 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { grantWithWildcards } from '../compliance';
-import { grantArtifactReadWrite } from './artifact-store';
+import { IArtifactStore } from './artifact-store';
 import { SERVING_IMAGE_REPOSITORY } from './serving-image';
 
 export interface SageMakerExecutionRoleProps {
-  /** The MLflow artifact bucket: the only bucket the role may read and write (training data, code, models). */
-  readonly artifactBucket: s3.IBucket;
+  /** The MLflow artifact store: its bucket is the only one the role may read and write (training data, code, models). */
+  readonly artifactStore: IArtifactStore;
   /** The MLflow credentials secret: the only secret the role may read. */
   readonly mlflowCredentials: secretsmanager.ISecret;
   /** Stacks whose outputs the role may read (tracking URI, bucket name). */
@@ -54,7 +53,7 @@ export class SageMakerExecutionRole extends Construct {
       { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
 
     // PutObjectTagging: MLflow tags the model archive it uploads for a SageMaker deployment.
-    grantArtifactReadWrite(this.role, props.artifactBucket, ['s3:PutObjectTagging']);
+    props.artifactStore.grantReadWrite(this.role, ['s3:PutObjectTagging']);
     props.mlflowCredentials.grantRead(this.role);
     grant('ReadPlatformStackOutputs', ['cloudformation:DescribeStacks'],
       props.describableStackNames.map((name) => stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${name}/*` })),

@@ -5,22 +5,23 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
 
 export interface StudioUserProps {
+  /** The role the user's apps act with. */
   readonly executionRole: iam.IRole;
   /** VPC of a new domain (its private subnets host the Studio apps' network interfaces). */
   readonly vpc: ec2.IVpc;
   /** Attach the user to this existing domain instead of creating one. @default a new domain */
   readonly existingDomainId?: string;
-  /** Name of the user profile. @default 'mlflow-user' */
-  readonly userProfileName?: string;
+  /** Name of the user profile. */
+  readonly userProfileName: string;
   /** Name of a new domain. @default 'mlflow-studio' */
   readonly domainName?: string;
   /**
    * What `npx mlflow-on-aws destroy` does with a new domain's home EFS (users' home folders and notebooks) once
    * the domain is deleted. CloudFormation has no setting for it and always keeps the EFS (SageMaker's default
    * RetentionPolicy), so the choice is written into the domain's template Metadata for the CLI to read.
-   * @default 'Retain' (data-safety rule); 'Delete' goes with destroyDataOnDelete
+   * 'Retain' is the data-safety rule; 'Delete' goes with destroyDataOnDelete.
    */
-  readonly homeFileSystemOnDelete?: HomeFileSystemOnDelete;
+  readonly homeFileSystemOnDelete: HomeFileSystemOnDelete;
 }
 
 export type HomeFileSystemOnDelete = 'Retain' | 'Delete';
@@ -65,13 +66,13 @@ export class StudioUser extends Construct {
         kmsKeyId: storageKey.keyArn,
         defaultUserSettings: { executionRole: props.executionRole.roleArn, securityGroups },
       });
-      this.domain.addMetadata(HOME_EFS_METADATA_KEY, props.homeFileSystemOnDelete ?? 'Retain');
+      this.domain.addMetadata(HOME_EFS_METADATA_KEY, props.homeFileSystemOnDelete);
       this.domainId = this.domain.attrDomainId;
     }
 
     this.userProfile = new sagemaker.CfnUserProfile(this, 'UserProfile', {
       domainId: this.domainId,
-      userProfileName: props.userProfileName ?? 'mlflow-user',
+      userProfileName: props.userProfileName,
       userSettings: { executionRole: props.executionRole.roleArn, securityGroups },
     });
   }

@@ -1,20 +1,22 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { PlatformConfig } from '../config/platform-config';
+import { IMlflowFrontDoor } from '../constructs/front-door';
 import { HttpGateway } from '../constructs/http-gateway';
-import { GATEWAY_OUTPUTS, PORTS } from '../names';
+import { GATEWAY_OUTPUTS } from '../names';
 
 export interface HttpGatewayStackProps extends StackProps {
+  /** The validated configuration. */
   readonly config: PlatformConfig;
+  /** The platform's VPC. */
   readonly vpc: ec2.IVpc;
-  readonly listener: elbv2.IApplicationListener;
-  readonly loadBalancerSecurityGroup: ec2.ISecurityGroup;
+  /** The private way into MLflow that the VPC link forwards to. */
+  readonly frontDoor: IMlflowFrontDoor;
 }
 
-/** Public HTTPS endpoint of MLflow: HTTP API Gateway to the internal load balancer through a VPC link. */
+/** Public HTTPS endpoint of MLflow: HTTP API Gateway to MLflow's front door through a VPC link. */
 export class HttpGatewayStack extends Stack {
   readonly trackingUri: string;
 
@@ -22,9 +24,7 @@ export class HttpGatewayStack extends Stack {
     super(scope, id, props);
     const gateway = new HttpGateway(this, 'Gateway', {
       vpc: props.vpc,
-      listener: props.listener,
-      loadBalancerSecurityGroup: props.loadBalancerSecurityGroup,
-      listenerPort: PORTS.proxy,
+      frontDoor: props.frontDoor,
       throttleRateLimit: props.config.apiThrottleRateLimit,
       throttleBurstLimit: props.config.apiThrottleBurstLimit,
       logRetention: props.config.logRetentionDays as logs.RetentionDays,

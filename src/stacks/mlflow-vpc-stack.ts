@@ -1,33 +1,38 @@
 import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PlatformConfig } from '../config/platform-config';
-import { ArtifactStore } from '../constructs/artifact-store';
+import { ArtifactStore, IArtifactStore } from '../constructs/artifact-store';
 import { BackendStore } from '../constructs/backend-store';
 import { ContainerImages } from '../constructs/container-images';
+import { IMlflowFrontDoor } from '../constructs/front-door';
+import { LoadBalancerFrontDoor } from '../constructs/load-balancer-front-door';
 import { MlflowCredentials } from '../constructs/mlflow-credentials';
 import { MlflowNetwork } from '../constructs/network';
 import { MlflowService } from '../constructs/mlflow-service';
 import { ServingImage } from '../constructs/serving-image';
-import { DATABASE_NAME, EXPORT_NAMES, MLFLOW_OUTPUTS } from '../names';
+import { DATABASE_NAME, EXPORT_NAMES, MLFLOW_OUTPUTS, PORTS } from '../names';
 
-export interface MLflowVpcStackProps extends StackProps {
+export interface MlflowVpcStackProps extends StackProps {
+  /** The validated configuration. */
   readonly config: PlatformConfig;
+  /** Host headers of the public endpoint (patterns), which MLflow accepts beside the front door's and its own. */
+  readonly allowedHosts: string[];
+  /** Browser origins of the public endpoint (patterns), which MLflow lets make cross-origin requests. */
+  readonly corsAllowedOrigins: string[];
 }
 
 /** The MLflow platform: network, artifact and backend stores, credentials, and the service behind an internal ALB. */
-export class MLflowVpcStack extends Stack {
+export class MlflowVpcStack extends Stack {
   readonly vpc: ec2.IVpc;
-  readonly listener: elbv2.ApplicationListener;
-  readonly loadBalancerSecurityGroup: ec2.ISecurityGroup;
-  readonly artifactBucket: s3.IBucket;
+  /** The private way into MLflow, for the gateway's VPC link. */
+  readonly frontDoor: IMlflowFrontDoor;
+  readonly artifactStore: IArtifactStore;
   readonly mlflowCredentials: secretsmanager.ISecret;
 
-  constructor(scope: Construct, id: string, props: MLflowVpcStackProps) {
+  constructor(scope: Construct, id: string, props: MlflowVpcStackProps) {
     super(scope, id, props);
     const { config } = props;
     const logRetention = config.logRetentionDays as logs.RetentionDays;
@@ -66,8 +71,7 @@ export class MLflowVpcStack extends Stack {
 
     const mlflow = new MlflowService(this, 'MlflowService', {
       vpc: network.vpc,
-      artifactBucket: artifacts.bucket,
-      accessLogsBucket: artifacts.accessLogsBucket,
+      artifactStore: artifacts,
       database: backend.cluster,
       databaseCredentials: backend.credentials,
       databaseName,
@@ -84,15 +88,24 @@ export class MLflowVpcStack extends Stack {
       dbIdleDisconnectSeconds: config.dbIdleDisconnectSeconds,
       dbReadTimeoutSeconds: config.dbReadTimeoutSeconds,
       logRetention,
+      allowedHosts: [...props.allowedHosts, ...LoadBalancerFrontDoor.hostPatterns(this.region)],
+      corsAllowedOrigins: props.corsAllowedOrigins,
+    });
+    // Under the service with the id `Default`, which CDK leaves out of logical IDs: the load balancer and its parts keep
+    // the logical IDs they had when the service created them, so an update does not replace them.
+    const frontDoor = new LoadBalancerFrontDoor(mlflow, 'Default', {
+      vpc: network.vpc,
+      target: mlflow.proxyTarget,
+      port: PORTS.proxy,
+      accessLogsBucket: artifacts.accessLogsBucket,
     });
     // Last in the stack: deletion protection goes on once everything else is in place, so that a failed first create
     // can still delete the (then unprotected) database and a retry starts clean.
     backend.protectAfter(network, artifacts, credentials, images, mlflow, ...(servingImage ? [servingImage] : []));
 
     this.vpc = network.vpc;
-    this.listener = mlflow.listener;
-    this.loadBalancerSecurityGroup = mlflow.loadBalancerSecurityGroup;
-    this.artifactBucket = artifacts.bucket;
+    this.frontDoor = frontDoor;
+    this.artifactStore = artifacts;
     this.mlflowCredentials = credentials.secret;
 
     const outputs: Record<keyof typeof MLFLOW_OUTPUTS, string> = {
@@ -100,8 +113,8 @@ export class MLflowVpcStack extends Stack {
       artifactBucketArn: artifacts.bucket.bucketArn,
       mlflowCredentialsSecretArn: credentials.secret.secretArn,
       mlflowCredentialsSecretName: config.mlflowSecretName,
-      loadBalancerDnsName: mlflow.loadBalancer.loadBalancerDnsName,
-      listenerArn: mlflow.listener.listenerArn,
+      loadBalancerDnsName: frontDoor.loadBalancer.loadBalancerDnsName,
+      listenerArn: frontDoor.listener.listenerArn,
       clusterName: mlflow.cluster.clusterName,
       serviceName: mlflow.service.serviceName,
       databaseClusterIdentifier: backend.cluster.clusterIdentifier,

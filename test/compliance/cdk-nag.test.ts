@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { RawSettings } from '../../src/config/platform-config';
-import { configureApp } from '../../src/main';
+import { configureApp } from '../../src/app';
 import { COMPLIANCE_CONFIGURATIONS } from './configurations';
 
 interface Violation { ruleName: string; violatingConstructs: Array<{ constructPath: string }> }

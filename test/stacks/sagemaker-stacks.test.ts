@@ -13,12 +13,24 @@ import { SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
 import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/config/platform-config';
 import { NOTEBOOK_PLATFORM, onStartScript } from '../../src/constructs/notebook-instance';
 import { HOME_EFS_METADATA_KEY, StudioUser } from '../../src/constructs/studio-user';
-import { STACK_NAMES } from '../../src/names';
+import { EXPORT_NAMES, STACK_NAMES } from '../../src/names';
 import { buildTestPlatform, resourcesOfType } from '../support/synth';
 
 const both = buildTestPlatform({ sagemaker: 'both' });
 const studio = Template.fromStack(both.studio!);
 const notebook = Template.fromStack(both.notebook!);
+
+/**
+ * Name of the export the MLflow stack makes of the artifact bucket's ARN for other stacks: the strong reference CDK
+ * makes (not the fixed public export name, which is an output for users' own stacks).
+ */
+function artifactBucketArnExport(): string {
+  const outputs = Object.values<any>(Template.fromStack(both.mlflow).toJSON().Outputs)
+    .filter((o) => o.Value['Fn::GetAtt']?.[0]?.startsWith('ArtifactStoreBucket') && o.Value['Fn::GetAtt'][1] === 'Arn' && o.Export);
+  const names = outputs.map((o) => o.Export.Name).filter((name: string) => name !== EXPORT_NAMES.artifactBucketArn);
+  assert.equal(names.length, 1, 'one reference export of the bucket ARN');
+  return names[0];
+}
 
 /** Every statement of every policy attached to the stack's SageMaker execution role. */
 function roleStatements(template: Template): any[] {
@@ -91,6 +103,7 @@ describe('SageMakerStudioUserStack', () => {
     new StudioUser(stack, 'Studio', {
       vpc: new ec2.Vpc(stack, 'Vpc'),
       executionRole: new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') }),
+      userProfileName: 'mlflow-user',
       homeFileSystemOnDelete: 'Delete',
     });
     const [[, throwaway]] = resourcesOfType(Template.fromStack(stack), 'AWS::SageMaker::Domain');
@@ -136,7 +149,9 @@ describe('the SageMaker execution role grants only what the lab needs', () => {
       assert.ok(s3Statements.length > 0);
       for (const statement of s3Statements) {
         assert.ok(![statement.Action].flat().includes('s3:*'));
-        for (const resource of [statement.Resource].flat()) assert.match(JSON.stringify(resource), /"Fn::ImportValue":"MLflowVpcStack-ArtifactBucketArn"/);
+        for (const resource of [statement.Resource].flat()) {
+          assert.ok(JSON.stringify(resource).includes(JSON.stringify({ 'Fn::ImportValue': artifactBucketArnExport() })), JSON.stringify(resource));
+        }
       }
     });
 

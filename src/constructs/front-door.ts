@@ -1,0 +1,18 @@
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Construct } from 'constructs';
+
+/**
+ * The private way into the MLflow service that the public endpoint (the HTTP API's VPC link, `HttpGateway`) forwards
+ * to. `LoadBalancerFrontDoor` is an internal Application Load Balancer; another implementation (Cloud Map service
+ * discovery, for a profile without a load balancer) plugs into the gateway the same way, with no change to the service.
+ */
+export interface IMlflowFrontDoor {
+  /**
+   * Lets traffic from the VPC link's security group through to the front door, and only to it. The rules are created
+   * in `scope` (the gateway's), so that the stack of the front door does not depend on the gateway's.
+   */
+  allowFromVpcLink(scope: Construct, vpcLinkSecurityGroup: ec2.ISecurityGroup): void;
+  /** The route integration, named `id`, that sends an HTTP API's requests through `vpcLink` to the front door. */
+  vpcLinkIntegration(id: string, vpcLink: apigwv2.IVpcLink): apigwv2.HttpRouteIntegration;
+}
