@@ -65,3 +65,9 @@ export const SERVICE_DISCOVERY_NAMESPACE = 'http-api.local';
 
 /** Name of the MLflow schema inside the Aurora cluster. */
 export const DATABASE_NAME = 'mlflow';
+
+/**
+ * Aurora MySQL version of the backend store's cluster: the CDK construct builds it, and the CLI's `restore` refuses
+ * snapshots of a later version (RDS restores a snapshot to its own or a later version only).
+ */
+export const AURORA_MYSQL_VERSION = '3.10.3';

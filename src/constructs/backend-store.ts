@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct, IConstruct } from 'constructs';
 import { DatabaseDeletionProtection } from './database-deletion-protection';
+import { AURORA_MYSQL_VERSION } from '../names';
 
 export interface BackendStoreProps {
   /** VPC of the cluster (its isolated subnets). */
@@ -117,7 +118,7 @@ export class BackendStore extends Construct {
       port: props.port ?? 3307,
       // Aurora MySQL 3.10 is a long-term-support release; scaling to 0 ACU needs 3.08 or later. A snapshot of an older
       // engine (Aurora MySQL 2, MySQL 5.7-compatible, included) is upgraded to it by the restore.
-      engine: rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.VER_3_10_3 }),
+      engine: rds.DatabaseClusterEngine.auroraMysql({ version: rds.AuroraMysqlEngineVersion.of(`8.0.mysql_aurora.${AURORA_MYSQL_VERSION}`, '8.0') }),
       vpc: props.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       securityGroups: [securityGroup],

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { DBClusterSnapshot, DBClusterSnapshotNotFoundFault, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
-import { CLUSTER_ENGINE_VERSION } from '../../src/cli/commands/restore';
+import { AURORA_MYSQL_VERSION as CLUSTER_ENGINE_VERSION } from '../../src/names';
 import { EXIT } from '../../src/cli/errors';
 import { DATABASE_NAME, STACK_NAMES } from '../../src/names';
 import { ACCOUNT, harness, Harness, HarnessOptions, NODE_PATH, outputs, setStacks } from './helpers';

@@ -6,15 +6,13 @@
  * fixed name, so the stacks must be gone first (`destroy` keeps a final snapshot and the artifact bucket).
  */
 import { DBClusterSnapshot, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
-import { DATABASE_NAME, STACK_NAMES } from '../../names';
+import { AURORA_MYSQL_VERSION, DATABASE_NAME, STACK_NAMES } from '../../names';
 import { connect, errorContext, findStack, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, toCliError } from '../errors';
 import { commonOptions, parseCommandArgs } from '../options';
 import { deployCommand } from './deploy';
 
-/** The engine version the backend store runs (src/constructs/backend-store.ts); a snapshot may be older, not newer. */
-export const CLUSTER_ENGINE_VERSION = '3.10.3';
 
 export const RESTORE_HELP = `Usage: npx mlflow-on-aws restore --snapshot <id|arn> --artifact-bucket <name> [--yes] [options]
 
@@ -137,8 +135,8 @@ function checkSnapshot(target: Target, requested: string, snapshot: DBClusterSna
     throw new CliError(`Snapshot ${name} is of engine ${snapshot.Engine}; the MLflow database is Aurora MySQL (aurora-mysql).`, EXIT.usage, 'Choose a snapshot of an MLflow deployment\'s cluster.');
   }
   const version = auroraVersion(snapshot.EngineVersion ?? '');
-  if (!version || !/^[23]\./.test(version) || compareVersions(version, CLUSTER_ENGINE_VERSION) > 0) {
-    throw new CliError(`Snapshot ${name} is of Aurora MySQL ${snapshot.EngineVersion}; the cluster runs ${CLUSTER_ENGINE_VERSION}, and RDS restores a snapshot to its own or a later version only.`, EXIT.usage,
+  if (!version || !/^[23]\./.test(version) || compareVersions(version, AURORA_MYSQL_VERSION) > 0) {
+    throw new CliError(`Snapshot ${name} is of Aurora MySQL ${snapshot.EngineVersion}; the cluster runs ${AURORA_MYSQL_VERSION}, and RDS restores a snapshot to its own or a later version only.`, EXIT.usage,
       'Choose a snapshot of Aurora MySQL 2 or 3, up to the version the deployment runs.');
   }
   if (!snapshot.MasterUsername) throw new CliError(`Snapshot ${name} names no master user.`, EXIT.failure);
