@@ -119,13 +119,53 @@ def write_config():
         file.write("\n".join(lines))
 
 
+def create_initial_tables(uri):
+    """MLflow's first auth migration (8606fa83a998) names the foreign keys of two tables both `fk_user_id`, which MySQL
+    and MariaDB refuse (a constraint name is unique in a schema; MLflow issues 9642 and 10964). On an empty schema this
+    creates the same three tables with distinct names; MLflow then treats the schema as one made before it tracked
+    revisions, stamps it at that first revision and runs every later migration (none refers to the names)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(uri)
+    try:
+        if "users" in sa.inspect(engine).get_table_names():
+            return
+        metadata = sa.MetaData()
+        sa.Table(
+            "users", metadata,
+            sa.Column("id", sa.Integer(), nullable=False, primary_key=True),
+            sa.Column("username", sa.String(length=255), nullable=True),
+            sa.Column("password_hash", sa.String(length=255), nullable=True),
+            sa.Column("is_admin", sa.Boolean(), nullable=True),
+            sa.UniqueConstraint("username"),
+        )
+        for table, key, unique in (("experiment_permissions", "experiment_id", "unique_experiment_user"),
+                                   ("registered_model_permissions", "name", "unique_name_user")):
+            sa.Table(
+                table, metadata,
+                sa.Column("id", sa.Integer(), nullable=False, primary_key=True),
+                sa.Column(key, sa.String(length=255), nullable=False),
+                sa.Column("user_id", sa.Integer(), nullable=False),
+                sa.Column("permission", sa.String(length=255), nullable=True),
+                sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=f"fk_{table}_user_id"),
+                sa.UniqueConstraint(key, "user_id", name=unique),
+            )
+        metadata.create_all(engine)
+        log("created the first tables of the authentication database")
+    finally:
+        engine.dispose()
+
+
 def bootstrap():
     from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
 
     username, password = admin_credentials()
     users = iam_users()
+    uri = auth_database_uri()
+    if uri.startswith("mysql"):
+        create_initial_tables(uri)
     store = SqlAlchemyStore()
-    store.init_db(auth_database_uri())  # runs the auth app's own Alembic migrations up to head
+    store.init_db(uri)  # runs the auth app's own Alembic migrations up to head
     if not store.has_user(username):
         store.create_user(username, password, is_admin=True)
         log(f"created the admin user '{username}' of MLflow's authentication app")
