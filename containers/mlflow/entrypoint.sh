@@ -29,8 +29,8 @@
 #                                          <DATABASE>_auth of the same server, migrated under the schema lock
 #   MLFLOW_USERNAME MLFLOW_PASSWORD        users mode: the admin account, from the MLflow credentials secret; created at
 #                                          the first start, its password reset to the secret's at every start
-#   MLFLOW_AUTH_DEFAULT_PERMISSION         users mode: permission of a user on what nobody granted them: READ, EDIT,
-#                                          MANAGE or NO_PERMISSIONS (default NO_PERMISSIONS, least privilege)
+#   MLFLOW_AUTH_DEFAULT_PERMISSION         users mode: permission of a user on what nobody granted them, one of
+#                                          READ, EDIT, MANAGE, NO_PERMISSIONS (default: least privilege, NO_PERMISSIONS)
 #   MLFLOW_IAM_PRINCIPALS                  users mode: IAM principals the proxy admits from the IAM-authorized route,
 #                                          "ARN=user" entries (commas or spaces between them); their users are created
 #
