@@ -1,5 +1,5 @@
 /**
- * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, destroy.
+ * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, destroy, users.
  * `runCli` takes its dependencies as an argument and returns the exit code, so tests drive it without AWS.
  */
 import { deployCommand } from './commands/deploy';
@@ -7,6 +7,7 @@ import { destroyCommand } from './commands/destroy';
 import { doctorCommand } from './commands/doctor';
 import { credentialsCommand } from './commands/credentials';
 import { statusCommand } from './commands/status';
+import { usersCommand } from './commands/users';
 import { CliDeps, defaultDeps } from './deps';
 import { CliError, EXIT, toCliError } from './errors';
 
@@ -18,6 +19,7 @@ Commands:
   status        stack states, MLflow endpoint, ECS tasks, database (running or paused)
   credentials   MLflow username and password; --env prints shell export lines
   destroy       delete the stacks after confirmation (--yes to skip it)
+  users         personal MLflow accounts (auth=users): add, list, remove, grant
 
 Options for every command:
   --region R        AWS region (default: AWS_REGION, else us-west-2)
@@ -36,6 +38,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   status: statusCommand,
   credentials: credentialsCommand,
   destroy: destroyCommand,
+  users: usersCommand,
 };
 
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
