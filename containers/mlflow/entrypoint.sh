@@ -22,6 +22,18 @@
 #   DB_IDLE_DISCONNECT_SECONDS             the database closes each pooled MLflow connection after this many
 #                                          seconds unused, so that an idle server holds none and Aurora can pause
 #
+# Access (README, "Access"; mlflow_auth.py):
+#   MLFLOW_AUTH                            "shared" (default): MLflow without authentication, behind the proxy's one
+#                                          shared account; "users": MLflow's authentication app (--app-name
+#                                          basic-auth), personal accounts and permissions in the schema
+#                                          <DATABASE>_auth of the same server, migrated under the schema lock
+#   MLFLOW_USERNAME MLFLOW_PASSWORD        users mode: the admin account, from the MLflow credentials secret; created at
+#                                          the first start, its password reset to the secret's at every start
+#   MLFLOW_AUTH_DEFAULT_PERMISSION         users mode: permission of a user on what nobody granted them, one of
+#                                          READ, EDIT, MANAGE, NO_PERMISSIONS (default: least privilege, NO_PERMISSIONS)
+#   MLFLOW_IAM_PRINCIPALS                  users mode: IAM principals the proxy admits from the IAM-authorized route,
+#                                          "ARN=user" entries (commas or spaces between them); their users are created
+#
 # Read by MLflow itself (set by the CDK stack, passed through unchanged):
 #   MLFLOW_SERVER_ENABLE_JOB_EXECUTION     false unless the mlflowBackgroundJobs setting is on: MLflow 3's job
 #                                          runner queries the database every minute
@@ -76,6 +88,17 @@ if [ "$major" -gt 3 ] || { [ "$major" -eq 3 ] && [ "$minor" -ge 5 ]; }; then
   [ -n "${MLFLOW_SERVER_ALLOWED_HOSTS:-}" ] || fail "MLFLOW_SERVER_ALLOWED_HOSTS is required with MLflow $MLFLOW_VERSION: behind API Gateway and the load balancer the Host header is not localhost, and MLflow would answer 403 to every request."
 fi
 
+auth="${MLFLOW_AUTH:-shared}"
+case "$auth" in
+  shared | users) ;;
+  *) fail "MLFLOW_AUTH must be 'shared' or 'users', got '$auth'." ;;
+esac
+# mlflow_auth.py sits next to mlflow_db.py; MLflow imports its authorization function from there.
+MLFLOW_AUTH_HELPER="$(dirname "$MLFLOW_DB_HELPER")/mlflow_auth.py"
+if [ "$auth" = users ]; then
+  python3 "$MLFLOW_AUTH_HELPER" check || exit $?
+fi
+
 backend_store_uri="$(python3 "$MLFLOW_DB_HELPER" uri)" || exit $?
 python3 "$MLFLOW_DB_HELPER" upgrade || exit $?
 
@@ -94,6 +117,21 @@ else
   set -- "$@" --no-serve-artifacts --default-artifact-root "$BUCKET"
 fi
 
+if [ "$auth" = users ]; then
+  # The auth app's configuration holds the permission database's URI (with the database password): readable by this
+  # user only. MLflow's CSRF key for its sign-up form must be the same in every worker and task: derived from the
+  # admin password, so it changes when that does.
+  MLFLOW_AUTH_DATABASE_URI="$(python3 "$MLFLOW_DB_HELPER" auth-uri)" || exit $?
+  MLFLOW_AUTH_CONFIG_PATH="${HOME:-/home/mlflow}/mlflow-auth.ini"
+  export MLFLOW_AUTH_DATABASE_URI MLFLOW_AUTH_CONFIG_PATH
+  python3 "$MLFLOW_AUTH_HELPER" config || exit $?
+  MLFLOW_FLASK_SERVER_SECRET_KEY="$(python3 "$MLFLOW_AUTH_HELPER" secret-key)" || exit $?
+  PYTHONPATH="$(dirname "$MLFLOW_AUTH_HELPER")${PYTHONPATH:+:$PYTHONPATH}"
+  export MLFLOW_FLASK_SERVER_SECRET_KEY PYTHONPATH
+  unset MLFLOW_AUTH_DATABASE_URI MLFLOW_PASSWORD
+  set -- "$@" --app-name basic-auth
+fi
+
 if [ "$has_security_middleware" = true ]; then
   # "localhost" is kept allowed so that local probes (the proxy's health check) always pass.
   set -- "$@" --uvicorn-opts "--timeout-keep-alive $KEEPALIVE_SECONDS" --allowed-hosts "$MLFLOW_SERVER_ALLOWED_HOSTS,localhost"
@@ -106,5 +144,5 @@ else
   set -- "$@" --gunicorn-opts "--timeout 300 --keep-alive $KEEPALIVE_SECONDS"
 fi
 
-echo "mlflow-server: starting MLflow $MLFLOW_VERSION on $LISTEN_HOST:$LISTEN_PORT with $workers worker(s), artifacts in $BUCKET." >&2
+echo "mlflow-server: starting MLflow $MLFLOW_VERSION on $LISTEN_HOST:$LISTEN_PORT with $workers worker(s), artifacts in $BUCKET, access: $auth." >&2
 exec mlflow "$@"

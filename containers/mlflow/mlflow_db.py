@@ -6,7 +6,10 @@
     python3 mlflow_db.py upgrade   brings the schema up to date before the server starts:
                                    `mlflow db upgrade <uri>` on an existing schema, or a first
                                    initialisation of an empty database, while holding a MySQL named
-                                   lock, so that tasks starting together migrate one at a time
+                                   lock, so that tasks starting together migrate one at a time; with
+                                   MLFLOW_AUTH=users also, under the same lock, creates the permission
+                                   database <DATABASE>_auth and runs `mlflow_auth.py bootstrap`
+    python3 mlflow_db.py auth-uri  prints the SQLAlchemy URI of that permission database
 
 Settings: MLFLOW_DB_WAIT_SECONDS (default 300) bounds the wait for the database to accept
 connections (Aurora Serverless v2 resumes from 0 ACU in seconds) and, separately, for the lock.
@@ -78,6 +81,24 @@ def tls_ca_file():
         log(f"DB_TLS_CA_FILE {path!r} is not a readable file: it must hold the database's CA certificates (PEM)")
         sys.exit(2)
     return path
+
+
+def auth_database(s):
+    """The schema of MLflow's authentication app (users mode): <DATABASE>_auth, in the same MySQL server."""
+    name = f"{s['database']}_auth"
+    if not all(c.isalnum() or c == "_" for c in name) or len(name) > 64:
+        log(f"DATABASE must be letters, digits and underscores, at most 59 of them, for the permission database "
+            f"'<DATABASE>_auth' of MLFLOW_AUTH=users; got {s['database']!r}")
+        sys.exit(2)
+    return name
+
+
+def auth_mode():
+    mode = os.environ.get("MLFLOW_AUTH", "") or "shared"
+    if mode not in ("shared", "users"):
+        log(f"MLFLOW_AUTH must be 'shared' or 'users', got {mode!r}")
+        sys.exit(2)
+    return mode
 
 
 def backend_store_uri(s, server=True):
@@ -183,19 +204,38 @@ def upgrade():
             else:
                 run_mlflow(["db", "upgrade", uri])
             log("database schema is up to date")
+            if auth_mode() == "users":
+                upgrade_auth(connection, s)
         finally:
             scalar(connection, "SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))
     finally:
         connection.close()
 
 
+def upgrade_auth(connection, s):
+    """Users mode, under the schema lock: the permission database, its migrations and its admin (mlflow_auth.py)."""
+    name = auth_database(s)
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
+    uri = backend_store_uri(dict(s, database=name), server=False)
+    helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mlflow_auth.py")
+    log(f"bringing the authentication database {name} up to date")
+    completed = subprocess.run([sys.executable, helper, "bootstrap"], env=dict(os.environ, MLFLOW_AUTH_DATABASE_URI=uri), check=False)
+    if completed.returncode != 0:
+        log(f"the authentication database could not be brought up to date (exit code {completed.returncode})")
+        sys.exit(completed.returncode)
+
+
 def main(argv):
     if argv == ["uri"]:
         print(backend_store_uri(settings()))
+    elif argv == ["auth-uri"]:
+        s = settings()
+        print(backend_store_uri(dict(s, database=auth_database(s))))
     elif argv == ["upgrade"]:
         upgrade()
     else:
-        log("usage: mlflow_db.py uri|upgrade")
+        log("usage: mlflow_db.py uri|auth-uri|upgrade")
         sys.exit(2)
 
 

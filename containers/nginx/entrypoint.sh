@@ -3,6 +3,17 @@
 # MLFLOW_PASSWORD (injected by ECS from Secrets Manager, never baked into the image), renders the
 # nginx configuration and replaces itself with nginx in the foreground.
 #
+# Environment (set by the CDK stack):
+#   MLFLOW_USERNAME MLFLOW_PASSWORD   shared mode: the one account the proxy checks (the credentials secret)
+#   MLFLOW_AUTH                       "shared" (default): the proxy checks the password above; "users": MLflow's
+#                                     authentication app checks personal accounts, the proxy passes the
+#                                     Authorization header on, refusing malformed and over-long credentials and
+#                                     limiting attempts MLflow did not accept
+#   MLFLOW_GATEWAY_TOKEN              the IAM route's per-deployment token (a secret, at least 32 characters);
+#                                     unset: no request is taken for an IAM principal
+#   MLFLOW_IAM_PRINCIPALS             "ARN=user" entries (commas or spaces between them) the IAM route admits: a
+#                                     role ARN admits that role's sessions, a user ARN that IAM user
+#
 # Usage: entrypoint.sh             start nginx in the foreground
 #        entrypoint.sh --check-config   only render and check the configuration (nginx -t)
 #
@@ -32,6 +43,18 @@ fail() {
   echo "mlflow-proxy: $*" >&2
   exit 1
 }
+
+MLFLOW_AUTH="${MLFLOW_AUTH:-shared}"
+case "$MLFLOW_AUTH" in
+  shared) ;;
+  users)
+    # MLflow checks passwords: the proxy keeps none (an empty credentials file).
+    MLFLOW_USERNAME=users-mode
+    MLFLOW_PASSWORD=users-mode
+    ;;
+  *) fail "MLFLOW_AUTH must be 'shared' or 'users', got '$MLFLOW_AUTH'." ;;
+esac
+export MLFLOW_AUTH
 
 [ -n "${MLFLOW_USERNAME:-}" ] || fail "MLFLOW_USERNAME is missing or empty: set it from the credentials secret (key 'username')."
 [ -n "${MLFLOW_PASSWORD:-}" ] || fail "MLFLOW_PASSWORD is missing or empty: set it from the credentials secret (key 'password')."
@@ -76,6 +99,7 @@ HASH_ROUNDS="$HASH_ROUNDS" perl -e '
   print "$ENV{MLFLOW_USERNAME}:$hash\n";
 ' > "$htpasswd_tmp" || fail "could not hash the password."
 
+[ "$MLFLOW_AUTH" = shared ] || : > "$htpasswd_tmp"
 [ -z "$worker_group" ] || chown "root:$worker_group" "$htpasswd_tmp"
 chmod 0640 "$htpasswd_tmp"
 mv -f "$htpasswd_tmp" "$NGINX_RUN_DIR/htpasswd"
@@ -86,8 +110,40 @@ mv -f "$htpasswd_tmp" "$NGINX_RUN_DIR/htpasswd"
 [ -z "$worker_group" ] || chown "root:$worker_group" "$NGINX_RUN_DIR/rejected-by-MlflowAuth"
 chmod 0640 "$NGINX_RUN_DIR/rejected-by-MlflowAuth"
 
+# The IAM route: the gateway token and the principal map, for MlflowAuth::iam (one "ARN user" a line).
+# Perl validates: a bad entry stops the proxy here rather than admitting the wrong principal later.
+rm -f "$NGINX_RUN_DIR/gateway-token" "$NGINX_RUN_DIR/iam-principals"
+if [ -n "${MLFLOW_GATEWAY_TOKEN:-}" ] || [ -n "${MLFLOW_IAM_PRINCIPALS:-}" ]; then
+  perl -e '
+    my $token = $ENV{MLFLOW_GATEWAY_TOKEN} // "";
+    length($token) >= 32 && length($token) <= 256 && $token =~ /\A[\x21-\x7e]+\z/
+      or die "MLFLOW_GATEWAY_TOKEN must be 32 to 256 printable ASCII characters without spaces when MLFLOW_IAM_PRINCIPALS is set; got " . length($token) . " characters\n";
+    my @lines;
+    for my $entry (split /[\s,]+/, $ENV{MLFLOW_IAM_PRINCIPALS} // "") {
+      next unless length $entry;
+      my ($arn, $user) = $entry =~ /\A(.+)=([^=]+)\z/;
+      defined $user && $arn =~ m{\Aarn:aws(?:-[a-z]+)*:iam::\d{12}:(?:role|user)/(?:[\w+=,.\@-]+/)*[\w+=,.\@-]+\z} && $user =~ /\A[A-Za-z0-9][A-Za-z0-9._\@+-]{0,127}\z/
+        or die "MLFLOW_IAM_PRINCIPALS: \"$entry\" is not ARN=user with an IAM role or user ARN (arn:aws:iam::123456789012:role/NAME or :user/NAME) and a user name of letters, digits and . _ @ + -\n";
+      push @lines, "$arn $user\n";
+    }
+    open(my $t, ">", "$ENV{NGINX_RUN_DIR}/gateway-token.tmp") or die "$!\n";
+    print $t "$token\n";
+    close $t;
+    open(my $p, ">", "$ENV{NGINX_RUN_DIR}/iam-principals.tmp") or die "$!\n";
+    print $p @lines;
+    close $p;
+    print STDERR "mlflow-proxy: the IAM route admits " . scalar(@lines) . " principal(s).\n";
+  ' || fail "could not set up the IAM route."
+  for file in gateway-token iam-principals; do
+    [ -z "$worker_group" ] || chown "root:$worker_group" "$NGINX_RUN_DIR/$file.tmp"
+    chmod 0640 "$NGINX_RUN_DIR/$file.tmp"
+    mv -f "$NGINX_RUN_DIR/$file.tmp" "$NGINX_RUN_DIR/$file"
+  done
+fi
+unset MLFLOW_GATEWAY_TOKEN
+
 # shellcheck disable=SC2016 # the single quotes are intended: envsubst gets the variable names.
-envsubst '${NGINX_LISTEN_PORT} ${MLFLOW_UPSTREAM} ${NGINX_RUN_DIR} ${NGINX_WORKER_USER} ${NGINX_WORKER_GROUP} ${NGINX_PERL_LIB}' \
+envsubst '${NGINX_LISTEN_PORT} ${MLFLOW_UPSTREAM} ${NGINX_RUN_DIR} ${NGINX_WORKER_USER} ${NGINX_WORKER_GROUP} ${NGINX_PERL_LIB} ${MLFLOW_AUTH}' \
   < "$NGINX_TEMPLATE" > "$NGINX_RUN_DIR/nginx.conf"
 
 # The password is only needed in hashed form from here on.
@@ -95,5 +151,5 @@ unset MLFLOW_PASSWORD
 if [ "${1:-}" = "--check-config" ]; then
   exec nginx -t -q -e stderr -c "$NGINX_RUN_DIR/nginx.conf"
 fi
-echo "mlflow-proxy: credentials file written for user '$MLFLOW_USERNAME'; starting nginx on port $NGINX_LISTEN_PORT, upstream $MLFLOW_UPSTREAM." >&2
+echo "mlflow-proxy: access mode $MLFLOW_AUTH; starting nginx on port $NGINX_LISTEN_PORT, upstream $MLFLOW_UPSTREAM." >&2
 exec nginx -e stderr -c "$NGINX_RUN_DIR/nginx.conf" -g 'daemon off;'

@@ -1,5 +1,5 @@
 /**
- * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, pause, resume, destroy, restore, cost.
+ * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, users, pause, resume, destroy, restore, cost.
  * `runCli` takes its dependencies as an argument and returns the exit code, so tests drive it without AWS.
  */
 import { pauseCommand, resumeCommand } from './commands/capacity';
@@ -10,6 +10,7 @@ import { doctorCommand } from './commands/doctor';
 import { costCommand } from './commands/cost';
 import { credentialsCommand } from './commands/credentials';
 import { statusCommand } from './commands/status';
+import { usersCommand } from './commands/users';
 import { CliDeps, defaultDeps } from './deps';
 import { CliError, EXIT, toCliError } from './errors';
 
@@ -25,6 +26,7 @@ Commands:
   destroy       delete the stacks after confirmation (--yes to skip it)
   cost          itemized monthly estimate from the synthesized templates (idle and with --active-hours N)
   restore       deploy on a database snapshot and the existing artifact bucket (--snapshot, --artifact-bucket)
+  users         personal MLflow accounts (auth=users): add, list, remove, grant
 
 Options for every command:
   --region R        AWS region (default: AWS_REGION, else us-west-2)
@@ -47,6 +49,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   destroy: destroyCommand,
   cost: costCommand,
   restore: restoreCommand,
+  users: usersCommand,
 };
 
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {

@@ -38,6 +38,15 @@ export function parseCommandArgs<T extends OptionSpec>(command: string, args: re
   }
 }
 
+/** Like parseCommandArgs, for a command that also takes positional arguments (`users add NAME`). */
+export function parseCommandArgsWithPositionals<T extends OptionSpec>(command: string, args: readonly string[], extra: T) {
+  try {
+    return parseArgs({ args: [...args], options: { ...COMMON_OPTIONS, ...extra }, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new CliError(`${command}: ${(error as Error).message}`, EXIT.usage, `Run \`npx mlflow-on-aws ${command} --help\` for the options.`);
+  }
+}
+
 export function commonOptions(values: { region?: unknown; profile?: unknown; context?: unknown; help?: unknown }): CommonOptions {
   const context = parseContextPairs((values.context as string[] | undefined) ?? []);
   const region = values.region as string | undefined;

@@ -63,7 +63,7 @@ describe('container files', () => {
     assert.match(dockerfile, new RegExp(`^ARG MLFLOW_VERSION=${DEFAULT_CONFIG.mlflowVersion.replace(/\./g, '\\.')}$`, 'm'));
     assert.match(dockerfile, /^RUN pip install -r \/opt\/mlflow-server\/requirements\.txt/m);
     const requirements = readFileSync(join(CONTAINERS, 'mlflow', 'requirements.txt'), 'utf8');
-    assert.match(requirements, /^mlflow==\$\{MLFLOW_VERSION\}$/m, 'the image installs exactly the configured MLflow release');
+    assert.match(requirements, /^mlflow\[auth\]==\$\{MLFLOW_VERSION\}$/m, 'the image installs exactly the configured MLflow release, with its auth app');
     assert.match(dockerfile, /^USER 10001:10001$/m, 'MLflow runs as a non-root user');
   });
 

@@ -29,7 +29,11 @@ export const SAMPLE_MLFLOW_REQUIREMENTS = join(REPO_ROOT, 'test', 'e2e', 'requir
 export const LAB_REQUIREMENTS = join(REPO_ROOT, 'lab', 'requirements.txt');
 /** The MLflow release of the original sample's server image (its src/mlflow/Dockerfile). */
 export const SAMPLE_MLFLOW_VERSION = '2.14.2';
-const VENV_ROOT = join(REPO_ROOT, '.venv');
+/**
+ * Where the environments live: `.venv/` of the repository, or PYTHON_ENV_ROOT when set (a worktree whose `.venv` is
+ * shared with others builds a changed requirement set there, instead of replacing the environment the others use).
+ */
+const VENV_ROOT = process.env.PYTHON_ENV_ROOT || join(REPO_ROOT, '.venv');
 /**
  * uv (PyPI `uv`, a pip-compatible installer) builds the environments: a few seconds each where pip took one to three
  * minutes, which keeps a clean CI run within its budget. It is installed with pip into `.venv/uv-<version>/`.

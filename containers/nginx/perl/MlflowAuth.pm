@@ -30,6 +30,21 @@ package MlflowAuth;
 #
 # Nothing is written anywhere: the credentials file keeps the only stored form of the password, and
 # the cache below lives in the worker's memory.
+#
+# Users mode (MLFLOW_AUTH=users, entrypoint.sh): MLflow's authentication app checks passwords. verdict()
+# then only refuses what can never be valid (over-long, malformed, empty or over-long password, over-long
+# user name) and lets the rest through with its Authorization header; learn($r), evaluated once MLflow
+# answered, remembers a header MLflow accepted (any answer but 401) and forgets one it refused, so the
+# attempt limits count exactly the headers MLflow has not accepted, as in shared mode.
+#
+# IAM principals (both modes): iam($r) admits a request that API Gateway's IAM-authorized route sent: that
+# route overwrites X-MLflow-IAM-Principal with the caller's ARN (SigV4-verified by API Gateway) and sets
+# X-MLflow-Gateway-Token to the per-deployment gateway token, which the password route removes. iam()
+# compares the token in constant time with the one in "$run_dir/gateway-token" and maps the ARN with
+# "$run_dir/iam-principals" (written by entrypoint.sh): "user:<name>" when both hold, "deny" when a
+# token header is present but wrong or the ARN is not mapped (counted as an attempt, answered 401),
+# "" when there is no token header (the principal header is then ignored). nginx.conf.template never
+# passes either header on and sets X-MLflow-Auth-User (MLflow's trusted header) only from "user:<name>".
 
 use strict;
 use warnings;
@@ -43,6 +58,7 @@ our $MAX_ENTRIES = 1024;
 # 256-byte password make a 522-byte header, well under the header limit.
 our $MAX_HEADER_BYTES = 1024;
 our $MAX_PASSWORD_BYTES = 256;
+our $MAX_USERNAME_BYTES = 128;
 
 my %verified;      # Authorization header value => time until which it is trusted without a check
 my %hash_of;       # user name => crypt(3) hash, as read from the credentials file
@@ -108,8 +124,87 @@ sub client_key {
     return $peer;
 }
 
-sub state {
+our $MAX_PRINCIPAL_BYTES = 2048;
+our $MAX_TOKEN_BYTES = 256;
+
+my $token;             # the gateway token, undef when the IAM route is off
+my %principal_user;    # exact ARN (IAM user) => MLflow user
+my %role_user;         # arn:PART:sts::ACCOUNT:assumed-role/NAME => MLflow user
+my $iam_loaded;
+
+sub load_iam {
+    my ($dir) = @_;
+    return if $iam_loaded;
+    $iam_loaded = 1;
+    if (open(my $fh, '<', "$dir/gateway-token")) {
+        my $line = <$fh>;
+        close $fh;
+        chomp $line if defined $line;
+        $token = $line if defined $line && length $line;
+    }
+    if (open(my $fh, '<', "$dir/iam-principals")) {
+        while (my $line = <$fh>) {
+            chomp $line;
+            my ($arn, $user) = split / /, $line, 2;
+            next unless defined $user && length $user;
+            if ($arn =~ m{\A(arn:[a-z-]+):iam::(\d{12}):role/(?:[^/]+/)*([^/]+)\z}) {
+                $role_user{"$1:sts::$2:assumed-role/$3"} = $user;
+            }
+            $principal_user{$arn} = $user;
+        }
+        close $fh;
+    }
+}
+
+sub same_string {
+    my ($a, $b) = @_;
+    return 0 unless length($a) == length($b);
+    my $difference = 0;
+    $difference |= ord(substr($a, $_, 1)) ^ ord(substr($b, $_, 1)) for 0 .. length($a) - 1;
+    return $difference == 0;
+}
+
+sub user_of_principal {
+    my ($arn) = @_;
+    return $principal_user{$arn} if exists $principal_user{$arn};
+    if ($arn =~ m{\A(arn:[a-z-]+:sts::\d{12}:assumed-role/[^/]+)/[^/]+\z}) {
+        return $role_user{$1};
+    }
+    return undef;
+}
+
+sub iam {
+    my ($r, $dir) = @_;
+    my $sent = $r->header_in('X-MLflow-Gateway-Token');
+    return '' unless defined $sent;
+    load_iam($dir);
+    return 'deny' unless defined $token && length($sent) <= $MAX_TOKEN_BYTES && same_string($sent, $token);
+    my $arn = $r->header_in('X-MLflow-IAM-Principal');
+    return 'deny' unless defined $arn && length($arn) <= $MAX_PRINCIPAL_BYTES;
+    my $user = user_of_principal($arn);
+    return defined $user ? "user:$user" : 'deny';
+}
+
+sub learn {
     my ($r) = @_;
+    my $header = $r->header_in('Authorization');
+    return '' unless defined $header;
+    my $status = $r->variable('upstream_status') // '';
+    return '' unless $status =~ /(\d{3})\s*\z/;
+    if ($1 eq '401') {
+        delete $verified{$header};
+    } elsif (!defined $verified{$header} || $verified{$header} <= time) {
+        %verified = () if scalar(keys %verified) >= $MAX_ENTRIES;
+        $verified{$header} = time + $TTL_SECONDS;
+    }
+    return '';
+}
+
+sub state {
+    my ($r, $iam) = @_;
+    $iam //= '';
+    return 'pass' if $iam =~ /\Auser:/;
+    return 'attempt:' . client_key($r) if $iam eq 'deny';
     my $header = $r->header_in('Authorization');
     return 'none' unless defined $header;
     my $until = $verified{$header};
@@ -118,7 +213,11 @@ sub state {
 }
 
 sub verdict {
-    my ($r, $path) = @_;
+    my ($r, $path, $mode, $iam) = @_;
+    $mode //= 'shared';
+    $iam //= '';
+    return 'off' if $iam =~ /\Auser:/;
+    return $REALM if $iam eq 'deny';
     my $header = $r->header_in('Authorization');
     return $REALM unless defined $header;
     my $now = time;
@@ -130,6 +229,8 @@ sub verdict {
     return $REALM unless $header =~ m{\ABasic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*\z}i;
     my ($user, $password) = split /:/, MIME::Base64::decode_base64($1), 2;
     return $REALM unless defined $password && length($password) > 0 && length($password) <= $MAX_PASSWORD_BYTES;
+    # Users mode: MLflow checks the password (and learn() records its answer).
+    return length($user) > 0 && length($user) <= $MAX_USERNAME_BYTES ? 'off' : $REALM if $mode eq 'users';
     load_credentials($path) or return $REALM;
     my $hash = $hash_of{$user};
     return $REALM unless defined $hash;

@@ -117,6 +117,8 @@ export interface ProxyOptions {
   readonly template?: string;
   /** Directory nginx loads MlflowAuth.pm from (NGINX_PERL_LIB). @default the shipped containers/nginx/perl */
   readonly perlLib?: string;
+  /** More container variables (MLFLOW_AUTH, MLFLOW_GATEWAY_TOKEN, MLFLOW_IAM_PRINCIPALS). @default none */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Starts the shipped entrypoint with the shipped template; resolves once nginx listens. */
@@ -139,6 +141,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       NGINX_WORKER_USER: workerUser(),
       NGINX_TEMPLATE: options.template ?? NGINX_TEMPLATE,
       NGINX_PERL_LIB: options.perlLib ?? NGINX_PERL_LIB,
+      ...options.env,
     },
     options.quiet ? undefined : join(logDir, 'stdout.log'),
   );

@@ -44,6 +44,14 @@ export interface StackOptions {
    * owns both: `stop()` leaves them running.
    */
   readonly existing?: ExistingData;
+  /**
+   * Access mode of both containers (MLFLOW_AUTH): "users" runs MLflow's authentication app with the MLflow credentials
+   * secret as its admin, and grants the database user its permission schema (<database>_auth), as Aurora's master user
+   * has. Set as variables on top of the task definition's, until the stack sets them itself. @default the stack's
+   */
+  readonly auth?: 'users';
+  /** The IAM route: MLFLOW_IAM_PRINCIPALS for both containers and MLFLOW_GATEWAY_TOKEN for the proxy. @default none */
+  readonly iam?: { readonly principals: string; readonly gatewayToken: string };
 }
 
 /** A database and an artifact bucket that outlive the stack (see `StackOptions.existing`). */
@@ -80,6 +88,8 @@ export interface E2eStack {
   readonly servers: MlflowServer[];
   readonly proxy?: Proxy;
   readonly workDir: string;
+  /** Starts one more MLflow server on the same database, with the servers' environment and `overrides`; stopped by stop(). */
+  startMlflow(overrides?: Record<string, string>): Promise<MlflowServer>;
   /** `Authorization` header value of the MLflow credentials. */
   authorization(): string;
   /** Environment for a Python MLflow client that talks to the proxy with the MLflow credentials. */
@@ -150,6 +160,17 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
     const username = config.mlflowUsername;
     const password = randomBytes(24).toString('base64url');
     await aws.createSecret(config.mlflowSecretName, JSON.stringify({ username, password }));
+    const accessEnv: Record<string, string> = {
+      ...(options.auth ? { MLFLOW_AUTH: options.auth } : {}),
+      ...(options.iam ? { MLFLOW_IAM_PRINCIPALS: options.iam.principals } : {}),
+    };
+    if (options.auth === 'users') {
+      for (const host of ['127.0.0.1', 'localhost']) db.query(`GRANT ALL PRIVILEGES ON \`${db.database}_auth\`.* TO '${db.user}'@'${host}'`);
+    }
+    const mlflowAccessEnv: Record<string, string> = {
+      ...accessEnv,
+      ...(options.auth === 'users' ? { MLFLOW_USERNAME: username, MLFLOW_PASSWORD: password } : {}),
+    };
 
     const mlflowEnvironment = (port: number, overrides: Record<string, string> = {}): NodeJS.ProcessEnv => ({
       // What the image provides: its PATH (python and mlflow), HOME and ENV lines (Dockerfile).
@@ -172,6 +193,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       // Loopback: the helper's path in the repository and a free port instead of 5000.
       MLFLOW_DB_HELPER,
       MLFLOW_LISTEN_PORT: String(port),
+      ...mlflowAccessEnv,
       ...overrides,
     });
 
@@ -206,11 +228,24 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
         NGINX_WORKER_USER: workerUser(),
         NGINX_TEMPLATE,
         NGINX_PERL_LIB,
+        ...accessEnv,
+        ...(options.iam ? { MLFLOW_GATEWAY_TOKEN: options.iam.gatewayToken } : {}),
       }, join(workDir, 'proxy.log'));
       proxy = { port, url: `http://127.0.0.1:${port}`, service, memory: () => memoryOfGroup(service.child.pid ?? -1) };
       started.push({ stop: () => service.stop('SIGQUIT', 10_000) });
       await waitFor('the proxy to answer /elb-status', async () => (await fetch(`${proxy!.url}/elb-status`)).status === 200, 30_000, service);
     }
+
+    const startMlflow = async (overrides: Record<string, string> = {}): Promise<MlflowServer> => {
+      const port = await freePort();
+      const index = servers.length + 1;
+      const service = startService(`mlflow server ${index}`, 'sh', [MLFLOW_ENTRYPOINT], mlflowEnvironment(port, overrides), join(workDir, `mlflow-${index}.log`), workDir);
+      const server: MlflowServer = { port, url: `http://127.0.0.1:${port}`, service, memory: () => memoryOfGroup(service.child.pid ?? -1) };
+      servers.push(server);
+      started.push({ stop: () => service.stop('SIGTERM', 20_000) });
+      await waitFor(`${service.name} to answer /health`, async () => (await fetch(`${server.url}/health`)).status === 200, 240_000, service);
+      return server;
+    };
 
     const authorization = (): string => basicAuth(username, password);
     const clientEnv = (): Record<string, string> => ({
@@ -225,6 +260,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       secretName: config.mlflowSecretName,
       authorization,
       clientEnv,
+      startMlflow,
       runPython: (args, env, timeoutMs = 300_000) => runPython(python, args, { HOME: workDir, ...env }, timeoutMs),
       stop: stopAll,
     };

@@ -1,0 +1,231 @@
+"""Users mode (MLFLOW_AUTH=users) of the MLflow container: MLflow's own authentication app (`--app-name basic-auth`).
+
+    python3 mlflow_auth.py config     writes the auth app's configuration file (MLFLOW_AUTH_CONFIG_PATH, mode 0600: it
+                                      holds the permission database's URI) and prints nothing
+    python3 mlflow_auth.py bootstrap  migrates the permission database, creates the admin user from MLFLOW_USERNAME /
+                                      MLFLOW_PASSWORD or, when it exists, gives it that password and the admin flag
+                                      (so a password changed in the secret takes effect at the next start), and creates
+                                      the users IAM principals map to (MLFLOW_IAM_PRINCIPALS). mlflow_db.py runs it while
+                                      holding the schema lock, so tasks starting together do this one at a time.
+    mlflow_auth:authenticate          the auth app's `authorization_function` (below)
+
+The permission database is its own schema, <DATABASE>_auth, in the same MySQL server (mlflow_db.py creates it).
+
+Identity of a request (authenticate): the header X-MLflow-Auth-User when the proxy set it, else HTTP basic auth
+checked by MLflow against its user store. The proxy (containers/nginx) sets that header only for a request that came
+through the IAM-authorized API Gateway route with the gateway token, and overwrites or removes it on every other
+request; MLflow listens on 127.0.0.1 only, so nothing but the proxy of the same task reaches it. As a second fence the
+header is believed only for the user names MLFLOW_IAM_PRINCIPALS maps to: a forged header can never name the admin or
+a personal account.
+"""
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import sys
+
+PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
+# Least privilege: a new account, or a leaked personal password, sees no experiment or model it was not granted (or did
+# not create: the creator gets MANAGE). Teams that want everyone to read everything set READ.
+DEFAULT_PERMISSION = "NO_PERMISSIONS"
+USER_HEADER = "X-MLflow-Auth-User"
+# Credentials MLflow verified are remembered this long per worker (MLflow's own cache, keyed on an HMAC of the password):
+# without it every authorization check of a request repeats a PBKDF2 hash (tens of milliseconds each). The cost: a
+# deleted user or a changed password keeps working up to this long on the workers that did not handle the change.
+AUTH_CACHE_SECONDS = 30
+MAX_USERNAME_BYTES = 128
+ARN = re.compile(r"\Aarn:aws(?:-[a-z]+)*:(?:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]+)\Z")
+USERNAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\Z")
+
+
+def log(message):
+    print(f"mlflow-server: {message}", file=sys.stderr, flush=True)
+
+
+def fail(message):
+    log(message)
+    sys.exit(2)
+
+
+def default_permission():
+    value = os.environ.get("MLFLOW_AUTH_DEFAULT_PERMISSION", "") or DEFAULT_PERMISSION
+    if value not in PERMISSIONS:
+        fail(f"MLFLOW_AUTH_DEFAULT_PERMISSION must be one of {', '.join(PERMISSIONS)}, got {value!r}")
+    return value
+
+
+def admin_credentials():
+    username = os.environ.get("MLFLOW_USERNAME", "")
+    password = os.environ.get("MLFLOW_PASSWORD", "")
+    if not username or not password:
+        fail("MLFLOW_USERNAME and MLFLOW_PASSWORD (the MLflow credentials secret) are required with MLFLOW_AUTH=users: "
+             "they are the admin account of MLflow's authentication app")
+    if not USERNAME.match(username):
+        fail(f"MLFLOW_USERNAME must be 1 to {MAX_USERNAME_BYTES} letters, digits or . _ @ + - (starting with a letter "
+             f"or digit), got {username!r}")
+    if len(password) < 12 or len(password.encode()) > 256:
+        fail("MLFLOW_PASSWORD must be 12 to 256 bytes long (MLflow's minimum, the proxy's maximum)")
+    return username, password
+
+
+def iam_principals(raw=None):
+    """MLFLOW_IAM_PRINCIPALS: entries `ARN=user`, separated by commas or white space. A role ARN stands for every
+    session of that role (arn:aws:sts::ACCOUNT:assumed-role/NAME/*), a user ARN for that IAM user. Returns the list of
+    (ARN, user) pairs; the proxy reads the same variable (containers/nginx/entrypoint.sh)."""
+    raw = os.environ.get("MLFLOW_IAM_PRINCIPALS", "") if raw is None else raw
+    pairs = []
+    for entry in re.split(r"[\s,]+", raw.strip()):
+        if not entry:
+            continue
+        arn, sep, user = entry.rpartition("=")
+        if not sep or not ARN.match(arn) or not USERNAME.match(user):
+            fail(f"MLFLOW_IAM_PRINCIPALS: {entry!r} is not ARN=user with an IAM role or user ARN "
+                 "(arn:aws:iam::123456789012:role/NAME or :user/NAME) and a user name of letters, digits and . _ @ + -")
+        pairs.append((arn, user))
+    return pairs
+
+
+def iam_users():
+    return sorted({user for _, user in iam_principals()})
+
+
+def auth_database_uri():
+    uri = os.environ.get("MLFLOW_AUTH_DATABASE_URI", "")
+    if not uri:
+        fail("MLFLOW_AUTH_DATABASE_URI is not set (entrypoint.sh sets it from mlflow_db.py auth-uri)")
+    return uri
+
+
+def write_config():
+    path = os.environ.get("MLFLOW_AUTH_CONFIG_PATH", "")
+    if not path:
+        fail("MLFLOW_AUTH_CONFIG_PATH is not set")
+    username, _ = admin_credentials()
+    # configparser interpolates %: the URL-encoded password in the URI may hold %XX.
+    uri = auth_database_uri().replace("%", "%%")
+    lines = [
+        "[mlflow]",
+        f"default_permission = {default_permission()}",
+        f"database_uri = {uri}",
+        f"admin_username = {username}",
+        "authorization_function = mlflow_auth:authenticate",
+        f"auth_cache_ttl_seconds = {AUTH_CACHE_SECONDS}",
+        "",
+    ]
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write("\n".join(lines))
+
+
+def create_initial_tables(uri):
+    """MLflow's first auth migration (8606fa83a998) names the foreign keys of two tables both `fk_user_id`, which MySQL
+    and MariaDB refuse (a constraint name is unique in a schema; MLflow issues 9642 and 10964). On an empty schema this
+    creates the same three tables with distinct names; MLflow then treats the schema as one made before it tracked
+    revisions, stamps it at that first revision and runs every later migration (none refers to the names)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(uri)
+    try:
+        if "users" in sa.inspect(engine).get_table_names():
+            return
+        metadata = sa.MetaData()
+        sa.Table(
+            "users", metadata,
+            sa.Column("id", sa.Integer(), nullable=False, primary_key=True),
+            sa.Column("username", sa.String(length=255), nullable=True),
+            sa.Column("password_hash", sa.String(length=255), nullable=True),
+            sa.Column("is_admin", sa.Boolean(), nullable=True),
+            sa.UniqueConstraint("username"),
+        )
+        for table, key, unique in (("experiment_permissions", "experiment_id", "unique_experiment_user"),
+                                   ("registered_model_permissions", "name", "unique_name_user")):
+            sa.Table(
+                table, metadata,
+                sa.Column("id", sa.Integer(), nullable=False, primary_key=True),
+                sa.Column(key, sa.String(length=255), nullable=False),
+                sa.Column("user_id", sa.Integer(), nullable=False),
+                sa.Column("permission", sa.String(length=255), nullable=True),
+                sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=f"fk_{table}_user_id"),
+                sa.UniqueConstraint(key, "user_id", name=unique),
+            )
+        metadata.create_all(engine)
+        log("created the first tables of the authentication database")
+    finally:
+        engine.dispose()
+
+
+def bootstrap():
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+    username, password = admin_credentials()
+    users = iam_users()
+    uri = auth_database_uri()
+    if uri.startswith("mysql"):
+        create_initial_tables(uri)
+    store = SqlAlchemyStore()
+    store.init_db(uri)  # runs the auth app's own Alembic migrations up to head
+    if not store.has_user(username):
+        store.create_user(username, password, is_admin=True)
+        log(f"created the admin user '{username}' of MLflow's authentication app")
+    else:
+        if not store.authenticate_user(username, password):
+            store.update_user(username, password=password)
+            log(f"the admin user '{username}' now has the password of the credentials secret")
+        if not store.get_user(username).is_admin:
+            store.update_user(username, is_admin=True)
+            log(f"'{username}' is an admin again")
+    for user in users:
+        if user == username:
+            continue
+        if not store.has_user(user):
+            # IAM principals never log in with a password: this one is random and thrown away.
+            store.create_user(user, secrets.token_urlsafe(48), is_admin=False)
+            log(f"created the user '{user}' for IAM principals")
+    log("authentication database is up to date")
+
+
+def authenticate():
+    """`authorization_function` of MLflow's auth app: the proxy's IAM user header, else basic auth."""
+    from flask import request
+    from werkzeug.datastructures import Authorization
+
+    from mlflow.server.auth import authenticate_request_basic_auth, make_basic_auth_response
+
+    mapped = request.headers.get(USER_HEADER)
+    if mapped is not None:
+        if mapped in _iam_user_set():
+            return Authorization("basic", {"username": mapped, "password": ""})
+        return make_basic_auth_response()
+    return authenticate_request_basic_auth()
+
+
+_IAM_USERS = None
+
+
+def _iam_user_set():
+    global _IAM_USERS
+    if _IAM_USERS is None:
+        _IAM_USERS = frozenset(iam_users())
+    return _IAM_USERS
+
+
+def main(argv):
+    if argv == ["config"]:
+        write_config()
+    elif argv == ["bootstrap"]:
+        bootstrap()
+    elif argv == ["secret-key"]:
+        _, password = admin_credentials()
+        print(hmac.new(password.encode(), b"mlflow-on-aws flask secret key", hashlib.sha256).hexdigest())
+    elif argv == ["check"]:
+        admin_credentials()
+        default_permission()
+        iam_principals()
+    else:
+        fail("usage: mlflow_auth.py check|config|secret-key|bootstrap")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,243 @@
+/**
+ * `users add|list|remove|grant`: personal MLflow accounts of the users access mode (auth=users), through the tracking
+ * endpoint with the admin credentials from Secrets Manager. A new account's password is generated here, kept in
+ * Secrets Manager under `mlflow/users/<name>` (JSON {username, password}, tagged for this app) and printed only with
+ * --show-password. Permissions are MLflow's per-resource grants (its /api/3.0/mlflow/users/permissions/grant API).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  type SecretListEntry,
+} from '@aws-sdk/client-secrets-manager';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
+import { connect, errorContext, findStack, stackOutputs, type Target } from '../aws';
+import { CliDeps } from '../deps';
+import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
+import { commonOptions, parseCommandArgsWithPositionals } from '../options';
+import { parseSecret } from './credentials';
+
+export const USER_SECRET_PREFIX = 'mlflow/users/';
+export const PERMISSIONS = ['READ', 'EDIT', 'MANAGE', 'NO_PERMISSIONS'] as const;
+/** Tag on every user secret, so that `list` and a clean-up find them. */
+export const USER_SECRET_TAG = { Key: 'mlflow-on-aws:user', Value: 'true' } as const;
+/** Days Secrets Manager keeps a removed user's secret before deleting it (its minimum is 7). */
+export const SECRET_RECOVERY_DAYS = 7;
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
+
+export const USERS_HELP = `Usage: npx mlflow-on-aws users <action> [options] [--region R] [--profile P] [-c key=value ...]
+
+Personal MLflow accounts (setting auth=users), managed with the admin credentials through the tracking endpoint.
+  add <name> [--show-password]   create the account; its generated password goes to Secrets Manager
+                                 (${USER_SECRET_PREFIX}<name>) and is printed only with --show-password
+  list                           the accounts MLflow knows, and whether each has a secret
+  remove <name>                  delete the account; its secret is deleted after ${SECRET_RECOVERY_DAYS} days
+  grant <name> --permission P (--experiment ID|NAME | --model NAME)
+                                 give the account permission P on one experiment or registered model;
+                                 P is one of ${PERMISSIONS.join(', ')}`;
+
+interface Endpoint {
+  readonly trackingUri: string;
+  readonly authorization: string;
+  readonly target: Target;
+}
+
+export async function usersCommand(args: readonly string[], deps: CliDeps): Promise<number> {
+  const parsed = parseCommandArgsWithPositionals('users', args, {
+    'show-password': { type: 'boolean' },
+    experiment: { type: 'string' },
+    model: { type: 'string' },
+    permission: { type: 'string' },
+  });
+  const values = parsed.values;
+  const [action, ...positionals] = parsed.positionals;
+  const common = commonOptions(values);
+  if (common.help || action === undefined) {
+    deps.output.out(USERS_HELP);
+    return action === undefined && !common.help ? EXIT.usage : EXIT.ok;
+  }
+  const expected: Record<string, number> = { add: 1, list: 0, remove: 1, grant: 1 };
+  if (!(action in expected)) {
+    throw new CliError(`users: unknown action "${action}"; allowed: add, list, remove, grant.`, EXIT.usage, USERS_HELP);
+  }
+  if (positionals.length !== expected[action]) {
+    throw new CliError(`users ${action}: expected ${expected[action] === 1 ? 'one user name' : 'no argument'}, got ${positionals.length === 0 ? 'none' : positionals.map((p) => `"${p}"`).join(' ')}.`, EXIT.usage, USERS_HELP);
+  }
+  const name = positionals[0];
+  if (name !== undefined && !USERNAME.test(name)) {
+    throw new CliError(`users ${action}: user name "${name}" is not allowed: 1 to 128 letters, digits or . _ @ + -, starting with a letter or digit.`, EXIT.usage);
+  }
+  let grant: { resourceType: 'experiment' | 'registered_model'; resource: string; permission: string } | undefined;
+  if (action === 'grant') {
+    const permission = values.permission as string | undefined;
+    if (permission === undefined || !(PERMISSIONS as readonly string[]).includes(permission)) {
+      throw new CliError(`users grant: --permission ${permission === undefined ? 'is required' : `"${permission}" is not allowed`}; allowed: ${PERMISSIONS.join(', ')}.`, EXIT.usage);
+    }
+    const experiment = values.experiment as string | undefined;
+    const model = values.model as string | undefined;
+    if ((experiment === undefined) === (model === undefined)) {
+      throw new CliError('users grant: give exactly one of --experiment ID|NAME and --model NAME.', EXIT.usage);
+    }
+    grant = experiment !== undefined
+      ? { resourceType: 'experiment', resource: experiment, permission }
+      : { resourceType: 'registered_model', resource: model!, permission };
+  }
+
+  const endpoint = await connectEndpoint(deps, common);
+  switch (action) {
+    case 'add':
+      return addUser(deps, endpoint, name, values['show-password'] === true);
+    case 'list':
+      return listUsers(deps, endpoint);
+    case 'remove':
+      return removeUser(deps, endpoint, name);
+    default:
+      return grantPermission(deps, endpoint, name, grant!);
+  }
+}
+
+async function connectEndpoint(deps: CliDeps, common: ReturnType<typeof commonOptions>): Promise<Endpoint> {
+  const target = await connect(deps, common);
+  const mlflowStack = await findStack(target, STACK_NAMES.mlflow);
+  if (!mlflowStack) throw notDeployedError(STACK_NAMES.mlflow, errorContext(target));
+  const secretId = stackOutputs(mlflowStack)[MLFLOW_OUTPUTS.mlflowCredentialsSecretName] ?? target.config.mlflowSecretName;
+  const trackingUri = stackOutputs(await findStack(target, STACK_NAMES.gateway))[GATEWAY_OUTPUTS.trackingUri];
+  if (!trackingUri) throw notDeployedError(STACK_NAMES.gateway, errorContext(target));
+  let secretString: string | undefined;
+  try {
+    secretString = (await target.clients.secretsManager.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
+  } catch (error) {
+    throw toCliError(error, errorContext(target, `reading secret ${secretId} (secretsmanager:GetSecretValue)`));
+  }
+  const { username, password } = parseSecret(secretString, secretId);
+  return { trackingUri: trackingUri.replace(/\/+$/, ''), authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`, target };
+}
+
+/** One call of MLflow's REST API as the admin; its JSON answer. MLflow's own error message on failure. */
+async function mlflow(endpoint: Endpoint, method: 'GET' | 'POST' | 'DELETE', path: string, body?: Record<string, string>, query?: Record<string, string>): Promise<any> {
+  const url = `${endpoint.trackingUri}${path}${query ? `?${new URLSearchParams(query)}` : ''}`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: { authorization: endpoint.authorization, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    throw new CliError(`No answer from MLflow at ${endpoint.trackingUri}: ${(error as Error).message}.`, EXIT.wrongTarget, 'Is the service running? `npx mlflow-on-aws status`.');
+  }
+  const text = await response.text();
+  if (response.ok) return text ? JSON.parse(text) : {};
+  let message = text.slice(0, 300);
+  try {
+    message = (JSON.parse(text) as { message?: string }).message ?? message;
+  } catch {
+    // not JSON: the text as is
+  }
+  if (response.status === 401) throw new CliError(`MLflow refused the admin credentials (401) at ${endpoint.trackingUri}.`, EXIT.failure, 'Is the deployment in users mode (setting auth=users)? After a password change in the secret, restart the ECS service.');
+  if (response.status === 404 && /users|permissions/.test(path) && !/RESOURCE_DOES_NOT_EXIST/.test(text)) {
+    throw new CliError(`MLflow at ${endpoint.trackingUri} has no user API (404): the deployment runs in shared mode.`, EXIT.usage, 'Deploy with -c auth=users to have personal accounts.');
+  }
+  throw new CliError(`MLflow answered ${response.status} to ${method} ${path}: ${message}`, EXIT.failure);
+}
+
+async function addUser(deps: CliDeps, endpoint: Endpoint, name: string, show: boolean): Promise<number> {
+  // 32 random bytes as base64url: 43 characters, no character a shell or a URL would mangle.
+  const password = randomBytes(32).toString('base64url');
+  const secretId = `${USER_SECRET_PREFIX}${name}`;
+  try {
+    await endpoint.target.clients.secretsManager.send(new CreateSecretCommand({
+      Name: secretId,
+      Description: `MLflow account ${name} (npx mlflow-on-aws users)`,
+      SecretString: JSON.stringify({ username: name, password, tracking_uri: endpoint.trackingUri }),
+      Tags: [USER_SECRET_TAG],
+    }));
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceExistsException') {
+      throw new CliError(`users add: secret ${secretId} already exists (a user "${name}", or one removed less than ${SECRET_RECOVERY_DAYS} days ago).`, EXIT.failure, `Pick another name, or remove the old one for good: aws secretsmanager delete-secret --secret-id ${secretId} --force-delete-without-recovery`);
+    }
+    throw toCliError(error, errorContext(endpoint.target, `creating secret ${secretId} (secretsmanager:CreateSecret, TagResource)`));
+  }
+  try {
+    await mlflow(endpoint, 'POST', '/api/2.0/mlflow/users/create', { username: name, password });
+  } catch (error) {
+    // No account without its secret, no secret without its account.
+    await endpoint.target.clients.secretsManager.send(new DeleteSecretCommand({ SecretId: secretId, ForceDeleteWithoutRecovery: true })).catch(() => undefined);
+    throw error;
+  }
+  deps.output.out(`Created MLflow user ${name}; password in Secrets Manager: ${secretId}.`);
+  if (show) deps.output.out(`Password: ${password}`);
+  deps.output.err(`Next: npx mlflow-on-aws users grant ${name} --experiment <id or name> --permission READ|EDIT|MANAGE`);
+  return EXIT.ok;
+}
+
+async function userSecrets(endpoint: Endpoint): Promise<SecretListEntry[]> {
+  const found: SecretListEntry[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const page = await endpoint.target.clients.secretsManager.send(new ListSecretsCommand({
+        Filters: [{ Key: 'name', Values: [USER_SECRET_PREFIX] }],
+        NextToken: token,
+      }));
+      found.push(...(page.SecretList ?? []).filter((s) => s.Name?.startsWith(USER_SECRET_PREFIX)));
+      token = page.NextToken;
+    } while (token);
+  } catch (error) {
+    throw toCliError(error, errorContext(endpoint.target, 'listing secrets (secretsmanager:ListSecrets)'));
+  }
+  return found;
+}
+
+async function listUsers(deps: CliDeps, endpoint: Endpoint): Promise<number> {
+  const answer = await mlflow(endpoint, 'GET', '/api/2.0/mlflow/users/list');
+  const secrets = new Set((await userSecrets(endpoint)).map((s) => s.Name!.slice(USER_SECRET_PREFIX.length)));
+  const users = ((answer.users ?? []) as Array<{ username: string; is_admin: boolean }>).sort((a, b) => a.username.localeCompare(b.username));
+  for (const user of users) {
+    const notes = [user.is_admin ? 'admin' : '', secrets.has(user.username) ? `secret ${USER_SECRET_PREFIX}${user.username}` : ''].filter(Boolean);
+    deps.output.out(`${user.username}${notes.length ? `  (${notes.join(', ')})` : ''}`);
+  }
+  for (const orphan of [...secrets].filter((name) => !users.some((u) => u.username === name)).sort()) {
+    deps.output.err(`Secret ${USER_SECRET_PREFIX}${orphan} has no MLflow user: remove it with \`npx mlflow-on-aws users remove ${orphan}\`.`);
+  }
+  return EXIT.ok;
+}
+
+async function removeUser(deps: CliDeps, endpoint: Endpoint, name: string): Promise<number> {
+  const secretId = `${USER_SECRET_PREFIX}${name}`;
+  const exists = await mlflow(endpoint, 'GET', '/api/2.0/mlflow/users/get', undefined, { username: name }).then(() => true, (error: CliError) => {
+    if (/RESOURCE_DOES_NOT_EXIST|not found/i.test(error.message)) return false;
+    throw error;
+  });
+  if (exists) await mlflow(endpoint, 'DELETE', '/api/2.0/mlflow/users/delete', { username: name });
+  let hadSecret = true;
+  try {
+    await endpoint.target.clients.secretsManager.send(new DeleteSecretCommand({ SecretId: secretId, RecoveryWindowInDays: SECRET_RECOVERY_DAYS }));
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'ResourceNotFoundException') throw toCliError(error, errorContext(endpoint.target, `deleting secret ${secretId} (secretsmanager:DeleteSecret)`));
+    hadSecret = false;
+  }
+  if (!exists && !hadSecret) throw new CliError(`users remove: there is no user "${name}" and no secret ${secretId}.`, EXIT.failure, 'See `npx mlflow-on-aws users list`.');
+  deps.output.out(`Removed MLflow user ${name}${exists ? '' : ' (MLflow had no such user)'}; ${hadSecret ? `secret ${secretId} is deleted in ${SECRET_RECOVERY_DAYS} days` : 'there was no secret'}.`);
+  return EXIT.ok;
+}
+
+async function grantPermission(deps: CliDeps, endpoint: Endpoint, name: string, grant: { resourceType: 'experiment' | 'registered_model'; resource: string; permission: string }): Promise<number> {
+  let resourceId = grant.resource;
+  if (grant.resourceType === 'experiment' && !/^\d+$/.test(grant.resource)) {
+    const found = await mlflow(endpoint, 'GET', '/api/2.0/mlflow/experiments/get-by-name', undefined, { experiment_name: grant.resource }).catch((error: CliError) => {
+      if (/RESOURCE_DOES_NOT_EXIST|404/.test(error.message)) throw new CliError(`users grant: --experiment "${grant.resource}": no experiment has that name or ID.`, EXIT.usage);
+      throw error;
+    });
+    resourceId = found.experiment.experiment_id;
+  }
+  await mlflow(endpoint, 'POST', '/api/3.0/mlflow/users/permissions/grant', {
+    username: name, resource_type: grant.resourceType, resource_id: resourceId, permission: grant.permission,
+  });
+  const what = grant.resourceType === 'experiment' ? `experiment ${resourceId}${resourceId === grant.resource ? '' : ` (${grant.resource})`}` : `registered model ${grant.resource}`;
+  deps.output.out(`Granted ${grant.permission} on ${what} to ${name}.`);
+  return EXIT.ok;
+}

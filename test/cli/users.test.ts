@@ -1,0 +1,177 @@
+import { strict as assert } from 'node:assert';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import {
+  CreateSecretCommand, DeleteSecretCommand, GetSecretValueCommand, ListSecretsCommand, ResourceExistsException,
+} from '@aws-sdk/client-secrets-manager';
+import { EXIT } from '../../src/cli/errors';
+import { harness, Harness, outputs, setStacks } from './helpers';
+
+const ADMIN = 'Basic ' + Buffer.from('admin:admin-password-123').toString('base64');
+
+/** A loopback stand-in for MLflow's auth API: records requests, answers from `users` and `experiments`. */
+interface Seen { method: string; path: string; query: URLSearchParams; body: any; authorization?: string }
+let server: Server;
+let uri: string;
+let seen: Seen[];
+let users: Map<string, boolean>;
+let failCreate: number | undefined;
+
+before(async () => {
+  server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const body = raw ? JSON.parse(raw) : undefined;
+      seen.push({ method: req.method ?? '', path: url.pathname, query: url.searchParams, body, authorization: req.headers.authorization });
+      const send = (status: number, value: unknown): void => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(value));
+      };
+      if (req.headers.authorization !== ADMIN) return send(401, { error_code: 'UNAUTHENTICATED', message: 'no' });
+      switch (`${req.method} ${url.pathname}`) {
+        case 'POST /api/2.0/mlflow/users/create':
+          if (failCreate) return send(failCreate, { error_code: 'INTERNAL_ERROR', message: 'database down' });
+          users.set(body.username, false);
+          return send(200, { user: { username: body.username } });
+        case 'GET /api/2.0/mlflow/users/list':
+          return send(200, { users: [...users].map(([username, is_admin]) => ({ username, is_admin })) });
+        case 'GET /api/2.0/mlflow/users/get':
+          return users.has(url.searchParams.get('username')!) ? send(200, { user: {} }) : send(404, { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'User not found' });
+        case 'DELETE /api/2.0/mlflow/users/delete':
+          users.delete(body.username);
+          return send(200, {});
+        case 'GET /api/2.0/mlflow/experiments/get-by-name':
+          return url.searchParams.get('experiment_name') === 'team'
+            ? send(200, { experiment: { experiment_id: '7', name: 'team' } })
+            : send(404, { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'Could not find experiment' });
+        case 'POST /api/3.0/mlflow/users/permissions/grant':
+          return send(200, {});
+        default:
+          return send(404, { message: 'Not Found' });
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+after(() => new Promise<void>((r) => server.close(() => r())));
+
+beforeEach(() => {
+  seen = [];
+  users = new Map([['admin', true]]);
+  failCreate = undefined;
+});
+
+function deployed(): Harness {
+  const h = harness();
+  setStacks(h.mocks, {
+    MLflowVpcStack: { Outputs: outputs({ MlflowCredentialsSecretName: 'mlflow-server-credentials' }) },
+    HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: `${uri}/` }) },
+  });
+  h.mocks.secrets.on(GetSecretValueCommand, { SecretId: 'mlflow-server-credentials' }).resolves({ SecretString: JSON.stringify({ username: 'admin', password: 'admin-password-123' }) });
+  h.mocks.secrets.on(CreateSecretCommand).resolves({});
+  h.mocks.secrets.on(DeleteSecretCommand).resolves({});
+  return h;
+}
+
+describe('users', () => {
+  it('add: stores a generated password in mlflow/users/<name>, tagged, creates the user with it, prints it only when asked', async () => {
+    const h = deployed();
+    assert.equal(await h.run('users', 'add', 'alice'), EXIT.ok, h.text());
+    const created = h.mocks.secrets.commandCalls(CreateSecretCommand)[0].args[0].input;
+    assert.equal(created.Name, 'mlflow/users/alice');
+    assert.deepEqual(created.Tags, [{ Key: 'mlflow-on-aws:user', Value: 'true' }]);
+    const secret = JSON.parse(created.SecretString!);
+    assert.equal(secret.username, 'alice');
+    assert.match(secret.password, /^[A-Za-z0-9_-]{43}$/);
+    const create = seen.find((s) => s.path === '/api/2.0/mlflow/users/create')!;
+    assert.deepEqual(create.body, { username: 'alice', password: secret.password });
+    assert.equal(create.authorization, ADMIN);
+    assert.ok(!h.text().includes(secret.password), 'the password is not printed without --show-password');
+
+    const shown = deployed();
+    assert.equal(await shown.run('users', 'add', 'bob', '--show-password'), EXIT.ok);
+    const password = JSON.parse(shown.mocks.secrets.commandCalls(CreateSecretCommand)[0].args[0].input.SecretString!).password;
+    assert.ok(shown.out.includes(`Password: ${password}`));
+    assert.notEqual(password, secret.password);
+  });
+
+  it('add: an existing secret stops it before MLflow is called; a failed MLflow call deletes the new secret', async () => {
+    const h = deployed();
+    h.mocks.secrets.on(CreateSecretCommand).rejects(new ResourceExistsException({ message: 'exists', $metadata: {} }));
+    assert.equal(await h.run('users', 'add', 'alice'), EXIT.failure);
+    assert.match(h.text(), /secret mlflow\/users\/alice already exists/);
+    assert.equal(seen.filter((s) => s.path.includes('users/create')).length, 0);
+
+    failCreate = 500;
+    const g = deployed();
+    assert.equal(await g.run('users', 'add', 'carol'), EXIT.failure);
+    assert.match(g.text(), /MLflow answered 500 .*database down/);
+    const deleted = g.mocks.secrets.commandCalls(DeleteSecretCommand)[0].args[0].input;
+    assert.deepEqual(deleted, { SecretId: 'mlflow/users/carol', ForceDeleteWithoutRecovery: true });
+  });
+
+  it('list: MLflow\'s users with their secrets, and secrets without a user', async () => {
+    users.set('alice', false);
+    const h = deployed();
+    h.mocks.secrets.on(ListSecretsCommand).resolves({ SecretList: [{ Name: 'mlflow/users/alice' }, { Name: 'mlflow/users/ghost' }] });
+    assert.equal(await h.run('users', 'list'), EXIT.ok, h.text());
+    assert.deepEqual(h.out, ['admin  (admin)', 'alice  (secret mlflow/users/alice)']);
+    assert.match(h.err.join('\n'), /mlflow\/users\/ghost has no MLflow user/);
+  });
+
+  it('remove: deletes the user and schedules the secret\'s deletion with a recovery window', async () => {
+    users.set('alice', false);
+    const h = deployed();
+    assert.equal(await h.run('users', 'remove', 'alice'), EXIT.ok, h.text());
+    assert.ok(!users.has('alice'));
+    assert.deepEqual(h.mocks.secrets.commandCalls(DeleteSecretCommand)[0].args[0].input, { SecretId: 'mlflow/users/alice', RecoveryWindowInDays: 7 });
+  });
+
+  it('grant: by experiment name or ID and by model, with MLflow\'s per-user grant API', async () => {
+    const h = deployed();
+    assert.equal(await h.run('users', 'grant', 'alice', '--experiment', 'team', '--permission', 'READ'), EXIT.ok, h.text());
+    assert.equal(await h.run('users', 'grant', 'alice', '--experiment', '12', '--permission', 'MANAGE'), EXIT.ok, h.text());
+    assert.equal(await h.run('users', 'grant', 'alice', '--model', 'churn', '--permission', 'EDIT'), EXIT.ok, h.text());
+    const grants = seen.filter((s) => s.path === '/api/3.0/mlflow/users/permissions/grant').map((s) => s.body);
+    assert.deepEqual(grants, [
+      { username: 'alice', resource_type: 'experiment', resource_id: '7', permission: 'READ' },
+      { username: 'alice', resource_type: 'experiment', resource_id: '12', permission: 'MANAGE' },
+      { username: 'alice', resource_type: 'registered_model', resource_id: 'churn', permission: 'EDIT' },
+    ]);
+    assert.equal(await h.run('users', 'grant', 'alice', '--experiment', 'nope', '--permission', 'READ'), EXIT.usage);
+    assert.match(h.text(), /--experiment "nope": no experiment has that name or ID/);
+  });
+
+  it('bad input: one-line errors naming the option, the value and what is allowed, before any AWS call', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['users', 'grant', 'alice', '--experiment', '1', '--permission', 'WRITE'], /--permission "WRITE" is not allowed; allowed: READ, EDIT, MANAGE, NO_PERMISSIONS/],
+      [['users', 'grant', 'alice', '--experiment', '1'], /--permission is required; allowed: READ, EDIT, MANAGE, NO_PERMISSIONS/],
+      [['users', 'grant', 'alice', '--permission', 'READ'], /exactly one of --experiment ID\|NAME and --model NAME/],
+      [['users', 'grant', 'alice', '--experiment', '1', '--model', 'm', '--permission', 'READ'], /exactly one of/],
+      [['users', 'add', 'bad name!'], /user name "bad name!" is not allowed/],
+      [['users', 'add'], /users add: expected one user name, got none/],
+      [['users', 'list', 'extra'], /users list: expected no argument, got "extra"/],
+      [['users', 'rename', 'x'], /unknown action "rename"; allowed: add, list, remove, grant/],
+      [['users', 'add', 'x', '--bogus'], /users: Unknown option '--bogus'/],
+    ];
+    for (const [argv, message] of cases) {
+      const h = deployed();
+      assert.equal(await h.run(...argv), EXIT.usage, argv.join(' '));
+      assert.match(h.text(), message, argv.join(' '));
+      assert.equal(h.mocks.cfn.calls().length, 0, 'no AWS call');
+    }
+    assert.equal(seen.length, 0, 'no MLflow call');
+  });
+
+  it('admin credentials refused, or a shared-mode deployment: clear errors', async () => {
+    const h = deployed();
+    h.mocks.secrets.on(GetSecretValueCommand, { SecretId: 'mlflow-server-credentials' }).resolves({ SecretString: JSON.stringify({ username: 'admin', password: 'stale' }) });
+    assert.equal(await h.run('users', 'list'), EXIT.failure);
+    assert.match(h.text(), /MLflow refused the admin credentials \(401\)/);
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * Users mode (MLFLOW_AUTH=users) end to end on loopback: the real MLflow authentication app, started through the
+ * container's entrypoint on MariaDB, behind the real nginx proxy with the IAM route's gateway token and principal map.
+ * Personal accounts and their permissions, the admin from the credentials secret (and its rotation), the attempt
+ * limits, and that no client can pass itself off as an IAM principal.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { basicAuth } from '../containers/support/proxy';
+import { http, type HttpResponse } from './support/http';
+import { startStack, type E2eStack } from './support/stack';
+
+const ACCOUNT = '123456789012';
+const ROLE = 'SageMakerExecutionRole';
+const IAM_USER = 'sagemaker-exec';
+const SESSION_ARN = `arn:aws:sts::${ACCOUNT}:assumed-role/${ROLE}/SageMaker`;
+const GATEWAY_TOKEN = randomBytes(32).toString('base64url');
+const PASSWORDS: Record<string, string> = {
+  reader: randomBytes(18).toString('base64url'),
+  outsider: randomBytes(18).toString('base64url'),
+  manager: randomBytes(18).toString('base64url'),
+};
+
+let stack: E2eStack;
+let experimentId: string;
+
+before(async () => {
+  stack = await startStack({
+    auth: 'users',
+    iam: { principals: `arn:aws:iam::${ACCOUNT}:role/service-role/${ROLE}=${IAM_USER}`, gatewayToken: GATEWAY_TOKEN },
+  });
+});
+
+after(async () => {
+  await stack?.stop();
+});
+
+interface Call {
+  readonly user?: string;
+  readonly password?: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: unknown;
+  readonly method?: string;
+  readonly base?: string;
+}
+
+function call(path: string, options: Call = {}): Promise<HttpResponse> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.user) headers.authorization = basicAuth(options.user, options.password ?? PASSWORDS[options.user]);
+  return http(options.base ?? stack.proxy!.url, path, { method: options.method, headers, body: options.body });
+}
+
+const admin = (): Call => ({ user: stack.username, password: stack.password });
+
+async function ok(response: Promise<HttpResponse>): Promise<any> {
+  const answer = await response;
+  assert.equal(answer.status, 200, answer.body);
+  return JSON.parse(answer.body || '{}');
+}
+
+async function grant(by: Call, username: string, permission: string): Promise<HttpResponse> {
+  return call('/api/3.0/mlflow/users/permissions/grant', {
+    ...by, body: { username, resource_type: 'experiment', resource_id: experimentId, permission },
+  });
+}
+
+describe('users mode with the real MLflow authentication app', () => {
+  it('creates the admin from the credentials secret; a wrong admin password is 401', async () => {
+    const current = await ok(call('/api/2.0/mlflow/users/current', admin()));
+    assert.equal(current.user.username, stack.username);
+    assert.equal(current.user.is_admin, true);
+    assert.equal((await call('/api/2.0/mlflow/users/current', { user: stack.username, password: `${stack.password}x` })).status, 401);
+    const experiment = await ok(call('/api/2.0/mlflow/experiments/create', { ...admin(), body: { name: 'team-experiment' } }));
+    experimentId = experiment.experiment_id;
+    for (const [username, password] of Object.entries(PASSWORDS)) {
+      await ok(call('/api/2.0/mlflow/users/create', { ...admin(), body: { username, password } }));
+    }
+  });
+
+  it('READ can read the experiment but not log to it (403)', async () => {
+    await ok(grant(admin(), 'reader', 'READ'));
+    const got = await ok(call(`/api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`, { user: 'reader' }));
+    assert.equal(got.experiment.name, 'team-experiment');
+    const run = await call('/api/2.0/mlflow/runs/create', { user: 'reader', body: { experiment_id: experimentId } });
+    assert.equal(run.status, 403, run.body);
+  });
+
+  it('NO_PERMISSIONS (the default) hides it: 403 on get, absent from search', async () => {
+    const got = await call(`/api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`, { user: 'outsider' });
+    assert.equal(got.status, 403, got.body);
+    const search = await ok(call('/api/2.0/mlflow/experiments/search', { user: 'outsider', body: { max_results: 100 } }));
+    assert.ok(!(search.experiments ?? []).some((e: { experiment_id: string }) => e.experiment_id === experimentId), JSON.stringify(search));
+    const byAdmin = await ok(call('/api/2.0/mlflow/experiments/search', { ...admin(), body: { max_results: 100 } }));
+    assert.ok(byAdmin.experiments.some((e: { experiment_id: string }) => e.experiment_id === experimentId));
+  });
+
+  it('MANAGE can grant, READ cannot', async () => {
+    assert.equal((await grant({ user: 'reader' }, 'outsider', 'READ')).status, 403);
+    await ok(grant(admin(), 'manager', 'MANAGE'));
+    await ok(grant({ user: 'manager' }, 'outsider', 'EDIT'));
+    const run = await ok(call('/api/2.0/mlflow/runs/create', { user: 'outsider', body: { experiment_id: experimentId } }));
+    assert.equal(run.run.info.experiment_id, experimentId);
+  });
+
+  it('answers 401 to a wrong password of a personal account and to malformed or over-long credentials', async () => {
+    assert.equal((await call('/api/2.0/mlflow/users/current', { user: 'reader', password: 'not-the-password' })).status, 401);
+    assert.equal((await call('/api/2.0/mlflow/users/current', { user: 'nobody', password: 'whatever-password' })).status, 401);
+    for (const authorization of ['Basic !!!', 'Bearer abc', basicAuth('reader', 'x'.repeat(300)), basicAuth('u'.repeat(200), 'password1234567')]) {
+      const response = await call('/api/2.0/mlflow/users/current', { headers: { authorization } });
+      assert.equal(response.status, 401, authorization.slice(0, 40));
+    }
+  });
+
+  it('limits failed attempts per client: 429 beyond the burst, and MLflow checks only the admitted ones', async () => {
+    const client = { 'x-forwarded-for': '203.0.113.77' };
+    const statuses: number[] = [];
+    await Promise.all(Array.from({ length: 30 }, async (_, i) => {
+      const response = await call('/api/2.0/mlflow/users/current', { headers: { ...client, authorization: basicAuth('reader', `wrong-${i}-password`) } });
+      statuses.push(response.status);
+    }));
+    const refused = statuses.filter((s) => s === 429).length;
+    const checked = statuses.filter((s) => s === 401).length;
+    assert.equal(refused + checked, 30, statuses.join(' '));
+    assert.ok(refused >= 15, `only ${refused} of 30 attempts were refused by the limit: ${statuses.join(' ')}`);
+    // The right password from the same client, after a pause: once MLflow accepted it (one request per nginx worker),
+    // the proxy no longer counts it, so a burst of 30 at once is never refused.
+    await new Promise((r) => setTimeout(r, 6000));
+    for (let i = 0; i < 4; i += 1) {
+      const response = await call('/api/2.0/mlflow/users/current', { user: 'reader', headers: client });
+      assert.equal(response.status, 200, `request ${i}: ${response.status} ${response.body}`);
+    }
+    const burst = await Promise.all(Array.from({ length: 30 }, () => call('/api/2.0/mlflow/users/current', { user: 'reader', headers: client })));
+    assert.deepEqual(burst.map((r) => r.status).filter((s) => s !== 200), [], 'verified credentials are not limited');
+  });
+
+  it('admits the IAM principal only with the gateway token, as its mapped user, who owns what it creates', async () => {
+    const iam = { 'x-mlflow-gateway-token': GATEWAY_TOKEN, 'x-mlflow-iam-principal': SESSION_ARN };
+    const current = await ok(call('/api/2.0/mlflow/users/current', { headers: iam }));
+    assert.equal(current.user.username, IAM_USER);
+    assert.equal(current.user.is_admin, false);
+    const created = await ok(call('/api/2.0/mlflow/experiments/create', { headers: iam, body: { name: 'iam-experiment' } }));
+    const permission = await ok(call(`/api/3.0/mlflow/users/permissions/get?username=${IAM_USER}&resource_type=experiment&resource_id=${created.experiment_id}`, admin()));
+    assert.equal(permission.permission, 'MANAGE');
+    // Default NO_PERMISSIONS applies to it too.
+    assert.equal((await call(`/api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`, { headers: iam })).status, 403);
+  });
+
+  it('never takes a forged principal: no token, a wrong token, an unmapped ARN, a forged user header', async () => {
+    const asIam = async (headers: Record<string, string>, user?: string): Promise<HttpResponse> =>
+      call('/api/2.0/mlflow/users/current', { headers, ...(user ? { user } : {}) });
+    // No token: the principal header is ignored; without a password that is 401, with one it is that user.
+    assert.equal((await asIam({ 'x-mlflow-iam-principal': SESSION_ARN })).status, 401);
+    const withPassword = await ok(asIam({ 'x-mlflow-iam-principal': SESSION_ARN }, 'reader'));
+    assert.equal(withPassword.user.username, 'reader');
+    // A wrong token (for example one a client made up on the password route): refused even with a valid password.
+    for (const token of [`${GATEWAY_TOKEN.slice(0, -1)}A`, '', 'x'.repeat(300)]) {
+      assert.equal((await asIam({ 'x-mlflow-gateway-token': token, 'x-mlflow-iam-principal': SESSION_ARN })).status, 401, token);
+      assert.equal((await asIam({ 'x-mlflow-gateway-token': token, 'x-mlflow-iam-principal': SESSION_ARN }, 'reader')).status, 401, token);
+    }
+    // The right token but a principal nobody mapped (another role, a user of another account).
+    for (const arn of [`arn:aws:sts::${ACCOUNT}:assumed-role/OtherRole/x`, `arn:aws:sts::999999999999:assumed-role/${ROLE}/x`, '']) {
+      assert.equal((await asIam({ 'x-mlflow-gateway-token': GATEWAY_TOKEN, 'x-mlflow-iam-principal': arn })).status, 401, arn);
+    }
+    // MLflow's trusted header sent by a client through the proxy is replaced, never passed on.
+    assert.equal((await asIam({ 'x-mlflow-auth-user': IAM_USER })).status, 401);
+    const asReader = await ok(asIam({ 'x-mlflow-auth-user': stack.username }, 'reader'));
+    assert.equal(asReader.user.username, 'reader');
+    // Straight to MLflow (only the proxy can, in the task): the header names IAM-mapped users only, never the admin.
+    const direct = await call('/api/2.0/mlflow/users/current', { base: stack.servers[0].url, headers: { 'x-mlflow-auth-user': stack.username } });
+    assert.equal(direct.status, 401);
+  });
+
+  it('takes a new admin password from the secret at the next start; the old one stops working', async () => {
+    const rotated = randomBytes(24).toString('base64url');
+    const server = await stack.startMlflow({ MLFLOW_PASSWORD: rotated });
+    const current = await ok(call('/api/2.0/mlflow/users/current', { base: server.url, user: stack.username, password: rotated }));
+    assert.equal(current.user.is_admin, true);
+    assert.equal((await call('/api/2.0/mlflow/users/current', { base: server.url, user: stack.username, password: stack.password })).status, 401);
+    assert.match(server.service.output(), /now has the password of the credentials secret/);
+  });
+});
