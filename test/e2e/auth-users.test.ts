@@ -123,7 +123,7 @@ describe('users mode with the real MLflow authentication app', () => {
     const checked = statuses.filter((s) => s === 401).length;
     assert.equal(refused + checked, 30, statuses.join(' '));
     assert.ok(refused >= 15, `only ${refused} of 30 attempts were refused by the limit: ${statuses.join(' ')}`);
-    // The right password from the same client, after a pause: once MLflow accepted it (one request per nginx worker),
+    // The right password from the same client, after a pause: once MLflow accepted it (the proxy's one worker learns it from MLflow's answer),
     // the proxy no longer counts it, so a burst of 30 at once is never refused.
     await new Promise((r) => setTimeout(r, 6000));
     for (let i = 0; i < 4; i += 1) {
