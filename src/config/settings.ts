@@ -95,7 +95,7 @@ export const SETTINGS = defineSettings({
 
   vpcCidr: {
     group: 'Network',
-    doc: 'IPv4 range of the VPC: two Availability Zones, six subnets',
+    doc: 'IPv4 range of the VPC: two Availability Zones, six subnets (four with profile=lean: no private ones)',
     parser: cidr(),
     default: '10.0.0.0/16',
   },
