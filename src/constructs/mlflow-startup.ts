@@ -35,8 +35,8 @@ export const ECS_MAX_GRACE_PERIOD_SECONDS = 2_147_483_647;
 /**
  * Health-check grace period of the MLflow service: the longest a healthy task may legitimately take before it serves
  * (database wait, lock wait, its own migration and start) plus the time the load balancer needs to count it healthy.
- * During the grace period ECS ignores failed load balancer health checks, so it does not replace a task that is still
- * waiting or migrating. The longer period delays no failure the circuit breaker must see: a task that gives up
+ * During the grace period ECS ignores failed load balancer and container health checks, so it does not replace a task
+ * that is still waiting or migrating. The longer period delays no failure the circuit breaker must see: a task that gives up
  * (database unreachable, lock not obtained within the wait, migration failed) exits by itself, and ECS counts that at once.
  */
 export function healthCheckGracePeriod(databaseWait: Duration = DATABASE_WAIT): Duration {
