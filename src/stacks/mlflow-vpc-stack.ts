@@ -90,8 +90,9 @@ export class MlflowVpcStack extends Stack {
       ...(layout.natEgress ? {} : { subnets: network.serviceSubnets, assignPublicIp: true }),
       ...(arm64 ? { cpuArchitecture: ecs.CpuArchitecture.ARM64 } : {}),
       ...(lean ? { discoveryRecordType: servicediscovery.DnsRecordType.SRV, proxyHealthCheck: true, reachedFrom: 'the API Gateway VPC link' } : {}),
+      // activeHoursTimeZone is set whenever activeHours is (its default, UTC, comes with it).
       activeHours: config.activeHours
-        ? { hours: parseActiveHours(config.activeHours), timeZone: config.activeHoursTimeZone ?? 'UTC' }
+        ? { hours: parseActiveHours(config.activeHours), timeZone: config.activeHoursTimeZone! }
         : undefined,
       artifactStore: artifacts,
       database: backend.cluster,
