@@ -36,8 +36,41 @@ export const MIN_MEMORY_WITH_BACKGROUND_JOBS_MIB = 4096;
  */
 export const SAMPLE_DATABASE = Object.freeze({ username: 'master', databaseName: 'mlflowdb' });
 
+const ACTIVE_HOURS_ALLOWED = 'days and hours such as "MON-FRI 07:00-20:00" or "MON,WED,FRI 08:30-18:00": days from MON TUE WED THU FRI SAT SUN '
+  + '(single, ranges, comma-separated), then start-end as HH:MM-HH:MM (24-hour), the end later the same day';
+
 /** The README's groups of settings, in order. */
-export const SETTING_GROUPS = ['General', 'Network', 'MLflow service', 'Backend store', 'Data safety', 'Gateway', 'SageMaker'] as const;
+export const SETTING_GROUPS = ['General', 'Network', 'MLflow service', 'Backend store', 'Data safety', 'Gateway', 'SageMaker', 'Schedule'] as const;
+
+/**
+ * Layouts of the platform. `standard`: NAT gateway, private subnets, an internal load balancer, two x86 tasks.
+ * `lean`: no NAT gateway and no load balancer (tasks in public subnets, found by the gateway through Cloud Map), one
+ * small ARM64 task: under $20 a month at idle. Each of its defaults below can still be set.
+ */
+export const PROFILES = ['standard', 'lean'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+/** CPU architectures of the MLflow task (and of the images built for it). */
+export const TASK_ARCHITECTURES = ['x86_64', 'arm64'] as const;
+export type TaskArchitecture = (typeof TASK_ARCHITECTURES)[number];
+
+/** How a new Studio domain's home directories (EFS) are encrypted: a customer managed KMS key, or the AWS managed one. */
+export const STUDIO_STORAGE_KEYS = ['customer-managed', 'aws-managed'] as const;
+export type StudioStorageKey = (typeof STUDIO_STORAGE_KEYS)[number];
+
+/** The defaults each profile gives the settings it changes: one place, read by those settings' declarations. */
+export const PROFILE_DEFAULTS = {
+  standard: { natGateways: 1, taskCpu: 1024, taskMemoryMiB: 2048, desiredTasks: 2, maxTasks: 6, taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed' },
+  lean: { natGateways: 0, taskCpu: 512, taskMemoryMiB: 1024, desiredTasks: 1, maxTasks: 2, taskArchitecture: 'arm64', studioStorageKey: 'aws-managed' },
+} as const satisfies Record<Profile, Record<string, number | string>>;
+
+/** A setting's default as given by the profile, and its README text: "`2` (`1` with profile=lean)". */
+function byProfile<K extends keyof (typeof PROFILE_DEFAULTS)['standard']>(key: K) {
+  return {
+    default: (settings: { get(name: string): unknown }) => PROFILE_DEFAULTS[settings.get('profile') as Profile][key],
+    defaultText: `\`${PROFILE_DEFAULTS.standard[key]}\` (\`${PROFILE_DEFAULTS.lean[key]}\` with profile=lean)`,
+  };
+}
 
 export const SETTINGS = defineSettings({
   region: {
@@ -53,18 +86,30 @@ export const SETTINGS = defineSettings({
     parser: matching(/^\d{12}$/, 'a 12-digit AWS account id'),
     env: ['AWS_ACCOUNT', 'CDK_DEFAULT_ACCOUNT'],
   },
+  profile: {
+    group: 'General',
+    doc: 'the layout: `standard` (NAT gateway, internal load balancer, two x86 tasks) or `lean` (no NAT gateway, no load balancer: one ARM64 task in a public subnet that the gateway finds through Cloud Map; under $20 a month idle); the settings whose default says "with profile=lean" follow it unless set',
+    parser: oneOf(PROFILES, 'profiles'),
+    default: 'standard',
+  },
 
   vpcCidr: {
     group: 'Network',
-    doc: 'IPv4 range of the VPC: two Availability Zones, six subnets',
+    doc: 'IPv4 range of the VPC: two Availability Zones, six subnets (four with profile=lean: no private ones)',
     parser: cidr(),
     default: '10.0.0.0/16',
   },
   natGateways: {
     group: 'Network',
-    doc: "NAT gateways for the private subnets' egress (image pulls, AWS APIs); 2 removes the single-AZ dependency",
-    parser: integer(1, 2),
-    default: 1,
+    doc: "NAT gateways for the private subnets' egress (image pulls, AWS APIs); 2 removes the single-AZ dependency; 0 only with profile=lean, whose tasks reach AWS from public subnets",
+    parser: parser('1 or 2 with profile=standard, 0 with profile=lean', (value, context) => {
+      const lean = context.get('profile') === 'lean';
+      const allowed = lean
+        ? '0 with profile=lean (its tasks run in public subnets and reach AWS without NAT; for a NAT gateway use profile=standard)'
+        : '1 or 2 with profile=standard (its tasks run in private subnets that reach AWS through NAT; for none use profile=lean)';
+      return lean ? integer(0, 0, allowed).parse(value, context) : integer(1, 2, allowed).parse(value, context);
+    }),
+    ...byProfile('natGateways'),
   },
 
   mlflowVersion: {
@@ -89,13 +134,13 @@ export const SETTINGS = defineSettings({
     group: 'MLflow service',
     doc: 'CPU units of each MLflow task (1024 = 1 vCPU)',
     parser: oneOf(Object.keys(FARGATE_TASK_SIZES).map(Number), 'Fargate CPU units'),
-    default: 1024,
+    ...byProfile('taskCpu'),
   },
   taskMemoryMiB: {
     group: 'MLflow service',
     doc: 'memory of each MLflow task',
     parser: taskMemory(),
-    default: 2048,
+    ...byProfile('taskMemoryMiB'),
   },
   desiredTasks: {
     group: 'MLflow service',
@@ -104,13 +149,19 @@ export const SETTINGS = defineSettings({
       const maxTasks = context.number('maxTasks');
       return integer(1, maxTasks, `a whole number from 1 to maxTasks (${maxTasks})`).parse(value, context);
     }),
-    default: 2,
+    ...byProfile('desiredTasks'),
   },
   maxTasks: {
     group: 'MLflow service',
     doc: 'the autoscaling ceiling',
     parser: integer(1, 100),
-    default: 6,
+    ...byProfile('maxTasks'),
+  },
+  taskArchitecture: {
+    group: 'MLflow service',
+    doc: 'CPU architecture of the MLflow task and of the images built for it (`arm64`: Graviton, about 20 % cheaper)',
+    parser: oneOf(TASK_ARCHITECTURES, 'architectures'),
+    ...byProfile('taskArchitecture'),
   },
   cpuTargetPercent: {
     group: 'MLflow service',
@@ -274,13 +325,98 @@ export const SETTINGS = defineSettings({
     parser: integer(5, 16384),
     default: 20,
   },
+  studioStorageKey: {
+    group: 'SageMaker',
+    doc: "how a new Studio domain encrypts its home directories: with a customer managed KMS key (about $1 a month, its use visible in CloudTrail and revocable) or SageMaker's AWS managed key (no charge)",
+    parser: oneOf(STUDIO_STORAGE_KEYS, 'key kinds'),
+    ...byProfile('studioStorageKey'),
+  },
   servingImage: {
     group: 'SageMaker',
     doc: 'build MLflow\'s SageMaker serving image `mlflow-pyfunc:<mlflowVersion>` in CodeBuild at deploy time, so deploying a model from the lab needs Docker nowhere',
     parser: bool(),
     default: false,
   },
+
+  activeHours: {
+    group: 'Schedule',
+    doc: 'hours the MLflow service runs, e.g. `MON-FRI 07:00-20:00`: outside them ECS scheduled scaling takes it to 0 tasks (the endpoint answers 503), at their start back to `desiredTasks`; `npx mlflow-on-aws resume` opens it early',
+    parser: parser(ACTIVE_HOURS_ALLOWED, (value, context) => {
+      parseActiveHours(value, context.setting);
+      return value as string;
+    }),
+    defaultText: 'unset: always on',
+  },
+  activeHoursTimeZone: {
+    group: 'Schedule',
+    doc: 'with `activeHours`: the IANA time zone its times are in (daylight saving time followed)',
+    parser: parser('an IANA time zone such as Europe/Berlin or America/New_York, only with activeHours', (value, context) => {
+      if (context.get('activeHours') === undefined) throw new ConfigError(context.setting, value, 'unset unless activeHours gives the hours it is the time zone of');
+      if (typeof value !== 'string' || !timeZones().has(value)) {
+        throw new ConfigError(context.setting, value, 'an IANA time zone such as UTC, Europe/Berlin or America/New_York (Intl.supportedValuesOf("timeZone"))');
+      }
+      return value;
+    }),
+    default: (settings) => (settings.get('activeHours') === undefined ? undefined : 'UTC'),
+    defaultText: '`UTC`, only with `activeHours`',
+  },
 });
+
+// ---- active hours ----
+
+/** Day names of `activeHours`, in the order of a week as written there (ranges run in this order, wrapping after SUN). */
+export const WEEK_DAYS = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'] as const;
+export type WeekDay = (typeof WEEK_DAYS)[number];
+
+/** A time of day, 00:00 to 23:59. */
+export interface TimeOfDay {
+  readonly hour: number;
+  readonly minute: number;
+}
+
+/** `activeHours` understood: the days it covers (week order) and the daily start and end, in the setting's time zone. */
+export interface ActiveHours {
+  readonly days: readonly WeekDay[];
+  readonly start: TimeOfDay;
+  readonly end: TimeOfDay;
+}
+
+/** Parses `activeHours`; a bad value is a `ConfigError` for `setting` that says what is wrong and what is allowed. */
+export function parseActiveHours(value: unknown, setting = 'activeHours'): ActiveHours {
+  const match = typeof value === 'string' ? /^\s*(\S+)\s+(\d{2}):(\d{2})-(\d{2}):(\d{2})\s*$/.exec(value) : null;
+  if (!match) throw new ConfigError(setting, value, ACTIVE_HOURS_ALLOWED);
+  const days = new Set<WeekDay>();
+  for (const part of match[1].toUpperCase().split(',')) {
+    const [from, to = from, extra] = part.split('-');
+    const a = WEEK_DAYS.indexOf(from as WeekDay);
+    const b = WEEK_DAYS.indexOf(to as WeekDay);
+    if (a < 0 || b < 0 || extra !== undefined) {
+      throw new ConfigError(setting, value, `day names ${WEEK_DAYS.join(' ')}, single, as ranges (MON-FRI) or comma-separated (MON,WED,FRI); "${part}" is none of these`);
+    }
+    for (let i = a; ; i = (i + 1) % 7) {
+      days.add(WEEK_DAYS[i]);
+      if (i === b) break;
+    }
+  }
+  const [startHour, startMinute, endHour, endMinute] = match.slice(2).map(Number);
+  const time = (hour: number, minute: number) => {
+    if (hour > 23 || minute > 59) throw new ConfigError(setting, value, 'times from 00:00 to 23:59 (HH:MM, 24-hour)');
+    return { hour, minute };
+  };
+  const start = time(startHour, startMinute);
+  const end = time(endHour, endMinute);
+  if (end.hour * 60 + end.minute <= start.hour * 60 + start.minute) {
+    throw new ConfigError(setting, value, 'an end time later than the start time on the same day (hours that run past midnight are not supported)');
+  }
+  return { days: WEEK_DAYS.filter((d) => days.has(d)), start, end };
+}
+
+let knownTimeZones: Set<string> | undefined;
+function timeZones(): Set<string> {
+  // Node's list has the canonical zones; UTC is added in case the runtime lists it only as Etc/UTC.
+  knownTimeZones ??= new Set([...Intl.supportedValuesOf('timeZone'), 'UTC']);
+  return knownTimeZones;
+}
 
 // ---- parsers of single settings ----
 

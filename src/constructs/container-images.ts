@@ -61,6 +61,11 @@ export interface ContainerImagesProps {
    * @default 'codebuild'
    */
   readonly build?: ImageBuildChoice;
+  /**
+   * CPU architecture the images are built for, the task's: `arm64` builds in an ARM CodeBuild environment (or, with
+   * `local`, for linux/arm64 by the local Docker engine). @default 'x86_64'
+   */
+  readonly architecture?: 'x86_64' | 'arm64';
 }
 
 /** The two images of the MLflow task, built from `containers/nginx` and `containers/mlflow`. */
@@ -70,7 +75,7 @@ export class ContainerImages extends Construct {
 
   constructor(scope: Construct, id: string, props: ContainerImagesProps) {
     super(scope, id);
-    const platform = Platform.LINUX_AMD64;
+    const platform = props.architecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64;
     const buildArgs = { MLFLOW_VERSION: props.mlflowVersion };
 
     if ((props.build ?? 'codebuild') === 'local') {

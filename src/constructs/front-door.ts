@@ -4,10 +4,12 @@ import { Construct } from 'constructs';
 
 /**
  * The private way into the MLflow service that the public endpoint (the HTTP API's VPC link, `HttpGateway`) forwards
- * to. `LoadBalancerFrontDoor` is an internal Application Load Balancer; another implementation (Cloud Map service
- * discovery, for a profile without a load balancer) plugs into the gateway the same way, with no change to the service.
+ * to. `LoadBalancerFrontDoor` is an internal Application Load Balancer; `CloudMapFrontDoor` (the lean profile's) sends
+ * requests straight to the tasks that Cloud Map service discovery lists. Both plug into the gateway the same way.
  */
 export interface IMlflowFrontDoor {
+  /** What the VPC link reaches through this front door, for descriptions ("the MLflow load balancer"). */
+  readonly description: string;
   /**
    * Lets traffic from the VPC link's security group through to the front door, and only to it. The rules are created
    * in `scope` (the gateway's), so that the stack of the front door does not depend on the gateway's.

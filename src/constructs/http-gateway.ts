@@ -7,8 +7,10 @@ import { Construct } from 'constructs';
 import { IMlflowFrontDoor } from './front-door';
 
 export interface HttpGatewayProps {
-  /** VPC of the VPC link (its private subnets with egress). */
+  /** VPC of the VPC link (its private subnets with egress, unless `subnets` says otherwise). */
   readonly vpc: ec2.IVpc;
+  /** Subnets of the VPC link's network interfaces. @default the private subnets with egress */
+  readonly subnets?: ec2.SubnetSelection;
   /** The private way into MLflow that the VPC link forwards to; the VPC link is let in there and nowhere else. */
   readonly frontDoor: IMlflowFrontDoor;
   /** Steady-state requests per second the stage accepts. */
@@ -18,6 +20,12 @@ export interface HttpGatewayProps {
   /** Retention of the access logs. */
   readonly logRetention: logs.RetentionDays;
 }
+
+/**
+ * The `Retry-After` (seconds) of a 503 the MLflow service's front door answers, which a paused service gives (no task
+ * running): what docs/cli.md promises clients. Set by the integration's response mapping, whichever front door.
+ */
+export const PAUSED_RETRY_AFTER_SECONDS = 30;
 
 /** What MLflow's host and origin checks must accept of requests that come through the gateway. */
 export interface GatewayClientHosts {
@@ -50,12 +58,12 @@ export class HttpGateway extends Construct {
 
     const vpcLinkSecurityGroup = new ec2.SecurityGroup(this, 'VpcLinkSecurityGroup', {
       vpc: props.vpc,
-      description: 'API Gateway VPC link: reaches the MLflow load balancer only',
+      description: `API Gateway VPC link: reaches ${props.frontDoor.description} only`,
       allowAllOutbound: false,
     });
     this.vpcLink = new apigwv2.VpcLink(this, 'VpcLink', {
       vpc: props.vpc,
-      subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      subnets: props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [vpcLinkSecurityGroup],
     });
     // The only ingress the front door ever gets: from this VPC link (rules of this stack: the platform stack must not
@@ -70,6 +78,14 @@ export class HttpGateway extends Construct {
       createDefaultStage: false,
     });
     this.api.addRoutes({ path: '/{proxy+}', methods: [apigwv2.HttpMethod.ANY], integration });
+    // A 503 from the front door (no task behind it: paused or scaled to 0) tells clients when to come back. The
+    // integration's L2 construct has no response mapping; it is set on the one integration both routes share.
+    const integrations = this.api.node.findAll().filter((c): c is apigwv2.CfnIntegration => c instanceof apigwv2.CfnIntegration);
+    for (const cfnIntegration of integrations) {
+      cfnIntegration.responseParameters = {
+        503: { ResponseParameters: [{ Destination: 'overwrite:header.Retry-After', Source: String(PAUSED_RETRY_AFTER_SECONDS) }] },
+      };
+    }
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason: 'MLflow clients authenticate with HTTP basic auth (MLFLOW_TRACKING_USERNAME/PASSWORD), which the NGINX proxy checks on every '

@@ -40,6 +40,7 @@ export class LoadBalancerFrontDoor extends Construct implements IMlflowFrontDoor
     return [`*.${region}.elb.amazonaws.com`];
   }
 
+  readonly description = 'the MLflow load balancer';
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly securityGroup: ec2.SecurityGroup;
   readonly listener: elbv2.ApplicationListener;

@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, TimeZone, Validations } from 'aws-cdk-lib';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -7,12 +8,40 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import { IArtifactStore } from './artifact-store';
-import { DATABASE_WAIT, healthCheckGracePeriod } from './mlflow-startup';
-import { CONTAINER_NAMES, PORTS, SERVICE_DISCOVERY_NAMESPACE } from '../names';
+import { DATABASE_WAIT, healthCheckGracePeriod, PROXY_CONTAINER_HEALTH_CHECK, proxyHealthCheckCommand } from './mlflow-startup';
+import type { ActiveHours, TimeOfDay } from '../config/settings';
+import { CONTAINER_NAMES, HEALTH_CHECK_PATH, PORTS, SERVICE_DISCOVERY_NAMESPACE } from '../names';
 
 export interface MlflowServiceProps {
-  /** VPC of the tasks (its private subnets with egress). */
+  /** VPC of the tasks (its private subnets with egress, unless `subnets` says otherwise). */
   readonly vpc: ec2.IVpc;
+  /**
+   * Where the tasks run. In public subnets (a VPC without NAT gateway) `assignPublicIp` must be on: the address is how
+   * the tasks reach ECR, Secrets Manager and CloudWatch Logs; nothing reaches them by it (the security group admits only
+   * the front door). @default the private subnets with egress
+   */
+  readonly subnets?: ec2.SubnetSelection;
+  /** Give each task a public IPv4 (charged by the hour). @default false */
+  readonly assignPublicIp?: boolean;
+  /** CPU architecture of the task; the images must be built for it. @default ecs.CpuArchitecture.X86_64 */
+  readonly cpuArchitecture?: ecs.CpuArchitecture;
+  /**
+   * The Cloud Map records the service registers in `http-api.local` as `mlflow`: `A` (the task's IP) or `SRV` (IP and
+   * the proxy's port, what an HTTP API's Cloud Map integration needs). @default servicediscovery.DnsRecordType.A
+   */
+  readonly discoveryRecordType?: servicediscovery.DnsRecordType.A | servicediscovery.DnsRecordType.SRV;
+  /**
+   * A container health check of the proxy (`PROXY_CONTAINER_HEALTH_CHECK`), for a front door that does not check the
+   * tasks itself: ECS then keeps only healthy tasks registered in Cloud Map. @default false
+   */
+  readonly proxyHealthCheck?: boolean;
+  /** Who reaches the tasks, for the security group's description. @default 'the load balancer' */
+  readonly reachedFrom?: string;
+  /**
+   * Hours the service runs: at their start ECS scheduled scaling sets the task count range to `desiredCount`..`maxCount`,
+   * at their end to 0..0. @default always running
+   */
+  readonly activeHours?: ServiceSchedule;
   /** Where MLflow keeps artifacts; the tasks may read and write it (they do when `proxyArtifacts` is on). */
   readonly artifactStore: IArtifactStore;
   /** The backend store; the tasks are let in on its default port. */
@@ -63,6 +92,14 @@ export interface MlflowServiceProps {
   readonly corsAllowedOrigins: string[];
 }
 
+/** When the service runs (`MlflowServiceProps.activeHours`). */
+export interface ServiceSchedule {
+  /** The days and the daily start and end. */
+  readonly hours: ActiveHours;
+  /** IANA time zone of the times. */
+  readonly timeZone: string;
+}
+
 /** Hosts a request from inside the task (a health check, a shell in the container) names. */
 export const TASK_LOCAL_HOSTS: readonly string[] = ['localhost', 'localhost:*', '127.0.0.1', '127.0.0.1:*'];
 
@@ -77,6 +114,10 @@ export class MlflowService extends Construct {
   readonly service: ecs.FargateService;
   readonly namespace: servicediscovery.PrivateDnsNamespace;
   readonly logGroup: logs.LogGroup;
+  /** The tasks' security group: no ingress of its own; a front door admits itself (`IMlflowFrontDoor.allowFromVpcLink`). */
+  readonly securityGroup: ec2.SecurityGroup;
+  /** The proxy container, the one a front door reaches. */
+  readonly proxyContainer: ecs.ContainerDefinition;
 
   constructor(scope: Construct, id: string, props: MlflowServiceProps) {
     super(scope, id);
@@ -103,7 +144,7 @@ export class MlflowService extends Construct {
       cpu,
       memoryLimitMiB: memoryMiB,
       runtimePlatform: {
-        cpuArchitecture: ecs.CpuArchitecture.X86_64,
+        cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.X86_64,
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
       },
     });
@@ -154,7 +195,11 @@ export class MlflowService extends Construct {
         MLFLOW_PASSWORD: ecs.Secret.fromSecretsManager(props.mlflowCredentials, 'password'),
       },
       logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: 'proxy' }),
+      healthCheck: props.proxyHealthCheck
+        ? { command: proxyHealthCheckCommand(PORTS.proxy, HEALTH_CHECK_PATH), ...PROXY_CONTAINER_HEALTH_CHECK }
+        : undefined,
     });
+    this.proxyContainer = proxyContainer;
     Validations.of(taskDefinition.obtainExecutionRole()).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'ecr:GetAuthorizationToken, needed to pull the task images, has no resource-level permissions; the image pulls themselves are scoped to the image repositories.',
@@ -163,9 +208,10 @@ export class MlflowService extends Construct {
 
     const serviceSecurityGroup = new ec2.SecurityGroup(this, 'ServiceSecurityGroup', {
       vpc: props.vpc,
-      description: 'MLflow tasks: HTTP from the load balancer only',
+      description: `MLflow tasks: HTTP from ${props.reachedFrom ?? 'the load balancer'} only`,
       allowAllOutbound: false,
     });
+    this.securityGroup = serviceSecurityGroup;
     // Outbound: HTTPS to AWS APIs (ECR, Secrets Manager, S3, CloudWatch Logs) through the NAT gateway or endpoints.
     serviceSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs');
 
@@ -173,15 +219,18 @@ export class MlflowService extends Construct {
       cluster: this.cluster,
       taskDefinition,
       desiredCount,
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      vpcSubnets: props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [serviceSecurityGroup],
-      assignPublicIp: false,
+      assignPublicIp: props.assignPublicIp ?? false,
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       circuitBreaker: { enable: true, rollback: true },
       // Covers the container's database and schema-lock waits and a migration (see mlflow-startup.ts).
       healthCheckGracePeriod: healthCheckGracePeriod(DATABASE_WAIT),
-      cloudMapOptions: { name: 'mlflow', cloudMapNamespace: this.namespace },
+      cloudMapOptions: props.discoveryRecordType === servicediscovery.DnsRecordType.SRV
+        // SRV records carry the proxy's port, and only the proxy's: the front door never reaches MLflow's own.
+        ? { name: 'mlflow', cloudMapNamespace: this.namespace, dnsRecordType: props.discoveryRecordType, container: proxyContainer, containerPort: PORTS.proxy }
+        : { name: 'mlflow', cloudMapNamespace: this.namespace, dnsRecordType: props.discoveryRecordType },
     });
     props.database.connections.allowDefaultPortFrom(this.service, 'MLflow tasks to the backend store');
     // The task names the cluster endpoint only; without these, tasks could start before the writer instance exists
@@ -194,6 +243,17 @@ export class MlflowService extends Construct {
       scaleInCooldown: Duration.seconds(60),
       scaleOutCooldown: Duration.seconds(60),
     });
+    if (props.activeHours) {
+      const { hours, timeZone } = props.activeHours;
+      const weekDay = hours.days.join(',');
+      const at = (time: TimeOfDay) => appscaling.Schedule.cron({ minute: String(time.minute), hour: String(time.hour), weekDay });
+      // Application Auto Scaling keeps the desired count within the range: 0..0 stops every task, and the range of
+      // the start brings `desiredCount` back (the CPU policy scales within it as before).
+      scaling.scaleOnSchedule('ActiveHoursStart', {
+        schedule: at(hours.start), minCapacity: desiredCount, maxCapacity: props.maxCount, timeZone: TimeZone.of(timeZone),
+      });
+      scaling.scaleOnSchedule('ActiveHoursEnd', { schedule: at(hours.end), minCapacity: 0, maxCapacity: 0, timeZone: TimeZone.of(timeZone) });
+    }
   }
 
   /** The target a front door sends requests to: the proxy container's port. */

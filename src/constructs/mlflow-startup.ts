@@ -35,8 +35,8 @@ export const ECS_MAX_GRACE_PERIOD_SECONDS = 2_147_483_647;
 /**
  * Health-check grace period of the MLflow service: the longest a healthy task may legitimately take before it serves
  * (database wait, lock wait, its own migration and start) plus the time the load balancer needs to count it healthy.
- * During the grace period ECS ignores failed load balancer health checks, so it does not replace a task that is still
- * waiting or migrating. The longer period delays no failure the circuit breaker must see: a task that gives up
+ * During the grace period ECS ignores failed load balancer and container health checks, so it does not replace a task
+ * that is still waiting or migrating. The longer period delays no failure the circuit breaker must see: a task that gives up
  * (database unreachable, lock not obtained within the wait, migration failed) exits by itself, and ECS counts that at once.
  */
 export function healthCheckGracePeriod(databaseWait: Duration = DATABASE_WAIT): Duration {
@@ -44,4 +44,26 @@ export function healthCheckGracePeriod(databaseWait: Duration = DATABASE_WAIT): 
     + LOAD_BALANCER_HEALTH_CHECK.healthyThresholdCount * LOAD_BALANCER_HEALTH_CHECK.interval.toSeconds();
   if (seconds > ECS_MAX_GRACE_PERIOD_SECONDS) throw new Error(`health check grace period of ${seconds} s is more than ECS accepts`);
   return Duration.seconds(seconds);
+}
+
+/**
+ * Container health check of the proxy, for a service that no load balancer checks (the lean profile's, found through
+ * Cloud Map): ECS registers a task in Cloud Map as healthy only while this passes, and replaces a task on which it
+ * fails (after the grace period above, which covers the database and migration waits). It asks the proxy for
+ * `/elb-status`, which answers 200 once MLflow does, with the Perl the proxy image has for its password check (the
+ * image's build verifies Perl). `%PORT%` and `%PATH%` are filled in by `proxyHealthCheckCommand`.
+ */
+export const PROXY_CONTAINER_HEALTH_CHECK = {
+  interval: Duration.seconds(15),
+  timeout: Duration.seconds(5),
+  retries: 3,
+  startPeriod: Duration.seconds(300),
+} as const;
+
+/** The proxy's health-check command: exit 0 only when `path` on the proxy's `port` answers HTTP 200. */
+export function proxyHealthCheckCommand(port: number, path: string): string[] {
+  const script = `my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:${port}", Timeout => 3) or exit 1; `
+    + `print $s "GET ${path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n"; `
+    + 'my $line = <$s>; exit((defined $line && $line =~ m{^HTTP/1\\.[01] 200 }) ? 0 : 1);';
+  return ['CMD', 'perl', '-MIO::Socket::INET', '-e', script];
 }

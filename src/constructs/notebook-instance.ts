@@ -1,4 +1,4 @@
-import { Fn, Stack } from 'aws-cdk-lib';
+import { Fn, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -7,8 +7,15 @@ import { Construct } from 'constructs';
 import { labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from '../config/lab-packages';
 
 export interface NotebookInstanceProps {
-  /** VPC of the instance (its first private subnet with egress). */
+  /** VPC of the instance (its first private subnet with egress, unless `subnets` says otherwise). */
   readonly vpc: ec2.IVpc;
+  /**
+   * How the instance reaches the internet: through the VPC (`Disabled`: `subnets` must have egress, a NAT gateway) or
+   * through SageMaker's network (`Enabled`, for a VPC without NAT). @default 'Disabled'
+   */
+  readonly directInternetAccess?: 'Enabled' | 'Disabled';
+  /** Subnets of the instance (it goes into the first). @default the private subnets with egress */
+  readonly subnets?: ec2.SubnetSelection;
   /** The role the notebook acts with (also allowed to use the volume's key). */
   readonly executionRole: iam.IRole;
   /** MLflow endpoint the notebook's kernels get as MLFLOW_TRACKING_URI. */
@@ -75,15 +82,22 @@ export class NotebookInstance extends Construct {
       notebookInstanceName: props.notebookInstanceName ?? 'mlflow-lab',
       instanceType,
       roleArn: props.executionRole.roleArn,
-      subnetId: props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds[0],
+      subnetId: props.vpc.selectSubnets(props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds[0],
       securityGroupIds: [securityGroup.securityGroupId],
-      directInternetAccess: 'Disabled',
+      directInternetAccess: props.directInternetAccess ?? 'Disabled',
       rootAccess: 'Disabled',
       kmsKeyId: volumeKey.keyId,
       volumeSizeInGb: props.volumeSizeGiB,
       lifecycleConfigName: this.lifecycleConfig.attrNotebookInstanceLifecycleConfigName,
       platformIdentifier: NOTEBOOK_PLATFORM,
     });
+    if (props.directInternetAccess === 'Enabled') {
+      Validations.of(this.instance).acknowledge({
+        id: 'AwsSolutions-SM3',
+        reason: 'A VPC without NAT gateway (the lean profile) gives the notebook no way out through the VPC; its internet access is '
+          + "SageMaker's, with root access off, and its network interface in the VPC's isolated subnets.",
+      });
+    }
   }
 }
 

@@ -9,6 +9,19 @@ export interface StudioUserProps {
   readonly executionRole: iam.IRole;
   /** VPC of a new domain (its private subnets host the Studio apps' network interfaces). */
   readonly vpc: ec2.IVpc;
+  /**
+   * How a new domain's apps reach the internet: `VpcOnly` through the VPC (`subnets` must have egress, a NAT gateway),
+   * `PublicInternetOnly` through SageMaker's own network (for a VPC without NAT; the VPC still holds the home EFS).
+   * @default 'VpcOnly'
+   */
+  readonly networkAccess?: 'VpcOnly' | 'PublicInternetOnly';
+  /** Subnets of a new domain. @default the private subnets with egress */
+  readonly subnets?: ec2.SubnetSelection;
+  /**
+   * The key of a new domain's home directories: a customer managed KMS key (about $1 a month, its use logged and
+   * revocable) or SageMaker's AWS managed key (no charge). @default 'customer-managed'
+   */
+  readonly storageKey?: 'customer-managed' | 'aws-managed';
   /** Attach the user to this existing domain instead of creating one. @default a new domain */
   readonly existingDomainId?: string;
   /** Name of the user profile. */
@@ -31,7 +44,8 @@ export const HOME_EFS_METADATA_KEY = 'mlflow-on-aws:HomeEfsFileSystem';
 
 /**
  * A SageMaker Studio user profile acting with the lab's execution role, in an existing domain or in a new
- * IAM-authenticated domain placed in the platform VPC's private subnets (VPC-only: traffic leaves through the NAT).
+ * IAM-authenticated domain placed in the platform VPC's private subnets (VPC-only: traffic leaves through the NAT),
+ * or, in a VPC without NAT (the lean profile), in its isolated subnets with SageMaker's own internet access.
  */
 export class StudioUser extends Construct {
   readonly domainId: string;
@@ -56,14 +70,16 @@ export class StudioUser extends Construct {
       securityGroup.connections.allowInternally(ec2.Port.tcp(2049), 'Studio home directories (EFS)');
       securityGroups = [securityGroup.securityGroupId];
 
-      const storageKey = new kms.Key(this, 'StorageKey', { enableKeyRotation: true, description: 'SageMaker Studio home directories' });
+      const storageKey = (props.storageKey ?? 'customer-managed') === 'customer-managed'
+        ? new kms.Key(this, 'StorageKey', { enableKeyRotation: true, description: 'SageMaker Studio home directories' })
+        : undefined;
       this.domain = new sagemaker.CfnDomain(this, 'Domain', {
         domainName: props.domainName ?? 'mlflow-studio',
         authMode: 'IAM',
-        appNetworkAccessType: 'VpcOnly',
+        appNetworkAccessType: props.networkAccess ?? 'VpcOnly',
         vpcId: props.vpc.vpcId,
-        subnetIds: props.vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
-        kmsKeyId: storageKey.keyArn,
+        subnetIds: props.vpc.selectSubnets(props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds,
+        kmsKeyId: storageKey?.keyArn,
         defaultUserSettings: { executionRole: props.executionRole.roleArn, securityGroups },
       });
       this.domain.addMetadata(HOME_EFS_METADATA_KEY, props.homeFileSystemOnDelete);

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { PlatformConfig } from '../config/platform-config';
 import { IMlflowFrontDoor } from '../constructs/front-door';
 import { HttpGateway } from '../constructs/http-gateway';
+import { networkLayout } from '../constructs/network';
 import { GATEWAY_OUTPUTS } from '../names';
 
 export interface HttpGatewayStackProps extends StackProps {
@@ -24,6 +25,7 @@ export class HttpGatewayStack extends Stack {
     super(scope, id, props);
     const gateway = new HttpGateway(this, 'Gateway', {
       vpc: props.vpc,
+      subnets: networkLayout(props.config.natGateways).serviceSubnets,
       frontDoor: props.frontDoor,
       throttleRateLimit: props.config.apiThrottleRateLimit,
       throttleBurstLimit: props.config.apiThrottleBurstLimit,

@@ -1,7 +1,9 @@
 import { CfnOutput, Duration, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import { PlatformConfig } from '../config/platform-config';
 import { ArtifactStore, IArtifactStore } from '../constructs/artifact-store';
@@ -10,7 +12,9 @@ import { ContainerImages } from '../constructs/container-images';
 import { IMlflowFrontDoor } from '../constructs/front-door';
 import { LoadBalancerFrontDoor } from '../constructs/load-balancer-front-door';
 import { MlflowCredentials } from '../constructs/mlflow-credentials';
-import { MlflowNetwork } from '../constructs/network';
+import { MlflowNetwork, networkLayout } from '../constructs/network';
+import { CloudMapFrontDoor } from '../constructs/cloud-map-front-door';
+import { parseActiveHours } from '../config/settings';
 import { MlflowService } from '../constructs/mlflow-service';
 import { ServingImage } from '../constructs/serving-image';
 import { DATABASE_NAME, EXPORT_NAMES, MLFLOW_OUTPUTS, PORTS } from '../names';
@@ -24,7 +28,10 @@ export interface MlflowVpcStackProps extends StackProps {
   readonly corsAllowedOrigins: string[];
 }
 
-/** The MLflow platform: network, artifact and backend stores, credentials, and the service behind an internal ALB. */
+/**
+ * The MLflow platform: network, artifact and backend stores, credentials, and the service behind its front door: an
+ * internal ALB (standard profile) or Cloud Map service discovery (lean profile).
+ */
 export class MlflowVpcStack extends Stack {
   readonly vpc: ec2.IVpc;
   /** The private way into MLflow, for the gateway's VPC link. */
@@ -65,12 +72,28 @@ export class MlflowVpcStack extends Stack {
       secretName: config.mlflowSecretName,
       username: config.mlflowUsername,
     });
-    const images = new ContainerImages(this, 'Images', { mlflowVersion: config.mlflowVersion, build: config.imageBuild });
+    const arm64 = config.taskArchitecture === 'arm64';
+    const images = new ContainerImages(this, 'Images', {
+      mlflowVersion: config.mlflowVersion,
+      build: config.imageBuild,
+      ...(arm64 ? { architecture: 'arm64' as const } : {}),
+    });
     // The MLflow serving image of SageMaker endpoints (the lab's deploy step), when asked for; always built in CodeBuild.
     const servingImage = config.servingImage ? new ServingImage(this, 'ServingImage', { mlflowVersion: config.mlflowVersion }) : undefined;
 
+    // The lean profile has no load balancer: the gateway finds the tasks through Cloud Map (SRV records of the proxy's
+    // port), and ECS keeps only tasks whose proxy health check passes registered there.
+    const lean = config.profile === 'lean';
+    const layout = networkLayout(config.natGateways);
     const mlflow = new MlflowService(this, 'MlflowService', {
       vpc: network.vpc,
+      ...(layout.natEgress ? {} : { subnets: network.serviceSubnets, assignPublicIp: true }),
+      ...(arm64 ? { cpuArchitecture: ecs.CpuArchitecture.ARM64 } : {}),
+      ...(lean ? { discoveryRecordType: servicediscovery.DnsRecordType.SRV, proxyHealthCheck: true, reachedFrom: 'the API Gateway VPC link' } : {}),
+      // activeHoursTimeZone is set whenever activeHours is (its default, UTC, comes with it).
+      activeHours: config.activeHours
+        ? { hours: parseActiveHours(config.activeHours), timeZone: config.activeHoursTimeZone! }
+        : undefined,
       artifactStore: artifacts,
       database: backend.cluster,
       databaseCredentials: backend.credentials,
@@ -88,16 +111,21 @@ export class MlflowVpcStack extends Stack {
       dbIdleDisconnectSeconds: config.dbIdleDisconnectSeconds,
       dbReadTimeoutSeconds: config.dbReadTimeoutSeconds,
       logRetention,
-      allowedHosts: [...props.allowedHosts, ...LoadBalancerFrontDoor.hostPatterns(this.region)],
+      allowedHosts: [...props.allowedHosts, ...(lean ? CloudMapFrontDoor.hostPatterns(config.vpcCidr) : LoadBalancerFrontDoor.hostPatterns(this.region))],
       corsAllowedOrigins: props.corsAllowedOrigins,
     });
     // Under the service with the id `Default`, which CDK leaves out of logical IDs: the load balancer and its parts keep
     // the logical IDs they had when the service created them, so an update does not replace them.
-    const frontDoor = new LoadBalancerFrontDoor(mlflow, 'Default', {
+    const loadBalancer = lean ? undefined : new LoadBalancerFrontDoor(mlflow, 'Default', {
       vpc: network.vpc,
       target: mlflow.proxyTarget,
       port: PORTS.proxy,
       accessLogsBucket: artifacts.accessLogsBucket,
+    });
+    const frontDoor: IMlflowFrontDoor = loadBalancer ?? new CloudMapFrontDoor(this, 'CloudMapFrontDoor', {
+      discoveryService: mlflow.service.cloudMapService!,
+      taskSecurityGroup: mlflow.securityGroup,
+      port: PORTS.proxy,
     });
     // Last in the stack: deletion protection goes on once everything else is in place, so that a failed first create
     // can still delete the (then unprotected) database and a retry starts clean.
@@ -108,20 +136,22 @@ export class MlflowVpcStack extends Stack {
     this.artifactStore = artifacts;
     this.mlflowCredentials = credentials.secret;
 
-    const outputs: Record<keyof typeof MLFLOW_OUTPUTS, string> = {
+    const outputs: Partial<Record<keyof typeof MLFLOW_OUTPUTS, string>> = {
       artifactBucketName: artifacts.bucket.bucketName,
       artifactBucketArn: artifacts.bucket.bucketArn,
       mlflowCredentialsSecretArn: credentials.secret.secretArn,
       mlflowCredentialsSecretName: config.mlflowSecretName,
-      loadBalancerDnsName: frontDoor.loadBalancer.loadBalancerDnsName,
-      listenerArn: frontDoor.listener.listenerArn,
+      // Only with a load balancer (not in the lean profile).
+      loadBalancerDnsName: loadBalancer?.loadBalancer.loadBalancerDnsName,
+      listenerArn: loadBalancer?.listener.listenerArn,
       clusterName: mlflow.cluster.clusterName,
       serviceName: mlflow.service.serviceName,
       databaseClusterIdentifier: backend.cluster.clusterIdentifier,
       mlflowVersion: config.mlflowVersion,
     };
     const exportNames: Partial<Record<keyof typeof MLFLOW_OUTPUTS, string>> = { artifactBucketArn: EXPORT_NAMES.artifactBucketArn };
-    for (const [key, value] of Object.entries(outputs) as Array<[keyof typeof MLFLOW_OUTPUTS, string]>) {
+    for (const [key, value] of Object.entries(outputs) as Array<[keyof typeof MLFLOW_OUTPUTS, string | undefined]>) {
+      if (value === undefined) continue;
       new CfnOutput(this, MLFLOW_OUTPUTS[key], { value, exportName: exportNames[key] });
     }
   }

@@ -1,5 +1,6 @@
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { networkLayout } from '../constructs/network';
 import { NotebookInstance } from '../constructs/notebook-instance';
 import { labExecutionRole, SageMakerLabStackProps } from './sagemaker-lab-access';
 
@@ -21,6 +22,10 @@ export class SageMakerNotebookInstanceStack extends Stack {
       mlflowVersion: props.config.mlflowVersion,
       instanceType: props.config.notebookInstanceType,
       volumeSizeGiB: props.config.notebookVolumeSizeGiB,
+      // Without NAT (lean), the instance cannot reach the internet through the VPC: SageMaker's own network it is.
+      ...(networkLayout(props.config.natGateways).natEgress
+        ? {}
+        : { directInternetAccess: 'Enabled' as const, subnets: networkLayout(props.config.natGateways).sageMakerSubnets }),
     });
 
     new CfnOutput(this, 'NotebookInstanceName', { value: notebook.instance.attrNotebookInstanceName });

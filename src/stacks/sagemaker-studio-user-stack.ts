@@ -1,5 +1,6 @@
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { networkLayout } from '../constructs/network';
 import { StudioUser } from '../constructs/studio-user';
 import { labExecutionRole, SageMakerLabStackProps } from './sagemaker-lab-access';
 
@@ -15,6 +16,11 @@ export class SageMakerStudioUserStack extends Stack {
       vpc: props.vpc,
       existingDomainId: props.config.domainId,
       userProfileName: props.config.studioUserName,
+      // Without NAT (lean), the apps cannot reach the internet through the VPC: SageMaker's own network it is.
+      ...(networkLayout(props.config.natGateways).natEgress
+        ? {}
+        : { networkAccess: 'PublicInternetOnly' as const, subnets: networkLayout(props.config.natGateways).sageMakerSubnets }),
+      storageKey: props.config.studioStorageKey,
       // Users' notebooks live on the domain's home EFS: kept on destroy like the other data, unless told otherwise.
       homeFileSystemOnDelete: props.config.destroyDataOnDelete ? 'Delete' : 'Retain',
     });

@@ -12,5 +12,8 @@ export const COMPLIANCE_CONFIGURATIONS: ReadonlyArray<readonly [string, RawSetti
   ['deletion protection off', { dbDeletionProtection: false }],
   ['throwaway environment (data destroyed with the stack)', { destroyDataOnDelete: true, sagemaker: 'both' }],
   ['serving image built at deploy time (servingImage)', { servingImage: true, sagemaker: 'both' }],
+  ['lean profile (no NAT gateway, no load balancer, ARM64), every SageMaker stack, the x86 serving image beside the ARM64 ones', { profile: 'lean', sagemaker: 'both', servingImage: true }],
+  ['lean profile with active hours and its own overrides', { profile: 'lean', activeHours: 'MON-FRI 07:00-20:00', activeHoursTimeZone: 'Europe/Berlin', taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed', imageBuild: 'local' }],
+  ['standard profile with active hours', { activeHours: 'MON-FRI 07:00-20:00', activeHoursTimeZone: 'America/New_York', sagemaker: 'none' }],
   ["moving in another deployment's data: its artifact bucket and a database snapshot", { artifactBucketName: 'mlflow-123456789012-us-west-2', dbSnapshot: 'mlflow-before-move', sagemaker: 'both' }],
 ];

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { bool, ConfigError, defineSettings, integer, oneOf, resolveSettings, SettingDeclarations } from '../../src/config/declare';
 import { ENVIRONMENT_SETTINGS, loadPlatformConfig } from '../../src/config/load-config';
 import { DEFAULT_CONFIG, resolvePlatformConfig, SETTING_NAMES, SETTINGS } from '../../src/config/platform-config';
-import { SETTING_GROUPS } from '../../src/config/settings';
+import { parseActiveHours, PROFILE_DEFAULTS, SETTING_GROUPS } from '../../src/config/settings';
 import { generateReadme, README_PATH, replaceGeneratedSection, settingsTable } from '../../scripts/generate-docs';
 
 const context = (values: Record<string, unknown> = {}) => ({ getAllContext: () => values });
@@ -27,7 +27,7 @@ describe('README.md is generated from the declarations', () => {
     const row = (name: string) => settingsSection.split('\n').find((line) => line.startsWith(`| \`${name}\``));
     assert.equal(row('region')?.split(' | ')[0], '| `region` (env `AWS_REGION`)');
     assert.match(row('account') ?? '', /^\| `account` \(env `AWS_ACCOUNT`, `CDK_DEFAULT_ACCOUNT`\) \| unset \| a 12-digit AWS account id \|/);
-    assert.match(row('taskCpu') ?? '', /^\| `taskCpu` \| `1024` \| one of the Fargate CPU units: 256, 512, 1024, 2048, 4096, 8192, 16384 \|/);
+    assert.match(row('taskCpu') ?? '', /^\| `taskCpu` \| `1024` \(`512` with profile=lean\) \| one of the Fargate CPU units: 256, 512, 1024, 2048, 4096, 8192, 16384 \|/);
     assert.match(row('domainId') ?? '', /\| unset: a new Studio domain \|/);
     assert.match(row('dbSnapshotUsername') ?? '', /\| `master` \(the original sample's\), only with `dbSnapshot` \|/);
   });
@@ -73,11 +73,14 @@ describe('the declarations are the one source', () => {
     }
   });
 
-  test('DEFAULT_CONFIG holds each declared default and nothing for the settings without one', () => {
+  test('DEFAULT_CONFIG holds each declared default, the standard profile\'s, and nothing for the settings without one', () => {
     assert.deepEqual(Object.keys(DEFAULT_CONFIG), SETTING_NAMES);
+    const standard: Record<string, unknown> = PROFILE_DEFAULTS.standard;
     for (const [name, declaration] of Object.entries(SETTINGS as SettingDeclarations)) {
       const value = (DEFAULT_CONFIG as Record<string, unknown>)[name];
-      if (typeof declaration.default === 'function' || declaration.default === undefined) {
+      if (name in standard) {
+        assert.equal(value, standard[name], `${name} has the standard profile's default`);
+      } else if (typeof declaration.default === 'function' || declaration.default === undefined) {
         assert.equal(value, undefined, `${name} is unset when nothing is given`);
       } else {
         assert.equal(value, declaration.default, name);
@@ -85,7 +88,7 @@ describe('the declarations are the one source', () => {
     }
     assert.deepEqual(
       SETTING_NAMES.filter((name) => (DEFAULT_CONFIG as Record<string, unknown>)[name] === undefined),
-      ['account', 'dbSnapshot', 'dbSnapshotUsername', 'dbSnapshotDatabaseName', 'artifactBucketName', 'domainId'],
+      ['account', 'dbSnapshot', 'dbSnapshotUsername', 'dbSnapshotDatabaseName', 'artifactBucketName', 'domainId', 'activeHours', 'activeHoursTimeZone'],
     );
   });
 
@@ -166,5 +169,75 @@ describe('defaults that depend on other settings (how a profile supplies default
       b: { group: 'G', doc: 'b', parser: integer(1, 2), default: 1 },
     });
     assert.throws(() => resolveSettings(mistyped, {}), /"b" is read as a boolean but resolves to 1/);
+  });
+});
+
+describe('profile', () => {
+  const message = (raw: Record<string, unknown>): string => {
+    try {
+      resolvePlatformConfig(raw as never);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.message;
+    }
+    assert.fail(`${JSON.stringify(raw)} was accepted`);
+  };
+
+  test('lean gives its defaults: no NAT gateway, one 0.5 vCPU / 1 GiB ARM64 task, at most 2, the AWS managed Studio key', () => {
+    const lean = resolvePlatformConfig({ profile: 'lean' });
+    assert.deepEqual(
+      [lean.natGateways, lean.taskCpu, lean.taskMemoryMiB, lean.desiredTasks, lean.maxTasks, lean.taskArchitecture, lean.studioStorageKey],
+      [0, 512, 1024, 1, 2, 'arm64', 'aws-managed'],
+    );
+    assert.deepEqual(
+      [DEFAULT_CONFIG.profile, DEFAULT_CONFIG.natGateways, DEFAULT_CONFIG.taskCpu, DEFAULT_CONFIG.taskMemoryMiB, DEFAULT_CONFIG.desiredTasks, DEFAULT_CONFIG.maxTasks, DEFAULT_CONFIG.taskArchitecture],
+      ['standard', 1, 1024, 2048, 2, 6, 'x86_64'],
+    );
+  });
+
+  test('each lean default can be overridden', () => {
+    const lean = resolvePlatformConfig({ profile: 'lean', taskCpu: '1024', taskMemoryMiB: '2048', desiredTasks: 2, maxTasks: '4', taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed' });
+    assert.deepEqual([lean.taskCpu, lean.taskMemoryMiB, lean.desiredTasks, lean.maxTasks, lean.taskArchitecture, lean.studioStorageKey], [1024, 2048, 2, 4, 'x86_64', 'customer-managed']);
+  });
+
+  test('a NAT gateway count the profile cannot use is one clear error', () => {
+    assert.match(message({ profile: 'lean', natGateways: 1 }), /^Invalid setting "natGateways": got 1; allowed: 0 with profile=lean .*profile=standard\)\.$/);
+    assert.match(message({ natGateways: '0' }), /^Invalid setting "natGateways": got "0"; allowed: 1 or 2 with profile=standard .*profile=lean\)\.$/);
+    assert.equal(resolvePlatformConfig({ profile: 'lean', natGateways: '0' }).natGateways, 0);
+  });
+
+  test('an unknown profile is refused with the list', () => {
+    assert.equal(message({ profile: 'tiny' }), 'Invalid setting "profile": got "tiny"; allowed: one of the profiles: standard, lean.');
+  });
+});
+
+describe('activeHours and activeHoursTimeZone', () => {
+  const message = (raw: Record<string, unknown>): string => {
+    try {
+      resolvePlatformConfig(raw as never);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.message;
+    }
+    assert.fail(`${JSON.stringify(raw)} was accepted`);
+  };
+
+  test('days and hours are read; the time zone defaults to UTC only with activeHours', () => {
+    assert.deepEqual(parseActiveHours('MON-FRI 07:00-20:00'), { days: ['MON', 'TUE', 'WED', 'THU', 'FRI'], start: { hour: 7, minute: 0 }, end: { hour: 20, minute: 0 } });
+    assert.deepEqual(parseActiveHours('sat-mon,wed 08:30-18:15').days, ['MON', 'WED', 'SAT', 'SUN']);
+    const config = resolvePlatformConfig({ activeHours: 'MON-FRI 07:00-20:00' });
+    assert.deepEqual([config.activeHours, config.activeHoursTimeZone], ['MON-FRI 07:00-20:00', 'UTC']);
+    assert.equal(resolvePlatformConfig({ activeHours: 'MON 07:00-08:00', activeHoursTimeZone: 'Europe/Berlin' }).activeHoursTimeZone, 'Europe/Berlin');
+    assert.equal(DEFAULT_CONFIG.activeHoursTimeZone, undefined);
+  });
+
+  test('each bad value is one error that names it and what is allowed', () => {
+    assert.match(message({ activeHours: 'MON-FRI 20:00-07:00' }), /^Invalid setting "activeHours": got "MON-FRI 20:00-07:00"; allowed: an end time later than the start time/);
+    assert.match(message({ activeHours: 'MON 09:00-09:00' }), /an end time later than the start time/);
+    assert.match(message({ activeHours: 'MO-FR 07:00-20:00' }), /^Invalid setting "activeHours": got "MO-FR 07:00-20:00"; allowed: day names MON TUE WED THU FRI SAT SUN.*"MO-FR" is none of these\.$/);
+    assert.match(message({ activeHours: 'MON-FRI 7:00-20:00' }), /allowed: days and hours such as "MON-FRI 07:00-20:00"/);
+    assert.match(message({ activeHours: 'MON-FRI 07:00-24:00' }), /allowed: times from 00:00 to 23:59/);
+    assert.match(message({ activeHours: 'MON-FRI 07:00-20:00', activeHoursTimeZone: 'Mars/Olympus' }), /^Invalid setting "activeHoursTimeZone": got "Mars\/Olympus"; allowed: an IANA time zone/);
+    assert.match(message({ activeHoursTimeZone: 'Europe/Berlin' }), /^Invalid setting "activeHoursTimeZone": got "Europe\/Berlin"; allowed: unset unless activeHours/);
   });
 });

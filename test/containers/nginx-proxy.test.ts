@@ -3,7 +3,7 @@
  * entrypoint, template and Perl module, on a loopback port, in front of a Node stand-in for MLflow.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -14,6 +14,8 @@ import {
   basicAuth, NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, requireProgram, startProxy, workerUser,
   type RunningProxy,
 } from './support/proxy';
+import { proxyHealthCheckCommand } from '../../src/constructs/mlflow-startup';
+import { HEALTH_CHECK_PATH } from '../../src/names';
 import { createCryptCounter, type CryptCounter } from './support/crypt-counter';
 import { expectedStreamSha256, startStandInUpstream, type StandInUpstream } from './support/upstream';
 
@@ -266,6 +268,24 @@ describe('nginx auth proxy (real nginx, shipped configuration)', () => {
       upstream.setHealthy(true);
     }
     assert.equal((await call(proxy.port, '/elb-status')).status, 200);
+  });
+
+  it('the container health check of the lean profile (Perl, as in the image) passes while MLflow is healthy, fails otherwise', async () => {
+    // Asynchronously: the stand-in MLflow answers from this process's event loop.
+    const check = (port: number) => new Promise<number | null>((resolve) => {
+      const [, program, ...args] = proxyHealthCheckCommand(port, HEALTH_CHECK_PATH);
+      const child = spawn(program, args, { stdio: 'ignore', timeout: 10_000 });
+      child.on('close', (code) => resolve(code));
+    });
+    assert.equal(await check(proxy.port), 0);
+    upstream.setHealthy(false);
+    try {
+      assert.equal(await check(proxy.port), 1);
+    } finally {
+      upstream.setHealthy(true);
+    }
+    assert.equal(await check(proxy.port), 0);
+    assert.equal(await check(1), 1, 'nothing listening');
   });
 
   it('forwards none of the client\'s headers from /elb-status to MLflow: no Authorization, no Cookie', async () => {

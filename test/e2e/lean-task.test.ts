@@ -1,5 +1,5 @@
 /**
- * The lean task size (0.5 vCPU, 1 GiB: one MLflow worker) on the real runtime: MLflow and the proxy must leave
+ * The lean profile's task size (0.5 vCPU, 1 GiB: one MLflow worker) on the real runtime: MLflow and the proxy must leave
  * headroom in 1 GiB idle and after a burst of tracking and UI-like traffic, or Fargate would kill the task
  * (out of memory) in the cheapest deployment. Same measure as the platform test's, with the lean task definition.
  */
@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { createExperimentAndRun, MLFLOW_LAZY_AUTH_IMPORT_RACE, trackingLoad, unexplainedFailures } from './support/http';
 import { startStack, type E2eStack } from './support/stack';
 
-/** The lean task's settings. */
-const LEAN = { taskCpu: 512, taskMemoryMiB: 1024 } as const;
+/** The lean profile: its task is 0.5 vCPU and 1 GiB by default. */
+const LEAN = { profile: 'lean' } as const;
 /** Share of the task's memory MLflow and the proxy may use: 25 % headroom for spikes (a large search, an artifact upload). */
 const MEMORY_BUDGET = 0.75;
 
@@ -24,7 +24,8 @@ after(async () => {
 });
 
 describe('the lean task size', () => {
-  it('the task definition is the lean one: 1024 MiB and one MLflow worker', () => {
+  it('the task definition is the lean one: 512 CPU units, 1024 MiB and one MLflow worker', () => {
+    assert.equal(stack.task.cpu, 512);
     assert.equal(stack.task.memoryMiB, 1024);
     assert.equal(stack.task.mlflow.environment.MLFLOW_WORKERS, '1');
   });

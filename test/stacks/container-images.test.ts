@@ -160,3 +160,21 @@ describe('images built locally with Docker (imageBuild=local)', () => {
     assert.match(JSON.stringify(imageOf(template, CONTAINER_NAMES.mlflow)), /cdk-hnb659fds-container-assets/);
   });
 });
+
+describe('images for the task architecture', () => {
+  test('with imageBuild=local and the lean profile (arm64) the local Docker engine builds both images for linux/arm64', () => {
+    const { manifest, cleanup } = synthPlatformAssets({ profile: 'lean', imageBuild: 'local' }, 'mlflow-images-arm-');
+    try {
+      const platforms = Object.values(manifest.contents.dockerImages ?? {}).map((image) => image.source.platform);
+      assert.deepEqual(platforms, ['linux/arm64', 'linux/arm64']);
+    } finally {
+      cleanup();
+    }
+    const { manifest: x86, cleanup: cleanupX86 } = synthPlatformAssets({ imageBuild: 'local' }, 'mlflow-images-x86-');
+    try {
+      assert.deepEqual(Object.values(x86.contents.dockerImages ?? {}).map((image) => image.source.platform), ['linux/amd64', 'linux/amd64']);
+    } finally {
+      cleanupX86();
+    }
+  });
+});

@@ -35,7 +35,7 @@ export const RESUME_HELP = `Usage: npx mlflow-on-aws resume [--no-wait] [--regio
 
 Starts MLflow again with the task counts of the deployed stack and lifts the suspension of autoscaling and
 schedules. Waits until the endpoint answers (typically 2 to 4 minutes: task start and image pull, MLflow's
-start-up, a paused database's resume, two load balancer health checks), and says how long it took.
+start-up, a paused database's resume, the first passing health checks), and says how long it took.
   --no-wait   return once the service is told, without waiting`;
 
 /** How often a wait polls, and for how long at most (a resume covers the container's database wait and grace period). */
