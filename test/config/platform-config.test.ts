@@ -81,8 +81,8 @@ describe('bad values stop synth with a message naming the setting, the value and
     [{ vpcCidr: '10.0.0.0/24' }, 'vpcCidr', /\/16 to \/20/],
     [{ vpcCidr: '10.0.1.0/16' }, 'vpcCidr', /no host bits/],
     [{ vpcCidr: '300.0.0.0/16' }, 'vpcCidr', /IPv4/],
-    [{ natGateways: 0 }, 'natGateways', /1 to 2/],
-    [{ natGateways: 'two' }, 'natGateways', /whole number/],
+    [{ natGateways: 0 }, 'natGateways', /1 or 2 with profile=standard .*for none use profile=lean/],
+    [{ natGateways: 'two' }, 'natGateways', /1 or 2 with profile=standard/],
     [{ mlflowVersion: 'latest' }, 'mlflowVersion', /X\.Y\.Z/],
     [{ mlflowVersion: '1.30.0' }, 'mlflowVersion', /2\.0\.0 or later/],
     [{ mlflowUsername: 'ad:min' }, 'mlflowUsername', /no colon/],
@@ -159,7 +159,7 @@ describe('bad values stop synth with a message naming the setting, the value and
   });
 
   test('the message quotes the bad value', () => {
-    assert.throws(() => resolvePlatformConfig({ natGateways: '7' }), /Invalid setting "natGateways": got "7"; allowed: a whole number from 1 to 2\./);
+    assert.throws(() => resolvePlatformConfig({ natGateways: '7' }), /Invalid setting "natGateways": got "7"; allowed: 1 or 2 with profile=standard/);
   });
 });
 
