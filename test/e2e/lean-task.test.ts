@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createExperimentAndRun, MLFLOW_LAZY_AUTH_IMPORT_RACE, trackingLoad, unexplainedFailures } from './support/http';
+import { assertMemoryWithin } from './support/memory';
 import { startStack, type E2eStack } from './support/stack';
 
 /** The lean profile: its task is 0.5 vCPU and 1 GiB by default. */
@@ -31,24 +31,6 @@ describe('the lean task size', () => {
   });
 
   it(`MLflow and the proxy stay under ${MEMORY_BUDGET * 100} % of 1 GiB, idle and after load`, async () => {
-    const limitMiB = stack.task.memoryMiB;
-    const auth = { authorization: stack.authorization() };
-    const url = stack.proxy!.url;
-    const measure = (when: string): number => {
-      const mlflow = stack.servers[0].memory();
-      const proxy = stack.proxy!.memory();
-      const rss = mlflow.rssMiB + proxy.rssMiB;
-      console.log(`${when}: MLflow ${mlflow.processes} processes RSS ${mlflow.rssMiB.toFixed(0)} MiB (PSS ${mlflow.pssMiB.toFixed(0)}), `
-        + `proxy RSS ${proxy.rssMiB.toFixed(0)} MiB; together ${(100 * rss / limitMiB).toFixed(0)} % of ${limitMiB} MiB`);
-      return rss;
-    };
-    const idle = measure('idle');
-    const target = await createExperimentAndRun(url, 'e2e-lean-memory', auth);
-    const result = await trackingLoad(url, auth, target, { logMetric: 2000, searchRuns: 300, concurrency: 8 });
-    assert.deepEqual(unexplainedFailures([result.logMetric, result.searchRuns], stack.servers[0].service.output()), [], 'failed requests under load');
-    const excused = result.logMetric.failures + result.searchRuns.failures;
-    if (excused > 0) console.log(`${excused} search_runs 500(s) from MLflow's lazy-import race (${MLFLOW_LAZY_AUTH_IMPORT_RACE})`);
-    const loaded = measure('after 2,000 log_metric and 300 search_runs requests');
-    for (const rss of [idle, loaded]) assert.ok(rss <= MEMORY_BUDGET * limitMiB, `${rss.toFixed(0)} MiB is over ${MEMORY_BUDGET * 100} % of ${limitMiB} MiB`);
+    await assertMemoryWithin(stack, MEMORY_BUDGET, 'e2e-lean-memory');
   });
 });

@@ -11,8 +11,9 @@ import { chromium } from 'playwright-core';
 import { HEALTH_CHECK_PATH } from '../../src/names';
 import { REPO_ROOT } from '../support/python-env';
 import { basicAuth } from '../containers/support/proxy';
-import { createExperimentAndRun, http, mlflowApi, MLFLOW_LAZY_AUTH_IMPORT_RACE, trackingLoad, unexplainedFailures } from './support/http';
+import { createExperimentAndRun, http, mlflowApi } from './support/http';
 import { sleep, waitFor } from './support/service';
+import { assertMemoryWithin } from './support/memory';
 import { startStack, TEST_OUTPUT, type E2eStack } from './support/stack';
 
 /** Seconds past the task's DB_IDLE_DISCONNECT_SECONDS that the stack sits idle before the database must show no MLflow connection. */
@@ -188,23 +189,7 @@ describe('idle: the database can pause', () => {
 
 describe('memory', () => {
   it('the MLflow and proxy processes leave at least 40 % of the task memory free, idle and after load', async () => {
-    const limitMiB = stack.task.memoryMiB;
-    const measure = (when: string): number => {
-      const mlflow = stack.servers[0].memory();
-      const proxy = stack.proxy!.memory();
-      const rss = mlflow.rssMiB + proxy.rssMiB;
-      console.log(`${when}: MLflow ${mlflow.processes} processes RSS ${mlflow.rssMiB.toFixed(0)} MiB (PSS ${mlflow.pssMiB.toFixed(0)}), `
-        + `proxy RSS ${proxy.rssMiB.toFixed(0)} MiB; together ${(100 * rss / limitMiB).toFixed(0)} % of ${limitMiB} MiB`);
-      return rss;
-    };
-    const idle = measure('idle');
-    const target = await createExperimentAndRun(proxyUrl, 'e2e-memory-load', auth);
-    const result = await trackingLoad(proxyUrl, auth, target, { logMetric: 2000, searchRuns: 300, concurrency: 8 });
-    const excused = result.logMetric.failures + result.searchRuns.failures;
-    assert.deepEqual(unexplainedFailures([result.logMetric, result.searchRuns], stack.servers[0].service.output()), [], 'failed requests under load');
-    if (excused > 0) console.log(`${excused} search_runs 500(s) from MLflow's lazy-import race (${MLFLOW_LAZY_AUTH_IMPORT_RACE})`);
-    const loaded = measure('after 2,000 log_metric and 300 search_runs requests');
-    for (const rss of [idle, loaded]) assert.ok(rss <= MEMORY_BUDGET * limitMiB, `${rss.toFixed(0)} MiB is over ${MEMORY_BUDGET * 100} % of ${limitMiB} MiB`);
+    await assertMemoryWithin(stack, MEMORY_BUDGET, 'e2e-memory-load');
   });
 });
 
