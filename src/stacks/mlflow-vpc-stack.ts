@@ -5,10 +5,12 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PlatformConfig } from '../config/platform-config';
 import { ArtifactStore, IArtifactStore } from '../constructs/artifact-store';
+import { MlflowBackup } from '../constructs/backup';
 import { BackendStore } from '../constructs/backend-store';
 import { ContainerImages } from '../constructs/container-images';
 import { IMlflowFrontDoor } from '../constructs/front-door';
 import { LoadBalancerFrontDoor } from '../constructs/load-balancer-front-door';
+import { deployTimeBuildProjects, MlflowMonitoringProps } from '../constructs/monitoring';
 import { MlflowCredentials } from '../constructs/mlflow-credentials';
 import { MlflowNetwork } from '../constructs/network';
 import { MlflowService } from '../constructs/mlflow-service';
@@ -24,6 +26,10 @@ export interface MlflowVpcStackProps extends StackProps {
   readonly corsAllowedOrigins: string[];
 }
 
+/** What the alarms and the dashboard watch of this stack (`MlflowMonitoring`'s props for it). */
+export type MonitoredResources = Pick<MlflowMonitoringProps,
+  'service' | 'loadBalancer' | 'targetGroup' | 'database' | 'databaseMaxCapacity' | 'proxyLogGroup' | 'imageBuildProjects'>;
+
 /** The MLflow platform: network, artifact and backend stores, credentials, and the service behind an internal ALB. */
 export class MlflowVpcStack extends Stack {
   readonly vpc: ec2.IVpc;
@@ -31,6 +37,10 @@ export class MlflowVpcStack extends Stack {
   readonly frontDoor: IMlflowFrontDoor;
   readonly artifactStore: IArtifactStore;
   readonly mlflowCredentials: secretsmanager.ISecret;
+  /** What the alarms watch (the gateway stack's `MlflowMonitoring`). */
+  readonly monitored: MonitoredResources;
+  /** The daily backup plan, with `backup=true`. */
+  readonly backup?: MlflowBackup;
 
   constructor(scope: Construct, id: string, props: MlflowVpcStackProps) {
     super(scope, id, props);
@@ -99,6 +109,16 @@ export class MlflowVpcStack extends Stack {
       port: PORTS.proxy,
       accessLogsBucket: artifacts.accessLogsBucket,
     });
+    if (config.backup) {
+      this.backup = new MlflowBackup(this, 'Backup', {
+        database: backend.cluster,
+        artifactBucket: artifacts.bucket,
+        retentionDays: config.backupRetentionDays,
+        copyTo: config.backupCopyRegion ? { region: config.backupCopyRegion } : undefined,
+        destroyOnDelete: config.destroyDataOnDelete,
+        // Failed jobs notify the alarm topic through a rule in the gateway stack, where the topic is (BackupJobAlerts).
+      });
+    }
     // Last in the stack: deletion protection goes on once everything else is in place, so that a failed first create
     // can still delete the (then unprotected) database and a retry starts clean.
     backend.protectAfter(network, artifacts, credentials, images, mlflow, ...(servingImage ? [servingImage] : []));
@@ -107,6 +127,16 @@ export class MlflowVpcStack extends Stack {
     this.frontDoor = frontDoor;
     this.artifactStore = artifacts;
     this.mlflowCredentials = credentials.secret;
+    this.monitored = {
+      service: mlflow.service,
+      loadBalancer: frontDoor.loadBalancer,
+      targetGroup: frontDoor.targetGroup,
+      database: backend.cluster,
+      databaseMaxCapacity: config.dbMaxCapacity,
+      proxyLogGroup: mlflow.logGroup,
+      // The deploy-time image builds' CodeBuild projects ([] with imageBuild=local).
+      imageBuildProjects: deployTimeBuildProjects(this),
+    };
 
     const outputs: Record<keyof typeof MLFLOW_OUTPUTS, string> = {
       artifactBucketName: artifacts.bucket.bucketName,
