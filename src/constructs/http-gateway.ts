@@ -102,7 +102,8 @@ export class HttpGateway extends Construct {
       defaultIntegration: integration,
       // The stage is declared below so that it can carry throttling and access logging.
       createDefaultStage: false,
-      disableExecuteApiEndpoint: props.customDomain?.disableExecuteApiEndpoint ?? false,
+      // Only when asked: absent from the template otherwise (as before custom domains existed).
+      disableExecuteApiEndpoint: props.customDomain?.disableExecuteApiEndpoint || undefined,
     });
     this.api.addRoutes({ path: '/{proxy+}', methods: [apigwv2.HttpMethod.ANY], integration });
     Validations.of(this.api).acknowledge({

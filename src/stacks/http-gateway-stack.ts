@@ -59,6 +59,9 @@ export class HttpGatewayStack extends Stack {
 
     new CfnOutput(this, GATEWAY_OUTPUTS.trackingUri, { value: gateway.trackingUri, description: 'Set as MLFLOW_TRACKING_URI' });
     new CfnOutput(this, GATEWAY_OUTPUTS.apiId, { value: gateway.api.apiId });
+    // The notebook stack imports the API's id for its tracking URI unless there is a custom domain (then the URI is
+    // a plain string): kept exported either way, so adding a domain does not drop an export the notebook still uses.
+    if (config.sagemaker === 'notebook' || config.sagemaker === 'both') this.exportValue(gateway.api.apiId);
     if (gateway.domainName && !config.hostedZoneId) {
       new CfnOutput(this, GATEWAY_OUTPUTS.customDomainTarget, {
         value: gateway.domainName.regionalDomainName,

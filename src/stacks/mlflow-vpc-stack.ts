@@ -137,6 +137,15 @@ export class MlflowVpcStack extends Stack {
       // The deploy-time image builds' CodeBuild projects ([] with imageBuild=local).
       imageBuildProjects: deployTimeBuildProjects(this),
     };
+    this.keepExports([
+      mlflow.service.serviceName,
+      mlflow.cluster.clusterName,
+      backend.cluster.clusterIdentifier,
+      mlflow.logGroup.logGroupName,
+      frontDoor.loadBalancer.loadBalancerFullName,
+      frontDoor.targetGroup.targetGroupFullName,
+      ...(this.monitored.imageBuildProjects ?? []).map((project) => project.projectName),
+    ]);
 
     const outputs: Record<keyof typeof MLFLOW_OUTPUTS, string> = {
       artifactBucketName: artifacts.bucket.bucketName,
@@ -154,5 +163,14 @@ export class MlflowVpcStack extends Stack {
     for (const [key, value] of Object.entries(outputs) as Array<[keyof typeof MLFLOW_OUTPUTS, string]>) {
       new CfnOutput(this, MLFLOW_OUTPUTS[key], { value, exportName: exportNames[key] });
     }
+  }
+
+  /**
+   * Exports what the gateway stack's alarms read of this stack (`monitored`), with `monitoring` on or off. Without this, turning
+   * monitoring off would fail: this stack (deployed first) would drop exports the deployed alarms still import. The
+   * export names are those CDK gives the references (so a deployment with monitoring on sees no change).
+   */
+  private keepExports(values: string[]): void {
+    for (const value of values) this.exportValue(value);
   }
 }

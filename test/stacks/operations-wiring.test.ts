@@ -77,7 +77,14 @@ describe('custom domain in a Route 53 zone', () => {
     assert.ok(hosts.includes('*.execute-api.us-west-2.amazonaws.com'));
     const origins = mlflowEnvironment(mlflow, 'MLFLOW_SERVER_CORS_ALLOWED_ORIGINS').split(',');
     assert.ok(origins.includes(`https://${DOMAIN}`), origins.join(','));
-    gateway.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
+    gateway.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: Match.absent() });
+  });
+
+  test('the gateway keeps exporting the API id the notebook imported before the domain, so adding one can deploy', () => {
+    const before = Template.fromStack(buildTestPlatform({ sagemaker: 'notebook' }).gateway).toJSON().Outputs;
+    const exportsOf = (outputs: Record<string, { Export?: unknown }>) => Object.keys(outputs).filter((key) => outputs[key].Export).sort();
+    assert.ok(exportsOf(before).length > 0);
+    assert.deepEqual(exportsOf(gateway.toJSON().Outputs), exportsOf(before));
   });
 });
 
@@ -113,7 +120,7 @@ describe('without a custom domain', () => {
     for (const type of ['AWS::ApiGatewayV2::DomainName', 'AWS::ApiGatewayV2::ApiMapping', 'AWS::CertificateManager::Certificate', 'AWS::Route53::RecordSet']) {
       gateway.resourceCountIs(type, 0);
     }
-    gateway.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: false });
+    gateway.hasResourceProperties('AWS::ApiGatewayV2::Api', { DisableExecuteApiEndpoint: Match.absent() });
     assert.match(JSON.stringify(trackingUriOutput(gateway)), /execute-api/);
   });
 });
@@ -248,10 +255,21 @@ describe('alarms and dashboard (monitoring, on by default)', () => {
     assert.equal(resourcesOfType(local, 'AWS::CloudWatch::Alarm').length, 7);
   });
 
+  const offPlatform = buildTestPlatform({ sagemaker: 'none', monitoring: false });
+
   test('monitoring=false: no alarm, topic, dashboard or metric filter', () => {
-    const off = Template.fromStack(buildTestPlatform({ sagemaker: 'none', monitoring: false }).gateway);
+    const off = Template.fromStack(offPlatform.gateway);
     for (const type of ['AWS::CloudWatch::Alarm', 'AWS::CloudWatch::Dashboard', 'AWS::SNS::Topic', 'AWS::Logs::MetricFilter']) off.resourceCountIs(type, 0);
     assert.equal(off.toJSON().Outputs[GATEWAY_OUTPUTS.alarmTopicArn], undefined);
+  });
+
+  test('the platform stack exports what the alarms import, with monitoring on or off (turning it off can deploy)', () => {
+    const exported = (template: Template) => Object.values<any>(template.toJSON().Outputs).filter((o) => o.Export).map((o) => o.Export.Name).sort();
+    const imported = [...JSON.stringify(gateway.toJSON()).matchAll(/"Fn::ImportValue":"(MLflowVpcStack:[^"]+)"/g)].map((m) => m[1]);
+    assert.ok(imported.length >= 7, imported.join(', '));
+    const off = exported(Template.fromStack(offPlatform.mlflow));
+    for (const name of imported) assert.ok(off.includes(name), `${name} is exported with monitoring=false`);
+    assert.deepEqual(off, exported(Template.fromStack(platform.mlflow)));
   });
 });
 
