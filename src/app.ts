@@ -4,7 +4,8 @@ import { loadPlatformConfig } from './config/load-config';
 import { PlatformConfig } from './config/platform-config';
 import { HttpGateway } from './constructs/http-gateway';
 import { STACK_DESCRIPTION_PREFIX, STACK_NAMES } from './names';
-import { HttpGatewayStack } from './stacks/http-gateway-stack';
+import { BackupCopyVaultStack } from './stacks/backup-copy-vault-stack';
+import { gatewayCustomDomain, HttpGatewayStack } from './stacks/http-gateway-stack';
 import { MlflowVpcStack } from './stacks/mlflow-vpc-stack';
 import { SageMakerNotebookInstanceStack } from './stacks/sagemaker-notebook-instance-stack';
 import { SageMakerStudioUserStack } from './stacks/sagemaker-studio-user-stack';
@@ -15,6 +16,8 @@ export interface Platform {
   readonly gateway: HttpGatewayStack;
   readonly studio?: SageMakerStudioUserStack;
   readonly notebook?: SageMakerNotebookInstanceStack;
+  /** With `backupCopyRegion`: the copy vault's stack in that region. */
+  readonly backupCopyVault?: BackupCopyVaultStack;
 }
 
 /**
@@ -37,7 +40,7 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
   const env: Environment = { region: config.region };
 
   // What MLflow accepts of requests that come through the public endpoint: known where the endpoint is made.
-  const clientHosts = HttpGateway.clientHosts(config.region);
+  const clientHosts = HttpGateway.clientHosts(config.region, gatewayCustomDomain(config));
   const mlflow = new MlflowVpcStack(app, STACK_NAMES.mlflow, {
     env,
     config,
@@ -50,8 +53,19 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
     config,
     vpc: mlflow.vpc,
     frontDoor: mlflow.frontDoor,
-    description: `${STACK_DESCRIPTION_PREFIX}public HTTPS endpoint (HTTP API Gateway through a VPC link)`,
+    monitored: mlflow.monitored,
+    description: `${STACK_DESCRIPTION_PREFIX}public HTTPS endpoint (HTTP API Gateway through a VPC link)${config.monitoring ? ', alarms and dashboard' : ''}`,
   });
+
+  // The vault the backup plan copies to must exist in the other region before the plan's first copy.
+  const backupCopyVault = config.backup && config.backupCopyRegion
+    ? new BackupCopyVaultStack(app, STACK_NAMES.backupCopyVault, {
+      env: { region: config.backupCopyRegion },
+      destroyOnDelete: config.destroyDataOnDelete,
+      description: `${STACK_DESCRIPTION_PREFIX}backup copy vault of the deployment in ${config.region}`,
+    })
+    : undefined;
+  if (backupCopyVault) mlflow.addStackDependency(backupCopyVault, 'the backup plan copies to its vault');
 
   const sagemakerShared = {
     env,
@@ -79,5 +93,5 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
     })
     : undefined;
 
-  return { mlflow, gateway, studio, notebook };
+  return { mlflow, gateway, studio, notebook, backupCopyVault };
 }

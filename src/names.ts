@@ -9,6 +9,8 @@ export const STACK_NAMES = {
   gateway: 'HttpGatewayStack',
   studio: 'SageMakerStudioUserStack',
   notebook: 'SageMakerNotebookInstanceStack',
+  /** With `backupCopyRegion`: the vault that backup copies go to, in that region. */
+  backupCopyVault: 'MLflowBackupCopyVaultStack',
 } as const;
 
 /**
@@ -43,7 +45,14 @@ export const EXPORT_NAMES = {
 export const GATEWAY_OUTPUTS = {
   trackingUri: 'MlflowTrackingUri',
   apiId: 'HttpApiId',
+  /** With a custom domain but no hosted zone: the API Gateway name the user's DNS record points at. */
+  customDomainTarget: 'CustomDomainTarget',
+  /** With `monitoring`: the SNS topic the alarms notify (subscribe more than `alarmEmail` to it). */
+  alarmTopicArn: 'AlarmTopicArn',
 } as const;
+
+/** Prefix of the alarms' names and name of the CloudWatch dashboard. */
+export const ALARM_DASHBOARD_NAME = 'MLflow';
 
 /** Container names inside the MLflow task definition. */
 export const CONTAINER_NAMES = {

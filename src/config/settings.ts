@@ -4,7 +4,9 @@
  * (src/config/platform-config.ts), the loader's known names and environment variables (src/config/load-config.ts) and
  * the README's settings table (`npm run docs`) all come from `SETTINGS`. A new setting is one entry here.
  */
+import { BACKUP_DEFAULTS } from '../constructs/backup';
 import { IMAGE_BUILD_CHOICES } from '../constructs/container-images';
+import { ALARM_RULES } from '../constructs/monitoring';
 import { bool, ConfigError, defineSettings, describeList, halfStep, integer, matching, oneOf, parser, Parser, toNumber } from './declare';
 
 /** Which SageMaker stacks the app synthesizes. */
@@ -40,7 +42,7 @@ const ACTIVE_HOURS_ALLOWED = 'days and hours such as "MON-FRI 07:00-20:00" or "M
   + '(single, ranges, comma-separated), then start-end as HH:MM-HH:MM (24-hour), the end later the same day';
 
 /** The README's groups of settings, in order. */
-export const SETTING_GROUPS = ['General', 'Network', 'MLflow service', 'Backend store', 'Data safety', 'Gateway', 'SageMaker', 'Schedule'] as const;
+export const SETTING_GROUPS = ['General', 'Network', 'MLflow service', 'Backend store', 'Data safety', 'Gateway', 'SageMaker', 'Schedule', 'Operations'] as const;
 
 /**
  * Layouts of the platform. `standard`: NAT gateway, private subnets, an internal load balancer, two x86 tasks.
@@ -60,9 +62,9 @@ export type StudioStorageKey = (typeof STUDIO_STORAGE_KEYS)[number];
 
 /** The defaults each profile gives the settings it changes: one place, read by those settings' declarations. */
 export const PROFILE_DEFAULTS = {
-  standard: { natGateways: 1, taskCpu: 1024, taskMemoryMiB: 2048, desiredTasks: 2, maxTasks: 6, taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed' },
-  lean: { natGateways: 0, taskCpu: 512, taskMemoryMiB: 1024, desiredTasks: 1, maxTasks: 2, taskArchitecture: 'arm64', studioStorageKey: 'aws-managed' },
-} as const satisfies Record<Profile, Record<string, number | string>>;
+  standard: { natGateways: 1, taskCpu: 1024, taskMemoryMiB: 2048, desiredTasks: 2, maxTasks: 6, taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed', monitoring: true },
+  lean: { natGateways: 0, taskCpu: 512, taskMemoryMiB: 1024, desiredTasks: 1, maxTasks: 2, taskArchitecture: 'arm64', studioStorageKey: 'aws-managed', monitoring: false },
+} as const satisfies Record<Profile, Record<string, number | string | boolean>>;
 
 /** A setting's default as given by the profile, and its README text: "`2` (`1` with profile=lean)". */
 function byProfile<K extends keyof (typeof PROFILE_DEFAULTS)['standard']>(key: K) {
@@ -71,12 +73,18 @@ function byProfile<K extends keyof (typeof PROFILE_DEFAULTS)['standard']>(key: K
     defaultText: `\`${PROFILE_DEFAULTS.standard[key]}\` (\`${PROFILE_DEFAULTS.lean[key]}\` with profile=lean)`,
   };
 }
+/** An AWS region name. */
+const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+
+/** The settings that describe the custom domain `domainName`: given only with it. */
+const DOMAIN_SETTINGS = ['certificateArn', 'hostedZoneId', 'hostedZoneName', 'disableExecuteApiEndpoint'] as const;
+
 
 export const SETTINGS = defineSettings({
   region: {
     group: 'General',
     doc: 'AWS region of every stack',
-    parser: matching(/^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/, 'an AWS region name such as us-west-2'),
+    parser: matching(REGION_PATTERN, 'an AWS region name such as us-west-2'),
     default: 'us-west-2',
     env: ['AWS_REGION'],
   },
@@ -294,6 +302,51 @@ export const SETTINGS = defineSettings({
     default: 200,
   },
 
+  // ---- custom domain (README group "Gateway") ----
+  domainName: {
+    group: 'Gateway',
+    doc: 'serve the API on this host name (`https://<domainName>` becomes the tracking URI); needs `certificateArn` or `hostedZoneId`',
+    parser: domainName(),
+    allowedText: 'a DNS name such as mlflow.example.com, with `certificateArn`, `hostedZoneId` (and `hostedZoneName`) or both',
+    defaultText: 'unset: the API\'s execute-api host name',
+    default: (settings) => {
+      // Unset: none of the settings that only describe the domain may be given.
+      for (const name of DOMAIN_SETTINGS) {
+        const given = settings.get(name);
+        if (given === true) throw new ConfigError(name, given, 'false unless domainName names the custom domain (the API would have no endpoint)');
+        if (given !== undefined && given !== false) throw new ConfigError(name, given, 'unset unless domainName names the custom domain it is for');
+      }
+      return undefined;
+    },
+  },
+  certificateArn: {
+    group: 'Gateway',
+    doc: 'with `domainName`: an existing ACM certificate for it, in `region`; unset with `hostedZoneId`: the stack creates one and validates it in the zone',
+    parser: certificateArn(),
+    allowedText: 'an ACM certificate ARN in `region`: `arn:aws:acm:<region>:<account>:certificate/<id>`',
+    defaultText: 'unset',
+  },
+  hostedZoneId: {
+    group: 'Gateway',
+    doc: 'with `domainName`: the Route 53 public hosted zone in which the stack creates the alias record (and validates the certificate it creates); unset: you point the name at the `CustomDomainTarget` output yourself',
+    parser: matching(/^Z[A-Z0-9]{1,31}$/, 'a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ'),
+    defaultText: 'unset',
+  },
+  hostedZoneName: {
+    group: 'Gateway',
+    doc: 'with `hostedZoneId`: the zone\'s name (synth looks nothing up), which `domainName` must equal or end in',
+    parser: matching(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'a DNS zone name in lowercase such as example.com'),
+    defaultText: 'unset',
+  },
+  disableExecuteApiEndpoint: {
+    group: 'Gateway',
+    doc: 'with `domainName`: turn off the API\'s default execute-api endpoint, so the custom domain is the only way in',
+    // Checked by domainName's default: true without a domain is refused there (the API would have no endpoint).
+    parser: bool(),
+    allowedText: 'true or false; true only with `domainName`',
+    default: false,
+  },
+
   sagemaker: {
     group: 'SageMaker',
     doc: 'which SageMaker stacks to deploy: a Studio domain and user, a notebook instance, both or none',
@@ -359,6 +412,58 @@ export const SETTINGS = defineSettings({
     }),
     default: (settings) => (settings.get('activeHours') === undefined ? undefined : 'UTC'),
     defaultText: '`UTC`, only with `activeHours`',
+  },
+  monitoring: {
+    group: 'Operations',
+    doc: 'CloudWatch alarms on the service, gateway, database and image builds, an SNS alarm topic and one dashboard (see "Alarms and dashboard")',
+    parser: bool(),
+    // Off in the lean profile: its 8 alarms and the dashboard cost about $3.80 a month, a fifth of its $20 budget.
+    ...byProfile('monitoring'),
+  },
+  alarmEmail: {
+    group: 'Operations',
+    doc: 'with `monitoring`: an address subscribed to the alarm topic (confirm the e-mail AWS sends)',
+    parser: parser('an e-mail address such as ops@example.com, only with monitoring=true', (value, context) => {
+      const email = matching(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an e-mail address such as ops@example.com').parse(value, context);
+      if (!context.boolean('monitoring')) throw new ConfigError(context.setting, value, 'unset unless monitoring=true (there is no alarm topic to subscribe to)');
+      return email;
+    }),
+    defaultText: 'unset: no subscription',
+  },
+  alarmUnauthorizedPer5Min: {
+    group: 'Operations',
+    doc: '401 answers of the proxy in 5 minutes that raise the password-guessing alarm',
+    parser: integer(1, 100000),
+    default: ALARM_RULES.unauthorized.threshold,
+  },
+  backup: {
+    group: 'Operations',
+    doc: 'a daily AWS Backup plan (03:00 UTC) for the database and the artifact bucket, into a vault that `destroy` keeps (see "Backups")',
+    parser: bool(),
+    default: false,
+  },
+  backupRetentionDays: {
+    group: 'Operations',
+    doc: 'with `backup`: days each daily recovery point (and its copy) is kept',
+    parser: parser('a whole number from 1 to 36500, only with backup=true', (value, context) => {
+      const days = integer(1, 36500).parse(value, context);
+      if (!context.boolean('backup')) throw new ConfigError(context.setting, value, 'unset unless backup=true');
+      return days;
+    }),
+    default: (settings) => (settings.boolean('backup') ? BACKUP_DEFAULTS.retentionDays : undefined),
+    defaultText: `\`${BACKUP_DEFAULTS.retentionDays}\`, only with \`backup\``,
+  },
+  backupCopyRegion: {
+    group: 'Operations',
+    doc: `with \`backup\`: also copy each recovery point to the vault \`${BACKUP_DEFAULTS.copyVaultName}\` in this region (its stack \`MLflowBackupCopyVaultStack\` is deployed there first)`,
+    parser: parser('an AWS region other than `region`, only with backup=true', (value, context) => {
+      const copyRegion = matching(REGION_PATTERN, 'an AWS region name such as us-east-1').parse(value, context);
+      if (!context.boolean('backup')) throw new ConfigError(context.setting, value, 'unset unless backup=true');
+      const region = context.string('region');
+      if (copyRegion === region) throw new ConfigError(context.setting, value, `a region other than the deployment's (${region})`);
+      return copyRegion;
+    }),
+    defaultText: 'unset: no copy',
   },
 });
 
@@ -515,6 +620,49 @@ function existingBucketName(): Parser<string> {
       && !/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(value);
     if (!valid) throw new ConfigError(setting, value, allowed);
     return value;
+  });
+}
+
+/**
+ * The custom domain: a DNS name, with the way its certificate comes (an ACM certificate in `region`, or one the stack
+ * creates and validates in the hosted zone) and, with a zone, a name inside it. Reads the settings that describe the
+ * domain (each of which checks only its own form), so each wrong combination is one error naming the setting to fix.
+ */
+function domainName(): Parser<string> {
+  const allowed = 'a DNS name in lowercase such as mlflow.example.com';
+  const name = matching(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, allowed);
+  return parser(allowed, (value, context) => {
+    const domain = name.parse(value, context);
+    const certificate = context.get('certificateArn');
+    const zoneId = context.get('hostedZoneId');
+    const zoneName = context.get('hostedZoneName') as string | undefined;
+    if (certificate === undefined && zoneId === undefined) {
+      throw new ConfigError(context.setting, value, 'a domain name with certificateArn (an ACM certificate for it in region) or hostedZoneId and hostedZoneName (a Route 53 zone in which the stack creates the certificate and the record)');
+    }
+    if (zoneId !== undefined && zoneName === undefined) {
+      throw new ConfigError('hostedZoneName', zoneName, `the name of the hosted zone ${String(zoneId)} (synth looks nothing up), e.g. ${domain.split('.').slice(1).join('.') || domain}`);
+    }
+    if (zoneName !== undefined && zoneId === undefined) {
+      throw new ConfigError('hostedZoneName', zoneName, 'unset unless hostedZoneId names the zone');
+    }
+    if (zoneName !== undefined && domain !== zoneName && !domain.endsWith(`.${zoneName}`)) {
+      throw new ConfigError(context.setting, value, `a name in the hosted zone ${zoneName}: ${zoneName} itself or one ending in .${zoneName}`);
+    }
+    return domain;
+  });
+}
+
+/** An ACM certificate's ARN in the deployment's region: API Gateway's regional custom domains need one there. */
+function certificateArn(): Parser<string> {
+  const allowedIn = (region: string) => `an ACM certificate ARN in ${region}: arn:aws:acm:${region}:<account>:certificate/<id>`;
+  return parser(allowedIn('<region>'), (value, context) => {
+    const region = context.string('region');
+    const arn = typeof value === 'string' ? /^arn:aws(-cn|-us-gov)?:acm:([a-z0-9-]+):\d{12}:certificate\/[A-Za-z0-9-]+$/.exec(value) : null;
+    if (!arn) throw new ConfigError(context.setting, value, allowedIn(region));
+    if (arn[2] !== region) {
+      throw new ConfigError(context.setting, value, `a certificate in the deployment's region ${region} (a regional API's domain needs one there; got one in ${arn[2]}): request or import it in ${region}`);
+    }
+    return value as string;
   });
 }
 

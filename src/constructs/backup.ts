@@ -104,18 +104,35 @@ export class MlflowBackup extends Construct {
     role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AWSBackupServiceRolePolicyForS3Restore'));
     acknowledgeRoleAsBuilt(role, 'AWS Backup\'s service role with the managed policies AWS documents for backing up and restoring Aurora and S3.');
 
-    if (props.alarmTopic) {
-      // A failed job is an event, not a metric: AWS Backup sends one per job state change.
-      new events.Rule(this, 'FailedJobs', {
-        description: 'MLflow backup, copy or restore job failed',
-        eventPattern: {
-          source: ['aws.backup'],
-          detailType: ['Backup Job State Change', 'Copy Job State Change', 'Restore Job State Change'],
-          detail: { state: ['FAILED', 'ABORTED', 'EXPIRED'] },
-        },
-        targets: [new targets.SnsTopic(props.alarmTopic)],
-      });
-    }
+    if (props.alarmTopic) new BackupJobAlerts(this, 'FailedJobs', { topic: props.alarmTopic });
+  }
+}
+
+export interface BackupJobAlertsProps {
+  /** Notified of each failed, aborted or expired job. */
+  readonly topic: sns.ITopic;
+}
+
+/**
+ * Notifies `topic` of AWS Backup jobs (backup, copy, restore) of the account and region that fail. A job's failure is an
+ * event, not a metric: AWS Backup sends one per job state change. Usable in another stack than the plan's (the one of
+ * the alarm topic), since it names no vault.
+ */
+export class BackupJobAlerts extends Construct {
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: BackupJobAlertsProps) {
+    super(scope, id);
+    // The id `Default` keeps the rule's logical ID what it was when MlflowBackup created it itself.
+    this.rule = new events.Rule(this, 'Default', {
+      description: 'MLflow backup, copy or restore job failed',
+      eventPattern: {
+        source: ['aws.backup'],
+        detailType: ['Backup Job State Change', 'Copy Job State Change', 'Restore Job State Change'],
+        detail: { state: ['FAILED', 'ABORTED', 'EXPIRED'] },
+      },
+      targets: [new targets.SnsTopic(props.topic)],
+    });
   }
 }
 

@@ -1,8 +1,11 @@
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53targets from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
 import { IMlflowFrontDoor } from './front-door';
 
@@ -19,6 +22,24 @@ export interface HttpGatewayProps {
   readonly throttleBurstLimit: number;
   /** Retention of the access logs. */
   readonly logRetention: logs.RetentionDays;
+  /** Serve the API on a host name of the user's. @default - the execute-api endpoint only */
+  readonly customDomain?: GatewayCustomDomain;
+}
+
+/** A custom host name for the API: its certificate comes from ACM (given) or is created and validated in the zone. */
+export interface GatewayCustomDomain {
+  /** The host name, e.g. mlflow.example.com. */
+  readonly domainName: string;
+  /** An ACM certificate for `domainName` in the stack's region. @default - one created and DNS-validated in `hostedZone` */
+  readonly certificateArn?: string;
+  /**
+   * The public hosted zone that holds `domainName`: the alias record goes there (and the validation records of a
+   * created certificate). Given by id and name, so synth needs no lookup.
+   * @default - no record: the user points `domainName` at the domain's regional target (`HttpGateway.domainTarget`)
+   */
+  readonly hostedZone?: { readonly id: string; readonly name: string };
+  /** Turn off the execute-api endpoint, so the custom domain is the only way in. @default false */
+  readonly disableExecuteApiEndpoint?: boolean;
 }
 
 /**
@@ -44,14 +65,27 @@ export class HttpGateway extends Construct {
    * The hosts and origins of the gateway of a deployment in `region`, for MLflow's checks. Static: the API's id is not
    * known before deployment (hence patterns), and the service's stack cannot wait for the gateway's, which depends on it.
    */
-  static clientHosts(region: string): GatewayClientHosts {
-    return { hosts: [`*.execute-api.${region}.amazonaws.com`], origins: [`https://*.execute-api.${region}.amazonaws.com`] };
+  static clientHosts(region: string, customDomain?: Pick<GatewayCustomDomain, 'domainName' | 'disableExecuteApiEndpoint'>): GatewayClientHosts {
+    const hosts: string[] = [];
+    const origins: string[] = [];
+    if (customDomain) {
+      hosts.push(customDomain.domainName);
+      origins.push(`https://${customDomain.domainName}`);
+    }
+    if (!customDomain?.disableExecuteApiEndpoint) {
+      hosts.push(`*.execute-api.${region}.amazonaws.com`);
+      origins.push(`https://*.execute-api.${region}.amazonaws.com`);
+    }
+    return { hosts, origins };
   }
 
   readonly api: apigwv2.HttpApi;
   readonly stage: apigwv2.HttpStage;
   readonly vpcLink: apigwv2.VpcLink;
   readonly accessLogs: logs.LogGroup;
+  /** The custom domain, when one is configured. */
+  readonly domainName?: apigwv2.DomainName;
+  private readonly customDomain?: GatewayCustomDomain;
 
   constructor(scope: Construct, id: string, props: HttpGatewayProps) {
     super(scope, id);
@@ -76,6 +110,8 @@ export class HttpGateway extends Construct {
       defaultIntegration: integration,
       // The stage is declared below so that it can carry throttling and access logging.
       createDefaultStage: false,
+      // Only when asked: absent from the template otherwise (as before custom domains existed).
+      disableExecuteApiEndpoint: props.customDomain?.disableExecuteApiEndpoint || undefined,
     });
     this.api.addRoutes({ path: '/{proxy+}', methods: [apigwv2.HttpMethod.ANY], integration });
     // A 503 from the front door (no task behind it: paused or scaled to 0) tells clients when to come back. The
@@ -117,10 +153,50 @@ export class HttpGateway extends Construct {
         })),
       },
     });
+    this.customDomain = props.customDomain;
+    if (props.customDomain) this.domainName = this.addCustomDomain(props.customDomain);
   }
 
-  /** The tracking URI clients use: the stage URL without its trailing slash. */
+  /**
+   * The custom domain: an API Gateway regional domain name with its certificate (given, or created in ACM and validated
+   * by DNS in the hosted zone), mapped to the `$default` stage, and with a zone, an alias A record to it.
+   */
+  private addCustomDomain(domain: GatewayCustomDomain): apigwv2.DomainName {
+    const zone = domain.hostedZone
+      ? route53.PublicHostedZone.fromHostedZoneAttributes(this, 'HostedZone', { hostedZoneId: domain.hostedZone.id, zoneName: domain.hostedZone.name })
+      : undefined;
+    let certificate: acm.ICertificate;
+    if (domain.certificateArn) {
+      certificate = acm.Certificate.fromCertificateArn(this, 'Certificate', domain.certificateArn);
+    } else if (zone) {
+      certificate = new acm.Certificate(this, 'Certificate', {
+        domainName: domain.domainName,
+        validation: acm.CertificateValidation.fromDns(zone),
+      });
+    } else {
+      throw new Error(`HttpGateway: the custom domain ${domain.domainName} needs a certificateArn or a hostedZone to validate a new certificate in.`);
+    }
+    const domainName = new apigwv2.DomainName(this, 'DomainName', {
+      domainName: domain.domainName,
+      certificate,
+      endpointType: apigwv2.EndpointType.REGIONAL,
+      securityPolicy: apigwv2.SecurityPolicy.TLS_1_2,
+    });
+    new apigwv2.ApiMapping(this, 'ApiMapping', { api: this.api, domainName, stage: this.stage });
+    if (zone) {
+      new route53.ARecord(this, 'AliasRecord', {
+        zone,
+        recordName: domain.domainName,
+        target: route53.RecordTarget.fromAlias(new route53targets.ApiGatewayv2DomainProperties(domainName.regionalDomainName, domainName.regionalHostedZoneId)),
+      });
+    }
+    return domainName;
+  }
+
+  /** The tracking URI clients use: `https://<custom domain>` when there is one, otherwise the stage URL without its trailing slash. */
   get trackingUri(): string {
+    // The name as configured (not the resource's Ref): a plain string, so stacks that read it import nothing.
+    if (this.customDomain) return `https://${this.customDomain.domainName}`;
     return `https://${this.api.apiId}.execute-api.${this.api.stack.region}.${this.api.stack.urlSuffix}`;
   }
 }

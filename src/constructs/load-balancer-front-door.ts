@@ -44,6 +44,8 @@ export class LoadBalancerFrontDoor extends Construct implements IMlflowFrontDoor
   readonly loadBalancer: elbv2.ApplicationLoadBalancer;
   readonly securityGroup: ec2.SecurityGroup;
   readonly listener: elbv2.ApplicationListener;
+  /** The service's targets (their health and 5xx are monitored). */
+  readonly targetGroup: elbv2.ApplicationTargetGroup;
   private readonly port: number;
 
   constructor(scope: Construct, id: string, props: LoadBalancerFrontDoorProps) {
@@ -65,7 +67,7 @@ export class LoadBalancerFrontDoor extends Construct implements IMlflowFrontDoor
     this.loadBalancer.logAccessLogs(props.accessLogsBucket, props.accessLogsPrefix ?? 'alb');
     // `open: false`: no 0.0.0.0/0 rule; callers are allowed explicitly (`allowFromVpcLink`).
     this.listener = this.loadBalancer.addListener('Http', { port: props.port, protocol: elbv2.ApplicationProtocol.HTTP, open: false });
-    this.listener.addTargets('Proxy', {
+    this.targetGroup = this.listener.addTargets('Proxy', {
       port: props.port,
       protocol: elbv2.ApplicationProtocol.HTTP,
       targets: [props.target],

@@ -3,10 +3,13 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { PlatformConfig } from '../config/platform-config';
+import { BackupJobAlerts } from '../constructs/backup';
 import { IMlflowFrontDoor } from '../constructs/front-door';
-import { HttpGateway } from '../constructs/http-gateway';
 import { networkLayout } from '../constructs/network';
-import { GATEWAY_OUTPUTS } from '../names';
+import { GatewayCustomDomain, HttpGateway } from '../constructs/http-gateway';
+import { MlflowMonitoring } from '../constructs/monitoring';
+import { ALARM_DASHBOARD_NAME, GATEWAY_OUTPUTS } from '../names';
+import { MonitoredResources } from './mlflow-vpc-stack';
 
 export interface HttpGatewayStackProps extends StackProps {
   /** The validated configuration. */
@@ -15,25 +18,73 @@ export interface HttpGatewayStackProps extends StackProps {
   readonly vpc: ec2.IVpc;
   /** The private way into MLflow that the VPC link forwards to. */
   readonly frontDoor: IMlflowFrontDoor;
+  /** What the alarms watch in the platform stack (with `monitoring`). */
+  readonly monitored: MonitoredResources;
 }
 
-/** Public HTTPS endpoint of MLflow: HTTP API Gateway to MLflow's front door through a VPC link. */
+/** The custom domain the configuration asks for, if any. */
+export function gatewayCustomDomain(config: PlatformConfig): GatewayCustomDomain | undefined {
+  if (!config.domainName) return undefined;
+  return {
+    domainName: config.domainName,
+    certificateArn: config.certificateArn,
+    hostedZone: config.hostedZoneId ? { id: config.hostedZoneId, name: config.hostedZoneName! } : undefined,
+    disableExecuteApiEndpoint: config.disableExecuteApiEndpoint,
+  };
+}
+
+/**
+ * Public HTTPS endpoint of MLflow: HTTP API Gateway to MLflow's front door through a VPC link, on a custom domain when
+ * configured; and, with `monitoring`, the alarms and the dashboard of the whole platform. They live here because they
+ * watch this stack's API as well as the platform stack's resources, and this stack already depends on that one.
+ */
 export class HttpGatewayStack extends Stack {
   readonly trackingUri: string;
+  readonly gateway: HttpGateway;
+  /** The alarms, their topic and the dashboard, with `monitoring`. */
+  readonly monitoring?: MlflowMonitoring;
 
   constructor(scope: Construct, id: string, props: HttpGatewayStackProps) {
     super(scope, id, props);
+    const { config } = props;
     const gateway = new HttpGateway(this, 'Gateway', {
       vpc: props.vpc,
       subnets: networkLayout(props.config.natGateways).serviceSubnets,
       frontDoor: props.frontDoor,
-      throttleRateLimit: props.config.apiThrottleRateLimit,
-      throttleBurstLimit: props.config.apiThrottleBurstLimit,
-      logRetention: props.config.logRetentionDays as logs.RetentionDays,
+      throttleRateLimit: config.apiThrottleRateLimit,
+      throttleBurstLimit: config.apiThrottleBurstLimit,
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+      customDomain: gatewayCustomDomain(config),
     });
+    this.gateway = gateway;
     this.trackingUri = gateway.trackingUri;
 
     new CfnOutput(this, GATEWAY_OUTPUTS.trackingUri, { value: gateway.trackingUri, description: 'Set as MLFLOW_TRACKING_URI' });
     new CfnOutput(this, GATEWAY_OUTPUTS.apiId, { value: gateway.api.apiId });
+    // The notebook stack imports the API's id for its tracking URI unless there is a custom domain (then the URI is
+    // a plain string): kept exported either way, so adding a domain does not drop an export the notebook still uses.
+    if (config.sagemaker === 'notebook' || config.sagemaker === 'both') this.exportValue(gateway.api.apiId);
+    if (gateway.domainName && !config.hostedZoneId) {
+      new CfnOutput(this, GATEWAY_OUTPUTS.customDomainTarget, {
+        value: gateway.domainName.regionalDomainName,
+        description: `Point ${config.domainName} at this name (CNAME, or an alias to it) in your DNS`,
+      });
+    }
+
+    if (config.monitoring) this.monitoring = this.addMonitoring(config, props.monitored, gateway);
+  }
+
+  private addMonitoring(config: PlatformConfig, monitored: MonitoredResources, gateway: HttpGateway): MlflowMonitoring {
+    const monitoring = new MlflowMonitoring(this, 'Monitoring', {
+      ...monitored,
+      httpApi: gateway.api,
+      alarmEmail: config.alarmEmail,
+      unauthorizedThreshold: config.alarmUnauthorizedPer5Min,
+      name: ALARM_DASHBOARD_NAME,
+    });
+    // Failed backup, copy and restore jobs: the plan is in the platform stack, the topic here.
+    if (config.backup) new BackupJobAlerts(this, 'BackupJobAlerts', { topic: monitoring.topic });
+    new CfnOutput(this, GATEWAY_OUTPUTS.alarmTopicArn, { value: monitoring.topic.topicArn, description: 'SNS topic every alarm notifies' });
+    return monitoring;
   }
 }

@@ -7,10 +7,12 @@ import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import { PlatformConfig } from '../config/platform-config';
 import { ArtifactStore, IArtifactStore } from '../constructs/artifact-store';
+import { MlflowBackup } from '../constructs/backup';
 import { BackendStore } from '../constructs/backend-store';
 import { ContainerImages } from '../constructs/container-images';
 import { IMlflowFrontDoor } from '../constructs/front-door';
 import { LoadBalancerFrontDoor } from '../constructs/load-balancer-front-door';
+import { deployTimeBuildProjects, MlflowMonitoringProps } from '../constructs/monitoring';
 import { MlflowCredentials } from '../constructs/mlflow-credentials';
 import { MlflowNetwork, networkLayout } from '../constructs/network';
 import { CloudMapFrontDoor } from '../constructs/cloud-map-front-door';
@@ -28,6 +30,10 @@ export interface MlflowVpcStackProps extends StackProps {
   readonly corsAllowedOrigins: string[];
 }
 
+/** What the alarms and the dashboard watch of this stack (`MlflowMonitoring`'s props for it). */
+export type MonitoredResources = Pick<MlflowMonitoringProps,
+  'service' | 'loadBalancer' | 'targetGroup' | 'database' | 'databaseMaxCapacity' | 'proxyLogGroup' | 'imageBuildProjects'>;
+
 /**
  * The MLflow platform: network, artifact and backend stores, credentials, and the service behind its front door: an
  * internal ALB (standard profile) or Cloud Map service discovery (lean profile).
@@ -38,6 +44,10 @@ export class MlflowVpcStack extends Stack {
   readonly frontDoor: IMlflowFrontDoor;
   readonly artifactStore: IArtifactStore;
   readonly mlflowCredentials: secretsmanager.ISecret;
+  /** What the alarms watch (the gateway stack's `MlflowMonitoring`). */
+  readonly monitored: MonitoredResources;
+  /** The daily backup plan, with `backup=true`. */
+  readonly backup?: MlflowBackup;
 
   constructor(scope: Construct, id: string, props: MlflowVpcStackProps) {
     super(scope, id, props);
@@ -127,6 +137,16 @@ export class MlflowVpcStack extends Stack {
       taskSecurityGroup: mlflow.securityGroup,
       port: PORTS.proxy,
     });
+    if (config.backup) {
+      this.backup = new MlflowBackup(this, 'Backup', {
+        database: backend.cluster,
+        artifactBucket: artifacts.bucket,
+        retentionDays: config.backupRetentionDays,
+        copyTo: config.backupCopyRegion ? { region: config.backupCopyRegion } : undefined,
+        destroyOnDelete: config.destroyDataOnDelete,
+        // Failed jobs notify the alarm topic through a rule in the gateway stack, where the topic is (BackupJobAlerts).
+      });
+    }
     // Last in the stack: deletion protection goes on once everything else is in place, so that a failed first create
     // can still delete the (then unprotected) database and a retry starts clean.
     backend.protectAfter(network, artifacts, credentials, images, mlflow, ...(servingImage ? [servingImage] : []));
@@ -135,6 +155,25 @@ export class MlflowVpcStack extends Stack {
     this.frontDoor = frontDoor;
     this.artifactStore = artifacts;
     this.mlflowCredentials = credentials.secret;
+    this.monitored = {
+      service: mlflow.service,
+      // The lean profile has no load balancer: its two alarms are left out.
+      loadBalancer: loadBalancer?.loadBalancer,
+      targetGroup: loadBalancer?.targetGroup,
+      database: backend.cluster,
+      databaseMaxCapacity: config.dbMaxCapacity,
+      proxyLogGroup: mlflow.logGroup,
+      // The deploy-time image builds' CodeBuild projects ([] with imageBuild=local).
+      imageBuildProjects: deployTimeBuildProjects(this),
+    };
+    this.keepExports([
+      mlflow.service.serviceName,
+      mlflow.cluster.clusterName,
+      backend.cluster.clusterIdentifier,
+      mlflow.logGroup.logGroupName,
+      ...(loadBalancer ? [loadBalancer.loadBalancer.loadBalancerFullName, loadBalancer.targetGroup.targetGroupFullName] : []),
+      ...(this.monitored.imageBuildProjects ?? []).map((project) => project.projectName),
+    ]);
 
     const outputs: Partial<Record<keyof typeof MLFLOW_OUTPUTS, string>> = {
       artifactBucketName: artifacts.bucket.bucketName,
@@ -154,5 +193,14 @@ export class MlflowVpcStack extends Stack {
       if (value === undefined) continue;
       new CfnOutput(this, MLFLOW_OUTPUTS[key], { value, exportName: exportNames[key] });
     }
+  }
+
+  /**
+   * Exports what the gateway stack's alarms read of this stack (`monitored`), with `monitoring` on or off. Without this, turning
+   * monitoring off would fail: this stack (deployed first) would drop exports the deployed alarms still import. The
+   * export names are those CDK gives the references (so a deployment with monitoring on sees no change).
+   */
+  private keepExports(values: string[]): void {
+    for (const value of values) this.exportValue(value);
   }
 }

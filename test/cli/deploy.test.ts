@@ -127,6 +127,19 @@ describe('deploy', () => {
     ]);
   });
 
+  it('backupCopyRegion: checks and bootstraps the copy region too, in one cdk bootstrap', async () => {
+    const h = harness({ runner: runner() });
+    const settings = ['-c', 'imageBuild=codebuild', '-c', 'backup=true', '-c', 'backupCopyRegion=us-east-1'];
+    assert.equal(await h.run('deploy', ...settings), EXIT.failure);
+    assert.equal(cdkCalls(h.runs).length, 0);
+    assert.equal(await h.run('deploy', '--bootstrap', ...settings), EXIT.ok, h.text());
+    assert.deepEqual(cdkCalls(h.runs).map((c) => c.args.slice(1, 4)), [
+      ['bootstrap', 'aws://123456789012/us-west-2', 'aws://123456789012/us-east-1'],
+      ['deploy', '--all', '--require-approval'],
+    ]);
+    assert.ok(h.targets.some((t) => t.region === 'us-east-1'), 'the copy region was asked about its bootstrap');
+  });
+
   it("the original sample's stacks (same names, no MLflow on AWS description): refuses before cdk runs, pointing at the migration guide", async () => {
     const h = harness({ runner: runner() });
     // What the sample's stacks look like to DescribeStacks: its outputs, no description.

@@ -16,4 +16,9 @@ export const COMPLIANCE_CONFIGURATIONS: ReadonlyArray<readonly [string, RawSetti
   ['lean profile with active hours and its own overrides', { profile: 'lean', activeHours: 'MON-FRI 07:00-20:00', activeHoursTimeZone: 'Europe/Berlin', taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed', imageBuild: 'local' }],
   ['standard profile with active hours', { activeHours: 'MON-FRI 07:00-20:00', activeHoursTimeZone: 'America/New_York', sagemaker: 'none' }],
   ["moving in another deployment's data: its artifact bucket and a database snapshot", { artifactBucketName: 'mlflow-123456789012-us-west-2', dbSnapshot: 'mlflow-before-move', sagemaker: 'both' }],
+  ['monitoring off', { monitoring: false, sagemaker: 'none' }],
+  ['alarms e-mailed (monitoring with alarmEmail)', { alarmEmail: 'ops@example.com', sagemaker: 'none' }],
+  ['daily backups copied to a second region', { backup: true, backupCopyRegion: 'us-east-1', sagemaker: 'none' }],
+  ['custom domain in a Route 53 zone (certificate created and validated there)', { domainName: 'mlflow.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com', sagemaker: 'notebook' }],
+  ['custom domain with an existing certificate, execute-api endpoint off', { domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666', disableExecuteApiEndpoint: true, sagemaker: 'none' }],
 ];

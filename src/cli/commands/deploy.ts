@@ -66,11 +66,19 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
   if (options.profile) env.AWS_PROFILE = options.profile;
   const common = [...contextArgs(context), ...(options.profile ? ['--profile', options.profile] : [])];
 
-  const bootstrap = await checkBootstrap(target);
-  const needsBootstrap = bootstrap.needsBootstrap === true;
-  if (bootstrap.state === 'fail' && !needsBootstrap) throw new CliError(bootstrap.detail, bootstrap.exitCode ?? EXIT.failure, bootstrap.fix);
-  if (needsBootstrap && values.bootstrap !== true) {
-    throw new CliError(`The target is not ready for CDK: ${bootstrap.detail}.`, EXIT.failure, `Run again with --bootstrap, or: ${bootstrap.fix?.split('   ')[0]}`);
+  // The deployment's region, and with backupCopyRegion the copy vault's (its stack is deployed there, by the same cdk).
+  const copyRegion = target.config.backup ? target.config.backupCopyRegion : undefined;
+  const regions: Target[] = [target];
+  if (copyRegion) regions.push({ ...target, region: copyRegion, clients: deps.clients({ region: copyRegion, profile: options.profile }) });
+  const toBootstrap: string[] = [];
+  for (const regionTarget of regions) {
+    const bootstrap = await checkBootstrap(regionTarget);
+    const needsBootstrap = bootstrap.needsBootstrap === true;
+    if (bootstrap.state === 'fail' && !needsBootstrap) throw new CliError(bootstrap.detail, bootstrap.exitCode ?? EXIT.failure, bootstrap.fix);
+    if (needsBootstrap && values.bootstrap !== true) {
+      throw new CliError(`The target is not ready for CDK: ${bootstrap.detail}.`, EXIT.failure, `Run again with --bootstrap, or: ${bootstrap.fix?.split('   ')[0]}`);
+    }
+    if (needsBootstrap) toBootstrap.push(`aws://${target.account}/${regionTarget.region}`);
   }
 
   if (target.config.imageBuild === 'local') {
@@ -81,7 +89,7 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
   }
 
   const steps: string[][] = [];
-  if (needsBootstrap) steps.push(['bootstrap', `aws://${target.account}/${target.region}`, ...common]);
+  if (toBootstrap.length > 0) steps.push(['bootstrap', ...toBootstrap, ...common]);
   steps.push(['deploy', '--all', '--require-approval', 'never', ...common]);
 
   for (const step of steps) {
