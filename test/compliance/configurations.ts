@@ -12,5 +12,12 @@ export const COMPLIANCE_CONFIGURATIONS: ReadonlyArray<readonly [string, RawSetti
   ['deletion protection off', { dbDeletionProtection: false }],
   ['throwaway environment (data destroyed with the stack)', { destroyDataOnDelete: true, sagemaker: 'both' }],
   ['serving image built at deploy time (servingImage)', { servingImage: true, sagemaker: 'both' }],
+  ['personal accounts (auth=users), the Studio role on the IAM route', { auth: 'users' }],
+  ['personal accounts, default READ, configured IAM principals beside both SageMaker roles', {
+    auth: 'users', authDefaultPermission: 'READ', sagemaker: 'both',
+    iamPrincipals: 'arn:aws:iam::123456789012:role/ci-pipeline=ci,arn:aws:iam::123456789012:user/alice',
+  }],
+  ['shared account, no SageMaker, an IAM principal on the IAM route', { sagemaker: 'none', iamPrincipals: ['arn:aws:iam::123456789012:role/batch-jobs'] }],
+  ['personal accounts, no SageMaker and no IAM principal (no IAM route)', { auth: 'users', sagemaker: 'none' }],
   ["moving in another deployment's data: its artifact bucket and a database snapshot", { artifactBucketName: 'mlflow-123456789012-us-west-2', dbSnapshot: 'mlflow-before-move', sagemaker: 'both' }],
 ];

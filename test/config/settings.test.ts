@@ -85,7 +85,7 @@ describe('the declarations are the one source', () => {
     }
     assert.deepEqual(
       SETTING_NAMES.filter((name) => (DEFAULT_CONFIG as Record<string, unknown>)[name] === undefined),
-      ['account', 'dbSnapshot', 'dbSnapshotUsername', 'dbSnapshotDatabaseName', 'artifactBucketName', 'domainId'],
+      ['account', 'dbSnapshot', 'dbSnapshotUsername', 'dbSnapshotDatabaseName', 'artifactBucketName', 'domainId', 'authDefaultPermission', 'iamPrincipals'],
     );
   });
 
