@@ -10,12 +10,12 @@ import { after, before, describe, it } from 'node:test';
 import { basicAuth } from '../containers/support/proxy';
 import { http, type HttpResponse } from './support/http';
 import { startStack, type E2eStack } from './support/stack';
+import { LOOPBACK_ACCOUNT } from './support/task-definition';
 
 const ACCOUNT = '123456789012';
 const ROLE = 'SageMakerExecutionRole';
 const IAM_USER = 'sagemaker-exec';
 const SESSION_ARN = `arn:aws:sts::${ACCOUNT}:assumed-role/${ROLE}/SageMaker`;
-const GATEWAY_TOKEN = randomBytes(32).toString('base64url');
 const PASSWORDS: Record<string, string> = {
   reader: randomBytes(18).toString('base64url'),
   outsider: randomBytes(18).toString('base64url'),
@@ -24,12 +24,15 @@ const PASSWORDS: Record<string, string> = {
 
 let stack: E2eStack;
 let experimentId: string;
+let GATEWAY_TOKEN: string;
 
 before(async () => {
-  stack = await startStack({
-    auth: 'users',
-    iam: { principals: `arn:aws:iam::${ACCOUNT}:role/service-role/${ROLE}=${IAM_USER}`, gatewayToken: GATEWAY_TOKEN },
-  });
+  // The task definition as the stack synthesizes it in users mode: the admin from the secret, the default permission,
+  // the Studio role and this configured role on the IAM route, the gateway token.
+  stack = await startStack({ settings: { auth: 'users', iamPrincipals: `arn:aws:iam::${ACCOUNT}:role/service-role/${ROLE}=${IAM_USER}` } });
+  assert.equal(ACCOUNT, LOOPBACK_ACCOUNT, 'the ARNs the test sends name the account the harness renders the stack\'s ARNs in');
+  GATEWAY_TOKEN = stack.gatewayToken!;
+  assert.ok(GATEWAY_TOKEN, 'the stack gives the proxy a gateway token in users mode with IAM principals');
 });
 
 after(async () => {
@@ -144,6 +147,13 @@ describe('users mode with the real MLflow authentication app', () => {
     assert.equal(permission.permission, 'MANAGE');
     // Default NO_PERMISSIONS applies to it too.
     assert.equal((await call(`/api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`, { headers: iam })).status, 403);
+  });
+
+  it('the stack\'s own SageMaker role (its fixed name, in the deployment\'s account) is the sagemaker-studio user', async () => {
+    const studio = { 'x-mlflow-gateway-token': GATEWAY_TOKEN, 'x-mlflow-iam-principal': `arn:aws:sts::${ACCOUNT}:assumed-role/mlflow-lab-studio-us-west-2/SageMaker-1700000000` };
+    const current = await ok(call('/api/2.0/mlflow/users/current', { headers: studio }));
+    assert.equal(current.user.username, 'sagemaker-studio');
+    assert.equal(current.user.is_admin, false);
   });
 
   it('never takes a forged principal: no token, a wrong token, an unmapped ARN, a forged user header', async () => {
