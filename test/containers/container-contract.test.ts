@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { taskContract } from '../e2e/support/task-definition';
+import { LOOPBACK_ACCOUNT, renderForAccount, taskContract } from '../e2e/support/task-definition';
 import { REPO_ROOT } from './support/proxy';
 
 const MLFLOW_ENTRYPOINT = join(REPO_ROOT, 'containers', 'mlflow', 'entrypoint.sh');
@@ -104,6 +104,14 @@ describe('the MLflow container contract', () => {
     assert.match(rendered, /:role\/mlflow-lab-studio-us-west-2=sagemaker-studio,arn:/);
     assert.match(rendered, /:role\/mlflow-lab-notebook-us-west-2=sagemaker-notebook,arn:aws:iam::123456789012:role\/ci=ci-bot"/);
     assert.match(rendered, /"Ref":"AWS::AccountId"/, 'the roles\' ARNs name the deployment\'s account');
+  });
+
+  it('the end-to-end harness renders the principals for its account, and refuses any other deploy-time expression', () => {
+    const { mlflow } = taskContract({ auth: 'users', sagemaker: 'both' });
+    assert.equal(renderForAccount(mlflow.environment.MLFLOW_IAM_PRINCIPALS),
+      `arn:aws:iam::${LOOPBACK_ACCOUNT}:role/mlflow-lab-studio-us-west-2=sagemaker-studio,arn:aws:iam::${LOOPBACK_ACCOUNT}:role/mlflow-lab-notebook-us-west-2=sagemaker-notebook`);
+    assert.throws(() => renderForAccount(mlflow.environment.HOST), /not a value of the account and partition alone/);
+    assert.throws(() => renderForAccount({ 'Fn::Join': ['', [{ Ref: 'AWS::Region' }]] }), /not a value of the account/);
   });
 
   it('no IAM principal (no SageMaker stack, none configured): no IAM route variables, users mode or not', () => {
