@@ -96,17 +96,30 @@ class LabConnection:
     region: str
     tracking_uri: str
     tracking_uri_source: str
-    secret_name: str
+    # None with SigV4: the execution role signs the requests, no secret is read.
+    secret_name: str | None
     artifact_bucket: str
     server_mlflow_version: str | None
+    sigv4: bool = False
+
+    @property
+    def credentials(self) -> str:
+        return "SigV4 with the execution role (IAM route, no password)" if self.sigv4 else f"secret {self.secret_name}"
+
+    def job_environment(self) -> dict[str, str]:
+        """What a training job needs to reach MLflow the way this kernel does (never a password)."""
+        reach = {"MLFLOW_TRACKING_AWS_SIGV4": "true"} if self.sigv4 else {"LAB_MLFLOW_SECRET_NAME": self.secret_name or ""}
+        return {"MLFLOW_TRACKING_URI": self.tracking_uri, **reach, "AWS_DEFAULT_REGION": self.region}
 
 
 def connect(settings: dict | None = None, boto_session: Any = None) -> LabConnection:
     """Finds the deployed MLflow, signs the MLflow client in and points it at the server.
 
-    MLFLOW_TRACKING_URI wins when it is set (the notebook instance's lifecycle configuration sets it);
-    otherwise the tracking URI is the gateway stack's output. The credentials secret is the one the
-    MLflow stack reports, or the configured name when that stack cannot be described.
+    On SageMaker the execution role reaches MLflow on the gateway's IAM route with SigV4 and no password:
+    MLFLOW_TRACKING_URI with MLFLOW_TRACKING_AWS_SIGV4=true (the notebook instance's lifecycle configuration
+    sets both), or else the gateway stack's IAM route output. Without either (a deployment without the IAM
+    route, a local run), MLFLOW_TRACKING_URI or the gateway stack's tracking URI with the password of the
+    credentials secret the MLflow stack reports (or the configured name when that stack cannot be described).
     """
     import boto3
     import mlflow
@@ -118,23 +131,33 @@ def connect(settings: dict | None = None, boto_session: Any = None) -> LabConnec
     cloudformation = boto_session.client("cloudformation", region_name=region)
 
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    sigv4 = os.environ.get("MLFLOW_TRACKING_AWS_SIGV4", "").strip().lower() == "true"
     if tracking_uri:
         source = "environment variable MLFLOW_TRACKING_URI"
     else:
-        tracking_uri = output_of(settings, cloudformation, "gateway", "trackingUri")
-        source = (
-            f"output {lab_setting(settings, 'outputs', 'gateway', 'trackingUri')} "
-            f"of stack {lab_setting(settings, 'stacks', 'gateway')}"
-        )
+        try:
+            tracking_uri, output = output_of(settings, cloudformation, "gateway", "iamTrackingUri"), "iamTrackingUri"
+            sigv4 = True
+        except LookupError:
+            tracking_uri, output = output_of(settings, cloudformation, "gateway", "trackingUri"), "trackingUri"
+            sigv4 = False
+        source = f"output {lab_setting(settings, 'outputs', 'gateway', output)} of stack {lab_setting(settings, 'stacks', 'gateway')}"
     tracking_uri = tracking_uri.rstrip("/")
 
-    try:
-        secret_name = output_of(settings, cloudformation, "mlflow", "mlflowCredentialsSecretName")
-    except (ClientError, LookupError) as error:
-        secret_name = lab_setting(settings, "mlflowSecretName")
-        print(f"Using the configured secret name {secret_name} ({error.__class__.__name__} reading the stack output).")
-    username, password = fetch_credentials(boto_session.client("secretsmanager", region_name=region), secret_name)
-    use_basic_auth(username, password)
+    secret_name = None
+    if sigv4:
+        # MLflow's client signs every request with the session's credentials (the execution role).
+        os.environ["MLFLOW_TRACKING_AWS_SIGV4"] = "true"
+        for variable in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            os.environ.pop(variable, None)
+    else:
+        try:
+            secret_name = output_of(settings, cloudformation, "mlflow", "mlflowCredentialsSecretName")
+        except (ClientError, LookupError) as error:
+            secret_name = lab_setting(settings, "mlflowSecretName")
+            print(f"Using the configured secret name {secret_name} ({error.__class__.__name__} reading the stack output).")
+        username, password = fetch_credentials(boto_session.client("secretsmanager", region_name=region), secret_name)
+        use_basic_auth(username, password)
 
     artifact_bucket = output_of(settings, cloudformation, "mlflow", "artifactBucketName")
     try:
@@ -162,7 +185,7 @@ def connect(settings: dict | None = None, boto_session: Any = None) -> LabConnec
 
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     mlflow.set_tracking_uri(tracking_uri)
-    return LabConnection(region, tracking_uri, source, secret_name, artifact_bucket, server_version)
+    return LabConnection(region, tracking_uri, source, secret_name, artifact_bucket, server_version, sigv4)
 
 
 def _paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> Iterator[dict]:

@@ -54,6 +54,7 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
     vpc: mlflow.vpc,
     frontDoor: mlflow.frontDoor,
     monitored: mlflow.monitored,
+    gatewayToken: mlflow.gatewayToken,
     description: `${STACK_DESCRIPTION_PREFIX}public HTTPS endpoint (HTTP API Gateway through a VPC link)${config.monitoring ? ', alarms and dashboard' : ''}`,
   });
 
@@ -67,15 +68,19 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
     : undefined;
   if (backupCopyVault) mlflow.addStackDependency(backupCopyVault, 'the backup plan copies to its vault');
 
+  const wants = (choice: 'studio' | 'notebook') => config.sagemaker === choice || config.sagemaker === 'both';
+  // The SageMaker roles reach MLflow on the IAM route (SigV4, no password): the MLflow stack admits them by their fixed
+  // names (iamPrincipalEntries), so an IAM route exists whenever a SageMaker stack does.
+  const iamRoute = gateway.iamRoute;
+  if ((wants('studio') || wants('notebook')) && !iamRoute) throw new Error('The SageMaker stacks need the gateway\'s IAM route.');
   const sagemakerShared = {
     env,
     config,
     vpc: mlflow.vpc,
     artifactStore: mlflow.artifactStore,
-    mlflowCredentials: mlflow.mlflowCredentials,
+    mlflowInvokeArn: iamRoute?.invokeArn ?? '',
     describableStackNames: [STACK_NAMES.gateway, STACK_NAMES.mlflow],
   };
-  const wants = (choice: 'studio' | 'notebook') => config.sagemaker === choice || config.sagemaker === 'both';
 
   const studio = wants('studio')
     ? new SageMakerStudioUserStack(app, STACK_NAMES.studio, {
@@ -88,7 +93,7 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
   const notebook = wants('notebook')
     ? new SageMakerNotebookInstanceStack(app, STACK_NAMES.notebook, {
       ...sagemakerShared,
-      trackingUri: gateway.trackingUri,
+      trackingUri: iamRoute?.trackingUri ?? '',
       description: `${STACK_DESCRIPTION_PREFIX}SageMaker notebook instance with access to MLflow`,
     })
     : undefined;

@@ -49,10 +49,26 @@ export const GATEWAY_OUTPUTS = {
   customDomainTarget: 'CustomDomainTarget',
   /** With `monitoring`: the SNS topic the alarms notify (subscribe more than `alarmEmail` to it). */
   alarmTopicArn: 'AlarmTopicArn',
+  /** The IAM route's tracking URI (`<endpoint>/iam`), for SigV4 clients (`MLFLOW_TRACKING_AWS_SIGV4=true`). */
+  iamTrackingUri: 'MlflowIamTrackingUri',
+  /** What an IAM principal's policy grants `execute-api:Invoke` on to use the IAM route. */
+  iamInvokeArn: 'MlflowIamInvokeArn',
 } as const;
 
 /** Prefix of the alarms' names and name of the CloudWatch dashboard. */
 export const ALARM_DASHBOARD_NAME = 'MLflow';
+
+/** Path prefix of the IAM-authorized route of the gateway: `<endpoint>/iam` is the SigV4 clients' tracking URI. */
+export const IAM_ROUTE_PREFIX = '/iam';
+
+/**
+ * Fixed name of a SageMaker stack's execution role (IAM names are global: the region keeps two deployments of one
+ * account apart). Fixed so that the MLflow stack, deployed before the SageMaker stacks, can name the role's ARN in the
+ * IAM principals its proxy admits, without depending on those stacks.
+ */
+export function sagemakerRoleName(kind: 'studio' | 'notebook', region: string): string {
+  return `mlflow-lab-${kind}-${region}`;
+}
 
 /** Container names inside the MLflow task definition. */
 export const CONTAINER_NAMES = {

@@ -10,12 +10,13 @@ It fits a random forest on the California housing data of the ``train`` and ``te
 the deployed MLflow: autologged parameters and training metrics, explicit dataset parameters and test metrics, the
 model (registered in the MLflow model registry) and tags that name the SageMaker training job.
 
-The notebook passes everything it needs as environment variables (no secret among them: the MLflow password is read
-here from Secrets Manager with the training job's execution role):
+The notebook passes everything it needs as environment variables (no secret among them; on SageMaker the job's
+execution role signs its requests to the gateway's IAM route, elsewhere the password is read here from Secrets Manager):
 
-- MLFLOW_TRACKING_URI            the gateway's tracking URI
+- MLFLOW_TRACKING_URI            the gateway's tracking URI (its IAM route, `<endpoint>/iam`, with SigV4)
+- MLFLOW_TRACKING_AWS_SIGV4      "true": MLflow's client signs the requests with the job's role, no password
 - MLFLOW_EXPERIMENT_NAME         MLflow experiment to record the run in
-- LAB_MLFLOW_SECRET_NAME         Secrets Manager secret holding {"username": ..., "password": ...}
+- LAB_MLFLOW_SECRET_NAME         without SigV4: Secrets Manager secret holding {"username": ..., "password": ...}
 - LAB_REGISTERED_MODEL_NAME      MLflow registered model to add a version to
 - AWS_DEFAULT_REGION             region of the secret
 
@@ -77,12 +78,13 @@ def required_env(name: str) -> str:
 
 
 def sign_in_to_mlflow() -> None:
-    """Reads the proxy's credentials from Secrets Manager; MLflow sends them as basic auth."""
-    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
-    secrets = boto3.client("secretsmanager", region_name=region)
-    secret = json.loads(secrets.get_secret_value(SecretId=required_env("LAB_MLFLOW_SECRET_NAME"))["SecretString"])
-    os.environ["MLFLOW_TRACKING_USERNAME"] = secret["username"]
-    os.environ["MLFLOW_TRACKING_PASSWORD"] = secret["password"]
+    """With SigV4 nothing to read (MLflow signs with the job's role); else the password from Secrets Manager."""
+    if os.environ.get("MLFLOW_TRACKING_AWS_SIGV4", "").strip().lower() != "true":
+        region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
+        secrets = boto3.client("secretsmanager", region_name=region)
+        secret = json.loads(secrets.get_secret_value(SecretId=required_env("LAB_MLFLOW_SECRET_NAME"))["SecretString"])
+        os.environ["MLFLOW_TRACKING_USERNAME"] = secret["username"]
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = secret["password"]
     mlflow.set_tracking_uri(required_env("MLFLOW_TRACKING_URI"))
     mlflow.set_experiment(required_env("MLFLOW_EXPERIMENT_NAME"))
 

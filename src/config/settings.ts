@@ -42,7 +42,7 @@ const ACTIVE_HOURS_ALLOWED = 'days and hours such as "MON-FRI 07:00-20:00" or "M
   + '(single, ranges, comma-separated), then start-end as HH:MM-HH:MM (24-hour), the end later the same day';
 
 /** The README's groups of settings, in order. */
-export const SETTING_GROUPS = ['General', 'Network', 'MLflow service', 'Backend store', 'Data safety', 'Gateway', 'SageMaker', 'Schedule', 'Operations'] as const;
+export const SETTING_GROUPS = ['General', 'Network', 'MLflow service', 'Backend store', 'Data safety', 'Gateway', 'SageMaker', 'Schedule', 'Operations', 'Access'] as const;
 
 /**
  * Layouts of the platform. `standard`: NAT gateway, private subnets, an internal load balancer, two x86 tasks.
@@ -79,6 +79,26 @@ const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
 /** The settings that describe the custom domain `domainName`: given only with it. */
 const DOMAIN_SETTINGS = ['certificateArn', 'hostedZoneId', 'hostedZoneName', 'disableExecuteApiEndpoint'] as const;
 
+
+/** Access modes: one shared account checked by the proxy, or MLflow's authentication app with personal accounts. */
+export const AUTH_MODES = ['shared', 'users'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+/** MLflow's permissions (its authentication app), also what a user has on what nobody granted them. */
+export const MLFLOW_PERMISSIONS = ['READ', 'EDIT', 'MANAGE', 'NO_PERMISSIONS'] as const;
+export type MlflowPermission = (typeof MLFLOW_PERMISSIONS)[number];
+
+/**
+ * MLflow user names of the SageMaker execution roles on the IAM route (their runs are authored by these), and the
+ * names no configured IAM principal may take.
+ */
+export const SAGEMAKER_MLFLOW_USERS = { studio: 'sagemaker-studio', notebook: 'sagemaker-notebook' } as const;
+
+/** An IAM principal admitted on the IAM route and the MLflow user it acts as. */
+export interface IamPrincipal {
+  readonly arn: string;
+  readonly username: string;
+}
 
 export const SETTINGS = defineSettings({
   region: {
@@ -465,6 +485,30 @@ export const SETTINGS = defineSettings({
     }),
     defaultText: 'unset: no copy',
   },
+  auth: {
+    group: 'Access',
+    doc: '`shared`: one account (`mlflowUsername`, its password in `mlflowSecretName`) checked by the proxy, everyone can do everything; `users`: MLflow\'s authentication app, personal accounts (`npx mlflow-on-aws users`) with per-experiment and per-model permissions, the admin from the same secret (README, "Access")',
+    parser: oneOf(AUTH_MODES, 'access modes'),
+    default: 'shared',
+  },
+  authDefaultPermission: {
+    group: 'Access',
+    doc: 'with `auth=users`: what a user may do with experiments and models nobody granted them (creators get MANAGE on theirs); the default is least privilege, a new or leaked account sees only what it was given',
+    parser: parser(`one of the MLflow permissions: ${describeList(MLFLOW_PERMISSIONS)}; only with auth=users`, (value, context) => {
+      const permission = oneOf(MLFLOW_PERMISSIONS, 'MLflow permissions').parse(value, context);
+      if (context.string('auth') !== 'users') throw new ConfigError(context.setting, value, 'unset unless auth=users (shared mode has no permissions)');
+      return permission;
+    }),
+    default: (settings) => (settings.string('auth') === 'users' ? 'NO_PERMISSIONS' : undefined),
+    defaultText: '`NO_PERMISSIONS`, only with `auth=users`',
+  },
+  iamPrincipals: {
+    group: 'Access',
+    doc: 'IAM roles and users (besides the SageMaker roles) that reach MLflow with SigV4 and no password on the IAM route (`<endpoint>/iam`), each as the MLflow user named after `=` (default: the role or user name); they need `execute-api:Invoke` on the gateway stack\'s `MlflowIamInvokeArn` in their own policies',
+    parser: iamPrincipals(),
+    allowedText: '`ARN[=user]` entries separated by commas or spaces (`-c`), or a list (cdk.json): IAM role or user ARNs of the region\'s partition; user names of letters, digits and `. _ @ + -`, not the admin\'s or the SageMaker roles\'',
+    defaultText: 'none',
+  },
 });
 
 // ---- active hours ----
@@ -524,6 +568,52 @@ function timeZones(): Set<string> {
 }
 
 // ---- parsers of single settings ----
+
+/** The AWS partition of a region's ARNs. */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  const iso = /^[a-z]{2}-(iso[a-z]*)-/.exec(region);
+  return iso ? `aws-${iso[1]}` : 'aws';
+}
+
+/** An MLflow user name the containers accept (containers/mlflow/mlflow_auth.py USERNAME). */
+export const MLFLOW_USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
+
+/**
+ * `ARN[=user]` entries, in a list or one string (commas or white space between them, what `-c iamPrincipals=...`
+ * gives): IAM role or user ARNs of the region's partition, each at most once; the user defaults to the last part of
+ * the ARN (the role or user name). The admin's and the SageMaker roles' user names are refused: the IAM route must
+ * never act as the admin, and a SageMaker role's user is its own.
+ */
+function iamPrincipals(): Parser<readonly IamPrincipal[]> {
+  return parser('IAM role or user ARNs, each optionally =user', (value, context) => {
+    const { setting } = context;
+    const partition = partitionOf(context.string('region'));
+    const admin = context.string('mlflowUsername');
+    const allowed = `ARN[=user] entries (commas or spaces between them, or a list): arn:${partition}:iam::<account>:role/NAME or :user/NAME, `
+      + `and user names of 1 to 128 letters, digits or . _ @ + - (starting with a letter or digit), not "${admin}" (the admin) nor ${describeList(Object.values(SAGEMAKER_MLFLOW_USERS))}`;
+    const entries = typeof value === 'string' ? value.split(/[\s,]+/).filter((entry) => entry.length > 0)
+      : Array.isArray(value) && value.every((entry) => typeof entry === 'string') ? value as string[] : undefined;
+    if (!entries) throw new ConfigError(setting, value, allowed);
+    const arnPattern = new RegExp(`^arn:${partition}:iam::\\d{12}:(role|user)/(?:[\\w+=,.@-]+/)*([\\w+=,.@-]{1,64})$`);
+    const principals: IamPrincipal[] = [];
+    for (const entry of entries) {
+      const equals = entry.lastIndexOf('=');
+      const explicit = equals > entry.lastIndexOf('/');
+      const arn = explicit ? entry.slice(0, equals) : entry;
+      const match = arnPattern.exec(arn);
+      if (!match) throw new ConfigError(setting, entry, allowed);
+      const username = explicit ? entry.slice(equals + 1) : match[2];
+      if (!MLFLOW_USERNAME_PATTERN.test(username) || username === admin || (Object.values(SAGEMAKER_MLFLOW_USERS) as string[]).includes(username)) {
+        throw new ConfigError(setting, entry, explicit ? allowed : `${allowed}; this ARN's name is not a usable user name: add =user`);
+      }
+      if (principals.some((principal) => principal.arn === arn)) throw new ConfigError(setting, entry, `${allowed}; each ARN once`);
+      principals.push({ arn, username });
+    }
+    return Object.freeze(principals);
+  });
+}
 
 function mlflowRelease(): Parser<string> {
   const allowed = 'an exact MLflow release X.Y.Z, 2.0.0 or later';

@@ -54,7 +54,7 @@ export class CloudMapFrontDoor extends Construct implements IMlflowFrontDoor {
     vpcLinkSecurityGroup.addEgressRule(taskSecurityGroup, port, 'To the MLflow proxy');
   }
 
-  vpcLinkIntegration(id: string, vpcLink: apigwv2.IVpcLink): apigwv2.HttpRouteIntegration {
-    return new HttpServiceDiscoveryIntegration(id, this.props.discoveryService, { vpcLink });
+  vpcLinkIntegration(id: string, vpcLink: apigwv2.IVpcLink, parameterMapping?: apigwv2.ParameterMapping): apigwv2.HttpRouteIntegration {
+    return new HttpServiceDiscoveryIntegration(id, this.props.discoveryService, { vpcLink, parameterMapping });
   }
 }

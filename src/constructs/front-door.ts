@@ -15,6 +15,9 @@ export interface IMlflowFrontDoor {
    * in `scope` (the gateway's), so that the stack of the front door does not depend on the gateway's.
    */
   allowFromVpcLink(scope: Construct, vpcLinkSecurityGroup: ec2.ISecurityGroup): void;
-  /** The route integration, named `id`, that sends an HTTP API's requests through `vpcLink` to the front door. */
-  vpcLinkIntegration(id: string, vpcLink: apigwv2.IVpcLink): apigwv2.HttpRouteIntegration;
+  /**
+   * The route integration, named `id`, that sends an HTTP API's requests through `vpcLink` to the front door, changing
+   * them by `parameterMapping` (headers, path) on the way.
+   */
+  vpcLinkIntegration(id: string, vpcLink: apigwv2.IVpcLink, parameterMapping?: apigwv2.ParameterMapping): apigwv2.HttpRouteIntegration;
 }

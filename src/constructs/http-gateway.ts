@@ -1,13 +1,21 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53targets from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
 import { IMlflowFrontDoor } from './front-door';
+import { IAM_ROUTE_PREFIX } from '../names';
+
+/**
+ * Headers only the IAM route's integration sets (containers/nginx: MlflowAuth::iam): the caller's IAM ARN, as API
+ * Gateway verified it, and the gateway token that proves the request came through that integration.
+ */
+export const GATEWAY_HEADERS = { principal: 'X-MLflow-IAM-Principal', token: 'X-MLflow-Gateway-Token' } as const;
 
 export interface HttpGatewayProps {
   /** VPC of the VPC link (its private subnets with egress, unless `subnets` says otherwise). */
@@ -24,6 +32,11 @@ export interface HttpGatewayProps {
   readonly logRetention: logs.RetentionDays;
   /** Serve the API on a host name of the user's. @default - the execute-api endpoint only */
   readonly customDomain?: GatewayCustomDomain;
+  /**
+   * The IAM route (`ANY /iam/{proxy+}`, SigV4 callers): the gateway token it passes to the proxy with the caller's ARN,
+   * a dynamic reference to the token's secret (`GatewayToken.tokenOf`). @default no IAM route
+   */
+  readonly iamRouteToken?: SecretValue;
 }
 
 /** A custom host name for the API: its certificate comes from ACM (given) or is created and validated in the zone. */
@@ -104,7 +117,9 @@ export class HttpGateway extends Construct {
     // depend on the gateway).
     props.frontDoor.allowFromVpcLink(this, vpcLinkSecurityGroup);
 
-    const integration = props.frontDoor.vpcLinkIntegration('Mlflow', this.vpcLink);
+    // The password route: neither of the IAM route's headers gets through from a client.
+    const integration = props.frontDoor.vpcLinkIntegration('Mlflow', this.vpcLink,
+      new apigwv2.ParameterMapping().removeHeader(GATEWAY_HEADERS.principal).removeHeader(GATEWAY_HEADERS.token));
     this.api = new apigwv2.HttpApi(this, 'Api', {
       description: 'MLflow tracking server',
       defaultIntegration: integration,
@@ -114,6 +129,7 @@ export class HttpGateway extends Construct {
       disableExecuteApiEndpoint: props.customDomain?.disableExecuteApiEndpoint || undefined,
     });
     this.api.addRoutes({ path: '/{proxy+}', methods: [apigwv2.HttpMethod.ANY], integration });
+    if (props.iamRouteToken) this.addIamRoute(props.frontDoor, props.iamRouteToken);
     // A 503 from the front door (no task behind it: paused or scaled to 0) tells clients when to come back. The
     // integration's L2 construct has no response mapping; it is set on the one integration both routes share.
     const integrations = this.api.node.findAll().filter((c): c is apigwv2.CfnIntegration => c instanceof apigwv2.CfnIntegration);
@@ -124,8 +140,9 @@ export class HttpGateway extends Construct {
     }
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason: 'MLflow clients authenticate with HTTP basic auth (MLFLOW_TRACKING_USERNAME/PASSWORD), which the NGINX proxy checks on every '
-        + 'request but the health check; API Gateway authorizers (IAM, JWT) are not something MLflow clients can speak.',
+      reason: 'The password route has no API Gateway authorizer: MLflow clients send HTTP basic auth (MLFLOW_TRACKING_USERNAME/PASSWORD), '
+        + 'which the NGINX proxy (or, with auth=users, MLflow\'s authentication app) checks on every request but the health check. '
+        + 'AWS principals use the IAM route (/iam/*), which has the IAM authorizer.',
     });
 
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', {
@@ -150,6 +167,7 @@ export class HttpGateway extends Construct {
           integrationStatus: '$context.integrationStatus',
           integrationLatency: '$context.integrationLatency',
           integrationError: '$context.integrationErrorMessage',
+          principal: '$context.identity.userArn',
         })),
       },
     });
@@ -191,6 +209,46 @@ export class HttpGateway extends Construct {
       });
     }
     return domainName;
+  }
+
+  /** Whether the IAM route exists. */
+  get hasIamRoute(): boolean {
+    return this.iamRoute !== undefined;
+  }
+
+  /** The IAM route's tracking URI, for SigV4 clients. Throws when there is no IAM route. */
+  get iamTrackingUri(): string {
+    this.requireIamRoute();
+    return `${this.trackingUri}${IAM_ROUTE_PREFIX}`;
+  }
+
+  /** What `execute-api:Invoke` must be granted on to use the IAM route (every method and path under it, this stage). */
+  get iamInvokeArn(): string {
+    this.requireIamRoute();
+    return this.api.arnForExecuteApi('*', `${IAM_ROUTE_PREFIX}/*`, this.stage.stageName);
+  }
+
+  private iamRoute?: apigwv2.HttpRoute;
+
+  private requireIamRoute(): void {
+    if (!this.iamRoute) throw new Error('This gateway has no IAM route (no iamRouteToken).');
+  }
+
+  /**
+   * The IAM route: SigV4-signed requests under `/iam/`, checked by the IAM authorizer, reach the front door without
+   * the prefix, with the caller's ARN and the gateway token in headers set here (a client's own are overwritten).
+   */
+  private addIamRoute(frontDoor: IMlflowFrontDoor, token: SecretValue): void {
+    const integration = frontDoor.vpcLinkIntegration('MlflowIam', this.vpcLink, new apigwv2.ParameterMapping()
+      .overwritePath(apigwv2.MappingValue.custom('/$request.path.proxy'))
+      .overwriteHeader(GATEWAY_HEADERS.principal, apigwv2.MappingValue.contextVariable('identity.userArn'))
+      .overwriteHeader(GATEWAY_HEADERS.token, apigwv2.MappingValue.custom(token.unsafeUnwrap())));
+    [this.iamRoute] = this.api.addRoutes({
+      path: `${IAM_ROUTE_PREFIX}/{proxy+}`,
+      methods: [apigwv2.HttpMethod.ANY],
+      integration,
+      authorizer: new HttpIamAuthorizer(),
+    });
   }
 
   /** The tracking URI clients use: `https://<custom domain>` when there is one, otherwise the stage URL without its trailing slash. */

@@ -89,7 +89,7 @@ export class LoadBalancerFrontDoor extends Construct implements IMlflowFrontDoor
     vpcLinkSecurityGroup.addEgressRule(loadBalancerSecurityGroup, port, 'To the MLflow load balancer');
   }
 
-  vpcLinkIntegration(id: string, vpcLink: apigwv2.IVpcLink): apigwv2.HttpRouteIntegration {
-    return new HttpAlbIntegration(id, this.listener, { vpcLink });
+  vpcLinkIntegration(id: string, vpcLink: apigwv2.IVpcLink, parameterMapping?: apigwv2.ParameterMapping): apigwv2.HttpRouteIntegration {
+    return new HttpAlbIntegration(id, this.listener, { vpcLink, parameterMapping });
   }
 }

@@ -8,9 +8,21 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import { IArtifactStore } from './artifact-store';
+import { GatewayToken } from './gateway-token';
 import { DATABASE_WAIT, healthCheckGracePeriod, PROXY_CONTAINER_HEALTH_CHECK, proxyHealthCheckCommand } from './mlflow-startup';
-import type { ActiveHours, TimeOfDay } from '../config/settings';
+import type { ActiveHours, AuthMode, MlflowPermission, TimeOfDay } from '../config/settings';
 import { CONTAINER_NAMES, HEALTH_CHECK_PATH, PORTS, SERVICE_DISCOVERY_NAMESPACE } from '../names';
+
+/** The IAM route's side of the task: who the proxy admits from it, and the token proving a request came through it. */
+export interface MlflowIamAccess {
+  /**
+   * `ARN=user` entries, comma-separated (MLFLOW_IAM_PRINCIPALS of both containers); may hold deploy-time expressions
+   * (a role ARN built from the account). Non-empty.
+   */
+  readonly principals: string;
+  /** Secret with the gateway token under `GatewayToken.key`. */
+  readonly token: secretsmanager.ISecret;
+}
 
 export interface MlflowServiceProps {
   /** VPC of the tasks (its private subnets with egress, unless `subnets` says otherwise). */
@@ -90,6 +102,15 @@ export interface MlflowServiceProps {
   readonly allowedHosts: string[];
   /** Origins allowed to make cross-origin browser requests to MLflow (the UI served through the public endpoint). */
   readonly corsAllowedOrigins: string[];
+  /**
+   * `shared`: the proxy checks the one account of `mlflowCredentials`; `users`: MLflow's authentication app checks
+   * personal accounts, its admin from `mlflowCredentials`.
+   */
+  readonly auth: AuthMode;
+  /** With `auth` users: what a user may do with what nobody granted them. @default 'NO_PERMISSIONS' */
+  readonly authDefaultPermission?: MlflowPermission;
+  /** The IAM route's principals and token. @default no request is taken for an IAM principal */
+  readonly iamAccess?: MlflowIamAccess;
 }
 
 /** When the service runs (`MlflowServiceProps.activeHours`). */
@@ -156,6 +177,11 @@ export class MlflowService extends Construct {
         + 'every credential is passed as an ECS secret from Secrets Manager.',
     });
 
+    const users = props.auth === 'users';
+    const adminSecrets = {
+      MLFLOW_USERNAME: ecs.Secret.fromSecretsManager(props.mlflowCredentials, 'username'),
+      MLFLOW_PASSWORD: ecs.Secret.fromSecretsManager(props.mlflowCredentials, 'password'),
+    };
     const mlflowContainer = taskDefinition.addContainer('Mlflow', {
       containerName: CONTAINER_NAMES.mlflow,
       image: props.mlflowImage,
@@ -177,10 +203,13 @@ export class MlflowService extends Construct {
         MLFLOW_SERVER_ENABLE_JOB_EXECUTION: String(props.backgroundJobs),
         MLFLOW_SERVER_ALLOWED_HOSTS: [...props.allowedHosts, ...TASK_LOCAL_HOSTS].join(','),
         MLFLOW_SERVER_CORS_ALLOWED_ORIGINS: props.corsAllowedOrigins.join(','),
+        ...mlflowAccessEnvironment(props),
       },
       secrets: {
         USERNAME: ecs.Secret.fromSecretsManager(props.databaseCredentials, 'username'),
         PASSWORD: ecs.Secret.fromSecretsManager(props.databaseCredentials, 'password'),
+        // Users mode: MLflow's admin account is the credentials secret's.
+        ...(users ? adminSecrets : {}),
       },
       logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: 'mlflow' }),
     });
@@ -190,9 +219,14 @@ export class MlflowService extends Construct {
       image: props.proxyImage,
       essential: true,
       portMappings: [{ containerPort: PORTS.proxy, name: 'http' }],
+      // Users mode: the proxy passes credentials on to MLflow and holds no password.
+      environment: {
+        ...(users ? { MLFLOW_AUTH: 'users' } : {}),
+        ...(props.iamAccess ? { MLFLOW_IAM_PRINCIPALS: props.iamAccess.principals } : {}),
+      },
       secrets: {
-        MLFLOW_USERNAME: ecs.Secret.fromSecretsManager(props.mlflowCredentials, 'username'),
-        MLFLOW_PASSWORD: ecs.Secret.fromSecretsManager(props.mlflowCredentials, 'password'),
+        ...(users ? {} : adminSecrets),
+        ...(props.iamAccess ? { MLFLOW_GATEWAY_TOKEN: ecs.Secret.fromSecretsManager(props.iamAccess.token, GatewayToken.key) } : {}),
       },
       logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: 'proxy' }),
       healthCheck: props.proxyHealthCheck
@@ -260,6 +294,20 @@ export class MlflowService extends Construct {
   get proxyTarget(): ecs.IEcsLoadBalancerTarget {
     return this.service.loadBalancerTarget({ containerName: CONTAINER_NAMES.proxy, containerPort: PORTS.proxy });
   }
+}
+
+/**
+ * The MLflow container's access variables (containers/mlflow/entrypoint.sh, "Access"): none in shared mode (MLflow
+ * without authentication behind the proxy's one account); in users mode the mode, the default permission and the IAM
+ * principals whose users it creates and whose proxy-set identity it believes.
+ */
+function mlflowAccessEnvironment(props: MlflowServiceProps): Record<string, string> {
+  if (props.auth !== 'users') return {};
+  return {
+    MLFLOW_AUTH: 'users',
+    MLFLOW_AUTH_DEFAULT_PERMISSION: props.authDefaultPermission ?? 'NO_PERMISSIONS',
+    ...(props.iamAccess ? { MLFLOW_IAM_PRINCIPALS: props.iamAccess.principals } : {}),
+  };
 }
 
 /** MLflow server workers: two per vCPU, fewer when memory is short (a worker needs roughly 512 MiB). */

@@ -18,10 +18,11 @@ export interface NotebookInstanceProps {
   readonly subnets?: ec2.SubnetSelection;
   /** The role the notebook acts with (also allowed to use the volume's key). */
   readonly executionRole: iam.IRole;
-  /** MLflow endpoint the notebook's kernels get as MLFLOW_TRACKING_URI. */
+  /**
+   * The gateway's IAM route (`<endpoint>/iam`), which the notebook's kernels get as MLFLOW_TRACKING_URI with
+   * MLFLOW_TRACKING_AWS_SIGV4=true: MLflow's client signs its requests with the execution role, no password.
+   */
   readonly trackingUri: string;
-  /** Name of the secret holding the MLflow credentials; the lab reads it at run time. */
-  readonly mlflowSecretName: string;
   /** MLflow client release installed on start, the same as the server's. */
   readonly mlflowVersion: string;
   /** SageMaker instance type (`ml.*`); not one of UNSUPPORTED_AL2023_FAMILIES. */
@@ -41,8 +42,8 @@ export const UNSUPPORTED_AL2023_FAMILIES: readonly string[] = ['p2', 'p3', 'p3dn
 /**
  * A SageMaker notebook instance in a private subnet of the platform VPC (no direct internet access: traffic goes
  * through the NAT gateway), with a KMS-encrypted volume and a lifecycle configuration that, on every start,
- * points Jupyter at MLflow and installs the matching MLflow client. Credentials are never written anywhere:
- * only the secret's *name* is exported, and the lab reads the secret when it runs.
+ * points Jupyter at MLflow's IAM route (SigV4 with the execution role) and installs the matching MLflow client. No
+ * credential is involved: the role signs the requests and reads no secret.
  */
 export class NotebookInstance extends Construct {
   readonly instance: sagemaker.CfnNotebookInstance;
@@ -72,7 +73,6 @@ export class NotebookInstance extends Construct {
     this.lifecycleConfig = new sagemaker.CfnNotebookInstanceLifecycleConfig(this, 'LifecycleConfig', {
       onStart: [{ content: Fn.base64(onStartScript({
         trackingUri: props.trackingUri,
-        secretName: props.mlflowSecretName,
         mlflowVersion: props.mlflowVersion,
         region: Stack.of(this).region,
       })) }],
@@ -102,8 +102,8 @@ export class NotebookInstance extends Construct {
 }
 
 export interface OnStartScriptSettings {
+  /** The IAM route's tracking URI (SigV4). */
   readonly trackingUri: string;
-  readonly secretName: string;
   readonly mlflowVersion: string;
   /** SageMaker Python SDK release installed beside the client. @default SAGEMAKER_SDK_VERSION */
   readonly sagemakerSdkVersion?: string;
@@ -128,7 +128,8 @@ export const JUPYTER_UNITS = ['jupyter-server.service', 'jupyterlab.service', 'j
 export function onStartScript(settings: OnStartScriptSettings): string {
   const env: Array<[string, string]> = [
     ['MLFLOW_TRACKING_URI', settings.trackingUri],
-    ['MLFLOW_CREDENTIALS_SECRET_NAME', settings.secretName],
+    // MLflow's client signs every request with the instance's role (SigV4): no password anywhere.
+    ['MLFLOW_TRACKING_AWS_SIGV4', 'true'],
     ['AWS_DEFAULT_REGION', settings.region],
   ];
   const requirements = pinnedRequirements({
@@ -138,7 +139,7 @@ export function onStartScript(settings: OnStartScriptSettings): string {
   return [
     '#!/bin/bash',
     '# Written by the MLflow on AWS CDK app for notebook-al2023-v1 (Amazon Linux 2023, JupyterLab 4).',
-    '# No credential appears here: the lab reads them from Secrets Manager.',
+    '# No credential appears here: MLflow\'s client signs its requests with the execution role (SigV4).',
     'set -euo pipefail',
     'NOTEBOOK_USER=ec2-user',
     'NOTEBOOK_HOME=/home/ec2-user',

@@ -1,6 +1,5 @@
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { grantWithWildcards } from '../compliance';
 import { IArtifactStore } from './artifact-store';
@@ -9,8 +8,16 @@ import { SERVING_IMAGE_REPOSITORY } from './serving-image';
 export interface SageMakerExecutionRoleProps {
   /** The MLflow artifact store: its bucket is the only one the role may read and write (training data, code, models). */
   readonly artifactStore: IArtifactStore;
-  /** The MLflow credentials secret: the only secret the role may read. */
-  readonly mlflowCredentials: secretsmanager.ISecret;
+  /**
+   * Fixed name of the role: MLflow admits the role on the IAM route by its ARN, which must be known before this role's
+   * stack is (`sagemakerRoleName`).
+   */
+  readonly roleName: string;
+  /**
+   * The gateway's IAM route (`HttpGateway.iamInvokeArn`): the role reaches MLflow there with SigV4 and no password; it
+   * reads no secret.
+   */
+  readonly mlflowInvokeArn: string;
   /** Stacks whose outputs the role may read (tracking URI, bucket name). */
   readonly describableStackNames: string[];
   /**
@@ -24,8 +31,8 @@ export interface SageMakerExecutionRoleProps {
 
 /**
  * The role SageMaker (Studio apps, notebook instance, training jobs, endpoints) acts with in the lab:
- * SageMaker in this account and region, the artifact bucket, the MLflow secret, the stack outputs,
- * and nothing else: no AWS managed policy, no access to other buckets or secrets.
+ * SageMaker in this account and region, the artifact bucket, MLflow through the gateway's IAM route (SigV4), the
+ * stack outputs, and nothing else: no AWS managed policy, no access to other buckets, no secret.
  */
 export class SageMakerExecutionRole extends Construct {
   readonly role: iam.Role;
@@ -36,6 +43,7 @@ export class SageMakerExecutionRole extends Construct {
     const repositoryName = props.servingImageRepositoryName ?? SERVING_IMAGE_REPOSITORY;
 
     this.role = new iam.Role(this, 'Role', {
+      roleName: props.roleName,
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
       description: 'SageMaker execution role of the MLflow lab',
     });
@@ -54,7 +62,8 @@ export class SageMakerExecutionRole extends Construct {
 
     // PutObjectTagging: MLflow tags the model archive it uploads for a SageMaker deployment.
     props.artifactStore.grantReadWrite(this.role, ['s3:PutObjectTagging']);
-    props.mlflowCredentials.grantRead(this.role);
+    grant('InvokeMlflowIamRoute', ['execute-api:Invoke'], [props.mlflowInvokeArn],
+      'Every method and path under the IAM route of the MLflow API (the MLflow REST API, artifacts and UI), no other route or API.');
     grant('ReadPlatformStackOutputs', ['cloudformation:DescribeStacks'],
       props.describableStackNames.map((name) => stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${name}/*` })),
       'A stack ARN ends in an id generated at creation; the stack names themselves are fixed.');

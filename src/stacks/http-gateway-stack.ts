@@ -1,13 +1,15 @@
 import { CfnOutput, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PlatformConfig } from '../config/platform-config';
 import { BackupJobAlerts } from '../constructs/backup';
 import { IMlflowFrontDoor } from '../constructs/front-door';
-import { networkLayout } from '../constructs/network';
+import { GatewayToken } from '../constructs/gateway-token';
 import { GatewayCustomDomain, HttpGateway } from '../constructs/http-gateway';
 import { MlflowMonitoring } from '../constructs/monitoring';
+import { networkLayout } from '../constructs/network';
 import { ALARM_DASHBOARD_NAME, GATEWAY_OUTPUTS } from '../names';
 import { MonitoredResources } from './mlflow-vpc-stack';
 
@@ -20,6 +22,8 @@ export interface HttpGatewayStackProps extends StackProps {
   readonly frontDoor: IMlflowFrontDoor;
   /** What the alarms watch in the platform stack (with `monitoring`). */
   readonly monitored: MonitoredResources;
+  /** The IAM route's token (`GatewayToken`), when the MLflow stack admits IAM principals. @default no IAM route */
+  readonly gatewayToken?: secretsmanager.ISecret;
 }
 
 /** The custom domain the configuration asks for, if any. */
@@ -43,6 +47,8 @@ export class HttpGatewayStack extends Stack {
   readonly gateway: HttpGateway;
   /** The alarms, their topic and the dashboard, with `monitoring`. */
   readonly monitoring?: MlflowMonitoring;
+  /** The IAM route's tracking URI and what `execute-api:Invoke` is granted on to use it, when there is an IAM route. */
+  readonly iamRoute?: { readonly trackingUri: string; readonly invokeArn: string };
 
   constructor(scope: Construct, id: string, props: HttpGatewayStackProps) {
     super(scope, id, props);
@@ -55,9 +61,11 @@ export class HttpGatewayStack extends Stack {
       throttleBurstLimit: config.apiThrottleBurstLimit,
       logRetention: config.logRetentionDays as logs.RetentionDays,
       customDomain: gatewayCustomDomain(config),
+      iamRouteToken: props.gatewayToken ? GatewayToken.tokenOf(props.gatewayToken) : undefined,
     });
     this.gateway = gateway;
     this.trackingUri = gateway.trackingUri;
+    this.iamRoute = gateway.hasIamRoute ? { trackingUri: gateway.iamTrackingUri, invokeArn: gateway.iamInvokeArn } : undefined;
 
     new CfnOutput(this, GATEWAY_OUTPUTS.trackingUri, { value: gateway.trackingUri, description: 'Set as MLFLOW_TRACKING_URI' });
     new CfnOutput(this, GATEWAY_OUTPUTS.apiId, { value: gateway.api.apiId });
@@ -71,6 +79,16 @@ export class HttpGatewayStack extends Stack {
       });
     }
 
+    if (this.iamRoute) {
+      new CfnOutput(this, GATEWAY_OUTPUTS.iamTrackingUri, {
+        value: this.iamRoute.trackingUri,
+        description: 'Set as MLFLOW_TRACKING_URI with MLFLOW_TRACKING_AWS_SIGV4=true (IAM principals, no password)',
+      });
+      new CfnOutput(this, GATEWAY_OUTPUTS.iamInvokeArn, {
+        value: this.iamRoute.invokeArn,
+        description: 'Grant execute-api:Invoke on this to an IAM principal listed in iamPrincipals',
+      });
+    }
     if (config.monitoring) this.monitoring = this.addMonitoring(config, props.monitored, gateway);
   }
 

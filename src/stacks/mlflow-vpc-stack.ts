@@ -10,6 +10,7 @@ import { ArtifactStore, IArtifactStore } from '../constructs/artifact-store';
 import { MlflowBackup } from '../constructs/backup';
 import { BackendStore } from '../constructs/backend-store';
 import { ContainerImages } from '../constructs/container-images';
+import { GatewayToken } from '../constructs/gateway-token';
 import { IMlflowFrontDoor } from '../constructs/front-door';
 import { LoadBalancerFrontDoor } from '../constructs/load-balancer-front-door';
 import { deployTimeBuildProjects, MlflowMonitoringProps } from '../constructs/monitoring';
@@ -19,7 +20,8 @@ import { CloudMapFrontDoor } from '../constructs/cloud-map-front-door';
 import { parseActiveHours } from '../config/settings';
 import { MlflowService } from '../constructs/mlflow-service';
 import { ServingImage } from '../constructs/serving-image';
-import { DATABASE_NAME, EXPORT_NAMES, MLFLOW_OUTPUTS, PORTS } from '../names';
+import { SAGEMAKER_MLFLOW_USERS } from '../config/settings';
+import { DATABASE_NAME, EXPORT_NAMES, MLFLOW_OUTPUTS, PORTS, sagemakerRoleName } from '../names';
 
 export interface MlflowVpcStackProps extends StackProps {
   /** The validated configuration. */
@@ -48,6 +50,8 @@ export class MlflowVpcStack extends Stack {
   readonly monitored: MonitoredResources;
   /** The daily backup plan, with `backup=true`. */
   readonly backup?: MlflowBackup;
+  /** The IAM route's token, when any IAM principal is admitted (a SageMaker role or `iamPrincipals`). */
+  readonly gatewayToken?: secretsmanager.ISecret;
 
   constructor(scope: Construct, id: string, props: MlflowVpcStackProps) {
     super(scope, id, props);
@@ -82,6 +86,8 @@ export class MlflowVpcStack extends Stack {
       secretName: config.mlflowSecretName,
       username: config.mlflowUsername,
     });
+    const principals = iamPrincipalEntries(config, this);
+    const gatewayToken = principals.length > 0 ? new GatewayToken(this, 'GatewayToken') : undefined;
     const arm64 = config.taskArchitecture === 'arm64';
     const images = new ContainerImages(this, 'Images', {
       mlflowVersion: config.mlflowVersion,
@@ -123,6 +129,9 @@ export class MlflowVpcStack extends Stack {
       logRetention,
       allowedHosts: [...props.allowedHosts, ...(lean ? CloudMapFrontDoor.hostPatterns(config.vpcCidr) : LoadBalancerFrontDoor.hostPatterns(this.region))],
       corsAllowedOrigins: props.corsAllowedOrigins,
+      auth: config.auth,
+      authDefaultPermission: config.authDefaultPermission,
+      iamAccess: gatewayToken ? { principals: principals.join(','), token: gatewayToken.secret } : undefined,
     });
     // Under the service with the id `Default`, which CDK leaves out of logical IDs: the load balancer and its parts keep
     // the logical IDs they had when the service created them, so an update does not replace them.
@@ -149,7 +158,7 @@ export class MlflowVpcStack extends Stack {
     }
     // Last in the stack: deletion protection goes on once everything else is in place, so that a failed first create
     // can still delete the (then unprotected) database and a retry starts clean.
-    backend.protectAfter(network, artifacts, credentials, images, mlflow, ...(servingImage ? [servingImage] : []));
+    backend.protectAfter(network, artifacts, credentials, images, mlflow, ...(servingImage ? [servingImage] : []), ...(gatewayToken ? [gatewayToken] : []));
 
     this.vpc = network.vpc;
     this.frontDoor = frontDoor;
@@ -174,6 +183,7 @@ export class MlflowVpcStack extends Stack {
       ...(loadBalancer ? [loadBalancer.loadBalancer.loadBalancerFullName, loadBalancer.targetGroup.targetGroupFullName] : []),
       ...(this.monitored.imageBuildProjects ?? []).map((project) => project.projectName),
     ]);
+    this.gatewayToken = gatewayToken?.secret;
 
     const outputs: Partial<Record<keyof typeof MLFLOW_OUTPUTS, string>> = {
       artifactBucketName: artifacts.bucket.bucketName,
@@ -203,4 +213,16 @@ export class MlflowVpcStack extends Stack {
   private keepExports(values: string[]): void {
     for (const value of values) this.exportValue(value);
   }
+}
+
+/**
+ * The IAM principals the IAM route admits, as `ARN=user` entries: the execution roles of the SageMaker stacks the
+ * configuration asks for (by their fixed names: those stacks come after this one), then `iamPrincipals`.
+ */
+export function iamPrincipalEntries(config: PlatformConfig, stack: Stack): string[] {
+  const roles = (['studio', 'notebook'] as const).filter((kind) => config.sagemaker === kind || config.sagemaker === 'both');
+  return [
+    ...roles.map((kind) => `${stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: sagemakerRoleName(kind, config.region) })}=${SAGEMAKER_MLFLOW_USERS[kind]}`),
+    ...(config.iamPrincipals ?? []).map((principal) => `${principal.arn}=${principal.username}`),
+  ];
 }

@@ -5,7 +5,7 @@ import { NotebookInstance } from '../constructs/notebook-instance';
 import { labExecutionRole, SageMakerLabStackProps } from './sagemaker-lab-access';
 
 export interface SageMakerNotebookInstanceStackProps extends SageMakerLabStackProps {
-  /** MLflow endpoint, from the gateway stack. */
+  /** The gateway's IAM route (`<endpoint>/iam`), which the notebook uses with SigV4. */
   readonly trackingUri: string;
 }
 
@@ -13,12 +13,11 @@ export interface SageMakerNotebookInstanceStackProps extends SageMakerLabStackPr
 export class SageMakerNotebookInstanceStack extends Stack {
   constructor(scope: Construct, id: string, props: SageMakerNotebookInstanceStackProps) {
     super(scope, id, props);
-    const role = labExecutionRole(this, props);
+    const role = labExecutionRole(this, 'notebook', props);
     const notebook = new NotebookInstance(this, 'Notebook', {
       vpc: props.vpc,
       executionRole: role,
       trackingUri: props.trackingUri,
-      mlflowSecretName: props.config.mlflowSecretName,
       mlflowVersion: props.config.mlflowVersion,
       instanceType: props.config.notebookInstanceType,
       volumeSizeGiB: props.config.notebookVolumeSizeGiB,

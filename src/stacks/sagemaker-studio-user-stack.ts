@@ -10,7 +10,7 @@ export type SageMakerStudioUserStackProps = SageMakerLabStackProps;
 export class SageMakerStudioUserStack extends Stack {
   constructor(scope: Construct, id: string, props: SageMakerStudioUserStackProps) {
     super(scope, id, props);
-    const role = labExecutionRole(this, props);
+    const role = labExecutionRole(this, 'studio', props);
     const studio = new StudioUser(this, 'Studio', {
       executionRole: role,
       vpc: props.vpc,

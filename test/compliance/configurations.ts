@@ -15,6 +15,13 @@ export const COMPLIANCE_CONFIGURATIONS: ReadonlyArray<readonly [string, RawSetti
   ['lean profile (no NAT gateway, no load balancer, ARM64), every SageMaker stack, the x86 serving image beside the ARM64 ones', { profile: 'lean', sagemaker: 'both', servingImage: true }],
   ['lean profile with active hours and its own overrides', { profile: 'lean', activeHours: 'MON-FRI 07:00-20:00', activeHoursTimeZone: 'Europe/Berlin', taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed', imageBuild: 'local' }],
   ['standard profile with active hours', { activeHours: 'MON-FRI 07:00-20:00', activeHoursTimeZone: 'America/New_York', sagemaker: 'none' }],
+  ['personal accounts (auth=users), the Studio role on the IAM route', { auth: 'users' }],
+  ['personal accounts, default READ, configured IAM principals beside both SageMaker roles', {
+    auth: 'users', authDefaultPermission: 'READ', sagemaker: 'both',
+    iamPrincipals: 'arn:aws:iam::123456789012:role/ci-pipeline=ci,arn:aws:iam::123456789012:user/alice',
+  }],
+  ['shared account, no SageMaker, an IAM principal on the IAM route', { sagemaker: 'none', iamPrincipals: ['arn:aws:iam::123456789012:role/batch-jobs'] }],
+  ['personal accounts, no SageMaker and no IAM principal (no IAM route)', { auth: 'users', sagemaker: 'none' }],
   ["moving in another deployment's data: its artifact bucket and a database snapshot", { artifactBucketName: 'mlflow-123456789012-us-west-2', dbSnapshot: 'mlflow-before-move', sagemaker: 'both' }],
   ['monitoring off', { monitoring: false, sagemaker: 'none' }],
   ['alarms e-mailed (monitoring with alarmEmail)', { alarmEmail: 'ops@example.com', sagemaker: 'none' }],

@@ -239,3 +239,44 @@ describe('loading from CDK context and environment', () => {
     assert.throws(() => loadPlatformConfig(context(), { AWS_REGION: 'nowhere' }), /Invalid setting "region": got "nowhere"/);
   });
 });
+
+describe('access settings (auth, authDefaultPermission, iamPrincipals)', () => {
+  const role = 'arn:aws:iam::123456789012:role/ci-pipeline';
+  test('shared mode by default, no default permission, no IAM principal', () => {
+    assert.equal(DEFAULT_CONFIG.auth, 'shared');
+    assert.equal(DEFAULT_CONFIG.authDefaultPermission, undefined);
+    assert.equal(DEFAULT_CONFIG.iamPrincipals, undefined);
+  });
+  test('users mode defaults to least privilege; another permission may be chosen', () => {
+    assert.equal(resolvePlatformConfig({ auth: 'users' }).authDefaultPermission, 'NO_PERMISSIONS');
+    assert.equal(resolvePlatformConfig({ auth: 'users', authDefaultPermission: 'READ' }).authDefaultPermission, 'READ');
+  });
+  test('a default permission with the shared account is refused (it would mean nothing)', () => {
+    assertRejected({ authDefaultPermission: 'READ' }, 'authDefaultPermission', /unless auth=users/);
+  });
+  test('bad modes and permissions are refused with what is allowed', () => {
+    assertRejected({ auth: 'iam' }, 'auth', /shared, users/);
+    assertRejected({ auth: 'users', authDefaultPermission: 'read' }, 'authDefaultPermission', /READ, EDIT, MANAGE, NO_PERMISSIONS/);
+  });
+  test('principals from a -c string (commas or spaces) or a cdk.json list, names derived or given', () => {
+    const expected = [{ arn: role, username: 'ci-pipeline' }, { arn: 'arn:aws:iam::123456789012:user/team/alice', username: 'alice.b' }];
+    assert.deepEqual(resolvePlatformConfig({ iamPrincipals: `${role}, arn:aws:iam::123456789012:user/team/alice=alice.b` }).iamPrincipals, expected);
+    assert.deepEqual(resolvePlatformConfig({ iamPrincipals: [role, 'arn:aws:iam::123456789012:user/team/alice=alice.b'] }).iamPrincipals, expected);
+    assert.deepEqual(loadPlatformConfig(context({ iamPrincipals: `${role}=ci` }), {}).iamPrincipals, [{ arn: role, username: 'ci' }]);
+  });
+  test('the ARN must be an IAM role or user of the region\'s partition', () => {
+    assertRejected({ iamPrincipals: 'arn:aws:sts::123456789012:assumed-role/x/session' }, 'iamPrincipals', /role\/NAME or :user\/NAME/);
+    assertRejected({ iamPrincipals: 'arn:aws:iam::12345:role/x' }, 'iamPrincipals', /arn:aws:iam::<account>/);
+    assertRejected({ iamPrincipals: 'arn:aws:iam::123456789012:role/x', region: 'cn-north-1' }, 'iamPrincipals', /arn:aws-cn:iam::<account>/);
+    assert.equal(resolvePlatformConfig({ iamPrincipals: 'arn:aws-cn:iam::123456789012:role/x', region: 'cn-north-1' }).iamPrincipals?.length, 1);
+    assertRejected({ iamPrincipals: 42 }, 'iamPrincipals', /ARN\[=user\]/);
+  });
+  test('the user may not be the admin nor a SageMaker role\'s, nor invalid for MLflow; an ARN only once', () => {
+    assertRejected({ iamPrincipals: `${role}=admin` }, 'iamPrincipals', /not "admin"/);
+    assertRejected({ iamPrincipals: `${role}=ops`, mlflowUsername: 'ops' }, 'iamPrincipals', /not "ops"/);
+    assertRejected({ iamPrincipals: `${role}=sagemaker-studio` }, 'iamPrincipals', /sagemaker-studio/);
+    assertRejected({ iamPrincipals: `${role}=-x` }, 'iamPrincipals', /starting with a letter or digit/);
+    assertRejected({ iamPrincipals: 'arn:aws:iam::123456789012:role/admin' }, 'iamPrincipals', /add =user/);
+    assertRejected({ iamPrincipals: `${role} ${role}=other` }, 'iamPrincipals', /each ARN once/);
+  });
+});

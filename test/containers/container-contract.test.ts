@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { taskContract } from '../e2e/support/task-definition';
+import { LOOPBACK_ACCOUNT, renderForAccount, taskContract } from '../e2e/support/task-definition';
 import { REPO_ROOT } from './support/proxy';
 
 const MLFLOW_ENTRYPOINT = join(REPO_ROOT, 'containers', 'mlflow', 'entrypoint.sh');
@@ -42,17 +42,23 @@ function imageVariables(dockerfile: string): Set<string> {
   return names;
 }
 
-/**
- * Variables of the users access mode (MLFLOW_AUTH=users, issue 14) that the entrypoint documents but the stack does not
- * set until the `auth` setting is wired into it. TODO(wiring): replace this list by a `{ auth: 'users' }` configuration
- * below and take the union of the variables every configuration sets.
- */
-const AWAITING_STACK_WIRING = ['MLFLOW_AUTH', 'MLFLOW_AUTH_DEFAULT_PERMISSION', 'MLFLOW_IAM_PRINCIPALS', 'MLFLOW_USERNAME', 'MLFLOW_PASSWORD'];
+const PROXY_ENTRYPOINT = join(REPO_ROOT, 'containers', 'nginx', 'entrypoint.sh');
+
+/** Configurations whose task definitions differ in the variables they set; together they set every documented one. */
+const CONFIGURATIONS = [
+  ['defaults', {}],
+  ['proxied artifacts and background jobs', { proxyArtifacts: true, mlflowBackgroundJobs: true, taskMemoryMiB: 4096 }],
+  ['personal accounts (auth=users) with the Studio role on the IAM route', { auth: 'users' }],
+  ['personal accounts, no SageMaker and no IAM principal', { auth: 'users', sagemaker: 'none' }],
+] as const;
+
+/** Variables the entrypoint reads that are not the stack's to set: the loopback test settings. */
+const NOT_FROM_THE_STACK = ['MLFLOW_DB_HELPER', 'MLFLOW_LISTEN_PORT'];
 
 describe('the MLflow container contract', () => {
-  for (const [name, settings] of [['defaults', {}], ['proxied artifacts and background jobs', { proxyArtifacts: true, mlflowBackgroundJobs: true, taskMemoryMiB: 4096 }]] as const) {
+  const contracts = CONFIGURATIONS.map(([name, settings]) => [name, taskContract(settings)] as const);
+  for (const [name, { mlflow, proxy }] of contracts) {
     it(`${name}: the stack sets only documented variables, and every required one`, () => {
-      const { mlflow } = taskContract(settings);
       const given = [...Object.keys(mlflow.environment), ...mlflow.secrets];
       const documented = documentedVariables(MLFLOW_ENTRYPOINT);
       const undocumented = given.filter((variable) => !documented.has(variable));
@@ -60,14 +66,65 @@ describe('the MLflow container contract', () => {
       const fromImage = imageVariables(MLFLOW_DOCKERFILE);
       const missing = requiredVariables(MLFLOW_ENTRYPOINT).filter((variable) => !given.includes(variable) && !fromImage.has(variable));
       assert.deepEqual(missing, [], 'required by the entrypoint but set neither by the stack nor by the image');
-      const unused = [...documented].filter((variable) => !given.includes(variable) && !fromImage.has(variable)
-        && !['MLFLOW_DB_HELPER', 'MLFLOW_LISTEN_PORT', ...AWAITING_STACK_WIRING].includes(variable));
-      assert.deepEqual(unused, [], 'documented as set by the stack, but the stack does not set it');
+    });
+    it(`${name}: the proxy gets only variables its entrypoint documents`, () => {
+      const documented = documentedVariables(PROXY_ENTRYPOINT);
+      const given = [...Object.keys(proxy.environment), ...proxy.secrets];
+      assert.deepEqual(given.filter((variable) => !documented.has(variable)), []);
     });
   }
 
+  it('every variable the MLflow entrypoint documents is set by the stack in some configuration (or by the image)', () => {
+    const everGiven = new Set(contracts.flatMap(([, { mlflow }]) => [...Object.keys(mlflow.environment), ...mlflow.secrets]));
+    const fromImage = imageVariables(MLFLOW_DOCKERFILE);
+    const unused = [...documentedVariables(MLFLOW_ENTRYPOINT)].filter((variable) => !everGiven.has(variable) && !fromImage.has(variable)
+      && !NOT_FROM_THE_STACK.includes(variable));
+    assert.deepEqual(unused, [], 'documented as set by the stack, but the stack sets it in no configuration');
+  });
+
+  it('every variable the proxy entrypoint documents is set by the stack in some configuration', () => {
+    const everGiven = new Set(contracts.flatMap(([, { proxy }]) => [...Object.keys(proxy.environment), ...proxy.secrets]));
+    assert.deepEqual([...documentedVariables(PROXY_ENTRYPOINT)].filter((variable) => !everGiven.has(variable)), []);
+  });
+
+  it('users mode: MLflow gets the mode, the default permission, the IAM principals and the admin from the secret; the proxy no password', () => {
+    const { mlflow, proxy } = taskContract({ auth: 'users', authDefaultPermission: 'READ' });
+    assert.equal(mlflow.environment.MLFLOW_AUTH, 'users');
+    assert.equal(mlflow.environment.MLFLOW_AUTH_DEFAULT_PERMISSION, 'READ');
+    assert.deepEqual(mlflow.secrets, ['MLFLOW_PASSWORD', 'MLFLOW_USERNAME', 'PASSWORD', 'USERNAME']);
+    assert.deepEqual(proxy.secrets, ['MLFLOW_GATEWAY_TOKEN']);
+    assert.deepEqual(Object.keys(proxy.environment).sort(), ['MLFLOW_AUTH', 'MLFLOW_IAM_PRINCIPALS']);
+    assert.equal(proxy.environment.MLFLOW_AUTH, 'users');
+    assert.deepEqual(proxy.environment.MLFLOW_IAM_PRINCIPALS, mlflow.environment.MLFLOW_IAM_PRINCIPALS, 'both containers admit the same principals');
+  });
+
+  it('the IAM principals: the SageMaker roles by their fixed names, then the configured ones, as ARN=user', () => {
+    const { mlflow } = taskContract({ auth: 'users', sagemaker: 'both', iamPrincipals: 'arn:aws:iam::123456789012:role/ci=ci-bot' });
+    const rendered = JSON.stringify(mlflow.environment.MLFLOW_IAM_PRINCIPALS);
+    assert.match(rendered, /:role\/mlflow-lab-studio-us-west-2=sagemaker-studio,arn:/);
+    assert.match(rendered, /:role\/mlflow-lab-notebook-us-west-2=sagemaker-notebook,arn:aws:iam::123456789012:role\/ci=ci-bot"/);
+    assert.match(rendered, /"Ref":"AWS::AccountId"/, 'the roles\' ARNs name the deployment\'s account');
+  });
+
+  it('the end-to-end harness renders the principals for its account, and refuses any other deploy-time expression', () => {
+    const { mlflow } = taskContract({ auth: 'users', sagemaker: 'both' });
+    assert.equal(renderForAccount(mlflow.environment.MLFLOW_IAM_PRINCIPALS),
+      `arn:aws:iam::${LOOPBACK_ACCOUNT}:role/mlflow-lab-studio-us-west-2=sagemaker-studio,arn:aws:iam::${LOOPBACK_ACCOUNT}:role/mlflow-lab-notebook-us-west-2=sagemaker-notebook`);
+    assert.throws(() => renderForAccount(mlflow.environment.HOST), /not a value of the account and partition alone/);
+    assert.throws(() => renderForAccount({ 'Fn::Join': ['', [{ Ref: 'AWS::Region' }]] }), /not a value of the account/);
+  });
+
+  it('no IAM principal (no SageMaker stack, none configured): no IAM route variables, users mode or not', () => {
+    for (const auth of ['shared', 'users'] as const) {
+      const { mlflow, proxy } = taskContract({ auth, sagemaker: 'none' });
+      assert.equal(mlflow.environment.MLFLOW_IAM_PRINCIPALS, undefined, auth);
+      assert.equal(proxy.environment.MLFLOW_IAM_PRINCIPALS, undefined, auth);
+      assert.ok(!proxy.secrets.includes('MLFLOW_GATEWAY_TOKEN'), auth);
+    }
+  });
+
   it('the database credentials come from secrets, never from the plain environment', () => {
-    const { mlflow, proxy } = taskContract();
+    const { mlflow, proxy } = taskContract({ sagemaker: 'none' });
     assert.deepEqual(mlflow.secrets, ['PASSWORD', 'USERNAME']);
     assert.deepEqual(proxy.secrets, ['MLFLOW_PASSWORD', 'MLFLOW_USERNAME']);
     for (const value of Object.values(mlflow.environment)) assert.doesNotMatch(JSON.stringify(value), /SecretString|secretsmanager/i);
@@ -88,7 +145,11 @@ describe('the MLflow container contract', () => {
     assert.ok(mlflowSeconds >= proxySeconds + 30, `proxy ${proxySeconds} s, MLflow ${mlflowSeconds} s`);
   });
 
-  it('the proxy gets no plain variables: its listen port and upstream are the image defaults', () => {
-    assert.deepEqual(taskContract().proxy.environment, {});
+  it('shared mode: the proxy gets its listen port and upstream from the image, and only the IAM route\'s variables', () => {
+    assert.deepEqual(taskContract({ sagemaker: 'none' }).proxy.environment, {});
+    const { proxy, mlflow } = taskContract();
+    assert.deepEqual(Object.keys(proxy.environment), ['MLFLOW_IAM_PRINCIPALS']);
+    assert.deepEqual(proxy.secrets, ['MLFLOW_GATEWAY_TOKEN', 'MLFLOW_PASSWORD', 'MLFLOW_USERNAME']);
+    assert.equal(mlflow.environment.MLFLOW_AUTH, undefined, 'MLflow runs without its authentication app');
   });
 });

@@ -372,6 +372,64 @@ function admittedAtMost(limit: { rate: number; burst: number }, seconds: number)
   return limit.burst + 1 + Math.ceil(limit.rate * seconds) + 1;
 }
 
+describe('nginx auth proxy in users mode with the IAM route (real nginx, shipped configuration)', () => {
+  const TOKEN = 'T'.repeat(20) + 'oken0123456789abcdefghijklmn';
+  const ROLE_SESSION = 'arn:aws:sts::123456789012:assumed-role/mlflow-lab-studio-us-west-2/SageMaker-1';
+  let upstream: StandInUpstream;
+  let proxy: RunningProxy;
+
+  before(async () => {
+    requireProgram('nginx', "Debian package 'nginx'");
+    upstream = await startStandInUpstream();
+    // As the stack sets it in users mode: no password for the proxy (the entrypoint ignores these), the mode, the
+    // IAM principals and the gateway token.
+    proxy = await startProxy({
+      upstreamPort: upstream.port, username: 'ignored', password: 'ignored',
+      env: { MLFLOW_AUTH: 'users', MLFLOW_GATEWAY_TOKEN: TOKEN, MLFLOW_IAM_PRINCIPALS: 'arn:aws:iam::123456789012:role/mlflow-lab-studio-us-west-2=sagemaker-studio' },
+    });
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    await upstream?.stop();
+  });
+
+  const seen = (reply: Reply) => JSON.parse(reply.body.toString()) as { headers: Record<string, string> };
+
+  it('passes a well-formed Authorization header on for MLflow to check, and a client\'s X-MLflow-Auth-User never', async () => {
+    const authorization = basicAuth('alice', 'any password MLflow will judge');
+    const reply = await call(proxy.port, '/echo', { headers: { authorization, 'x-mlflow-auth-user': 'admin' } });
+    assert.equal(reply.status, 200, reply.body.toString());
+    assert.equal(seen(reply).headers.authorization, authorization);
+    assert.ok(!seen(reply).headers['x-mlflow-auth-user'], 'the forged identity header is replaced by nothing');
+  });
+
+  it('still refuses malformed and over-long credentials itself, before MLflow', async () => {
+    for (const authorization of ['Basic !!!', 'Bearer x', basicAuth('alice', 'p'.repeat(300)), basicAuth('', 'password')]) {
+      assert.equal((await call(proxy.port, '/echo', { headers: { authorization, ...newClient() } })).status, 401, authorization);
+    }
+  });
+
+  it('takes a listed role\'s session with the right token as its user: no Authorization, no gateway headers reach MLflow', async () => {
+    const reply = await call(proxy.port, '/echo', { headers: { 'x-mlflow-gateway-token': TOKEN, 'x-mlflow-iam-principal': ROLE_SESSION, authorization: basicAuth('alice', 'pw') } });
+    assert.equal(reply.status, 200, reply.body.toString());
+    const headers = seen(reply).headers;
+    assert.equal(headers['x-mlflow-auth-user'], 'sagemaker-studio');
+    assert.equal(headers.authorization, undefined);
+    assert.ok(!headers['x-mlflow-gateway-token'] && !headers['x-mlflow-iam-principal'], JSON.stringify(headers));
+  });
+
+  it('refuses a wrong token or an unlisted principal with 401, whatever else the request carries', async () => {
+    for (const headers of [
+      { 'x-mlflow-gateway-token': `${TOKEN.slice(0, -1)}x`, 'x-mlflow-iam-principal': ROLE_SESSION },
+      { 'x-mlflow-gateway-token': TOKEN, 'x-mlflow-iam-principal': 'arn:aws:sts::123456789012:assumed-role/other/s' },
+      { 'x-mlflow-gateway-token': `${TOKEN.slice(0, -1)}x`, 'x-mlflow-iam-principal': ROLE_SESSION, authorization: basicAuth('alice', 'pw') },
+    ] as Array<Record<string, string>>) {
+      assert.equal((await call(proxy.port, '/echo', { headers: { ...headers, ...newClient() } })).status, 401, JSON.stringify(headers));
+    }
+  });
+});
+
 describe('nginx auth proxy attempt limits (real nginx, shipped configuration)', () => {
   let upstream: StandInUpstream;
   let proxy: RunningProxy;

@@ -5,17 +5,23 @@
  * limits, and that no client can pass itself off as an IAM principal.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { CloudFormationClient, CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { after, before, describe, it } from 'node:test';
 import { basicAuth } from '../containers/support/proxy';
 import { http, type HttpResponse } from './support/http';
 import { startStack, type E2eStack } from './support/stack';
+import { LOOPBACK_ACCOUNT } from './support/task-definition';
+import { STANDIN_REGION } from './support/aws-standin';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_DESCRIPTION_PREFIX, STACK_NAMES } from '../../src/names';
+import { REPO_ROOT } from '../support/python-env';
 
 const ACCOUNT = '123456789012';
 const ROLE = 'SageMakerExecutionRole';
 const IAM_USER = 'sagemaker-exec';
 const SESSION_ARN = `arn:aws:sts::${ACCOUNT}:assumed-role/${ROLE}/SageMaker`;
-const GATEWAY_TOKEN = randomBytes(32).toString('base64url');
 const PASSWORDS: Record<string, string> = {
   reader: randomBytes(18).toString('base64url'),
   outsider: randomBytes(18).toString('base64url'),
@@ -24,12 +30,15 @@ const PASSWORDS: Record<string, string> = {
 
 let stack: E2eStack;
 let experimentId: string;
+let GATEWAY_TOKEN: string;
 
 before(async () => {
-  stack = await startStack({
-    auth: 'users',
-    iam: { principals: `arn:aws:iam::${ACCOUNT}:role/service-role/${ROLE}=${IAM_USER}`, gatewayToken: GATEWAY_TOKEN },
-  });
+  // The task definition as the stack synthesizes it in users mode: the admin from the secret, the default permission,
+  // the Studio role and this configured role on the IAM route, the gateway token.
+  stack = await startStack({ settings: { auth: 'users', iamPrincipals: `arn:aws:iam::${ACCOUNT}:role/service-role/${ROLE}=${IAM_USER}` } });
+  assert.equal(ACCOUNT, LOOPBACK_ACCOUNT, 'the ARNs the test sends name the account the harness renders the stack\'s ARNs in');
+  GATEWAY_TOKEN = stack.gatewayToken!;
+  assert.ok(GATEWAY_TOKEN, 'the stack gives the proxy a gateway token in users mode with IAM principals');
 });
 
 after(async () => {
@@ -146,6 +155,13 @@ describe('users mode with the real MLflow authentication app', () => {
     assert.equal((await call(`/api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`, { headers: iam })).status, 403);
   });
 
+  it('the stack\'s own SageMaker role (its fixed name, in the deployment\'s account) is the sagemaker-studio user', async () => {
+    const studio = { 'x-mlflow-gateway-token': GATEWAY_TOKEN, 'x-mlflow-iam-principal': `arn:aws:sts::${ACCOUNT}:assumed-role/mlflow-lab-studio-us-west-2/SageMaker-1700000000` };
+    const current = await ok(call('/api/2.0/mlflow/users/current', { headers: studio }));
+    assert.equal(current.user.username, 'sagemaker-studio');
+    assert.equal(current.user.is_admin, false);
+  });
+
   it('never takes a forged principal: no token, a wrong token, an unmapped ARN, a forged user header', async () => {
     const asIam = async (headers: Record<string, string>, user?: string): Promise<HttpResponse> =>
       call('/api/2.0/mlflow/users/current', { headers, ...(user ? { user } : {}) });
@@ -169,6 +185,43 @@ describe('users mode with the real MLflow authentication app', () => {
     // Straight to MLflow (only the proxy can, in the task): the header names IAM-mapped users only, never the admin.
     const direct = await call('/api/2.0/mlflow/users/current', { base: stack.servers[0].url, headers: { 'x-mlflow-auth-user': stack.username } });
     assert.equal(direct.status, 401);
+  });
+
+  it('the CLI adds a teammate (password generated into Secrets Manager) and grants READ, through the endpoint the stack outputs name', async () => {
+    // The deployment as the CLI finds it: the two stacks' outputs in CloudFormation (moto), the secrets in Secrets Manager.
+    const cloudformation = new CloudFormationClient({ region: STANDIN_REGION, endpoint: stack.aws.clientEnv().AWS_ENDPOINT_URL, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    const template = (description: string, outputs: Record<string, string>) => JSON.stringify({
+      Description: `${STACK_DESCRIPTION_PREFIX}${description}`,
+      Resources: { Placeholder: { Type: 'AWS::CloudFormation::WaitConditionHandle' } },
+      Outputs: Object.fromEntries(Object.entries(outputs).map(([key, value]) => [key, { Value: value }])),
+    });
+    await cloudformation.send(new CreateStackCommand({ StackName: STACK_NAMES.gateway, TemplateBody: template('gateway', { [GATEWAY_OUTPUTS.trackingUri]: stack.proxy!.url }) }));
+    await cloudformation.send(new CreateStackCommand({ StackName: STACK_NAMES.mlflow, TemplateBody: template('mlflow', { [MLFLOW_OUTPUTS.mlflowCredentialsSecretName]: stack.secretName }) }));
+    const cli = (...args: string[]) => spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'cli.js'), 'users', ...args, '--region', STANDIN_REGION], {
+      encoding: 'utf8', cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: stack.workDir, ...stack.aws.clientEnv() }, timeout: 120_000,
+    });
+
+    const added = cli('add', 'teammate');
+    assert.equal(added.status, 0, added.stderr);
+    assert.doesNotMatch(added.stdout + added.stderr, /password:/i, 'no password printed without --show-password');
+    const secret = await stack.runPython(['-c', 'import boto3, sys; print(boto3.client("secretsmanager").get_secret_value(SecretId="mlflow/users/teammate")["SecretString"])'], stack.aws.clientEnv());
+    const { username, password } = JSON.parse(secret.stdout.trim());
+    assert.equal(username, 'teammate');
+    assert.ok(password.length >= 20, 'a generated password');
+    const teammate: Call = { user: 'teammate', password };
+    // Default NO_PERMISSIONS until granted.
+    assert.equal((await call(`/api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`, teammate)).status, 403);
+
+    const granted = cli('grant', 'teammate', '--experiment', 'team-experiment', '--permission', 'READ');
+    assert.equal(granted.status, 0, granted.stderr);
+    assert.equal((await call(`/api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`, teammate)).status, 200);
+    assert.equal((await call('/api/2.0/mlflow/runs/create', { ...teammate, body: { experiment_id: experimentId } })).status, 403);
+
+    const listed = cli('list');
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(listed.stdout, /teammate/);
+    // A wrong password for the personal account is 401.
+    assert.equal((await call('/api/2.0/mlflow/users/current', { user: 'teammate', password: `${password}x` })).status, 401);
   });
 
   it('takes a new admin password from the secret at the next start; the old one stops working', async () => {

@@ -17,23 +17,81 @@ describe('HttpGatewayStack', () => {
     assert.match(subnetImports, /privateSubnet2/);
   });
 
-  test('HTTP API with the load balancer listener as default integration, through the VPC link', () => {
+  test('HTTP API with the load balancer listener as integration of both routes, through the VPC link', () => {
     gateway.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
-    gateway.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
-    gateway.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
-      IntegrationType: 'HTTP_PROXY',
-      ConnectionType: 'VPC_LINK',
-      IntegrationMethod: 'ANY',
-      ConnectionId: { Ref: Match.stringLikeRegexp('VpcLink') },
-      IntegrationUri: { 'Fn::ImportValue': Match.stringLikeRegexp('LoadBalancerHttp') },
-    });
+    gateway.resourceCountIs('AWS::ApiGatewayV2::Integration', 2);
+    for (const [, integration] of resourcesOfType(gateway, 'AWS::ApiGatewayV2::Integration')) {
+      assert.equal(integration.Properties.IntegrationType, 'HTTP_PROXY');
+      assert.equal(integration.Properties.ConnectionType, 'VPC_LINK');
+      assert.equal(integration.Properties.IntegrationMethod, 'ANY');
+      assert.match(JSON.stringify(integration.Properties.ConnectionId), /VpcLink/);
+      assert.match(JSON.stringify(integration.Properties.IntegrationUri), /LoadBalancerHttp/);
+    }
   });
 
-  test('both the $default route and ANY /{proxy+} go to that integration', () => {
-    const [[integrationId]] = resourcesOfType(gateway, 'AWS::ApiGatewayV2::Integration');
-    const routes = resourcesOfType(gateway, 'AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties);
-    assert.deepEqual(routes.map((r) => r.RouteKey).sort(), ['$default', 'ANY /{proxy+}']);
-    for (const route of routes) assert.deepEqual(route.Target, { 'Fn::Join': ['', ['integrations/', { Ref: integrationId }]] });
+  /** Route key -> [its authorization type, the RequestParameters of its integration]. */
+  function routesOf(template: Template): Record<string, [string, Record<string, unknown> | undefined]> {
+    const integrations = Object.fromEntries(resourcesOfType(template, 'AWS::ApiGatewayV2::Integration'));
+    return Object.fromEntries(resourcesOfType(template, 'AWS::ApiGatewayV2::Route').map(([, r]) => {
+      const target = JSON.stringify(r.Properties.Target);
+      const [integrationId] = Object.keys(integrations).filter((id) => target.includes(`"${id}"`));
+      return [r.Properties.RouteKey, [r.Properties.AuthorizationType ?? 'NONE', integrations[integrationId].Properties.RequestParameters]];
+    }));
+  }
+
+  test('the password routes ($default, ANY /{proxy+}): no authorizer, and the integration deletes the IAM route\'s headers', () => {
+    const routes = routesOf(gateway);
+    assert.deepEqual(Object.keys(routes).sort(), ['$default', 'ANY /iam/{proxy+}', 'ANY /{proxy+}']);
+    for (const key of ['$default', 'ANY /{proxy+}']) {
+      assert.deepEqual(routes[key], ['NONE', { 'remove:header.X-MLflow-IAM-Principal': '', 'remove:header.X-MLflow-Gateway-Token': '' }], key);
+    }
+  });
+
+  test('with either front door (lean: Cloud Map): the password routes delete the IAM route\'s headers, the IAM route overwrites them', () => {
+    for (const profile of ['standard', 'lean'] as const) {
+      const routes = routesOf(Template.fromStack(buildTestPlatform({ profile }).gateway));
+      for (const key of ['$default', 'ANY /{proxy+}']) {
+        assert.deepEqual(routes[key], ['NONE', { 'remove:header.X-MLflow-IAM-Principal': '', 'remove:header.X-MLflow-Gateway-Token': '' }], `${profile}: ${key}`);
+      }
+      const [authorization, parameters] = routes['ANY /iam/{proxy+}'];
+      assert.equal(authorization, 'AWS_IAM', profile);
+      assert.equal(parameters?.['overwrite:header.X-MLflow-IAM-Principal'], '$context.identity.userArn', profile);
+    }
+  });
+
+  test('the IAM route: IAM authorizer, prefix cut, the verified caller ARN and the token from its secret overwrite any client header', () => {
+    const [authorization, parameters] = routesOf(gateway)['ANY /iam/{proxy+}'];
+    assert.equal(authorization, 'AWS_IAM');
+    assert.deepEqual(Object.keys(parameters ?? {}).sort(), ['overwrite:header.X-MLflow-Gateway-Token', 'overwrite:header.X-MLflow-IAM-Principal', 'overwrite:path']);
+    assert.equal(parameters?.['overwrite:path'], '/$request.path.proxy');
+    assert.equal(parameters?.['overwrite:header.X-MLflow-IAM-Principal'], '$context.identity.userArn');
+    const token = JSON.stringify(parameters?.['overwrite:header.X-MLflow-Gateway-Token']);
+    assert.match(token, /\{\{resolve:secretsmanager:",\{"Fn::ImportValue":"MLflowVpcStack:ExportsOutputRefGatewayTokenSecret[0-9A-F]+"\},":SecretString:token::\}\}/);
+  });
+
+  test('the IAM route\'s outputs: its tracking URI (<endpoint>/iam) and the ARN principals are granted execute-api:Invoke on', () => {
+    const outputs = gateway.toJSON().Outputs;
+    assert.match(JSON.stringify(outputs[GATEWAY_OUTPUTS.iamTrackingUri].Value), /^\{"Fn::Join":\["",\["https:\/\/",.*"\/iam"\]\]\}$/);
+    assert.match(JSON.stringify(outputs[GATEWAY_OUTPUTS.iamInvokeArn].Value), /:execute-api:us-west-2:.*"\/\$default\/\*\/iam\/\*"/);
+  });
+
+  test('no IAM principal (no SageMaker stack, none configured): no IAM route, no token, no IAM outputs; the headers are still deleted', () => {
+    const platformWithout = buildTestPlatform({ sagemaker: 'none' });
+    const template = Template.fromStack(platformWithout.gateway);
+    const routes = routesOf(template);
+    assert.deepEqual(Object.keys(routes).sort(), ['$default', 'ANY /{proxy+}']);
+    assert.deepEqual(routes['$default'][1], { 'remove:header.X-MLflow-IAM-Principal': '', 'remove:header.X-MLflow-Gateway-Token': '' });
+    assert.equal(template.toJSON().Outputs[GATEWAY_OUTPUTS.iamTrackingUri], undefined);
+    Template.fromStack(platformWithout.mlflow).resourceCountIs('AWS::SecretsManager::Secret', 2);
+    // A configured principal alone brings the route.
+    const withPrincipal = Template.fromStack(buildTestPlatform({ sagemaker: 'none', iamPrincipals: 'arn:aws:iam::123456789012:role/batch' }).gateway);
+    assert.equal(routesOf(withPrincipal)['ANY /iam/{proxy+}'][0], 'AWS_IAM');
+  });
+
+  test('access logs name the IAM caller', () => {
+    gateway.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('\\$context\\.identity\\.userArn') },
+    });
   });
 
   test('auto-deployed $default stage with throttling and access logs', () => {

@@ -92,9 +92,13 @@ describe('lean profile: the service', () => {
 
 describe('lean profile: the gateway', () => {
   test('the VPC link integration is the Cloud Map service, through the VPC link in the public subnets', () => {
-    const [, integration] = only(resourcesOfType(gateway, 'AWS::ApiGatewayV2::Integration'), 'integration');
-    assert.equal(integration.Properties.ConnectionType, 'VPC_LINK');
-    assert.match(JSON.stringify(integration.Properties.IntegrationUri), /CloudmapService/);
+    // The password routes' integration and the IAM route's.
+    const integrations = resourcesOfType(gateway, 'AWS::ApiGatewayV2::Integration');
+    assert.equal(integrations.length, 2);
+    for (const [, integration] of integrations) {
+      assert.equal(integration.Properties.ConnectionType, 'VPC_LINK');
+      assert.match(JSON.stringify(integration.Properties.IntegrationUri), /CloudmapService/);
+    }
     const [, link] = only(resourcesOfType(gateway, 'AWS::ApiGatewayV2::VpcLink'), 'VPC link');
     assert.match(JSON.stringify(link.Properties.SubnetIds), /publicSubnet1.*publicSubnet2/);
   });
@@ -112,12 +116,15 @@ describe('lean profile: the gateway', () => {
     assert.equal(taskGroup[1].Properties.SecurityGroupIngress, undefined);
   });
 
-  test(`a 503 carries Retry-After: ${PAUSED_RETRY_AFTER_SECONDS}, with either front door`, () => {
+  test(`a 503 carries Retry-After: ${PAUSED_RETRY_AFTER_SECONDS}, with either front door, on every route's integration`, () => {
     for (const template of [gateway, Template.fromStack(standard.gateway)]) {
-      const [, integration] = only(resourcesOfType(template, 'AWS::ApiGatewayV2::Integration'), 'integration');
-      assert.deepEqual(integration.Properties.ResponseParameters, {
-        503: { ResponseParameters: [{ Destination: 'overwrite:header.Retry-After', Source: String(PAUSED_RETRY_AFTER_SECONDS) }] },
-      });
+      const integrations = resourcesOfType(template, 'AWS::ApiGatewayV2::Integration');
+      assert.ok(integrations.length > 0);
+      for (const [, integration] of integrations) {
+        assert.deepEqual(integration.Properties.ResponseParameters, {
+          503: { ResponseParameters: [{ Destination: 'overwrite:header.Retry-After', Source: String(PAUSED_RETRY_AFTER_SECONDS) }] },
+        });
+      }
     }
   });
 });

@@ -127,8 +127,12 @@ describe('secrets', () => {
     mlflowTemplate({ mlflowSecretName: 'team-a/mlflow' }).hasResourceProperties('AWS::SecretsManager::Secret', { Name: 'team-a/mlflow' });
   });
 
-  test('database credentials are generated too', () => {
-    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+  test('database credentials are generated too, and the IAM route\'s token (48 letters and digits) when any IAM principal is admitted', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 3);
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { SecretStringTemplate: '{}', GenerateStringKey: 'token', PasswordLength: 48, ExcludePunctuation: true, IncludeSpace: false },
+    });
+    mlflowTemplate({ sagemaker: 'none' }).resourceCountIs('AWS::SecretsManager::Secret', 2);
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: Match.objectLike({ SecretStringTemplate: '{"username":"mlflow"}', GenerateStringKey: 'password' }),
     });
@@ -146,12 +150,27 @@ describe('service', () => {
     mlflowTemplate({ taskCpu: 2048, taskMemoryMiB: 8192 }).hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '2048', Memory: '8192' });
   });
 
-  test('the proxy container gets the MLflow credentials as ECS secrets and listens on 80', () => {
+  test('the proxy container gets the MLflow credentials and the gateway token as ECS secrets and listens on 80', () => {
     const proxy = container(template, CONTAINER_NAMES.proxy);
     assert.deepEqual(proxy.PortMappings.map((p: any) => p.ContainerPort), [80]);
-    assert.deepEqual(proxy.Secrets.map((s: any) => s.Name).sort(), ['MLFLOW_PASSWORD', 'MLFLOW_USERNAME']);
-    assert.equal(proxy.Environment, undefined);
+    assert.deepEqual(proxy.Secrets.map((s: any) => s.Name).sort(), ['MLFLOW_GATEWAY_TOKEN', 'MLFLOW_PASSWORD', 'MLFLOW_USERNAME']);
+    const token = proxy.Secrets.find((s: any) => s.Name === 'MLFLOW_GATEWAY_TOKEN');
+    assert.match(JSON.stringify(token.ValueFrom), /^\{"Fn::Join":\["",\[\{"Ref":"GatewayTokenSecret[0-9A-F]+"\},":token::"\]\]\}$/);
+    assert.deepEqual(proxy.Environment.map((e: any) => e.Name), ['MLFLOW_IAM_PRINCIPALS']);
+    assert.equal(container(mlflowTemplate({ sagemaker: 'none' }), CONTAINER_NAMES.proxy).Environment, undefined);
     assert.ok(proxy.Essential);
+  });
+
+  test('users mode: the admin credentials go to MLflow, not the proxy', () => {
+    const users = mlflowTemplate({ auth: 'users' });
+    const names = (name: string) => container(users, name).Secrets.map((s: any) => s.Name).sort();
+    assert.deepEqual(names(CONTAINER_NAMES.proxy), ['MLFLOW_GATEWAY_TOKEN']);
+    assert.deepEqual(names(CONTAINER_NAMES.mlflow), ['MLFLOW_PASSWORD', 'MLFLOW_USERNAME', 'PASSWORD', 'USERNAME']);
+    const admin = container(users, CONTAINER_NAMES.mlflow).Secrets.filter((s: any) => s.Name.startsWith('MLFLOW_'));
+    for (const secret of admin) assert.match(JSON.stringify(secret.ValueFrom), /"Ref":"MlflowCredentialsSecret[0-9A-F]+"\},":(username|password)::"/);
+    const environment = Object.fromEntries(container(users, CONTAINER_NAMES.mlflow).Environment.map((e: any) => [e.Name, e.Value]));
+    assert.equal(environment.MLFLOW_AUTH, 'users');
+    assert.equal(environment.MLFLOW_AUTH_DEFAULT_PERMISSION, 'NO_PERMISSIONS');
   });
 
   test('the MLflow container gets bucket, host, port and database as environment and the database login as secrets', () => {

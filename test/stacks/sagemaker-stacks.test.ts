@@ -9,11 +9,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { HOME_EFS_METADATA_KEY as CLI_HOME_EFS_METADATA_KEY } from '../../src/cli/studio-cleanup';
-import { SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
+import { REQUESTS_AUTH_AWS_SIGV4_VERSION, SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
 import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/config/platform-config';
 import { NOTEBOOK_PLATFORM, onStartScript } from '../../src/constructs/notebook-instance';
 import { HOME_EFS_METADATA_KEY, StudioUser } from '../../src/constructs/studio-user';
 import { EXPORT_NAMES, STACK_NAMES } from '../../src/names';
+import { taskContract } from '../e2e/support/task-definition';
 import { buildTestPlatform, resourcesOfType } from '../support/synth';
 
 const both = buildTestPlatform({ sagemaker: 'both' });
@@ -124,7 +125,7 @@ describe('SageMakerStudioUserStack', () => {
 
 describe('the SageMaker execution role grants only what the lab needs', () => {
   const expectedSids = [
-    'AttachToVpc', 'FindMlflowServingImage', 'ListArtifactBucket', 'PassThisRoleToSageMaker', 'PublishTrainingMetrics', 'PullContainerImages',
+    'AttachToVpc', 'FindMlflowServingImage', 'InvokeMlflowIamRoute', 'ListArtifactBucket', 'PassThisRoleToSageMaker', 'PublishTrainingMetrics', 'PullContainerImages',
     'ReadPlatformStackOutputs', 'ReadWriteArtifacts', 'SageMakerInThisAccountAndRegion',
     'SageMakerListAndSearch', 'WriteSageMakerLogs',
   ];
@@ -138,9 +139,9 @@ describe('the SageMaker execution role grants only what the lab needs', () => {
         assert.equal(statement.Effect, 'Allow');
         const actions = [statement.Action].flat() as string[];
         if (statement.Sid) continue;
-        // The grants CDK writes for the secret and the notebook's KMS key carry no Sid.
+        // The grant CDK writes for the notebook's KMS key carries no Sid.
         const services = new Set(actions.map((a) => a.split(':')[0]));
-        assert.ok([...services].every((s) => ['secretsmanager', 'kms'].includes(s)), `unexpected actions ${actions}`);
+        assert.ok([...services].every((s) => ['kms'].includes(s)), `unexpected actions ${actions}`);
       }
     });
 
@@ -155,12 +156,21 @@ describe('the SageMaker execution role grants only what the lab needs', () => {
       }
     });
 
-    test(`${name}: reads the MLflow secret only`, () => {
-      const secretStatements = roleStatements(template).filter((s) => [s.Action].flat().some((a: string) => a.startsWith('secretsmanager:')));
-      assert.equal(secretStatements.length, 1);
-      assert.deepEqual([secretStatements[0].Action].flat().sort(), ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
-      assert.match(JSON.stringify(secretStatements[0].Resource), /MlflowCredentialsSecret/);
-      assert.doesNotMatch(JSON.stringify(secretStatements[0].Resource), /BackendStore/);
+    test(`${name}: reads no secret: reaches MLflow on the gateway's IAM route only (execute-api:Invoke on /iam/*)`, () => {
+      const statements = roleStatements(template);
+      assert.deepEqual(statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('secretsmanager:'))), []);
+      const invoke = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('execute-api:')));
+      assert.equal(invoke.length, 1);
+      assert.equal(invoke[0].Action, 'execute-api:Invoke');
+      const resource = JSON.stringify(invoke[0].Resource);
+      assert.match(resource, /^\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":execute-api:us-west-2:",\{"Ref":"AWS::AccountId"\},":",\{"Fn::ImportValue":"HttpGatewayStack:ExportsOutputRefGatewayApi[0-9A-F]+"\},"\/\$default\/\*\/iam\/\*"\]\]\}$/);
+    });
+
+    test(`${name}: the role has the fixed name the MLflow stack admits on the IAM route, as its SageMaker user`, () => {
+      const [[, role]] = resourcesOfType(template, 'AWS::IAM::Role');
+      assert.equal(role.Properties.RoleName, `mlflow-lab-${name}-us-west-2`);
+      const principals = JSON.stringify(taskContract({ sagemaker: 'both' }).proxy.environment.MLFLOW_IAM_PRINCIPALS);
+      assert.ok(principals.includes(`:role/mlflow-lab-${name}-us-west-2=sagemaker-${name}`), principals);
     });
 
     test(`${name}: DescribeStacks on the platform's own stacks only`, () => {
@@ -220,23 +230,24 @@ describe('SageMakerNotebookInstanceStack', () => {
       .hasResourceProperties('AWS::SageMaker::NotebookInstance', { InstanceType: 'ml.m5.xlarge', VolumeSizeInGB: 50 });
   });
 
-  test('the lifecycle script gets the tracking URI from the gateway stack, the secret name and the pinned client, and no credential', () => {
+  test('the lifecycle script gets the IAM route from the gateway stack, SigV4 on, the pinned client, and no credential', () => {
     const [[, config]] = resourcesOfType(notebook, 'AWS::SageMaker::NotebookInstanceLifecycleConfig');
     const script = JSON.stringify(config.Properties.OnStart[0].Content['Fn::Base64']);
     assert.match(script, /MLFLOW_TRACKING_URI=https:\/\//);
-    assert.match(script, /HttpGatewayStack:ExportsOutputRefGatewayApi/);
-    assert.match(script, /MLFLOW_CREDENTIALS_SECRET_NAME=mlflow-server-credentials/);
+    assert.match(script, /HttpGatewayStack:ExportsOutputRefGatewayApi[0-9A-F]+"\},".execute-api.us-west-2.",\{"Ref":"AWS::URLSuffix"\},"\/iam\\nexport MLFLOW_TRACKING_AWS_SIGV4=true\\n/);
+    assert.doesNotMatch(script, /MLFLOW_CREDENTIALS_SECRET_NAME|mlflow-server-credentials/);
+    assert.ok(script.includes(`requests-auth-aws-sigv4==${REQUESTS_AUTH_AWS_SIGV4_VERSION}`), script);
     // The client pinned to the server's default release, and the SDK to the lab's; no package without an exact pin.
     assert.ok(script.includes(`mlflow==${DEFAULT_CONFIG.mlflowVersion}`), script);
     assert.ok(script.includes(`sagemaker==${SAGEMAKER_SDK_VERSION}`), script);
     const installs = [...script.matchAll(/pip install --quiet ((?:[^ &]+ )*[^ &]+) &&/g)].map((m) => m[1].split(' '));
     assert.equal(installs.length, 1, script);
-    for (const requirement of installs[0]) assert.match(requirement, /^[a-z0-9-]+==\d+\.\d+\.\d+$/, `unpinned install ${requirement}`);
+    for (const requirement of installs[0]) assert.match(requirement, /^[a-z0-9-]+==\d+(\.\d+)+$/, `unpinned install ${requirement}`);
     assert.doesNotMatch(script, /resolve:secretsmanager|MLFLOW_TRACKING_PASSWORD|get-secret-value/);
   });
 
   describe('the lifecycle script, run against a stand-in notebook instance', () => {
-    const settings = { trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com', secretName: 'mlflow-server-credentials', mlflowVersion: '3.17.2', region: 'us-west-2' };
+    const settings = { trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com/iam', mlflowVersion: '3.17.2', region: 'us-west-2' };
     const roots: string[] = [];
     after(() => roots.forEach((root) => fs.rmSync(root, { recursive: true, force: true })));
 
@@ -280,17 +291,18 @@ describe('SageMakerNotebookInstanceStack', () => {
       const run = runOnStart({ unit: 'jupyter-server.service' });
       assert.equal(run.result.status, 0, run.result.stderr);
       const dropIn = run.read(path.join(run.root, 'systemd', 'jupyter-server.service.d', 'mlflow.conf'));
-      assert.equal(dropIn, '[Service]\nEnvironment=MLFLOW_TRACKING_URI=https://abc123.execute-api.us-west-2.amazonaws.com\nEnvironment=MLFLOW_CREDENTIALS_SECRET_NAME=mlflow-server-credentials\nEnvironment=AWS_DEFAULT_REGION=us-west-2\n');
+      assert.equal(dropIn, '[Service]\nEnvironment=MLFLOW_TRACKING_URI=https://abc123.execute-api.us-west-2.amazonaws.com/iam\nEnvironment=MLFLOW_TRACKING_AWS_SIGV4=true\nEnvironment=AWS_DEFAULT_REGION=us-west-2\n');
       assert.match(run.calls, /^systemctl daemon-reload$/m);
       assert.match(run.calls, /^systemctl restart jupyter-server\.service --no-block$/m);
       const startup = run.read(path.join(run.home, '.ipython', 'profile_default', 'startup', '00-mlflow.py'))!;
-      const python = spawnSync('python3', ['-c', `${startup}\nimport os\nprint(os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_CREDENTIALS_SECRET_NAME"], os.environ["AWS_DEFAULT_REGION"])`], { encoding: 'utf8', env: {} });
-      assert.equal(python.stdout.trim(), 'https://abc123.execute-api.us-west-2.amazonaws.com mlflow-server-credentials us-west-2', python.stderr);
+      const python = spawnSync('python3', ['-c', `${startup}\nimport os\nprint(os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_TRACKING_AWS_SIGV4"], os.environ["AWS_DEFAULT_REGION"])`], { encoding: 'utf8', env: {} });
+      assert.equal(python.stdout.trim(), 'https://abc123.execute-api.us-west-2.amazonaws.com/iam true us-west-2', python.stderr);
       assert.match(run.read(path.join(run.root, 'profile.d', 'mlflow.sh'))!, /^export MLFLOW_TRACKING_URI=https:\/\/abc123/m);
       assert.match(run.calls, new RegExp(`^chown -R ec2-user:ec2-user ${run.home}/\\.ipython$`, 'm'));
       // Exactly the lab's pins (src/config/lab-packages.ts), nothing unpinned, and a line in the log once done.
-      assert.match(run.calls, new RegExp(`anaconda3/envs/python3/bin/python -m pip install --quiet mlflow==3\\.17\\.2 sagemaker==${SAGEMAKER_SDK_VERSION.replace(/\./g, '\\.')}$`, 'm'));
-      assert.match(run.read(path.join(run.home, 'mlflow-client-install.log')) ?? '', new RegExp(`^installed: mlflow==3\\.17\\.2 sagemaker==${SAGEMAKER_SDK_VERSION.replace(/\./g, '\\.')}$`, 'm'));
+      const pins = `mlflow==3\\.17\\.2 requests-auth-aws-sigv4==${REQUESTS_AUTH_AWS_SIGV4_VERSION.replace(/\./g, '\\.')} sagemaker==${SAGEMAKER_SDK_VERSION.replace(/\./g, '\\.')}`;
+      assert.match(run.calls, new RegExp(`anaconda3/envs/python3/bin/python -m pip install --quiet ${pins}$`, 'm'));
+      assert.match(run.read(path.join(run.home, 'mlflow-client-install.log')) ?? '', new RegExp(`^installed: ${pins}$`, 'm'));
     });
 
     test('another Jupyter unit name is found, not assumed', () => {
@@ -304,14 +316,14 @@ describe('SageMakerNotebookInstanceStack', () => {
       const run = runOnStart({ condaEnv: false });
       assert.equal(run.result.status, 0, run.result.stderr);
       assert.match(run.result.stderr, /mlflow: no Jupyter systemd unit/);
-      assert.match(run.result.stderr, /mlflow: no conda environment at .*anaconda3\/envs\/python3; install the lab's packages in a notebook: %pip install mlflow==3\.17\.2 sagemaker==/);
+      assert.match(run.result.stderr, /mlflow: no conda environment at .*anaconda3\/envs\/python3; install the lab's packages in a notebook: %pip install mlflow==3\.17\.2 requests-auth-aws-sigv4==\S+ sagemaker==/);
       assert.doesNotMatch(run.calls, /restart/);
       assert.ok(run.read(path.join(run.home, '.ipython', 'profile_default', 'startup', '00-mlflow.py')));
     });
   });
 
   test('the lifecycle script is clean for shellcheck', () => {
-    const script = onStartScript({ trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com', secretName: 'mlflow-server-credentials', mlflowVersion: '3.13.0', region: 'us-west-2' });
+    const script = onStartScript({ trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com/iam', mlflowVersion: '3.13.0', region: 'us-west-2' });
     const result = spawnSync('shellcheck', ['--shell=bash', '-'], { input: script, encoding: 'utf8' });
     assert.equal(result.error, undefined, 'shellcheck must be installed (CI installs it)');
     assert.equal(result.status, 0, result.stdout);

@@ -12,6 +12,7 @@ import {
   ListSecretsCommand,
   type SecretListEntry,
 } from '@aws-sdk/client-secrets-manager';
+import { MLFLOW_PERMISSIONS, MLFLOW_USERNAME_PATTERN } from '../../config/settings';
 import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
 import { connect, errorContext, findStack, stackOutputs, type Target } from '../aws';
 import { CliDeps } from '../deps';
@@ -20,12 +21,13 @@ import { commonOptions, parseCommandArgsWithPositionals } from '../options';
 import { parseSecret } from './credentials';
 
 export const USER_SECRET_PREFIX = 'mlflow/users/';
-export const PERMISSIONS = ['READ', 'EDIT', 'MANAGE', 'NO_PERMISSIONS'] as const;
+/** MLflow's permissions: the one list of src/config/settings.ts (also the `authDefaultPermission` choices). */
+export const PERMISSIONS = MLFLOW_PERMISSIONS;
 /** Tag on every user secret, so that `list` and a clean-up find them. */
 export const USER_SECRET_TAG = { Key: 'mlflow-on-aws:user', Value: 'true' } as const;
 /** Days Secrets Manager keeps a removed user's secret before deleting it (its minimum is 7). */
 export const SECRET_RECOVERY_DAYS = 7;
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
+const USERNAME = MLFLOW_USERNAME_PATTERN;
 
 export const USERS_HELP = `Usage: npx mlflow-on-aws users <action> [options] [--region R] [--profile P] [-c key=value ...]
 

@@ -16,7 +16,7 @@ import { ensurePythonEnv, REPO_ROOT, type PythonEnv } from '../../support/python
 import { startAwsStandIn, type AwsStandIn } from './aws-standin';
 import { startMariaDb, type MariaDb } from './mariadb';
 import { memoryOfGroup, startService, waitFor, type MemoryUse, type Service } from './service';
-import { containerEnvironment, taskContract, type TaskContract } from './task-definition';
+import { containerEnvironment, renderForAccount, taskContract, type TaskContract } from './task-definition';
 
 export const MLFLOW_ENTRYPOINT = join(REPO_ROOT, 'containers', 'mlflow', 'entrypoint.sh');
 export const MLFLOW_DB_HELPER = join(REPO_ROOT, 'containers', 'mlflow', 'mlflow_db.py');
@@ -44,14 +44,6 @@ export interface StackOptions {
    * owns both: `stop()` leaves them running.
    */
   readonly existing?: ExistingData;
-  /**
-   * Access mode of both containers (MLFLOW_AUTH): "users" runs MLflow's authentication app with the MLflow credentials
-   * secret as its admin, and grants the database user its permission schema (<database>_auth), as Aurora's master user
-   * has. Set as variables on top of the task definition's, until the stack sets them itself. @default the stack's
-   */
-  readonly auth?: 'users';
-  /** The IAM route: MLFLOW_IAM_PRINCIPALS for both containers and MLFLOW_GATEWAY_TOKEN for the proxy. @default none */
-  readonly iam?: { readonly principals: string; readonly gatewayToken: string };
 }
 
 /** A database and an artifact bucket that outlive the stack (see `StackOptions.existing`). */
@@ -85,6 +77,11 @@ export interface E2eStack {
   readonly secretName: string;
   readonly username: string;
   readonly password: string;
+  /**
+   * The IAM route's token the proxy got (MLFLOW_GATEWAY_TOKEN), when the task definition admits IAM principals; on AWS
+   * only API Gateway's IAM route sends it. Principals' ARNs name the account LOOPBACK_ACCOUNT.
+   */
+  readonly gatewayToken?: string;
   readonly servers: MlflowServer[];
   readonly proxy?: Proxy;
   readonly workDir: string;
@@ -160,17 +157,18 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
     const username = config.mlflowUsername;
     const password = randomBytes(24).toString('base64url');
     await aws.createSecret(config.mlflowSecretName, JSON.stringify({ username, password }));
-    const accessEnv: Record<string, string> = {
-      ...(options.auth ? { MLFLOW_AUTH: options.auth } : {}),
-      ...(options.iam ? { MLFLOW_IAM_PRINCIPALS: options.iam.principals } : {}),
-    };
-    if (options.auth === 'users') {
+    // Users mode (the `auth` setting): the database user may create MLflow's permission schema, as Aurora's master user can.
+    if (task.mlflow.environment.MLFLOW_AUTH === 'users') {
       for (const host of ['127.0.0.1', 'localhost']) db.query(`GRANT ALL PRIVILEGES ON \`${db.database}_auth\`.* TO '${db.user}'@'${host}'`);
     }
-    const mlflowAccessEnv: Record<string, string> = {
-      ...accessEnv,
-      ...(options.auth === 'users' ? { MLFLOW_USERNAME: username, MLFLOW_PASSWORD: password } : {}),
-    };
+    // The IAM principals (the SageMaker roles' ARNs name the deployment's account) and the IAM route's token.
+    const iamAddresses = (container: TaskContract['mlflow']): Record<string, string> => (
+      'MLFLOW_IAM_PRINCIPALS' in container.environment ? { MLFLOW_IAM_PRINCIPALS: renderForAccount(container.environment.MLFLOW_IAM_PRINCIPALS) } : {});
+    const gatewayToken = task.proxy.secrets.includes('MLFLOW_GATEWAY_TOKEN') ? randomBytes(36).toString('base64url') : undefined;
+    /** The secrets of `container` as ECS would inject them, from the secrets the harness made. */
+    const secretsOf = (container: TaskContract['mlflow'], known: Record<string, string | undefined>): Record<string, string> => (
+      Object.fromEntries(container.secrets.filter((name) => known[name] !== undefined).map((name) => [name, known[name]!])));
+    const secretValues = { MLFLOW_USERNAME: username, MLFLOW_PASSWORD: password, MLFLOW_GATEWAY_TOKEN: gatewayToken };
 
     const mlflowEnvironment = (port: number, overrides: Record<string, string> = {}): NodeJS.ProcessEnv => ({
       // What the image provides: its PATH (python and mlflow), HOME and ENV lines (Dockerfile).
@@ -185,15 +183,14 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       ...containerEnvironment(
         task.mlflow,
         // An existing bucket is a plain value in the stack (checked above), not an address to stand in for.
-        { ...(existing ? {} : { BUCKET: `s3://${bucket}` }), HOST: '127.0.0.1', PORT: String(db.port) },
-        { USERNAME: db.user, PASSWORD: db.password },
+        { ...(existing ? {} : { BUCKET: `s3://${bucket}` }), HOST: '127.0.0.1', PORT: String(db.port), ...iamAddresses(task.mlflow) },
+        { USERNAME: db.user, PASSWORD: db.password, ...secretsOf(task.mlflow, secretValues) },
       ),
       // What the task role and the real S3 endpoint provide on AWS.
       ...aws.clientEnv(),
       // Loopback: the helper's path in the repository and a free port instead of 5000.
       MLFLOW_DB_HELPER,
       MLFLOW_LISTEN_PORT: String(port),
-      ...mlflowAccessEnv,
       ...overrides,
     });
 
@@ -220,7 +217,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       const runDir = join(workDir, 'proxy');
       const service = startService('nginx proxy', 'sh', [NGINX_ENTRYPOINT], {
         PATH: SYSTEM_PATH,
-        ...containerEnvironment(task.proxy, {}, { MLFLOW_USERNAME: username, MLFLOW_PASSWORD: password }),
+        ...containerEnvironment(task.proxy, iamAddresses(task.proxy), secretsOf(task.proxy, secretValues)),
         // Loopback: the listen port, MLflow's address, and the shipped files at their repository paths.
         NGINX_LISTEN_PORT: String(port),
         MLFLOW_UPSTREAM: `127.0.0.1:${servers[0].port}`,
@@ -228,8 +225,6 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
         NGINX_WORKER_USER: workerUser(),
         NGINX_TEMPLATE,
         NGINX_PERL_LIB,
-        ...accessEnv,
-        ...(options.iam ? { MLFLOW_GATEWAY_TOKEN: options.iam.gatewayToken } : {}),
       }, join(workDir, 'proxy.log'));
       proxy = { port, url: `http://127.0.0.1:${port}`, service, memory: () => memoryOfGroup(service.child.pid ?? -1) };
       started.push({ stop: () => service.stop('SIGQUIT', 10_000) });
@@ -256,7 +251,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
     });
 
     return {
-      python, task, db, aws, bucket, username, password, servers, proxy, workDir,
+      python, task, db, aws, bucket, username, password, gatewayToken, servers, proxy, workDir,
       secretName: config.mlflowSecretName,
       authorization,
       clientEnv,

@@ -83,3 +83,26 @@ export function containerEnvironment(
   }
   return { ...env, ...secrets };
 }
+
+/** The account the harness deploys "into" on loopback (moto's default account). */
+export const LOOPBACK_ACCOUNT = '123456789012';
+
+/**
+ * A deploy-time value whose only unknowns are the account and the partition (a role ARN the stack builds from its
+ * fixed name, as in MLFLOW_IAM_PRINCIPALS), as CloudFormation would render it in `account`. Any other expression
+ * throws: the harness does not know what it stands for.
+ */
+export function renderForAccount(value: unknown, account: string = LOOPBACK_ACCOUNT, partition = 'aws'): string {
+  if (typeof value === 'string') return value;
+  const expression = value as Record<string, unknown> | null;
+  if (expression && typeof expression === 'object' && Object.keys(expression).length === 1) {
+    const ref = expression.Ref;
+    if (ref === 'AWS::AccountId') return account;
+    if (ref === 'AWS::Partition') return partition;
+    const join = expression['Fn::Join'];
+    if (Array.isArray(join) && join.length === 2 && typeof join[0] === 'string' && Array.isArray(join[1])) {
+      return join[1].map((part) => renderForAccount(part, account, partition)).join(join[0]);
+    }
+  }
+  throw new Error(`not a value of the account and partition alone: ${JSON.stringify(value)}`);
+}
