@@ -173,16 +173,18 @@ describe('defaults that depend on other settings (how a profile supplies default
   });
 });
 
+/** The one-line error a configuration gets; fails when it is accepted. */
+function message(raw: Record<string, unknown>): string {
+  try {
+    resolvePlatformConfig(raw as never);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.message;
+  }
+  assert.fail(`${JSON.stringify(raw)} was accepted`);
+}
+
 describe('profile', () => {
-  const message = (raw: Record<string, unknown>): string => {
-    try {
-      resolvePlatformConfig(raw as never);
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      return error.message;
-    }
-    assert.fail(`${JSON.stringify(raw)} was accepted`);
-  };
 
   test('lean gives its defaults: no NAT gateway, one 0.5 vCPU / 1 GiB ARM64 task, at most 2, the AWS managed Studio key', () => {
     const lean = resolvePlatformConfig({ profile: 'lean' });
@@ -213,15 +215,6 @@ describe('profile', () => {
 });
 
 describe('activeHours and activeHoursTimeZone', () => {
-  const message = (raw: Record<string, unknown>): string => {
-    try {
-      resolvePlatformConfig(raw as never);
-    } catch (error) {
-      assert.ok(error instanceof ConfigError);
-      return error.message;
-    }
-    assert.fail(`${JSON.stringify(raw)} was accepted`);
-  };
 
   test('days and hours are read; the time zone defaults to UTC only with activeHours', () => {
     assert.deepEqual(parseActiveHours('MON-FRI 07:00-20:00'), { days: ['MON', 'TUE', 'WED', 'THU', 'FRI'], start: { hour: 7, minute: 0 }, end: { hour: 20, minute: 0 } });

@@ -6,14 +6,13 @@ import { Stack } from '@aws-sdk/client-cloudformation';
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DBCluster, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
 import { connect, errorContext, expectedStacks, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { EXIT, notDeployedError, toCliError } from '../errors';
 import { countMlflowContents, describeContents, MlflowRequestError } from '../mlflow-contents';
 import { commonOptions, parseCommandArgs } from '../options';
-import { parseSecret } from './credentials';
+import { readMlflowSecret } from './credentials';
 
 export const STATUS_HELP = `Usage: npx mlflow-on-aws status [--counts] [--region R] [--profile P] [-c key=value ...]
 
@@ -89,14 +88,9 @@ async function contentsLine(target: Target, trackingUri: string | undefined, sec
     problems.push('MLflow\'s contents cannot be counted without the gateway\'s tracking URI');
     return '(unknown: no tracking URI)';
   }
-  let secretString: string | undefined;
+  const credentials = await readMlflowSecret(target, secretId);
   try {
-    secretString = (await target.clients.secretsManager.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
-  } catch (error) {
-    throw toCliError(error, errorContext(target, `reading secret ${secretId} (secretsmanager:GetSecretValue)`));
-  }
-  try {
-    return describeContents(await countMlflowContents(trackingUri, parseSecret(secretString, secretId)));
+    return describeContents(await countMlflowContents(trackingUri, credentials));
   } catch (error) {
     if (!(error instanceof MlflowRequestError)) throw error;
     problems.push(`counting MLflow's contents failed: ${error.message}`);

@@ -8,17 +8,16 @@ import { randomBytes } from 'node:crypto';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
-  GetSecretValueCommand,
   ListSecretsCommand,
   type SecretListEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { MLFLOW_PERMISSIONS, MLFLOW_USERNAME_PATTERN } from '../../config/settings';
-import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
-import { connect, errorContext, findStack, stackOutputs, type Target } from '../aws';
+import { STACK_NAMES } from '../../names';
+import { connect, errorContext, type Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
 import { commonOptions, parseCommandArgsWithPositionals } from '../options';
-import { parseSecret } from './credentials';
+import { mlflowAdmin } from './credentials';
 
 export const USER_SECRET_PREFIX = 'mlflow/users/';
 /** MLflow's permissions: the one list of src/config/settings.ts (also the `authDefaultPermission` choices). */
@@ -102,18 +101,8 @@ export async function usersCommand(args: readonly string[], deps: CliDeps): Prom
 
 async function connectEndpoint(deps: CliDeps, common: ReturnType<typeof commonOptions>): Promise<Endpoint> {
   const target = await connect(deps, common);
-  const mlflowStack = await findStack(target, STACK_NAMES.mlflow);
-  if (!mlflowStack) throw notDeployedError(STACK_NAMES.mlflow, errorContext(target));
-  const secretId = stackOutputs(mlflowStack)[MLFLOW_OUTPUTS.mlflowCredentialsSecretName] ?? target.config.mlflowSecretName;
-  const trackingUri = stackOutputs(await findStack(target, STACK_NAMES.gateway))[GATEWAY_OUTPUTS.trackingUri];
+  const { trackingUri, username, password } = await mlflowAdmin(target);
   if (!trackingUri) throw notDeployedError(STACK_NAMES.gateway, errorContext(target));
-  let secretString: string | undefined;
-  try {
-    secretString = (await target.clients.secretsManager.send(new GetSecretValueCommand({ SecretId: secretId }))).SecretString;
-  } catch (error) {
-    throw toCliError(error, errorContext(target, `reading secret ${secretId} (secretsmanager:GetSecretValue)`));
-  }
-  const { username, password } = parseSecret(secretString, secretId);
   return { trackingUri: trackingUri.replace(/\/+$/, ''), authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`, target };
 }
 
