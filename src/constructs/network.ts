@@ -58,9 +58,11 @@ export class MlflowNetwork extends Construct {
       restrictDefaultSecurityGroup: true,
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
-        // Large enough for Fargate tasks at max scale plus SageMaker Studio and notebook ENIs. CDK refuses
-        // subnets with egress and no NAT gateway.
-        ...(props.natGateways > 0 ? [{ name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 }] : []),
+        // Large enough for Fargate tasks at max scale plus SageMaker Studio and notebook ENIs. Without a NAT gateway
+        // (CDK refuses subnets with egress then) their address space stays reserved: the isolated subnets keep their
+        // addresses in both layouts, so moving between profiles leaves the database's subnets (and the database) as
+        // they are.
+        { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22, reserved: props.natGateways === 0 },
         { name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 26 },
       ],
       // S3 traffic (artifacts, image layers) stays off the NAT gateway: cheaper and private.

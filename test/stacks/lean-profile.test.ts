@@ -36,6 +36,19 @@ describe('lean profile: network', () => {
   });
 });
 
+describe('moving between profiles keeps the database where it is', () => {
+  test('the isolated subnets, the database subnet group and the cluster are the same resources with the same addresses in both layouts', () => {
+    const databaseSide = (template: Template) => ({
+      subnets: resourcesOfType(template, 'AWS::EC2::Subnet').filter(([id]) => /isolated/.test(id)).map(([id, r]) => [id, r.Properties.CidrBlock]),
+      subnetGroups: resourcesOfType(template, 'AWS::RDS::DBSubnetGroup'),
+      clusters: resourcesOfType(template, 'AWS::RDS::DBCluster').map(([id, r]) => [id, r.Properties.DBSubnetGroupName]),
+    });
+    const before = databaseSide(Template.fromStack(standard.mlflow));
+    assert.equal(before.subnets.length, 2);
+    assert.deepEqual(databaseSide(mlflow), before, 'a changed isolated subnet would be replaced, and with it the database\'s subnets');
+  });
+});
+
 describe('lean profile: the service', () => {
   const [, taskDefinition] = only(resourcesOfType(mlflow, 'AWS::ECS::TaskDefinition'), 'task definition');
   const [, service] = only(resourcesOfType(mlflow, 'AWS::ECS::Service'), 'ECS service');
