@@ -9,7 +9,7 @@ import { SERVICE_DISCOVERY_NAMESPACE } from '../names';
 export interface CloudMapFrontDoorProps {
   /**
    * The Cloud Map service the MLflow tasks register in with SRV records (`MlflowService` with
-   * `discoveryRecordType: SRV`): each record names a task's IP and the proxy's port. ECS registers a task once it runs
+   * `cloudMapRegistration`): each record names a task's IP and the proxy's port. ECS registers a task once it runs
    * and its proxy health check passes, and deregisters it when it stops or fails that check.
    */
   readonly discoveryService: servicediscovery.IService;

@@ -38,10 +38,11 @@ export interface MlflowServiceProps {
   /** CPU architecture of the task; the images must be built for it. @default ecs.CpuArchitecture.X86_64 */
   readonly cpuArchitecture?: ecs.CpuArchitecture;
   /**
-   * The Cloud Map records the service registers in `http-api.local` as `mlflow`: `A` (the task's IP) or `SRV` (IP and
-   * the proxy's port, what an HTTP API's Cloud Map integration needs). @default servicediscovery.DnsRecordType.A
+   * Register the tasks in the Cloud Map namespace `http-api.local` (the original design's name, created here) as
+   * `mlflow`, with SRV records of the proxy's port: what the Cloud Map front door's HTTP API integration reads.
+   * @default false: no namespace, no registration (the load balancer's front door registers its targets itself)
    */
-  readonly discoveryRecordType?: servicediscovery.DnsRecordType.A | servicediscovery.DnsRecordType.SRV;
+  readonly cloudMapRegistration?: boolean;
   /**
    * A container health check of the proxy (`PROXY_CONTAINER_HEALTH_CHECK`), for a front door that does not check the
    * tasks itself: ECS then keeps only healthy tasks registered in Cloud Map. @default false
@@ -126,14 +127,14 @@ export const TASK_LOCAL_HOSTS: readonly string[] = ['localhost', 'localhost:*', 
 
 /**
  * MLflow on ECS Fargate: one task runs the NGINX basic-auth proxy (the only port a front door sees) and the MLflow
- * server (listening inside the task only); the service scales on CPU, rolls back failed deployments and registers in
- * the Cloud Map namespace `http-api.local` (what a front door by service discovery reads; the load balancer's does not
- * need it). The way in is not part of the service: a front door (`IMlflowFrontDoor`) registers it as its target.
+ * server (listening inside the task only); the service scales on CPU, rolls back failed deployments and, for the Cloud
+ * Map front door, registers in the namespace `http-api.local`. The way in is not part of the service: a front door (`IMlflowFrontDoor`) registers it as its target.
  */
 export class MlflowService extends Construct {
   readonly cluster: ecs.Cluster;
   readonly service: ecs.FargateService;
-  readonly namespace: servicediscovery.PrivateDnsNamespace;
+  /** The Cloud Map namespace `http-api.local`, with `cloudMapRegistration`. */
+  readonly namespace?: servicediscovery.PrivateDnsNamespace;
   readonly logGroup: logs.LogGroup;
   /** The tasks' security group: no ingress of its own; a front door admits itself (`IMlflowFrontDoor.allowFromVpcLink`). */
   readonly securityGroup: ec2.SecurityGroup;
@@ -149,12 +150,14 @@ export class MlflowService extends Construct {
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
     });
 
-    // The seed's design names this namespace; the service registers in it as `mlflow`.
-    this.namespace = new servicediscovery.PrivateDnsNamespace(this, 'Namespace', {
-      name: SERVICE_DISCOVERY_NAMESPACE,
-      vpc: props.vpc,
-      description: 'Private DNS namespace of the MLflow service',
-    });
+    // The seed's design names this namespace; the service registers in it as `mlflow` when a front door reads it.
+    this.namespace = props.cloudMapRegistration
+      ? new servicediscovery.PrivateDnsNamespace(this, 'Namespace', {
+        name: SERVICE_DISCOVERY_NAMESPACE,
+        vpc: props.vpc,
+        description: 'Private DNS namespace of the MLflow service',
+      })
+      : undefined;
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
@@ -261,10 +264,10 @@ export class MlflowService extends Construct {
       circuitBreaker: { enable: true, rollback: true },
       // Covers the container's database and schema-lock waits and a migration (see mlflow-startup.ts).
       healthCheckGracePeriod: healthCheckGracePeriod(DATABASE_WAIT),
-      cloudMapOptions: props.discoveryRecordType === servicediscovery.DnsRecordType.SRV
-        // SRV records carry the proxy's port, and only the proxy's: the front door never reaches MLflow's own.
-        ? { name: 'mlflow', cloudMapNamespace: this.namespace, dnsRecordType: props.discoveryRecordType, container: proxyContainer, containerPort: PORTS.proxy }
-        : { name: 'mlflow', cloudMapNamespace: this.namespace, dnsRecordType: props.discoveryRecordType },
+      // SRV records carry the proxy's port, and only the proxy's: the front door never reaches MLflow's own.
+      cloudMapOptions: this.namespace
+        ? { name: 'mlflow', cloudMapNamespace: this.namespace, dnsRecordType: servicediscovery.DnsRecordType.SRV, container: proxyContainer, containerPort: PORTS.proxy }
+        : undefined,
     });
     props.database.connections.allowDefaultPortFrom(this.service, 'MLflow tasks to the backend store');
     // The task names the cluster endpoint only; without these, tasks could start before the writer instance exists

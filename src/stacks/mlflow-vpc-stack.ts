@@ -3,7 +3,6 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import { PlatformConfig } from '../config/platform-config';
 import { ArtifactStore, IArtifactStore } from '../constructs/artifact-store';
@@ -105,7 +104,7 @@ export class MlflowVpcStack extends Stack {
       vpc: network.vpc,
       ...(layout.natEgress ? {} : { subnets: network.serviceSubnets, assignPublicIp: true }),
       ...(arm64 ? { cpuArchitecture: ecs.CpuArchitecture.ARM64 } : {}),
-      ...(lean ? { discoveryRecordType: servicediscovery.DnsRecordType.SRV, proxyHealthCheck: true, reachedFrom: 'the API Gateway VPC link' } : {}),
+      ...(lean ? { cloudMapRegistration: true, proxyHealthCheck: true, reachedFrom: 'the API Gateway VPC link' } : {}),
       // activeHoursTimeZone is set whenever activeHours is (its default, UTC, comes with it).
       activeHours: config.activeHours
         ? { hours: parseActiveHours(config.activeHours), timeZone: config.activeHoursTimeZone! }

@@ -11,6 +11,8 @@ import { synthesizeTemplates } from '../../src/cost/synth';
 
 const LEAN_IDLE_BUDGET_USD = 20;
 const LEAN_PAUSED_BUDGET_USD = 3;
+/** The default (standard) deployment's idle total as the cost report first printed it (commit 42b9460), before issue 13. */
+const STANDARD_BEFORE_USD = 127.31;
 
 describe('lean profile cost goals (us-west-2, idle)', () => {
   const stacks = synthesizeTemplates(resolvePlatformConfig({ profile: 'lean' }));
@@ -25,6 +27,13 @@ describe('lean profile cost goals (us-west-2, idle)', () => {
   it(`at most $${LEAN_PAUSED_BUDGET_USD} a month while paused`, () => {
     const report = estimateCost(stacks, { region: 'us-west-2', activeHours: 160, paused: true });
     assert.ok(report.idleTotal <= LEAN_PAUSED_BUDGET_USD, `lean paused: $${report.idleTotal.toFixed(2)}`);
+  });
+
+  it(`standard: the same features as before cost no more than $${STANDARD_BEFORE_USD}; the default adds only the alarms and the dashboard`, () => {
+    const withoutMonitoring = estimateCost(synthesizeTemplates(resolvePlatformConfig({ monitoring: false })), { region: 'us-west-2', activeHours: 160 });
+    assert.ok(withoutMonitoring.idleTotal <= STANDARD_BEFORE_USD, `standard without monitoring: $${withoutMonitoring.idleTotal.toFixed(2)}`);
+    const added = standard.lines.filter((l) => !withoutMonitoring.lines.some((w) => w.item === l.item && Math.abs(w.idle - l.idle) < 0.005));
+    assert.deepEqual(added.map((l) => l.item).sort(), ['CloudWatch alarm', 'CloudWatch dashboard']);
   });
 
   it('far below the standard profile', () => {

@@ -140,9 +140,14 @@ describe('secrets', () => {
 });
 
 describe('service', () => {
-  test('ECS cluster and the http-api.local Cloud Map namespace', () => {
+  test('ECS cluster; the http-api.local Cloud Map namespace only where the Cloud Map front door reads it (lean)', () => {
     template.resourceCountIs('AWS::ECS::Cluster', 1);
-    template.hasResourceProperties('AWS::ServiceDiscovery::PrivateDnsNamespace', { Name: SERVICE_DISCOVERY_NAMESPACE });
+    template.resourceCountIs('AWS::ServiceDiscovery::PrivateDnsNamespace', 0);
+    template.resourceCountIs('AWS::ServiceDiscovery::Service', 0);
+    assert.equal(resourcesOfType(template, 'AWS::ECS::Service')[0][1].Properties.ServiceRegistries, undefined);
+    const lean = mlflowTemplate({ profile: 'lean' });
+    lean.hasResourceProperties('AWS::ServiceDiscovery::PrivateDnsNamespace', { Name: SERVICE_DISCOVERY_NAMESPACE });
+    lean.hasResourceProperties('AWS::ServiceDiscovery::Service', { Name: 'mlflow', DnsConfig: { DnsRecords: [{ Type: 'SRV', TTL: 60 }] } });
   });
 
   test('task size follows the configuration', () => {
@@ -242,12 +247,11 @@ describe('service', () => {
     assert.deepEqual(secretRefs, Object.keys(template.findResources('AWS::SecretsManager::Secret')).sort());
   });
 
-  test('Fargate service: desired count, circuit breaker with rollback, Cloud Map registration', () => {
+  test('Fargate service: desired count, circuit breaker with rollback', () => {
     template.hasResourceProperties('AWS::ECS::Service', {
       LaunchType: 'FARGATE',
       DesiredCount: 2,
       DeploymentConfiguration: Match.objectLike({ DeploymentCircuitBreaker: { Enable: true, Rollback: true }, MinimumHealthyPercent: 100 }),
-      ServiceRegistries: Match.arrayWith([Match.objectLike({ RegistryArn: Match.anyValue() })]),
       NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: 'DISABLED' }) },
     });
     mlflowTemplate({ desiredTasks: 3 }).hasResourceProperties('AWS::ECS::Service', { DesiredCount: 3 });
