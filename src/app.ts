@@ -2,6 +2,7 @@ import { App, Environment } from 'aws-cdk-lib';
 import { applyComplianceChecks } from './compliance';
 import { loadPlatformConfig } from './config/load-config';
 import { PlatformConfig } from './config/platform-config';
+import { sagemakerStacks } from './config/settings';
 import { HttpGateway } from './constructs/http-gateway';
 import { STACK_DESCRIPTION_PREFIX, STACK_NAMES } from './names';
 import { BackupCopyVaultStack } from './stacks/backup-copy-vault-stack';
@@ -68,11 +69,11 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
     : undefined;
   if (backupCopyVault) mlflow.addStackDependency(backupCopyVault, 'the backup plan copies to its vault');
 
-  const wants = (choice: 'studio' | 'notebook') => config.sagemaker === choice || config.sagemaker === 'both';
+  const wants = (kind: 'studio' | 'notebook') => sagemakerStacks(config.sagemaker).includes(kind);
   // The SageMaker roles reach MLflow on the IAM route (SigV4, no password): the MLflow stack admits them by their fixed
   // names (iamPrincipalEntries), so an IAM route exists whenever a SageMaker stack does.
   const iamRoute = gateway.iamRoute;
-  if ((wants('studio') || wants('notebook')) && !iamRoute) throw new Error('The SageMaker stacks need the gateway\'s IAM route.');
+  if (sagemakerStacks(config.sagemaker).length > 0 && !iamRoute) throw new Error('The SageMaker stacks need the gateway\'s IAM route.');
   const sagemakerShared = {
     env,
     config,

@@ -3,6 +3,7 @@ import { DescribeStacksCommand, Stack } from '@aws-sdk/client-cloudformation';
 import { DomainDetails, ListDomainsCommand } from '@aws-sdk/client-sagemaker';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { PlatformConfig } from '../config/platform-config';
+import { sagemakerStacks } from '../config/settings';
 import { STACK_DESCRIPTION_PREFIX, STACK_NAMES } from '../names';
 import { AwsClients, CliDeps } from './deps';
 import { CliError, ErrorContext, EXIT, isStackMissing, toCliError } from './errors';
@@ -113,14 +114,11 @@ export const STACKS_IN_DELETION_ORDER = [STACK_NAMES.studio, STACK_NAMES.noteboo
 
 /** The stacks the app synthesizes with this configuration. */
 export function expectedStacks(config: PlatformConfig): string[] {
-  const stacks: string[] = [STACK_NAMES.mlflow, STACK_NAMES.gateway];
-  if (config.sagemaker === 'studio' || config.sagemaker === 'both') stacks.push(STACK_NAMES.studio);
-  if (config.sagemaker === 'notebook' || config.sagemaker === 'both') stacks.push(STACK_NAMES.notebook);
-  return stacks;
+  return [STACK_NAMES.mlflow, STACK_NAMES.gateway, ...sagemakerStacks(config.sagemaker).map((kind) => STACK_NAMES[kind])];
 }
 
 export function usesStudio(config: PlatformConfig): boolean {
-  return config.sagemaker === 'studio' || config.sagemaker === 'both';
+  return sagemakerStacks(config.sagemaker).includes('studio');
 }
 
 export async function listDomains(target: Target): Promise<DomainDetails[]> {

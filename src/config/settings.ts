@@ -13,6 +13,12 @@ import { bool, ConfigError, defineSettings, describeList, halfStep, integer, mat
 export const SAGEMAKER_CHOICES = ['studio', 'notebook', 'both', 'none'] as const;
 export type SageMakerChoice = (typeof SAGEMAKER_CHOICES)[number];
 
+/** The SageMaker stacks a `sagemaker` choice asks for. */
+export function sagemakerStacks(choice: SageMakerChoice): ReadonlyArray<'studio' | 'notebook'> {
+  if (choice === 'both') return ['studio', 'notebook'];
+  return choice === 'none' ? [] : [choice];
+}
+
 /** CloudWatch Logs accepts only these retention periods (days). */
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,

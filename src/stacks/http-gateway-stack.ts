@@ -4,6 +4,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { PlatformConfig } from '../config/platform-config';
+import { sagemakerStacks } from '../config/settings';
 import { BackupJobAlerts } from '../constructs/backup';
 import { IMlflowFrontDoor } from '../constructs/front-door';
 import { GatewayToken } from '../constructs/gateway-token';
@@ -71,7 +72,7 @@ export class HttpGatewayStack extends Stack {
     new CfnOutput(this, GATEWAY_OUTPUTS.apiId, { value: gateway.api.apiId });
     // The notebook stack imports the API's id for its tracking URI unless there is a custom domain (then the URI is
     // a plain string): kept exported either way, so adding a domain does not drop an export the notebook still uses.
-    if (config.sagemaker === 'notebook' || config.sagemaker === 'both') this.exportValue(gateway.api.apiId);
+    if (sagemakerStacks(config.sagemaker).includes('notebook')) this.exportValue(gateway.api.apiId);
     if (gateway.domainName && !config.hostedZoneId) {
       new CfnOutput(this, GATEWAY_OUTPUTS.customDomainTarget, {
         value: gateway.domainName.regionalDomainName,

@@ -16,10 +16,9 @@ import { deployTimeBuildProjects, MlflowMonitoringProps } from '../constructs/mo
 import { MlflowCredentials } from '../constructs/mlflow-credentials';
 import { MlflowNetwork, networkLayout } from '../constructs/network';
 import { CloudMapFrontDoor } from '../constructs/cloud-map-front-door';
-import { parseActiveHours } from '../config/settings';
+import { parseActiveHours, SAGEMAKER_MLFLOW_USERS, sagemakerStacks } from '../config/settings';
 import { MlflowService } from '../constructs/mlflow-service';
 import { ServingImage } from '../constructs/serving-image';
-import { SAGEMAKER_MLFLOW_USERS } from '../config/settings';
 import { DATABASE_NAME, EXPORT_NAMES, MLFLOW_OUTPUTS, PORTS, sagemakerRoleName } from '../names';
 
 export interface MlflowVpcStackProps extends StackProps {
@@ -219,9 +218,8 @@ export class MlflowVpcStack extends Stack {
  * configuration asks for (by their fixed names: those stacks come after this one), then `iamPrincipals`.
  */
 export function iamPrincipalEntries(config: PlatformConfig, stack: Stack): string[] {
-  const roles = (['studio', 'notebook'] as const).filter((kind) => config.sagemaker === kind || config.sagemaker === 'both');
   return [
-    ...roles.map((kind) => `${stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: sagemakerRoleName(kind, config.region) })}=${SAGEMAKER_MLFLOW_USERS[kind]}`),
+    ...sagemakerStacks(config.sagemaker).map((kind) => `${stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: sagemakerRoleName(kind, config.region) })}=${SAGEMAKER_MLFLOW_USERS[kind]}`),
     ...(config.iamPrincipals ?? []).map((principal) => `${principal.arn}=${principal.username}`),
   ];
 }
