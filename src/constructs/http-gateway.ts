@@ -131,7 +131,8 @@ export class HttpGateway extends Construct {
     this.api.addRoutes({ path: '/{proxy+}', methods: [apigwv2.HttpMethod.ANY], integration });
     if (props.iamRouteToken) this.addIamRoute(props.frontDoor, props.iamRouteToken);
     // A 503 from the front door (no task behind it: paused or scaled to 0) tells clients when to come back. The
-    // integration's L2 construct has no response mapping; it is set on the one integration both routes share.
+    // integration's L2 construct has no response mapping; it is set on every integration of the routes above (their L1
+    // integrations exist once the routes do).
     const integrations = this.api.node.findAll().filter((c): c is apigwv2.CfnIntegration => c instanceof apigwv2.CfnIntegration);
     for (const cfnIntegration of integrations) {
       cfnIntegration.responseParameters = {
