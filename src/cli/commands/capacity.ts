@@ -62,7 +62,7 @@ export async function pauseCommand(args: readonly string[], deps: CliDeps): Prom
   const ref = await serviceRef(target);
   const autoScaling = target.clients.applicationAutoScaling;
   const current = await scalableTarget(target, autoScaling, ref);
-  const desired = await desiredCount(target, ref);
+  const { desired } = await describeService(target, ref);
   if (current.MinCapacity === 0 && current.MaxCapacity === 0 && desired === 0) {
     deps.output.out(`MLflow is already paused (service ${ref.service}: 0 tasks). Start it with \`npx mlflow-on-aws resume\`.`);
     return EXIT.ok;
@@ -142,10 +142,6 @@ async function register(target: Target, client: ApplicationAutoScalingClient, re
   } catch (error) {
     throw toCliError(error, errorContext(target, `setting the scalable target of ${ref.service} to ${min}-${max} (application-autoscaling:RegisterScalableTarget)`));
   }
-}
-
-async function desiredCount(target: Target, ref: ServiceRef): Promise<number> {
-  return (await describeService(target, ref)).desired;
 }
 
 async function describeService(target: Target, ref: ServiceRef): Promise<{ desired: number; running: number }> {
