@@ -46,31 +46,30 @@ fail() {
 
 MLFLOW_AUTH="${MLFLOW_AUTH:-shared}"
 case "$MLFLOW_AUTH" in
-  shared) ;;
-  users)
-    # MLflow checks passwords: the proxy keeps none (an empty credentials file).
-    MLFLOW_USERNAME=users-mode
-    MLFLOW_PASSWORD=users-mode
-    ;;
+  shared | users) ;;
   *) fail "MLFLOW_AUTH must be 'shared' or 'users', got '$MLFLOW_AUTH'." ;;
 esac
 export MLFLOW_AUTH
 
-[ -n "${MLFLOW_USERNAME:-}" ] || fail "MLFLOW_USERNAME is missing or empty: set it from the credentials secret (key 'username')."
-[ -n "${MLFLOW_PASSWORD:-}" ] || fail "MLFLOW_PASSWORD is missing or empty: set it from the credentials secret (key 'password')."
-case "$MLFLOW_USERNAME" in
-  *:*) fail "MLFLOW_USERNAME must not contain ':' (it separates user and password in basic auth)." ;;
-esac
-newline='
+# Shared mode: the one account the proxy checks. Users mode: MLflow checks passwords, the proxy keeps none (its
+# credentials file stays empty) and ignores these two.
+if [ "$MLFLOW_AUTH" = shared ]; then
+  [ -n "${MLFLOW_USERNAME:-}" ] || fail "MLFLOW_USERNAME is missing or empty: set it from the credentials secret (key 'username')."
+  [ -n "${MLFLOW_PASSWORD:-}" ] || fail "MLFLOW_PASSWORD is missing or empty: set it from the credentials secret (key 'password')."
+  case "$MLFLOW_USERNAME" in
+    *:*) fail "MLFLOW_USERNAME must not contain ':' (it separates user and password in basic auth)." ;;
+  esac
+  newline='
 '
-case "$MLFLOW_USERNAME$MLFLOW_PASSWORD" in
-  *"$newline"*) fail "MLFLOW_USERNAME and MLFLOW_PASSWORD must be a single line each." ;;
-esac
-# printf is a shell builtin: the password does not appear on a command line.
-username_bytes=$(printf '%s' "$MLFLOW_USERNAME" | wc -c)
-password_bytes=$(printf '%s' "$MLFLOW_PASSWORD" | wc -c)
-[ "$username_bytes" -le "$MAX_USERNAME_BYTES" ] || fail "MLFLOW_USERNAME is $username_bytes bytes long; the proxy accepts at most $MAX_USERNAME_BYTES bytes."
-[ "$password_bytes" -le "$MAX_PASSWORD_BYTES" ] || fail "MLFLOW_PASSWORD is $password_bytes bytes long; the proxy accepts at most $MAX_PASSWORD_BYTES bytes (UTF-8), because it refuses longer passwords in requests without hashing them. Use a shorter password in the credentials secret."
+  case "$MLFLOW_USERNAME$MLFLOW_PASSWORD" in
+    *"$newline"*) fail "MLFLOW_USERNAME and MLFLOW_PASSWORD must be a single line each." ;;
+  esac
+  # printf is a shell builtin: the password does not appear on a command line.
+  username_bytes=$(printf '%s' "$MLFLOW_USERNAME" | wc -c)
+  password_bytes=$(printf '%s' "$MLFLOW_PASSWORD" | wc -c)
+  [ "$username_bytes" -le "$MAX_USERNAME_BYTES" ] || fail "MLFLOW_USERNAME is $username_bytes bytes long; the proxy accepts at most $MAX_USERNAME_BYTES bytes."
+  [ "$password_bytes" -le "$MAX_PASSWORD_BYTES" ] || fail "MLFLOW_PASSWORD is $password_bytes bytes long; the proxy accepts at most $MAX_PASSWORD_BYTES bytes (UTF-8), because it refuses longer passwords in requests without hashing them. Use a shorter password in the credentials secret."
+fi
 [ -r "$NGINX_TEMPLATE" ] || fail "nginx configuration template $NGINX_TEMPLATE is not readable."
 
 umask 027
@@ -86,10 +85,13 @@ if [ "$(id -u)" = 0 ]; then
   chmod 0750 "$NGINX_RUN_DIR"
 fi
 
-# crypt(3) with a random 16-character salt. Perl (perl-base is part of every Debian image) reads
-# the password from the environment, so it never appears on a command line.
+# Shared mode: crypt(3) with a random 16-character salt. Perl (perl-base is part of every Debian image) reads
+# the password from the environment, so it never appears on a command line. Users mode: an empty file.
 htpasswd_tmp="$NGINX_RUN_DIR/htpasswd.tmp"
-HASH_ROUNDS="$HASH_ROUNDS" perl -e '
+if [ "$MLFLOW_AUTH" = users ]; then
+  : > "$htpasswd_tmp"
+else
+  HASH_ROUNDS="$HASH_ROUNDS" perl -e '
   my @alphabet = ("a".."z", "A".."Z", "0".."9", ".", "/");
   open(my $random, "<", "/dev/urandom") or die "cannot read /dev/urandom: $!\n";
   read($random, my $bytes, 16) == 16 or die "short read from /dev/urandom\n";
@@ -97,9 +99,9 @@ HASH_ROUNDS="$HASH_ROUNDS" perl -e '
   my $hash = crypt($ENV{MLFLOW_PASSWORD}, "\$6\$rounds=$ENV{HASH_ROUNDS}\$$salt\$");
   defined $hash && $hash =~ /^\$6\$/ or die "crypt(3) does not support SHA-512 here\n";
   print "$ENV{MLFLOW_USERNAME}:$hash\n";
-' > "$htpasswd_tmp" || fail "could not hash the password."
+  ' > "$htpasswd_tmp" || fail "could not hash the password."
+fi
 
-[ "$MLFLOW_AUTH" = shared ] || : > "$htpasswd_tmp"
 [ -z "$worker_group" ] || chown "root:$worker_group" "$htpasswd_tmp"
 chmod 0640 "$htpasswd_tmp"
 mv -f "$htpasswd_tmp" "$NGINX_RUN_DIR/htpasswd"
