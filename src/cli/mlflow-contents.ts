@@ -1,5 +1,5 @@
 /**
- * What MLflow holds, counted through its REST API at the tracking URI with the MLflow credentials (the same way a
+ * MLflow's REST API as the CLI calls it (`mlflowRequest`, also for `users`), and what MLflow holds, counted through it at the tracking URI with the MLflow credentials (the same way a
  * client reaches it): experiments and runs (active and deleted), registered models and model versions. MLflow has no
  * count call, so this pages through the search calls; runs are counted within a time budget.
  */
@@ -34,6 +34,40 @@ export class MlflowRequestError extends Error {
   }
 }
 
+/** MLflow's answer to one REST call: its status and body text. */
+export interface MlflowAnswer {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly text: string;
+  readonly url: URL;
+}
+
+/**
+ * One call of MLflow's REST API at `trackingUri` (`path` relative to it, so a path prefix of the URI is kept), with the
+ * given Authorization header and a JSON body when there is one. Throws `MlflowRequestError` when no answer comes
+ * within `timeoutMs`; any answer, error statuses included, is returned for the caller to judge.
+ */
+export async function mlflowRequest(
+  trackingUri: string,
+  authorization: string,
+  request: { method: 'GET' | 'POST' | 'DELETE'; path: string; body?: unknown; timeoutMs: number },
+): Promise<MlflowAnswer> {
+  const url = new URL(request.path.replace(/^\/+/, ''), trackingUri.endsWith('/') ? trackingUri : `${trackingUri}/`);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: request.method,
+      headers: { authorization, ...(request.body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: request.body === undefined ? undefined : JSON.stringify(request.body),
+      signal: AbortSignal.timeout(request.timeoutMs),
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new MlflowRequestError(`MLflow at ${url.origin} did not answer ${url.pathname}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+  }
+  return { status: response.status, ok: response.ok, text: await response.text(), url };
+}
+
 /** experiment_ids per runs/search request. */
 const EXPERIMENTS_PER_RUN_SEARCH = 100;
 
@@ -43,25 +77,12 @@ export async function countMlflowContents(
   options: CountOptions = {},
 ): Promise<MlflowContents> {
   const now = options.now ?? Date.now;
-  const base = trackingUri.endsWith('/') ? trackingUri : `${trackingUri}/`;
   const authorization = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`, 'utf8').toString('base64')}`;
   const timeoutMs = options.requestTimeoutMs ?? 60_000;
 
   const call = async (path: string, body?: unknown): Promise<any> => {
-    const url = new URL(path, base);
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method: body === undefined ? 'GET' : 'POST',
-        headers: { authorization, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (error) {
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      throw new MlflowRequestError(`MLflow at ${url.origin} did not answer ${url.pathname}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
-    }
-    const text = await response.text();
+    const response = await mlflowRequest(trackingUri, authorization, { method: body === undefined ? 'GET' : 'POST', path, body, timeoutMs });
+    const { text, url } = response;
     if (response.status === 401) throw new MlflowRequestError(`MLflow at ${url.origin} refused the credentials (401)`, 401);
     if (!response.ok) throw new MlflowRequestError(`MLflow at ${url.origin} answered ${url.pathname} with ${response.status}: ${text.slice(0, 300)}`, response.status);
     try {

@@ -18,6 +18,7 @@ import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
 import { commonOptions, parseCommandArgsWithPositionals } from '../options';
 import { mlflowAdmin } from './credentials';
+import { MlflowAnswer, mlflowRequest, MlflowRequestError } from '../mlflow-contents';
 
 export const USER_SECRET_PREFIX = 'mlflow/users/';
 /** MLflow's permissions: the one list of src/config/settings.ts (also the `authDefaultPermission` choices). */
@@ -108,19 +109,16 @@ async function connectEndpoint(deps: CliDeps, common: ReturnType<typeof commonOp
 
 /** One call of MLflow's REST API as the admin; its JSON answer. MLflow's own error message on failure. */
 async function mlflow(endpoint: Endpoint, method: 'GET' | 'POST' | 'DELETE', path: string, body?: Record<string, string>, query?: Record<string, string>): Promise<any> {
-  const url = `${endpoint.trackingUri}${path}${query ? `?${new URLSearchParams(query)}` : ''}`;
-  let response: Response;
+  let response: MlflowAnswer;
   try {
-    response = await fetch(url, {
-      method,
-      headers: { authorization: endpoint.authorization, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(30_000),
+    response = await mlflowRequest(endpoint.trackingUri, endpoint.authorization, {
+      method, path: `${path}${query ? `?${new URLSearchParams(query)}` : ''}`, body, timeoutMs: 30_000,
     });
   } catch (error) {
-    throw new CliError(`No answer from MLflow at ${endpoint.trackingUri}: ${(error as Error).message}.`, EXIT.wrongTarget, 'Is the service running? `npx mlflow-on-aws status`.');
+    if (!(error instanceof MlflowRequestError)) throw error;
+    throw new CliError(`No answer from MLflow at ${endpoint.trackingUri}: ${error.message}.`, EXIT.wrongTarget, 'Is the service running? `npx mlflow-on-aws status`.');
   }
-  const text = await response.text();
+  const { text } = response;
   if (response.ok) return text ? JSON.parse(text) : {};
   let message = text.slice(0, 300);
   try {
