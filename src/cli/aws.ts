@@ -55,6 +55,27 @@ export function checkAccount(config: PlatformConfig, account: string): void {
   }
 }
 
+/**
+ * The `iamPrincipals` entries of another account than the deployment's. The IAM route is an HTTP API route with IAM
+ * authorization, and HTTP APIs have no resource policy that could admit another account: such a caller is refused
+ * (403) whatever its own policy grants (https://repost.aws/knowledge-center/api-gateway-cross-account-403). It has to
+ * assume a role of the deployment's account, and that role is the one to list.
+ */
+export function iamPrincipalsOfOtherAccounts(config: PlatformConfig, account: string): string[] {
+  return (config.iamPrincipals ?? []).map((principal) => principal.arn).filter((arn) => arn.split(':')[4] !== account);
+}
+
+/** Refuses `iamPrincipals` of another account (see iamPrincipalsOfOtherAccounts), with what to list instead. */
+export function checkIamPrincipalAccounts(config: PlatformConfig, account: string): void {
+  const foreign = iamPrincipalsOfOtherAccounts(config, account);
+  if (foreign.length === 0) return;
+  throw new CliError(
+    `iamPrincipals names ${foreign.join(', ')} of another account than the deployment's (${account}): the IAM route is an HTTP API, which has no resource policy to admit another account, so ${foreign.length === 1 ? 'its' : 'their'} calls would be refused (403).`,
+    EXIT.usage,
+    `List a role of account ${account} instead, which the other account's principal assumes (sts:AssumeRole): -c iamPrincipals=arn:aws:iam::${account}:role/NAME[=user].`,
+  );
+}
+
 export function errorContext(target: Target, action?: string): ErrorContext {
   return { region: target.region, account: target.account, action };
 }

@@ -29,12 +29,28 @@ export interface NotebookInstanceProps {
   readonly instanceType: string;
   /** Size of the encrypted ML storage volume. */
   readonly volumeSizeGiB: number;
-  /** Name of the notebook instance. @default 'mlflow-lab' */
+  /** Name of the notebook instance. @default NOTEBOOK_INSTANCE_NAME */
   readonly notebookInstanceName?: string;
 }
 
 /** The notebook platform: Amazon Linux 2023 with JupyterLab 4. AL2 (notebook-al2-v3) reached end of support on 2026-06-30. */
 export const NOTEBOOK_PLATFORM = 'notebook-al2023-v1';
+
+/**
+ * The notebook instance's name for a platform: `mlflow-lab-al2023-v1` for notebook-al2023-v1. `PlatformIdentifier` is
+ * create-only, so a new platform replaces the instance, and CloudFormation creates the replacement before it deletes
+ * the old one: under a fixed name (notebook names are unique per account and region) that update fails. A name that
+ * follows the platform lets the replacement happen (`deploy` asks first: the old instance's volume, with the notebooks
+ * on it, is deleted with it; see src/cli/deployed-state.ts).
+ */
+export function notebookInstanceName(platform: string): string {
+  const release = /^notebook-(al\d*-v\d+)$/.exec(platform)?.[1];
+  if (!release) throw new Error(`Unknown notebook platform ${platform}: expected notebook-<os>-v<n>, e.g. notebook-al2023-v1.`);
+  return `mlflow-lab-${release}`;
+}
+
+/** Name of the notebook instance on NOTEBOOK_PLATFORM. Deployments before it named theirs `mlflow-lab` (on notebook-al2-v3). */
+export const NOTEBOOK_INSTANCE_NAME = notebookInstanceName(NOTEBOOK_PLATFORM);
 
 /** Instance families SageMaker does not offer on notebook-al2023-v1. */
 export const UNSUPPORTED_AL2023_FAMILIES: readonly string[] = ['p2', 'p3', 'p3dn', 'inf1', 'g3'];
@@ -79,7 +95,7 @@ export class NotebookInstance extends Construct {
     });
 
     this.instance = new sagemaker.CfnNotebookInstance(this, 'Instance', {
-      notebookInstanceName: props.notebookInstanceName ?? 'mlflow-lab',
+      notebookInstanceName: props.notebookInstanceName ?? NOTEBOOK_INSTANCE_NAME,
       instanceType,
       roleArn: props.executionRole.roleArn,
       subnetId: props.vpc.selectSubnets(props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnetIds[0],

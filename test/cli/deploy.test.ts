@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { ListDomainsCommand } from '@aws-sdk/client-sagemaker';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { EXIT } from '../../src/cli/errors';
-import { credentialsError, harness, HarnessOptions, NODE_PATH, outputs, RunnerCall, setStacks } from './helpers';
+import { credentialsError, DEPLOYED_TEMPLATES, harness, HarnessOptions, NODE_PATH, outputs, RunnerCall, setStacks, setTemplates } from './helpers';
 
 const URI = 'https://abc123.execute-api.us-west-2.amazonaws.com';
 const TOOLKIT = { CDKToolkit: { Outputs: outputs({ BootstrapVersion: '27' }) } };
@@ -160,6 +160,7 @@ describe('deploy', () => {
   it("this app's own stacks (their description) are deployed over as usual", async () => {
     const h = harness({ runner: runner() });
     setStacks(h.mocks, { ...TOOLKIT, MLflowVpcStack: {}, HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: URI }) } });
+    setTemplates(h.mocks, { MLflowVpcStack: DEPLOYED_TEMPLATES.standard, HttpGatewayStack: DEPLOYED_TEMPLATES.gateway });
     assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
     assert.equal(cdkCalls(h.runs).length, 1);
   });

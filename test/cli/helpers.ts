@@ -7,6 +7,7 @@ import {
   CloudFormationClient,
   CloudFormationServiceException,
   DescribeStacksCommand,
+  GetTemplateCommand,
   Stack,
 } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -198,6 +199,20 @@ export function setStacks(mocks: Mocks, stacks: Record<string, Partial<Stack> | 
     return { Stacks: [{ StackName: name, CreationTime: new Date('2026-01-01T00:00:00Z'), StackStatus: 'CREATE_COMPLETE', ...description, ...next }] };
   });
 }
+
+/** GetTemplate answers: each stack's deployed template (a JSON object, sent as CloudFormation sends it: a JSON string). */
+export function setTemplates(mocks: Mocks, templates: Record<string, object>): void {
+  for (const [name, template] of Object.entries(templates)) {
+    mocks.cfn.on(GetTemplateCommand, { StackName: name }).resolves({ TemplateBody: JSON.stringify(template) });
+  }
+}
+
+/** Deployed templates as `deploy` reads them: MLflowVpcStack of each profile (standard has the load balancer). */
+export const DEPLOYED_TEMPLATES = {
+  standard: { Resources: { LoadBalancer: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer' }, Service: { Type: 'AWS::ECS::Service' } } },
+  lean: { Resources: { Discovery: { Type: 'AWS::ServiceDiscovery::Service' }, Service: { Type: 'AWS::ECS::Service' } } },
+  gateway: { Resources: { Api: { Type: 'AWS::ApiGatewayV2::Api' } } },
+} as const;
 
 export function outputs(values: Record<string, string>): Stack['Outputs'] {
   return Object.entries(values).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue }));

@@ -11,7 +11,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { HOME_EFS_METADATA_KEY as CLI_HOME_EFS_METADATA_KEY } from '../../src/cli/studio-cleanup';
 import { REQUESTS_AUTH_AWS_SIGV4_VERSION, SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
 import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/config/platform-config';
-import { NOTEBOOK_PLATFORM, onStartScript } from '../../src/constructs/notebook-instance';
+import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM, notebookInstanceName, onStartScript } from '../../src/constructs/notebook-instance';
 import { HOME_EFS_METADATA_KEY, StudioUser } from '../../src/constructs/studio-user';
 import { EXPORT_NAMES, STACK_NAMES } from '../../src/names';
 import { taskContract } from '../e2e/support/task-definition';
@@ -217,6 +217,16 @@ describe('SageMakerNotebookInstanceStack', () => {
   test('runs on Amazon Linux 2023 (notebook-al2023-v1): AL2 notebook instances cannot be started after 2026-06-30', () => {
     assert.equal(NOTEBOOK_PLATFORM, 'notebook-al2023-v1');
     notebook.hasResourceProperties('AWS::SageMaker::NotebookInstance', { PlatformIdentifier: 'notebook-al2023-v1' });
+  });
+
+  test('the instance is named after its platform, so a platform change (create-only) can replace it under a new name', () => {
+    assert.equal(NOTEBOOK_INSTANCE_NAME, 'mlflow-lab-al2023-v1');
+    notebook.hasResourceProperties('AWS::SageMaker::NotebookInstance', { NotebookInstanceName: NOTEBOOK_INSTANCE_NAME, PlatformIdentifier: NOTEBOOK_PLATFORM });
+    // The previous release's instance: mlflow-lab on notebook-al2-v3. Any other platform gives another name.
+    assert.notEqual(NOTEBOOK_INSTANCE_NAME, 'mlflow-lab');
+    assert.equal(notebookInstanceName('notebook-al2-v3'), 'mlflow-lab-al2-v3');
+    assert.equal(notebookInstanceName('notebook-al2023-v2'), 'mlflow-lab-al2023-v2');
+    assert.throws(() => notebookInstanceName('al2023'), /Unknown notebook platform al2023/);
   });
 
   test('an instance type AL2023 notebook instances do not offer is refused at synth', () => {

@@ -5,7 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GATEWAY_OUTPUTS, STACK_NAMES } from '../../names';
-import { connect, describeDomain, findStack, foreignStacks, foreignStacksError, listDomains, locateCdk, stackOutputs, STACKS_IN_DELETION_ORDER, Target, usesStudio } from '../aws';
+import { checkIamPrincipalAccounts, connect, describeDomain, findStack, foreignStacks, foreignStacksError, listDomains, locateCdk, stackOutputs, STACKS_IN_DELETION_ORDER, Target, usesStudio } from '../aws';
+import { checkSnapshotSettings } from '../db-snapshot';
+import { readDeployedState, refusedTransition, TransitionOptions } from '../deployed-state';
 import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
 import { CommonOptions, commonOptions, contextArgs, parseCommandArgs } from '../options';
@@ -19,6 +21,9 @@ Options:
   --use-existing-domain   when DOMAIN_ID is unset, attach the Studio user to the SageMaker domain that
                           already exists in the region (fails if there are several: pick one with --domain-id)
   --domain-id ID          attach to this existing domain (same as DOMAIN_ID=ID or -c domainId=ID)
+  --replace-notebook      let the deploy replace the notebook instance when this release changes what only a new
+                          instance can get (its platform): the old instance and its volume, with the notebooks
+                          on it, are deleted (deploy refuses without it, saying how to copy them to S3 first)
   --bootstrap             run \`cdk bootstrap\` first if the account/region is not bootstrapped
   --dry-run               check everything and print the cdk command without running it
   --region R, --profile P, -c key=value   target and settings, passed on to cdk`;
@@ -27,6 +32,7 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
   const values = parseCommandArgs('deploy', args, {
     'use-existing-domain': { type: 'boolean' },
     'domain-id': { type: 'string' },
+    'replace-notebook': { type: 'boolean' },
     bootstrap: { type: 'boolean' },
     'dry-run': { type: 'boolean' },
   });
@@ -61,6 +67,8 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
       target = { ...target, config: { ...target.config, domainId } };
     }
   }
+
+  await checkDeployedState(target, { replaceNotebook: values['replace-notebook'] === true }, log);
 
   const env: NodeJS.ProcessEnv = { ...deps.env, AWS_REGION: target.region, AWS_DEFAULT_REGION: target.region };
   if (options.profile) env.AWS_PROFILE = options.profile;
@@ -112,6 +120,20 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
   log('Next: eval "$(npx mlflow-on-aws credentials --env)"   # sets MLFLOW_TRACKING_URI/USERNAME/PASSWORD');
   log('      npx mlflow-on-aws status');
   return EXIT.ok;
+}
+
+/**
+ * What the configuration may not do to what is deployed, checked before anything runs (read-only): iamPrincipals of
+ * another account, the moves CloudFormation cannot make in place or that replace users' work (src/cli/deployed-state.ts),
+ * and dbSnapshot settings that do not match the snapshot (src/cli/db-snapshot.ts). Prints what the deploy will replace.
+ */
+async function checkDeployedState(target: Target, options: TransitionOptions, log: (line: string) => void): Promise<void> {
+  checkIamPrincipalAccounts(target.config, target.account);
+  const state = await readDeployedState(target);
+  const { refusal, notes } = refusedTransition(state, target.config, options);
+  if (refusal) throw refusal;
+  const snapshotNote = await checkSnapshotSettings(target, target.config, state.stacks.has(STACK_NAMES.mlflow));
+  for (const line of [...notes, ...(snapshotNote ? [snapshotNote] : [])]) log(line);
 }
 
 /** The one InService domain of the region, or undefined (a new domain will be created). Several: the user must choose. */

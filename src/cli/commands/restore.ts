@@ -5,11 +5,12 @@
  * the cluster can be restored to, in the target region) and never touches a running deployment: the cluster has a
  * fixed name, so the stacks must be gone first (`destroy` keeps a final snapshot and the artifact bucket).
  */
-import { DBClusterSnapshot, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
+import { DBClusterSnapshot } from '@aws-sdk/client-rds';
 import { AURORA_MYSQL_VERSION, DATABASE_NAME, STACK_NAMES } from '../../names';
-import { connect, errorContext, findStack, Target } from '../aws';
+import { connect, findStack, Target } from '../aws';
+import { describeSnapshot } from '../db-snapshot';
 import { CliDeps } from '../deps';
-import { CliError, EXIT, toCliError } from '../errors';
+import { CliError, EXIT } from '../errors';
 import { commonOptions, parseCommandArgs } from '../options';
 import { deployCommand } from './deploy';
 
@@ -102,20 +103,6 @@ function refuseUnusable(snapshot: string): void {
   if (/(^|:cluster-snapshot:)awsbackup:/.test(snapshot)) {
     throw new CliError(`${snapshot} is an AWS Backup recovery point: the deployment is created from a manual snapshot (whose name the dbSnapshot setting can hold).`, EXIT.usage, copy(snapshot));
   }
-}
-
-async function describeSnapshot(target: Target, snapshot: string): Promise<DBClusterSnapshot> {
-  try {
-    const answer = await target.clients.rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: snapshot }));
-    const found = answer.DBClusterSnapshots?.[0];
-    if (found) return found;
-  } catch (error) {
-    if ((error as { name?: string }).name !== 'DBClusterSnapshotNotFoundFault') {
-      throw toCliError(error, errorContext(target, `reading snapshot ${snapshot} (rds:DescribeDBClusterSnapshots)`));
-    }
-  }
-  throw new CliError(`No DB cluster snapshot ${snapshot} in account ${target.account}, region ${target.region}.`, EXIT.usage,
-    `List them: aws rds describe-db-cluster-snapshots --region ${target.region} --query 'DBClusterSnapshots[].[DBClusterSnapshotIdentifier,Status,SnapshotCreateTime]'`);
 }
 
 function checkSnapshot(target: Target, requested: string, snapshot: DBClusterSnapshot): void {
