@@ -249,6 +249,60 @@ describe('destroy', () => {
     assert.match(text, /Database:\n  - mlflow-db: deletion protection is off \(asked of RDS\); CloudFormation deletes it with all its data, without a final snapshot\./);
   });
 
+  it('destroyDataOnDelete with backup: the vault is kept (Retain) with its recovery points, and the plan says so instead of "nothing is kept"', async () => {
+    const h = harness({ interactive: false });
+    deployed(h, {
+      Resources: {
+        ArtifactBucket: { Type: 'AWS::S3::Bucket', DeletionPolicy: 'Delete' },
+        Database: { Type: 'AWS::RDS::DBCluster', DeletionPolicy: 'Delete' },
+        BackupVault: { Type: 'AWS::Backup::BackupVault', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' },
+      },
+    });
+    assert.equal(await h.run('destroy', '-y'), EXIT.ok, h.text());
+    const text = h.err.join('\n');
+    assert.match(text, /Kept[^\n]*\n  - AWS Backup vault BackupVault \(MLflowVpcStack\), with its recovery points \(each removed by AWS Backup when its retention ends\)\n/);
+    assert.doesNotMatch(text, /nothing: all data is deleted/);
+    assert.match(text, /Still there \(see above\): AWS Backup vault BackupVault/);
+  });
+
+  it('a vault with DeletionPolicy Delete: listed as deleted only if it holds no recovery point, and what happens otherwise', async () => {
+    const h = harness({ interactive: false });
+    deployed(h, { Resources: { ...MLFLOW_TEMPLATE.Resources, BackupVault: { Type: 'AWS::Backup::BackupVault', DeletionPolicy: 'Delete' } } });
+    assert.equal(await h.run('destroy', '-y'), EXIT.ok, h.text());
+    assert.match(h.err.join('\n'), /Deleted[^]*  - AWS Backup vault BackupVault \(MLflowVpcStack\), only if it holds no recovery point: AWS Backup refuses to delete a vault that holds any, and MLflowVpcStack then ends DELETE_FAILED/);
+  });
+
+  it('DELETE_FAILED on a vault that holds recovery points: says how to delete them or keep the vault', async () => {
+    const h = harness({ interactive: false });
+    deployed(h);
+    setStacks(h.mocks, {
+      MLflowVpcStack: [{}, { StackStatus: 'DELETE_FAILED', StackStatusReason: 'The following resource(s) failed to delete: [BackupVaultADF21B19]. ' }],
+    });
+    h.mocks.cfn.on(GetTemplateCommand, { StackName: 'MLflowVpcStack' }).resolves({ TemplateBody: JSON.stringify(MLFLOW_TEMPLATE) });
+    assert.equal(await h.run('destroy', '--yes'), EXIT.failure);
+    assert.match(h.err.join('\n'), /A backup vault that holds recovery points cannot be deleted: delete them \(AWS Backup console > Backup vaults\), or keep the vault: aws cloudformation delete-stack --stack-name MLflowVpcStack --retain-resources <its logical id, named above> --region us-west-2\./);
+  });
+
+  it('--keep-mlflow-stack: deletes the gateway (and SageMaker) stacks only; MLflowVpcStack and its database are not touched', async () => {
+    const h = harness({ interactive: false });
+    deployed(h);
+    assert.equal(await h.run('destroy', '--keep-mlflow-stack', '--yes'), EXIT.ok, h.text());
+    assert.deepEqual(deletedStacks(h), ['HttpGatewayStack']);
+    const text = h.err.join('\n');
+    assert.match(text, /Stacks to delete, in this order: HttpGatewayStack\nMLflowVpcStack stays \(--keep-mlflow-stack\)/);
+    assert.doesNotMatch(text, /Aurora database cluster|final snapshot/);
+    assert.equal(h.mocks.rds.commandCalls(DescribeDBClustersCommand).length, 0);
+  });
+
+  it('--keep-mlflow-stack with only MLflowVpcStack deployed: nothing to destroy (exit 5)', async () => {
+    const h = harness({ interactive: false });
+    deployed(h);
+    setStacks(h.mocks, { MLflowVpcStack: {} });
+    assert.equal(await h.run('destroy', '--keep-mlflow-stack', '--yes'), EXIT.notDeployed);
+    assert.match(h.err[0], /No MLflow on AWS stacks besides MLflowVpcStack are deployed/);
+    assert.deepEqual(deletedStacks(h), []);
+  });
+
   it('DELETE_FAILED: exit 1 with the reason, later stacks untouched', async () => {
     const h = harness({ interactive: false });
     deployed(h);

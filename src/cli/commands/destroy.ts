@@ -14,13 +14,15 @@ import { CliError, EXIT, toCliError } from '../errors';
 import { commonOptions, parseCommandArgs } from '../options';
 import { deleteStudioAppsAndSpaces, describeStudioPlan, HOME_EFS_METADATA_KEY, planStudio, removeDomainLeftovers, StudioPlan } from '../studio-cleanup';
 
-export const DESTROY_HELP = `Usage: npx mlflow-on-aws destroy [--yes] [--region R] [--profile P]
+export const DESTROY_HELP = `Usage: npx mlflow-on-aws destroy [--yes] [--keep-mlflow-stack] [--region R] [--profile P]
 
 Deletes the MLflow on AWS stacks of the account/region, dependents first, after showing what is kept
 (retained bucket, final database snapshot, Studio home EFS, ...) and what is deleted. Stops before deleting
 anything while the database has deletion protection on (asked of RDS), and says how to turn it off.
 With Studio in use, first deletes the user profile's apps and spaces; after the domain, what SageMaker left in the VPC.
-  --yes, -y   do not ask for confirmation (required when there is no terminal)`;
+  --yes, -y             do not ask for confirmation (required when there is no terminal)
+  --keep-mlflow-stack   delete only the gateway and SageMaker stacks; MLflowVpcStack (network, database, artifact
+                        bucket, MLflow service) stays: the first step of a profile move (see deploy)`;
 
 /**
  * CloudFormation type of the custom resource that turns the database's deletion protection on after a successful
@@ -45,7 +47,12 @@ const NOTABLE_TYPES: Record<string, string> = {
   'AWS::SageMaker::NotebookInstance': 'notebook instance',
   'AWS::EFS::FileSystem': 'EFS file system',
   'AWS::KMS::Key': 'KMS key',
+  'AWS::Backup::BackupVault': 'AWS Backup vault',
 };
+
+/** What becomes of a backup vault's recovery points, by the vault's DeletionPolicy. */
+const VAULT_KEPT = 'with its recovery points (each removed by AWS Backup when its retention ends)';
+const VAULT_DELETED = 'only if it holds no recovery point: AWS Backup refuses to delete a vault that holds any, and MLflowVpcStack then ends DELETE_FAILED (see docs/cli.md, destroy)';
 
 interface TemplateResource {
   Type?: string;
@@ -81,7 +88,7 @@ export interface ProtectedCluster {
 }
 
 export async function destroyCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const values = parseCommandArgs('destroy', args, { yes: { type: 'boolean', short: 'y' } });
+  const values = parseCommandArgs('destroy', args, { yes: { type: 'boolean', short: 'y' }, 'keep-mlflow-stack': { type: 'boolean' } });
   const options = commonOptions(values);
   if (options.help) {
     deps.output.out(DESTROY_HELP);
@@ -90,9 +97,10 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
   const log = deps.output.err;
   const target = await connect(deps, options);
 
+  const keepMlflowStack = values['keep-mlflow-stack'] === true;
   const deployed: string[] = [];
   const found = new Map<string, Stack>();
-  for (const name of STACKS_IN_DELETION_ORDER) {
+  for (const name of STACKS_IN_DELETION_ORDER.filter((stack) => !keepMlflowStack || stack !== STACK_NAMES.mlflow)) {
     const stack = await findStack(target, name);
     if (stack) {
       deployed.push(name);
@@ -101,7 +109,7 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
   }
   if (deployed.length === 0) {
     throw new CliError(
-      `No MLflow on AWS stacks are deployed in account ${target.account}, region ${target.region}: nothing to destroy.`,
+      `No MLflow on AWS stacks ${keepMlflowStack ? `besides ${STACK_NAMES.mlflow} ` : ''}are deployed in account ${target.account}, region ${target.region}: nothing to destroy.`,
       EXIT.notDeployed,
       'If you deployed to another region, set AWS_REGION or pass --region.',
     );
@@ -114,6 +122,7 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
 
   const plan = await planDeletion(target, deployed, found);
   log(`Account ${target.account}, region ${target.region}. Stacks to delete, in this order: ${plan.stacks.join(', ')}`);
+  if (keepMlflowStack) log(`${STACK_NAMES.mlflow} stays (--keep-mlflow-stack): its network, database, artifact bucket and MLflow service are not touched.`);
   log('Deleted: everything in these stacks, including:');
   for (const line of plan.deleted.length ? plan.deleted : ['(no data resources)']) log(`  - ${line}`);
   log('Kept (billed until you delete them yourself):');
@@ -190,7 +199,9 @@ export async function planDeletion(target: Target, stacks: string[], found: Read
         }
         planDatabase(plan, { label, clusterId, policy, resource, resources, live });
       }
-      if (policy === 'Retain' || policy === 'RetainExceptOnCreate') plan.kept.push(label);
+      const vault = resource.Type === 'AWS::Backup::BackupVault';
+      if (policy === 'Retain' || policy === 'RetainExceptOnCreate') plan.kept.push(vault ? `${label}, ${VAULT_KEPT}` : label);
+      else if (vault) plan.deleted.push(`${label}, ${VAULT_DELETED}`);
       else if (policy === 'Snapshot') plan.snapshots.push(`final snapshot of ${label}, taken on delete (RDS > Snapshots)`);
       else plan.deleted.push(label);
     }
@@ -351,6 +362,9 @@ async function deleteStack(target: Target, stackName: string, deps: CliDeps): Pr
         EXIT.failure,
         [
           'Fix the resource named above (CloudFormation console, Events tab), then run destroy again; stacks already deleted stay deleted.',
+          /BackupVault|recovery point/i.test(stack.StackStatusReason ?? '')
+            ? `A backup vault that holds recovery points cannot be deleted: delete them (AWS Backup console > Backup vaults), or keep the vault: aws cloudformation delete-stack --stack-name ${stackName} --retain-resources <its logical id, named above> --region ${target.region}.`
+            : '',
           stackName === STACK_NAMES.mlflow
             ? 'A VPC or subnet that "has dependencies" is usually held by what a SageMaker Studio domain left behind: its home EFS mount targets and the security groups security-group-for-inbound-nfs-d-* / security-group-for-outbound-nfs-d-* (see docs/cli.md, destroy).'
             : '',
