@@ -142,6 +142,9 @@ function validJsonFailureReport(project: codebuild.CfnProject): void {
   project.addPropertyOverride('Source.BuildSpec', JSON.stringify(spec, undefined, 2));
 }
 
+/** CloudFormation type of a deploy-time image build (@cdklabs/deploy-time-build's custom resource). */
+export const DEPLOY_TIME_BUILD_TYPE = 'Custom::CDKContainerImageBuild';
+
 /** The limits in force in each stack: the longest any of its builds asked for (they share the project). */
 const limitsOfStack = new WeakMap<Stack, BuildLimits>();
 /** Projects and handlers already acknowledged (configureDeployTimeBuild runs once per construct that builds). */
@@ -150,19 +153,23 @@ const acknowledged = new WeakSet<object>();
 /**
  * The deploy-time build brings its own CodeBuild project and custom-resource Lambda (stack-level singletons).
  * The project gets the time limits (`limits`, or longer ones an earlier caller in the stack asked for), and every image
- * resource of the stack the matching ServiceTimeout; what cdk-nag finds in both is acknowledged there, and only there,
+ * resource of the stack the matching ServiceTimeout and a dependency on the builds added before it; what cdk-nag finds in both is acknowledged there, and only there,
  * with the reasons. Called by each construct that adds deploy-time builds, after adding them.
  */
 export function configureDeployTimeBuild(stack: Stack, limits: BuildLimits = IMAGE_BUILD_LIMITS): void {
   const current = limitsOfStack.get(stack);
   const effective = current && current.build.toMinutes() >= limits.build.toMinutes() ? current : limits;
   limitsOfStack.set(stack, effective);
-  for (const resource of stack.node.findAll()) {
+  const builds = stack.node.findAll().filter((c): c is CfnResource => c instanceof CfnResource && c.cfnResourceType === DEPLOY_TIME_BUILD_TYPE);
+  builds.forEach((build, index) => {
     // The construct has no setting for it; ServiceTimeout is a property of the custom resource itself.
-    if (resource instanceof CfnResource && resource.cfnResourceType === 'Custom::CDKContainerImageBuild') {
-      resource.addPropertyOverride('ServiceTimeout', effective.serviceTimeout.toSeconds().toString());
-    }
-  }
+    build.addPropertyOverride('ServiceTimeout', effective.serviceTimeout.toSeconds().toString());
+    // One build at a time, in the order they were added (the proxy, then MLflow, then the serving image): each waits
+    // for the ones before it. CloudFormation would otherwise start them together, and the handler retries StartBuild on
+    // AccessDenied only, so an account whose CodeBuild quota allows one build (new accounts) fails the deploy with
+    // AccountLimitExceededException. `doctor` reads that quota.
+    for (const earlier of builds.slice(0, index)) build.node.addDependency(earlier);
+  });
   for (const child of stack.node.children) {
     if (child instanceof codebuild.Project && child.node.id.startsWith('ContainerImageBuild')) {
       const project = child.node.defaultChild as codebuild.CfnProject;

@@ -61,6 +61,19 @@ describe('images built in AWS CodeBuild at deploy time (the default): no Docker 
   });
 });
 
+describe('one deploy-time build at a time (accounts whose CodeBuild quota allows a single build)', () => {
+  test('the MLflow build waits for the proxy build; the proxy build waits for no other build', () => {
+    const { template } = synthImages({});
+    const builds = template.findResources('Custom::CDKContainerImageBuild') as Record<string, any>;
+    const idOf = (prefix: string) => Object.keys(builds).find((id) => id.startsWith(prefix))!;
+    const [proxy, mlflow] = [idOf('ImagesProxyBuild'), idOf('ImagesMlflowBuild')];
+    assert.ok(proxy && mlflow, Object.keys(builds).join(', '));
+    const buildsIn = (id: string) => ((builds[id].DependsOn ?? []) as string[]).filter((dependency) => dependency in builds);
+    assert.deepEqual(buildsIn(mlflow), [proxy]);
+    assert.deepEqual(buildsIn(proxy), []);
+  });
+});
+
 describe('a deploy-time build that dies holds the deployment for a bounded time', () => {
   const { template } = synthImages({});
   const [[, project]] = Object.entries(template.findResources('AWS::CodeBuild::Project')) as any[];

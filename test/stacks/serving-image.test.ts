@@ -114,3 +114,17 @@ describe('servingImage=true: mlflow-pyfunc:<MLflow version> built in CodeBuild a
     cleanup();
   });
 });
+
+describe('servingImage=true: the serving build waits for both app builds (one CodeBuild build at a time)', () => {
+  for (const settings of [{ servingImage: true }, { servingImage: true, profile: 'lean', monitoring: true }] as RawSettings[]) {
+    test(JSON.stringify(settings), () => {
+      const { template, cleanup } = synthPlatform(settings);
+      cleanup();
+      const all = template.findResources('Custom::CDKContainerImageBuild') as Record<string, any>;
+      const serving = Object.keys(all).find((id) => id.startsWith('ServingImage'))!;
+      const app = Object.keys(all).filter((id) => id.startsWith('Images'));
+      assert.equal(app.length, 2, Object.keys(all).join(', '));
+      assert.deepEqual(((all[serving].DependsOn ?? []) as string[]).filter((id) => id in all).sort(), app.sort());
+    });
+  }
+});
