@@ -14,6 +14,7 @@ import { EFSClient } from '@aws-sdk/client-efs';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { STSClient } from '@aws-sdk/client-sts';
 
 export interface AwsClients {
@@ -26,6 +27,7 @@ export interface AwsClients {
   readonly rds: RDSClient;
   readonly sageMaker: SageMakerClient;
   readonly secretsManager: SecretsManagerClient;
+  readonly serviceQuotas: ServiceQuotasClient;
   readonly sts: STSClient;
 }
 
@@ -145,6 +147,7 @@ export function createAwsClients(target: AwsTarget, options: AwsClientOptions = 
     rds: new RDSClient(config),
     sageMaker: new SageMakerClient(config),
     secretsManager: new SecretsManagerClient(config),
+    serviceQuotas: new ServiceQuotasClient(config),
     sts: new STSClient(config),
   };
 }

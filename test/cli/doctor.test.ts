@@ -3,10 +3,11 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { Stack } from '@aws-sdk/client-cloudformation';
 import { ListDomainsCommand } from '@aws-sdk/client-sagemaker';
+import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand, NoSuchResourceException, ServiceQuotasServiceException } from '@aws-sdk/client-service-quotas';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { checkNode, compareVersions, minimumVersion, NODE_END_OF_LIFE, parseNodeRange, readNodeEngines, satisfies } from '../../src/cli/commands/doctor';
+import { CODEBUILD_QUOTAS, checkNode, compareVersions, minimumVersion, NODE_END_OF_LIFE, parseNodeRange, readNodeEngines, satisfies } from '../../src/cli/commands/doctor';
 import { EXIT } from '../../src/cli/errors';
-import { accessDenied, credentialsError, harness, HarnessOptions, outputs, REAL_NODE_ENGINES, setStacks, unknownRegionError } from './helpers';
+import { accessDenied, credentialsError, harness, Harness, HarnessOptions, outputs, REAL_NODE_ENGINES, setStacks, unknownRegionError } from './helpers';
 
 const dockerUp: HarnessOptions['runner'] = (call) =>
   call.command === 'docker' ? { exitCode: 0, stdout: '28.2.2\n', stderr: '' } : { exitCode: 0, stdout: '', stderr: '' };
@@ -21,10 +22,20 @@ function bootstrapped(version = '27'): Record<string, Partial<Stack>> {
   return { CDKToolkit: { StackStatus: 'UPDATE_COMPLETE', Outputs: outputs({ BootstrapVersion: version }) } };
 }
 
+/** CodeBuild's concurrent-build quotas as Service Quotas answers them: by quota code. */
+function codeBuildQuotas(h: Harness, values: Partial<Record<string, number | Error>> = { [CODEBUILD_QUOTAS.linux.code]: 20, [CODEBUILD_QUOTAS.arm.code]: 20 }): void {
+  for (const [code, value] of Object.entries(values)) {
+    const call = h.mocks.quotas.on(GetServiceQuotaCommand, { ServiceCode: 'codebuild', QuotaCode: code });
+    if (value instanceof Error) call.rejects(value);
+    else call.resolves({ Quota: { ServiceCode: 'codebuild', QuotaCode: code, Value: value } });
+  }
+}
+
 describe('doctor', () => {
   it('all good: every check ok, exit 0, with the next step', async () => {
     const h = harness({ runner: dockerUp });
     setStacks(h.mocks, bootstrapped());
+    codeBuildQuotas(h);
     h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
     assert.equal(await h.run('doctor'), EXIT.ok, h.text());
     const text = h.out.join('\n');
@@ -33,6 +44,7 @@ describe('doctor', () => {
     assert.match(text, /\[ ok \] AWS credentials: account 123456789012 as arn:aws:iam::123456789012:user\/dev/);
     assert.match(text, /\[ ok \] CDK bootstrap: CDKToolkit version 27/);
     assert.match(text, /\[ ok \] Docker: engine 28.2.2/);
+    assert.match(text, /\[ ok \] CodeBuild quota: concurrent builds Linux\/Small: 20 \(the deploy runs one at a time\)/);
     assert.match(text, /\[ ok \] SageMaker domain: none in us-west-2; deploy creates one/);
     assert.match(text, /Ready to deploy/);
     assert.deepEqual(h.runs.map((r) => [r.command, ...r.args]), [['docker', 'info', '--format', '{{.ServerVersion}}']]);
@@ -210,5 +222,77 @@ describe('doctor', () => {
     assert.ok(compareVersions('20.10.0', '20.6.0') > 0);
     assert.ok(compareVersions('v20.5.1', '20.6') < 0);
     assert.equal(compareVersions('22.0.0', '22'), 0);
+  });
+});
+
+describe('doctor: the CodeBuild quota of the deploy-time image builds (finding 6)', () => {
+  function setup(): Harness {
+    const h = harness({ runner: dockerUp });
+    setStacks(h.mocks, bootstrapped());
+    h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    return h;
+  }
+  const quotaError = (name: string, message: string) => new ServiceQuotasServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: 400 }, message });
+
+  it('lean (arm64) on an account that allows no ARM build: fails, pointing to imageBuild=local or a quota increase', async () => {
+    const h = setup();
+    codeBuildQuotas(h, { [CODEBUILD_QUOTAS.linux.code]: 20, [CODEBUILD_QUOTAS.arm.code]: 0 });
+    assert.equal(await h.run('doctor', '-c', 'profile=lean'), EXIT.failure);
+    const text = h.out.join('\n');
+    assert.match(text, /\[FAIL\] CodeBuild quota: CodeBuild allows no running build in us-west-2 for ARM\/Small \(L-5ED1D25B, for the arm64 proxy and MLflow images\): 0: the deploy-time image builds cannot start/);
+    assert.match(text, /fix: Ask for 1 \(free\): aws service-quotas request-service-quota-increase --service-code codebuild --quota-code L-5ED1D25B --desired-value 1 --region us-west-2; or build without CodeBuild: -c imageBuild=local/);
+    assert.deepEqual(h.mocks.quotas.commandCalls(GetServiceQuotaCommand).map((c) => c.args[0].input.QuotaCode), ['L-5ED1D25B']);
+    assert.match(text, /1 check failed: CodeBuild quota/);
+  });
+
+  it('servingImage with imageBuild=local: only the serving build runs in CodeBuild (Linux), and local cannot help it', async () => {
+    const h = setup();
+    codeBuildQuotas(h, { [CODEBUILD_QUOTAS.linux.code]: 0 });
+    assert.equal(await h.run('doctor', '-c', 'imageBuild=local', '-c', 'servingImage=true'), EXIT.failure);
+    const text = h.out.join('\n');
+    assert.match(text, /Linux\/Small \(L-9D07B6EF, for the serving image\): 0/);
+    assert.match(text, /or build without CodeBuild: -c servingImage=false$/m);
+  });
+
+  it('no value applied to the account: the AWS default is read instead', async () => {
+    const h = setup();
+    h.mocks.quotas.on(GetServiceQuotaCommand).rejects(new NoSuchResourceException({ $metadata: { httpStatusCode: 400 }, message: 'The request failed because the specified resource does not exist.' }));
+    h.mocks.quotas.on(GetAWSDefaultServiceQuotaCommand, { ServiceCode: 'codebuild', QuotaCode: CODEBUILD_QUOTAS.linux.code }).resolves({ Quota: { Value: 60 } });
+    assert.equal(await h.run('doctor'), EXIT.ok, h.text());
+    assert.match(h.out.join('\n'), /\[ ok \] CodeBuild quota: concurrent builds Linux\/Small: 60/);
+  });
+
+  it('the quota cannot be read (access denied): a warning with the command to check it, not a failure', async () => {
+    const h = setup();
+    codeBuildQuotas(h, { [CODEBUILD_QUOTAS.linux.code]: quotaError('AccessDeniedException', 'User: arn:aws:iam::123456789012:user/dev is not authorized to perform: servicequotas:GetServiceQuota') });
+    assert.equal(await h.run('doctor'), EXIT.ok, h.text());
+    const text = h.out.join('\n');
+    assert.match(text, /\[warn\] CodeBuild quota: could not read Linux\/Small \(L-9D07B6EF, for the x86_64 proxy and MLflow images\): Access denied[^\n]*missing permission servicequotas:GetServiceQuota/);
+    assert.match(text, /fix: Check it yourself \(the deploy needs at least 1\): aws service-quotas get-service-quota --service-code codebuild --quota-code L-9D07B6EF --region us-west-2/);
+  });
+
+  it('imageBuild=local without servingImage: no CodeBuild build, nothing asked', async () => {
+    const h = setup();
+    assert.equal(await h.run('doctor', '-c', 'imageBuild=local'), EXIT.ok, h.text());
+    assert.match(h.out.join('\n'), /\[skip\] CodeBuild quota: no deploy-time build/);
+    assert.equal(h.mocks.quotas.calls().length, 0);
+  });
+});
+
+describe('doctor: iamPrincipals of another account (finding 15)', () => {
+  it('fails naming the ARN; principals of the deploying account pass', async () => {
+    const h = harness({ runner: dockerUp });
+    setStacks(h.mocks, bootstrapped());
+    codeBuildQuotas(h);
+    h.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    assert.equal(await h.run('doctor', '-c', 'iamPrincipals=arn:aws:iam::111122223333:role/ci=ci'), EXIT.usage);
+    assert.match(h.out.join('\n'), /\[FAIL\] IAM principals: iamPrincipals names arn:aws:iam::111122223333:role\/ci of another account than the deployment's \(123456789012\)/);
+    assert.match(h.out.join('\n'), /fix: List a role of account 123456789012 instead/);
+    const ok = harness({ runner: dockerUp });
+    setStacks(ok.mocks, bootstrapped());
+    codeBuildQuotas(ok);
+    ok.mocks.sm.on(ListDomainsCommand).resolves({ Domains: [] });
+    assert.equal(await ok.run('doctor', '-c', 'iamPrincipals=arn:aws:iam::123456789012:role/ci=ci'), EXIT.ok, ok.text());
+    assert.match(ok.out.join('\n'), /\[ ok \] IAM principals: 1 of account 123456789012/);
   });
 });

@@ -17,6 +17,7 @@ import { EFSClient } from '@aws-sdk/client-efs';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { AwsClients, AwsTarget, CliDeps, RunOptions, RunResult } from '../../src/cli/deps';
@@ -36,6 +37,7 @@ export interface Mocks {
   rds: AwsClientStub<RDSClient>;
   sm: AwsClientStub<SageMakerClient>;
   secrets: AwsClientStub<SecretsManagerClient>;
+  quotas: AwsClientStub<ServiceQuotasClient>;
   sts: AwsClientStub<STSClient>;
 }
 
@@ -112,6 +114,7 @@ export function harness(options: HarnessOptions = {}): Harness {
     rds: new RDSClient({ region: 'us-west-2' }),
     sageMaker: new SageMakerClient({ region: 'us-west-2' }),
     secretsManager: new SecretsManagerClient({ region: 'us-west-2' }),
+    serviceQuotas: new ServiceQuotasClient({ region: 'us-west-2' }),
     sts: new STSClient({ region: 'us-west-2' }),
   };
   const mocks: Mocks = {
@@ -124,6 +127,7 @@ export function harness(options: HarnessOptions = {}): Harness {
     rds: mockClient(clients.rds),
     sm: mockClient(clients.sageMaker),
     secrets: mockClient(clients.secretsManager),
+    quotas: mockClient(clients.serviceQuotas),
     sts: mockClient(clients.sts),
   };
   mocks.sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: ARN, UserId: 'AIDAEXAMPLE' });

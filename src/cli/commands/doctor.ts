@@ -2,16 +2,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand } from '@aws-sdk/client-service-quotas';
 import { PlatformConfig } from '../../config/platform-config';
-import { callerIdentity, checkAccount, describeDomain, listDomains, loadCliConfigOrThrow, Target, usesStudio } from '../aws';
+import { callerIdentity, checkAccount, checkIamPrincipalAccounts, describeDomain, listDomains, loadCliConfigOrThrow, Target, usesStudio } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, ExitCode, isStackMissing, toCliError } from '../errors';
 import { commonOptions, parseCommandArgs } from '../options';
 
 export const DOCTOR_HELP = `Usage: npx mlflow-on-aws doctor [--region R] [--profile P] [-c key=value ...]
 
-Checks Node.js, the configuration, AWS credentials, account and region, the CDK bootstrap of the
-target environment, Docker (needed only with imageBuild=local) and existing SageMaker domains.
+Checks Node.js, the configuration, AWS credentials, account and region, iamPrincipals (of the deploying
+account), the CDK bootstrap of the target environment, Docker (needed only with imageBuild=local), the
+CodeBuild concurrent-build quota of the deploy-time image builds, and existing SageMaker domains.
 Exit code 0 when nothing blocks a deploy, otherwise the code of the first failed check.`;
 
 /** Bootstrap stack version below which the CDK CLI refuses to deploy the app's assets. */
@@ -73,10 +75,18 @@ export async function doctorCommand(args: readonly string[], deps: CliDeps): Pro
     }
   }
 
+  if (target) {
+    const principals = checkIamPrincipals(target);
+    if (principals) report(principals);
+  }
+
   if (target) report(await checkBootstrap(target));
   else report({ name: 'CDK bootstrap', state: 'skip', detail: 'needs working credentials' });
 
   if (config) report(await checkDocker(deps, config));
+
+  if (target) report(await checkCodeBuildQuota(target));
+  else report({ name: 'CodeBuild quota', state: 'skip', detail: 'needs working credentials' });
 
   if (target && usesStudio(target.config)) report(await checkDomains(target));
   else if (config && !usesStudio(config)) report({ name: 'SageMaker domain', state: 'skip', detail: `not used with sagemaker=${config.sagemaker}` });
@@ -254,4 +264,89 @@ export async function checkDomains(target: Target): Promise<CheckResult> {
     state: 'info',
     detail: `${domains.length} existing: ${domains.map(describeDomain).join('; ')}. deploy creates a new domain unless you reuse one: deploy --use-existing-domain, or DOMAIN_ID=<id>`,
   };
+}
+
+/** iamPrincipals of another account than the credentials' (see checkIamPrincipalAccounts); nothing to report without any. */
+export function checkIamPrincipals(target: Target): CheckResult | undefined {
+  const count = target.config.iamPrincipals?.length ?? 0;
+  if (count === 0) return undefined;
+  try {
+    checkIamPrincipalAccounts(target.config, target.account);
+    return { name: 'IAM principals', state: 'ok', detail: `${count} of account ${target.account}` };
+  } catch (error) {
+    const e = error as CliError;
+    return { name: 'IAM principals', state: 'fail', detail: e.message, fix: e.hint, exitCode: e.exitCode };
+  }
+}
+
+/**
+ * Service Quotas codes of CodeBuild's "Concurrently running builds" for the environments the deploy-time builds use
+ * (BUILD_GENERAL1_SMALL: LINUX_CONTAINER for x86_64 images and the serving image, ARM_CONTAINER for arm64 ones).
+ */
+export const CODEBUILD_QUOTAS = {
+  linux: { code: 'L-9D07B6EF', name: 'Linux/Small' },
+  arm: { code: 'L-5ED1D25B', name: 'ARM/Small' },
+} as const;
+
+/**
+ * The deploy-time builds run one at a time (src/constructs/container-images.ts), so CodeBuild must allow one running
+ * build in each environment they use. New accounts can have 0 (the first deploy then fails with
+ * AccountLimitExceededException). Read with servicequotas:GetServiceQuota, or the AWS default when no value applies.
+ */
+export async function checkCodeBuildQuota(target: Target): Promise<CheckResult> {
+  const name = 'CodeBuild quota';
+  const { imageBuild, taskArchitecture, servingImage } = target.config;
+  const needed = new Map<keyof typeof CODEBUILD_QUOTAS, string>();
+  if (imageBuild === 'codebuild') needed.set(taskArchitecture === 'arm64' ? 'arm' : 'linux', `the ${taskArchitecture} proxy and MLflow images`);
+  if (servingImage) needed.set('linux', [needed.get('linux'), 'the serving image'].filter(Boolean).join(' and '));
+  if (needed.size === 0) return { name, state: 'skip', detail: 'no deploy-time build: imageBuild=local and servingImage=false' };
+
+  const found: string[] = [];
+  const zero: string[] = [];
+  const unknown: string[] = [];
+  for (const [kind, what] of needed) {
+    const quota = CODEBUILD_QUOTAS[kind];
+    const label = `${quota.name} (${quota.code}, for ${what})`;
+    try {
+      const value = await quotaValue(target, quota.code);
+      if (value === undefined) unknown.push(`${label}: no value returned`);
+      else if (value < 1) zero.push(`${label}: ${value}`);
+      else found.push(`${quota.name}: ${value}`);
+    } catch (error) {
+      unknown.push(`${label}: ${toCliError(error, { region: target.region, account: target.account, action: 'reading it (servicequotas:GetServiceQuota)' }).message.replace(/\.$/, '')}`);
+    }
+  }
+  const kinds = [...needed.keys()].map((kind) => CODEBUILD_QUOTAS[kind]);
+  if (zero.length) {
+    const increase = kinds.filter((q) => zero.some((line) => line.includes(q.code)))
+      .map((q) => `aws service-quotas request-service-quota-increase --service-code codebuild --quota-code ${q.code} --desired-value 1 --region ${target.region}`).join('; ');
+    const local = [imageBuild === 'codebuild' ? '-c imageBuild=local (the local Docker engine builds the app images)' : '', servingImage ? '-c servingImage=false' : ''].filter(Boolean).join(', ');
+    return {
+      name,
+      state: 'fail',
+      detail: `CodeBuild allows no running build in ${target.region} for ${zero.join('; ')}: the deploy-time image builds cannot start`,
+      fix: `Ask for 1 (free): ${increase}; or build without CodeBuild: ${local}`,
+    };
+  }
+  if (unknown.length) {
+    return {
+      name,
+      state: 'warn',
+      detail: `could not read ${unknown.join('; ')}`,
+      fix: `Check it yourself (the deploy needs at least 1): ${kinds.map((q) => `aws service-quotas get-service-quota --service-code codebuild --quota-code ${q.code} --region ${target.region}`).join('; ')}`,
+    };
+  }
+  return { name, state: 'ok', detail: `concurrent builds ${found.join(', ')} (the deploy runs one at a time)` };
+}
+
+/** The quota's value for the account: the applied one, else the AWS default (no value applied to the account). */
+async function quotaValue(target: Target, quotaCode: string): Promise<number | undefined> {
+  try {
+    const answer = await target.clients.serviceQuotas.send(new GetServiceQuotaCommand({ ServiceCode: 'codebuild', QuotaCode: quotaCode }));
+    return answer?.Quota?.Value;
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'NoSuchResourceException') throw error;
+    const answer = await target.clients.serviceQuotas.send(new GetAWSDefaultServiceQuotaCommand({ ServiceCode: 'codebuild', QuotaCode: quotaCode }));
+    return answer?.Quota?.Value;
+  }
 }
