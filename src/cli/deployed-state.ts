@@ -144,7 +144,7 @@ export function refusedTransition(state: DeployedState, config: PlatformConfig, 
       return {
         notes,
         refusal: new CliError(`${what}.`, EXIT.usage,
-          `Copy the notebooks to S3 first, in a terminal of ${name} (Jupyter: New > Terminal): ${notebookBackupCommand(bucket, name)} ; then deploy again with --replace-notebook.`),
+          `Copy the notebooks to S3 first, in a terminal of ${name} (start it if stopped; JupyterLab: File > New > Terminal): ${notebookBackupCommand(bucket, name)} ; then deploy again with --replace-notebook.`),
       };
     }
     notes.push(`${what} (--replace-notebook). Copy the notebooks back in a terminal of ${NOTEBOOK_INSTANCE_NAME}: aws s3 sync s3://${bucket}/${backupPrefix(name)} ${NOTEBOOK_HOME}/`);

@@ -80,7 +80,7 @@ describe('deploy: notebook instance replaced by a platform change (finding 2)', 
     assert.equal(await h.run('deploy', '-c', 'sagemaker=notebook'), EXIT.usage);
     const text = h.err.join('\n');
     assert.match(text, /notebook instance mlflow-lab \(notebook-al2-v3\) is replaced by mlflow-lab-al2023-v1 \(notebook-al2023-v1, which only a new instance can get\): mlflow-lab is deleted with its volume and every notebook on it\./);
-    assert.ok(text.includes(`in a terminal of mlflow-lab (Jupyter: New > Terminal): aws s3 sync /home/ec2-user/SageMaker s3://${BUCKET}/notebook-backup/mlflow-lab/ --exclude "lost+found/*" ; then deploy again with --replace-notebook`), text);
+    assert.ok(text.includes(`in a terminal of mlflow-lab (start it if stopped; JupyterLab: File > New > Terminal): aws s3 sync /home/ec2-user/SageMaker s3://${BUCKET}/notebook-backup/mlflow-lab/ --exclude "lost+found/*" ; then deploy again with --replace-notebook`), text);
     assert.equal(cdkDeploys(h), 0);
   });
 
