@@ -130,7 +130,8 @@ export function refusedTransition(state: DeployedState, config: PlatformConfig, 
         `The Studio domain of ${STACK_NAMES.studio} encrypts its home directories with ${KEY_LABELS[state.studioDomainKey]}, `
           + `and studioStorageKey=${config.studioStorageKey} would replace the domain (its KmsKeyId cannot change): a new, empty domain, and the old one's deletion fails while its user has apps or spaces.`,
         EXIT.usage,
-        `Keep the key: -c studioStorageKey=${state.studioDomainKey} (put it in cdk.json for every later deploy).`,
+        `Keep the key: -c studioStorageKey=${state.studioDomainKey} (put it in cdk.json for every later deploy). To change it, copy the spaces' files to S3 `
+          + `(aws s3 sync ${STUDIO_SPACE_HOME} s3://${bucket}/studio-backup/SPACE_NAME/ in each space's terminal) and run npx mlflow-on-aws destroy --keep-mlflow-stack first.`,
       ),
     };
   }
