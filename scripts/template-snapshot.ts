@@ -6,16 +6,14 @@
  *   node --import tsx scripts/template-snapshot.ts /tmp/after    # on the new one
  *   diff -r /tmp/before /tmp/after
  *
- * How a refactoring shows that it changed no resource (or only the ones it meant to).
+ * How a refactoring shows that it changed no resource (or only the ones it meant to). The templates are synthesized
+ * with cdk.json's context, as `cdk deploy` does. For what an update would do to a deployment, see `npm run transitions`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { COMPLIANCE_CONFIGURATIONS } from '../test/compliance/configurations';
-import { buildPlatform } from '../src/app';
-import { applyComplianceChecks } from '../src/compliance';
-import { resolvePlatformConfig } from '../src/config/platform-config';
+import { configureApp } from '../src/app';
+import { synthesizeAssembly } from '../src/transition/assembly';
 
 const target = process.argv[2];
 if (!target) {
@@ -23,17 +21,11 @@ if (!target) {
   process.exit(2);
 }
 mkdirSync(target, { recursive: true });
+// With cdk.json's context, as `cdk deploy` synthesizes (its feature flags change the templates).
 COMPLIANCE_CONFIGURATIONS.forEach(([, settings], index) => {
-  const outdir = mkdtempSync(join(tmpdir(), 'template-snapshot-'));
-  try {
-    const app = new App({ outdir });
-    buildPlatform(app, resolvePlatformConfig(settings));
-    applyComplianceChecks(app);
-    for (const stack of app.synth().stacks) {
-      writeFileSync(join(target, `${index}-${stack.stackName}.json`), `${JSON.stringify(stack.template, null, 1)}\n`);
-    }
-  } finally {
-    rmSync(outdir, { recursive: true, force: true });
+  const assembly = synthesizeAssembly(resolve(__dirname, '..'), settings, (app) => configureApp(app, {}));
+  for (const stackName of assembly.order) {
+    writeFileSync(join(target, `${index}-${stackName}.json`), `${JSON.stringify(assembly.stacks[stackName], null, 1)}\n`);
   }
 });
 console.log(`templates of ${COMPLIANCE_CONFIGURATIONS.length} configurations written to ${target}`);

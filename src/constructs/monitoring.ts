@@ -11,7 +11,6 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import {
   ApiGatewayV2HttpApiMonitoring,
   AuroraClusterMonitoring,
-  CodeBuildProjectMonitoring,
   CustomMonitoring,
   DefaultDashboardFactory,
   FargateServiceMonitoring,
@@ -74,7 +73,10 @@ export interface MlflowMonitoringProps {
   readonly database: rds.IDatabaseCluster;
   /** The database's maximum capacity in ACU (`serverlessV2MaxCapacity`): the at-maximum alarm's threshold. */
   readonly databaseMaxCapacity: number;
-  /** CodeBuild projects that build the images (see `deployTimeBuildProjects`). @default - no build alarm */
+  /**
+   * CodeBuild projects that build the images (see `deployTimeBuildProjects`): with any, an alarm on failed builds (the
+   * account's, so that the alarm refers to none of them). @default - no build alarm
+   */
   readonly imageBuildProjects?: codebuild.IProject[];
   /** Log group with the proxy's access log (the service's): 401 answers are counted from it. @default - no 401 alarm */
   readonly proxyLogGroup?: logs.ILogGroup;
@@ -270,18 +272,32 @@ export class MlflowMonitoring extends Construct {
     this.facade.addSegment(database);
     this.alarms.databaseAtMax = onlyAlarm(database);
 
-    // Image builds run only during deployments; CodeBuild publishes FailedBuilds for a project that built, so no build,
-    // no data. Any failure (one or more) alarms: the deployment rolled back, and someone should know why.
-    for (const [index, project] of (props.imageBuildProjects ?? []).entries()) {
-      const build = new CodeBuildProjectMonitoring(this.facade, {
-        project,
-        alarmFriendlyName: `ImageBuild${index === 0 ? '' : index + 1}`,
-        addFailedBuildCountAlarm: {
-          Critical: { maxErrorCount: ALARM_RULES.failedBuilds.threshold, comparisonOperatorOverride: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, ...periods(ALARM_RULES.failedBuilds.periods) },
-        },
+    // Image builds run only during deployments; CodeBuild publishes FailedBuilds only for builds that ran, so no build,
+    // no data. Any failure (one or more) alarms: the deployment rolled back, and someone should know why. The metric is
+    // the account's (CodeBuild's FailedBuilds without the ProjectName dimension: every project in the region), not the
+    // projects': an alarm on a project would import its name from the platform stack, and a setting that removes the
+    // project (taskArchitecture, imageBuild, servingImage) would then refuse the platform stack's update.
+    if ((props.imageBuildProjects ?? []).length > 0) {
+      const build = new CustomMonitoring(this.facade, {
+        alarmFriendlyName: 'ImageBuild',
+        humanReadableName: 'Failed builds (CodeBuild, account)',
+        metricGroups: [{
+          title: 'Failed builds (CodeBuild, account)',
+          metrics: [{
+            metric: new cloudwatch.Metric({ namespace: 'AWS/CodeBuild', metricName: 'FailedBuilds', statistic: 'Sum', period: ALARM_PERIOD, label: 'Failed builds' }),
+            alarmFriendlyName: 'ImageBuild',
+            addAlarm: {
+              Critical: {
+                threshold: ALARM_RULES.failedBuilds.threshold,
+                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                ...periods(ALARM_RULES.failedBuilds.periods),
+              },
+            },
+          }],
+        }],
       });
       this.facade.addSegment(build);
-      if (index === 0) this.alarms.failedBuilds = onlyAlarm(build);
+      this.alarms.failedBuilds = onlyAlarm(build);
     }
   }
 }

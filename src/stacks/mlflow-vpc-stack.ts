@@ -179,8 +179,13 @@ export class MlflowVpcStack extends Stack {
       backend.cluster.clusterIdentifier,
       mlflow.logGroup.logGroupName,
       ...(loadBalancer ? [loadBalancer.loadBalancer.loadBalancerFullName, loadBalancer.targetGroup.targetGroupFullName] : []),
+      // Read by 0.2.0's image-build alarm; 0.3.0's alarm reads the account's FailedBuilds and imports nothing.
       ...(this.monitored.imageBuildProjects ?? []).map((project) => project.projectName),
     ]);
+    // Imported by the SageMaker stacks of 0.1.0 (the lab read the MLflow password; it now signs with SigV4): this stack is
+    // updated first, so dropping the export would refuse the update of every 0.1.0 deployment. Kept while a kept
+    // release baseline (src/transition/releases.ts) imports it; the transition test says when it can go.
+    this.keepExports([credentials.secret.secretArn]);
     this.gatewayToken = gatewayToken?.secret;
 
     const outputs: Partial<Record<keyof typeof MLFLOW_OUTPUTS, string>> = {
@@ -204,9 +209,10 @@ export class MlflowVpcStack extends Stack {
   }
 
   /**
-   * Exports what the gateway stack's alarms read of this stack (`monitored`), with `monitoring` on or off. Without this, turning
-   * monitoring off would fail: this stack (deployed first) would drop exports the deployed alarms still import. The
-   * export names are those CDK gives the references (so a deployment with monitoring on sees no change).
+   * Exports `values` whether or not a stack of this release imports them: what the gateway stack's alarms read of this
+   * stack (`monitored`), with `monitoring` on or off, and what earlier releases' stacks imported. Without this, turning
+   * monitoring off or updating an earlier release would fail: this stack (deployed first) would drop exports the deployed
+   * stacks still import. The export names are those CDK gives the references (so where they are used nothing changes).
    */
   private keepExports(values: string[]): void {
     for (const value of values) this.exportValue(value);

@@ -199,11 +199,11 @@ describe('MlflowMonitoring alarms', () => {
     expectIdleSafe(p, 3);
   });
 
-  test('failed image build: CodeBuild FailedBuilds (Sum) of the project >= 1', () => {
+  test('failed image build: CodeBuild FailedBuilds (Sum) of the account (no project dimension, so no import of a project) >= 1', () => {
     const p = alarm(template, 'ImageBuild');
     const m = metricOf(p, p.Metrics?.[0]?.Id);
     assert.deepEqual([m.namespace, m.name, m.statistic], ['AWS/CodeBuild', 'FailedBuilds', 'Sum']);
-    assert.deepEqual(m.dimensions.map((d: any) => d.Name), ['ProjectName']);
+    assert.deepEqual((m.dimensions ?? []).map((d: any) => d.Name), []);
     assert.equal(p.Threshold, 1);
     assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
     expectIdleSafe(p, 1);

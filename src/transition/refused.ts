@@ -1,0 +1,73 @@
+/**
+ * The transitions `deploy` refuses: setting changes that the transition check (check.ts) shows CloudFormation cannot
+ * make on a deployed stack, each with the one line that says what to do instead. The single list of them: the CLI asks
+ * `refusedTransition` before it runs `cdk deploy`, docs/upgrades.md and the README point here, and
+ * test/transitions/switches.test.ts checks every switch the README supports either passes the check or is listed here.
+ *
+ * Imports nothing at run time (no aws-cdk-lib), so that the CLI can load it cheaply.
+ */
+import type { PlatformConfig } from '../config/platform-config';
+import { STACK_NAMES } from '../names';
+import type { Template } from './assembly';
+
+/** The deployed templates, by stack name (what CloudFormation's GetTemplate returns for each stack of the app). */
+export type DeployedTemplates = Readonly<Record<string, Template | undefined>>;
+
+export interface RefusedTransitionRule {
+  /** Short name, e.g. `profile`. */
+  readonly id: string;
+  /** The transition, for people. */
+  readonly transition: string;
+  /** Why CloudFormation cannot make it (what the transition check reports). */
+  readonly why: string;
+  /** One line: what the user does instead. */
+  readonly whatToDo: string;
+  /** True when deploying `next` over `deployed` is this transition. */
+  applies(deployed: DeployedTemplates, next: Pick<PlatformConfig, 'profile'>): boolean;
+}
+
+/** A refused transition found for one deploy: the rule and the one-line message the CLI prints. */
+export interface RefusedTransition {
+  readonly rule: RefusedTransitionRule;
+  readonly message: string;
+}
+
+/**
+ * The profile a deployed MLflowVpcStack was made with: `standard` has the internal load balancer, `lean` has none;
+ * undefined when the stack is not deployed.
+ */
+export function deployedProfile(deployed: DeployedTemplates): 'standard' | 'lean' | undefined {
+  const mlflow = deployed[STACK_NAMES.mlflow];
+  if (!mlflow) return undefined;
+  const types = Object.values(mlflow.Resources ?? {}).map((resource: any) => resource?.Type);
+  return types.includes('AWS::ElasticLoadBalancingV2::LoadBalancer') ? 'standard' : 'lean';
+}
+
+/** Stacks that import what a profile change removes from MLflowVpcStack, or hold resources it would replace. */
+const PROFILE_DEPENDENT_STACKS = [STACK_NAMES.gateway, STACK_NAMES.studio, STACK_NAMES.notebook] as const;
+
+export const REFUSED_TRANSITIONS: readonly RefusedTransitionRule[] = [
+  {
+    id: 'profile',
+    transition: 'profile standard ↔ lean on a deployment with the gateway or a SageMaker stack',
+    why: 'MLflowVpcStack (updated first) drops exports HttpGatewayStack and the SageMaker stacks import (subnets, load '
+      + 'balancer or Cloud Map service, security groups), and the Studio domain (KmsKeyId, AppNetworkAccessType, SubnetIds) '
+      + 'and notebook instance (SubnetId, DirectInternetAccess) would be replaced under their fixed names',
+    whatToDo: `back up the Studio home directories and the notebook instance's notebooks, delete ${[STACK_NAMES.notebook, STACK_NAMES.studio, STACK_NAMES.gateway].join(', ')} `
+      + `(aws cloudformation delete-stack, in that order), then deploy with the new profile: ${STACK_NAMES.mlflow} keeps the database, its subnets `
+      + 'and the bucket; the endpoint URL changes unless you use a custom domain',
+    applies: (deployed, next) => {
+      const from = deployedProfile(deployed);
+      return from !== undefined && from !== next.profile && PROFILE_DEPENDENT_STACKS.some((stack) => deployed[stack] !== undefined);
+    },
+  },
+];
+
+/**
+ * The first refused transition that deploying `next` over the `deployed` templates would be, or undefined when the
+ * deploy may go ahead. For the CLI's `deploy`, before it runs `cdk deploy`: print `message` and stop.
+ */
+export function refusedTransition(deployed: DeployedTemplates, next: Pick<PlatformConfig, 'profile'>): RefusedTransition | undefined {
+  const rule = REFUSED_TRANSITIONS.find((candidate) => candidate.applies(deployed, next));
+  return rule ? { rule, message: `Refused: ${rule.transition} (${rule.why}). What to do: ${rule.whatToDo}.` } : undefined;
+}
