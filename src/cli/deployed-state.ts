@@ -6,7 +6,9 @@
  * - another `studioStorageKey` for the domain the Studio stack created: its KmsKeyId cannot change, a new domain it is;
  * - a notebook instance on another platform (or under another name) than this release's: create-only, so the instance
  *   is replaced and its volume, with the notebooks on it, deleted; only with `--replace-notebook`.
- * Reads only; needs no synth. The refusal is decided by `refusedTransition`, a function of what was read.
+ * Reads only; needs no synth. The refusal is decided by `refusedTransition`, a function of what was read. The
+ * offline transition check's list of refused transitions (src/transition/refused.ts) names the profile move too, and
+ * both read the deployed profile with its `profileOfResourceTypes`.
  */
 import { GetTemplateCommand, Stack } from '@aws-sdk/client-cloudformation';
 import type { PlatformConfig } from '../config/platform-config';
@@ -15,9 +17,7 @@ import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM } from '../constructs/noteboo
 import { MLFLOW_OUTPUTS, STACK_NAMES } from '../names';
 import { errorContext, findStack, stackOutputs, Target } from './aws';
 import { CliError, EXIT, toCliError } from './errors';
-
-/** The resource type whose presence in MLflowVpcStack means profile=standard (lean has no load balancer). */
-const LOAD_BALANCER_TYPE = 'AWS::ElasticLoadBalancingV2::LoadBalancer';
+import { profileOfResourceTypes } from '../transition/refused';
 
 /** Stack states in which a stack holds no resources (a failed first create, a change set never executed). */
 const EMPTY_STATES = new Set(['ROLLBACK_COMPLETE', 'REVIEW_IN_PROGRESS']);
@@ -60,7 +60,7 @@ export async function readDeployedState(target: Target): Promise<DeployedState> 
   if (found.has(STACK_NAMES.mlflow)) {
     const resources = await deployedResources(target, STACK_NAMES.mlflow);
     mlflow = {
-      profile: resources.some((r) => r.Type === LOAD_BALANCER_TYPE) ? 'standard' : 'lean',
+      profile: profileOfResourceTypes(resources.map((r) => r.Type)),
       artifactBucket: stackOutputs(found.get(STACK_NAMES.mlflow))[MLFLOW_OUTPUTS.artifactBucketName],
     };
   }

@@ -7,4 +7,10 @@
 import { IntendedReplacement } from './check';
 
 export const INTENDED_REPLACEMENTS: readonly IntendedReplacement[] = [
+  {
+    stack: 'SageMakerNotebookInstanceStack',
+    resource: 'NotebookInstance0476B99B',
+    reason: 'notebook-al2-v3 → notebook-al2023-v1 (PlatformIdentifier is create-only): the instance is replaced under its new '
+      + 'name mlflow-lab-al2023-v1; deploy refuses until --replace-notebook and prints the aws s3 sync that saves the notebooks first',
+  },
 ];

@@ -39,7 +39,11 @@ export interface RefusedTransition {
 export function deployedProfile(deployed: DeployedTemplates): 'standard' | 'lean' | undefined {
   const mlflow = deployed[STACK_NAMES.mlflow];
   if (!mlflow) return undefined;
-  const types = Object.values(mlflow.Resources ?? {}).map((resource: any) => resource?.Type);
+  return profileOfResourceTypes(Object.values(mlflow.Resources ?? {}).map((resource: any) => resource?.Type));
+}
+
+/** The profile of an MLflowVpcStack holding resources of these types (the CLI reads them with GetTemplate too). */
+export function profileOfResourceTypes(types: ReadonlyArray<string | undefined>): 'standard' | 'lean' {
   return types.includes('AWS::ElasticLoadBalancingV2::LoadBalancer') ? 'standard' : 'lean';
 }
 
@@ -54,7 +58,7 @@ export const REFUSED_TRANSITIONS: readonly RefusedTransitionRule[] = [
       + 'balancer or Cloud Map service, security groups), and the Studio domain (KmsKeyId, AppNetworkAccessType, SubnetIds) '
       + 'and notebook instance (SubnetId, DirectInternetAccess) would be replaced under their fixed names',
     whatToDo: `back up the Studio home directories and the notebook instance's notebooks, delete ${[STACK_NAMES.notebook, STACK_NAMES.studio, STACK_NAMES.gateway].join(', ')} `
-      + `(aws cloudformation delete-stack, in that order), then deploy with the new profile: ${STACK_NAMES.mlflow} keeps the database, its subnets `
+      + `(npx mlflow-on-aws destroy --keep-mlflow-stack), then deploy with the new profile: ${STACK_NAMES.mlflow} keeps the database, its subnets `
       + 'and the bucket; the endpoint URL changes unless you use a custom domain',
     applies: (deployed, next) => {
       const from = deployedProfile(deployed);

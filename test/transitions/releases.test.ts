@@ -23,12 +23,6 @@ const BASELINES = path.join(__dirname, 'baselines');
  * still be found (so a fixed one is removed from here), and nothing else may be. Empty is the goal.
  */
 const OUTSTANDING: Readonly<Record<string, readonly RegExp[]>> = {
-  // Finding 2: PlatformIdentifier al2 → al2023 replaces the notebook instance under its fixed name (the fix renames it
-  // and lists it in INTENDED_REPLACEMENTS).
-  '0.1.0/sagemaker-both': [
-    /^SageMakerNotebookInstanceStack: NotebookInstance0476B99B \(AWS::SageMaker::NotebookInstance\) is replaced \(PlatformIdentifier\) but keeps its fixed NotebookInstanceName "mlflow-lab"/,
-    /^SageMakerNotebookInstanceStack: NotebookInstance0476B99B \(AWS::SageMaker::NotebookInstance\) is replaced \(PlatformIdentifier\): the notebooks on its volume would be lost/,
-  ],
   // Finding 5: the retained backup vault's name is the same in every deployment (the fix makes it unique per stack).
   'fresh backup': [/^MLflowVpcStack: BackupVault\w+ \(AWS::Backup::BackupVault\) is retained \(Retain\) with the fixed BackupVaultName/],
 };
