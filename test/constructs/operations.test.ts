@@ -118,6 +118,29 @@ describe('MlflowMonitoring alarms', () => {
     for (const a of alarms) assert.deepEqual(a.Properties.AlarmActions, [{ Ref: topics[0] }], a.Properties.AlarmName);
   });
 
+  test('every alarm\'s topic lets CloudWatch publish, for this account\'s alarms of that name (enforceSSL alone allows nobody)', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as any[];
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy')) as any[];
+    for (const a of alarms) {
+      const name = String(a.Properties.AlarmName);
+      for (const action of a.Properties.AlarmActions) {
+        const topicId = action.Ref;
+        const statements = policies.filter((p) => p.Properties.Topics.some((t: any) => t.Ref === topicId)).flatMap((p) => p.Properties.PolicyDocument.Statement);
+        const allows = statements.filter((st: any) => st.Effect === 'Allow' && st.Principal?.Service === 'cloudwatch.amazonaws.com'
+          && [st.Action].flat().includes('sns:Publish') && JSON.stringify(st.Resource) === JSON.stringify({ Ref: topicId }));
+        assert.equal(allows.length, 1, `${name}: topic ${topicId} allows cloudwatch.amazonaws.com to publish`);
+        const condition = allows[0].Condition;
+        assert.deepEqual(condition.StringEquals, { 'aws:SourceAccount': '123456789012' });
+        const sourceArn = condition.ArnLike['aws:SourceArn'];
+        const pattern = typeof sourceArn === 'string' ? sourceArn : (sourceArn['Fn::Join'][1] as unknown[]).map((part) => (typeof part === 'string' ? part : 'aws')).join('');
+        const arn = `arn:aws:cloudwatch:${REGION}:123456789012:alarm:${name}`;
+        assert.ok(new RegExp(`^${pattern.split('*').map((x: string) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(arn), `${pattern} matches ${arn}`);
+        // The Deny of plain HTTP stays.
+        assert.ok(statements.some((st: any) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false'));
+      }
+    }
+  });
+
   test('tasks below desired: desired (Minimum) - running (Maximum) from Container Insights, >= 1 for 3 x 5 min', () => {
     const p = alarm(template, 'TasksBelowDesired');
     assert.equal(p.Metrics.find((m: any) => m.Expression).Expression, 'desired - running');
