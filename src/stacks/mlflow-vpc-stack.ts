@@ -150,7 +150,7 @@ export class MlflowVpcStack extends Stack {
         artifactBucket: artifacts.bucket,
         retentionDays: config.backupRetentionDays,
         copyTo: config.backupCopyRegion ? { region: config.backupCopyRegion } : undefined,
-        destroyOnDelete: config.destroyDataOnDelete,
+        // The vault is kept also with destroyDataOnDelete: AWS Backup refuses to delete one with recovery points.
         // Failed jobs notify the alarm topic through a rule in the gateway stack, where the topic is (BackupJobAlerts).
       });
     }

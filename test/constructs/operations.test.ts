@@ -272,7 +272,7 @@ describe('MlflowBackup', () => {
   const template = buildStack().template();
 
   test('a daily plan keeping each recovery point 35 days, for the cluster and the bucket, into a vault kept by cdk destroy', () => {
-    template.hasResource('AWS::Backup::BackupVault', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    template.hasResource('AWS::Backup::BackupVault', { DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain' });
     const plan = (Object.values(template.findResources('AWS::Backup::BackupPlan'))[0] as any).Properties.BackupPlan;
     assert.equal(plan.BackupPlanRule.length, 1);
     const rule = plan.BackupPlanRule[0];
@@ -310,12 +310,13 @@ describe('MlflowBackup', () => {
     assert.match(JSON.stringify(rule.CopyActions[0].DestinationBackupVaultArn), /backup:eu-west-1:123456789012:backup-vault:mlflow-backup-copy/);
   });
 
-  test('the copy vault of the second region is kept by cdk destroy too; destroyOnDelete deletes both', () => {
+  test('the copy vault of the second region is kept by cdk destroy too, and deleted by the rollback of a failed create', () => {
     const app = new App();
     const copyStack = new Stack(app, 'Copy', { env: { region: 'eu-west-1' } });
     new MlflowBackupCopyVault(copyStack, 'CopyVault');
-    Template.fromStack(copyStack).hasResource('AWS::Backup::BackupVault', { DeletionPolicy: 'Retain', Properties: { BackupVaultName: BACKUP_DEFAULTS.copyVaultName } });
-    buildStack({ backup: { destroyOnDelete: true } }).template().hasResource('AWS::Backup::BackupVault', { DeletionPolicy: 'Delete' });
+    Template.fromStack(copyStack).hasResource('AWS::Backup::BackupVault', {
+      DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain', Properties: { BackupVaultName: BACKUP_DEFAULTS.copyVaultName },
+    });
   });
 
   test('an imported artifact bucket is backed up too (only AWS can tell its versioning)', () => {
@@ -340,7 +341,7 @@ describe('MlflowBackup', () => {
 const VARIANTS: Array<[string, Options]> = [
   ['every option', { email: 'ops@example.com', backup: { copyTo: { region: 'eu-west-1' }, retentionDays: 90 } }],
   ['lean: no load balancer, no gateway, no log, no build, no backup', { loadBalancer: false, httpApi: false, proxyLogs: false, builds: false, backup: false }],
-  ['imported artifact bucket, vault deleted with the stack', { importedBucket: true, backup: { destroyOnDelete: true } }],
+  ['imported artifact bucket', { importedBucket: true }],
 ];
 const OURS = /^Ops\/(Monitoring|Backup)\//;
 

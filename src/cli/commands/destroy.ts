@@ -45,6 +45,7 @@ const NOTABLE_TYPES: Record<string, string> = {
   'AWS::SageMaker::NotebookInstance': 'notebook instance',
   'AWS::EFS::FileSystem': 'EFS file system',
   'AWS::KMS::Key': 'KMS key',
+  'AWS::Backup::BackupVault': 'AWS Backup vault (with its recovery points)',
 };
 
 interface TemplateResource {
