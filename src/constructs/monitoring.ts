@@ -111,6 +111,7 @@ export class MlflowMonitoring extends Construct {
     if (!(props.databaseMaxCapacity > 0)) {
       throw new Error(`MlflowMonitoring: databaseMaxCapacity must be the database's maximum capacity in ACU (above 0), got ${props.databaseMaxCapacity}.`);
     }
+    requireContainerInsights(props.service);
     const name = props.name ?? 'MLflow';
     const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
     const periods = (n: number) => ({ evaluationPeriods: n, datapointsToAlarm: n, period: ALARM_PERIOD, treatMissingDataOverride: notBreaching });
@@ -298,6 +299,20 @@ export class MlflowMonitoring extends Construct {
       this.facade.addSegment(build);
       if (index === 0) this.alarms.failedBuilds = onlyAlarm(build);
     }
+  }
+}
+
+/**
+ * The task-count alarm and the gating of the 5xx alarms read Container Insights: without it they would see no data and
+ * stay quiet forever. A cluster of this app must have it on (an imported one is taken on trust).
+ */
+function requireContainerInsights(service: ecs.IBaseService): void {
+  const cfn = service.cluster.node.defaultChild;
+  if (!(cfn instanceof ecs.CfnCluster)) return;
+  const settings = Stack.of(cfn).resolve(cfn.clusterSettings) as Array<{ name?: string; value?: string }> | undefined;
+  const value = settings?.find((s) => s.name === 'containerInsights')?.value;
+  if (value !== 'enabled' && value !== 'enhanced') {
+    throw new Error(`MlflowMonitoring: the alarms read Container Insights, which is ${value ?? 'not set'} on the cluster ${service.cluster.node.path}; turn it on (containerInsightsV2: ENABLED).`);
   }
 }
 

@@ -265,6 +265,12 @@ describe('MlflowMonitoring alarms', () => {
     const loadBalancer = new elbv2.ApplicationLoadBalancer(stack, 'L', { vpc });
     assert.throws(() => new MlflowMonitoring(stack, 'M1', { service, database, databaseMaxCapacity: 2, loadBalancer }), /loadBalancer and targetGroup go together/);
     assert.throws(() => new MlflowMonitoring(stack, 'M2', { service, database, databaseMaxCapacity: 0 }), /databaseMaxCapacity .* got 0/);
+    // A cluster of the app without Container Insights: the task counts would never have data.
+    const plainCluster = new ecs.Cluster(stack, 'Plain', { vpc, containerInsightsV2: ecs.ContainerInsights.DISABLED });
+    const taskDefinition = new ecs.FargateTaskDefinition(stack, 'T');
+    taskDefinition.addContainer('c', { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/nginx/nginx:1') });
+    const plainService = new ecs.FargateService(stack, 'PlainService', { cluster: plainCluster, taskDefinition });
+    assert.throws(() => new MlflowMonitoring(stack, 'M3', { service: plainService, database, databaseMaxCapacity: 2 }), /read Container Insights, which is disabled on the cluster Bad\/Plain/);
   });
 });
 

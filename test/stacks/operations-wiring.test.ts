@@ -264,6 +264,20 @@ describe('alarms and dashboard (monitoring, on by default)', () => {
     assert.equal(off.toJSON().Outputs[GATEWAY_OUTPUTS.alarmTopicArn], undefined);
   });
 
+  test('Container Insights on the cluster only with monitoring (the alarms are all that read it; it is charged per metric)', () => {
+    const insights = (stack: import('aws-cdk-lib').Stack) => {
+      const [[, cluster]] = resourcesOfType(Template.fromStack(stack), 'AWS::ECS::Cluster');
+      return cluster.Properties.ClusterSettings;
+    };
+    assert.deepEqual(insights(platform.mlflow), [{ Name: 'containerInsights', Value: 'enabled' }]);
+    // Off explicitly, so an account-wide default cannot turn it on.
+    assert.deepEqual(insights(offPlatform.mlflow), [{ Name: 'containerInsights', Value: 'disabled' }]);
+    const lean = buildTestPlatform({ sagemaker: 'none', profile: 'lean' });
+    assert.deepEqual(insights(lean.mlflow), [{ Name: 'containerInsights', Value: 'disabled' }]);
+    Template.fromStack(lean.gateway).resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    assert.deepEqual(insights(buildTestPlatform({ sagemaker: 'none', profile: 'lean', monitoring: true }).mlflow), [{ Name: 'containerInsights', Value: 'enabled' }]);
+  });
+
   test('the platform stack exports what the alarms import, with monitoring on or off (turning it off can deploy)', () => {
     const exported = (template: Template) => Object.values<any>(template.toJSON().Outputs).filter((o) => o.Export).map((o) => o.Export.Name).sort();
     const imported = [...JSON.stringify(gateway.toJSON()).matchAll(/"Fn::ImportValue":"(MLflowVpcStack:[^"]+)"/g)].map((m) => m[1]);
