@@ -4,6 +4,8 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
@@ -127,6 +129,8 @@ export class MlflowMonitoring extends Construct {
   readonly facade: MonitoringFacade;
   /** The alarms, by the key of `ALARM_RULES`. */
   readonly alarms: Partial<Record<keyof typeof ALARM_RULES, cloudwatch.IAlarm>> = {};
+  /** Sends ECS's "unable to consistently start tasks" events of the service to `topic`. */
+  readonly taskStartImpaired: events.Rule;
 
   constructor(scope: Construct, id: string, props: MlflowMonitoringProps) {
     super(scope, id);
@@ -196,6 +200,19 @@ export class MlflowMonitoring extends Construct {
     });
     this.facade.addSegment(service);
     if (props.loadBalancer) this.alarms.unhealthyTargets = onlyAlarm(service, 'Unhealthy');
+
+    // Tasks that never reach RUNNING (a bad image, a failing pull) send no task count at all, so no alarm can see
+    // them; ECS says so itself with an event when the service cannot consistently start tasks.
+    this.taskStartImpaired = new events.Rule(this, 'TaskStartImpaired', {
+      description: `${name}: the ECS service cannot consistently start tasks`,
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: ['ECS Service Action'],
+        detail: { eventName: ['SERVICE_TASK_START_IMPAIRED'] },
+        resources: [stack.formatArn({ service: 'ecs', resource: 'service', resourceName: `${props.service.cluster.clusterName}/${props.service.serviceName}`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
+      },
+      targets: [new targets.SnsTopic(this.topic)],
+    });
 
     // Task counts from Container Insights (see ALARM_EXPRESSIONS).
     const taskMetric = (metricName: string, statistic: string) => new cloudwatch.Metric({

@@ -307,6 +307,18 @@ describe('MlflowMonitoring alarms', () => {
     }
   });
 
+  test('ECS\'s SERVICE_TASK_START_IMPAIRED events of the service notify the topic (tasks that never run send no task count)', () => {
+    const rules = Object.values(template.findResources('AWS::Events::Rule')).filter((r: any) => r.Properties.EventPattern.source?.[0] === 'aws.ecs') as any[];
+    assert.equal(rules.length, 1);
+    const { EventPattern: pattern, Targets: ruleTargets } = rules[0].Properties;
+    assert.deepEqual([pattern['detail-type'], pattern.detail], [['ECS Service Action'], { eventName: ['SERVICE_TASK_START_IMPAIRED'] }]);
+    const arn = JSON.stringify(pattern.resources);
+    assert.match(arn, /:ecs:us-west-2:123456789012:service\//);
+    assert.match(arn, /Cluster.*Service/, 'the service ARN from the cluster and service names');
+    const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
+    assert.deepEqual(ruleTargets.map((t: any) => t.Arn), [{ Ref: topicId }]);
+  });
+
   test('an e-mail subscription only when an address is given', () => {
     assert.equal(Object.keys(template.findResources('AWS::SNS::Subscription')).length, 0);
     buildStack({ email: 'ops@example.com' }).template().hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
