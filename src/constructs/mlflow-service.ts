@@ -155,6 +155,13 @@ export class MlflowService extends Construct {
       vpc: props.vpc,
       containerInsightsV2: props.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
     });
+    if (!props.containerInsights) {
+      Validations.of(this.cluster).acknowledge({
+        id: 'AwsSolutions-ECS4',
+        reason: 'Container Insights is charged per metric for every hour a task runs, and without monitoring nothing reads it; '
+          + 'the free AWS/ECS service metrics (CPU, memory) and the service log remain. monitoring=true turns it on for the alarms.',
+      });
+    }
 
     // The seed's design names this namespace; the service registers in it as `mlflow` when a front door reads it.
     this.namespace = props.cloudMapRegistration
