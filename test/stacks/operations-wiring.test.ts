@@ -187,11 +187,23 @@ describe('alarms and dashboard (monitoring, on by default)', () => {
     }
   });
 
+  test('the topic lets CloudWatch publish for this account\'s MLflow-* alarms, and every alarm\'s name is one of those', () => {
+    const [[topicId]] = resourcesOfType(gateway, 'AWS::SNS::Topic');
+    const statements = resourcesOfType(gateway, 'AWS::SNS::TopicPolicy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    const allow = statements.find((st: any) => st.Effect === 'Allow' && st.Principal?.Service === 'cloudwatch.amazonaws.com');
+    assert.ok(allow, JSON.stringify(statements));
+    assert.deepEqual([allow.Action, allow.Resource], ['sns:Publish', { Ref: topicId }]);
+    assert.deepEqual(allow.Condition.StringEquals, { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    const arn = JSON.stringify(allow.Condition.ArnLike['aws:SourceArn']);
+    assert.ok(arn.endsWith(':alarm:MLflow-*"]]}'), arn);
+    for (const alarm of alarms) assert.match(alarm.AlarmName, /^MLflow-/);
+  });
+
   test('tasks below desired: desired - running of the service (imported from the platform stack), >= 1 for 3 periods', () => {
     const alarm = alarmNamed('TasksBelowDesired');
     assert.equal(alarm.Threshold, ALARM_RULES.tasksBelowDesired.threshold);
     assert.equal(alarm.EvaluationPeriods, ALARM_RULES.tasksBelowDesired.periods);
-    assert.match(metricsOf(alarm), /desired - running/);
+    assert.ok(metricsOf(alarm).includes('desired - running'), metricsOf(alarm));
     assert.match(metricsOf(alarm), /MLflowVpcStack:ExportsOutput.*Service/);
   });
 
