@@ -63,7 +63,6 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
   const backupCopyVault = config.backup && config.backupCopyRegion
     ? new BackupCopyVaultStack(app, STACK_NAMES.backupCopyVault, {
       env: { region: config.backupCopyRegion },
-      destroyOnDelete: config.destroyDataOnDelete,
       description: `${STACK_DESCRIPTION_PREFIX}backup copy vault of the deployment in ${config.region}`,
     })
     : undefined;

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as backup from 'aws-cdk-lib/aws-backup';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -15,6 +15,8 @@ export const BACKUP_DEFAULTS = {
   retentionDays: 35,
   /** Name of the vault in the second region that copies go to (created by `MlflowBackupCopyVault`). */
   copyVaultName: 'mlflow-backup-copy',
+  /** Start of the plan's vault name; the rest is the stack's id (`backupVaultName`). */
+  vaultNamePrefix: 'mlflow-backup-',
   /** Daily at 03:00 UTC; AWS Backup starts within the hour after. */
   schedule: { hour: '3', minute: '0' },
 } as const;
@@ -41,12 +43,23 @@ export interface MlflowBackupProps {
   readonly copyTo?: BackupCopy;
   /** Notified of failed backup, copy and restore jobs. @default - no notification */
   readonly alarmTopic?: sns.ITopic;
-  /**
-   * Delete the vault with the stack. AWS Backup refuses to delete a vault that still holds recovery points, so the
-   * points themselves are never deleted by the stack. For throwaway environments only. @default false (the vault is kept)
-   */
-  readonly destroyOnDelete?: boolean;
 }
+
+/**
+ * The vault's name: `mlflow-backup-` and the UUID of the stack's id (50 characters, AWS Backup's maximum), so each
+ * stack instance gets its own. The vault outlives its stack (`VAULT_REMOVAL_POLICY`); with a fixed name, a stack created
+ * again after `destroy` (or the README's destroy-then-restore) would fail on "vault already exists".
+ */
+export function backupVaultName(stack: Stack): string {
+  return Fn.join('', [BACKUP_DEFAULTS.vaultNamePrefix, Fn.select(2, Fn.split('/', stack.stackId))]);
+}
+
+/**
+ * Both vaults: kept by a stack deletion and by a replacement (with their recovery points), deleted by the rollback of a
+ * failed first create (they are empty then, and a retry starts clean). Also with `destroyDataOnDelete`: AWS Backup
+ * refuses to delete a vault that holds recovery points, so `Delete` would end the stack's deletion in DELETE_FAILED.
+ */
+export const VAULT_REMOVAL_POLICY = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
 
 /**
  * A daily AWS Backup plan for the backend store and the artifact bucket, into a vault that survives the stack. Aurora
@@ -71,8 +84,8 @@ export class MlflowBackup extends Construct {
     requireVersioning(props.artifactBucket);
 
     this.vault = new backup.BackupVault(this, 'Vault', {
-      // A new stack's vault: kept by `cdk destroy` (and so are its recovery points) unless the user opted out.
-      removalPolicy: props.destroyOnDelete ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      backupVaultName: backupVaultName(stack),
+      removalPolicy: VAULT_REMOVAL_POLICY,
     });
     const deleteAfter = Duration.days(retentionDays);
     const copyActions: backup.BackupPlanCopyActionProps[] = props.copyTo ? [{
@@ -149,11 +162,13 @@ function requireVersioning(bucket: s3.IBucket): void {
 export interface MlflowBackupCopyVaultProps {
   /** @default BACKUP_DEFAULTS.copyVaultName */
   readonly vaultName?: string;
-  /** Delete the vault with its stack (AWS Backup refuses while it holds recovery points). @default false */
-  readonly destroyOnDelete?: boolean;
 }
 
-/** The vault in the second region that `MlflowBackup`'s copies go to: deploy it in a stack of that region first. */
+/**
+ * The vault in the second region that `MlflowBackup`'s copies go to: deploy it in a stack of that region first. Its name
+ * is fixed, because the plan in the other region must name it and CloudFormation passes no value between regions; a
+ * failed first create deletes it (a retry starts clean), a deletion of its stack keeps it (`VAULT_REMOVAL_POLICY`).
+ */
 export class MlflowBackupCopyVault extends Construct {
   readonly vault: backup.BackupVault;
 
@@ -161,7 +176,7 @@ export class MlflowBackupCopyVault extends Construct {
     super(scope, id);
     this.vault = new backup.BackupVault(this, 'Vault', {
       backupVaultName: props.vaultName ?? BACKUP_DEFAULTS.copyVaultName,
-      removalPolicy: props.destroyOnDelete ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+      removalPolicy: VAULT_REMOVAL_POLICY,
     });
   }
 }

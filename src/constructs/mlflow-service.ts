@@ -48,6 +48,12 @@ export interface MlflowServiceProps {
    * tasks itself: ECS then keeps only healthy tasks registered in Cloud Map. @default false
    */
   readonly proxyHealthCheck?: boolean;
+  /**
+   * CloudWatch Container Insights on the cluster: the task counts the alarms read (`MlflowMonitoring`). Charged as
+   * custom metrics for every hour a task runs (src/cost), so only on where something reads them.
+   * @default false (set explicitly off, so an account-wide default does not turn it on)
+   */
+  readonly containerInsights?: boolean;
   /** Who reaches the tasks, for the security group's description. @default 'the load balancer' */
   readonly reachedFrom?: string;
   /**
@@ -147,8 +153,15 @@ export class MlflowService extends Construct {
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: props.vpc,
-      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      containerInsightsV2: props.containerInsights ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
     });
+    if (!props.containerInsights) {
+      Validations.of(this.cluster).acknowledge({
+        id: 'AwsSolutions-ECS4',
+        reason: 'Container Insights is charged per metric for every hour a task runs, and without monitoring nothing reads it; '
+          + 'the free AWS/ECS service metrics (CPU, memory) and the service log remain. monitoring=true turns it on for the alarms.',
+      });
+    }
 
     // The seed's design names this namespace; the service registers in it as `mlflow` when a front door reads it.
     this.namespace = props.cloudMapRegistration

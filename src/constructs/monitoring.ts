@@ -1,9 +1,12 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -24,17 +27,20 @@ import { Construct } from 'constructs';
  * Every alarm is evaluated over 5-minute periods; `periods` is how many in a row must breach.
  */
 export const ALARM_RULES = {
-  /** Running tasks below desired: at least one task short for 15 minutes (replacing a task takes a few). */
+  /**
+   * Running tasks below desired: at least one task short (or, with one task, minutes without a running task) in each
+   * 5 minutes for 15 minutes (replacing a task takes a few, so a crash loop alarms and a single replacement does not).
+   */
   tasksBelowDesired: { threshold: 1, periods: 3 },
   /** Load balancer targets failing health checks, at any moment of each 5 minutes, for 10 minutes. */
   unhealthyTargets: { threshold: 0, periods: 2 },
-  /** 5xx answers of the load balancer (its own and the targets') in 5 minutes. */
+  /** 5xx answers of the load balancer (its own and the targets') in 5 minutes with a task running throughout. */
   frontDoor5xx: { threshold: 10, periods: 1 },
-  /** 5xx answers of the API Gateway stage in 5 minutes. */
+  /** 5xx answers of the API Gateway stage in 5 minutes with a task running throughout. */
   gateway5xx: { threshold: 10, periods: 1 },
   /** 401 answers of the proxy in 5 minutes: password guessing, or a client with a wrong password in a loop. */
   unauthorized: { threshold: 50, periods: 1 },
-  /** The busiest task's memory, in percent, for 15 minutes. */
+  /** The busiest task's memory, in percent (AWS/ECS MemoryUtilization, Maximum), for 15 minutes. */
   taskMemoryPercent: { threshold: 85, periods: 3 },
   /** The database at its maximum capacity (average of 5 minutes equal to the maximum), for 15 minutes. */
   databaseAtMax: { periods: 3 },
@@ -44,6 +50,28 @@ export const ALARM_RULES = {
 
 /** Period of every alarm and graph. */
 export const ALARM_PERIOD = Duration.minutes(5);
+
+/**
+ * The metric math of the alarms that need it, each fact in one place (the tests evaluate what the template renders).
+ * Container Insights sends task counts only while the service has a RUNNING task: no data at all while paused, asleep
+ * or outside `activeHours` (desired 0), which FILL turns into 0.
+ */
+export const ALARM_EXPRESSIONS = {
+  /**
+   * desired - running, the smallest of each over 5 minutes, so one task short at any minute counts; and, since a
+   * service with no running task sends nothing, the minutes without data in a period where a task was desired (one
+   * task in a crash loop: RUNNING, dead, pending, RUNNING...). Desired 0 (stopped) is never a shortfall; a rolling
+   * deployment runs more tasks than desired, not fewer.
+   */
+  tasksBelowDesired: `MAX([desired - running, IF(desiredMax > 0, ${ALARM_PERIOD.toMinutes()} - minutes, 0)])`,
+  /**
+   * The front door's 5xx (the load balancer's own and the targets'), counted only in periods with a task running
+   * throughout: a paused or sleeping deployment answers 503 to every call (clients retry), which is no fault.
+   */
+  frontDoor5xx: 'IF(FILL(running, 0) > 0, FILL(elb, 0) + FILL(target, 0), 0)',
+  /** The gateway's 5xx, counted like `frontDoor5xx`. */
+  gateway5xx: 'IF(FILL(running, 0) > 0, FILL(errors, 0), 0)',
+} as const;
 
 /** Namespace and name of the metric the proxy's 401 answers are counted into. */
 export const UNAUTHORIZED_METRIC = { namespace: 'MLflowOnAWS', metricName: 'ProxyUnauthorizedRequests' } as const;
@@ -103,6 +131,8 @@ export class MlflowMonitoring extends Construct {
   readonly facade: MonitoringFacade;
   /** The alarms, by the key of `ALARM_RULES`. */
   readonly alarms: Partial<Record<keyof typeof ALARM_RULES, cloudwatch.IAlarm>> = {};
+  /** Sends ECS's "unable to consistently start tasks" events of the service to `topic`. */
+  readonly taskStartImpaired: events.Rule;
 
   constructor(scope: Construct, id: string, props: MlflowMonitoringProps) {
     super(scope, id);
@@ -112,6 +142,7 @@ export class MlflowMonitoring extends Construct {
     if (!(props.databaseMaxCapacity > 0)) {
       throw new Error(`MlflowMonitoring: databaseMaxCapacity must be the database's maximum capacity in ACU (above 0), got ${props.databaseMaxCapacity}.`);
     }
+    requireContainerInsights(props.service);
     const name = props.name ?? 'MLflow';
     const notBreaching = cloudwatch.TreatMissingData.NOT_BREACHING;
     const periods = (n: number) => ({ evaluationPeriods: n, datapointsToAlarm: n, period: ALARM_PERIOD, treatMissingDataOverride: notBreaching });
@@ -122,6 +153,20 @@ export class MlflowMonitoring extends Construct {
       reason: 'Alarm notifications carry alarm names and metric values only; CloudWatch cannot publish to a topic under the AWS-managed SNS key, '
         + 'and a customer-managed key would cost more than the notifications are worth protecting.',
     });
+    // `enforceSSL` gives the topic a policy of its own, which replaces SNS's default one (that let the account's
+    // services publish): without this statement CloudWatch may not publish, and no alarm is ever delivered. Scoped to
+    // this account's alarms whose names carry this construct's prefix.
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'AllowCloudWatchAlarms',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [this.topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${name}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+      },
+    }));
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
     this.facade = new MonitoringFacade(this, 'Facade', {
@@ -139,17 +184,14 @@ export class MlflowMonitoring extends Construct {
       }),
     });
 
-    // Service: CPU, memory, task counts (and, with a load balancer, target health). Memory: the busiest task's
-    // (Maximum, not the average over tasks); no tasks, no data.
+    // Service: CPU, memory, task counts (and, with a load balancer, target health), graphed; its memory alarm is ours
+    // (below): the library's reads p100, a percentile CloudWatch does not document for AWS/ECS service metrics.
     const service = new FargateServiceMonitoring(this.facade, {
       fargateService: props.service,
       loadBalancer: props.loadBalancer,
       targetGroup: props.targetGroup,
       alarmFriendlyName: 'Service',
       invertLoadBalancerTaskCountMetricsStatistics: false,
-      addMemoryP100UsageAlarm: {
-        Critical: { maxUsagePercent: ALARM_RULES.taskMemoryPercent.threshold, ...periods(ALARM_RULES.taskMemoryPercent.periods) },
-      },
       // UnHealthyHostCount's Maximum: a target failing health checks at any moment. A task that is starting is in the
       // `initial` state, not unhealthy, and one being drained is `draining`; no targets (desired 0), no unhealthy ones.
       ...(props.loadBalancer ? {
@@ -159,12 +201,22 @@ export class MlflowMonitoring extends Construct {
       } : {}),
     });
     this.facade.addSegment(service);
-    this.alarms.taskMemoryPercent = onlyAlarm(service, 'Memory');
     if (props.loadBalancer) this.alarms.unhealthyTargets = onlyAlarm(service, 'Unhealthy');
 
-    // Running below desired, as desired - running from Container Insights: the smallest desired and the largest running
-    // count of each 5 minutes, so a task replaced within a period or a scale-out still starting does not count. Desired 0
-    // (a stopped deployment) gives 0, never a shortfall; a rolling deployment runs more than desired, not fewer.
+    // Tasks that never reach RUNNING (a bad image, a failing pull) send no task count at all, so no alarm can see
+    // them; ECS says so itself with an event when the service cannot consistently start tasks.
+    this.taskStartImpaired = new events.Rule(this, 'TaskStartImpaired', {
+      description: `${name}: the ECS service cannot consistently start tasks`,
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: ['ECS Service Action'],
+        detail: { eventName: ['SERVICE_TASK_START_IMPAIRED'] },
+        resources: [stack.formatArn({ service: 'ecs', resource: 'service', resourceName: `${props.service.cluster.clusterName}/${props.service.serviceName}`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
+      },
+      targets: [new targets.SnsTopic(this.topic)],
+    });
+
+    // Task counts from Container Insights (see ALARM_EXPRESSIONS).
     const taskMetric = (metricName: string, statistic: string) => new cloudwatch.Metric({
       namespace: 'ECS/ContainerInsights',
       metricName,
@@ -172,14 +224,31 @@ export class MlflowMonitoring extends Construct {
       statistic,
       period: ALARM_PERIOD,
     });
+    const running = taskMetric('RunningTaskCount', 'Minimum');
     const shortfall = new cloudwatch.MathExpression({
-      expression: 'desired - running',
-      usingMetrics: { desired: taskMetric('DesiredTaskCount', 'Minimum'), running: taskMetric('RunningTaskCount', 'Maximum') },
+      expression: ALARM_EXPRESSIONS.tasksBelowDesired,
+      usingMetrics: {
+        desired: taskMetric('DesiredTaskCount', 'Minimum'),
+        desiredMax: taskMetric('DesiredTaskCount', 'Maximum'),
+        running,
+        minutes: taskMetric('RunningTaskCount', 'SampleCount'),
+      },
       period: ALARM_PERIOD,
       label: 'Tasks below desired',
     });
-    const custom: Array<{ key: keyof typeof ALARM_RULES; title: string; friendly: string; metric: cloudwatch.IMetric; threshold: number }> = [
+    // The busiest task's memory: ECS defines the Maximum of a service's MemoryUtilization as the utilization of the task
+    // with the highest usage (service_utilization in the ECS guide). No tasks, no data.
+    const memory = new cloudwatch.Metric({
+      namespace: 'AWS/ECS',
+      metricName: 'MemoryUtilization',
+      dimensionsMap: { ClusterName: props.service.cluster.clusterName, ServiceName: props.service.serviceName },
+      statistic: 'Maximum',
+      period: ALARM_PERIOD,
+      label: 'Busiest task memory (%)',
+    });
+    const custom: Array<{ key: keyof typeof ALARM_RULES; title: string; friendly: string; metric: cloudwatch.IMetric; threshold: number; above?: boolean }> = [
       { key: 'tasksBelowDesired', title: 'Tasks below desired', friendly: 'TasksBelowDesired', metric: shortfall, threshold: ALARM_RULES.tasksBelowDesired.threshold },
+      { key: 'taskMemoryPercent', title: 'Busiest task memory', friendly: 'TaskMemory', metric: memory, threshold: ALARM_RULES.taskMemoryPercent.threshold, above: true },
     ];
 
     if (props.loadBalancer) {
@@ -187,15 +256,27 @@ export class MlflowMonitoring extends Construct {
       // these counts only when they are not 0: FILL makes a period with one kind only count, and an idle period is 0.
       const lb = props.loadBalancer.metrics;
       const frontDoor5xx = new cloudwatch.MathExpression({
-        expression: 'FILL(elb, 0) + FILL(target, 0)',
+        expression: ALARM_EXPRESSIONS.frontDoor5xx,
         usingMetrics: {
           elb: lb.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { statistic: 'Sum', period: ALARM_PERIOD }),
           target: lb.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { statistic: 'Sum', period: ALARM_PERIOD }),
+          running,
         },
         period: ALARM_PERIOD,
         label: 'Load balancer 5xx',
       });
       custom.push({ key: 'frontDoor5xx', title: 'Load balancer 5xx', friendly: 'FrontDoor5xx', metric: frontDoor5xx, threshold: ALARM_RULES.frontDoor5xx.threshold });
+    }
+
+    if (props.httpApi) {
+      // Gateway 5xx: its own errors (no healthy instance or target) and the integration's. No requests, no data.
+      const gateway5xx = new cloudwatch.MathExpression({
+        expression: ALARM_EXPRESSIONS.gateway5xx,
+        usingMetrics: { errors: props.httpApi.metricServerError({ statistic: 'Sum', period: ALARM_PERIOD }), running },
+        period: ALARM_PERIOD,
+        label: 'Gateway 5xx',
+      });
+      custom.push({ key: 'gateway5xx', title: 'Gateway 5xx', friendly: 'Gateway5xx', metric: gateway5xx, threshold: ALARM_RULES.gateway5xx.threshold });
     }
 
     if (props.proxyLogGroup) {
@@ -231,7 +312,7 @@ export class MlflowMonitoring extends Construct {
             addAlarm: {
               Critical: {
                 threshold: entry.threshold,
-                comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                comparisonOperator: entry.above ? cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD : cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 ...periods(rule.periods),
               },
             },
@@ -243,17 +324,8 @@ export class MlflowMonitoring extends Construct {
     }
 
     if (props.httpApi) {
-      // Gateway 5xx: its own errors and the integration's (the load balancer's, when every target is down). API
-      // Gateway publishes no data without requests.
-      const gateway = new ApiGatewayV2HttpApiMonitoring(this.facade, {
-        api: props.httpApi,
-        alarmFriendlyName: 'Gateway',
-        add5xxCountAlarm: {
-          Critical: { maxErrorCount: ALARM_RULES.gateway5xx.threshold, comparisonOperatorOverride: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, ...periods(ALARM_RULES.gateway5xx.periods) },
-        },
-      });
-      this.facade.addSegment(gateway);
-      this.alarms.gateway5xx = onlyAlarm(gateway);
+      // The gateway's traffic, latency and errors, graphed (its 5xx alarm is above).
+      this.facade.addSegment(new ApiGatewayV2HttpApiMonitoring(this.facade, { api: props.httpApi, alarmFriendlyName: 'Gateway' }));
     }
 
     // At maximum: the average capacity of 5 minutes equal to the maximum, for 15 minutes. A paused database reports
@@ -299,6 +371,20 @@ export class MlflowMonitoring extends Construct {
       this.facade.addSegment(build);
       this.alarms.failedBuilds = onlyAlarm(build);
     }
+  }
+}
+
+/**
+ * The task-count alarm and the gating of the 5xx alarms read Container Insights: without it they would see no data and
+ * stay quiet forever. A cluster of this app must have it on (an imported one is taken on trust).
+ */
+function requireContainerInsights(service: ecs.IBaseService): void {
+  const cfn = service.cluster.node.defaultChild;
+  if (!(cfn instanceof ecs.CfnCluster)) return;
+  const settings = Stack.of(cfn).resolve(cfn.clusterSettings) as Array<{ name?: string; value?: string }> | undefined;
+  const value = settings?.find((s) => s.name === 'containerInsights')?.value;
+  if (value !== 'enabled' && value !== 'enhanced') {
+    throw new Error(`MlflowMonitoring: the alarms read Container Insights, which is ${value ?? 'not set'} on the cluster ${service.cluster.node.path}; turn it on (containerInsightsV2: ENABLED).`);
   }
 }
 

@@ -239,6 +239,22 @@ function priceTemplate(ctx: Context, { template }: StackTemplate): void {
       add({ item: 'Public IPv4 of Fargate tasks', quantity: `${round(taskHours)} address-h`, unitPrice: `${unit(ip.usd)}/${ip.unit}`, idle: ipMonthly, active: ipMonthly, marks: marksOf(ip) });
     }
     ctx.assumptions.add('Fargate: the desired task count all month (or as scheduled); load-based scaling above it is not modelled.');
+
+    // Container Insights of the service's cluster: custom metrics, charged by the hour while the service has a task
+    // running (none are sent otherwise), whatever the number of tasks.
+    const cluster = resources[refTarget(props.Cluster) ?? ''];
+    const insights = cluster?.Type === 'AWS::ECS::Cluster' && Array.isArray(cluster.Properties?.ClusterSettings)
+      ? cluster.Properties.ClusterSettings.find((setting: any) => setting?.Name === 'containerInsights')?.Value
+      : undefined;
+    if (insights === 'enhanced') {
+      notPriced(ctx, 'AWS::ECS::Cluster', 'Container Insights with enhanced observability (per-task and per-container metrics)');
+    } else if (insights === 'enabled') {
+      const p = ctx.price('containerInsightsServiceMonth');
+      const runningHours = desired > 0 ? Math.min(taskHours / desired, hours) : 0;
+      const insightsMonthly = p.usd * (runningHours / hours);
+      add({ item: 'Container Insights (ECS service metrics)', quantity: `${round(runningHours)} h with a task running`, unitPrice: `${unit(p.usd)}/${p.unit}`, idle: insightsMonthly, active: insightsMonthly, marks: marksOf(p) });
+      ctx.assumptions.add('Container Insights: its metrics are charged for the hours the service has a task running (AWS sends none otherwise).');
+    }
   }
 
   // Aurora Serverless v2: ACUs of each db.serverless instance. MinCapacity 0: paused while idle.

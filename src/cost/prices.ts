@@ -142,6 +142,16 @@ export const PRICES = {
     foundIn: US_EAST_1,
     confirmed: true,
   },
+  containerInsightsServiceMonth: {
+    usd: 11.4,
+    unit: 'ECS service-month of Container Insights (38 metrics x $0.30)',
+    source: 'looked up 2026-12-06: c3x.dev/blog/aws-cloudwatch-metrics-cost (custom metrics $0.30 per metric-month, first 10,000); '
+      + 'docs.aws.amazon.com AmazonECS cloudwatch-container-insights ("metrics collected by Container Insights are charged as custom metrics", '
+      + 'sent only for resources with RUNNING tasks); the count of 38 (cluster, service and task-family dimensions of a Fargate service) '
+      + 'is from the Container Insights metric list as recalled, not a found page',
+    foundIn: US_EAST_1,
+    confirmed: false,
+  },
   httpApiMillion: {
     usd: 1,
     unit: 'million requests',
@@ -216,7 +226,7 @@ export const RESOURCE_TYPES = {
     'AWS::EC2::SecurityGroupEgress': 'no charge',
     'AWS::EC2::InternetGateway': 'no charge (data transfer excluded)',
     'AWS::EC2::VPCGatewayAttachment': 'no charge',
-    'AWS::ECS::Cluster': 'no charge',
+    'AWS::ECS::Cluster': 'no charge (its Container Insights is priced with each service of the cluster)',
     'AWS::ECS::TaskDefinition': 'priced through the ECS service that runs it',
     'AWS::ApplicationAutoScaling::ScalableTarget': 'no charge; its scheduled actions set the service\'s hours',
     'AWS::ApplicationAutoScaling::ScalingPolicy': 'no charge (its alarms are managed by the service)',
@@ -270,7 +280,7 @@ export const RESOURCE_TYPES = {
 
 /** Usage-based charges the report names (with their unit prices) but leaves out of the totals. */
 export const USAGE_NOTES: ReadonlyArray<{ readonly what: string; readonly price: PriceKey }> = [
-  { what: 'CloudWatch Logs ingestion (service, database and VPC flow logs)', price: 'logsIngestGb' },
+  { what: 'CloudWatch Logs ingestion (service, database and VPC flow logs; with Container Insights, its performance events)', price: 'logsIngestGb' },
   { what: 'HTTP API requests', price: 'httpApiMillion' },
   { what: 'Aurora storage (the data MLflow keeps; backups within the retention are mostly free)', price: 'auroraStorageGbMonth' },
 ];

@@ -2,20 +2,18 @@ import { Stack, StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { MlflowBackupCopyVault } from '../constructs/backup';
 
-export interface BackupCopyVaultStackProps extends StackProps {
-  /** Delete the vault with the stack (AWS Backup refuses while it holds recovery points). */
-  readonly destroyOnDelete: boolean;
-}
+export type BackupCopyVaultStackProps = StackProps;
 
 /**
  * The vault that the backup plan copies each recovery point to, in the second region (`backupCopyRegion`). Deployed
- * before the platform stack, whose plan names it; kept by `destroy` (with its recovery points) unless data is destroyed.
+ * before the platform stack, whose plan names it; the vault outlives the stack (with its recovery points), also with
+ * `destroyDataOnDelete`.
  */
 export class BackupCopyVaultStack extends Stack {
   readonly vault: MlflowBackupCopyVault;
 
   constructor(scope: Construct, id: string, props: BackupCopyVaultStackProps) {
     super(scope, id, props);
-    this.vault = new MlflowBackupCopyVault(this, 'CopyVault', { destroyOnDelete: props.destroyOnDelete });
+    this.vault = new MlflowBackupCopyVault(this, 'CopyVault');
   }
 }

@@ -104,6 +104,8 @@ export class MlflowVpcStack extends Stack {
       ...(layout.natEgress ? {} : { subnets: network.serviceSubnets, assignPublicIp: true }),
       ...(arm64 ? { cpuArchitecture: ecs.CpuArchitecture.ARM64 } : {}),
       ...(lean ? { cloudMapRegistration: true, proxyHealthCheck: true, reachedFrom: 'the API Gateway VPC link' } : {}),
+      // Only the alarms read Container Insights (task counts, and whether a 5xx came while tasks ran).
+      containerInsights: config.monitoring,
       // activeHoursTimeZone is set whenever activeHours is (its default, UTC, comes with it).
       activeHours: config.activeHours
         ? { hours: parseActiveHours(config.activeHours), timeZone: config.activeHoursTimeZone! }
@@ -150,7 +152,7 @@ export class MlflowVpcStack extends Stack {
         artifactBucket: artifacts.bucket,
         retentionDays: config.backupRetentionDays,
         copyTo: config.backupCopyRegion ? { region: config.backupCopyRegion } : undefined,
-        destroyOnDelete: config.destroyDataOnDelete,
+        // The vault is kept also with destroyDataOnDelete: AWS Backup refuses to delete one with recovery points.
         // Failed jobs notify the alarm topic through a rule in the gateway stack, where the topic is (BackupJobAlerts).
       });
     }

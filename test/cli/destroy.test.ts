@@ -303,6 +303,19 @@ describe('destroy', () => {
     assert.deepEqual(deletedStacks(h), []);
   });
 
+  it('backup with destroyDataOnDelete (RetainExceptOnCreate vault): the vault is listed as kept, the rest as deleted', async () => {
+    const h = harness({ interactive: false });
+    deployed(h, { Resources: {
+      ArtifactBucket: { Type: 'AWS::S3::Bucket', DeletionPolicy: 'Delete' },
+      Database: { Type: 'AWS::RDS::DBCluster', DeletionPolicy: 'Delete' },
+      BackupVault: { Type: 'AWS::Backup::BackupVault', DeletionPolicy: 'RetainExceptOnCreate', UpdateReplacePolicy: 'Retain' },
+    } });
+    assert.equal(await h.run('destroy', '-y'), EXIT.ok);
+    const text = h.err.join('\n');
+    assert.match(text, /Kept[^\n]*\n  - AWS Backup vault BackupVault \(MLflowVpcStack\), with its recovery points/);
+    assert.doesNotMatch(text, /nothing: all data is deleted/);
+  });
+
   it('DELETE_FAILED: exit 1 with the reason, later stacks untouched', async () => {
     const h = harness({ interactive: false });
     deployed(h);

@@ -100,6 +100,41 @@ describe('cost estimate of the fixture template (us-west-2)', () => {
   });
 });
 
+describe('Container Insights of a cluster: priced per service for the hours it has a task running', () => {
+  const withInsights = (value: string): StackTemplate => {
+    const template = JSON.parse(JSON.stringify(FIXTURE.template));
+    template.Resources.Cluster.Properties = { ClusterSettings: [{ Name: 'containerInsights', Value: value }] };
+    return { stackName: 'Fixture', template };
+  };
+  const insightsLines = (report: CostReport) => report.lines.filter((l) => l.item.startsWith('Container Insights'));
+
+  it('enabled: the x86 service all month, the ARM one on its schedule, in both columns, marked unconfirmed', () => {
+    const report = estimateCost([withInsights('enabled')], { region: 'us-west-2', activeHours: ACTIVE });
+    const lines = insightsLines(report);
+    assert.deepEqual(lines.map((l) => l.quantity), ['730 h with a task running', `${Math.round(ARM_TASK_HOURS * 10) / 10} h with a task running`]);
+    near(lines[0].idle, P.containerInsightsServiceMonth, 'x86 service idle');
+    near(lines[1].idle, P.containerInsightsServiceMonth * (ARM_TASK_HOURS / H), 'ARM service idle');
+    for (const l of lines) {
+      near(l.active, l.idle, 'active');
+      assert.ok(l.marks.includes(MARKS.unconfirmed));
+    }
+    const without = estimateCost([FIXTURE], { region: 'us-west-2', activeHours: ACTIVE });
+    near(report.idleTotal - without.idleTotal, lines[0].idle + lines[1].idle, 'added to the total');
+  });
+
+  it('paused: nothing (no task, no metric)', () => {
+    const paused = estimateCost([withInsights('enabled')], { region: 'us-west-2', activeHours: ACTIVE, paused: true });
+    near(insightsLines(paused).reduce((t, l) => t + l.idle, 0), 0, 'paused');
+  });
+
+  it('disabled or not set: no line; enhanced observability: not priced, never 0', () => {
+    assert.deepEqual(insightsLines(estimateCost([withInsights('disabled')], { region: 'us-west-2', activeHours: ACTIVE })), []);
+    assert.deepEqual(insightsLines(estimateCost([FIXTURE], { region: 'us-west-2', activeHours: ACTIVE })), []);
+    const enhanced = estimateCost([withInsights('enhanced')], { region: 'us-west-2', activeHours: ACTIVE });
+    assert.ok(enhanced.notPriced.some((n) => n.type === 'AWS::ECS::Cluster' && /enhanced/.test(n.note)), JSON.stringify(enhanced.notPriced));
+  });
+});
+
 describe('scheduled task hours', () => {
   it('reads weekly cron expressions (AWS day numbers 1-7 = SUN-SAT, names, ranges, lists)', () => {
     assert.deepEqual(cronMinutesOfWeek('cron(30 8 ? * MON *)'), [1 * 1440 + 8 * 60 + 30]);

@@ -24,16 +24,23 @@ describe('lean profile cost goals (us-west-2, idle)', () => {
     assert.ok(!report.lines.some((l) => /NAT gateway|load balancer|KMS/.test(l.item)), report.lines.map((l) => l.item).join(', '));
   });
 
+  it('lean (monitoring off) pays no Container Insights: nothing reads it', () => {
+    const report = estimateCost(stacks, { region: 'us-west-2', activeHours: 160 });
+    assert.ok(!report.lines.some((l) => /Container Insights/.test(l.item)), report.lines.map((l) => l.item).join(', '));
+    const monitored = estimateCost(synthesizeTemplates(resolvePlatformConfig({ profile: 'lean', monitoring: true })), { region: 'us-west-2', activeHours: 160 });
+    assert.ok(monitored.lines.some((l) => /Container Insights/.test(l.item)), 'priced once monitoring reads it');
+  });
+
   it(`at most $${LEAN_PAUSED_BUDGET_USD} a month while paused`, () => {
     const report = estimateCost(stacks, { region: 'us-west-2', activeHours: 160, paused: true });
     assert.ok(report.idleTotal <= LEAN_PAUSED_BUDGET_USD, `lean paused: $${report.idleTotal.toFixed(2)}`);
   });
 
-  it(`standard: the same features as before cost no more than $${STANDARD_BEFORE_USD}; the default adds only the alarms and the dashboard`, () => {
+  it(`standard: the same features as before cost no more than $${STANDARD_BEFORE_USD}; the default adds only the alarms, the dashboard and the Container Insights they read`, () => {
     const withoutMonitoring = estimateCost(synthesizeTemplates(resolvePlatformConfig({ monitoring: false })), { region: 'us-west-2', activeHours: 160 });
     assert.ok(withoutMonitoring.idleTotal <= STANDARD_BEFORE_USD, `standard without monitoring: $${withoutMonitoring.idleTotal.toFixed(2)}`);
     const added = standard.lines.filter((l) => !withoutMonitoring.lines.some((w) => w.item === l.item && Math.abs(w.idle - l.idle) < 0.005));
-    assert.deepEqual(added.map((l) => l.item).sort(), ['CloudWatch alarm', 'CloudWatch dashboard']);
+    assert.deepEqual(added.map((l) => l.item).sort(), ['CloudWatch alarm', 'CloudWatch dashboard', 'Container Insights (ECS service metrics)']);
   });
 
   it('far below the standard profile', () => {

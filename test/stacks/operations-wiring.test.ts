@@ -10,6 +10,7 @@ import { ConfigError, resolvePlatformConfig, RawSettings } from '../../src/confi
 import { BACKUP_DEFAULTS } from '../../src/constructs/backup';
 import { ALARM_RULES, UNAUTHORIZED_METRIC } from '../../src/constructs/monitoring';
 import { ALARM_DASHBOARD_NAME, GATEWAY_OUTPUTS, STACK_NAMES } from '../../src/names';
+import { evaluateIntrinsic, stackIdOf } from '../support/cfn-eval';
 import { buildTestPlatform, resourcesOfType } from '../support/synth';
 
 const DOMAIN = 'mlflow.example.com';
@@ -186,11 +187,23 @@ describe('alarms and dashboard (monitoring, on by default)', () => {
     }
   });
 
+  test('the topic lets CloudWatch publish for this account\'s MLflow-* alarms, and every alarm\'s name is one of those', () => {
+    const [[topicId]] = resourcesOfType(gateway, 'AWS::SNS::Topic');
+    const statements = resourcesOfType(gateway, 'AWS::SNS::TopicPolicy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    const allow = statements.find((st: any) => st.Effect === 'Allow' && st.Principal?.Service === 'cloudwatch.amazonaws.com');
+    assert.ok(allow, JSON.stringify(statements));
+    assert.deepEqual([allow.Action, allow.Resource], ['sns:Publish', { Ref: topicId }]);
+    assert.deepEqual(allow.Condition.StringEquals, { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    const arn = JSON.stringify(allow.Condition.ArnLike['aws:SourceArn']);
+    assert.ok(arn.endsWith(':alarm:MLflow-*"]]}'), arn);
+    for (const alarm of alarms) assert.match(alarm.AlarmName, /^MLflow-/);
+  });
+
   test('tasks below desired: desired - running of the service (imported from the platform stack), >= 1 for 3 periods', () => {
     const alarm = alarmNamed('TasksBelowDesired');
     assert.equal(alarm.Threshold, ALARM_RULES.tasksBelowDesired.threshold);
     assert.equal(alarm.EvaluationPeriods, ALARM_RULES.tasksBelowDesired.periods);
-    assert.match(metricsOf(alarm), /desired - running/);
+    assert.ok(metricsOf(alarm).includes('desired - running'), metricsOf(alarm));
     assert.match(metricsOf(alarm), /MLflowVpcStack:ExportsOutput.*Service/);
   });
 
@@ -263,6 +276,20 @@ describe('alarms and dashboard (monitoring, on by default)', () => {
     assert.equal(off.toJSON().Outputs[GATEWAY_OUTPUTS.alarmTopicArn], undefined);
   });
 
+  test('Container Insights on the cluster only with monitoring (the alarms are all that read it; it is charged per metric)', () => {
+    const insights = (stack: import('aws-cdk-lib').Stack) => {
+      const [[, cluster]] = resourcesOfType(Template.fromStack(stack), 'AWS::ECS::Cluster');
+      return cluster.Properties.ClusterSettings;
+    };
+    assert.deepEqual(insights(platform.mlflow), [{ Name: 'containerInsights', Value: 'enabled' }]);
+    // Off explicitly, so an account-wide default cannot turn it on.
+    assert.deepEqual(insights(offPlatform.mlflow), [{ Name: 'containerInsights', Value: 'disabled' }]);
+    const lean = buildTestPlatform({ sagemaker: 'none', profile: 'lean' });
+    assert.deepEqual(insights(lean.mlflow), [{ Name: 'containerInsights', Value: 'disabled' }]);
+    Template.fromStack(lean.gateway).resourceCountIs('AWS::CloudWatch::Alarm', 0);
+    assert.deepEqual(insights(buildTestPlatform({ sagemaker: 'none', profile: 'lean', monitoring: true }).mlflow), [{ Name: 'containerInsights', Value: 'enabled' }]);
+  });
+
   test('the platform stack exports what the alarms import, with monitoring on or off (turning it off can deploy)', () => {
     const exported = (template: Template) => Object.values<any>(template.toJSON().Outputs).filter((o) => o.Export).map((o) => o.Export.Name).sort();
     const imported = [...JSON.stringify(gateway.toJSON()).matchAll(/"Fn::ImportValue":"(MLflowVpcStack:[^"]+)"/g)].map((m) => m[1]);
@@ -283,15 +310,33 @@ describe('backups (backup=true)', () => {
   const platform = buildTestPlatform({ sagemaker: 'none', backup: true, backupRetentionDays: 14 });
   const mlflow = Template.fromStack(platform.mlflow);
 
-  test('a retained vault, a daily plan at 03:00 UTC kept backupRetentionDays, no copy', () => {
+  test('a vault kept by a deletion or a replacement and deleted by the rollback of a failed create, a daily plan at 03:00 UTC kept backupRetentionDays, no copy', () => {
     const [[, vault]] = resourcesOfType(mlflow, 'AWS::Backup::BackupVault');
-    assert.equal(vault.DeletionPolicy, 'Retain');
+    // RetainExceptOnCreate: a failed first create takes its (empty) vault with it, so the retry does not meet it.
+    assert.equal(vault.DeletionPolicy, 'RetainExceptOnCreate');
+    assert.equal(vault.UpdateReplacePolicy, 'Retain');
     const [[, plan]] = resourcesOfType(mlflow, 'AWS::Backup::BackupPlan');
     const [rule] = plan.Properties.BackupPlan.BackupPlanRule;
     assert.equal(rule.ScheduleExpression, `cron(${BACKUP_DEFAULTS.schedule.minute} ${BACKUP_DEFAULTS.schedule.hour} * * ? *)`);
     assert.equal(rule.Lifecycle.DeleteAfterDays, 14);
     assert.deepEqual(rule.CopyActions ?? [], []);
     assert.equal(platform.backupCopyVault, undefined);
+  });
+
+  test('the vault\'s name is unique to the stack instance: a stack created again (after destroy, a failed create, for restore) gets a new one', () => {
+    const [[vaultId, vault]] = resourcesOfType(mlflow, 'AWS::Backup::BackupVault');
+    const nameIn = (uuid: string) => String(evaluateIntrinsic(vault.Properties.BackupVaultName, { 'AWS::StackId': stackIdOf(STACK_NAMES.mlflow, uuid) }));
+    const first = nameIn('2f1c0e40-6a1b-11f1-9d3e-0a1b2c3d4e5f');
+    const again = nameIn('8b7e5a10-7c2d-11f1-a1b2-06f5e4d3c2b1');
+    assert.notEqual(first, again);
+    for (const name of [first, again]) {
+      assert.match(name, /^[a-zA-Z0-9_-]{2,50}$/, 'AWS Backup\'s vault-name rule');
+      assert.ok(name.startsWith(BACKUP_DEFAULTS.vaultNamePrefix), name);
+    }
+    assert.equal(first, 'mlflow-backup-2f1c0e40-6a1b-11f1-9d3e-0a1b2c3d4e5f');
+    // The plan names this vault (by reference), whatever its name.
+    const [[, plan]] = resourcesOfType(mlflow, 'AWS::Backup::BackupPlan');
+    assert.deepEqual(plan.Properties.BackupPlan.BackupPlanRule[0].TargetBackupVault, { 'Fn::GetAtt': [vaultId, 'BackupVaultName'] });
   });
 
   test('the selection is the database cluster and the artifact bucket', () => {
@@ -313,9 +358,16 @@ describe('backups (backup=true)', () => {
     Template.fromStack(buildTestPlatform({ sagemaker: 'none', backup: true, monitoring: false }).gateway).resourceCountIs('AWS::Events::Rule', 0);
   });
 
-  test('destroyDataOnDelete: the vault goes with the stack', () => {
-    const [[, vault]] = resourcesOfType(Template.fromStack(buildTestPlatform({ sagemaker: 'none', backup: true, destroyDataOnDelete: true }).mlflow), 'AWS::Backup::BackupVault');
-    assert.equal(vault.DeletionPolicy, 'Delete');
+  test('destroyDataOnDelete: the vaults are kept all the same (AWS Backup refuses to delete one with recovery points: DELETE_FAILED)', () => {
+    const throwaway = buildTestPlatform({ sagemaker: 'none', backup: true, backupCopyRegion: 'eu-central-1', destroyDataOnDelete: true });
+    for (const stack of [throwaway.mlflow, throwaway.backupCopyVault!]) {
+      const [[, vault]] = resourcesOfType(Template.fromStack(stack), 'AWS::Backup::BackupVault');
+      assert.equal(vault.DeletionPolicy, 'RetainExceptOnCreate', stack.stackName);
+      assert.equal(vault.UpdateReplacePolicy, 'Retain', stack.stackName);
+    }
+    // The rest of the data does go with the stack.
+    const [[, bucket]] = resourcesOfType(Template.fromStack(throwaway.mlflow), 'AWS::S3::Bucket');
+    assert.equal(bucket.DeletionPolicy, 'Delete');
   });
 
   test('backupCopyRegion: copies to the copy vault, whose stack is in that region, retained, and deployed first', () => {
@@ -329,7 +381,8 @@ describe('backups (backup=true)', () => {
     assert.equal(vaultStack.region, 'eu-central-1');
     const [[, vault]] = resourcesOfType(Template.fromStack(vaultStack), 'AWS::Backup::BackupVault');
     assert.equal(vault.Properties.BackupVaultName, BACKUP_DEFAULTS.copyVaultName);
-    assert.equal(vault.DeletionPolicy, 'Retain');
+    assert.equal(vault.DeletionPolicy, 'RetainExceptOnCreate', 'a failed first create of the copy stack deletes its (empty) vault');
+    assert.equal(vault.UpdateReplacePolicy, 'Retain');
     assert.ok(copying.mlflow.dependencies.includes(vaultStack), 'the platform stack is deployed after the copy vault');
   });
 });
