@@ -9,22 +9,36 @@ import { connect, describeDomain, findStack, foreignStacks, foreignStacksError, 
 import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
 import { CommonOptions, commonOptions, contextArgs, parseCommandArgs } from '../options';
+import { checkDeployWhilePaused, keepPausedAfterDeploy } from './capacity';
 import { checkBootstrap, dockerAvailable } from './doctor';
+import { checkMlflowVersionChange } from './upgrade';
 
 export const DEPLOY_HELP = `Usage: npx mlflow-on-aws deploy [options] [-c key=value ...]
 
 Deploys every stack with the project's pinned CDK CLI:
   cdk deploy --all --require-approval never [-c key=value ...]
+A change of mlflowVersion is refused: \`npx mlflow-on-aws upgrade\` does it as MLflow requires.
 Options:
   --use-existing-domain   when DOMAIN_ID is unset, attach the Studio user to the SageMaker domain that
                           already exists in the region (fails if there are several: pick one with --domain-id)
   --domain-id ID          attach to this existing domain (same as DOMAIN_ID=ID or -c domainId=ID)
   --bootstrap             run \`cdk bootstrap\` first if the account/region is not bootstrapped
+  --while-paused          deploy although MLflow runs no task (paused, or outside activeHours): refused
+                          without it, since no task would validate the new revision; the pause is kept
   --dry-run               check everything and print the cdk command without running it
   --region R, --profile P, -c key=value   target and settings, passed on to cdk`;
 
-export async function deployCommand(args: readonly string[], deps: CliDeps): Promise<number> {
+/** What `upgrade` lets its own deploys do that a plain `deploy` refuses. */
+export interface DeployGuards {
+  /** Deploy another mlflowVersion than the deployed one (the upgrade has stopped every writer). @default false */
+  readonly allowVersionChange?: boolean;
+  /** Deploy while the service runs no task, keeping it so (as --while-paused). @default false */
+  readonly whilePaused?: boolean;
+}
+
+export async function deployCommand(args: readonly string[], deps: CliDeps, guards: DeployGuards = {}): Promise<number> {
   const values = parseCommandArgs('deploy', args, {
+    'while-paused': { type: 'boolean' },
     'use-existing-domain': { type: 'boolean' },
     'domain-id': { type: 'string' },
     bootstrap: { type: 'boolean' },
@@ -88,6 +102,10 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
     }
   }
 
+  // Upgrades and deploys while paused: see upgrade.ts and capacity.ts.
+  await checkMlflowVersionChange(target, guards.allowVersionChange === true);
+  const held = await checkDeployWhilePaused(target, values['while-paused'] === true || guards.whilePaused === true, log);
+
   const steps: string[][] = [];
   if (toBootstrap.length > 0) steps.push(['bootstrap', ...toBootstrap, ...common]);
   steps.push(['deploy', '--all', '--require-approval', 'never', ...common]);
@@ -96,6 +114,7 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
     log(`$ cdk ${step.join(' ')}`);
     if (values['dry-run'] === true) continue;
     const result = await deps.runner.run(deps.nodePath, [cdk, ...step], { cwd: deps.projectRoot, env });
+    if (held && step[0] === 'deploy') await keepPausedAfterDeploy(target, held, log);
     if (result.exitCode !== 0) {
       throw new CliError(`cdk ${step[0]} failed (exit code ${result.exitCode}).`, EXIT.failure, 'The CloudFormation events above name the failing resource. Run `npx mlflow-on-aws status` to see where each stack stands.');
     }
