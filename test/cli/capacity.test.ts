@@ -269,5 +269,13 @@ describe('deploy while MLflow runs no task (review findings 8 and 16)', () => {
     assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
     assert.equal(cdkRuns(h).length, 1);
     assert.deepEqual(writes(h), []);
+    assert.equal(h.mocks.aas.commandCalls(DescribeScalableTargetsCommand).length, 0, 'a running service needs no look at its scaling');
+  });
+
+  it('a stack without its ECS service (a failed first create) is no reason to refuse: cdk runs', async () => {
+    const { h } = stateful({ min: 0, max: 0, suspended: true, desired: 0 });
+    h.mocks.ecs.on(DescribeServicesCommand).resolves({ services: [], failures: [{ reason: 'MISSING' }] });
+    assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
+    assert.equal(cdkRuns(h).length, 1);
   });
 });

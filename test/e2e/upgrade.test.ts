@@ -63,7 +63,10 @@ async function startFrontDoor(): Promise<FrontDoor> {
   door.drain = async () => {
     while (inFlight > 0) await sleep(10);
   };
-  door.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  door.close = () => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
   return door as FrontDoor;
 }
 
@@ -76,7 +79,9 @@ class Writer {
   private done: Promise<void> = Promise.resolve();
 
   /** `firstStep`: where this writer's steps start, so that two writers of one run never log the same step. */
-  constructor(private readonly url: string, private readonly runId: string, private readonly firstStep: number) {}
+  constructor(private readonly url: string, private readonly runId: string, private readonly firstStep: number) {
+    writers.push(this);
+  }
 
   start(): void {
     this.done = (async () => {
@@ -109,6 +114,8 @@ class Writer {
 
 let stack: E2eStack;
 let door: FrontDoor;
+/** Every writer started, stopped in `after` too (a failed test leaves its writer running otherwise). */
+const writers: Writer[] = [];
 let oldEnvironment: Record<string, string>;
 /** One worker per server: this test is about the schema, and each start is quicker (2 cores, shared). */
 const ONE_WORKER = { MLFLOW_WORKERS: '1' };
@@ -156,6 +163,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const writer of writers) await writer.stop();
   await door?.close();
   await stack?.stop();
 });

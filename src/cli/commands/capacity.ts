@@ -160,8 +160,15 @@ export interface HeldCapacity {
 export async function checkDeployWhilePaused(target: Target, whilePaused: boolean, log: (line: string) => void): Promise<HeldCapacity | undefined> {
   const ref = await deployedServiceRef(target);
   if (!ref) return undefined;
+  let tasks: { desired: number };
+  try {
+    tasks = await describeService(target, ref);
+  } catch (error) {
+    if (error instanceof CliError && error.exitCode === EXIT.notDeployed) return undefined; // no service to validate anything
+    throw error;
+  }
+  if (tasks.desired > 0) return undefined;
   const state = await capacityState(target, ref);
-  if (state.desired > 0) return undefined;
   const why = state.suspended ? 'held at 0 by `npx mlflow-on-aws pause`' : 'at 0 tasks (outside activeHours, or scaled to 0)';
   if (!whilePaused) {
     throw new CliError(`MLflow runs no task (service ${ref.service} is ${why}): a deploy now would validate nothing. No task would start, so neither `
