@@ -1,6 +1,6 @@
 #!/bin/sh
-# Starts the MLflow tracking server of the task: checks the environment, brings the database schema
-# up to date (one task at a time, see mlflow_db.py), then replaces itself with `mlflow server`
+# Starts the MLflow tracking server of the task: checks the environment, readies the database schema
+# (one task at a time; it migrates only a schema no other release serves, see mlflow_db.py), then replaces itself with `mlflow server`
 # listening on 127.0.0.1:5000, reachable only through the auth proxy in the same task.
 #
 # Environment (set by the CDK stack):
@@ -37,6 +37,12 @@
 # Read by MLflow itself (set by the CDK stack, passed through unchanged):
 #   MLFLOW_SERVER_ENABLE_JOB_EXECUTION     false unless the mlflowBackgroundJobs setting is on: MLflow 3's job
 #                                          runner queries the database every minute
+#
+# Upgrades (README, "Upgrading MLflow"; mlflow_db.py, "Who migrates"):
+#   MLFLOW_MIGRATE_ONLY                    "true": migrate the schema to this image's MLflow under the schema lock
+#                                          (`mlflow db upgrade`), then exit 0 without starting the server: the one-off
+#                                          task `npx mlflow-on-aws upgrade` runs while every server task is stopped.
+#                                          Default "false": the server's start migrates nothing another release serves
 #
 # Only these may differ from the image defaults (the end-to-end tests use them to run the same files on
 # loopback): MLFLOW_DB_HELPER (path of mlflow_db.py), MLFLOW_LISTEN_PORT (default 5000).
@@ -98,6 +104,16 @@ MLFLOW_AUTH_HELPER="$(dirname "$MLFLOW_DB_HELPER")/mlflow_auth.py"
 if [ "$auth" = users ]; then
   python3 "$MLFLOW_AUTH_HELPER" check || exit $?
 fi
+
+case "${MLFLOW_MIGRATE_ONLY:-false}" in
+  true)
+    python3 "$MLFLOW_DB_HELPER" migrate || exit $?
+    echo "mlflow-server: MLFLOW_MIGRATE_ONLY=true: schema migrated to MLflow $MLFLOW_VERSION; exiting without starting the server." >&2
+    exit 0
+    ;;
+  false) ;;
+  *) fail "MLFLOW_MIGRATE_ONLY must be 'true' or 'false', got '$MLFLOW_MIGRATE_ONLY'." ;;
+esac
 
 backend_store_uri="$(python3 "$MLFLOW_DB_HELPER" uri)" || exit $?
 python3 "$MLFLOW_DB_HELPER" upgrade || exit $?

@@ -3,12 +3,15 @@
     python3 mlflow_db.py uri       prints the SQLAlchemy URI of the Aurora MySQL backend store,
                                    built from HOST, PORT, DATABASE, USERNAME and PASSWORD with every
                                    part URL-encoded (passwords may hold @ : / % # and the like)
-    python3 mlflow_db.py upgrade   brings the schema up to date before the server starts:
-                                   `mlflow db upgrade <uri>` on an existing schema, or a first
-                                   initialisation of an empty database, while holding a MySQL named
-                                   lock, so that tasks starting together migrate one at a time; with
+    python3 mlflow_db.py upgrade   readies the schema before the server starts, while holding a MySQL named
+                                   lock (tasks starting together take turns): creates MLflow's tables in an
+                                   empty database; on an existing one, starts only on the schema revision
+                                   this MLflow release expects (see "Who migrates" below); with
                                    MLFLOW_AUTH=users also, under the same lock, creates the permission
                                    database <DATABASE>_auth and runs `mlflow_auth.py bootstrap`
+    python3 mlflow_db.py migrate   the upgrade's one-off task (MLFLOW_MIGRATE_ONLY=true in entrypoint.sh):
+                                   under the same lock, `mlflow db upgrade <uri>` (or the tables of an empty
+                                   database), the users mode's permission database, the marker; no server
     python3 mlflow_db.py auth-uri  prints the SQLAlchemy URI of that permission database
 
 Settings: MLFLOW_DB_WAIT_SECONDS (default 300) bounds the wait for the database to accept
@@ -17,15 +20,37 @@ DB_READ_TIMEOUT_SECONDS (optional) bounds how long the server waits for any answ
 DB_IDLE_DISCONNECT_SECONDS (optional) makes the database close each of MLflow's connections after that
 many seconds unused (see backend_store_uri). DB_TLS_CA_FILE (set in the image) makes every connection use
 TLS, verified against those CA certificates.
+
+Who migrates. MLflow (3.17.0 release notes) requires a schema upgrade with every writer stopped and a restorable
+backup, before the new release's servers start: tasks of the old release keep writing during a rolling deploy, and the
+old release refuses the migrated schema. So a server's start migrates nothing that another release serves:
+- the table MARKER_TABLE records the MLflow release that last created or migrated the schema (and so serves it);
+- schema at this release's head revision: start (the marker is set to this release);
+- schema behind it, marked by another release: refuse, naming `npx mlflow-on-aws upgrade` (stops every task, takes a
+  snapshot, then runs `migrate` once in a one-off task); nothing is changed, so the old release goes on serving;
+- schema behind it, not marked (a database this project never ran: a snapshot of the original sample, moved in with
+  dbSnapshot, that no other task serves): migrate at start, as before;
+- schema at a revision this release does not know (a newer release migrated it, e.g. ECS rolled a failed deploy back to
+  the old task definition): refuse, naming `npx mlflow-on-aws upgrade --rollback`, which restores the snapshot taken
+  before the upgrade.
+The revisions this release knows are read from MLflow's migration scripts in the installed package (no import).
 """
 
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 import time
 import urllib.parse
 
 LOCK_NAME = "mlflow-on-aws.schema-upgrade"
+# One row: the MLflow release that last created or migrated the schema, and the revision it left.
+MARKER_TABLE = "mlflow_on_aws_schema"
+UPGRADE_COMMAND = "npx mlflow-on-aws upgrade"
+ROLLBACK_COMMAND = "npx mlflow-on-aws upgrade --rollback"
+# Exit code of a start refused because of the schema's revision (not a failure of the database or of MLflow).
+EXIT_SCHEMA_REFUSED = 5
 
 
 def log(message):
@@ -178,7 +203,93 @@ def run_mlflow(args, env=None):
         sys.exit(completed.returncode)
 
 
-def upgrade():
+def image_revisions():
+    """The schema revisions the installed MLflow knows and its head: read from the `revision` / `down_revision` lines of
+    its Alembic scripts (mlflow/store/db_migrations/versions), without importing MLflow."""
+    spec = importlib.util.find_spec("mlflow")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    versions = os.path.join(folders[0], "store", "db_migrations", "versions") if folders else ""
+    parents = {}
+    if os.path.isdir(versions):
+        for name in sorted(os.listdir(versions)):
+            if not name.endswith(".py"):
+                continue
+            with open(os.path.join(versions, name), encoding="utf-8") as script:
+                text = script.read()
+            revision = re.search(r"^revision\s*(?::[^=]*)?=\s*['\"]([0-9A-Za-z_]+)['\"]", text, re.M)
+            down = re.search(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", text, re.M)
+            if revision and down:
+                parents[revision.group(1)] = re.findall(r"['\"]([0-9A-Za-z_]+)['\"]", down.group(1))
+    children = {parent for ups in parents.values() for parent in ups}
+    heads = [revision for revision in parents if revision not in children]
+    if len(heads) != 1:
+        log(f"cannot read the schema revisions of the installed MLflow from {versions or 'its package'} "
+            f"({len(parents)} scripts, heads {heads}): refusing to touch the schema")
+        sys.exit(2)
+    return set(parents), heads[0]
+
+
+def table_exists(connection, name):
+    return scalar(connection, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+                              "AND table_name = %s", (name,)) == 1
+
+
+def schema_revision(connection):
+    """The revision Alembic recorded in the schema, or None."""
+    if not table_exists(connection, "alembic_version"):
+        return None
+    return scalar(connection, "SELECT version_num FROM alembic_version")
+
+
+def marked_release(connection):
+    """The MLflow release MARKER_TABLE names, or None (a schema this project's tasks never created or migrated)."""
+    if not table_exists(connection, MARKER_TABLE):
+        return None
+    return scalar(connection, f"SELECT mlflow_version FROM `{MARKER_TABLE}` WHERE id = 1")
+
+
+def mark(connection, release, revision):
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS `{MARKER_TABLE}` (id INT NOT NULL PRIMARY KEY, "
+                       "mlflow_version VARCHAR(32) NOT NULL, schema_revision VARCHAR(64) NOT NULL, "
+                       "updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+        cursor.execute(f"REPLACE INTO `{MARKER_TABLE}` (id, mlflow_version, schema_revision) VALUES (1, %s, %s)",
+                       (release, revision))
+
+
+def this_release():
+    return os.environ.get("MLFLOW_VERSION", "") or "(unknown)"
+
+
+def migrate_schema(connection, uri, head):
+    """`mlflow db upgrade`, or the tables of an empty database; then marks the schema as this release's."""
+    tables = scalar(
+        connection,
+        "SELECT COUNT(*) FROM information_schema.tables "
+        "WHERE table_schema = DATABASE() AND table_name NOT LIKE 'alembic%%' AND table_name <> %s",
+        (MARKER_TABLE,),
+    )
+    if tables == 0:
+        # `mlflow db upgrade` expects MLflow's tables to exist (older releases fail on an
+        # empty database); opening the store through the CLI creates them at the head revision.
+        log("empty database: creating MLflow's tables")
+        env = dict(os.environ, MLFLOW_TRACKING_URI=uri)
+        run_mlflow(["experiments", "search"], env=env)
+    else:
+        run_mlflow(["db", "upgrade", uri])
+    mark(connection, this_release(), head)
+    log(f"database schema is up to date (revision {head}, MLflow {this_release()})")
+
+
+def refuse_newer(revision, marked):
+    log(f"the database schema is at revision {revision}, which MLflow {this_release()} does not know: MLflow "
+        f"{marked or 'of a newer release'} migrated it, and this release cannot serve it (nothing was changed). "
+        f"To run MLflow {this_release()} on the data as it was before that upgrade: {ROLLBACK_COMMAND} (restores the "
+        f"snapshot the upgrade took). To keep the migrated data, deploy mlflowVersion={marked or 'of that release'}.")
+    sys.exit(EXIT_SCHEMA_REFUSED)
+
+
+def with_schema_lock(body):
     s = settings()
     uri = backend_store_uri(s, server=False)
     wait = wait_seconds()
@@ -190,26 +301,57 @@ def upgrade():
             log("could not get the schema lock: another task has been migrating for too long, or the lock failed")
             sys.exit(4)
         try:
-            tables = scalar(
-                connection,
-                "SELECT COUNT(*) FROM information_schema.tables "
-                "WHERE table_schema = DATABASE() AND table_name NOT LIKE 'alembic%%'",
-            )
-            if tables == 0:
-                # `mlflow db upgrade` expects MLflow's tables to exist (older releases fail on an
-                # empty database); opening the store through the CLI creates them at the head revision.
-                log("empty database: creating MLflow's tables")
-                env = dict(os.environ, MLFLOW_TRACKING_URI=uri)
-                run_mlflow(["experiments", "search"], env=env)
-            else:
-                run_mlflow(["db", "upgrade", uri])
-            log("database schema is up to date")
+            body(connection, s, uri)
             if auth_mode() == "users":
                 upgrade_auth(connection, s)
         finally:
             scalar(connection, "SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))
     finally:
         connection.close()
+
+
+def upgrade():
+    """Before the server starts (see "Who migrates")."""
+
+    def ready(connection, s, uri):
+        known, head = image_revisions()
+        revision = schema_revision(connection)
+        marked = marked_release(connection)
+        if revision is None:
+            migrate_schema(connection, uri, head)
+        elif revision == head:
+            if marked != this_release():
+                mark(connection, this_release(), head)
+            log(f"database schema is at revision {head}, the one MLflow {this_release()} expects")
+        elif revision not in known:
+            refuse_newer(revision, marked)
+        elif marked is None or marked == this_release():
+            log(f"database schema at revision {revision}, behind {head}, and no other release's tasks serve it: migrating")
+            migrate_schema(connection, uri, head)
+        else:
+            log(f"the database schema is at revision {revision}, served by MLflow {marked}; MLflow {this_release()} "
+                f"needs revision {head}. MLflow requires that upgrade with every writer stopped and a backup, so a "
+                f"task does not migrate the schema while MLflow {marked} serves it (nothing was changed). Upgrade with "
+                f"{UPGRADE_COMMAND}: it stops every task, takes a snapshot, migrates once, then starts MLflow "
+                f"{this_release()}.")
+            sys.exit(EXIT_SCHEMA_REFUSED)
+
+    with_schema_lock(ready)
+
+
+def migrate():
+    """The upgrade's one-off task: migrate the schema to this release, whatever release marked it."""
+
+    def run(connection, s, uri):
+        known, head = image_revisions()
+        revision = schema_revision(connection)
+        if revision is not None and revision not in known:
+            refuse_newer(revision, marked_release(connection))
+        log(f"migrating the schema from revision {revision or '(none)'} to {head} (MLflow {this_release()}; "
+            f"marked by MLflow {marked_release(connection) or '(no release)'})")
+        migrate_schema(connection, uri, head)
+
+    with_schema_lock(run)
 
 
 def upgrade_auth(connection, s):
@@ -234,8 +376,10 @@ def main(argv):
         print(backend_store_uri(dict(s, database=auth_database(s))))
     elif argv == ["upgrade"]:
         upgrade()
+    elif argv == ["migrate"]:
+        migrate()
     else:
-        log("usage: mlflow_db.py uri|auth-uri|upgrade")
+        log("usage: mlflow_db.py uri|auth-uri|upgrade|migrate")
         sys.exit(2)
 
 

@@ -8,6 +8,7 @@ import * as readline from 'node:readline';
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { EFSClient } from '@aws-sdk/client-efs';
@@ -21,6 +22,7 @@ export interface AwsClients {
   readonly applicationAutoScaling: ApplicationAutoScalingClient;
   readonly cloudFormation: CloudFormationClient;
   readonly cloudWatch: CloudWatchClient;
+  readonly cloudWatchLogs: CloudWatchLogsClient;
   readonly ec2: EC2Client;
   readonly ecs: ECSClient;
   readonly efs: EFSClient;
@@ -141,6 +143,7 @@ export function createAwsClients(target: AwsTarget, options: AwsClientOptions = 
     applicationAutoScaling: new ApplicationAutoScalingClient(config),
     cloudFormation: new CloudFormationClient(config),
     cloudWatch: new CloudWatchClient(config),
+    cloudWatchLogs: new CloudWatchLogsClient(config),
     ec2: new EC2Client(config),
     ecs: new ECSClient(config),
     efs: new EFSClient(config),

@@ -1,10 +1,11 @@
 /**
- * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, users, pause, resume, destroy, restore, cost.
+ * The `mlflow-on-aws` command line: doctor, deploy, status, credentials, users, pause, resume, upgrade, destroy, restore, cost.
  * `runCli` takes its dependencies as an argument and returns the exit code, so tests drive it without AWS.
  */
 import { pauseCommand, resumeCommand } from './commands/capacity';
 import { deployCommand } from './commands/deploy';
 import { restoreCommand } from './commands/restore';
+import { upgradeCommand } from './commands/upgrade';
 import { destroyCommand } from './commands/destroy';
 import { doctorCommand } from './commands/doctor';
 import { costCommand } from './commands/cost';
@@ -23,6 +24,7 @@ Commands:
   credentials   MLflow username and password; --env prints shell export lines
   pause         stop every MLflow task and hold the service at 0 (nothing deleted; the endpoint answers 503)
   resume        start MLflow again with the deployed task counts and wait until it answers
+  upgrade       change the MLflow release as MLflow requires: stop, snapshot, deploy, migrate once, start, check
   destroy       delete the stacks after confirmation (--yes to skip it)
   cost          itemized monthly estimate from the synthesized templates (idle and with --active-hours N)
   restore       deploy on a database snapshot and the existing artifact bucket (--snapshot, --artifact-bucket)
@@ -49,6 +51,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   destroy: destroyCommand,
   cost: costCommand,
   restore: restoreCommand,
+  upgrade: upgradeCommand,
   users: usersCommand,
 };
 

@@ -15,9 +15,12 @@ import { Duration } from 'aws-cdk-lib';
 export const DATABASE_WAIT = Duration.seconds(300);
 
 /**
- * Allowance for a task's own part once it holds the schema lock: the first creation of MLflow's tables or a
- * `mlflow db upgrade` to a new release, then the server's start. Migrations that run longer than this (very large
- * databases) need a larger value here.
+ * Allowance for a task's own part once it holds the schema lock: the first creation of MLflow's tables, or the
+ * migration of a database no MLflow release of this project serves yet (moving in from the original sample with
+ * `dbSnapshot`), then the server's start. A change of MLflow release does not migrate in a task's start: `npx
+ * mlflow-on-aws upgrade` runs `mlflow db upgrade` in a one-off task with every server stopped, and waits for it as long
+ * as it takes (containers/mlflow/mlflow_db.py, "Who migrates"). Moving in a database so large that its migration runs
+ * longer than this needs a larger value here.
  */
 export const MIGRATION_ALLOWANCE = Duration.seconds(300);
 

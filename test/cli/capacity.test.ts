@@ -7,7 +7,7 @@ import { GetTemplateCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { CAPACITY_MAX_WAIT_MS, CAPACITY_POLL_MS } from '../../src/cli/commands/capacity';
 import { EXIT } from '../../src/cli/errors';
-import { accessDenied, harness, Harness, outputs, setStacks } from './helpers';
+import { accessDenied, DEPLOYED_TEMPLATES, harness, Harness, NODE_PATH, outputs, setStacks, setTemplates } from './helpers';
 
 const RESOURCE_ID = 'service/mlflow-cluster/mlflow-svc';
 
@@ -15,6 +15,8 @@ const RESOURCE_ID = 'service/mlflow-cluster/mlflow-svc';
 function template(min: number, max: number, desired: number): string {
   return JSON.stringify({
     Resources: {
+      // A standard-profile stack (the load balancer), as the configuration's default profile: deploy reads it too.
+      LoadBalancer: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer' },
       Service: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: desired } },
       Target: { Type: 'AWS::ApplicationAutoScaling::ScalableTarget', Properties: { MinCapacity: min, MaxCapacity: max, ScalableDimension: 'ecs:service:DesiredCount' } },
     },
@@ -187,5 +189,97 @@ describe('resume', () => {
   it('rejects unknown options as usage errors', async () => {
     const h = harness();
     assert.equal(await h.run('resume', '--wait-forever'), EXIT.usage);
+  });
+});
+
+describe('deploy while MLflow runs no task (review findings 8 and 16)', () => {
+  const TOOLKIT = { CDKToolkit: { Outputs: outputs({ BootstrapVersion: '27' }) } };
+
+  /**
+   * A deployment whose scalable target and service follow the calls; `cdkChangesScaling`: the deploy re-registers the
+   * template's range 2..6 without suspension and autoscaling raises the desired count to 2, as an update of the
+   * scalable target does.
+   */
+  function stateful(initial: { min: number; max: number; suspended: boolean; desired: number }, cdk: { exit?: number; cdkChangesScaling?: boolean } = {}) {
+    const state = { ...initial };
+    const h = harness({
+      runner: (call) => {
+        if (call.command === NODE_PATH && call.args[1] === 'deploy' && cdk.cdkChangesScaling) Object.assign(state, { min: 2, max: 6, suspended: false, desired: 2 });
+        return { exitCode: call.command === NODE_PATH ? (cdk.exit ?? 0) : 0, stdout: '', stderr: '' };
+      },
+    });
+    setStacks(h.mocks, { ...TOOLKIT, MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc' }) } });
+    // deploy reads the deployed template for its refusals (src/cli/deployed-state.ts): a standard-profile stack.
+    setTemplates(h.mocks, { MLflowVpcStack: DEPLOYED_TEMPLATES.standard });
+    h.mocks.aas.on(DescribeScalableTargetsCommand).callsFake(async () => ({
+      ScalableTargets: [{
+        ServiceNamespace: 'ecs', ResourceId: RESOURCE_ID, ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: state.min, MaxCapacity: state.max, RoleARN: 'r', CreationTime: new Date(),
+        SuspendedState: { DynamicScalingInSuspended: state.suspended, DynamicScalingOutSuspended: state.suspended, ScheduledScalingSuspended: state.suspended },
+      }],
+    }));
+    h.mocks.aas.on(RegisterScalableTargetCommand).callsFake(async (input) => {
+      Object.assign(state, { min: input.MinCapacity, max: input.MaxCapacity, suspended: input.SuspendedState.ScheduledScalingSuspended });
+      return {};
+    });
+    h.mocks.ecs.on(UpdateServiceCommand).callsFake(async (input) => {
+      state.desired = input.desiredCount;
+      return {};
+    });
+    h.mocks.ecs.on(DescribeServicesCommand).callsFake(async () => ({ services: [{ status: 'ACTIVE', desiredCount: state.desired, runningCount: state.desired }] }));
+    return { h, state };
+  }
+
+  const cdkRuns = (h: Harness) => h.runs.filter((r) => r.command === NODE_PATH);
+
+  it('paused: refused before cdk runs, naming --while-paused and resume', async () => {
+    const { h } = stateful({ min: 0, max: 0, suspended: true, desired: 0 });
+    assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.failure, h.text());
+    assert.equal(cdkRuns(h).length, 0);
+    assert.deepEqual(writes(h), []);
+    assert.match(h.text(), /MLflow runs no task \(service mlflow-svc is held at 0 by `npx mlflow-on-aws pause`\): a deploy now would validate nothing/);
+    assert.match(h.text(), /--while-paused/);
+    assert.match(h.text(), /npx mlflow-on-aws resume/);
+  });
+
+  it('outside active hours (0..0 by the schedule, nothing suspended): refused the same way', async () => {
+    const { h } = stateful({ min: 0, max: 0, suspended: false, desired: 0 });
+    assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.failure, h.text());
+    assert.equal(cdkRuns(h).length, 0);
+    assert.match(h.text(), /is at 0 tasks \(outside activeHours, or scaled to 0\)/);
+  });
+
+  it('--while-paused: deploys, then puts the pause back when the deploy re-registered the scalable target (finding 16)', async () => {
+    const { h, state } = stateful({ min: 0, max: 0, suspended: true, desired: 0 }, { cdkChangesScaling: true });
+    assert.equal(await h.run('deploy', '--while-paused', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
+    assert.equal(cdkRuns(h).length, 1);
+    assert.deepEqual(state, { min: 0, max: 0, suspended: true, desired: 0 });
+    assert.match(h.text(), /The deploy had changed the service's scaling \(now 2-6, 2 desired\): put back to 0-0, 0 tasks, scaling suspended/);
+  });
+
+  it('--while-paused outside active hours: puts back 0..0 without suspending the schedule that starts it', async () => {
+    const { h, state } = stateful({ min: 0, max: 0, suspended: false, desired: 0 }, { cdkChangesScaling: true });
+    assert.equal(await h.run('deploy', '--while-paused', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
+    assert.deepEqual(state, { min: 0, max: 0, suspended: false, desired: 0 });
+  });
+
+  it('--while-paused and a failed cdk: the pause is put back all the same, exit 1', async () => {
+    const { h, state } = stateful({ min: 0, max: 0, suspended: true, desired: 0 }, { exit: 1, cdkChangesScaling: true });
+    assert.equal(await h.run('deploy', '--while-paused', '-c', 'imageBuild=codebuild'), EXIT.failure, h.text());
+    assert.deepEqual(state, { min: 0, max: 0, suspended: true, desired: 0 });
+  });
+
+  it('a running service deploys as usual, its capacity untouched', async () => {
+    const { h } = stateful({ min: 2, max: 6, suspended: false, desired: 2 });
+    assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
+    assert.equal(cdkRuns(h).length, 1);
+    assert.deepEqual(writes(h), []);
+    assert.equal(h.mocks.aas.commandCalls(DescribeScalableTargetsCommand).length, 0, 'a running service needs no look at its scaling');
+  });
+
+  it('a stack without its ECS service (a failed first create) is no reason to refuse: cdk runs', async () => {
+    const { h } = stateful({ min: 0, max: 0, suspended: true, desired: 0 });
+    h.mocks.ecs.on(DescribeServicesCommand).resolves({ services: [], failures: [{ reason: 'MISSING' }] });
+    assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
+    assert.equal(cdkRuns(h).length, 1);
   });
 });

@@ -11,6 +11,7 @@ import {
   Stack,
 } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { EFSClient } from '@aws-sdk/client-efs';
@@ -31,6 +32,7 @@ export interface Mocks {
   aas: AwsClientStub<ApplicationAutoScalingClient>;
   cfn: AwsClientStub<CloudFormationClient>;
   cw: AwsClientStub<CloudWatchClient>;
+  logs: AwsClientStub<CloudWatchLogsClient>;
   ec2: AwsClientStub<EC2Client>;
   ecs: AwsClientStub<ECSClient>;
   efs: AwsClientStub<EFSClient>;
@@ -108,6 +110,7 @@ export function harness(options: HarnessOptions = {}): Harness {
     applicationAutoScaling: new ApplicationAutoScalingClient({ region: 'us-west-2' }),
     cloudFormation: new CloudFormationClient({ region: 'us-west-2' }),
     cloudWatch: new CloudWatchClient({ region: 'us-west-2' }),
+    cloudWatchLogs: new CloudWatchLogsClient({ region: 'us-west-2' }),
     ec2: new EC2Client({ region: 'us-west-2' }),
     ecs: new ECSClient({ region: 'us-west-2' }),
     efs: new EFSClient({ region: 'us-west-2' }),
@@ -121,6 +124,7 @@ export function harness(options: HarnessOptions = {}): Harness {
     aas: mockClient(clients.applicationAutoScaling),
     cfn: mockClient(clients.cloudFormation),
     cw: mockClient(clients.cloudWatch),
+    logs: mockClient(clients.cloudWatchLogs),
     ec2: mockClient(clients.ec2),
     ecs: mockClient(clients.ecs),
     efs: mockClient(clients.efs),

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { MIGRATE_ONLY_ENVIRONMENT } from '../../src/cli/commands/upgrade';
 import { LOOPBACK_ACCOUNT, renderForAccount, taskContract } from '../e2e/support/task-definition';
 import { REPO_ROOT } from './support/proxy';
 
@@ -52,8 +53,11 @@ const CONFIGURATIONS = [
   ['personal accounts, no SageMaker and no IAM principal', { auth: 'users', sagemaker: 'none' }],
 ] as const;
 
-/** Variables the entrypoint reads that are not the stack's to set: the loopback test settings. */
-const NOT_FROM_THE_STACK = ['MLFLOW_DB_HELPER', 'MLFLOW_LISTEN_PORT'];
+/**
+ * Variables the entrypoint reads that are not the stack's to set: the loopback test settings, and the migrate-only
+ * switch that `npx mlflow-on-aws upgrade` sets in its one-off task's container override (never in the task definition).
+ */
+const NOT_FROM_THE_STACK = ['MLFLOW_DB_HELPER', 'MLFLOW_LISTEN_PORT', MIGRATE_ONLY_ENVIRONMENT.name];
 
 describe('the MLflow container contract', () => {
   const contracts = CONFIGURATIONS.map(([name, settings]) => [name, taskContract(settings)] as const);

@@ -192,7 +192,7 @@ describe('mlflow entrypoint', () => {
     rmSync(join(work, 'mlflow-calls.jsonl'));
     const v34 = runEntrypoint({ MLFLOW_VERSION: '3.4.0' });
     assert.equal(v34.status, 0, v34.stderr);
-    const v34server = v34.calls[1].argv;
+    const v34server = v34.calls.find((c) => c.command === 'server')!.argv;
     assert.ok(!v34server.includes('--allowed-hosts'));
     assert.equal(argAfter(v34server, '--gunicorn-opts'), '--timeout 300 --keep-alive 65');
     assert.equal(argAfter(v34server, '--workers'), '3');
@@ -277,16 +277,104 @@ describe('mlflow entrypoint', () => {
     assert.equal(run.calls.length, 0);
   });
 
-  it('lets two tasks that start together migrate one at a time (MySQL named lock)', async () => {
+  it('lets two tasks that start together take turns (MySQL named lock): one migrates, the other finds the schema done', async () => {
     const results = await Promise.all([
       runEntrypointAsync({ FAKE_MLFLOW_UPGRADE_SECONDS: '0.8' }),
       runEntrypointAsync({ FAKE_MLFLOW_UPGRADE_SECONDS: '0.8' }),
     ]);
     for (const r of results) assert.equal(r.status, 0, r.stderr);
     const run = collect(0, '');
-    const upgrades = run.calls.filter((c) => c.command === 'db upgrade').sort((a, b) => a.start - b.start);
-    assert.equal(upgrades.length, 2);
-    assert.equal(run.calls.filter((c) => c.command === 'server').length, 2);
-    assert.ok(upgrades[0].end <= upgrades[1].start, `upgrades overlapped: ${JSON.stringify(upgrades)}`);
+    const upgrades = run.calls.filter((c) => c.command === 'db upgrade');
+    const servers = run.calls.filter((c) => c.command === 'server');
+    assert.equal(upgrades.length, 1, 'the second task waited for the lock and found the schema at its head');
+    assert.equal(servers.length, 2);
+    for (const server of servers) assert.ok(upgrades[0].end <= server.start, `a server started during the migration: ${JSON.stringify(run.calls)}`);
+  });
+});
+
+/** The marker table's writes (the fake PyMySQL's log of REPLACE INTO): [release, revision] each. */
+function markerWrites(): Array<[string, string]> {
+  return readLines<[string, string]>(join(work, 'marker-log'));
+}
+
+function revisionNow(): string | undefined {
+  const file = join(work, 'revision');
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+}
+
+describe('mlflow entrypoint: who migrates (MLflow requires every writer stopped)', () => {
+  it('starts without migrating a schema already at its head revision, and marks it as its release', () => {
+    const run = runEntrypoint({ FAKE_MYSQL_REVISION: 'r3', FAKE_MYSQL_MARKER: '3.12.0' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.calls.map((c) => c.command), ['server']);
+    assert.deepEqual(markerWrites(), [['3.13.0', 'r3']]);
+  });
+
+  it('migrates at start an unmarked schema (a moved-in snapshot no other task serves) and marks it', () => {
+    const run = runEntrypoint();
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.calls.map((c) => c.command), ['db upgrade', 'server']);
+    assert.deepEqual(markerWrites(), [['3.13.0', 'r3']]);
+    assert.equal(revisionNow(), 'r3');
+  });
+
+  it('refuses to migrate a schema another release serves, changes nothing, and names the upgrade command', () => {
+    const run = runEntrypoint({ FAKE_MYSQL_REVISION: 'r2', FAKE_MYSQL_MARKER: '3.12.0' });
+    assert.equal(run.status, 5, run.stderr);
+    assert.deepEqual(run.calls, [], 'neither mlflow db upgrade nor the server ran');
+    assert.deepEqual(markerWrites(), []);
+    assert.match(run.stderr, /served by MLflow 3\.12\.0; MLflow 3\.13\.0 needs revision r3/);
+    assert.match(run.stderr, /npx mlflow-on-aws upgrade:/);
+  });
+
+  it('refuses a schema at a revision its release does not know (migrated by a newer one), naming the rollback', () => {
+    const run = runEntrypoint({ FAKE_MYSQL_REVISION: 'r9', FAKE_MYSQL_MARKER: '3.17.2' });
+    assert.equal(run.status, 5, run.stderr);
+    assert.deepEqual(run.calls, []);
+    assert.deepEqual(markerWrites(), []);
+    assert.match(run.stderr, /revision r9, which MLflow 3\.13\.0 does not know: MLflow 3\.17\.2 migrated it/);
+    assert.match(run.stderr, /npx mlflow-on-aws upgrade --rollback/);
+  });
+
+  it('MLFLOW_MIGRATE_ONLY=true migrates a schema another release served, marks it, and exits without a server', () => {
+    const run = runEntrypoint({ MLFLOW_MIGRATE_ONLY: 'true', FAKE_MYSQL_REVISION: 'r2', FAKE_MYSQL_MARKER: '3.12.0' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.calls.map((c) => c.command), ['db upgrade']);
+    assert.deepEqual(run.calls[0].argv, ['db', 'upgrade', EXPECTED_URI]);
+    assert.deepEqual(markerWrites(), [['3.13.0', 'r3']]);
+    assert.match(run.stderr, /exiting without starting the server/);
+  });
+
+  it('MLFLOW_MIGRATE_ONLY=true: a failed migration exits non-zero and leaves the marker on the old release', () => {
+    const run = runEntrypoint({ MLFLOW_MIGRATE_ONLY: 'true', FAKE_MYSQL_MARKER: '3.12.0', FAKE_MLFLOW_FAIL: 'db upgrade' });
+    assert.equal(run.status, 1);
+    assert.deepEqual(run.calls.map((c) => c.command), ['db upgrade']);
+    assert.deepEqual(markerWrites(), []);
+    assert.match(run.stderr, /mlflow db upgrade failed with exit code 1/);
+  });
+
+  it('MLFLOW_MIGRATE_ONLY=true refuses a schema newer than its release', () => {
+    const run = runEntrypoint({ MLFLOW_MIGRATE_ONLY: 'true', FAKE_MYSQL_REVISION: 'r9', FAKE_MYSQL_MARKER: '3.17.2' });
+    assert.equal(run.status, 5);
+    assert.deepEqual(run.calls, []);
+  });
+
+  it('refuses MLFLOW_MIGRATE_ONLY values other than true and false', () => {
+    const run = runEntrypoint({ MLFLOW_MIGRATE_ONLY: 'yes' });
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /MLFLOW_MIGRATE_ONLY must be 'true' or 'false', got 'yes'/);
+    assert.deepEqual(run.calls, []);
+  });
+
+  it('the migrate-only run holds the schema lock: a server starting meanwhile waits, then finds the schema at its head', async () => {
+    const migrating = runEntrypointAsync({ MLFLOW_MIGRATE_ONLY: 'true', FAKE_MYSQL_MARKER: '3.12.0', FAKE_MLFLOW_UPGRADE_SECONDS: '0.8' });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const starting = runEntrypointAsync({ FAKE_MYSQL_MARKER: '3.12.0' });
+    const [m, s] = await Promise.all([migrating, starting]);
+    assert.equal(m.status, 0, m.stderr);
+    assert.equal(s.status, 0, s.stderr);
+    const run = collect(0, '');
+    assert.deepEqual(run.calls.map((c) => c.command), ['db upgrade', 'server']);
+    assert.ok(run.calls[0].end <= run.calls[1].start);
   });
 });

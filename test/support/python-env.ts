@@ -10,6 +10,9 @@
  *   (test/e2e/requirements.txt: the S3 stand-in, scikit-learn for the lab's training script, cfn-lint).
  * - `ensureSampleMlflowEnv()`: MLflow 2.14.2 as the original aws-mlflow-sagemaker-cdk sample's server image ran it,
  *   `.venv/mlflow-2.14.2-<key>/` (test/e2e/requirements-mlflow-2.14.txt), to create the database a migration starts from.
+ * - `ensurePreviousMlflowEnv()`: the server image's packages (containers/mlflow/requirements.txt) at MLflow
+ *   `PREVIOUS_MLFLOW_VERSION`, an older 3.x release with schema migrations between it and the pinned one,
+ *   `.venv/mlflow-<version>-<key>/`, for the upgrade test (test/e2e/upgrade.test.ts).
  * - `ensureLabPythonEnv()`: the SageMaker lab notebook's kernel, `.venv/lab-<key>/`, built from lab/requirements.txt
  *   itself (the MLflow client and the SageMaker Python SDK v3, exact pins). Not the e2e environment: the SDK would
  *   move the server's packages (protobuf 7 to 6, importlib-metadata 9 to 6) and, through its sagemaker-mlflow
@@ -29,6 +32,11 @@ export const SAMPLE_MLFLOW_REQUIREMENTS = join(REPO_ROOT, 'test', 'e2e', 'requir
 export const LAB_REQUIREMENTS = join(REPO_ROOT, 'lab', 'requirements.txt');
 /** The MLflow release of the original sample's server image (its src/mlflow/Dockerfile). */
 export const SAMPLE_MLFLOW_VERSION = '2.14.2';
+/**
+ * The MLflow release the upgrade test starts from: the project's previous default. Its schema is older than the pinned
+ * release's (3.17.2 adds migrations 3.13.0 does not know, so 3.13.0 refuses a migrated database).
+ */
+export const PREVIOUS_MLFLOW_VERSION = '3.13.0';
 /**
  * Where the environments live: `.venv/` of the repository, or PYTHON_ENV_ROOT when set (a worktree whose `.venv` is
  * shared with others builds a changed requirement set there, instead of replacing the environment the others use).
@@ -75,6 +83,13 @@ export const SAMPLE_MLFLOW_ENV: PythonEnvSpec = Object.freeze({
   name: `mlflow-${SAMPLE_MLFLOW_VERSION}`,
   mlflowVersion: SAMPLE_MLFLOW_VERSION,
   requirements: [SAMPLE_MLFLOW_REQUIREMENTS],
+});
+
+/** The server image's packages at `PREVIOUS_MLFLOW_VERSION`: the deployment an upgrade starts from. */
+export const PREVIOUS_MLFLOW_ENV: PythonEnvSpec = Object.freeze({
+  name: `mlflow-${PREVIOUS_MLFLOW_VERSION}`,
+  mlflowVersion: PREVIOUS_MLFLOW_VERSION,
+  requirements: [SERVER_REQUIREMENTS],
 });
 
 /** The lab's environment: lab/requirements.txt, whose MLflow pin is the repository configuration's server version. */
@@ -196,6 +211,11 @@ export function ensurePythonEnv(log: (line: string) => void = () => {}): PythonE
 /** MLflow 2.14.2, the original sample's release (see `SAMPLE_MLFLOW_ENV`). */
 export function ensureSampleMlflowEnv(log: (line: string) => void = () => {}): PythonEnv {
   return ensureVenv(SAMPLE_MLFLOW_ENV, log);
+}
+
+/** The previous default MLflow release with the server image's packages (see `PREVIOUS_MLFLOW_ENV`). */
+export function ensurePreviousMlflowEnv(log: (line: string) => void = () => {}): PythonEnv {
+  return ensureVenv(PREVIOUS_MLFLOW_ENV, log);
 }
 
 /** The SageMaker lab notebook's kernel (see `labEnvSpec`). */

@@ -8,7 +8,9 @@
  * not what this machine's settings say), lifts the suspension, sets the desired count and waits until the endpoint
  * answers. While paused the front door has no target: API Gateway answers 503 at once (with Retry-After, see
  * docs/cli.md), and with no connection the database pauses after `dbAutoPauseMinutes`.
- * A deploy while paused keeps the service paused (CloudFormation changes only what its template changes).
+ * A deploy while paused is refused unless `--while-paused` (no task would start, so nothing would validate the new
+ * revision, see `checkDeployWhilePaused`); with it, the pause is re-applied after the deploy, since a deploy that changes
+ * the scalable target re-registers the template's minimum and maximum (`keepPausedAfterDeploy`).
  */
 import {
   ApplicationAutoScalingClient,
@@ -44,11 +46,22 @@ export const CAPACITY_MAX_WAIT_MS = 20 * 60 * 1000;
 
 const DIMENSION = 'ecs:service:DesiredCount';
 
-interface ServiceRef {
+export interface ServiceRef {
   readonly cluster: string;
   readonly service: string;
   readonly resourceId: string;
   readonly trackingUri?: string;
+}
+
+/** The service's capacity as Application Auto Scaling and ECS hold it. */
+export interface CapacityState {
+  readonly min: number;
+  readonly max: number;
+  /** Every kind of scaling suspended: what `pause` sets (a schedule's 0..0 outside active hours suspends nothing). */
+  readonly suspended: boolean;
+  readonly desired: number;
+  readonly running: number;
+  readonly pending: number;
 }
 
 export async function pauseCommand(args: readonly string[], deps: CliDeps): Promise<number> {
@@ -60,22 +73,30 @@ export async function pauseCommand(args: readonly string[], deps: CliDeps): Prom
   }
   const target = await connect(deps, options);
   const ref = await serviceRef(target);
-  const autoScaling = target.clients.applicationAutoScaling;
-  const current = await scalableTarget(target, autoScaling, ref);
-  const { desired } = await describeService(target, ref);
-  if (current.MinCapacity === 0 && current.MaxCapacity === 0 && desired === 0) {
+  const current = await capacityState(target, ref);
+  if (current.min === 0 && current.max === 0 && current.desired === 0) {
     deps.output.out(`MLflow is already paused (service ${ref.service}: 0 tasks). Start it with \`npx mlflow-on-aws resume\`.`);
     return EXIT.ok;
   }
-  await register(target, autoScaling, ref, 0, 0, true);
-  await setDesiredCount(target, ref, 0);
-  deps.output.out(`Paused: service ${ref.service} holds 0 tasks (was ${desired}; autoscaling and schedules suspended).`);
+  await holdAtZero(target, ref);
+  deps.output.out(`Paused: service ${ref.service} holds 0 tasks (was ${current.desired}; autoscaling and schedules suspended).`);
   deps.output.out('The endpoint answers 503 with Retry-After until `npx mlflow-on-aws resume`; the database pauses once idle.');
   if (values.wait === true) {
-    const seconds = await waitFor(deps, target, ref, 'the last task to stop', (running) => running === 0, false);
+    const seconds = await waitUntilStopped(deps, target, ref);
     deps.output.out(`All tasks stopped after ${seconds} s.`);
   }
   return EXIT.ok;
+}
+
+/** `pause`'s change: the scalable target held at 0..0 with every kind of scaling suspended, then 0 tasks. */
+export async function holdAtZero(target: Target, ref: ServiceRef): Promise<void> {
+  await register(target, target.clients.applicationAutoScaling, ref, 0, 0, true);
+  await setDesiredCount(target, ref, 0);
+}
+
+/** Waits until the service has no task running or starting; returns the seconds waited. */
+export async function waitUntilStopped(deps: CliDeps, target: Target, ref: ServiceRef): Promise<number> {
+  return waitFor(deps, target, ref, 'the last task to stop', (tasks) => tasks.running + tasks.pending === 0, false);
 }
 
 export async function resumeCommand(args: readonly string[], deps: CliDeps): Promise<number> {
@@ -87,20 +108,103 @@ export async function resumeCommand(args: readonly string[], deps: CliDeps): Pro
   }
   const target = await connect(deps, options);
   const ref = await serviceRef(target);
-  const autoScaling = target.clients.applicationAutoScaling;
-  const deployed = await deployedCapacity(target);
-  await register(target, autoScaling, ref, deployed.min, deployed.max, false);
-  await setDesiredCount(target, ref, deployed.desired);
-  deps.output.out(`Resuming: service ${ref.service} to ${deployed.desired} task${deployed.desired === 1 ? '' : 's'} `
-    + `(autoscaling ${deployed.min}-${deployed.max}, as deployed); schedules apply again.`);
-  if (values['no-wait'] === true) return EXIT.ok;
-  deps.output.out('Waiting for MLflow to answer (typically 2 to 4 minutes) ...');
-  const seconds = await waitFor(deps, target, ref, 'MLflow to answer', (running) => running >= deployed.desired, true);
-  deps.output.out(`MLflow answers at ${ref.trackingUri ?? '(no tracking URI output)'}: resumed in ${seconds} s.`);
+  const wait = values['no-wait'] !== true;
+  const { desired, seconds } = await startAsDeployed(deps, target, ref, wait);
+  if (!wait) return EXIT.ok;
+  deps.output.out(`MLflow answers at ${ref.trackingUri ?? '(no tracking URI output)'}: resumed in ${seconds} s (${desired} task${desired === 1 ? '' : 's'}).`);
   return EXIT.ok;
 }
 
-async function serviceRef(target: Target): Promise<ServiceRef> {
+/**
+ * `resume`'s change: the deployed template's minimum and maximum with the suspension lifted, its desired count; with
+ * `wait`, until that many tasks run and the endpoint answers (seconds waited).
+ */
+export async function startAsDeployed(deps: CliDeps, target: Target, ref: ServiceRef, wait: boolean): Promise<{ desired: number; seconds?: number }> {
+  const deployed = await deployedCapacity(target);
+  await register(target, target.clients.applicationAutoScaling, ref, deployed.min, deployed.max, false);
+  await setDesiredCount(target, ref, deployed.desired);
+  deps.output.out(`Resuming: service ${ref.service} to ${deployed.desired} task${deployed.desired === 1 ? '' : 's'} `
+    + `(autoscaling ${deployed.min}-${deployed.max}, as deployed); schedules apply again.`);
+  if (!wait) return { desired: deployed.desired };
+  deps.output.out('Waiting for MLflow to answer (typically 2 to 4 minutes) ...');
+  const seconds = await waitFor(deps, target, ref, 'MLflow to answer', (tasks) => tasks.running >= deployed.desired, true);
+  return { desired: deployed.desired, seconds };
+}
+
+/** The service's capacity now: the scalable target and the service's counts. */
+export async function capacityState(target: Target, ref: ServiceRef): Promise<CapacityState> {
+  const scalable = await scalableTarget(target, target.clients.applicationAutoScaling, ref);
+  const tasks = await describeService(target, ref);
+  const suspended = scalable.SuspendedState;
+  return {
+    min: scalable.MinCapacity ?? 0,
+    max: scalable.MaxCapacity ?? 0,
+    suspended: suspended?.DynamicScalingInSuspended === true && suspended.DynamicScalingOutSuspended === true && suspended.ScheduledScalingSuspended === true,
+    ...tasks,
+  };
+}
+
+/** A service the deploy found running no task: its reference and capacity, to put back after the deploy. */
+export interface HeldCapacity {
+  readonly ref: ServiceRef;
+  readonly state: CapacityState;
+}
+
+/**
+ * Before `deploy`: with the MLflow service deployed and running no task (held by `pause`, or 0..0 outside
+ * `activeHours`), a deploy validates nothing (no task starts: neither the ECS circuit breaker nor CloudFormation's
+ * stability wait sees a bad image or a start that fails, which would show only at the next start, with no rollback).
+ * Refused unless `whilePaused`; then returns the capacity that `keepPausedAfterDeploy` puts back. Undefined when the
+ * service runs tasks or is not deployed.
+ */
+export async function checkDeployWhilePaused(target: Target, whilePaused: boolean, log: (line: string) => void): Promise<HeldCapacity | undefined> {
+  const ref = await deployedServiceRef(target);
+  if (!ref) return undefined;
+  let tasks: { desired: number };
+  try {
+    tasks = await describeService(target, ref);
+  } catch (error) {
+    if (error instanceof CliError && error.exitCode === EXIT.notDeployed) return undefined; // no service to validate anything
+    throw error;
+  }
+  if (tasks.desired > 0) return undefined;
+  const state = await capacityState(target, ref);
+  const why = state.suspended ? 'held at 0 by `npx mlflow-on-aws pause`' : 'at 0 tasks (outside activeHours, or scaled to 0)';
+  if (!whilePaused) {
+    throw new CliError(`MLflow runs no task (service ${ref.service} is ${why}): a deploy now would validate nothing. No task would start, so neither `
+      + 'the ECS circuit breaker nor CloudFormation would see a bad image or a start that fails; it would show only at the next start, with no rollback.',
+    EXIT.failure,
+    'Resume first (`npx mlflow-on-aws resume`), deploy, then `npx mlflow-on-aws pause` again; or deploy anyway with --while-paused '
+      + '(the service stays at 0: the pause is re-applied after the deploy, and the new revision first runs at the next start).');
+  }
+  log(`--while-paused: service ${ref.service} is ${why}; it stays so after the deploy, and the new revision is not validated until the next start.`);
+  return { ref, state };
+}
+
+/**
+ * After a deploy that found the service running no task: puts back the scalable target's minimum, maximum and
+ * suspension and the desired count of 0 (a deploy that changes the scalable target re-registers the template's range,
+ * which would start tasks), then says whether anything had moved.
+ */
+export async function keepPausedAfterDeploy(target: Target, held: HeldCapacity, log: (line: string) => void): Promise<void> {
+  const { ref, state } = held;
+  const now = await capacityState(target, ref);
+  await register(target, target.clients.applicationAutoScaling, ref, state.min, state.max, state.suspended);
+  await setDesiredCount(target, ref, 0);
+  const moved = now.min !== state.min || now.max !== state.max || now.suspended !== state.suspended || now.desired !== 0;
+  log(moved
+    ? `The deploy had changed the service's scaling (now ${now.min}-${now.max}, ${now.desired} desired): put back to ${state.min}-${state.max}, 0 tasks${state.suspended ? ', scaling suspended' : ''}.`
+    : `Service ${ref.service} kept at 0 tasks (${state.min}-${state.max}${state.suspended ? ', scaling suspended' : ''}).`);
+}
+
+/** The service's reference when MLflowVpcStack is deployed with its cluster and service outputs, else undefined. */
+export async function deployedServiceRef(target: Target): Promise<ServiceRef | undefined> {
+  const outputs = stackOutputs(await findStack(target, STACK_NAMES.mlflow));
+  if (!outputs[MLFLOW_OUTPUTS.clusterName] || !outputs[MLFLOW_OUTPUTS.serviceName]) return undefined;
+  return serviceRef(target);
+}
+
+export async function serviceRef(target: Target): Promise<ServiceRef> {
   const stack = await findStack(target, STACK_NAMES.mlflow);
   if (!stack) throw notDeployedError(STACK_NAMES.mlflow, errorContext(target));
   const outputs = stackOutputs(stack);
@@ -144,11 +248,11 @@ async function register(target: Target, client: ApplicationAutoScalingClient, re
   }
 }
 
-async function describeService(target: Target, ref: ServiceRef): Promise<{ desired: number; running: number }> {
+async function describeService(target: Target, ref: ServiceRef): Promise<{ desired: number; running: number; pending: number }> {
   try {
     const svc = (await target.clients.ecs.send(new DescribeServicesCommand({ cluster: ref.cluster, services: [ref.service] }))).services?.[0];
     if (!svc) throw new CliError(`ECS service ${ref.service} not found in cluster ${ref.cluster}.`, EXIT.notDeployed);
-    return { desired: svc.desiredCount ?? 0, running: svc.runningCount ?? 0 };
+    return { desired: svc.desiredCount ?? 0, running: svc.runningCount ?? 0, pending: svc.pendingCount ?? 0 };
   } catch (error) {
     if (error instanceof CliError) throw error;
     throw toCliError(error, errorContext(target, `reading ECS service ${ref.service} (ecs:DescribeServices)`));
@@ -194,12 +298,12 @@ export async function deployedCapacity(target: Target): Promise<{ min: number; m
  * Polls the service until `done(runningCount)`; with `probe`, then also until the endpoint's health path answers 200
  * (the whole way in: API Gateway, front door, proxy, MLflow). Returns the seconds waited.
  */
-async function waitFor(deps: CliDeps, target: Target, ref: ServiceRef, what: string, done: (running: number) => boolean, probe: boolean): Promise<number> {
+async function waitFor(deps: CliDeps, target: Target, ref: ServiceRef, what: string, done: (tasks: { running: number; pending: number }) => boolean, probe: boolean): Promise<number> {
   const start = deps.now().getTime();
   const elapsed = (): number => deps.now().getTime() - start;
   let tasksDone = false;
   for (;;) {
-    if (!tasksDone) tasksDone = done((await describeService(target, ref)).running);
+    if (!tasksDone) tasksDone = done(await describeService(target, ref));
     if (tasksDone && (!probe || !ref.trackingUri || (await answers(`${ref.trackingUri}${HEALTH_CHECK_PATH}`)))) {
       return Math.round(elapsed() / 1000);
     }

@@ -11,12 +11,15 @@ import { readDeployedState, refusedTransition, TransitionOptions } from '../depl
 import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
 import { CommonOptions, commonOptions, contextArgs, parseCommandArgs } from '../options';
+import { checkDeployWhilePaused, keepPausedAfterDeploy } from './capacity';
 import { checkBootstrap, dockerAvailable } from './doctor';
+import { checkMlflowVersionChange } from './upgrade';
 
 export const DEPLOY_HELP = `Usage: npx mlflow-on-aws deploy [options] [-c key=value ...]
 
 Deploys every stack with the project's pinned CDK CLI:
   cdk deploy --all --require-approval never [-c key=value ...]
+A change of mlflowVersion is refused: \`npx mlflow-on-aws upgrade\` does it as MLflow requires.
 Options:
   --use-existing-domain   when DOMAIN_ID is unset, attach the Studio user to the SageMaker domain that
                           already exists in the region (fails if there are several: pick one with --domain-id)
@@ -25,11 +28,22 @@ Options:
                           instance can get (its platform): the old instance and its volume, with the notebooks
                           on it, are deleted (deploy refuses without it, saying how to copy them to S3 first)
   --bootstrap             run \`cdk bootstrap\` first if the account/region is not bootstrapped
+  --while-paused          deploy although MLflow runs no task (paused, or outside activeHours): refused
+                          without it, since no task would validate the new revision; the pause is kept
   --dry-run               check everything and print the cdk command without running it
   --region R, --profile P, -c key=value   target and settings, passed on to cdk`;
 
-export async function deployCommand(args: readonly string[], deps: CliDeps): Promise<number> {
+/** What `upgrade` lets its own deploys do that a plain `deploy` refuses. */
+export interface DeployGuards {
+  /** Deploy another mlflowVersion than the deployed one (the upgrade has stopped every writer). @default false */
+  readonly allowVersionChange?: boolean;
+  /** Deploy while the service runs no task, keeping it so (as --while-paused). @default false */
+  readonly whilePaused?: boolean;
+}
+
+export async function deployCommand(args: readonly string[], deps: CliDeps, guards: DeployGuards = {}): Promise<number> {
   const values = parseCommandArgs('deploy', args, {
+    'while-paused': { type: 'boolean' },
     'use-existing-domain': { type: 'boolean' },
     'domain-id': { type: 'string' },
     'replace-notebook': { type: 'boolean' },
@@ -96,6 +110,10 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
     }
   }
 
+  // Upgrades and deploys while paused: see upgrade.ts and capacity.ts.
+  await checkMlflowVersionChange(target, guards.allowVersionChange === true);
+  const held = await checkDeployWhilePaused(target, values['while-paused'] === true || guards.whilePaused === true, log);
+
   const steps: string[][] = [];
   if (toBootstrap.length > 0) steps.push(['bootstrap', ...toBootstrap, ...common]);
   steps.push(['deploy', '--all', '--require-approval', 'never', ...common]);
@@ -104,6 +122,7 @@ export async function deployCommand(args: readonly string[], deps: CliDeps): Pro
     log(`$ cdk ${step.join(' ')}`);
     if (values['dry-run'] === true) continue;
     const result = await deps.runner.run(deps.nodePath, [cdk, ...step], { cwd: deps.projectRoot, env });
+    if (held && step[0] === 'deploy') await keepPausedAfterDeploy(target, held, log);
     if (result.exitCode !== 0) {
       throw new CliError(`cdk ${step[0]} failed (exit code ${result.exitCode}).`, EXIT.failure, 'The CloudFormation events above name the failing resource. Run `npx mlflow-on-aws status` to see where each stack stands.');
     }

@@ -87,6 +87,11 @@ export interface E2eStack {
   readonly workDir: string;
   /** Starts one more MLflow server on the same database, with the servers' environment and `overrides`; stopped by stop(). */
   startMlflow(overrides?: Record<string, string>): Promise<MlflowServer>;
+  /**
+   * Runs the MLflow container's entrypoint once with the servers' environment and `overrides` (a one-off task, such as
+   * the upgrade's MLFLOW_MIGRATE_ONLY=true run, or a start expected to be refused) and waits until it exits.
+   */
+  runMlflowOnce(overrides: Record<string, string>, timeoutMs?: number): Promise<{ status: number | string; output: string }>;
   /** `Authorization` header value of the MLflow credentials. */
   authorization(): string;
   /** Environment for a Python MLflow client that talks to the proxy with the MLflow credentials. */
@@ -242,6 +247,18 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       return server;
     };
 
+    let onceRuns = 0;
+    const runMlflowOnce = async (overrides: Record<string, string>, timeoutMs = 240_000): Promise<{ status: number | string; output: string }> => {
+      onceRuns += 1;
+      const port = await freePort();
+      const service = startService(`mlflow one-off ${onceRuns}`, 'sh', [MLFLOW_ENTRYPOINT], mlflowEnvironment(port, overrides), join(workDir, `mlflow-once-${onceRuns}.log`), workDir);
+      started.push({ stop: () => service.stop('SIGTERM', 20_000) });
+      const timer = setTimeout(() => void service.stop('SIGKILL', 0), timeoutMs);
+      const status = await service.exited;
+      clearTimeout(timer);
+      return { status, output: service.output() };
+    };
+
     const authorization = (): string => basicAuth(username, password);
     const clientEnv = (): Record<string, string> => ({
       ...aws.clientEnv(),
@@ -256,6 +273,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       authorization,
       clientEnv,
       startMlflow,
+      runMlflowOnce,
       runPython: (args, env, timeoutMs = 300_000) => runPython(python, args, { HOME: workDir, ...env }, timeoutMs),
       stop: stopAll,
     };
