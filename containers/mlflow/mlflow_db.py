@@ -6,7 +6,8 @@
     python3 mlflow_db.py upgrade   brings the schema up to date before the server starts:
                                    `mlflow db upgrade <uri>` on an existing schema, or a first
                                    initialisation of an empty database, while holding a MySQL named
-                                   lock, so that tasks starting together migrate one at a time; with
+                                   lock, so that tasks starting together migrate one at a time, then
+                                   converts a schema that is not utf8mb4 (mlflow_charset.py); with
                                    MLFLOW_AUTH=users also, under the same lock, creates the permission
                                    database <DATABASE>_auth and runs `mlflow_auth.py bootstrap`
     python3 mlflow_db.py auth-uri  prints the SQLAlchemy URI of that permission database
@@ -203,6 +204,7 @@ def upgrade():
                 run_mlflow(["experiments", "search"], env=env)
             else:
                 run_mlflow(["db", "upgrade", uri])
+            convert_charset(connection)
             log("database schema is up to date")
             if auth_mode() == "users":
                 upgrade_auth(connection, s)
@@ -210,6 +212,20 @@ def upgrade():
             scalar(connection, "SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))
     finally:
         connection.close()
+
+
+def convert_charset(connection):
+    """Under the schema lock, after the migrations: a schema that is not utf8mb4 (the original sample's latin1) is
+    converted, foreign keys and all (mlflow_charset.py); a utf8mb4 one is left alone."""
+    import pymysql
+    import mlflow_charset
+
+    try:
+        mlflow_charset.convert(connection, log)
+    except pymysql.err.MySQLError as error:
+        log(f"converting the schema to utf8mb4 failed: {error}. The next start resumes where this one stopped; "
+            "a duplicate entry needs a rename first (docs/migrate-from-sample.md, 'The character set')")
+        sys.exit(5)
 
 
 def upgrade_auth(connection, s):
