@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
@@ -26,7 +26,7 @@ import { ensurePythonEnv, ensureSampleMlflowEnv, REPO_ROOT, SAMPLE_MLFLOW_VERSIO
 import { startAwsStandIn, type AwsStandIn } from './support/aws-standin';
 import { startMariaDb, type MariaDb } from './support/mariadb';
 import { startService, waitFor } from './support/service';
-import { runPython, startStack, type E2eStack } from './support/stack';
+import { MLFLOW_DB_HELPER, runPython, startStack, type E2eStack } from './support/stack';
 
 const INVENTORY = join(REPO_ROOT, 'test', 'e2e', 'clients', 'migration_inventory.py');
 /** The guide's count of the old deployment, to compare with `status --counts` on the new one. */
@@ -83,7 +83,7 @@ function foreignKeys(): string[] {
     + `GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION), 'ON DELETE', rc.DELETE_RULE, 'ON UPDATE', rc.UPDATE_RULE) `
     + 'FROM information_schema.REFERENTIAL_CONSTRAINTS rc JOIN information_schema.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA '
     + 'AND k.TABLE_NAME = rc.TABLE_NAME AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME '
-    + `WHERE rc.CONSTRAINT_SCHEMA = '${db.database}' GROUP BY rc.TABLE_NAME, rc.CONSTRAINT_NAME ORDER BY 1`).split('\n').filter(Boolean);
+    + `WHERE rc.CONSTRAINT_SCHEMA = '${db.database}' GROUP BY rc.TABLE_NAME, rc.CONSTRAINT_NAME`).split('\n').filter(Boolean).sort();
 }
 
 /** Each table's creation time: an ALTER TABLE that rebuilds a table (a conversion) changes it. */
@@ -146,7 +146,10 @@ describe(`moving in from the original sample: MLflow ${SAMPLE_MLFLOW_VERSION} da
     assert.doesNotMatch(sampleServerLog, /Traceback/, sampleServerLog);
     assert.equal(before214.experiments.length, 4);
     assert.equal(before214.runs.length, 7);
-    assert.equal(before214.model_versions.length, 3);
+    // Not 3: on the latin1 schema MLflow's search does not find the version of the model with an accented name
+    // (it compares BINARY name, Latin-1 bytes, with the UTF-8 name), so the dump, which lists versions by search, misses it.
+    assert.equal(before214.model_versions.length, 2);
+    assert.deepEqual(before214.registered_models.map((m: any) => m.name), ['sample-churn-model', 'sample-modèle-café']);
     // The sample's schema, as MLflow 2.14.2 made it on the latin1 default: latin1 throughout.
     assert.deepEqual(charsetsBefore, { schema: 'latin1', tables: 'latin1', columns: 'latin1' });
     const keys = before214.runs.flatMap((run: any) => run.artifacts.map((a: any) => `${run.artifact_uri}/${a.path}`));
@@ -174,7 +177,14 @@ describe(`moving in from the original sample: MLflow ${SAMPLE_MLFLOW_VERSION} da
 
   it('every experiment, run, param, metric history, tag, model version, stage, alias and artifact reads back equal through the proxy', async () => {
     const moved = await inventory(current, 'dump', stack.clientEnv());
-    assert.deepEqual(moved, before214);
+    // Everything equal; and the version of the accented model, which MLflow 2.14.2's search on latin1 could not find,
+    // is found on the converted schema, as it was written.
+    const accentedVersion = moved.model_versions.find((v: any) => v.name === 'sample-modèle-café');
+    assert.deepEqual([accentedVersion?.version, accentedVersion?.description, accentedVersion?.run_id], ['1', 'première version', accentsMade.run_id]);
+    assert.deepEqual({ ...moved, model_versions: moved.model_versions.filter((v: any) => v !== accentedVersion) }, before214);
+    const accented = moved.runs.find((r: any) => r.run_id === accentsMade.run_id);
+    assert.deepEqual([accented.run_name, accented.params, accented.tags.note], ['run-crème brûlée', { ville: 'Zürich' }, 'déjà vu']);
+    assert.deepEqual(moved.experiments.find((e: any) => e.experiment_id === accentsMade.experiment_id).tags, { lieu: 'Zürich' });
     // Not two empty lists: the values fill() logged are there.
     const churn = moved.experiments.find((e: any) => e.name === 'sample-churn');
     assert.deepEqual(churn.tags, { purpose: 'churn model', team: 'risk' });
@@ -234,7 +244,9 @@ describe(`moving in from the original sample: MLflow ${SAMPLE_MLFLOW_VERSION} da
   });
 
   it("the entrypoint converted the sample's latin1 schema to utf8mb4 under the lock: every table and column, the schema default; the foreign keys are back", async () => {
-    const modelForeignKeys = (await inventory(current, 'foreign-keys', {})) as string[];
+    // MLflow's migration 7f2a7d5fae7d creates input_tags without the key to inputs that its model declares.
+    const modelForeignKeys = ((await inventory(current, 'foreign-keys', {})) as string[])
+      .filter((key) => !key.startsWith('input_tags input_uuid -> inputs ')).sort();
     assert.ok(modelForeignKeys.length > 40, modelForeignKeys.join('\n'));
     const log = stack.servers[0].service.output();
     assert.match(log, /the schema is not utf8mb4 throughout \(\d+ table\(s\) to convert\): converting it to utf8mb4 \(utf8mb4_general_ci\)/, log);
@@ -246,8 +258,10 @@ describe(`moving in from the original sample: MLflow ${SAMPLE_MLFLOW_VERSION} da
     // The collation a schema created on this server gets, i.e. what MLflow's tables have in a deployment that started empty.
     assert.equal(db.query(`SELECT GROUP_CONCAT(DISTINCT TABLE_COLLATION) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db.database}'`), 'utf8mb4_general_ci');
     assert.equal(db.query(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db.database}' AND TABLE_NAME = 'mlflow_on_aws_charset_foreign_keys'`), '0');
-    // Every foreign key MLflow's models declare is there again, with its rules.
+    // Every foreign key MLflow's models declare is there again, with its rules, as many as were saved.
     assert.deepEqual(foreignKeys(), modelForeignKeys);
+    const saved = /(\d+) foreign key\(s\) saved/.exec(log)?.[1];
+    assert.equal(Number(saved), foreignKeys().length, log);
   });
 
   it('after the move, text outside Latin-1 is stored and reads back intact: experiment, run name, params, tags, metric, model, version and an MLflow 3 trace', async () => {
@@ -290,15 +304,52 @@ describe(`moving in from the original sample: MLflow ${SAMPLE_MLFLOW_VERSION} da
     assert.ok(keys.some((key) => key.startsWith(`${churnId}/${wrote.run_id}/`)), keys.join('\n'));
   });
 
-  it('a task starting on the converted, utf8mb4 schema converts nothing: no table is rebuilt', async () => {
+  it("the next task's schema step (mlflow_db.py upgrade) on the converted, utf8mb4 schema converts nothing: no table is rebuilt", async () => {
     const createdBefore = tableCreationTimes();
     const keysBefore = foreignKeys();
-    const second = await stack.startMlflow();
-    const log = second.service.output();
+    // What the entrypoint of every later task runs before its server starts, with the task's database settings.
+    const next = await runPython(current, [MLFLOW_DB_HELPER, 'upgrade'], {
+      HOME: workDir, HOST: '127.0.0.1', PORT: String(db.port), DATABASE: db.database, USERNAME: db.user, PASSWORD: db.password, DB_TLS_CA_FILE: db.caFile,
+    }, 180_000);
+    const log = next.stderr;
+    assert.equal(next.status, 0, log);
     assert.match(log, /database schema is up to date/, log);
     assert.doesNotMatch(log, /utf8mb4|foreign key/, log);
     // An ALTER TABLE that rebuilds a table gives it a new creation time.
     assert.equal(tableCreationTimes(), createdBefore);
     assert.deepEqual(foreignKeys(), keysBefore);
+  });
+
+  it('a conversion stopped after dropping the foreign keys (task stopped, connection lost) is finished by the next task, every key back', async () => {
+    const keysBefore = foreignKeys();
+    // A schema left partly latin1: its default and one table without foreign keys.
+    db.query(`ALTER DATABASE \`${db.database}\` CHARACTER SET latin1 COLLATE latin1_swedish_ci`);
+    db.query(`ALTER TABLE \`${db.database}\`.alembic_version CONVERT TO CHARACTER SET latin1`);
+    const settings = {
+      HOME: workDir, HOST: '127.0.0.1', PORT: String(db.port), DATABASE: db.database, USERNAME: db.user, PASSWORD: db.password, DB_TLS_CA_FILE: db.caFile,
+    };
+    // The conversion itself, stopped where its log says the keys are saved and dropped: what a task killed there leaves.
+    const stopped = await runPython(current, ['-c', [
+      'import os, sys, pymysql',
+      `sys.path.insert(0, ${JSON.stringify(dirname(MLFLOW_DB_HELPER))})`,
+      'import mlflow_charset',
+      "c = pymysql.connect(host=os.environ['HOST'], port=int(os.environ['PORT']), user=os.environ['USERNAME'], password=os.environ['PASSWORD'],",
+      "                    database=os.environ['DATABASE'], ssl={'ca': os.environ['DB_TLS_CA_FILE']}, autocommit=True)",
+      'class Stopped(Exception): pass',
+      'def log(message):',
+      '    print(message, flush=True)',
+      "    if 'dropped for the conversion' in message: raise Stopped()",
+      'try: mlflow_charset.convert(c, log)',
+      "except Stopped: print('stopped here')",
+    ].join('\n')], settings, 120_000);
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.match(stopped.stdout, /stopped here/, stopped.stdout);
+    assert.deepEqual(foreignKeys(), [], 'the keys are dropped');
+    const next = await runPython(current, [MLFLOW_DB_HELPER, 'upgrade'], settings, 180_000);
+    assert.equal(next.status, 0, next.stderr);
+    assert.match(next.stderr, /1 table\(s\) to convert, resuming a conversion that stopped/, next.stderr);
+    assert.deepEqual(foreignKeys(), keysBefore);
+    assert.deepEqual(charsets(), { schema: 'utf8mb4', tables: 'utf8mb4', columns: 'utf8mb4' });
+    assert.equal(db.query(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db.database}' AND TABLE_NAME = 'mlflow_on_aws_charset_foreign_keys'`), '0');
   });
 });

@@ -304,7 +304,7 @@ def unicode() -> dict:
 
 def foreign_keys() -> list:
     """The foreign keys MLflow's models declare (what its migrations create), one line each, as the test reads them from
-    information_schema: "table columns -> table columns ON DELETE rule ON UPDATE rule" (MySQL's default rule: RESTRICT)."""
+    information_schema: "table columns -> table columns ON DELETE rule ON UPDATE rule" (no rule given: NO ACTION)."""
     import importlib
     import pkgutil
 
@@ -320,7 +320,7 @@ def foreign_keys() -> list:
             lines.add(" ".join([
                 table.name, ",".join(c.name for c in key.columns), "->", key.referred_table.name,
                 ",".join(e.column.name for e in key.elements),
-                "ON DELETE", (key.ondelete or "RESTRICT").upper(), "ON UPDATE", (key.onupdate or "RESTRICT").upper(),
+                "ON DELETE", (key.ondelete or "NO ACTION").upper(), "ON UPDATE", (key.onupdate or "NO ACTION").upper(),
             ]))
     return sorted(lines)
 
