@@ -22,8 +22,8 @@ sets no collation of its own: it expects MySQL's case-insensitive default and ad
 
 The caller holds the schema lock and no MLflow server writes meanwhile (tasks wait for the lock before they serve).
 Each step can be repeated: a run that stops half-way (task stopped, connection lost) is finished by the next one,
-which takes the foreign keys from the saved table. A schema that is utf8mb4 throughout costs two information_schema
-queries and is not touched.
+which takes the foreign keys from the saved table. A schema that is utf8mb4 throughout costs three small
+information_schema queries and is not touched.
 """
 
 import time
@@ -147,12 +147,14 @@ def convert(connection, log):
     # they were written; nothing writes meanwhile).
     _execute(connection, "SET SESSION foreign_key_checks = 0")
     try:
-        if not resuming:
-            # Saved first, in the database itself, so that a run that stops after dropping them adds them back.
-            _execute(connection, f"CREATE TABLE {_quote(FOREIGN_KEYS_TABLE)} (table_name VARCHAR(64) NOT NULL, "
-                                 "constraint_name VARCHAR(64) NOT NULL, definition TEXT NOT NULL, "
-                                 "PRIMARY KEY (table_name, constraint_name)) CHARACTER SET utf8mb4")
-            for table, name, definition in foreign_keys(connection):
+        # Saved first, in the database itself, so that a run that stops after dropping them adds them back. A run that
+        # stopped while saving them left some unsaved, and still in place: those are saved now.
+        _execute(connection, f"CREATE TABLE IF NOT EXISTS {_quote(FOREIGN_KEYS_TABLE)} (table_name VARCHAR(64) NOT NULL, "
+                             "constraint_name VARCHAR(64) NOT NULL, definition TEXT NOT NULL, "
+                             "PRIMARY KEY (table_name, constraint_name)) CHARACTER SET utf8mb4")
+        saved_names = {(t, n) for t, n in _rows(connection, f"SELECT table_name, constraint_name FROM {_quote(FOREIGN_KEYS_TABLE)}")}
+        for table, name, definition in foreign_keys(connection):
+            if (table, name) not in saved_names:
                 _execute(connection, f"INSERT INTO {_quote(FOREIGN_KEYS_TABLE)} VALUES (%s, %s, %s)", (table, name, definition))
         saved = _rows(connection, f"SELECT table_name, constraint_name, definition FROM {_quote(FOREIGN_KEYS_TABLE)} "
                                   "ORDER BY table_name, constraint_name")
