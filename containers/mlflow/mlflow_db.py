@@ -6,7 +6,8 @@
     python3 mlflow_db.py upgrade   readies the schema before the server starts, while holding a MySQL named
                                    lock (tasks starting together take turns): creates MLflow's tables in an
                                    empty database; on an existing one, starts only on the schema revision
-                                   this MLflow release expects (see "Who migrates" below); with
+                                   this MLflow release expects (see "Who migrates" below); then converts a
+                                   schema that is not utf8mb4 (mlflow_charset.py); with
                                    MLFLOW_AUTH=users also, under the same lock, creates the permission
                                    database <DATABASE>_auth and runs `mlflow_auth.py bootstrap`
     python3 mlflow_db.py migrate   the upgrade's one-off task (MLFLOW_MIGRATE_ONLY=true in entrypoint.sh):
@@ -302,6 +303,7 @@ def with_schema_lock(body):
             sys.exit(4)
         try:
             body(connection, s, uri)
+            convert_charset(connection)
             if auth_mode() == "users":
                 upgrade_auth(connection, s)
         finally:
@@ -352,6 +354,20 @@ def migrate():
         migrate_schema(connection, uri, head)
 
     with_schema_lock(run)
+
+
+def convert_charset(connection):
+    """Under the schema lock, after the migrations: a schema that is not utf8mb4 (the original sample's latin1) is
+    converted, foreign keys and all (mlflow_charset.py); a utf8mb4 one is left alone."""
+    import pymysql
+    import mlflow_charset
+
+    try:
+        mlflow_charset.convert(connection, log)
+    except pymysql.err.MySQLError as error:
+        log(f"converting the schema to utf8mb4 failed: {error}. The next start resumes where this one stopped; "
+            "a duplicate entry needs a rename first (docs/migrate-from-sample.md, 'The character set')")
+        sys.exit(5)
 
 
 def upgrade_auth(connection, s):

@@ -9,6 +9,14 @@
                                           document that is the same for two servers holding the same data
     python migration_inventory.py write   after the move: a new run in an old experiment, a metric on an old run,
                                           an artifact, a third version of the old model; prints what it made
+    python migration_inventory.py accents before the move (MLflow 2.14.2): Latin-1 text, which the sample's latin1
+                                          schema stores: an experiment, a run, its param and tag, a registered model
+    python migration_inventory.py unicode after the move: text outside Latin-1 (CJK, Greek, emoji) in an experiment,
+                                          a run's name, params and tags, a registered model, a version and a trace;
+                                          reads each back and counts what searches by the accented and the new text
+                                          find; prints both
+    python migration_inventory.py foreign-keys   the foreign keys MLflow's models declare, for a comparison with the
+                                          schema's after its conversion
 
 Only fields both MLflow 2.14 and 3.x have are dumped (MLflow 3 adds logged models, datasets on metrics and the like).
 Environment: MLFLOW_TRACKING_URI (and MLFLOW_TRACKING_USERNAME / _PASSWORD behind the proxy), the S3 stand-in's
@@ -205,10 +213,139 @@ def write() -> dict:
     }
 
 
+# Latin-1 text that MLflow 2.14.2 wrote on the latin1 schema (accents), and text outside Latin-1 written after the move.
+ACCENTED = {
+    "experiment": "sample-Café Zürich", "run": "run-crème brûlée", "param": ("ville", "Zürich"),
+    "tag": ("note", "déjà vu"), "model": "sample-modèle-café",
+}
+UNICODE = {
+    "experiment": "実験 🚀 Ελληνικά", "run": "ラン 🚀 café", "param": ("言語", "日本語 🚀"), "tag": ("絵文字", "🚀✨ Ελληνικά"),
+    "model": "モデル-🚀", "description": "説明 🚀", "question": "日本語の質問は？ 🚀",
+}
+
+
+def accents() -> dict:
+    client = MlflowClient()
+    experiment_id = client.create_experiment(ACCENTED["experiment"], tags={"lieu": "Zürich"})
+    run = client.create_run(experiment_id, run_name=ACCENTED["run"])
+    client.log_param(run.info.run_id, *ACCENTED["param"])
+    client.set_tag(run.info.run_id, *ACCENTED["tag"])
+    client.set_terminated(run.info.run_id)
+    client.create_registered_model(ACCENTED["model"], description="modèle de référence")
+    version = client.create_model_version(ACCENTED["model"], f"{run.info.artifact_uri}/model", run.info.run_id,
+                                          description="première version")
+    return {"experiment_id": experiment_id, "run_id": run.info.run_id, "version": version.version}
+
+
+def unicode() -> dict:
+    """Writes, reads back, searches. A refused write is recorded under "refused" (its error), and what depends on it is
+    skipped; the trace goes first, into an experiment of its own: the client does not raise when the server refuses it
+    (it logs a warning), so it is read back by id."""
+    client = MlflowClient()
+    refused = {}
+
+    def attempt(what, write):
+        try:
+            return write()
+        except Exception as error:
+            refused[what] = str(error).splitlines()[0][:200]
+            return None
+
+    mlflow.set_experiment("sample-traces-after-the-move")
+
+    @mlflow.trace(name="回答 🚀")
+    def answer(question):
+        return f"答え: {question} ✨"
+
+    answer(UNICODE["question"])
+    mlflow.flush_trace_async_logging()
+    trace_id = mlflow.get_last_active_trace_id()
+    try:
+        trace = client.get_trace(trace_id)
+        span = trace.data.spans[0]
+        stored_trace = {"name": span.name, "inputs": span.inputs, "outputs": span.outputs,
+                        "request_preview": trace.info.request_preview, "response_preview": trace.info.response_preview}
+    except Exception as error:  # the trace was never stored: the client only logged a warning
+        refused["trace"] = str(error).splitlines()[0][:200]
+        stored_trace = None
+    traces_experiment = client.get_experiment_by_name("sample-traces-after-the-move").experiment_id
+
+    experiment_id = attempt("experiment", lambda: client.create_experiment(UNICODE["experiment"], tags={"説明": UNICODE["description"]}))
+    run = client.create_run(experiment_id or traces_experiment)
+    attempt("run name", lambda: client.update_run(run.info.run_id, name=UNICODE["run"]))
+    attempt("param", lambda: client.log_param(run.info.run_id, *UNICODE["param"]))
+    attempt("tag", lambda: client.set_tag(run.info.run_id, *UNICODE["tag"]))
+    attempt("metric", lambda: client.log_metric(run.info.run_id, "スコア", 0.5))
+    client.set_terminated(run.info.run_id)
+    model = attempt("model", lambda: client.create_registered_model(UNICODE["model"], tags={"タグ": "値 🚀"}, description=UNICODE["description"]))
+    version = model and attempt("version", lambda: client.create_model_version(
+        UNICODE["model"], f"{run.info.artifact_uri}/model", run.info.run_id, tags={"タグ": "値 🚀"}, description=UNICODE["description"]))
+    if refused:
+        return {"refused": refused, "trace": stored_trace}
+
+    read = client.get_run(run.info.run_id)
+    experiment = client.get_experiment(experiment_id)
+    model = client.get_registered_model(UNICODE["model"])
+    got_version = client.get_model_version(UNICODE["model"], version.version)
+    def count(found):
+        return len(list(found))
+
+    accented_experiment = client.get_experiment_by_name(ACCENTED["experiment"]).experiment_id
+    searches = {
+        "experiment accented": count(client.search_experiments(filter_string=f"name = '{ACCENTED['experiment']}'")),
+        "experiment unicode": count(client.search_experiments(filter_string=f"name = '{UNICODE['experiment']}'")),
+        "run name accented": count(client.search_runs([accented_experiment], f"attributes.run_name = '{ACCENTED['run']}'")),
+        "param accented": count(client.search_runs([accented_experiment], "params.{} = '{}'".format(*ACCENTED["param"]))),
+        "tag accented": count(client.search_runs([accented_experiment], "tags.{} = '{}'".format(*ACCENTED["tag"]))),
+        "run name unicode": count(client.search_runs([experiment_id], f"attributes.run_name = '{UNICODE['run']}'")),
+        "param unicode": count(client.search_runs([experiment_id], "params.`{}` = '{}'".format(*UNICODE["param"]))),
+        "tag unicode": count(client.search_runs([experiment_id], "tags.`{}` = '{}'".format(*UNICODE["tag"]))),
+        "model accented": count(client.search_registered_models(f"name = '{ACCENTED['model']}'")),
+        "versions accented": count(client.search_model_versions(f"name = '{ACCENTED['model']}'")),
+        "model unicode": count(client.search_registered_models(f"name = '{UNICODE['model']}'")),
+        "versions unicode": count(client.search_model_versions(f"name = '{UNICODE['model']}'")),
+        "traces unicode": count(client.search_traces(experiment_ids=[traces_experiment])),
+    }
+    return {
+        "refused": refused,
+        "experiment": {"name": experiment.name, "tags": experiment.tags},
+        "run": {"name": read.info.run_name, "params": read.data.params,
+                "tags": {k: v for k, v in read.data.tags.items() if not k.startswith("mlflow.")},
+                "metrics": read.data.metrics},
+        "model": {"name": model.name, "description": model.description, "tags": model.tags},
+        "version": {"description": got_version.description, "tags": got_version.tags},
+        "trace": stored_trace,
+        "searches": searches,
+    }
+
+
+def foreign_keys() -> list:
+    """The foreign keys MLflow's models declare (what its migrations create), one line each, as the test reads them from
+    information_schema: "table columns -> table columns ON DELETE rule ON UPDATE rule" (no rule given: NO ACTION)."""
+    import importlib
+    import pkgutil
+
+    import mlflow.store
+    from mlflow.store.db.base_sql_model import Base
+
+    for module in pkgutil.walk_packages(mlflow.store.__path__, "mlflow.store."):
+        if ".dbmodels." in module.name:
+            importlib.import_module(module.name)
+    lines = set()
+    for table in Base.metadata.tables.values():
+        for key in table.foreign_key_constraints:
+            lines.add(" ".join([
+                table.name, ",".join(c.name for c in key.columns), "->", key.referred_table.name,
+                ",".join(e.column.name for e in key.elements),
+                "ON DELETE", (key.ondelete or "NO ACTION").upper(), "ON UPDATE", (key.onupdate or "NO ACTION").upper(),
+            ]))
+    return sorted(lines)
+
+
 def main(argv: list[str]) -> None:
-    commands = {"fill": fill, "dump": dump, "write": write}
+    commands = {"fill": fill, "dump": dump, "write": write, "accents": accents, "unicode": unicode, "foreign-keys": foreign_keys}
     if len(argv) != 1 or argv[0] not in commands:
-        raise SystemExit("usage: migration_inventory.py fill|dump|write")
+        raise SystemExit("usage: migration_inventory.py fill|dump|write|accents|unicode|foreign-keys")
     print(json.dumps(commands[argv[0]](), sort_keys=True))
 
 
