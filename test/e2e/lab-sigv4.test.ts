@@ -1,5 +1,5 @@
 /**
- * The lab's SigV4 signer (lab/training/mlflow-sigv4: an MLflow request-auth provider, MLFLOW_TRACKING_AUTH=aws-sigv4)
+ * The lab's SigV4 signer (lab/training/mlflow-sigv4, an MLflow request-auth provider, MLFLOW_TRACKING_AUTH=aws-sigv4)
  * through the IAM route as API Gateway runs it, on loopback: test/e2e/clients/lab_gateway_standin.py checks every
  * request's signature with a verifier written from AWS's documented SigV4 algorithm (it verifies AWS's own worked
  * example first) and then does what the route's integration does (path `/iam/{proxy+}` overwritten with
@@ -8,64 +8,23 @@
  * artifacts). MLflow's client runs in the e2e environment with the provider installed from its source.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../containers/support/proxy';
 import { REPO_ROOT } from '../support/python-env';
+import { startGatewayStandIn, type GatewayStandIn, type Verdict } from '../lab/lab-gateway';
+import { installSigV4Provider } from '../lab/lab-tools';
 import { STANDIN_REGION } from './support/aws-standin';
-import { startService, waitFor, type Service } from './support/service';
 import { startStack, type E2eStack } from './support/stack';
 import { LOOPBACK_ACCOUNT } from './support/task-definition';
 
 const CLIENTS = join(REPO_ROOT, 'test', 'e2e', 'clients');
-export const SIGV4_PROVIDER_SOURCE = join(REPO_ROOT, 'lab', 'training', 'mlflow-sigv4');
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** The notebook instance's role (sagemaker=notebook) as the IAM route reports a session of it. */
 const NOTEBOOK_SESSION_ARN = `arn:aws:sts::${LOOPBACK_ACCOUNT}:assumed-role/mlflow-lab-notebook-${STANDIN_REGION}/SageMaker`;
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'ASIALABNOTEBOOK00001', AWS_SECRET_ACCESS_KEY: 'lab/notebook+secret=key', AWS_SESSION_TOKEN: 'session-token-of-the-notebook' };
 
-interface Verdict { method: string; target: string; verdict: string; reason?: string; status?: number; principal?: string; canonical_request?: string }
-
-/**
- * Installs the provider from its source (no dependencies, no index: the environment has MLflow and botocore) into a
- * folder for PYTHONPATH, so that MLflow finds its entry point.
- */
-export function installSigV4Provider(python: string, into: string): string {
-  const target = join(into, 'sigv4-provider');
-  const result = spawnSync(python, ['-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation', '--no-index', '--target', target, SIGV4_PROVIDER_SOURCE], {
-    encoding: 'utf8', env: { PATH: `${join(python, '..')}:${SYSTEM_PATH}`, HOME: into, PIP_DISABLE_PIP_VERSION_CHECK: '1' },
-  });
-  assert.equal(result.status, 0, `installing the SigV4 provider: ${result.stdout}\n${result.stderr}`);
-  return target;
-}
-
-export interface GatewayStandIn { readonly url: string; readonly service: Service; verdicts(): Verdict[] }
-
-/** The IAM route in front of `stack`'s proxy, admitting the principals {access key: {secret, token, arn}}. */
-export async function startGatewayStandIn(stack: E2eStack, principals: Record<string, { secret: string; token?: string; arn: string }>): Promise<GatewayStandIn> {
-  const dir = mkdtempSync(join(stack.workDir, 'gateway-'));
-  writeFileSync(join(dir, 'principals.json'), JSON.stringify(principals));
-  writeFileSync(join(dir, 'token'), stack.gatewayToken!);
-  const log = join(dir, 'verdicts.jsonl');
-  writeFileSync(log, '');
-  const selfTest = spawnSync(stack.python.python, [join(CLIENTS, 'lab_gateway_standin.py'), '--self-test'], { encoding: 'utf8' });
-  assert.equal(selfTest.status, 0, `the verifier does not verify AWS's documented example: ${selfTest.stdout}${selfTest.stderr}`);
-  const port = await freePort();
-  const service = startService('gateway stand-in', stack.python.python, [
-    join(CLIENTS, 'lab_gateway_standin.py'), '--port', String(port), '--upstream', `127.0.0.1:${stack.proxy!.port}`,
-    '--principals', join(dir, 'principals.json'), '--token-file', join(dir, 'token'), '--log', log, '--region', STANDIN_REGION,
-  ], { PATH: `${stack.python.bin}:${SYSTEM_PATH}`, PYTHONUNBUFFERED: '1' }, join(stack.workDir, 'gateway.log'));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor('the gateway stand-in to answer', async () => (await fetch(`${url}/iam/health`)).status === 403, 30_000, service);
-  writeFileSync(log, '');
-  return {
-    url,
-    service,
-    verdicts: () => readFileSync(log, 'utf8').split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line) as Verdict),
-  };
-}
 
 let stack: E2eStack;
 let gateway: GatewayStandIn;
