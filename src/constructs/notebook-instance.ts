@@ -15,6 +15,8 @@ export const SIGV4_PROVIDER_SOURCE = join(__dirname, '..', '..', 'lab', 'trainin
 export const SIGV4_PROVIDER_FILES = ['pyproject.toml', 'mlflow_sigv4.py'] as const;
 /** MLFLOW_TRACKING_AUTH value that selects it. */
 export const SIGV4_AUTH = 'aws-sigv4';
+/** SageMaker's limit on a lifecycle configuration script: 16384 characters of base64 (test/lab/lab-drift.test.ts checks it). */
+export const LIFECYCLE_SCRIPT_MAX_BASE64 = 16384;
 
 export interface NotebookInstanceProps {
   /** VPC of the instance (its first private subnet with egress, unless `subnets` says otherwise). */

@@ -14,7 +14,7 @@ import {
 } from '../../scripts/generate-lab-settings';
 import { LabPackagePins, labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
 import { DEFAULT_CONFIG, resolvePlatformConfig } from '../../src/config/platform-config';
-import { onStartScript } from '../../src/constructs/notebook-instance';
+import { LIFECYCLE_SCRIPT_MAX_BASE64, onStartScript } from '../../src/constructs/notebook-instance';
 import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../src/names';
 import { Contract, LAB_DIR, allUnits, contractViolations, inspect, listFiles, resolvePath } from './lab-tools';
 
@@ -94,6 +94,12 @@ describe('every lab pin is the app\'s: the MLflow client at the server version, 
     const script = onStartScript({ trackingUri: 'https://x/iam', mlflowVersion: config.mlflowVersion, region: config.region });
     const installs = [...script.matchAll(/-m pip install --quiet ((?:[^ &]+ )*[^ &]+) &&/g)].map((match) => match[1].split(' ').sort());
     assert.deepEqual(installs, [['"$PROVIDER_DIR"', ...requirementLines(LAB_REQUIREMENTS[0].path)].sort()]);
+  });
+
+  it('the start-up script, with the SigV4 provider\'s source in it, stays within SageMaker\'s 16384 base64 characters', () => {
+    const script = onStartScript({ trackingUri: 'https://0123456789.execute-api.xx-xxxx-1.amazonaws.com.cn/iam', mlflowVersion: config.mlflowVersion, region: config.region });
+    const length = Buffer.from(script).toString('base64').length;
+    assert.ok(length <= LIFECYCLE_SCRIPT_MAX_BASE64, `${length} characters`);
   });
 
   it('the pins follow the configuration (a new server version moves the client pin everywhere)', () => {
