@@ -21,6 +21,12 @@ from typing import Any, Callable, Iterator
 
 LAB_DIR = Path(__file__).resolve().parent
 SETTINGS_PATH = LAB_DIR / "lab-settings.json"
+#: MLFLOW_TRACKING_AUTH value of the lab's SigV4 provider (training/mlflow-sigv4, an MLflow request-auth provider).
+SIGV4_AUTH = "aws-sigv4"
+#: The IAM route's path under the gateway's URL (src/names.ts IAM_ROUTE_PREFIX).
+IAM_ROUTE_SUFFIX = "/iam"
+#: Its distribution name, installed from training/mlflow-sigv4 (not on PyPI).
+SIGV4_DISTRIBUTION = "mlflow-sigv4"
 
 
 def load_settings(path: Path | str = SETTINGS_PATH) -> dict:
@@ -103,12 +109,17 @@ class LabConnection:
     sigv4: bool = False
 
     @property
+    def ui_uri(self) -> str:
+        """Where a person opens MLflow's UI: the password route (a browser cannot sign SigV4 for the IAM route)."""
+        return self.tracking_uri[: -len(IAM_ROUTE_SUFFIX)] if self.sigv4 and self.tracking_uri.endswith(IAM_ROUTE_SUFFIX) else self.tracking_uri
+
+    @property
     def credentials(self) -> str:
         return "SigV4 with the execution role (IAM route, no password)" if self.sigv4 else f"secret {self.secret_name}"
 
     def job_environment(self) -> dict[str, str]:
         """What a training job needs to reach MLflow the way this kernel does (never a password)."""
-        reach = {"MLFLOW_TRACKING_AWS_SIGV4": "true"} if self.sigv4 else {"LAB_MLFLOW_SECRET_NAME": self.secret_name or ""}
+        reach = {"MLFLOW_TRACKING_AUTH": SIGV4_AUTH} if self.sigv4 else {"LAB_MLFLOW_SECRET_NAME": self.secret_name or ""}
         return {"MLFLOW_TRACKING_URI": self.tracking_uri, **reach, "AWS_DEFAULT_REGION": self.region}
 
 
@@ -116,8 +127,10 @@ def connect(settings: dict | None = None, boto_session: Any = None) -> LabConnec
     """Finds the deployed MLflow, signs the MLflow client in and points it at the server.
 
     On SageMaker the execution role reaches MLflow on the gateway's IAM route with SigV4 and no password:
-    MLFLOW_TRACKING_URI with MLFLOW_TRACKING_AWS_SIGV4=true (the notebook instance's lifecycle configuration
-    sets both), or else the gateway stack's IAM route output. Without either (a deployment without the IAM
+    MLFLOW_TRACKING_URI with MLFLOW_TRACKING_AUTH=aws-sigv4 (the lab's provider, training/mlflow-sigv4; the
+    notebook instance's and Studio's lifecycle configurations set both; MLFLOW_TRACKING_AWS_SIGV4=true of older
+    set-ups is taken to mean the same), or else the gateway stack's IAM route output. The region it settles on is
+    exported as AWS_DEFAULT_REGION when none is set, for the signer and the SDK. Without either (a deployment without the IAM
     route, a local run), MLFLOW_TRACKING_URI or the gateway stack's tracking URI with the password of the
     credentials secret the MLflow stack reports (or the configured name when that stack cannot be described).
     """
@@ -131,7 +144,10 @@ def connect(settings: dict | None = None, boto_session: Any = None) -> LabConnec
     cloudformation = boto_session.client("cloudformation", region_name=region)
 
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
-    sigv4 = os.environ.get("MLFLOW_TRACKING_AWS_SIGV4", "").strip().lower() == "true"
+    sigv4 = (
+        os.environ.get("MLFLOW_TRACKING_AUTH", "").strip() == SIGV4_AUTH
+        or os.environ.get("MLFLOW_TRACKING_AWS_SIGV4", "").strip().lower() == "true"
+    )
     if tracking_uri:
         source = "environment variable MLFLOW_TRACKING_URI"
     else:
@@ -146,9 +162,16 @@ def connect(settings: dict | None = None, boto_session: Any = None) -> LabConnec
 
     secret_name = None
     if sigv4:
-        # MLflow's client signs every request with the session's credentials (the execution role).
-        os.environ["MLFLOW_TRACKING_AWS_SIGV4"] = "true"
-        for variable in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        # MLflow's client signs every request with the session's credentials (the execution role), through the lab's
+        # provider. MLflow's own MLFLOW_TRACKING_AWS_SIGV4 signer (requests-auth-aws-sigv4) would take precedence and
+        # signs requests API Gateway refuses (names with spaces, repeated parameters, file bodies): it is switched off.
+        if installed_version(SIGV4_DISTRIBUTION) is None:
+            raise RuntimeError(
+                f"The lab's SigV4 provider ({SIGV4_DISTRIBUTION}) is not installed in this kernel: run "
+                "`%pip install -r requirements.txt ./training/mlflow-sigv4` and restart the kernel."
+            )
+        os.environ["MLFLOW_TRACKING_AUTH"] = SIGV4_AUTH
+        for variable in ("MLFLOW_TRACKING_AWS_SIGV4", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
             os.environ.pop(variable, None)
     else:
         try:
@@ -184,6 +207,9 @@ def connect(settings: dict | None = None, boto_session: Any = None) -> LabConnec
         )
 
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    # The signer and the SDK's clients find the region here when the session had none (resolve_region's fallback).
+    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        os.environ["AWS_DEFAULT_REGION"] = region
     mlflow.set_tracking_uri(tracking_uri)
     return LabConnection(region, tracking_uri, source, secret_name, artifact_bucket, server_version, sigv4)
 

@@ -25,8 +25,8 @@ export const LAB_SETTINGS_PATH = join(REPO_ROOT, 'lab', 'lab-settings.json');
  * SageMaker SDK) and the training job's (the MLflow client; the SDK is not needed inside the job).
  */
 export const LAB_REQUIREMENTS: ReadonlyArray<{ readonly path: string; readonly packages: ReadonlyArray<keyof LabPackagePins> }> = [
-  { path: join(REPO_ROOT, 'lab', 'requirements.txt'), packages: ['mlflow', 'sagemaker', 'requests-auth-aws-sigv4'] },
-  { path: join(REPO_ROOT, 'lab', 'training', 'requirements.txt'), packages: ['mlflow', 'requests-auth-aws-sigv4'] },
+  { path: join(REPO_ROOT, 'lab', 'requirements.txt'), packages: ['mlflow', 'sagemaker'] },
+  { path: join(REPO_ROOT, 'lab', 'training', 'requirements.txt'), packages: ['mlflow'] },
 ];
 export const LAB_REQUIREMENTS_PATHS = LAB_REQUIREMENTS.map((file) => file.path);
 

@@ -14,7 +14,8 @@ The notebook passes everything it needs as environment variables (no secret amon
 execution role signs its requests to the gateway's IAM route, elsewhere the password is read here from Secrets Manager):
 
 - MLFLOW_TRACKING_URI            the gateway's tracking URI (its IAM route, `<endpoint>/iam`, with SigV4)
-- MLFLOW_TRACKING_AWS_SIGV4      "true": MLflow's client signs the requests with the job's role, no password
+- MLFLOW_TRACKING_AUTH           "aws-sigv4": MLflow's client signs the requests with the job's role (the lab's SigV4
+                                 provider, ./mlflow-sigv4, installed from requirements.txt), no password
 - MLFLOW_EXPERIMENT_NAME         MLflow experiment to record the run in
 - LAB_MLFLOW_SECRET_NAME         without SigV4: Secrets Manager secret holding {"username": ..., "password": ...}
 - LAB_REGISTERED_MODEL_NAME      MLflow registered model to add a version to
@@ -31,6 +32,7 @@ import inspect
 import json
 import os
 import sys
+from importlib import metadata
 
 import boto3
 import mlflow
@@ -44,6 +46,14 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 # MLflow 3 saves scikit-learn models in the skops format, which refuses to load (and so to save) types it does not
 # trust; a random forest's trees are such a type. This script made the model itself, so it trusts exactly that type.
 SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
+
+#: What the model needs to load and predict, pinned to the versions that trained it. MLflow would otherwise infer the
+#: list from the imported modules and the distributions that provide them, which in the SageMaker scikit-learn image
+#: includes ``typing==3.10.0.0`` (a Python 2 backport pulled in by sagemaker-inference, installed there by uv despite
+#: its Requires-Python); pip refuses that line, so the serving image could not build the model's environment.
+MODEL_DISTRIBUTIONS = ["mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas"]
+#: The lab's SigV4 provider's MLFLOW_TRACKING_AUTH value.
+SIGV4_AUTH = "aws-sigv4"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -77,9 +87,18 @@ def required_env(name: str) -> str:
     return value
 
 
+def model_pip_requirements() -> list[str]:
+    """``name==version`` of MODEL_DISTRIBUTIONS as installed here (mlflow: the running client's release)."""
+    versions = {name: metadata.version(name) for name in MODEL_DISTRIBUTIONS if name != "mlflow"}
+    return [f"mlflow=={mlflow.__version__}", *(f"{name}=={version}" for name, version in versions.items())]
+
+
 def sign_in_to_mlflow() -> None:
     """With SigV4 nothing to read (MLflow signs with the job's role); else the password from Secrets Manager."""
-    if os.environ.get("MLFLOW_TRACKING_AWS_SIGV4", "").strip().lower() != "true":
+    if os.environ.get("MLFLOW_TRACKING_AUTH", "").strip() == SIGV4_AUTH:
+        # MLflow's own signer would take precedence over the provider if this were set (older notebooks set it).
+        os.environ.pop("MLFLOW_TRACKING_AWS_SIGV4", None)
+    else:
         region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
         secrets = boto3.client("secretsmanager", region_name=region)
         secret = json.loads(secrets.get_secret_value(SecretId=required_env("LAB_MLFLOW_SECRET_NAME"))["SecretString"])
@@ -159,13 +178,19 @@ def main(argv: list[str]) -> int:
             signature=infer_signature(x_test, model.predict(x_test)),
             input_example=x_test.head(5),
             registered_model_name=registered_model_name,
+            pip_requirements=model_pip_requirements(),
             **skops_options(mlflow.sklearn.log_model),
         )
         version = model_info.registered_model_version
         mlflow.set_tag("lab.registered_model", f"{registered_model_name}/{version}")
 
         # SageMaker keeps /opt/ml/model as the job's model.tar.gz: store the same model there too.
-        mlflow.sklearn.save_model(model, os.path.join(args.model_dir, "mlflow-model"), **skops_options(mlflow.sklearn.save_model))
+        mlflow.sklearn.save_model(
+            model,
+            os.path.join(args.model_dir, "mlflow-model"),
+            pip_requirements=model_pip_requirements(),
+            **skops_options(mlflow.sklearn.save_model),
+        )
 
     # One line per metric for the ModelTrainer's metric definitions (shown in SageMaker as job metrics).
     for name, value in metrics.items():

@@ -11,6 +11,9 @@
  * `npm run lab:settings` writes these pins into lab/requirements.txt (and the MLflow one into
  * lab/training/requirements.txt) and into lab/lab-settings.json; the notebook instance's on-start script installs
  * exactly `labPackagePins(config)`; test/lab/lab-drift.test.ts fails when any of them differs.
+ *
+ * SigV4 on the IAM route is the lab's own MLflow request-auth provider (lab/training/mlflow-sigv4, botocore's
+ * SigV4Auth), installed from its source beside these pins: not a PyPI package, so not a pin.
  */
 import { PlatformConfig } from './platform-config';
 
@@ -25,18 +28,10 @@ export const SAGEMAKER_SDK_VERSION = '3.27.0';
 export interface LabPackagePins {
   readonly mlflow: string;
   readonly sagemaker: string;
-  /** What MLflow's client imports for MLFLOW_TRACKING_AWS_SIGV4 (the IAM route); not a dependency of mlflow itself. */
-  readonly 'requests-auth-aws-sigv4': string;
 }
 
-/**
- * requests-auth-aws-sigv4 release of the lab: MLflow's SigV4 support (`MLFLOW_TRACKING_AWS_SIGV4=true`) imports it,
- * and the SageMaker roles reach MLflow that way. 0.7 is its latest release.
- */
-export const REQUESTS_AUTH_AWS_SIGV4_VERSION = '0.7';
-
 export function labPackagePins(config: Pick<PlatformConfig, 'mlflowVersion'>): LabPackagePins {
-  return { mlflow: config.mlflowVersion, sagemaker: SAGEMAKER_SDK_VERSION, 'requests-auth-aws-sigv4': REQUESTS_AUTH_AWS_SIGV4_VERSION };
+  return { mlflow: config.mlflowVersion, sagemaker: SAGEMAKER_SDK_VERSION };
 }
 
 /** `name==version` requirement specifiers of the pins, in a stable order. */

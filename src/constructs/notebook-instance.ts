@@ -3,8 +3,20 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { Construct } from 'constructs';
 import { labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from '../config/lab-packages';
+
+/** The lab's SigV4 provider (an MLflow request-auth provider, not on PyPI): its source tree in the repository. */
+export const SIGV4_PROVIDER_SOURCE = join(__dirname, '..', '..', 'lab', 'training', 'mlflow-sigv4');
+/** Its files, written onto the instance by the on-start script and pip-installed from there. */
+export const SIGV4_PROVIDER_FILES = ['pyproject.toml', 'mlflow_sigv4.py'] as const;
+/** MLFLOW_TRACKING_AUTH value that selects it. */
+export const SIGV4_AUTH = 'aws-sigv4';
+/** SageMaker's limit on a lifecycle configuration script: 16384 characters of base64 (test/lab/lab-drift.test.ts checks it). */
+export const LIFECYCLE_SCRIPT_MAX_BASE64 = 16384;
 
 export interface NotebookInstanceProps {
   /** VPC of the instance (its first private subnet with egress, unless `subnets` says otherwise). */
@@ -20,7 +32,8 @@ export interface NotebookInstanceProps {
   readonly executionRole: iam.IRole;
   /**
    * The gateway's IAM route (`<endpoint>/iam`), which the notebook's kernels get as MLFLOW_TRACKING_URI with
-   * MLFLOW_TRACKING_AWS_SIGV4=true: MLflow's client signs its requests with the execution role, no password.
+   * MLFLOW_TRACKING_AUTH=aws-sigv4: MLflow's client signs its requests with the execution role (the lab's SigV4
+   * provider), no password.
    */
   readonly trackingUri: string;
   /** MLflow client release installed on start, the same as the server's. */
@@ -139,19 +152,27 @@ export const JUPYTER_UNITS = ['jupyter-server.service', 'jupyterlab.service', 'j
  * The lab's pinned packages (src/config/lab-packages.ts: the MLflow client at the server's version and the SageMaker
  * Python SDK, exactly the pins of lab/requirements.txt, nothing unpinned) go into the `python3` conda environment (the
  * conda_python3 kernel, Python 3.10 on AL2023), called by its path so that no activate script is needed. Being the
- * notebook's own pins, a start that installs them while the notebook runs changes no version under it.
+ * notebook's own pins, a start that installs them while the notebook runs changes no version under it. The lab's
+ * SigV4 provider (lab/training/mlflow-sigv4) is written from the script itself (gzip, base64) into
+ * ~/.mlflow-sigv4 and installed with them.
  */
 export function onStartScript(settings: OnStartScriptSettings): string {
   const env: Array<[string, string]> = [
     ['MLFLOW_TRACKING_URI', settings.trackingUri],
-    // MLflow's client signs every request with the instance's role (SigV4): no password anywhere.
-    ['MLFLOW_TRACKING_AWS_SIGV4', 'true'],
+    // MLflow's client signs every request with the instance's role (SigV4, the lab's provider): no password anywhere.
+    ['MLFLOW_TRACKING_AUTH', SIGV4_AUTH],
     ['AWS_DEFAULT_REGION', settings.region],
   ];
   const requirements = pinnedRequirements({
     ...labPackagePins({ mlflowVersion: settings.mlflowVersion }),
     sagemaker: settings.sagemakerSdkVersion ?? SAGEMAKER_SDK_VERSION,
   });
+  const provider = SIGV4_PROVIDER_FILES.flatMap((file) => [
+    `base64 -d <<'EOF' | gunzip > "$PROVIDER_DIR/${file}"`,
+    gzipSync(readFileSync(join(SIGV4_PROVIDER_SOURCE, file)), { level: 9 }).toString('base64'),
+    'EOF',
+  ]);
+  const install = [...requirements, '"$PROVIDER_DIR"'].join(' ');
   return [
     '#!/bin/bash',
     '# Written by the MLflow on AWS CDK app for notebook-al2023-v1 (Amazon Linux 2023, JupyterLab 4).',
@@ -162,6 +183,7 @@ export function onStartScript(settings: OnStartScriptSettings): string {
     'SYSTEMD_DIR=/etc/systemd/system',
     'PROFILE_DIR=/etc/profile.d',
     'KERNEL_ENV="$NOTEBOOK_HOME/anaconda3/envs/python3"',
+    'PROVIDER_DIR="$NOTEBOOK_HOME/.mlflow-sigv4"',
     '',
     '# Login shells (terminals).',
     'cat > "$PROFILE_DIR/mlflow.sh" <<\'EOF\'',
@@ -194,11 +216,17 @@ export function onStartScript(settings: OnStartScriptSettings): string {
     `  echo "mlflow: no Jupyter systemd unit (${JUPYTER_UNITS.join(', ')}); kernels still get the settings from $STARTUP_DIR" >&2`,
     'fi',
     '',
-    '# The lab\'s pinned packages (lab/requirements.txt) in the conda_python3 environment, in the background.',
+    '# The lab\'s SigV4 provider (MLFLOW_TRACKING_AUTH=aws-sigv4), from its source in the repository.',
+    'rm -rf "$PROVIDER_DIR"',
+    'mkdir -p "$PROVIDER_DIR"',
+    ...provider,
+    'chown -R "$NOTEBOOK_USER:$NOTEBOOK_USER" "$PROVIDER_DIR"',
+    '',
+    '# The lab\'s pinned packages (lab/requirements.txt) and the provider in the conda_python3 environment, in the background.',
     'if [ -x "$KERNEL_ENV/bin/python" ]; then',
-    `  { nohup sudo -u "$NOTEBOOK_USER" -H "$KERNEL_ENV/bin/python" -m pip install --quiet ${requirements.join(' ')} && echo "installed: ${requirements.join(' ')}"; } >"$NOTEBOOK_HOME/mlflow-client-install.log" 2>&1 &`,
+    `  { nohup sudo -u "$NOTEBOOK_USER" -H "$KERNEL_ENV/bin/python" -m pip install --quiet ${install} && echo "installed: ${requirements.join(' ')} $PROVIDER_DIR"; } >"$NOTEBOOK_HOME/mlflow-client-install.log" 2>&1 &`,
     'else',
-    `  echo "mlflow: no conda environment at $KERNEL_ENV; install the lab's packages in a notebook: %pip install ${requirements.join(' ')}" >&2`,
+    `  echo "mlflow: no conda environment at $KERNEL_ENV; install the lab's packages in a notebook: %pip install ${requirements.join(' ')} $PROVIDER_DIR" >&2`,
     'fi',
     '',
   ].join('\n');

@@ -1,13 +1,17 @@
 /**
  * The SageMaker lab notebook, run as far as it runs off AWS: every code cell of lab/sagemaker_mlflow_lab.ipynb,
  * unchanged, in the lab's own Python environment (lab/requirements.txt: the MLflow client and SageMaker Python SDK v3
- * pins), against the end-to-end stack (the real MLflow behind the real proxy, on MariaDB) and moto's server standing in
- * for CloudFormation, IAM, Secrets Manager, S3, ECR and SageMaker. A renamed SDK class, a wrong argument or a
+ * pins, and the lab's SigV4 provider installed from training/mlflow-sigv4 as the notebook's %pip line does), against
+ * the end-to-end stack with the notebook instance's role on the IAM route (the real MLflow behind the real proxy, on
+ * MariaDB), reached as on SageMaker: through API Gateway's IAM route (test/lab/lab-gateway.ts: every request's SigV4
+ * signature verified from AWS's documented algorithm, then the route's path and header mapping), and moto's server
+ * standing in for CloudFormation, IAM, S3, ECR and SageMaker. A renamed SDK class, a wrong argument or a
  * hyperparameter the training script does not take fails here.
  *
  * What moto does not do, test/e2e/clients/lab_aws_standin.py does: it runs each training job the notebook submits as
  * SageMaker would (the SDK's own job driver, sm_train.sh, from the request's container entry point, with the channels,
- * hyperparameters and environment of the request, in a private /opt/ml), and answers each endpoint invocation with the
+ * hyperparameters and environment of the request, in a private /opt/ml, with a fresh Python whose pip installs the
+ * job's requirements offline, the SigV4 provider from the code channel among them), and answers each endpoint invocation with the
  * predictions of the model the endpoint was created with. Not run: the SageMaker scikit-learn image itself (the lab's
  * environment plays the image), the serving image's scoring server (MLflow's scoring code in this process plays it),
  * CloudWatch logs and metrics, IAM enforcement.
@@ -18,10 +22,13 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
+import { startGatewayStandIn, type GatewayStandIn } from '../lab/lab-gateway';
+import { installSigV4Provider } from '../lab/lab-tools';
 import { ensureLabPythonEnv, REPO_ROOT, type PythonEnv } from '../support/python-env';
 import { STANDIN_REGION } from './support/aws-standin';
 import { http } from './support/http';
 import { startStack, type E2eStack } from './support/stack';
+import { LOOPBACK_ACCOUNT } from './support/task-definition';
 
 const LAB_DIR = join(REPO_ROOT, 'lab');
 const CLIENTS = join(REPO_ROOT, 'test', 'e2e', 'clients');
@@ -35,13 +42,18 @@ interface Report {
   code_cells: number[];
   skipped_magics: string[];
   error: { cell: number; type: string; message: string; traceback: string } | null;
-  training_jobs: Array<{ name: string; request: any; exit_code: number; failure: string; log: string; model_files: string[]; model_artifact?: string }>;
+  training_jobs: Array<{ name: string; request: any; exit_code: number; failure: string; log: string; model_files: string[]; model_artifact?: string; model_requirements?: string[] }>;
   invocations: Array<{ endpoint: string; request: any; response: any }>;
   aws_calls: string[];
   values: Record<string, any>;
 }
 
+/** The notebook instance's role (sagemaker=notebook), as the IAM route reports a session of it. */
+const NOTEBOOK_SESSION_ARN = `arn:aws:sts::${LOOPBACK_ACCOUNT}:assumed-role/mlflow-lab-notebook-${STANDIN_REGION}/SageMaker`;
+
 let stack: E2eStack;
+let gateway: GatewayStandIn;
+let provider: string;
 let lab: PythonEnv;
 let seeded: Seeded;
 let sdkConfig: string;
@@ -75,6 +87,8 @@ function kernelEnv(extra: Record<string, string> = {}): Record<string, string> {
     HOME: stack.workDir,
     PYTHONDONTWRITEBYTECODE: '1',
     PYTHONUNBUFFERED: '1',
+    PYTHONPATH: provider,
+    AWS_EC2_METADATA_DISABLED: 'true',
     AWS_ENDPOINT_URL: aws.AWS_ENDPOINT_URL,
     MLFLOW_S3_ENDPOINT_URL: aws.MLFLOW_S3_ENDPOINT_URL,
     AWS_ACCESS_KEY_ID: aws.AWS_ACCESS_KEY_ID,
@@ -116,21 +130,26 @@ async function sagemakerResources() {
 const NOTHING_BILLING = { endpoints: [], endpointConfigs: [], models: [] };
 
 before(async () => {
-  stack = await startStack();
+  stack = await startStack({ settings: { sagemaker: 'notebook' } });
   lab = ensureLabPythonEnv();
+  provider = installSigV4Provider(lab.python, stack.workDir);
+  // moto's credentials are the role's: the IAM route knows them as a session of the notebook instance's role.
+  const credentials = stack.aws.clientEnv();
+  gateway = await startGatewayStandIn(stack, { [credentials.AWS_ACCESS_KEY_ID]: { secret: credentials.AWS_SECRET_ACCESS_KEY, arn: NOTEBOOK_SESSION_ARN } });
   await stack.aws.startRecording();
   const out = mkdtempSync(join(stack.workDir, 'lab-standin-'));
   sdkConfig = join(out, 'sagemaker-config.yaml');
   writeFileSync(sdkConfig, 'SchemaVersion: "1.0"\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n');
   const seed = await spawnCollect(lab.python, [
     join(CLIENTS, 'lab_aws_standin.py'), 'seed', '--settings', join(LAB_DIR, 'lab-settings.json'), '--out', out,
-    '--tracking-uri', stack.proxy!.url, '--bucket', stack.bucket, '--secret-name', stack.secretName,
+    '--tracking-uri', stack.proxy!.url, '--bucket', stack.bucket, '--secret-name', stack.secretName, '--iam-tracking-uri', `${gateway.url}/iam`,
   ], kernelEnv(), 120_000);
   assert.equal(seed.status, 0, `${seed.stdout}\n${seed.stderr}`);
   seeded = JSON.parse(seed.stdout.trim().split('\n').pop()!) as Seeded;
 });
 
 after(async () => {
+  await gateway?.service.stop();
   await stack?.stop();
 });
 
@@ -148,15 +167,28 @@ describe('the lab notebook on the SageMaker Python SDK v3, every cell, against t
   it('runs every code cell without an error, the %pip line being what built its environment', () => {
     assert.equal(report.error, null, report.error ? `cell ${report.error.cell}: ${report.error.type}: ${report.error.message}\n${report.error.traceback}` : '');
     assert.deepEqual(report.cells_run, report.code_cells);
-    assert.deepEqual(report.skipped_magics, ['%pip install --quiet -r requirements.txt']);
+    assert.deepEqual(report.skipped_magics, ['%pip install --quiet -r requirements.txt ./training/mlflow-sigv4']);
   });
 
-  it('the kernel runs the pinned SageMaker SDK v3 and finds MLflow through the stack outputs and the secret, as on SageMaker', async () => {
+  it('the kernel runs the pinned SageMaker SDK v3 and finds MLflow through the stack outputs: the IAM route, no secret, as on SageMaker', async () => {
     const versions = await spawnCollect(lab.python, ['-c', 'import importlib.metadata as m; print(m.version("sagemaker"), m.version("mlflow"))'], kernelEnv(), 60_000);
     assert.equal(versions.stdout.trim(), `${SAGEMAKER_SDK_VERSION} ${lab.mlflowVersion}`);
     assert.equal(report.values.role, seeded.role_arn, 'get_execution_role() resolved the notebook instance\'s role');
     assert.ok(report.aws_calls.includes('cloudformation:DescribeStacks'), report.aws_calls.join(' '));
-    assert.ok(report.aws_calls.includes('secretsmanager:GetSecretValue'));
+    assert.ok(!report.aws_calls.some((call) => call.startsWith('secretsmanager:')), report.aws_calls.join(' '));
+    assert.equal(report.values.tracking_uri, `${gateway.url}/iam`);
+    // The UI link the notebook prints is the password route's: no browser signs SigV4.
+    assert.equal(report.values.ui_uri, gateway.url);
+  });
+
+  it('every MLflow request of the kernel and of the job came over the IAM route, SigV4 verified, as the notebook role', () => {
+    const verdicts = gateway.verdicts();
+    assert.ok(verdicts.length > 20, `${verdicts.length} requests`);
+    assert.deepEqual(verdicts.filter((v) => v.verdict !== 'verified'), []);
+    assert.deepEqual([...new Set(verdicts.map((v) => v.principal))], [NOTEBOOK_SESSION_ARN]);
+    // The job's requests too: it created the run and registered the version.
+    assert.ok(verdicts.some((v) => v.method === 'POST' && v.target.endsWith('/model-versions/create')), 'the job registered over the IAM route');
+    assert.deepEqual(verdicts.filter((v) => (v.status ?? 0) >= 400 && !(v.status === 404 && /get-by-name|registered-models\/get/.test(v.target))), []);
   });
 
   it('ModelTrainer submits one job: the scikit-learn 1.4-2 image, training/ as source code, the hyperparameters and environment, no secret', () => {
@@ -170,7 +202,10 @@ describe('the lab notebook on the SageMaker Python SDK v3, every cell, against t
     assert.equal(report.values.TRAINING_JOB_NAME, request.TrainingJobName);
     assert.deepEqual(request.ResourceConfig.InstanceType, 'ml.m5.large');
     assert.deepEqual(request.HyperParameters, { 'n-estimators': '200', 'max-depth': '16', 'min-samples-leaf': '3', 'random-state': '42', target: 'MedHouseVal' });
-    assert.deepEqual(Object.keys(request.Environment).sort(), ['AWS_DEFAULT_REGION', 'LAB_MLFLOW_SECRET_NAME', 'LAB_REGISTERED_MODEL_NAME', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_TRACKING_URI']);
+    assert.deepEqual(request.Environment, {
+      MLFLOW_TRACKING_URI: `${gateway.url}/iam`, MLFLOW_TRACKING_AUTH: 'aws-sigv4', AWS_DEFAULT_REGION: STANDIN_REGION,
+      MLFLOW_EXPERIMENT_NAME: report.values.EXPERIMENT_NAME, LAB_REGISTERED_MODEL_NAME: report.values.REGISTERED_MODEL_NAME,
+    });
     assert.doesNotMatch(JSON.stringify(request), new RegExp(stack.password.replace(/[^A-Za-z0-9]/g, '.')), 'the MLflow password is not in the job');
     const channels = request.InputDataConfig.map((c: any) => c.ChannelName).sort();
     assert.deepEqual(channels, ['code', 'sm_drivers', 'test', 'train']);
@@ -187,9 +222,13 @@ describe('the lab notebook on the SageMaker Python SDK v3, every cell, against t
     assert.equal(job.exit_code, 0, job.failure);
     const log = readFileSync(job.log, 'utf8');
     assert.match(log, /Installing requirements/);
+    assert.match(log, /Successfully installed mlflow-sigv4-/, 'the SigV4 provider built from the code channel');
     assert.match(log, /Executing command: .*train\.py --n-estimators 200 --max-depth 16 --min-samples-leaf 3 --random-state 42 --target MedHouseVal/);
     assert.match(log, /test_rmse=\d/);
     assert.ok(job.model_files.includes('mlflow-model/MLmodel'), job.model_files.join(', '));
+    // Exactly the explicit pip_requirements, at the job's versions: nothing MLflow inferred (finding: typing==3.10.0.0).
+    assert.deepEqual(job.model_requirements?.map((line) => line.split('==')[0]), ['mlflow', 'scikit-learn', 'skops', 'numpy', 'scipy', 'pandas']);
+    assert.ok(job.model_requirements?.every((line) => /^[a-z-]+==\d+(\.\d+)+$/.test(line)), job.model_requirements?.join(' '));
     assert.ok(job.model_artifact?.endsWith(`/${job.name}/output/model.tar.gz`));
   });
 

@@ -12,9 +12,9 @@ import {
   LAB_REQUIREMENTS, LAB_SETTINGS_PATH, REPO_ROOT,
   buildLabSettings, pinMlflow, pinRequirement, planLabFiles, renderLabSettings, repositoryPlatformConfig, requirementLine,
 } from '../../scripts/generate-lab-settings';
-import { LabPackagePins, labPackagePins, pinnedRequirements, REQUESTS_AUTH_AWS_SIGV4_VERSION, SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
+import { LabPackagePins, labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
 import { DEFAULT_CONFIG, resolvePlatformConfig } from '../../src/config/platform-config';
-import { onStartScript } from '../../src/constructs/notebook-instance';
+import { LIFECYCLE_SCRIPT_MAX_BASE64, onStartScript } from '../../src/constructs/notebook-instance';
 import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../src/names';
 import { Contract, LAB_DIR, allUnits, contractViolations, inspect, listFiles, resolvePath } from './lab-tools';
 
@@ -90,16 +90,22 @@ describe('every lab pin is the app\'s: the MLflow client at the server version, 
     assert.deepEqual(requirementLines(kernel.path).sort(), pinnedRequirements(pins));
   });
 
-  it('the notebook instance\'s start-up script installs exactly the pins of lab/requirements.txt', () => {
+  it('the notebook instance\'s start-up script installs exactly the pins of lab/requirements.txt, and the SigV4 provider', () => {
     const script = onStartScript({ trackingUri: 'https://x/iam', mlflowVersion: config.mlflowVersion, region: config.region });
     const installs = [...script.matchAll(/-m pip install --quiet ((?:[^ &]+ )*[^ &]+) &&/g)].map((match) => match[1].split(' ').sort());
-    assert.deepEqual(installs, [requirementLines(LAB_REQUIREMENTS[0].path).sort()]);
+    assert.deepEqual(installs, [['"$PROVIDER_DIR"', ...requirementLines(LAB_REQUIREMENTS[0].path)].sort()]);
+  });
+
+  it('the start-up script, with the SigV4 provider\'s source in it, stays within SageMaker\'s 16384 base64 characters', () => {
+    const script = onStartScript({ trackingUri: 'https://0123456789.execute-api.xx-xxxx-1.amazonaws.com.cn/iam', mlflowVersion: config.mlflowVersion, region: config.region });
+    const length = Buffer.from(script).toString('base64').length;
+    assert.ok(length <= LIFECYCLE_SCRIPT_MAX_BASE64, `${length} characters`);
   });
 
   it('the pins follow the configuration (a new server version moves the client pin everywhere)', () => {
     const changed = labPackagePins(resolvePlatformConfig({ mlflowVersion: '9.8.7' }));
-    assert.deepEqual(changed, { mlflow: '9.8.7', sagemaker: SAGEMAKER_SDK_VERSION, 'requests-auth-aws-sigv4': REQUESTS_AUTH_AWS_SIGV4_VERSION } satisfies LabPackagePins);
-    assert.match(onStartScript({ trackingUri: 'https://x/iam', mlflowVersion: '9.8.7', region: 'us-west-2' }), /pip install --quiet mlflow==9\.8\.7 requests-auth-aws-sigv4==\S+ sagemaker==/);
+    assert.deepEqual(changed, { mlflow: '9.8.7', sagemaker: SAGEMAKER_SDK_VERSION } satisfies LabPackagePins);
+    assert.match(onStartScript({ trackingUri: 'https://x/iam', mlflowVersion: '9.8.7', region: 'us-west-2' }), /pip install --quiet mlflow==9\.8\.7 sagemaker==/);
   });
 
   it('pinRequirement rewrites a drifted, ranged or unpinned line of that package and nothing else', () => {

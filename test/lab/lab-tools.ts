@@ -1,6 +1,7 @@
 /** Shared by the test/lab tests: finding the lab's files, running inspect_lab.py, and the drift rules. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { REPO_ROOT } from '../../scripts/generate-lab-settings';
 
@@ -13,7 +14,24 @@ export const INSPECTOR = join(__dirname, 'inspect_lab.py');
  */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 
-const SKIPPED_DIRS = new Set(['.ipynb_checkpoints', '__pycache__', 'data', 'mlruns']);
+const SKIPPED_DIRS = new Set(['.ipynb_checkpoints', '__pycache__', 'data', 'mlruns', 'build']);
+
+/** The lab's SigV4 provider (an MLflow request-auth provider, MLFLOW_TRACKING_AUTH=aws-sigv4), as a source tree. */
+export const SIGV4_PROVIDER_SOURCE = join(LAB_DIR, 'training', 'mlflow-sigv4');
+
+/**
+ * Installs the SigV4 provider from its source with `python`'s pip (no dependencies, no index: MLflow and botocore are
+ * in that environment) into a new folder under `into`, which goes on PYTHONPATH: MLflow then finds its entry point.
+ * What `%pip install ./training/mlflow-sigv4` does in the kernel, without changing the shared environment.
+ */
+export function installSigV4Provider(python: string, into: string = tmpdir()): string {
+  const target = join(mkdtempSync(join(into, 'sigv4-provider-')), 'site');
+  const result = spawnSync(python, ['-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation', '--no-index', '--target', target, SIGV4_PROVIDER_SOURCE], {
+    encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: into, PIP_DISABLE_PIP_VERSION_CHECK: '1' },
+  });
+  if (result.status !== 0) throw new Error(`installing ${SIGV4_PROVIDER_SOURCE}: ${result.stdout}\n${result.stderr}`);
+  return target;
+}
 
 /** Files under `dir` whose names end with one of `extensions`, relative to the repository, sorted. */
 export function listFiles(dir: string, extensions: string[]): string[] {

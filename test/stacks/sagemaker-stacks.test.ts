@@ -9,9 +9,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { HOME_EFS_METADATA_KEY as CLI_HOME_EFS_METADATA_KEY } from '../../src/cli/studio-cleanup';
-import { REQUESTS_AUTH_AWS_SIGV4_VERSION, SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
+import { SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
 import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/config/platform-config';
-import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM, notebookInstanceName, onStartScript } from '../../src/constructs/notebook-instance';
+import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM, notebookInstanceName, onStartScript, SIGV4_PROVIDER_FILES, SIGV4_PROVIDER_SOURCE } from '../../src/constructs/notebook-instance';
 import { HOME_EFS_METADATA_KEY, StudioUser } from '../../src/constructs/studio-user';
 import { EXPORT_NAMES, STACK_NAMES } from '../../src/names';
 import { taskContract } from '../e2e/support/task-definition';
@@ -244,14 +244,15 @@ describe('SageMakerNotebookInstanceStack', () => {
     const [[, config]] = resourcesOfType(notebook, 'AWS::SageMaker::NotebookInstanceLifecycleConfig');
     const script = JSON.stringify(config.Properties.OnStart[0].Content['Fn::Base64']);
     assert.match(script, /MLFLOW_TRACKING_URI=https:\/\//);
-    assert.match(script, /HttpGatewayStack:ExportsOutputRefGatewayApi[0-9A-F]+"\},".execute-api.us-west-2.",\{"Ref":"AWS::URLSuffix"\},"\/iam\\nexport MLFLOW_TRACKING_AWS_SIGV4=true\\n/);
+    assert.match(script, /HttpGatewayStack:ExportsOutputRefGatewayApi[0-9A-F]+"\},".execute-api.us-west-2.",\{"Ref":"AWS::URLSuffix"\},"\/iam\\nexport MLFLOW_TRACKING_AUTH=aws-sigv4\\n/);
     assert.doesNotMatch(script, /MLFLOW_CREDENTIALS_SECRET_NAME|mlflow-server-credentials/);
-    assert.ok(script.includes(`requests-auth-aws-sigv4==${REQUESTS_AUTH_AWS_SIGV4_VERSION}`), script);
     // The client pinned to the server's default release, and the SDK to the lab's; no package without an exact pin.
     assert.ok(script.includes(`mlflow==${DEFAULT_CONFIG.mlflowVersion}`), script);
     assert.ok(script.includes(`sagemaker==${SAGEMAKER_SDK_VERSION}`), script);
     const installs = [...script.matchAll(/pip install --quiet ((?:[^ &]+ )*[^ &]+) &&/g)].map((m) => m[1].split(' '));
     assert.equal(installs.length, 1, script);
+    // The pins, and the lab's SigV4 provider from the source the script writes (not an index).
+    assert.equal(installs[0].pop(), '\\"$PROVIDER_DIR\\"');
     for (const requirement of installs[0]) assert.match(requirement, /^[a-z0-9-]+==\d+(\.\d+)+$/, `unpinned install ${requirement}`);
     assert.doesNotMatch(script, /resolve:secretsmanager|MLFLOW_TRACKING_PASSWORD|get-secret-value/);
   });
@@ -301,18 +302,22 @@ describe('SageMakerNotebookInstanceStack', () => {
       const run = runOnStart({ unit: 'jupyter-server.service' });
       assert.equal(run.result.status, 0, run.result.stderr);
       const dropIn = run.read(path.join(run.root, 'systemd', 'jupyter-server.service.d', 'mlflow.conf'));
-      assert.equal(dropIn, '[Service]\nEnvironment=MLFLOW_TRACKING_URI=https://abc123.execute-api.us-west-2.amazonaws.com/iam\nEnvironment=MLFLOW_TRACKING_AWS_SIGV4=true\nEnvironment=AWS_DEFAULT_REGION=us-west-2\n');
+      assert.equal(dropIn, '[Service]\nEnvironment=MLFLOW_TRACKING_URI=https://abc123.execute-api.us-west-2.amazonaws.com/iam\nEnvironment=MLFLOW_TRACKING_AUTH=aws-sigv4\nEnvironment=AWS_DEFAULT_REGION=us-west-2\n');
       assert.match(run.calls, /^systemctl daemon-reload$/m);
       assert.match(run.calls, /^systemctl restart jupyter-server\.service --no-block$/m);
       const startup = run.read(path.join(run.home, '.ipython', 'profile_default', 'startup', '00-mlflow.py'))!;
-      const python = spawnSync('python3', ['-c', `${startup}\nimport os\nprint(os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_TRACKING_AWS_SIGV4"], os.environ["AWS_DEFAULT_REGION"])`], { encoding: 'utf8', env: {} });
-      assert.equal(python.stdout.trim(), 'https://abc123.execute-api.us-west-2.amazonaws.com/iam true us-west-2', python.stderr);
+      const python = spawnSync('python3', ['-c', `${startup}\nimport os\nprint(os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_TRACKING_AUTH"], os.environ["AWS_DEFAULT_REGION"])`], { encoding: 'utf8', env: {} });
+      assert.equal(python.stdout.trim(), 'https://abc123.execute-api.us-west-2.amazonaws.com/iam aws-sigv4 us-west-2', python.stderr);
       assert.match(run.read(path.join(run.root, 'profile.d', 'mlflow.sh'))!, /^export MLFLOW_TRACKING_URI=https:\/\/abc123/m);
       assert.match(run.calls, new RegExp(`^chown -R ec2-user:ec2-user ${run.home}/\\.ipython$`, 'm'));
       // Exactly the lab's pins (src/config/lab-packages.ts), nothing unpinned, and a line in the log once done.
-      const pins = `mlflow==3\\.17\\.2 requests-auth-aws-sigv4==${REQUESTS_AUTH_AWS_SIGV4_VERSION.replace(/\./g, '\\.')} sagemaker==${SAGEMAKER_SDK_VERSION.replace(/\./g, '\\.')}`;
+      const pins = `mlflow==3\\.17\\.2 sagemaker==${SAGEMAKER_SDK_VERSION.replace(/\./g, '\\.')} ${run.home}/\\.mlflow-sigv4`;
       assert.match(run.calls, new RegExp(`anaconda3/envs/python3/bin/python -m pip install --quiet ${pins}$`, 'm'));
       assert.match(run.read(path.join(run.home, 'mlflow-client-install.log')) ?? '', new RegExp(`^installed: ${pins}$`, 'm'));
+      // The provider's source, written by the script, is the repository's (lab/training/mlflow-sigv4).
+      for (const file of SIGV4_PROVIDER_FILES) {
+        assert.equal(run.read(path.join(run.home, '.mlflow-sigv4', file)), fs.readFileSync(path.join(SIGV4_PROVIDER_SOURCE, file), 'utf8'), file);
+      }
     });
 
     test('another Jupyter unit name is found, not assumed', () => {
@@ -326,7 +331,7 @@ describe('SageMakerNotebookInstanceStack', () => {
       const run = runOnStart({ condaEnv: false });
       assert.equal(run.result.status, 0, run.result.stderr);
       assert.match(run.result.stderr, /mlflow: no Jupyter systemd unit/);
-      assert.match(run.result.stderr, /mlflow: no conda environment at .*anaconda3\/envs\/python3; install the lab's packages in a notebook: %pip install mlflow==3\.17\.2 requests-auth-aws-sigv4==\S+ sagemaker==/);
+      assert.match(run.result.stderr, /mlflow: no conda environment at .*anaconda3\/envs\/python3; install the lab's packages in a notebook: %pip install mlflow==3\.17\.2 sagemaker==\S+ \S+\/\.mlflow-sigv4$/m);
       assert.doesNotMatch(run.calls, /restart/);
       assert.ok(run.read(path.join(run.home, '.ipython', 'profile_default', 'startup', '00-mlflow.py')));
     });

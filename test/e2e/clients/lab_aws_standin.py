@@ -85,13 +85,16 @@ def put_image(ecr: Any, repository: str, tag: str) -> None:
     ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
 
 
-def seed(settings_path: Path, out: Path, tracking_uri: str, bucket: str, secret_name: str) -> dict[str, Any]:
+def seed(settings_path: Path, out: Path, tracking_uri: str, bucket: str, secret_name: str, iam_tracking_uri: str | None = None) -> dict[str, Any]:
     settings = json.loads(settings_path.read_text())
     region = os.environ["AWS_DEFAULT_REGION"]
     session = boto3.Session(region_name=region)
     stacks, outputs = settings["stacks"], settings["outputs"]
     cloudformation = session.client("cloudformation")
-    create_stack(cloudformation, stacks["gateway"], {outputs["gateway"]["trackingUri"]: tracking_uri, outputs["gateway"]["apiId"]: "abc123"})
+    gateway_outputs = {outputs["gateway"]["trackingUri"]: tracking_uri, outputs["gateway"]["apiId"]: "abc123"}
+    if iam_tracking_uri:
+        gateway_outputs[outputs["gateway"]["iamTrackingUri"]] = iam_tracking_uri
+    create_stack(cloudformation, stacks["gateway"], gateway_outputs)
     create_stack(cloudformation, stacks["mlflow"], {
         outputs["mlflow"]["artifactBucketName"]: bucket,
         outputs["mlflow"]["artifactBucketArn"]: f"arn:aws:s3:::{bucket}",
@@ -161,9 +164,11 @@ class TrainingJobStandIn:
     channels and resources written to /opt/ml/input/config, the job's environment set with TRAINING_JOB_NAME and
     TRAINING_JOB_ARN, and the request's container entry point and arguments run (for ``ModelTrainer`` with source code:
     the SDK's own sm_train.sh, which installs the requirements and runs the entry script with the hyperparameters).
-    /opt/ml is a private mount of a temporary folder, seen only by the job. The image's Python is the lab's
-    environment: the job's requirements (mlflow at the server's version) are already satisfied there. Finally
-    /opt/ml/model goes to S3 as model.tar.gz, as SageMaker uploads it.
+    /opt/ml is a private mount of a temporary folder, seen only by the job. The image's Python is a fresh venv per
+    job that sees the lab's environment's packages (a .pth file): the job's driver pip-installs the job's
+    requirements into it, offline (no index, no build isolation): mlflow at the server's version is already
+    satisfied, and the lab's SigV4 provider (./mlflow-sigv4) is built from the code channel, as in the image.
+    Finally /opt/ml/model goes to S3 as model.tar.gz, as SageMaker uploads it.
     """
 
     def __init__(self, python_bin: str, log_dir: Path):
@@ -171,6 +176,19 @@ class TrainingJobStandIn:
         self.log_dir = log_dir
         self.seen: set[str] = {request["TrainingJobName"] for request in sagemaker_calls("CreateTrainingJob")}
         self.runs: list[dict[str, Any]] = []
+
+    def image_python(self, where: Path) -> str:
+        """A venv for one job whose base packages are the lab environment's; returns its bin folder."""
+        lab_python = Path(self.python_bin) / "python3"
+        base, site = subprocess.run(
+            [str(lab_python), "-c", "import sys, sysconfig; print(sys.base_prefix); print(sysconfig.get_paths()['purelib'])"],
+            check=True, capture_output=True, text=True,
+        ).stdout.split()
+        subprocess.run([str(Path(base) / "bin" / "python3"), "-m", "venv", "--without-pip", str(where)], check=True)
+        purelib = subprocess.run([str(where / "bin" / "python3"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                 check=True, capture_output=True, text=True).stdout.strip()
+        Path(purelib, "lab-environment.pth").write_text(site + "\n")
+        return str(where / "bin")
 
     def run_new_jobs(self) -> list[dict[str, Any]]:
         finished = []
@@ -210,13 +228,18 @@ class TrainingJobStandIn:
                 "instance_groups": [{"instance_group_name": "homogeneousCluster", "instance_type": resources["InstanceType"], "hosts": ["algo-1"]}],
             }))
 
+            image_python = self.image_python(Path(temp) / "image")
             spec = request["AlgorithmSpecification"]
             command = [*(spec.get("ContainerEntrypoint") or []), *(spec.get("ContainerArguments") or [])]
             if not command:
                 raise RuntimeError(f"training job {name}: no ContainerEntrypoint; the stand-in runs only jobs that say what to run")
             environment = {
                 # The image: its Python first on PATH. The account: the stand-in's endpoint and credentials.
-                "PATH": f"{self.python_bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "PATH": f"{image_python}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                # The job's pip, offline: what the lab's environment holds, and local source trees built in place.
+                "PIP_NO_INDEX": "1",
+                "PIP_NO_BUILD_ISOLATION": "0",
+                "PIP_DISABLE_PIP_VERSION_CHECK": "1",
                 "HOME": str(Path(temp)),
                 **{k: v for k, v in os.environ.items() if k.startswith("AWS_") or k == "MLFLOW_S3_ENDPOINT_URL"},
                 **request.get("Environment", {}),
@@ -240,6 +263,9 @@ class TrainingJobStandIn:
                 "log": str(log_path),
                 "model_files": sorted(str(p.relative_to(root / "model")) for p in (root / "model").rglob("*") if p.is_file()),
             }
+            requirements = root / "model" / "mlflow-model" / "requirements.txt"
+            if requirements.exists():
+                result["model_requirements"] = requirements.read_text().split()
             if completed.returncode == 0:
                 archive = Path(temp) / "model.tar.gz"
                 with tarfile.open(archive, "w:gz") as tar:
@@ -309,9 +335,10 @@ def main(argv: list[str]) -> int:
     seeding.add_argument("--tracking-uri", required=True)
     seeding.add_argument("--bucket", required=True)
     seeding.add_argument("--secret-name", required=True)
+    seeding.add_argument("--iam-tracking-uri", help="the IAM route's tracking URI (a stack with a SageMaker role has one)")
     args = parser.parse_args(argv)
     if args.command == "seed":
-        print(json.dumps(seed(args.settings, args.out, args.tracking_uri, args.bucket, args.secret_name)))
+        print(json.dumps(seed(args.settings, args.out, args.tracking_uri, args.bucket, args.secret_name, args.iam_tracking_uri)))
     return 0
 
 

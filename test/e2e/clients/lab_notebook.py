@@ -120,6 +120,8 @@ def main(argv: list[str]) -> int:
     report["invocations"] = endpoint.invocations
     report["aws_calls"] = calls
     report["values"] = {name: jsonable(namespace[name]) for name in REPORTED if name in namespace}
+    if "lab" in namespace:  # the notebook's connection: where MLflow was found, and the link it prints for people
+        report["values"].update(tracking_uri=namespace["lab"].tracking_uri, ui_uri=namespace["lab"].ui_uri)
     args.report.write_text(json.dumps(report, default=str, indent=1))
     print(f"--- report: {args.report}", flush=True)
     return 0
