@@ -187,7 +187,8 @@ def bootstrap():
 
 
 def authenticate():
-    """`authorization_function` of MLflow's auth app: the proxy's IAM user header, else basic auth."""
+    """`authorization_function` of MLflow's auth app: the proxy's IAM user header, else basic auth; then the guards
+    below, for every signed-in caller (the admin included: they keep data consistent, they do not grant)."""
     from flask import request
     from werkzeug.datastructures import Authorization
 
@@ -196,9 +197,125 @@ def authenticate():
     mapped = request.headers.get(USER_HEADER)
     if mapped is not None:
         if mapped in _iam_user_set():
-            return Authorization("basic", {"username": mapped, "password": ""})
-        return make_basic_auth_response()
-    return authenticate_request_basic_auth()
+            authorization = Authorization("basic", {"username": mapped, "password": ""})
+        else:
+            return make_basic_auth_response()
+    else:
+        authorization = authenticate_request_basic_auth()
+    if isinstance(authorization, Authorization):
+        refusal = refused_request()
+        if refusal is not None:
+            return _bad_request(refusal)
+    return authorization
+
+
+# Guards for requests that MLflow's auth app authorizes on one thing while the handler acts on another (docs/security.md).
+# They run in the auth app's before-request hook, on Flask's own parsing of the request (every spelling of a query
+# parameter or JSON key the handler would decode), after authentication and before MLflow's permission checks.
+UPLOAD_ARTIFACT_RULE = re.compile(r"/mlflow/upload-artifact\Z")
+TRACE_RULE = re.compile(r"/mlflow/traces(?:/|\Z)")
+MODEL_VERSION_CREATE_RULE = re.compile(r"/mlflow/model-versions/create\Z")
+# Tags MLflow's server sets and reads back as storage locations (mlflow.utils.mlflow_tags.IMMUTABLE_TAGS but the user
+# tag): MLflow 3.17.2's tag handlers refuse three of them, not mlflow.artifactLocation, and its start and end calls none.
+RESERVED_TRACE_TAGS = frozenset({
+    "mlflow.artifactLocation",
+    "mlflow.trace.spansLocation",
+    "mlflow.trace.archiveLocation",
+    "mlflow.trace.archivalFailure",
+})
+# Model-version sources MLflow itself contains in the run or model they name (runs:/, models:/, mlflow-artifacts:/ and
+# local paths); any other scheme (s3://, ...) is a storage URI that it serves with the server's credentials unchecked.
+CONTAINED_SOURCE_SCHEMES = frozenset({"runs", "models", "mlflow-artifacts", "", "file"})
+
+
+def refused_request():
+    """The reason a request is refused (400), or None. Reads only what the handler of the route would read."""
+    from flask import request
+
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    if UPLOAD_ARTIFACT_RULE.search(rule) and "run_id" in request.args:
+        # Authorized on run_id (validate_can_update_run_artifact) but written to run_uuid (upload_artifact_handler).
+        return "upload-artifact takes the run in run_uuid only; run_id is refused"
+    if request.method in ("POST", "PATCH", "DELETE", "PUT") and TRACE_RULE.search(rule):
+        body = _request_json()
+        key = _reserved_tag_in(body)
+        if key is not None:
+            return f"the trace tag {key} is set by the server only"
+    if request.method == "POST" and MODEL_VERSION_CREATE_RULE.search(rule):
+        body = _request_json()
+        if isinstance(body, dict):
+            return _uncontained_source(body)
+    return None
+
+
+def _request_json():
+    from flask import request
+
+    try:
+        from mlflow.server.handlers import _get_normalized_request_json
+
+        return _get_normalized_request_json(request)
+    except Exception:  # noqa: BLE001: the handler refuses such a body itself
+        return None
+
+
+def _reserved_tag_in(value):
+    """A reserved tag key anywhere in a JSON body: as an object key (tags maps) or as the value of a "key" field
+    (tag lists, set-tag calls)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in RESERVED_TRACE_TAGS:
+                return key
+            if key == "key" and item in RESERVED_TRACE_TAGS:
+                return item
+            found = _reserved_tag_in(item)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = _reserved_tag_in(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _uncontained_source(body):
+    """A storage-URI source (s3://...) must lie inside the artifact root of the run (run_id) or logged model (model_id)
+    the request names, on which MLflow checks the caller's READ permission: otherwise get-artifact of the new version
+    would serve any object the server can read."""
+    import urllib.parse
+
+    source = body.get("source")
+    if not isinstance(source, str) or not source:
+        return None
+    scheme = urllib.parse.urlparse(source).scheme.lower()
+    if scheme in CONTAINED_SOURCE_SCHEMES:
+        return None
+    from mlflow.server.handlers import _get_tracking_store, _is_mlflow_artifact_source, _is_uri_within_root
+
+    if _is_mlflow_artifact_source(source):
+        return None
+    roots = []
+    try:
+        if body.get("run_id"):
+            roots.append(_get_tracking_store().get_run(body["run_id"]).info.artifact_uri)
+        if body.get("model_id"):
+            roots.append(_get_tracking_store().get_logged_model(body["model_id"]).artifact_location)
+    except Exception:  # noqa: BLE001: an unknown run or model contains nothing
+        roots = []
+    if roots and all(_is_uri_within_root(source, root) for root in roots):
+        return None
+    return ("a model version's source must be a runs:/, models:/ or mlflow-artifacts:/ URI, or lie inside the artifact "
+            "location of the run_id or model_id it names")
+
+
+def _bad_request(message):
+    import json
+
+    from flask import Response
+
+    body = json.dumps({"error_code": "INVALID_PARAMETER_VALUE", "message": message})
+    return Response(body, status=400, mimetype="application/json")
 
 
 _IAM_USERS = None

@@ -101,6 +101,15 @@ function handle(req: IncomingMessage, res: ServerResponse, healthy: () => boolea
     });
     return;
   }
+  if (url.pathname === '/unauthorized') {
+    // As MLflow answers a wrong password in users mode.
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Basic realm="mlflow"' });
+      res.end('wrong');
+    });
+    return;
+  }
   // Anything else, /echo included: describe the request as received.
   req.resume();
   req.on('end', () => {
