@@ -31,10 +31,9 @@ PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
 # not create: the creator gets MANAGE). Teams that want everyone to read everything set READ.
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 USER_HEADER = "X-MLflow-Auth-User"
-# Credentials MLflow verified are remembered this long per worker (MLflow's own cache, keyed on an HMAC of the password):
-# without it every authorization check of a request repeats a PBKDF2 hash (tens of milliseconds each). The cost: a
-# deleted user or a changed password keeps working up to this long on the workers that did not handle the change.
-AUTH_CACHE_SECONDS = 30
+# MLflow's own cache of verified credentials stays off (0): it kept a changed password working up to its TTL on the
+# workers that did not handle the change. check_basic_auth below keeps its own, keyed on the stored password hash.
+AUTH_CACHE_SECONDS = 0
 MAX_USERNAME_BYTES = 128
 ARN = re.compile(r"\Aarn:aws(?:-[a-z]+)*:(?:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]+)\Z")
 USERNAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\Z")
@@ -192,21 +191,80 @@ def authenticate():
     from flask import request
     from werkzeug.datastructures import Authorization
 
-    from mlflow.server.auth import authenticate_request_basic_auth, make_basic_auth_response
+    from mlflow.server.auth import make_basic_auth_response
 
+    from flask import g
+
+    # MLflow calls this once per request and again in most permission checks: decide once.
+    decided = getattr(g, "mlflow_on_aws_authorization", None)
+    if decided is not None:
+        return decided
     mapped = request.headers.get(USER_HEADER)
     if mapped is not None:
         if mapped in _iam_user_set():
             authorization = Authorization("basic", {"username": mapped, "password": ""})
         else:
-            return make_basic_auth_response()
+            authorization = make_basic_auth_response()
     else:
-        authorization = authenticate_request_basic_auth()
+        authorization = check_basic_auth()
     if isinstance(authorization, Authorization):
         refusal = refused_request()
         if refusal is not None:
-            return _bad_request(refusal)
+            authorization = _bad_request(refusal)
+    g.mlflow_on_aws_authorization = authorization
     return authorization
+
+
+# Verified credentials, per worker: (user name, the stored password hash, an HMAC of the password) -> monotonic expiry.
+# The stored hash is read from the database for every request (one indexed row), so a changed password, a deleted
+# user or a renamed one takes effect at once on every worker and task; only the scrypt is saved.
+_VERIFIED = None
+_VERIFIED_MAX = 4096
+_VERIFIED_SECONDS = 300
+_VERIFIED_KEY = None
+_DUMMY_HASH = None
+
+
+def check_basic_auth():
+    """Basic auth against MLflow's user store, instead of MLflow's authenticate_request_basic_auth: the user name must
+    equal the stored one byte for byte (the schema's collation would match OUTSIDER, outsîder and "outsider " to
+    outsider); a user name nobody has costs the same password hash as a wrong password (no probing by timing); a
+    password change takes effect at once on every worker (MLflow's own cache kept the old one up to its TTL)."""
+    import collections
+    import time
+
+    from flask import request
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    from mlflow.server.auth import _is_disabled_legacy_admin_login, make_basic_auth_response, store
+    from mlflow.server.auth.db.models import SqlUser
+
+    global _VERIFIED, _VERIFIED_KEY, _DUMMY_HASH
+    authorization = request.authorization
+    if authorization is None or authorization.type != "basic":
+        return make_basic_auth_response()
+    username = authorization.username or ""
+    password = authorization.password or ""
+    if _VERIFIED is None:
+        _VERIFIED = collections.OrderedDict()
+        _VERIFIED_KEY = secrets.token_bytes(32)
+        # The same hash method as MLflow's stored hashes (werkzeug's default), of a password nobody knows.
+        _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(24))
+    with store.ManagedSessionMaker() as session:
+        rows = session.query(SqlUser.username, SqlUser.password_hash).filter(SqlUser.username == username).all()
+    stored = next((row.password_hash for row in rows if row.username == username and row.password_hash), None)
+    key = (username, stored, hmac.new(_VERIFIED_KEY, password.encode(), hashlib.sha256).digest())
+    now = time.monotonic()
+    if stored is not None and _VERIFIED.get(key, 0) > now:
+        return authorization
+    valid = check_password_hash(stored or _DUMMY_HASH, password) and stored is not None
+    if valid and not _is_disabled_legacy_admin_login(username, password):
+        _VERIFIED[key] = now + _VERIFIED_SECONDS
+        _VERIFIED.move_to_end(key)
+        while len(_VERIFIED) > _VERIFIED_MAX:
+            _VERIFIED.popitem(last=False)
+        return authorization
+    return make_basic_auth_response()
 
 
 # Guards for requests that MLflow's auth app authorizes on one thing while the handler acts on another (docs/security.md).

@@ -17,7 +17,7 @@ import {
 import { proxyHealthCheckCommand } from '../../src/constructs/mlflow-startup';
 import { HEALTH_CHECK_PATH } from '../../src/names';
 import { createCryptCounter, type CryptCounter } from './support/crypt-counter';
-import { expectedStreamSha256, startStandInUpstream, type StandInUpstream } from './support/upstream';
+import { expectedStreamSha256, startStandInUpstream, UPSTREAM_ERROR_TEXT, type StandInUpstream } from './support/upstream';
 
 const USER = 'admin';
 /** Every printable ASCII character, colon, quotes, backslash, dollar and spaces included. */
@@ -256,6 +256,24 @@ describe('nginx auth proxy (real nginx, shipped configuration)', () => {
     assert.equal(result.sha256, expectedStreamSha256(bytes));
   });
 
+  it('answers MLflow\'s 500 and 503 with the status and a fixed message, never the error text (finding 10); 4xx pass unchanged', async () => {
+    for (const status of [500, 503]) {
+      const reply = await call(proxy.port, `/status/${status}`, { headers: auth });
+      assert.equal(reply.status, status);
+      const body = reply.body.toString();
+      assert.doesNotMatch(body, /rds\.amazonaws|OperationalError|mlflow-db/, body);
+      const parsed = JSON.parse(body) as { error_code: string; message: string };
+      assert.equal(parsed.error_code, status === 503 ? 'TEMPORARILY_UNAVAILABLE' : 'INTERNAL_ERROR');
+      assert.match(reply.headers['content-type'] as string, /application\/json/);
+      if (status === 503) assert.equal(reply.headers['retry-after'], '5');
+    }
+    for (const status of [400, 403, 404]) {
+      const reply = await call(proxy.port, `/status/${status}`, { headers: auth });
+      assert.equal(reply.status, status);
+      assert.equal(JSON.parse(reply.body.toString()).message, UPSTREAM_ERROR_TEXT);
+    }
+  });
+
   it('answers /elb-status without credentials from MLflow\'s /health', async () => {
     const healthy = await call(proxy.port, '/elb-status');
     assert.equal(healthy.status, 200);
@@ -442,6 +460,22 @@ describe('nginx auth proxy in users mode with the IAM route (real nginx, shipped
       const reply = await call(proxy.port, `/ajax-api/2.0/mlflow/upload-artifact?${query}`, { method: 'POST', headers: { authorization, 'content-type': 'application/octet-stream' }, body: Buffer.from('bytes') });
       assert.notEqual(reply.status, 400, query);
       assert.equal(upstream.received.at(-1)?.url, `/ajax-api/2.0/mlflow/upload-artifact?${query}`);
+    }
+  });
+
+  it('removes an Origin naming the request\'s own host (the UI), passes any other on for MLflow\'s CORS fence (finding 8)', async () => {
+    const authorization = basicAuth('alice', 'any password MLflow will judge');
+    const host = 'abc123defg.execute-api.us-west-2.amazonaws.com';
+    const originSeen = async (origin: string, requestHost = host) => {
+      const reply = await call(proxy.port, '/echo', { method: 'POST', headers: { authorization, host: requestHost, origin, 'content-type': 'text/plain' }, body: Buffer.from('x') });
+      assert.equal(reply.status, 200, reply.body.toString());
+      return seen(reply).headers.origin;
+    };
+    assert.equal(await originSeen(`https://${host}`), undefined);
+    assert.equal(await originSeen(`https://${host.toUpperCase()}`), undefined);
+    assert.equal(await originSeen('http://mlflow.internal:80', 'mlflow.internal:80'), undefined);
+    for (const other of ['https://attacker-api.execute-api.us-west-2.amazonaws.com', `https://${host}.evil.example`, `https://evil.example/${host}`, 'null', `https://x.${host}`]) {
+      assert.equal(await originSeen(other), other);
     }
   });
 

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { Agent } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { basicAuth } from '../containers/support/proxy';
 import { http, type HttpResponse } from './support/http';
@@ -24,13 +25,23 @@ interface Call {
   readonly method?: string;
   readonly base?: string;
   readonly headers?: Record<string, string>;
+  readonly password?: string;
+  readonly agent?: Agent;
 }
 
 function call(path: string, options: Call = {}): Promise<HttpResponse> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.user === 'admin') headers.authorization = stack.authorization();
-  else if (options.user) headers.authorization = basicAuth(options.user, PASSWORDS[options.user]);
-  return http(options.base ?? stack.proxy!.url, path, { method: options.method, headers, body: options.body });
+  else if (options.user) headers.authorization = basicAuth(options.user, options.password ?? PASSWORDS[options.user]);
+  return http(options.base ?? stack.proxy!.url, path, { method: options.method, headers, body: options.body, agent: options.agent });
+}
+
+/** A new connection for every request, so that MLflow's workers take turns as they would for other tasks. */
+const freshConnections = new Agent({ keepAlive: false });
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function ok(response: Promise<HttpResponse>): Promise<any> {
@@ -189,5 +200,63 @@ describe('users mode against the review\'s attacks (real MLflow, MariaDB and pro
     // Other tags of one's own trace are still the owner's to set.
     await ok(call(`/api/3.0/mlflow/traces/${traceId}/tags`, { user: 'outsider', method: 'PATCH', body: { key: 'team', value: 'b' } }));
     assert.equal((await traceTags(traceId)).team, 'b');
+  });
+
+  it('finding 6: a changed password stops working at once on every MLflow worker (CR21)', async () => {
+    const password = randomBytes(18).toString('base64url');
+    await ok(call('/api/2.0/mlflow/users/create', { user: 'admin', body: { username: 'rotating', password } }));
+    const direct = { base: stack.servers[0].url, agent: freshConnections };
+    // Every worker has seen (and so could remember) the password.
+    for (let i = 0; i < 12; i += 1) await ok(call('/api/2.0/mlflow/users/current', { ...direct, user: 'rotating', password }));
+    const changed = randomBytes(18).toString('base64url');
+    await ok(call('/api/2.0/mlflow/users/update-password', { user: 'admin', method: 'PATCH', body: { username: 'rotating', password: changed } }));
+    const old: number[] = [];
+    const current: number[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      old.push((await call('/api/2.0/mlflow/users/current', { ...direct, user: 'rotating', password })).status);
+      current.push((await call('/api/2.0/mlflow/users/current', { ...direct, user: 'rotating', password: changed })).status);
+    }
+    assert.deepEqual(old, Array(12).fill(401), 'the old password');
+    assert.deepEqual(current, Array(12).fill(200), 'the new password');
+  });
+
+  it('finding 7: a user name nobody has costs as long to refuse as a wrong password (CR20)', async () => {
+    const direct = { base: stack.servers[0].url };
+    const existing: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 9; i += 1) {
+      const a = await call('/api/2.0/mlflow/users/current', { ...direct, user: 'owner', password: `wrong-${i}-password` });
+      const b = await call('/api/2.0/mlflow/users/current', { ...direct, user: `nobody-${i}`, password: `wrong-${i}-password` });
+      assert.equal(a.status, 401);
+      assert.equal(b.status, 401);
+      existing.push(a.ms);
+      unknown.push(b.ms);
+    }
+    const ratio = median(existing) / median(unknown);
+    // Without the dummy hash: 157 ms against 10 ms in the review (a ratio of ~15).
+    assert.ok(ratio > 0.4 && ratio < 2.5, `median ${median(existing)} ms for an existing user, ${median(unknown)} ms for an unknown one`);
+  });
+
+  it('finding 8: a state-changing request from another API Gateway\'s origin is refused; the UI\'s own origin passes (CORS1-3)', async () => {
+    const host = 'abc123defg.execute-api.us-west-2.amazonaws.com';
+    const post = (origin: string) => call(`/ajax-api/2.0/mlflow/upload-artifact?run_uuid=${victim.runId}&path=cors.txt`, {
+      user: 'owner', method: 'POST', body: 'x', headers: { host, origin, 'content-type': 'text/plain', 'x-forwarded-proto': 'https' },
+    });
+    for (const origin of ['https://attacker-api.execute-api.us-west-2.amazonaws.com', 'https://evil.example.com', `https://${host}.evil.example.com`]) {
+      const answer = await post(origin);
+      assert.equal(answer.status, 403, `${origin}: ${answer.status} ${answer.body}`);
+    }
+    const same = await post(`https://${host}`);
+    assert.equal(same.status, 200, same.body);
+  });
+
+  it('finding 9: a user name matches only byte for byte (CR8-CR10)', async () => {
+    const direct = { base: stack.servers[0].url };
+    for (const spelling of ['OUTSIDER', 'Outsider', 'outsîder', 'outsider ', 'outsıder']) {
+      const answer = await call('/api/2.0/mlflow/users/current', { ...direct, headers: { authorization: basicAuth(spelling, PASSWORDS.outsider) } });
+      assert.equal(answer.status, 401, `${JSON.stringify(spelling)}: ${answer.status} ${answer.body}`);
+    }
+    const current = await ok(call('/api/2.0/mlflow/users/current', { ...direct, user: 'outsider' }));
+    assert.equal(current.user.username, 'outsider');
   });
 });
