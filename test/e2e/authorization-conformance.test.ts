@@ -153,9 +153,13 @@ describe('authorization conformance of every MLflow route in users mode (real ML
     assert.deepEqual(unexpected, [], 'open to anonymous callers');
   });
 
-  it('docs/authorization.md is the table of this run', () => {
+  it('docs/authorization.md is the table of this run (refusals exactly; past authorization, whatever the answer)', () => {
     const generated = table(results, stack.python.mlflowVersion);
     if (UPDATE) writeFileSync(TABLE, generated);
-    assert.equal(readFileSync(TABLE, 'utf8'), generated, 'run with UPDATE_AUTHORIZATION=1 after reviewing the change');
+    // A loaded machine can turn one answer past authorization into another (a 2xx into a 5xx or a timeout): the
+    // comparison reads every such cell as "past"; the refusals (401, 403) and the classes must be the same.
+    const past = (text: string) => text.replace(/\| (?:[245]xx|no answer[^|]*) (?=\|)/g, '| past ');
+    writeFileSync(join(REPO_ROOT, 'test-output', 'e2e', 'authorization.md'), generated);
+    assert.equal(past(readFileSync(TABLE, 'utf8')), past(generated), 'run with UPDATE_AUTHORIZATION=1 after reviewing the change (this run\'s table: test-output/e2e/authorization.md)');
   });
 });
