@@ -31,10 +31,9 @@ PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
 # not create: the creator gets MANAGE). Teams that want everyone to read everything set READ.
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 USER_HEADER = "X-MLflow-Auth-User"
-# Credentials MLflow verified are remembered this long per worker (MLflow's own cache, keyed on an HMAC of the password):
-# without it every authorization check of a request repeats a PBKDF2 hash (tens of milliseconds each). The cost: a
-# deleted user or a changed password keeps working up to this long on the workers that did not handle the change.
-AUTH_CACHE_SECONDS = 30
+# MLflow's own cache of verified credentials stays off (0): it kept a changed password working up to its TTL on the
+# workers that did not handle the change. check_basic_auth below keeps its own, keyed on the stored password hash.
+AUTH_CACHE_SECONDS = 0
 MAX_USERNAME_BYTES = 128
 ARN = re.compile(r"\Aarn:aws(?:-[a-z]+)*:(?:iam::\d{12}:(?:role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]+)\Z")
 USERNAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\Z")
@@ -187,18 +186,194 @@ def bootstrap():
 
 
 def authenticate():
-    """`authorization_function` of MLflow's auth app: the proxy's IAM user header, else basic auth."""
+    """`authorization_function` of MLflow's auth app: the proxy's IAM user header, else basic auth; then the guards
+    below, for every signed-in caller (the admin included: they keep data consistent, they do not grant)."""
     from flask import request
     from werkzeug.datastructures import Authorization
 
-    from mlflow.server.auth import authenticate_request_basic_auth, make_basic_auth_response
+    from mlflow.server.auth import make_basic_auth_response
 
+    from flask import g
+
+    # MLflow calls this once per request and again in most permission checks: decide once.
+    decided = getattr(g, "mlflow_on_aws_authorization", None)
+    if decided is not None:
+        return decided
     mapped = request.headers.get(USER_HEADER)
     if mapped is not None:
         if mapped in _iam_user_set():
-            return Authorization("basic", {"username": mapped, "password": ""})
+            authorization = Authorization("basic", {"username": mapped, "password": ""})
+        else:
+            authorization = make_basic_auth_response()
+    else:
+        authorization = check_basic_auth()
+    if isinstance(authorization, Authorization):
+        refusal = refused_request()
+        if refusal is not None:
+            authorization = _bad_request(refusal)
+    g.mlflow_on_aws_authorization = authorization
+    return authorization
+
+
+# Verified credentials, per worker: (user name, the stored password hash, an HMAC of the password) -> monotonic expiry.
+# The stored hash is read from the database for every request (one indexed row), so a changed password, a deleted
+# user or a renamed one takes effect at once on every worker and task; only the scrypt is saved.
+_VERIFIED = None
+_VERIFIED_MAX = 4096
+_VERIFIED_SECONDS = 300
+_VERIFIED_KEY = None
+_DUMMY_HASH = None
+
+
+def check_basic_auth():
+    """Basic auth against MLflow's user store, instead of MLflow's authenticate_request_basic_auth: the user name must
+    equal the stored one byte for byte (the schema's collation would match OUTSIDER, outsîder and "outsider " to
+    outsider); a user name nobody has costs the same password hash as a wrong password (no probing by timing); a
+    password change takes effect at once on every worker (MLflow's own cache kept the old one up to its TTL)."""
+    import collections
+    import time
+
+    from flask import request
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    from mlflow.server.auth import _is_disabled_legacy_admin_login, make_basic_auth_response, store
+    from mlflow.server.auth.db.models import SqlUser
+
+    global _VERIFIED, _VERIFIED_KEY, _DUMMY_HASH
+    authorization = request.authorization
+    if authorization is None or authorization.type != "basic":
         return make_basic_auth_response()
-    return authenticate_request_basic_auth()
+    username = authorization.username or ""
+    password = authorization.password or ""
+    if _VERIFIED is None:
+        _VERIFIED = collections.OrderedDict()
+        _VERIFIED_KEY = secrets.token_bytes(32)
+        # The same hash method as MLflow's stored hashes (werkzeug's default), of a password nobody knows.
+        _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(24))
+    with store.ManagedSessionMaker() as session:
+        rows = session.query(SqlUser.username, SqlUser.password_hash).filter(SqlUser.username == username).all()
+    stored = next((row.password_hash for row in rows if row.username == username and row.password_hash), None)
+    key = (username, stored, hmac.new(_VERIFIED_KEY, password.encode(), hashlib.sha256).digest())
+    now = time.monotonic()
+    if stored is not None and _VERIFIED.get(key, 0) > now:
+        return authorization
+    valid = check_password_hash(stored or _DUMMY_HASH, password) and stored is not None
+    if valid and not _is_disabled_legacy_admin_login(username, password):
+        _VERIFIED[key] = now + _VERIFIED_SECONDS
+        _VERIFIED.move_to_end(key)
+        while len(_VERIFIED) > _VERIFIED_MAX:
+            _VERIFIED.popitem(last=False)
+        return authorization
+    return make_basic_auth_response()
+
+
+# Guards for requests that MLflow's auth app authorizes on one thing while the handler acts on another (docs/security.md).
+# They run in the auth app's before-request hook, on Flask's own parsing of the request (every spelling of a query
+# parameter or JSON key the handler would decode), after authentication and before MLflow's permission checks.
+UPLOAD_ARTIFACT_RULE = re.compile(r"/mlflow/upload-artifact\Z")
+TRACE_RULE = re.compile(r"/mlflow/traces(?:/|\Z)")
+MODEL_VERSION_CREATE_RULE = re.compile(r"/mlflow/model-versions/create\Z")
+# Tags MLflow's server sets and reads back as storage locations (mlflow.utils.mlflow_tags.IMMUTABLE_TAGS but the user
+# tag): MLflow 3.17.2's tag handlers refuse three of them, not mlflow.artifactLocation, and its start and end calls none.
+RESERVED_TRACE_TAGS = frozenset({
+    "mlflow.artifactLocation",
+    "mlflow.trace.spansLocation",
+    "mlflow.trace.archiveLocation",
+    "mlflow.trace.archivalFailure",
+})
+# Model-version sources MLflow itself contains in the run or model they name (runs:/, models:/, mlflow-artifacts:/ and
+# local paths); any other scheme (s3://, ...) is a storage URI that it serves with the server's credentials unchecked.
+CONTAINED_SOURCE_SCHEMES = frozenset({"runs", "models", "mlflow-artifacts", "", "file"})
+
+
+def refused_request():
+    """The reason a request is refused (400), or None. Reads only what the handler of the route would read."""
+    from flask import request
+
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    if UPLOAD_ARTIFACT_RULE.search(rule) and "run_id" in request.args:
+        # Authorized on run_id (validate_can_update_run_artifact) but written to run_uuid (upload_artifact_handler).
+        return "upload-artifact takes the run in run_uuid only; run_id is refused"
+    if request.method in ("POST", "PATCH", "DELETE", "PUT") and TRACE_RULE.search(rule):
+        body = _request_json()
+        key = _reserved_tag_in(body)
+        if key is not None:
+            return f"the trace tag {key} is set by the server only"
+    if request.method == "POST" and MODEL_VERSION_CREATE_RULE.search(rule):
+        body = _request_json()
+        if isinstance(body, dict):
+            return _uncontained_source(body)
+    return None
+
+
+def _request_json():
+    from flask import request
+
+    try:
+        from mlflow.server.handlers import _get_normalized_request_json
+
+        return _get_normalized_request_json(request)
+    except Exception:  # noqa: BLE001: the handler refuses such a body itself
+        return None
+
+
+def _reserved_tag_in(value):
+    """A reserved tag key anywhere in a JSON body: as an object key (tags maps) or as the value of a "key" field
+    (tag lists, set-tag calls)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in RESERVED_TRACE_TAGS:
+                return key
+            if key == "key" and item in RESERVED_TRACE_TAGS:
+                return item
+            found = _reserved_tag_in(item)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = _reserved_tag_in(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _uncontained_source(body):
+    """A storage-URI source (s3://...) must lie inside the artifact root of the run (run_id) or logged model (model_id)
+    the request names, on which MLflow checks the caller's READ permission: otherwise get-artifact of the new version
+    would serve any object the server can read."""
+    import urllib.parse
+
+    source = body.get("source")
+    if not isinstance(source, str) or not source:
+        return None
+    scheme = urllib.parse.urlparse(source).scheme.lower()
+    if scheme in CONTAINED_SOURCE_SCHEMES:
+        return None
+    from mlflow.server.handlers import _get_tracking_store, _is_mlflow_artifact_source, _is_uri_within_root
+
+    if _is_mlflow_artifact_source(source):
+        return None
+    roots = []
+    try:
+        if body.get("run_id"):
+            roots.append(_get_tracking_store().get_run(body["run_id"]).info.artifact_uri)
+        if body.get("model_id"):
+            roots.append(_get_tracking_store().get_logged_model(body["model_id"]).artifact_location)
+    except Exception:  # noqa: BLE001: an unknown run or model contains nothing
+        roots = []
+    if roots and all(_is_uri_within_root(source, root) for root in roots):
+        return None
+    return ("a model version's source must be a runs:/, models:/ or mlflow-artifacts:/ URI, or lie inside the artifact "
+            "location of the run_id or model_id it names")
+
+
+def _bad_request(message):
+    import json
+
+    from flask import Response
+
+    body = json.dumps({"error_code": "INVALID_PARAMETER_VALUE", "message": message})
+    return Response(body, status=400, mimetype="application/json")
 
 
 _IAM_USERS = None

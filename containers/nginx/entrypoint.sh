@@ -51,6 +51,19 @@ case "$MLFLOW_AUTH" in
 esac
 export MLFLOW_AUTH
 
+# Attempt limits (nginx.conf.template), sized to what a failed attempt costs. Shared mode: one SHA-512-crypt in the
+# proxy (~2 ms of CPU). Users mode: one scrypt in MLflow (werkzeug's scrypt:32768:8:1, ~140 ms of CPU), seventy times
+# more, so about a fifth of the rate: at most ~2 checks a second overall, about a quarter of a vCPU.
+if [ "$MLFLOW_AUTH" = users ]; then
+  NGINX_CLIENT_ATTEMPT_RATE=30r/m NGINX_CLIENT_ATTEMPT_BURST=4 NGINX_CLIENT_ATTEMPT_DELAY=2
+  NGINX_OVERALL_ATTEMPT_RATE=2r/s NGINX_OVERALL_ATTEMPT_BURST=6 NGINX_OVERALL_ATTEMPT_DELAY=3
+else
+  NGINX_CLIENT_ATTEMPT_RATE=2r/s NGINX_CLIENT_ATTEMPT_BURST=10 NGINX_CLIENT_ATTEMPT_DELAY=5
+  NGINX_OVERALL_ATTEMPT_RATE=10r/s NGINX_OVERALL_ATTEMPT_BURST=20 NGINX_OVERALL_ATTEMPT_DELAY=10
+fi
+export NGINX_CLIENT_ATTEMPT_RATE NGINX_CLIENT_ATTEMPT_BURST NGINX_CLIENT_ATTEMPT_DELAY
+export NGINX_OVERALL_ATTEMPT_RATE NGINX_OVERALL_ATTEMPT_BURST NGINX_OVERALL_ATTEMPT_DELAY
+
 # Shared mode: the one account the proxy checks. Users mode: MLflow checks passwords, the proxy keeps none (its
 # credentials file stays empty) and ignores these two.
 if [ "$MLFLOW_AUTH" = shared ]; then
@@ -145,7 +158,7 @@ fi
 unset MLFLOW_GATEWAY_TOKEN
 
 # shellcheck disable=SC2016 # the single quotes are intended: envsubst gets the variable names.
-envsubst '${NGINX_LISTEN_PORT} ${MLFLOW_UPSTREAM} ${NGINX_RUN_DIR} ${NGINX_WORKER_USER} ${NGINX_WORKER_GROUP} ${NGINX_PERL_LIB} ${MLFLOW_AUTH}' \
+envsubst '${NGINX_LISTEN_PORT} ${MLFLOW_UPSTREAM} ${NGINX_RUN_DIR} ${NGINX_WORKER_USER} ${NGINX_WORKER_GROUP} ${NGINX_PERL_LIB} ${MLFLOW_AUTH} ${NGINX_CLIENT_ATTEMPT_RATE} ${NGINX_CLIENT_ATTEMPT_BURST} ${NGINX_CLIENT_ATTEMPT_DELAY} ${NGINX_OVERALL_ATTEMPT_RATE} ${NGINX_OVERALL_ATTEMPT_BURST} ${NGINX_OVERALL_ATTEMPT_DELAY}' \
   < "$NGINX_TEMPLATE" > "$NGINX_RUN_DIR/nginx.conf"
 
 # The password is only needed in hashed form from here on.

@@ -65,7 +65,12 @@ export const PAUSED_RETRY_AFTER_SECONDS = 30;
 export interface GatewayClientHosts {
   /** Host headers (patterns) of the API's endpoints. */
   readonly hosts: string[];
-  /** Browser origins (patterns) of the UI served through the API. */
+  /**
+   * Browser origins MLflow lets make cross-origin requests: the custom domain's, if any. Never a pattern such as
+   * `https://*.execute-api.REGION.amazonaws.com`, which admits every other API in the region. A page of the UI served
+   * by the endpoint itself is not cross-origin: the proxy removes an `Origin` that equals the request's own scheme and
+   * host before MLflow sees it (containers/nginx/nginx.conf.template).
+   */
   readonly origins: string[];
 }
 
@@ -87,7 +92,6 @@ export class HttpGateway extends Construct {
     }
     if (!customDomain?.disableExecuteApiEndpoint) {
       hosts.push(`*.execute-api.${region}.amazonaws.com`);
-      origins.push(`https://*.execute-api.${region}.amazonaws.com`);
     }
     return { hosts, origins };
   }

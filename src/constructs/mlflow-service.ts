@@ -107,7 +107,10 @@ export interface MlflowServiceProps {
    * `hostPatterns`), as patterns where the names are not known before deployment.
    */
   readonly allowedHosts: string[];
-  /** Origins allowed to make cross-origin browser requests to MLflow (the UI served through the public endpoint). */
+  /**
+   * Origins allowed to make cross-origin browser requests to MLflow: exact origins of the deployment's own (see
+   * `GatewayClientHosts.origins`); the UI served through the endpoint itself is same-origin.
+   */
   readonly corsAllowedOrigins: string[];
   /**
    * `shared`: the proxy checks the one account of `mlflowCredentials`; `users`: MLflow's authentication app checks

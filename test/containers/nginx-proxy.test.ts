@@ -17,7 +17,7 @@ import {
 import { proxyHealthCheckCommand } from '../../src/constructs/mlflow-startup';
 import { HEALTH_CHECK_PATH } from '../../src/names';
 import { createCryptCounter, type CryptCounter } from './support/crypt-counter';
-import { expectedStreamSha256, startStandInUpstream, type StandInUpstream } from './support/upstream';
+import { expectedStreamSha256, startStandInUpstream, UPSTREAM_ERROR_TEXT, type StandInUpstream } from './support/upstream';
 
 const USER = 'admin';
 /** Every printable ASCII character, colon, quotes, backslash, dollar and spaces included. */
@@ -256,6 +256,24 @@ describe('nginx auth proxy (real nginx, shipped configuration)', () => {
     assert.equal(result.sha256, expectedStreamSha256(bytes));
   });
 
+  it('answers MLflow\'s 500 and 503 with the status and a fixed message, never the error text (finding 10); 4xx pass unchanged', async () => {
+    for (const status of [500, 503]) {
+      const reply = await call(proxy.port, `/status/${status}`, { headers: auth });
+      assert.equal(reply.status, status);
+      const body = reply.body.toString();
+      assert.doesNotMatch(body, /rds\.amazonaws|OperationalError|mlflow-db/, body);
+      const parsed = JSON.parse(body) as { error_code: string; message: string };
+      assert.equal(parsed.error_code, status === 503 ? 'TEMPORARILY_UNAVAILABLE' : 'INTERNAL_ERROR');
+      assert.match(reply.headers['content-type'] as string, /application\/json/);
+      if (status === 503) assert.equal(reply.headers['retry-after'], '5');
+    }
+    for (const status of [400, 403, 404]) {
+      const reply = await call(proxy.port, `/status/${status}`, { headers: auth });
+      assert.equal(reply.status, status);
+      assert.equal(JSON.parse(reply.body.toString()).message, UPSTREAM_ERROR_TEXT);
+    }
+  });
+
   it('answers /elb-status without credentials from MLflow\'s /health', async () => {
     const healthy = await call(proxy.port, '/elb-status');
     assert.equal(healthy.status, 200);
@@ -419,6 +437,48 @@ describe('nginx auth proxy in users mode with the IAM route (real nginx, shipped
     assert.ok(!headers['x-mlflow-gateway-token'] && !headers['x-mlflow-iam-principal'], JSON.stringify(headers));
   });
 
+  it('refuses upload-artifact naming run_id in any spelling Flask decodes, before MLflow; run_uuid alone passes (finding 1)', async () => {
+    const authorization = basicAuth('alice', 'any password MLflow will judge');
+    const own = 'a'.repeat(32);
+    const victim = 'b'.repeat(32);
+    for (const query of [
+      `run_id=${own}&run_uuid=${victim}&path=model/MLmodel.json`,
+      `run_uuid=${victim}&run_id=${own}&path=x`,
+      `run%5Fid=${own}&run_uuid=${victim}&path=x`,
+      `run%5fid=${own}&run_uuid=${victim}&path=x`,
+      `%72%75%6E%5F%69%64=${own}&run_uuid=${victim}&path=x`,
+      `path=x&run_uuid=${victim}&run_id`,
+    ]) {
+      for (const path of ['/ajax-api/2.0/mlflow/upload-artifact', '//ajax-api/2.0/mlflow/upload%2Dartifact', '/ajax-api/2.0/mlflow/./upload-artifact']) {
+        const before = upstream.received.length;
+        const reply = await call(proxy.port, `${path}?${query}`, { method: 'POST', headers: { authorization, 'content-type': 'application/octet-stream' }, body: Buffer.from('attacker bytes') });
+        assert.equal(reply.status, 400, `${path}?${query}`);
+        assert.equal(upstream.received.length, before, `${path}?${query} reached MLflow`);
+      }
+    }
+    for (const query of [`run_uuid=${victim}&path=x`, `run_uuid=${victim}&run_idx=1&path=x`, `run_uuid=${victim}&path=run_id`]) {
+      const reply = await call(proxy.port, `/ajax-api/2.0/mlflow/upload-artifact?${query}`, { method: 'POST', headers: { authorization, 'content-type': 'application/octet-stream' }, body: Buffer.from('bytes') });
+      assert.notEqual(reply.status, 400, query);
+      assert.equal(upstream.received.at(-1)?.url, `/ajax-api/2.0/mlflow/upload-artifact?${query}`);
+    }
+  });
+
+  it('removes an Origin naming the request\'s own host (the UI), passes any other on for MLflow\'s CORS fence (finding 8)', async () => {
+    const authorization = basicAuth('alice', 'any password MLflow will judge');
+    const host = 'abc123defg.execute-api.us-west-2.amazonaws.com';
+    const originSeen = async (origin: string, requestHost = host) => {
+      const reply = await call(proxy.port, '/echo', { method: 'POST', headers: { authorization, host: requestHost, origin, 'content-type': 'text/plain' }, body: Buffer.from('x') });
+      assert.equal(reply.status, 200, reply.body.toString());
+      return seen(reply).headers.origin;
+    };
+    assert.equal(await originSeen(`https://${host}`), undefined);
+    assert.equal(await originSeen(`https://${host.toUpperCase()}`), undefined);
+    assert.equal(await originSeen('http://mlflow.internal:80', 'mlflow.internal:80'), undefined);
+    for (const other of ['https://attacker-api.execute-api.us-west-2.amazonaws.com', `https://${host}.evil.example`, `https://evil.example/${host}`, 'null', `https://x.${host}`]) {
+      assert.equal(await originSeen(other), other);
+    }
+  });
+
   it('refuses a wrong token or an unlisted principal with 401, whatever else the request carries', async () => {
     for (const headers of [
       { 'x-mlflow-gateway-token': `${TOKEN.slice(0, -1)}x`, 'x-mlflow-iam-principal': ROLE_SESSION },
@@ -492,6 +552,49 @@ describe('nginx auth proxy attempt limits (real nginx, shipped configuration)', 
   });
 });
 
+describe('nginx auth proxy attempt limits in users mode, sized to MLflow\'s scrypt (real nginx, shipped configuration)', () => {
+  let upstream: StandInUpstream;
+  let proxy: RunningProxy;
+
+  before(async () => {
+    requireProgram('nginx', "Debian package 'nginx'");
+    upstream = await startStandInUpstream();
+    proxy = await startProxy({ upstreamPort: upstream.port, username: 'ignored', password: 'ignored', env: { MLFLOW_AUTH: 'users' } });
+  });
+
+  after(async () => {
+    await proxy?.stop();
+    await upstream?.stop();
+  });
+
+  it('lets at most a handful of wrong passwords from rotating clients reach MLflow at once (finding 4: ~2 scrypts a second, not 10)', async () => {
+    const before = upstream.received.length;
+    const started = Date.now();
+    const replies = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      call(proxy.port, '/unauthorized', { headers: { authorization: basicAuth('owner', `wrong-${i}`), ...newClient() } })));
+    const seconds = (Date.now() - started) / 1000;
+    const reached = upstream.received.length - before;
+    const refused = replies.filter((r) => r.status === 429).length;
+    assert.equal(refused + replies.filter((r) => r.status === 401).length, 40, replies.map((r) => r.status).join(' '));
+    // Overall: a burst of 6 plus 2 a second while the delayed ones wait.
+    assert.ok(reached <= 7 + 2 * seconds, `${reached} wrong passwords reached MLflow in ${seconds} s`);
+    assert.ok(refused >= 30, `only ${refused} of 40 refused`);
+  });
+
+  it('slows one client to 30 passwords a minute (finding 4)', async () => {
+    const client = newClient();
+    const started = Date.now();
+    const replies: number[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      replies.push((await call(proxy.port, '/unauthorized', { headers: { authorization: basicAuth('owner', `guess-${i}`), ...client } })).status);
+    }
+    // Two at once, then delayed to one every 2 s: the eighth waits ~10 s (shared mode's limits: no wait at all).
+    const seconds = (Date.now() - started) / 1000;
+    assert.deepEqual(replies, Array(8).fill(401));
+    assert.ok(seconds >= 8, `8 sequential guesses took ${seconds} s`);
+  });
+});
+
 describe('nginx auth proxy credential length limits', () => {
   it('logs in with a 256-byte password (128 two-byte characters) and a 128-byte user name', async () => {
     const upstream = await startStandInUpstream();
@@ -525,6 +628,9 @@ use MlflowAuth;
 package FakeRequest;
 sub new { my ($class, %args) = @_; return bless { %args }, $class }
 sub remote_addr { $_[0]{peer} }
+sub uri { $_[0]{uri} }
+sub args { $_[0]{args} }
+sub variable { $_[0]{status} if $_[1] eq 'upstream_status' }
 sub header_in {
     my ($self, $name) = @_;
     for my $key (keys %{ $self->{headers} }) { return $self->{headers}{$key} if lc $key eq lc $name }
@@ -542,7 +648,9 @@ close $fh;
 my @out;
 for my $step (@{ $input->{steps} }) {
     $MlflowAuth::TTL_SECONDS = $step->{ttl} if defined $step->{ttl};
-    my $r = FakeRequest->new(peer => $step->{peer} // '10.0.1.20', headers => $step->{headers} // {});
+    $MlflowAuth::MAX_ENTRIES = $step->{max} if defined $step->{max};
+    my $r = FakeRequest->new(peer => $step->{peer} // '10.0.1.20', headers => $step->{headers} // {},
+                             uri => $step->{uri} // '/', args => $step->{args}, status => $step->{status});
     my $sub = \&{"MlflowAuth::$step->{op}"};
     push @out, $step->{op} eq 'verdict' ? $sub->($r, $file) : $sub->($r);
 }
@@ -550,10 +658,15 @@ print JSON::PP::encode_json(\@out);
 `;
 
 interface PerlStep {
-  op: 'state' | 'verdict' | 'client_key';
+  op: 'state' | 'verdict' | 'client_key' | 'learn';
   peer?: string;
   headers?: Record<string, string>;
   ttl?: number;
+  /** MlflowAuth's cache size from this step on. */
+  max?: number;
+  /** The request's URI and MLflow's answer (for learn). */
+  uri?: string;
+  status?: string;
 }
 
 function runMlflowAuth(steps: PerlStep[]): string[] {
@@ -600,6 +713,30 @@ describe('MlflowAuth.pm decisions (the shipped module in plain Perl)', () => {
       { op: 'verdict', headers: { Authorization: `Basic${' '.repeat(1024 - 5 - token.length)} ${token}` } },
       { op: 'verdict', headers: { Authorization: basicAuth(USER, 'x'.repeat(257)) } },
     ]), ['off', 'MLflow', 'MLflow']);
+  });
+
+  it('users mode learns a header only from a 2xx answer on a route MLflow authenticates, never from the open ones (finding 5)', () => {
+    const made = (n: number) => ({ Authorization: basicAuth('x', `made-up-${n}`) });
+    const steps: PerlStep[] = [];
+    const open = ['/health', '/static-files/x.js', '/favicon.ico', '/api/3.0/mlflow/server-info', '/ajax-api/3.0/mlflow/server-info', '/', '/signup'];
+    open.forEach((uri, n) => steps.push({ op: 'learn', headers: made(n), uri, status: '200' }, { op: 'state', headers: made(n) }));
+    steps.push(
+      { op: 'learn', headers: made(100), uri: '/api/2.0/mlflow/experiments/search', status: '401' }, { op: 'state', headers: made(100) },
+      { op: 'learn', headers: made(101), uri: '/api/2.0/mlflow/experiments/get', status: '502' }, { op: 'state', headers: made(101) },
+      { op: 'learn', headers: made(102), uri: '/api/2.0/mlflow/experiments/get', status: '403' }, { op: 'state', headers: made(102) },
+      { op: 'learn', headers: made(103), uri: '/api/2.0/mlflow/experiments/search', status: '200' }, { op: 'state', headers: made(103) },
+      { op: 'learn', headers: made(104), uri: '/ajax-api/3.0/mlflow/traces/x', status: '204' }, { op: 'state', headers: made(104) },
+    );
+    const results = runMlflowAuth(steps).filter((_, i) => i % 2 === 1);
+    assert.deepEqual(results, [...open.map(() => 'attempt:10.0.1.20'), 'attempt:10.0.1.20', 'attempt:10.0.1.20', 'attempt:10.0.1.20', 'pass', 'pass']);
+  });
+
+  it('a full cache of verified headers loses its oldest entry, not every entry (finding 5)', () => {
+    const header = (n: number) => ({ Authorization: basicAuth(`user${n}`, 'password') });
+    const steps: PerlStep[] = [{ op: 'learn', headers: header(0), uri: '/api/2.0/mlflow/users/current', status: '200', max: 4, ttl: 100 }];
+    for (let n = 1; n <= 4; n += 1) steps.push({ op: 'learn', headers: header(n), uri: '/api/2.0/mlflow/users/current', status: '200', ttl: 100 + n });
+    for (let n = 0; n <= 4; n += 1) steps.push({ op: 'state', headers: header(n) });
+    assert.deepEqual(runMlflowAuth(steps).slice(5), ['attempt:10.0.1.20', 'pass', 'pass', 'pass', 'pass']);
   });
 
   it('keys attempts on the client API Gateway appended to Forwarded, else the last X-Forwarded-For hop, else the peer', () => {

@@ -138,12 +138,12 @@ describe('HttpGatewayStack', () => {
 });
 
 describe('MLflow accepts requests arriving through API Gateway and the load balancer', () => {
-  test('allowed hosts and CORS origins cover the region\'s API Gateway and load balancer host names', () => {
+  test('allowed hosts cover the region\'s API Gateway and load balancer host names; CORS admits no other API of the region (review 2026-12-06, finding 8)', () => {
     const [[, taskDefinition]] = resourcesOfType(mlflow, 'AWS::ECS::TaskDefinition');
     const server = taskDefinition.Properties.ContainerDefinitions.find((c: any) => c.Name === 'mlflow-server');
     const environment = Object.fromEntries(server.Environment.map((e: any) => [e.Name, e.Value]));
     assert.match(environment.MLFLOW_SERVER_ALLOWED_HOSTS, /\*\.execute-api\.us-west-2\.amazonaws\.com/);
     assert.match(environment.MLFLOW_SERVER_ALLOWED_HOSTS, /\*\.us-west-2\.elb\.amazonaws\.com/);
-    assert.match(environment.MLFLOW_SERVER_CORS_ALLOWED_ORIGINS, /^https:\/\/\*\.execute-api\.us-west-2\.amazonaws\.com$/);
+    assert.equal(environment.MLFLOW_SERVER_CORS_ALLOWED_ORIGINS, '', 'no cross-origin caller without a custom domain');
   });
 });

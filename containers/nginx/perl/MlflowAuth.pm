@@ -34,7 +34,8 @@ package MlflowAuth;
 # Users mode (MLFLOW_AUTH=users, entrypoint.sh): MLflow's authentication app checks passwords. verdict()
 # then only refuses what can never be valid (over-long, malformed, empty or over-long password, over-long
 # user name) and lets the rest through with its Authorization header; learn($r), evaluated once MLflow
-# answered, remembers a header MLflow accepted (any answer but 401) and forgets one it refused, so the
+# answered, remembers a header MLflow accepted (a 2xx answer on a route MLflow authenticates, see
+# authenticated_path: a made-up header on /health is never learned) and forgets one it refused (401), so the
 # attempt limits count exactly the headers MLflow has not accepted, as in shared mode.
 #
 # IAM principals (both modes): iam($r) admits a request that API Gateway's IAM-authorized route sent: that
@@ -185,17 +186,60 @@ sub iam {
     return defined $user ? "user:$user" : 'deny';
 }
 
+# Remembers $header as verified until $until. A full cache loses the entry that is due first (the one verified
+# longest ago), never everything: only headers MLflow or crypt(3) accepted get in, so nobody without an account can
+# push an established user out, and a team of more than $MAX_ENTRIES active headers loses its least recent ones.
+sub remember {
+    my ($header, $until) = @_;
+    if (!exists $verified{$header} && scalar(keys %verified) >= $MAX_ENTRIES) {
+        my ($oldest, $oldest_until);
+        while (my ($key, $value) = each %verified) {
+            ($oldest, $oldest_until) = ($key, $value) if !defined $oldest_until || $value < $oldest_until;
+        }
+        delete $verified{$oldest} if defined $oldest;
+    }
+    $verified{$header} = $until;
+}
+
+# Paths on which MLflow's authentication app answers 2xx only to credentials it verified: its REST and AJAX APIs, but
+# not the public server-info route (nor /health, /static-files, /favicon.ico, the UI shell, which it leaves open).
+sub authenticated_path {
+    my ($uri) = @_;
+    return 0 unless $uri =~ m{\A/+(?:api|ajax-api)/+\d+\.\d+/};
+    return 0 if $uri =~ m{/server-info/*\z};
+    return 1;
+}
+
 sub learn {
     my ($r) = @_;
     my $header = $r->header_in('Authorization');
     return '' unless defined $header;
     my $status = $r->variable('upstream_status') // '';
     return '' unless $status =~ /(\d{3})\s*\z/;
-    if ($1 eq '401') {
+    my $code = $1;
+    if ($code eq '401') {
         delete $verified{$header};
-    } elsif (!defined $verified{$header} || $verified{$header} <= time) {
-        %verified = () if scalar(keys %verified) >= $MAX_ENTRIES;
-        $verified{$header} = time + $TTL_SECONDS;
+    } elsif ($code =~ /\A2/ && authenticated_path($r->uri) && (!defined $verified{$header} || $verified{$header} <= time)) {
+        remember($header, time + $TTL_SECONDS);
+    }
+    return '';
+}
+
+# Requests refused before anything else (nginx.conf.template answers 400): "1" or "". MLflow's auth app authorizes
+# upload-artifact on the query's run_id (else run_uuid) but its handler writes to run_uuid, so a request naming both
+# writes into a run the caller may not edit (docs/security.md). The MLflow clients and UI send run_uuid only. Every
+# spelling of the parameter's name that Flask decodes to run_id is refused: "+" and %XX decoded, as urllib's parse_qsl
+# does, separated by "&" only. containers/mlflow/mlflow_auth.py refuses the same on Flask's own parsing.
+sub refused {
+    my ($r) = @_;
+    return '' unless $r->uri =~ m{/mlflow/upload-artifact/*\z};
+    my $args = $r->args // '';
+    for my $pair (split /&/, $args) {
+        my ($name) = split /=/, $pair, 2;
+        next unless defined $name;
+        $name =~ tr/+/ /;
+        $name =~ s/%([0-9A-Fa-f]{2})/chr(hex($1))/ge;
+        return '1' if $name eq 'run_id';
     }
     return '';
 }
@@ -239,8 +283,7 @@ sub verdict {
     my $computed = crypt($password, $hash);
     return $REALM unless defined $computed && $computed eq $hash;
 
-    %verified = () if scalar(keys %verified) >= $MAX_ENTRIES;
-    $verified{$header} = $now + $TTL_SECONDS;
+    remember($header, $now + $TTL_SECONDS);
     return 'off';
 }
 

@@ -12,6 +12,9 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
+/** The error text /status/<code> answers with. */
+export const UPSTREAM_ERROR_TEXT = "(pymysql.err.OperationalError) (2003, \"Can't connect to MySQL server on 'mlflow-db.cluster-abc.us-west-2.rds.amazonaws.com' (timed out)\")";
+
 export interface ReceivedRequest {
   readonly method: string;
   readonly url: string;
@@ -98,6 +101,25 @@ function handle(req: IncomingMessage, res: ServerResponse, healthy: () => boolea
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') }));
+    });
+    return;
+  }
+  const failing = /^\/status\/(\d{3})$/.exec(url.pathname);
+  if (failing) {
+    // As MLflow answers an error: its exception's text, here a database driver's, naming the host.
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(Number(failing[1]), { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error_code: 'TEMPORARILY_UNAVAILABLE', message: UPSTREAM_ERROR_TEXT }));
+    });
+    return;
+  }
+  if (url.pathname === '/unauthorized') {
+    // As MLflow answers a wrong password in users mode.
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Basic realm="mlflow"' });
+      res.end('wrong');
     });
     return;
   }
