@@ -4,7 +4,7 @@
  * It can be stopped and started again on the same data and port, as Aurora pauses and resumes.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../containers/support/proxy';
@@ -95,7 +95,12 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
   const socket = join(base, 'mysqld.sock');
   const asRoot = process.getuid?.() === 0;
   const userArgs = asRoot ? ['--user=root'] : [];
-  const installed = spawnSync(installDb, ['--no-defaults', `--datadir=${datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...userArgs], { encoding: 'utf8' });
+  // A temporary directory of its own: with the default (/tmp), servers started at the same moment (two test runs on
+  // one machine) collide on MariaDB's temporary table names and mariadb-install-db fails ("Could not remove temporary
+  // table '/tmp/#sql-temptable-...'").
+  const tmp = join(base, 'tmp');
+  mkdirSync(tmp);
+  const installed = spawnSync(installDb, ['--no-defaults', `--datadir=${datadir}`, `--tmpdir=${tmp}`, '--auth-root-authentication-method=normal', '--skip-test-db', ...userArgs], { encoding: 'utf8' });
   if (installed.status !== 0) throw new Error(`mariadb-install-db failed:\n${installed.stdout}\n${installed.stderr}`);
 
   // Like the cluster parameter group: TLS required for every connection over the network.
@@ -115,6 +120,7 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
     service = startService(`mariadbd (port ${port})`, server, [
       '--no-defaults',
       `--datadir=${datadir}`,
+      `--tmpdir=${tmp}`,
       `--socket=${socket}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
