@@ -105,6 +105,8 @@ describe('SageMakerStudioUserStack', () => {
       vpc: new ec2.Vpc(stack, 'Vpc'),
       executionRole: new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') }),
       userProfileName: 'mlflow-user',
+      trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com/iam',
+      mlflowVersion: '3.17.2',
       homeFileSystemOnDelete: 'Delete',
     });
     const [[, throwaway]] = resourcesOfType(Template.fromStack(stack), 'AWS::SageMaker::Domain');
