@@ -170,6 +170,18 @@ describe('SageMakerStudioUserStack', () => {
     assert.notEqual(name({}), name({ mlflowVersion: '3.13.0' }));
   });
 
+  test('a Studio lifecycle script over SageMaker\'s 16384 base64 characters is refused at synth', () => {
+    const stack = new Stack(new App(), 'Throwaway', { env: { region: 'us-west-2' } });
+    assert.throws(() => new StudioUser(stack, 'Studio', {
+      vpc: new ec2.Vpc(stack, 'Vpc'),
+      executionRole: new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') }),
+      userProfileName: 'mlflow-user',
+      trackingUri: `https://${'a'.repeat(8000)}.example/iam`,
+      mlflowVersion: '3.17.2',
+      homeFileSystemOnDelete: 'Retain',
+    }), /The Studio lifecycle script is \d+ base64 characters; SageMaker allows 16384\./);
+  });
+
   describe('the Studio lifecycle script, run against a stand-in JupyterLab app', () => {
     const settings = { trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com/iam', mlflowVersion: '3.17.2', region: 'us-west-2' };
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'studio-lcc-'));
