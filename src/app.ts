@@ -85,6 +85,7 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
   const studio = wants('studio')
     ? new SageMakerStudioUserStack(app, STACK_NAMES.studio, {
       ...sagemakerShared,
+      trackingUri: iamRoute?.trackingUri ?? '',
       description: `${STACK_DESCRIPTION_PREFIX}SageMaker Studio user with access to MLflow`,
     })
     : undefined;

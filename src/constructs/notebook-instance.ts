@@ -5,13 +5,14 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { Construct } from 'constructs';
 import { labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from '../config/lab-packages';
 
 /** The lab's SigV4 provider (an MLflow request-auth provider, not on PyPI): its source tree in the repository. */
 export const SIGV4_PROVIDER_SOURCE = join(__dirname, '..', '..', 'lab', 'training', 'mlflow-sigv4');
-/** Its files, written onto the instance by the on-start script and pip-installed from there. */
+/** Its files, written by the lifecycle scripts (notebook instance, Studio) and pip-installed from there. */
 export const SIGV4_PROVIDER_FILES = ['pyproject.toml', 'mlflow_sigv4.py'] as const;
 /** MLFLOW_TRACKING_AUTH value that selects it. */
 export const SIGV4_AUTH = 'aws-sigv4';
@@ -130,7 +131,10 @@ export class NotebookInstance extends Construct {
   }
 }
 
-export interface OnStartScriptSettings {
+export type OnStartScriptSettings = LabKernelSettings;
+
+/** The lab's settings a kernel gets: the IAM route, SigV4, the region, the pinned packages. */
+export interface LabKernelSettings {
   /** The IAM route's tracking URI (SigV4). */
   readonly trackingUri: string;
   readonly mlflowVersion: string;
@@ -142,37 +146,97 @@ export interface OnStartScriptSettings {
 /** Jupyter systemd units the on-start script looks for, in this order (jupyter-server on the AL2 and AL2023 platforms). */
 export const JUPYTER_UNITS = ['jupyter-server.service', 'jupyterlab.service', 'jupyter.service'] as const;
 
+/** The lab's own Jupyter kernel (a venv of its own, not the shared conda or SageMaker Distribution environment). */
+export const LAB_KERNEL_NAME = 'mlflow-lab';
+/** What Jupyter shows for it. */
+export const LAB_KERNEL_DISPLAY_NAME = 'MLflow lab';
+/** ipykernel in the lab's venv (what makes it a Jupyter kernel): exact, like the lab's pins. */
+export const IPYKERNEL_VERSION = '6.29.5';
+
+/** The environment variables of the lab's kernel (and, on the notebook instance, of the Jupyter server and shells). */
+export function labEnvironment(settings: LabKernelSettings): Array<[string, string]> {
+  return [
+    ['MLFLOW_TRACKING_URI', settings.trackingUri],
+    // MLflow's client signs every request with the role (SigV4, the lab's provider): no password anywhere.
+    ['MLFLOW_TRACKING_AUTH', SIGV4_AUTH],
+    ['AWS_DEFAULT_REGION', settings.region],
+  ];
+}
+
+/** What the lab's venv gets: the lab's pins (src/config/lab-packages.ts, as lab/requirements.txt) and ipykernel. */
+export function labKernelRequirements(settings: LabKernelSettings): string[] {
+  return [
+    ...pinnedRequirements({
+      ...labPackagePins({ mlflowVersion: settings.mlflowVersion }),
+      sagemaker: settings.sagemakerSdkVersion ?? SAGEMAKER_SDK_VERSION,
+    }),
+    `ipykernel==${IPYKERNEL_VERSION}`,
+  ];
+}
+
+/**
+ * The part of a lifecycle script that the notebook instance and Studio share: it writes the lab's SigV4 provider
+ * (lab/training/mlflow-sigv4, gzip and base64 in the script) into `$LAB_DIR/mlflow-sigv4`, and `$LAB_DIR/setup-kernel.sh`,
+ * which builds the lab's venv (`$LAB_DIR/venv`, from `$BASE_PYTHON`) with the pins, ipykernel and the provider, again
+ * only when what it installs changes (a hash of it, kept in the venv), and registers it in `$KERNELS_DIR` as the
+ * LAB_KERNEL_DISPLAY_NAME kernel with labEnvironment() in its kernel.json. The caller sets LAB_DIR and runs the
+ * setup script in the background (lifecycle scripts must finish within five minutes) with LAB_DIR, BASE_PYTHON and
+ * KERNELS_DIR as its arguments.
+ */
+export function labKernelScript(settings: LabKernelSettings): string[] {
+  const requirements = labKernelRequirements(settings);
+  const sources = SIGV4_PROVIDER_FILES.map((file) => [file, readFileSync(join(SIGV4_PROVIDER_SOURCE, file))] as const);
+  const fingerprint = createHash('sha256');
+  for (const part of [...requirements, ...sources.flatMap(([file, content]) => [file, content.toString('utf8')])]) fingerprint.update(`${part}\0`);
+  const provider = sources.flatMap(([file, content]) => [
+    `base64 -d <<'EOF' | gunzip > "$LAB_DIR/mlflow-sigv4/${file}"`,
+    gzipSync(content, { level: 9 }).toString('base64'),
+    'EOF',
+  ]);
+  const env = labEnvironment(settings).map(([k, v]) => `"${k}": "${v}"`).join(', ');
+  return [
+    '# The lab\'s SigV4 provider (MLFLOW_TRACKING_AUTH=aws-sigv4), from its source in the repository.',
+    'rm -rf "$LAB_DIR/mlflow-sigv4"',
+    'mkdir -p "$LAB_DIR/mlflow-sigv4"',
+    ...provider,
+    `# The lab's kernel environment: a venv of its own, rebuilt only when what it installs changes; the "${LAB_KERNEL_DISPLAY_NAME}" kernel.`,
+    'cat > "$LAB_DIR/setup-kernel.sh" <<\'EOF\'',
+    '#!/bin/bash',
+    'set -euo pipefail',
+    'LAB_DIR="$1" BASE_PYTHON="$2" KERNELS_DIR="$3"',
+    'VENV="$LAB_DIR/venv"',
+    `WANTED=${fingerprint.digest('hex').slice(0, 16)}`,
+    'if [ "$(cat "$VENV/.requirements-hash" 2>/dev/null)" != "$WANTED" ]; then',
+    '  rm -rf "$VENV"',
+    '  "$BASE_PYTHON" -m venv "$VENV"',
+    `  "$VENV/bin/python" -m pip install --quiet ${[...requirements, '"$LAB_DIR/mlflow-sigv4"'].join(' ')}`,
+    '  echo "$WANTED" > "$VENV/.requirements-hash"',
+    'fi',
+    `mkdir -p "$KERNELS_DIR/${LAB_KERNEL_NAME}"`,
+    `cat > "$KERNELS_DIR/${LAB_KERNEL_NAME}/kernel.json" <<KERNEL`,
+    `{"argv": ["$VENV/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "${LAB_KERNEL_DISPLAY_NAME}", "language": "python", "env": {${env}}}`,
+    'KERNEL',
+    `echo "installed: ${requirements.join(' ')} $LAB_DIR/mlflow-sigv4 in $VENV, kernel ${LAB_KERNEL_NAME}"`,
+    'EOF',
+  ];
+}
+
 /**
  * The notebook instance's on-start script, for notebook-al2023-v1. Lifecycle scripts must finish within five
- * minutes, so the pip install runs in the background. The MLflow settings reach:
+ * minutes, so the kernel's set-up runs in the background. The MLflow settings reach:
  * - kernels, through an IPython startup file: it works whatever the Jupyter unit and conda environment are called;
  * - the Jupyter server (and the kernels and terminals it starts), through a drop-in for its systemd unit, found
  *   among JUPYTER_UNITS rather than assumed;
  * - login shells, through /etc/profile.d.
  * The lab's pinned packages (src/config/lab-packages.ts: the MLflow client at the server's version and the SageMaker
- * Python SDK, exactly the pins of lab/requirements.txt, nothing unpinned) go into the `python3` conda environment (the
- * conda_python3 kernel, Python 3.10 on AL2023), called by its path so that no activate script is needed. Being the
- * notebook's own pins, a start that installs them while the notebook runs changes no version under it. The lab's
- * SigV4 provider (lab/training/mlflow-sigv4) is written from the script itself (gzip, base64) into
- * ~/.mlflow-sigv4 and installed with them.
+ * Python SDK, exactly the pins of lab/requirements.txt, nothing unpinned) and its SigV4 provider go into a venv of
+ * their own on the instance's volume (/home/ec2-user/SageMaker/.mlflow-lab/venv, made from the conda_python3
+ * environment's Python 3.10, which is left as it is), registered as the "MLflow lab" kernel: labKernelScript(), the
+ * part Studio's lifecycle configuration shares. The volume keeps the venv across stops, so a start rebuilds it only
+ * when the pins or the provider change.
  */
 export function onStartScript(settings: OnStartScriptSettings): string {
-  const env: Array<[string, string]> = [
-    ['MLFLOW_TRACKING_URI', settings.trackingUri],
-    // MLflow's client signs every request with the instance's role (SigV4, the lab's provider): no password anywhere.
-    ['MLFLOW_TRACKING_AUTH', SIGV4_AUTH],
-    ['AWS_DEFAULT_REGION', settings.region],
-  ];
-  const requirements = pinnedRequirements({
-    ...labPackagePins({ mlflowVersion: settings.mlflowVersion }),
-    sagemaker: settings.sagemakerSdkVersion ?? SAGEMAKER_SDK_VERSION,
-  });
-  const provider = SIGV4_PROVIDER_FILES.flatMap((file) => [
-    `base64 -d <<'EOF' | gunzip > "$PROVIDER_DIR/${file}"`,
-    gzipSync(readFileSync(join(SIGV4_PROVIDER_SOURCE, file)), { level: 9 }).toString('base64'),
-    'EOF',
-  ]);
-  const install = [...requirements, '"$PROVIDER_DIR"'].join(' ');
+  const env = labEnvironment(settings);
   return [
     '#!/bin/bash',
     '# Written by the MLflow on AWS CDK app for notebook-al2023-v1 (Amazon Linux 2023, JupyterLab 4).',
@@ -182,8 +246,8 @@ export function onStartScript(settings: OnStartScriptSettings): string {
     'NOTEBOOK_HOME=/home/ec2-user',
     'SYSTEMD_DIR=/etc/systemd/system',
     'PROFILE_DIR=/etc/profile.d',
-    'KERNEL_ENV="$NOTEBOOK_HOME/anaconda3/envs/python3"',
-    'PROVIDER_DIR="$NOTEBOOK_HOME/.mlflow-sigv4"',
+    'BASE_PYTHON="$NOTEBOOK_HOME/anaconda3/envs/python3/bin/python"',
+    'LAB_DIR="$NOTEBOOK_HOME/SageMaker/.mlflow-lab"',
     '',
     '# Login shells (terminals).',
     'cat > "$PROFILE_DIR/mlflow.sh" <<\'EOF\'',
@@ -216,17 +280,40 @@ export function onStartScript(settings: OnStartScriptSettings): string {
     `  echo "mlflow: no Jupyter systemd unit (${JUPYTER_UNITS.join(', ')}); kernels still get the settings from $STARTUP_DIR" >&2`,
     'fi',
     '',
-    '# The lab\'s SigV4 provider (MLFLOW_TRACKING_AUTH=aws-sigv4), from its source in the repository.',
-    'rm -rf "$PROVIDER_DIR"',
-    'mkdir -p "$PROVIDER_DIR"',
-    ...provider,
-    'chown -R "$NOTEBOOK_USER:$NOTEBOOK_USER" "$PROVIDER_DIR"',
+    'mkdir -p "$LAB_DIR"',
+    ...labKernelScript(settings),
+    'chown -R "$NOTEBOOK_USER:$NOTEBOOK_USER" "$LAB_DIR"',
     '',
-    '# The lab\'s pinned packages (lab/requirements.txt) and the provider in the conda_python3 environment, in the background.',
-    'if [ -x "$KERNEL_ENV/bin/python" ]; then',
-    `  { nohup sudo -u "$NOTEBOOK_USER" -H "$KERNEL_ENV/bin/python" -m pip install --quiet ${install} && echo "installed: ${requirements.join(' ')} $PROVIDER_DIR"; } >"$NOTEBOOK_HOME/mlflow-client-install.log" 2>&1 &`,
+    '# The kernel\'s set-up in the background, as the notebook user (its kernels live in ~/.local, rewritten at each start).',
+    'if [ -x "$BASE_PYTHON" ]; then',
+    '  nohup sudo -u "$NOTEBOOK_USER" -H bash "$LAB_DIR/setup-kernel.sh" "$LAB_DIR" "$BASE_PYTHON" "$NOTEBOOK_HOME/.local/share/jupyter/kernels" >"$NOTEBOOK_HOME/mlflow-client-install.log" 2>&1 &',
     'else',
-    `  echo "mlflow: no conda environment at $KERNEL_ENV; install the lab's packages in a notebook: %pip install ${requirements.join(' ')} $PROVIDER_DIR" >&2`,
+    `  echo "mlflow: no Python at $BASE_PYTHON; set the lab's kernel up in a terminal: bash $LAB_DIR/setup-kernel.sh $LAB_DIR <python3.10+> ~/.local/share/jupyter/kernels" >&2`,
+    'fi',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Studio's JupyterLab lifecycle script: it runs as sagemaker-user at each start of a JupyterLab app, and sets up the
+ * lab's kernel (labKernelScript(), the part the notebook instance shares) in the background: a venv under the
+ * space's home (~/.mlflow-lab/venv, from the image's python3, whose environment is left as it is) and the
+ * "MLflow lab" kernel, whose kernel.json carries the tracking URI (the IAM route), MLFLOW_TRACKING_AUTH=aws-sigv4 and
+ * the region. The home volume keeps the venv, so a start rebuilds it only when the pins or the provider change.
+ */
+export function studioJupyterLabScript(settings: LabKernelSettings): string {
+  return [
+    '#!/bin/bash',
+    '# Written by the MLflow on AWS CDK app: the "MLflow lab" kernel for SageMaker Studio JupyterLab. No credential appears here.',
+    'set -euo pipefail',
+    'LAB_DIR="$HOME/.mlflow-lab"',
+    'mkdir -p "$LAB_DIR"',
+    ...labKernelScript(settings),
+    'BASE_PYTHON="$(command -v python3 || true)"',
+    'if [ -n "$BASE_PYTHON" ]; then',
+    '  nohup bash "$LAB_DIR/setup-kernel.sh" "$LAB_DIR" "$BASE_PYTHON" "$HOME/.local/share/jupyter/kernels" >"$LAB_DIR/install.log" 2>&1 &',
+    'else',
+    '  echo "mlflow: no python3 in the image; the MLflow lab kernel is not set up" >&2',
     'fi',
     '',
   ].join('\n');

@@ -245,6 +245,7 @@ export const RESOURCE_TYPES = {
     'AWS::SageMaker::Domain': 'no charge at idle (apps and home-directory storage are usage)',
     'AWS::SageMaker::UserProfile': 'no charge',
     'AWS::SageMaker::NotebookInstanceLifecycleConfig': 'no charge',
+    'AWS::SageMaker::StudioLifecycleConfig': 'no charge (the kernel it sets up runs in the user\'s JupyterLab app, priced as usage)',
     'AWS::SNS::TopicPolicy': 'no charge',
     'AWS::SNS::Subscription': 'no charge (deliveries are priced on the topic)',
     'AWS::Events::Rule': 'no charge for AWS service events on the default event bus',

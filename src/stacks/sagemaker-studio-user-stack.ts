@@ -4,9 +4,15 @@ import { networkLayout } from '../constructs/network';
 import { StudioUser } from '../constructs/studio-user';
 import { labExecutionRole, SageMakerLabStackProps } from './sagemaker-lab-access';
 
-export type SageMakerStudioUserStackProps = SageMakerLabStackProps;
+export interface SageMakerStudioUserStackProps extends SageMakerLabStackProps {
+  /** The gateway's IAM route (`<endpoint>/iam`), which the Studio "MLflow lab" kernel uses with SigV4. */
+  readonly trackingUri: string;
+}
 
-/** SageMaker Studio for the lab: a user profile (and, unless DOMAIN_ID names one, a new domain) with the lab's role. */
+/**
+ * SageMaker Studio for the lab: a user profile (and, unless DOMAIN_ID names one, a new domain) with the lab's role, and
+ * a JupyterLab lifecycle configuration that sets up the "MLflow lab" kernel (the IAM route, SigV4, the lab's pins).
+ */
 export class SageMakerStudioUserStack extends Stack {
   constructor(scope: Construct, id: string, props: SageMakerStudioUserStackProps) {
     super(scope, id, props);
@@ -16,6 +22,8 @@ export class SageMakerStudioUserStack extends Stack {
       vpc: props.vpc,
       existingDomainId: props.config.domainId,
       userProfileName: props.config.studioUserName,
+      trackingUri: props.trackingUri,
+      mlflowVersion: props.config.mlflowVersion,
       // Without NAT (lean), the apps cannot reach the internet through the VPC: SageMaker's own network it is.
       ...(networkLayout(props.config.natGateways).natEgress
         ? {}

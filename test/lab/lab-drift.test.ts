@@ -14,7 +14,7 @@ import {
 } from '../../scripts/generate-lab-settings';
 import { LabPackagePins, labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
 import { DEFAULT_CONFIG, resolvePlatformConfig } from '../../src/config/platform-config';
-import { LIFECYCLE_SCRIPT_MAX_BASE64, onStartScript } from '../../src/constructs/notebook-instance';
+import { IPYKERNEL_VERSION, labKernelScript, LIFECYCLE_SCRIPT_MAX_BASE64, onStartScript, studioJupyterLabScript } from '../../src/constructs/notebook-instance';
 import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../src/names';
 import { Contract, LAB_DIR, allUnits, contractViolations, inspect, listFiles, resolvePath } from './lab-tools';
 
@@ -90,22 +90,35 @@ describe('every lab pin is the app\'s: the MLflow client at the server version, 
     assert.deepEqual(requirementLines(kernel.path).sort(), pinnedRequirements(pins));
   });
 
-  it('the notebook instance\'s start-up script installs exactly the pins of lab/requirements.txt, and the SigV4 provider', () => {
-    const script = onStartScript({ trackingUri: 'https://x/iam', mlflowVersion: config.mlflowVersion, region: config.region });
-    const installs = [...script.matchAll(/-m pip install --quiet ((?:[^ &]+ )*[^ &]+) &&/g)].map((match) => match[1].split(' ').sort());
-    assert.deepEqual(installs, [['"$PROVIDER_DIR"', ...requirementLines(LAB_REQUIREMENTS[0].path)].sort()]);
-  });
+  const scripts = {
+    'the notebook instance\'s start-up script': onStartScript,
+    'Studio\'s JupyterLab lifecycle script': studioJupyterLabScript,
+  } as const;
+  for (const [name, script] of Object.entries(scripts)) {
+    it(`${name} installs exactly the pins of lab/requirements.txt, ipykernel and the SigV4 provider, in the lab's own venv`, () => {
+      const text = script({ trackingUri: 'https://x/iam', mlflowVersion: config.mlflowVersion, region: config.region });
+      const installs = [...text.matchAll(/^ {2}"\$VENV\/bin\/python" -m pip install --quiet (.+)$/gm)].map((match) => match[1].split(' ').sort());
+      assert.deepEqual(installs, [['"$LAB_DIR/mlflow-sigv4"', `ipykernel==${IPYKERNEL_VERSION}`, ...requirementLines(LAB_REQUIREMENTS[0].path)].sort()]);
+      assert.equal([...text.matchAll(/pip install/g)].length, 1, 'no other install (the shared environments are left alone)');
+    });
 
-  it('the start-up script, with the SigV4 provider\'s source in it, stays within SageMaker\'s 16384 base64 characters', () => {
-    const script = onStartScript({ trackingUri: 'https://0123456789.execute-api.xx-xxxx-1.amazonaws.com.cn/iam', mlflowVersion: config.mlflowVersion, region: config.region });
-    const length = Buffer.from(script).toString('base64').length;
-    assert.ok(length <= LIFECYCLE_SCRIPT_MAX_BASE64, `${length} characters`);
-  });
+    it(`${name}, with the SigV4 provider's source in it, stays within SageMaker's 16384 base64 characters`, () => {
+      const text = script({ trackingUri: 'https://0123456789.execute-api.xx-xxxx-1.amazonaws.com.cn/iam', mlflowVersion: config.mlflowVersion, region: config.region });
+      const length = Buffer.from(text).toString('base64').length;
+      assert.ok(length <= LIFECYCLE_SCRIPT_MAX_BASE64, `${length} characters`);
+    });
+
+    it(`${name} sets the kernel up with the shared part (labKernelScript), not a copy of it`, () => {
+      const settings = { trackingUri: 'https://x/iam', mlflowVersion: config.mlflowVersion, region: config.region };
+      assert.ok(script(settings).includes(labKernelScript(settings).join('\n')));
+    });
+  }
 
   it('the pins follow the configuration (a new server version moves the client pin everywhere)', () => {
     const changed = labPackagePins(resolvePlatformConfig({ mlflowVersion: '9.8.7' }));
     assert.deepEqual(changed, { mlflow: '9.8.7', sagemaker: SAGEMAKER_SDK_VERSION } satisfies LabPackagePins);
     assert.match(onStartScript({ trackingUri: 'https://x/iam', mlflowVersion: '9.8.7', region: 'us-west-2' }), /pip install --quiet mlflow==9\.8\.7 sagemaker==/);
+    assert.match(studioJupyterLabScript({ trackingUri: 'https://x/iam', mlflowVersion: '9.8.7', region: 'us-west-2' }), /pip install --quiet mlflow==9\.8\.7 sagemaker==/);
   });
 
   it('pinRequirement rewrites a drifted, ranged or unpinned line of that package and nothing else', () => {

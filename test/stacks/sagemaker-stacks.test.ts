@@ -11,8 +11,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { HOME_EFS_METADATA_KEY as CLI_HOME_EFS_METADATA_KEY } from '../../src/cli/studio-cleanup';
 import { SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
 import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/config/platform-config';
-import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM, notebookInstanceName, onStartScript, SIGV4_PROVIDER_FILES, SIGV4_PROVIDER_SOURCE } from '../../src/constructs/notebook-instance';
-import { HOME_EFS_METADATA_KEY, StudioUser } from '../../src/constructs/studio-user';
+import {
+  IPYKERNEL_VERSION, LAB_KERNEL_NAME, NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM, notebookInstanceName, onStartScript, SIGV4_PROVIDER_FILES, SIGV4_PROVIDER_SOURCE,
+  studioJupyterLabScript,
+} from '../../src/constructs/notebook-instance';
+import { HOME_EFS_METADATA_KEY, STUDIO_LIFECYCLE_CONFIG_PREFIX, StudioUser } from '../../src/constructs/studio-user';
 import { EXPORT_NAMES, STACK_NAMES } from '../../src/names';
 import { taskContract } from '../e2e/support/task-definition';
 import { buildTestPlatform, resourcesOfType } from '../support/synth';
@@ -31,6 +34,14 @@ function artifactBucketArnExport(): string {
   const names = outputs.map((o) => o.Export.Name).filter((name: string) => name !== EXPORT_NAMES.artifactBucketArn);
   assert.equal(names.length, 1, 'one reference export of the bucket ARN');
   return names[0];
+}
+
+/**
+ * A stand-in Python interpreter: it logs how it is called (`<its path> <arguments>`) and, asked for `-m venv DIR`,
+ * makes DIR/bin/python a copy of itself.
+ */
+function fakePython(file: string, calls: string): void {
+  fs.writeFileSync(file, `#!/bin/bash\necho "$0 $*" >> "${calls}"\nif [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin" && cp "$0" "$3/bin/python"; fi\n`, { mode: 0o755 });
 }
 
 /** Every statement of every policy attached to the stack's SageMaker execution role. */
@@ -105,6 +116,8 @@ describe('SageMakerStudioUserStack', () => {
       vpc: new ec2.Vpc(stack, 'Vpc'),
       executionRole: new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') }),
       userProfileName: 'mlflow-user',
+      trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com/iam',
+      mlflowVersion: '3.17.2',
       homeFileSystemOnDelete: 'Delete',
     });
     const [[, throwaway]] = resourcesOfType(Template.fromStack(stack), 'AWS::SageMaker::Domain');
@@ -112,6 +125,118 @@ describe('SageMakerStudioUserStack', () => {
 
     const [[, fromSetting]] = resourcesOfType(Template.fromStack(buildTestPlatform({ destroyDataOnDelete: true }).studio!), 'AWS::SageMaker::Domain');
     assert.equal(fromSetting.Metadata?.[HOME_EFS_METADATA_KEY], 'Delete', 'destroyDataOnDelete reaches the domain');
+  });
+
+  test('a JupyterLab lifecycle configuration, the default of the new domain\'s users and of the profile', () => {
+    const configs = resourcesOfType(studio, 'AWS::SageMaker::StudioLifecycleConfig');
+    assert.equal(configs.length, 1);
+    const [[configId, config]] = configs;
+    assert.equal(config.Properties.StudioLifecycleConfigAppType, 'JupyterLab');
+    assert.match(config.Properties.StudioLifecycleConfigName, new RegExp(`^${STUDIO_LIFECYCLE_CONFIG_PREFIX}-[0-9a-f]{12}$`));
+    const arn = { 'Fn::GetAtt': [configId, 'StudioLifecycleConfigArn'] };
+    const attached = { DefaultResourceSpec: { LifecycleConfigArn: arn }, LifecycleConfigArns: [arn] };
+    const [[, profile]] = resourcesOfType(studio, 'AWS::SageMaker::UserProfile');
+    assert.deepEqual(profile.Properties.UserSettings.JupyterLabAppSettings, attached, 'the profile starts JupyterLab with it');
+    const [[, domain]] = resourcesOfType(studio, 'AWS::SageMaker::Domain');
+    assert.deepEqual(domain.Properties.DefaultUserSettings.JupyterLabAppSettings, attached, 'the new domain\'s other users too');
+  });
+
+  test('the Studio script gets the IAM route from the gateway stack, SigV4 on, the region, the pins, and no credential', () => {
+    const [[, config]] = resourcesOfType(studio, 'AWS::SageMaker::StudioLifecycleConfig');
+    const script = JSON.stringify(config.Properties.StudioLifecycleConfigContent['Fn::Base64']);
+    assert.match(script, /"MLFLOW_TRACKING_URI\\": \\"https:\/\/",\{"Fn::ImportValue":"HttpGatewayStack:ExportsOutputRefGatewayApi[0-9A-F]+"\},".execute-api.us-west-2.",\{"Ref":"AWS::URLSuffix"\},"\/iam\\", \\"MLFLOW_TRACKING_AUTH\\": \\"aws-sigv4\\", \\"AWS_DEFAULT_REGION\\": \\"us-west-2\\"/);
+    const installs = [...script.matchAll(/pip install --quiet (.+?)\\n/g)].map((m) => m[1].split(' '));
+    assert.deepEqual(installs, [[`mlflow==${DEFAULT_CONFIG.mlflowVersion}`, `sagemaker==${SAGEMAKER_SDK_VERSION}`, `ipykernel==${IPYKERNEL_VERSION}`, '\\"$LAB_DIR/mlflow-sigv4\\"']]);
+    assert.doesNotMatch(script, /resolve:secretsmanager|MLFLOW_TRACKING_PASSWORD|get-secret-value|mlflow-server-credentials/);
+  });
+
+  test('with DOMAIN_ID set, the lifecycle configuration goes to the created profile only; the domain is not touched', () => {
+    const existing = Template.fromStack(buildTestPlatform({ domainId: 'd-abcdefghijkl', studioUserName: 'alice' }).studio!);
+    const [[configId]] = resourcesOfType(existing, 'AWS::SageMaker::StudioLifecycleConfig');
+    const arn = { 'Fn::GetAtt': [configId, 'StudioLifecycleConfigArn'] };
+    existing.hasResourceProperties('AWS::SageMaker::UserProfile', {
+      DomainId: 'd-abcdefghijkl',
+      UserSettings: Match.objectLike({ JupyterLabAppSettings: { DefaultResourceSpec: { LifecycleConfigArn: arn }, LifecycleConfigArns: [arn] } }),
+    });
+    assert.deepEqual(Object.keys(existing.toJSON().Resources).filter((id) => /Domain/.test(existing.toJSON().Resources[id].Type)), []);
+  });
+
+  test('the lifecycle configuration\'s name follows its content (create-only, unique per region: a new content is a new name)', () => {
+    const name = (overrides: Parameters<typeof buildTestPlatform>[0]) => {
+      const [[, config]] = resourcesOfType(Template.fromStack(buildTestPlatform(overrides).studio!), 'AWS::SageMaker::StudioLifecycleConfig');
+      return config.Properties.StudioLifecycleConfigName;
+    };
+    assert.equal(name({}), name({}));
+    assert.notEqual(name({}), name({ mlflowVersion: '3.13.0' }));
+  });
+
+  test('a Studio lifecycle script over SageMaker\'s 16384 base64 characters is refused at synth', () => {
+    const stack = new Stack(new App(), 'Throwaway', { env: { region: 'us-west-2' } });
+    assert.throws(() => new StudioUser(stack, 'Studio', {
+      vpc: new ec2.Vpc(stack, 'Vpc'),
+      executionRole: new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com') }),
+      userProfileName: 'mlflow-user',
+      trackingUri: `https://${'a'.repeat(8000)}.example/iam`,
+      mlflowVersion: '3.17.2',
+      homeFileSystemOnDelete: 'Retain',
+    }), /The Studio lifecycle script is \d+ base64 characters; SageMaker allows 16384\./);
+  });
+
+  describe('the Studio lifecycle script, run against a stand-in JupyterLab app', () => {
+    const settings = { trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com/iam', mlflowVersion: '3.17.2', region: 'us-west-2' };
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'studio-lcc-'));
+    after(() => fs.rmSync(root, { recursive: true, force: true }));
+    const home = path.join(root, 'home', 'sagemaker-user');
+    const bin = path.join(root, 'bin');
+    const calls = path.join(root, 'calls.log');
+    fs.mkdirSync(home, { recursive: true });
+    fs.mkdirSync(bin, { recursive: true });
+    fakePython(path.join(bin, 'python3'), calls);
+
+    /** Runs the script as the app would (HOME, python3 on PATH) and waits (bounded) for the background set-up's log line. */
+    function start(script: string) {
+      fs.rmSync(calls, { force: true });
+      fs.rmSync(path.join(home, '.mlflow-lab', 'install.log'), { force: true });
+      const result = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH}` } });
+      const log = path.join(home, '.mlflow-lab', 'install.log');
+      const deadline = Date.now() + 5_000;
+      while (!/^installed: /m.test(fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '') && Date.now() < deadline) spawnSync('sleep', ['0.05']);
+      return { result, calls: fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8') : '', log: fs.readFileSync(log, 'utf8') };
+    }
+
+    test('a venv of its own from the image\'s python3, the pins and the provider in it, the "MLflow lab" kernel with the settings', () => {
+      const run = start(studioJupyterLabScript(settings));
+      assert.equal(run.result.status, 0, run.result.stderr);
+      const labDir = path.join(home, '.mlflow-lab');
+      assert.match(run.calls, new RegExp(`^${bin}/python3 -m venv ${labDir}/venv$`, 'm'));
+      assert.match(run.calls, new RegExp(`^${labDir}/venv/bin/python -m pip install --quiet mlflow==3\\.17\\.2 sagemaker==\\S+ ipykernel==\\S+ ${labDir}/mlflow-sigv4$`, 'm'));
+      assert.doesNotMatch(run.calls, new RegExp(`^${bin}/python3 -m pip`, 'm'), 'nothing installed into the image\'s environment');
+      const kernel = JSON.parse(fs.readFileSync(path.join(home, '.local', 'share', 'jupyter', 'kernels', LAB_KERNEL_NAME, 'kernel.json'), 'utf8'));
+      assert.equal(kernel.display_name, 'MLflow lab');
+      assert.equal(kernel.argv[0], `${labDir}/venv/bin/python`);
+      assert.deepEqual(kernel.env, { MLFLOW_TRACKING_URI: settings.trackingUri, MLFLOW_TRACKING_AUTH: 'aws-sigv4', AWS_DEFAULT_REGION: 'us-west-2' });
+      for (const file of SIGV4_PROVIDER_FILES) {
+        assert.equal(fs.readFileSync(path.join(labDir, 'mlflow-sigv4', file), 'utf8'), fs.readFileSync(path.join(SIGV4_PROVIDER_SOURCE, file), 'utf8'), file);
+      }
+    });
+
+    test('the next start keeps the venv; a change of pins rebuilds it', () => {
+      const again = start(studioJupyterLabScript(settings));
+      assert.equal(again.result.status, 0, again.result.stderr);
+      assert.doesNotMatch(again.calls, /-m venv|-m pip/, again.calls);
+      assert.ok(fs.existsSync(path.join(home, '.local', 'share', 'jupyter', 'kernels', LAB_KERNEL_NAME, 'kernel.json')));
+      const changed = start(studioJupyterLabScript({ ...settings, mlflowVersion: '3.18.0' }));
+      assert.match(changed.calls, /-m venv/);
+      assert.match(changed.calls, /-m pip install --quiet mlflow==3\.18\.0 /);
+    });
+  });
+
+  test('the Studio lifecycle script is clean for bash -n and shellcheck', () => {
+    const script = studioJupyterLabScript({ trackingUri: 'https://abc123.execute-api.us-west-2.amazonaws.com/iam', mlflowVersion: '3.13.0', region: 'us-west-2' });
+    assert.equal(spawnSync('bash', ['-n'], { input: script }).status, 0);
+    const result = spawnSync('shellcheck', ['--shell=bash', '-'], { input: script, encoding: 'utf8' });
+    assert.equal(result.error, undefined, 'shellcheck must be installed (CI installs it)');
+    assert.equal(result.status, 0, result.stdout);
   });
 
   test('Studio apps may send HTTPS out and talk among themselves, nothing more', () => {
@@ -249,11 +374,12 @@ describe('SageMakerNotebookInstanceStack', () => {
     // The client pinned to the server's default release, and the SDK to the lab's; no package without an exact pin.
     assert.ok(script.includes(`mlflow==${DEFAULT_CONFIG.mlflowVersion}`), script);
     assert.ok(script.includes(`sagemaker==${SAGEMAKER_SDK_VERSION}`), script);
-    const installs = [...script.matchAll(/pip install --quiet ((?:[^ &]+ )*[^ &]+) &&/g)].map((m) => m[1].split(' '));
+    const installs = [...script.matchAll(/pip install --quiet (.+?)\\n/g)].map((m) => m[1].split(' '));
     assert.equal(installs.length, 1, script);
-    // The pins, and the lab's SigV4 provider from the source the script writes (not an index).
-    assert.equal(installs[0].pop(), '\\"$PROVIDER_DIR\\"');
+    // The pins and ipykernel, and the lab's SigV4 provider from the source the script writes (not an index).
+    assert.equal(installs[0].pop(), '\\"$LAB_DIR/mlflow-sigv4\\"');
     for (const requirement of installs[0]) assert.match(requirement, /^[a-z0-9-]+==\d+(\.\d+)+$/, `unpinned install ${requirement}`);
+    assert.deepEqual(installs[0], [`mlflow==${DEFAULT_CONFIG.mlflowVersion}`, `sagemaker==${SAGEMAKER_SDK_VERSION}`, `ipykernel==${IPYKERNEL_VERSION}`]);
     assert.doesNotMatch(script, /resolve:secretsmanager|MLFLOW_TRACKING_PASSWORD|get-secret-value/);
   });
 
@@ -282,7 +408,7 @@ describe('SageMakerNotebookInstanceStack', () => {
       if (options.condaEnv !== false) {
         const envBin = path.join(home, 'anaconda3', 'envs', 'python3', 'bin');
         fs.mkdirSync(envBin, { recursive: true });
-        stub(path.relative(bin, path.join(envBin, 'python')), '');
+        fakePython(path.join(envBin, 'python'), calls);
       }
       const script = onStartScript(settings)
         .replace(/^NOTEBOOK_HOME=.*$/m, `NOTEBOOK_HOME=${home}`)
@@ -294,7 +420,7 @@ describe('SageMakerNotebookInstanceStack', () => {
       const log = () => (fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8') : '');
       const read = (p: string) => (fs.existsSync(p) ? fs.readFileSync(p, 'utf8') : undefined);
       const installed = () => /^installed: /m.test(read(path.join(home, 'mlflow-client-install.log')) ?? '');
-      while (options.condaEnv !== false && !(/ -m pip install/.test(log()) && installed()) && Date.now() < deadline) spawnSync('sleep', ['0.05']);
+      while (options.condaEnv !== false && !installed() && Date.now() < deadline) spawnSync('sleep', ['0.05']);
       return { result, root, home, calls: log(), read };
     }
 
@@ -310,14 +436,34 @@ describe('SageMakerNotebookInstanceStack', () => {
       assert.equal(python.stdout.trim(), 'https://abc123.execute-api.us-west-2.amazonaws.com/iam aws-sigv4 us-west-2', python.stderr);
       assert.match(run.read(path.join(run.root, 'profile.d', 'mlflow.sh'))!, /^export MLFLOW_TRACKING_URI=https:\/\/abc123/m);
       assert.match(run.calls, new RegExp(`^chown -R ec2-user:ec2-user ${run.home}/\\.ipython$`, 'm'));
-      // Exactly the lab's pins (src/config/lab-packages.ts), nothing unpinned, and a line in the log once done.
-      const pins = `mlflow==3\\.17\\.2 sagemaker==${SAGEMAKER_SDK_VERSION.replace(/\./g, '\\.')} ${run.home}/\\.mlflow-sigv4`;
-      assert.match(run.calls, new RegExp(`anaconda3/envs/python3/bin/python -m pip install --quiet ${pins}$`, 'm'));
-      assert.match(run.read(path.join(run.home, 'mlflow-client-install.log')) ?? '', new RegExp(`^installed: ${pins}$`, 'm'));
+      // Exactly the lab's pins (src/config/lab-packages.ts) and ipykernel, nothing unpinned, in a venv of its own on the
+      // instance's volume, made from conda_python3's Python, whose environment gets no install; a line in the log once done.
+      const labDir = `${run.home}/SageMaker/.mlflow-lab`;
+      const pins = `mlflow==3\\.17\\.2 sagemaker==${SAGEMAKER_SDK_VERSION.replace(/\./g, '\\.')} ipykernel==${IPYKERNEL_VERSION.replace(/\./g, '\\.')} ${labDir}/mlflow-sigv4`;
+      assert.match(run.calls, new RegExp(`^${run.home}/anaconda3/envs/python3/bin/python -m venv ${labDir}/venv$`, 'm'));
+      assert.match(run.calls, new RegExp(`^${labDir}/venv/bin/python -m pip install --quiet ${pins}$`, 'm'));
+      assert.doesNotMatch(run.calls, /anaconda3\/envs\/python3\/bin\/python -m pip/, 'nothing installed into the shared conda environment');
+      assert.match(run.read(path.join(run.home, 'mlflow-client-install.log')) ?? '', new RegExp(`^installed: ${pins} in ${labDir}/venv, kernel mlflow-lab$`, 'm'));
+      // The "MLflow lab" kernel, registered for the notebook user, runs the venv's Python with the MLflow settings.
+      const kernel = JSON.parse(run.read(path.join(run.home, '.local', 'share', 'jupyter', 'kernels', LAB_KERNEL_NAME, 'kernel.json'))!);
+      assert.deepEqual(kernel, {
+        argv: [`${labDir}/venv/bin/python`, '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
+        display_name: 'MLflow lab',
+        language: 'python',
+        env: { MLFLOW_TRACKING_URI: settings.trackingUri, MLFLOW_TRACKING_AUTH: 'aws-sigv4', AWS_DEFAULT_REGION: 'us-west-2' },
+      });
+      assert.match(run.calls, new RegExp(`^sudo -u ec2-user -H bash ${labDir}/setup-kernel\\.sh `, 'm'), 'set up as the notebook user');
+      assert.match(run.calls, new RegExp(`^chown -R ec2-user:ec2-user ${labDir}$`, 'm'));
       // The provider's source, written by the script, is the repository's (lab/training/mlflow-sigv4).
       for (const file of SIGV4_PROVIDER_FILES) {
-        assert.equal(run.read(path.join(run.home, '.mlflow-sigv4', file)), fs.readFileSync(path.join(SIGV4_PROVIDER_SOURCE, file), 'utf8'), file);
+        assert.equal(run.read(path.join(labDir, 'mlflow-sigv4', file)), fs.readFileSync(path.join(SIGV4_PROVIDER_SOURCE, file), 'utf8'), file);
       }
+      // The kernel's set-up script, written by the lifecycle script, is itself clean for bash and shellcheck.
+      const setup = path.join(labDir, 'setup-kernel.sh');
+      assert.equal(spawnSync('bash', ['-n', setup]).status, 0);
+      const lint = spawnSync('shellcheck', ['--shell=bash', setup], { encoding: 'utf8' });
+      assert.equal(lint.error, undefined, 'shellcheck must be installed (CI installs it)');
+      assert.equal(lint.status, 0, lint.stdout);
     });
 
     test('another Jupyter unit name is found, not assumed', () => {
@@ -331,7 +477,8 @@ describe('SageMakerNotebookInstanceStack', () => {
       const run = runOnStart({ condaEnv: false });
       assert.equal(run.result.status, 0, run.result.stderr);
       assert.match(run.result.stderr, /mlflow: no Jupyter systemd unit/);
-      assert.match(run.result.stderr, /mlflow: no conda environment at .*anaconda3\/envs\/python3; install the lab's packages in a notebook: %pip install mlflow==3\.17\.2 sagemaker==\S+ \S+\/\.mlflow-sigv4$/m);
+      assert.match(run.result.stderr, /mlflow: no Python at .*anaconda3\/envs\/python3\/bin\/python; set the lab's kernel up in a terminal: bash \S+\/SageMaker\/\.mlflow-lab\/setup-kernel\.sh /m);
+      assert.doesNotMatch(run.calls, /setup-kernel/);
       assert.doesNotMatch(run.calls, /restart/);
       assert.ok(run.read(path.join(run.home, '.ipython', 'profile_default', 'startup', '00-mlflow.py')));
     });
