@@ -49,7 +49,7 @@ export const GATEWAY_OUTPUTS = {
   customDomainTarget: 'CustomDomainTarget',
   /** With `monitoring`: the SNS topic the alarms notify (subscribe more than `alarmEmail` to it). */
   alarmTopicArn: 'AlarmTopicArn',
-  /** The IAM route's tracking URI (`<endpoint>/iam`), for SigV4 clients (`MLFLOW_TRACKING_AWS_SIGV4=true`). */
+  /** The IAM route's tracking URI (`<endpoint>/iam`), for SigV4 clients (`MLFLOW_TRACKING_AUTH=aws-sigv4`, the lab's provider in lab/training/mlflow-sigv4). */
   iamTrackingUri: 'MlflowIamTrackingUri',
   /** What an IAM principal's policy grants `execute-api:Invoke` on to use the IAM route. */
   iamInvokeArn: 'MlflowIamInvokeArn',

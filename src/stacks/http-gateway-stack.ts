@@ -83,7 +83,7 @@ export class HttpGatewayStack extends Stack {
     if (this.iamRoute) {
       new CfnOutput(this, GATEWAY_OUTPUTS.iamTrackingUri, {
         value: this.iamRoute.trackingUri,
-        description: 'Set as MLFLOW_TRACKING_URI with MLFLOW_TRACKING_AWS_SIGV4=true (IAM principals, no password)',
+        description: 'Set as MLFLOW_TRACKING_URI with MLFLOW_TRACKING_AUTH=aws-sigv4 (the lab SigV4 provider; IAM principals, no password)',
       });
       new CfnOutput(this, GATEWAY_OUTPUTS.iamInvokeArn, {
         value: this.iamRoute.invokeArn,
