@@ -17,7 +17,7 @@ import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM } from '../constructs/noteboo
 import { MLFLOW_OUTPUTS, STACK_NAMES } from '../names';
 import { errorContext, findStack, stackOutputs, Target } from './aws';
 import { CliError, EXIT, toCliError } from './errors';
-import { profileOfResourceTypes } from '../transition/refused';
+import { profileMoveBlockers, profileOfResourceTypes } from '../transition/refused';
 
 /** Stack states in which a stack holds no resources (a failed first create, a change set never executed). */
 const EMPTY_STATES = new Set(['ROLLBACK_COMPLETE', 'REVIEW_IN_PROGRESS']);
@@ -117,7 +117,7 @@ export function refusedTransition(state: DeployedState, config: PlatformConfig, 
   const notes: string[] = [];
   const bucket = state.mlflow?.artifactBucket ?? 'ARTIFACT_BUCKET';
 
-  const dependents = [STACK_NAMES.gateway, STACK_NAMES.studio, STACK_NAMES.notebook].filter((name) => state.stacks.has(name));
+  const dependents = profileMoveBlockers(state.mlflow?.profile, config.profile, (name) => state.stacks.has(name));
   if (state.mlflow && state.mlflow.profile !== config.profile) {
     if (dependents.length > 0) return { notes, refusal: profileMoveRefusal(state, config.profile, dependents, bucket) };
     notes.push(`${STACK_NAMES.mlflow} moves from profile=${state.mlflow.profile} to profile=${config.profile} (network, load balancer, tasks); the database, its subnets and the artifact bucket stay.`);

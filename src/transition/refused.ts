@@ -7,6 +7,7 @@
  * Imports nothing at run time (no aws-cdk-lib), so that the CLI can load it cheaply.
  */
 import type { PlatformConfig } from '../config/platform-config';
+import type { Profile } from '../config/settings';
 import { STACK_NAMES } from '../names';
 import type { Template } from './assembly';
 
@@ -50,6 +51,15 @@ export function profileOfResourceTypes(types: ReadonlyArray<string | undefined>)
 /** Stacks that import what a profile change removes from MLflowVpcStack, or hold resources it would replace. */
 const PROFILE_DEPENDENT_STACKS = [STACK_NAMES.gateway, STACK_NAMES.studio, STACK_NAMES.notebook] as const;
 
+/**
+ * The deployed stacks that stop a move of MLflowVpcStack from profile `from` to `to` (empty when there is no move, or
+ * nothing depends on it). The one decision of the profile rule, for this list and for the CLI's deploy.
+ */
+export function profileMoveBlockers(from: Profile | undefined, to: Profile, isDeployed: (stack: string) => boolean): string[] {
+  if (from === undefined || from === to) return [];
+  return PROFILE_DEPENDENT_STACKS.filter(isDeployed);
+}
+
 export const REFUSED_TRANSITIONS: readonly RefusedTransitionRule[] = [
   {
     id: 'profile',
@@ -60,10 +70,7 @@ export const REFUSED_TRANSITIONS: readonly RefusedTransitionRule[] = [
     whatToDo: `back up the Studio home directories and the notebook instance's notebooks, delete ${[STACK_NAMES.notebook, STACK_NAMES.studio, STACK_NAMES.gateway].join(', ')} `
       + `(npx mlflow-on-aws destroy --keep-mlflow-stack), then deploy with the new profile: ${STACK_NAMES.mlflow} keeps the database, its subnets `
       + 'and the bucket; the endpoint URL changes unless you use a custom domain',
-    applies: (deployed, next) => {
-      const from = deployedProfile(deployed);
-      return from !== undefined && from !== next.profile && PROFILE_DEPENDENT_STACKS.some((stack) => deployed[stack] !== undefined);
-    },
+    applies: (deployed, next) => profileMoveBlockers(deployedProfile(deployed), next.profile, (stack) => deployed[stack] !== undefined).length > 0,
   },
 ];
 
