@@ -18,7 +18,7 @@ import {
   RegisterScalableTargetCommand,
   ScalableTarget,
 } from '@aws-sdk/client-application-auto-scaling';
-import { GetTemplateCommand } from '@aws-sdk/client-cloudformation';
+import { GetTemplateCommand, Stack } from '@aws-sdk/client-cloudformation';
 import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { GATEWAY_OUTPUTS, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
 import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
@@ -199,13 +199,15 @@ export async function keepPausedAfterDeploy(target: Target, held: HeldCapacity, 
 
 /** The service's reference when MLflowVpcStack is deployed with its cluster and service outputs, else undefined. */
 export async function deployedServiceRef(target: Target): Promise<ServiceRef | undefined> {
-  const outputs = stackOutputs(await findStack(target, STACK_NAMES.mlflow));
+  const stack = await findStack(target, STACK_NAMES.mlflow);
+  const outputs = stackOutputs(stack);
   if (!outputs[MLFLOW_OUTPUTS.clusterName] || !outputs[MLFLOW_OUTPUTS.serviceName]) return undefined;
-  return serviceRef(target);
+  return serviceRef(target, stack);
 }
 
-export async function serviceRef(target: Target): Promise<ServiceRef> {
-  const stack = await findStack(target, STACK_NAMES.mlflow);
+/** The service's reference from the deployed MLflowVpcStack (`stack`: when the caller has described it already). */
+export async function serviceRef(target: Target, stack?: Stack): Promise<ServiceRef> {
+  stack ??= await findStack(target, STACK_NAMES.mlflow);
   if (!stack) throw notDeployedError(STACK_NAMES.mlflow, errorContext(target));
   const outputs = stackOutputs(stack);
   const cluster = outputs[MLFLOW_OUTPUTS.clusterName];

@@ -132,7 +132,7 @@ async function readDeployed(target: Target): Promise<Deployed> {
     throw new CliError(`Stack ${STACK_NAMES.mlflow} has no ${MLFLOW_OUTPUTS.mlflowVersion}/${MLFLOW_OUTPUTS.databaseClusterIdentifier} outputs.`, EXIT.failure,
       'Deploy this release of the app with the deployed mlflowVersion first (`npx mlflow-on-aws deploy -c mlflowVersion=<deployed>`), then upgrade.');
   }
-  return { version, clusterId, ref: await serviceRef(target) };
+  return { version, clusterId, ref: await serviceRef(target, stack) };
 }
 
 async function upgrade(deps: CliDeps, target: Target, options: CommonOptions, yes: boolean): Promise<number> {
