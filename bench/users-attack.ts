@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { Agent } from 'node:http';
 import { basicAuth } from '../test/containers/support/proxy';
-import { http } from '../test/e2e/support/http';
+import { http, percentile } from '../test/e2e/support/http';
 import { startStack } from '../test/e2e/support/stack';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -23,10 +23,6 @@ const ATTACKERS = Number(process.env.BENCH_ATTACKERS ?? 16);
 const TEAMMATE_CONNECTIONS = Number(process.env.BENCH_TEAMMATE_CONNECTIONS ?? 2);
 
 interface Phase { requests: number; rate: number; p50: number; p99: number; max: number; errors: number; attacks: number; refused: number }
-
-function percentile(sorted: number[], p: number): number {
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN;
-}
 
 async function main(): Promise<void> {
   const stack = await startStack({ settings: { auth: 'users' } });
@@ -70,7 +66,7 @@ async function main(): Promise<void> {
       ]);
       agent.destroy();
       latencies.sort((a, b) => a - b);
-      return { requests: latencies.length, rate: latencies.length / SECONDS, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: latencies.at(-1) ?? NaN, errors, attacks, refused };
+      return { requests: latencies.length, rate: latencies.length / SECONDS, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN, errors, attacks, refused };
     };
 
     const forwarded = () => {

@@ -95,8 +95,12 @@ export async function load(
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const percentile = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  return { requests: count, failures, seconds, perSecond: count / seconds, p50Ms: percentile(50), p99Ms: percentile(99), failureSamples };
+  return { requests: count, failures, seconds, perSecond: count / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), failureSamples };
+}
+
+/** The `p`th percentile (nearest rank) of ascending `sorted` values; NaN when there are none. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
 /**
