@@ -96,3 +96,9 @@ export const DATABASE_NAME = 'mlflow';
  * snapshots of a later version (RDS restores a snapshot to its own or a later version only).
  */
 export const AURORA_MYSQL_VERSION = '3.10.3';
+
+/**
+ * MLflow's permissions (its authentication app), also what a user has on what nobody granted them: the choices of the
+ * authDefaultPermission setting and of `users grant --permission`.
+ */
+export const MLFLOW_PERMISSIONS = ['READ', 'EDIT', 'MANAGE', 'NO_PERMISSIONS'] as const;

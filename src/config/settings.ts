@@ -7,6 +7,7 @@
 import { BACKUP_DEFAULTS } from '../constructs/backup';
 import { IMAGE_BUILD_CHOICES } from '../constructs/container-images';
 import { ALARM_RULES } from '../constructs/monitoring';
+import { MLFLOW_PERMISSIONS } from '../names';
 import { bool, ConfigError, defineSettings, describeList, halfStep, integer, matching, oneOf, parser, Parser, toNumber } from './declare';
 
 /** Which SageMaker stacks the app synthesizes. */
@@ -90,8 +91,7 @@ const DOMAIN_SETTINGS = ['certificateArn', 'hostedZoneId', 'hostedZoneName', 'di
 export const AUTH_MODES = ['shared', 'users'] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
 
-/** MLflow's permissions (its authentication app), also what a user has on what nobody granted them. */
-export const MLFLOW_PERMISSIONS = ['READ', 'EDIT', 'MANAGE', 'NO_PERMISSIONS'] as const;
+export { MLFLOW_PERMISSIONS };
 export type MlflowPermission = (typeof MLFLOW_PERMISSIONS)[number];
 
 /**

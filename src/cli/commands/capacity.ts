@@ -24,21 +24,8 @@ import { GATEWAY_OUTPUTS, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, STACK_NAMES } from 
 import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
-import { commonOptions, parseCommandArgs } from '../options';
-
-export const PAUSE_HELP = `Usage: npx mlflow-on-aws pause [--wait] [--region R] [--profile P]
-
-Stops every MLflow task (desired count 0) and holds the service there: autoscaling and active-hours schedules
-are suspended until \`resume\`. Nothing is deleted; the endpoint answers 503 (Retry-After) while paused, and the
-database pauses after dbAutoPauseMinutes without connections.
-  --wait      wait until no task runs any more`;
-
-export const RESUME_HELP = `Usage: npx mlflow-on-aws resume [--no-wait] [--region R] [--profile P]
-
-Starts MLflow again with the task counts of the deployed stack and lifts the suspension of autoscaling and
-schedules. Waits until the endpoint answers (typically 2 to 4 minutes: task start and image pull, MLflow's
-start-up, a paused database's resume, the first passing health checks), and says how long it took.
-  --no-wait   return once the service is told, without waiting`;
+import { parseCommandOptions } from '../options';
+import { PAUSE, RESUME } from './index';
 
 /** How often a wait polls, and for how long at most (a resume covers the container's database wait and grace period). */
 export const CAPACITY_POLL_MS = 10_000;
@@ -65,12 +52,7 @@ export interface CapacityState {
 }
 
 export async function pauseCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const values = parseCommandArgs('pause', args, { wait: { type: 'boolean' } });
-  const options = commonOptions(values);
-  if (options.help) {
-    deps.output.out(PAUSE_HELP);
-    return EXIT.ok;
-  }
+  const { values, options } = parseCommandOptions(PAUSE, args);
   const target = await connect(deps, options);
   const ref = await serviceRef(target);
   const current = await capacityState(target, ref);
@@ -100,12 +82,7 @@ export async function waitUntilStopped(deps: CliDeps, target: Target, ref: Servi
 }
 
 export async function resumeCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const values = parseCommandArgs('resume', args, { 'no-wait': { type: 'boolean' } });
-  const options = commonOptions(values);
-  if (options.help) {
-    deps.output.out(RESUME_HELP);
-    return EXIT.ok;
-  }
+  const { values, options } = parseCommandOptions(RESUME, args);
   const target = await connect(deps, options);
   const ref = await serviceRef(target);
   const wait = values['no-wait'] !== true;

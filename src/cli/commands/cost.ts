@@ -1,31 +1,20 @@
-/** `cost`: an itemized monthly estimate of the deployment the settings describe, priced from its synthesized templates. */
-import { estimateCost } from '../../cost/estimate';
+/**
+ * `cost`: an itemized monthly estimate of the deployment the settings describe, priced from its synthesized templates;
+ * with `--json`, the same figures as one JSON document (`costJson`) on stdout.
+ */
+import { CostReport, estimateCost } from '../../cost/estimate';
 import { HOURS_PER_MONTH, PRICE_REGIONS, isPriceRegion } from '../../cost/prices';
 import { renderText } from '../../cost/render';
 import { synthesizeTemplates } from '../../cost/synth';
 import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
-import { commonOptions, loadCliConfig, parseCommandArgs } from '../options';
+import { loadCliConfig, parseCommandOptions } from '../options';
+import { COST, DEFAULT_ACTIVE_HOURS } from './index';
 
-/** Active hours a month when none are given: about a working month (8 hours x 20 days). */
-export const DEFAULT_ACTIVE_HOURS = 160;
-
-export const COST_HELP = `Usage: npx mlflow-on-aws cost [--active-hours N] [--paused] [--region R] [-c key=value ...]
-
-Prints an itemized monthly estimate of what the settings deploy, from the synthesized templates and the dated
-price table in src/cost/prices.ts (list prices; no AWS call, no credentials needed):
-  monthly at idle (nobody uses MLflow) and with N active hours a month.
-  --active-hours N   hours a month someone uses MLflow, 0..${HOURS_PER_MONTH} (default ${DEFAULT_ACTIVE_HOURS})
-  --paused           as after \`pause\`: every ECS service at 0 tasks
-Regions with prices: ${PRICE_REGIONS.join(', ')}.`;
+export { DEFAULT_ACTIVE_HOURS };
 
 export async function costCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const values = parseCommandArgs('cost', args, { 'active-hours': { type: 'string' }, paused: { type: 'boolean' } });
-  const options = commonOptions(values);
-  if (options.help) {
-    deps.output.out(COST_HELP);
-    return EXIT.ok;
-  }
+  const { values, options } = parseCommandOptions(COST, args);
   const activeHours = parseActiveHours(values['active-hours']);
   const config = loadCliConfig(deps, options.context);
   if (!isPriceRegion(config.region)) {
@@ -36,8 +25,37 @@ export async function costCommand(args: readonly string[], deps: CliDeps): Promi
     );
   }
   const report = estimateCost(synthesizeTemplates(config), { region: config.region, activeHours, paused: values.paused === true });
-  deps.output.out(renderText(report));
+  deps.output.out(values.json === true ? JSON.stringify(costJson(report), null, 2) : renderText(report));
   return EXIT.ok;
+}
+
+const cents = (usd: number): number => Math.round(usd * 100) / 100;
+
+/**
+ * What `cost --json` prints: the report's figures in a shape of their own, documented in docs/reference/cli.md, so that
+ * the estimate's internals can change without changing it (fields are only ever added). Amounts are USD a month,
+ * rounded to the cent.
+ */
+export function costJson(report: CostReport) {
+  return {
+    region: report.region,
+    activeHours: report.activeHours,
+    paused: report.paused,
+    pricesAsOf: report.pricesAsOf,
+    currency: 'USD',
+    monthly: { idle: cents(report.idleTotal), active: cents(report.activeTotal) },
+    lines: report.lines.map((line) => ({
+      item: line.item,
+      quantity: line.quantity,
+      unitPrice: line.unitPrice,
+      idle: cents(line.idle),
+      active: cents(line.active),
+      marks: [...line.marks],
+    })),
+    notPriced: report.notPriced.map(({ type, count, note }) => ({ type, count, note })),
+    usageOnly: report.usageOnly.map(({ type, count, note }) => ({ type, count, note })),
+    assumptions: [...report.assumptions],
+  };
 }
 
 function parseActiveHours(value: string | undefined): number {

@@ -11,18 +11,9 @@ import { MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
 import { connect, errorContext, findStack, foreignStacksError, isOwnStack, STACKS_IN_DELETION_ORDER, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, toCliError } from '../errors';
-import { commonOptions, parseCommandArgs } from '../options';
+import { parseCommandOptions } from '../options';
+import { DESTROY } from './index';
 import { deleteStudioAppsAndSpaces, describeStudioPlan, HOME_EFS_METADATA_KEY, planStudio, removeDomainLeftovers, StudioPlan } from '../studio-cleanup';
-
-export const DESTROY_HELP = `Usage: npx mlflow-on-aws destroy [--yes] [--keep-mlflow-stack] [--region R] [--profile P]
-
-Deletes the MLflow on AWS stacks of the account/region, dependents first, after showing what is kept
-(retained bucket, final database snapshot, Studio home EFS, ...) and what is deleted. Stops before deleting
-anything while the database has deletion protection on (asked of RDS), and says how to turn it off.
-With Studio in use, first deletes the user profile's apps and spaces; after the domain, what SageMaker left in the VPC.
-  --yes, -y             do not ask for confirmation (required when there is no terminal)
-  --keep-mlflow-stack   delete only the gateway and SageMaker stacks; MLflowVpcStack (network, database, artifact
-                        bucket, MLflow service) stays: the first step of a profile move (see deploy)`;
 
 /**
  * CloudFormation type of the custom resource that turns the database's deletion protection on after a successful
@@ -88,12 +79,7 @@ export interface ProtectedCluster {
 }
 
 export async function destroyCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const values = parseCommandArgs('destroy', args, { yes: { type: 'boolean', short: 'y' }, 'keep-mlflow-stack': { type: 'boolean' } });
-  const options = commonOptions(values);
-  if (options.help) {
-    deps.output.out(DESTROY_HELP);
-    return EXIT.ok;
-  }
+  const { values, options } = parseCommandOptions(DESTROY, args);
   const log = deps.output.err;
   const target = await connect(deps, options);
 
