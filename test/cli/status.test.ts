@@ -118,6 +118,58 @@ describe('status', () => {
     assert.match(h.out[0], /region ap-southeast-2/);
   });
 
+  it('--json: one JSON document on stdout with the same facts, nothing else on stdout; exit 0', async () => {
+    const h = harness();
+    healthy(h, [0, 0.5]);
+    assert.equal(await h.run('status', '--json'), EXIT.ok, h.text());
+    assert.equal(h.out.length, 1, 'one document, nothing else on stdout');
+    assert.deepEqual(JSON.parse(h.out[0]), {
+      account: '123456789012',
+      region: 'us-west-2',
+      stacks: [
+        { name: 'MLflowVpcStack', status: 'UPDATE_COMPLETE', updated: '2026-01-10T08:00:00.000Z', deployed: true },
+        { name: 'HttpGatewayStack', status: 'CREATE_COMPLETE', updated: '2026-01-01T00:00:00.000Z', deployed: true },
+        { name: 'SageMakerStudioUserStack', status: 'CREATE_COMPLETE', updated: '2026-01-01T00:00:00.000Z', deployed: true },
+      ],
+      endpoint: URI,
+      mlflowVersion: '3.13.0',
+      tasks: { running: 2, desired: 2, pending: 0, serviceStatus: 'ACTIVE', rollout: 'COMPLETED', paused: false },
+      database: {
+        identifier: 'mlflow-db', status: 'available', minCapacityAcu: 0, maxCapacityAcu: 2, autoPauseMinutes: 60,
+        writer: { identifier: 'mlflow-db-writer', capacityAcu: 0, at: '2026-01-15T11:59:00.000Z' },
+      },
+      problems: [],
+      healthy: true,
+    });
+  });
+
+  it('--json with something to attend to: the problems in the document, healthy false, exit 1', async () => {
+    const h = harness();
+    healthy(h);
+    h.mocks.ecs.on(DescribeServicesCommand).resolves({ services: [{ status: 'ACTIVE', runningCount: 0, desiredCount: 2, pendingCount: 1 }] });
+    assert.equal(await h.run('status', '--json'), EXIT.failure);
+    assert.equal(h.out.length, 1);
+    const report = JSON.parse(h.out[0]);
+    assert.deepEqual(report.tasks, { running: 0, desired: 2, pending: 1, serviceStatus: 'ACTIVE', rollout: null, paused: false });
+    assert.deepEqual(report.problems, ['only 0 of 2 MLflow tasks are running']);
+    assert.equal(report.healthy, false);
+  });
+
+  it('--json, nothing deployed: exit 5, the error on stderr, nothing on stdout', async () => {
+    const h = harness();
+    assert.equal(await h.run('status', '--json'), EXIT.notDeployed);
+    assert.deepEqual(h.out, []);
+    assert.match(h.err.join('\n'), /Stack MLflowVpcStack is not deployed/);
+  });
+
+  it('--json, no credentials: exit 3, nothing on stdout', async () => {
+    const h = harness();
+    h.mocks.sts.on(GetCallerIdentityCommand).rejects(credentialsError());
+    assert.equal(await h.run('status', '--json'), EXIT.noCredentials);
+    assert.deepEqual(h.out, []);
+    assert.match(h.err.join('\n'), /No AWS credentials/);
+  });
+
   it('no credentials: exit 3', async () => {
     const h = harness();
     h.mocks.sts.on(GetCallerIdentityCommand).rejects(credentialsError());
@@ -246,6 +298,16 @@ describe('status --counts: what MLflow holds, counted through the endpoint', () 
     const runSearches = mlflow.requests.filter((r) => r.path.endsWith('/runs/search'));
     assert.ok(runSearches.every((r) => r.body.experiment_ids.length <= 100 && r.body.run_view_type === 'ALL'));
     assert.deepEqual([...new Set(runSearches.flatMap((r) => r.body.experiment_ids))].length, 150, 'every experiment, the deleted ones too');
+  });
+
+  it('--counts --json: the counts under "contents" of the document', async () => {
+    const h = harness();
+    withEndpoint(h, mlflow.url);
+    assert.equal(await h.run('status', '--counts', '--json'), EXIT.ok, h.text());
+    assert.equal(h.out.length, 1);
+    assert.deepEqual(JSON.parse(h.out[0]).contents, {
+      experiments: { active: 135, deleted: 15 }, runs: { active: 900, deleted: 150, complete: true }, registeredModels: 3, modelVersions: 12,
+    });
   });
 
   it('without --counts MLflow is not asked (a count would wake a paused database)', async () => {
