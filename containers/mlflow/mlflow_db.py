@@ -366,7 +366,7 @@ def convert_charset(connection):
         mlflow_charset.convert(connection, log)
     except pymysql.err.MySQLError as error:
         log(f"converting the schema to utf8mb4 failed: {error}. The next start resumes where this one stopped; "
-            "a duplicate entry needs a rename first (docs/migrate-from-sample.md, 'The character set')")
+            "a duplicate entry needs a rename first (docs/guides/migrate-from-sample.md, 'The character set')")
         sys.exit(5)
 
 

@@ -275,7 +275,7 @@ export const SETTINGS = defineSettings({
   },
   dbSnapshot: {
     group: 'Backend store',
-    doc: 'create the cluster from this snapshot instead of an empty one, how another deployment\'s data moves in (docs/migrate-from-sample.md); must stay set once deployed, changing or removing it replaces the cluster',
+    doc: 'create the cluster from this snapshot instead of an empty one, how another deployment\'s data moves in (docs/guides/migrate-from-sample.md); must stay set once deployed, changing or removing it replaces the cluster',
     parser: clusterSnapshot(),
     allowedText: 'a manual DB cluster snapshot: identifier, or ARN in the deployment\'s region (not automated `rds:` ones)',
     defaultText: 'unset: an empty database',
@@ -493,7 +493,7 @@ export const SETTINGS = defineSettings({
   },
   auth: {
     group: 'Access',
-    doc: '`shared`: one account (`mlflowUsername`, its password in `mlflowSecretName`) checked by the proxy, everyone can do everything; `users`: MLflow\'s authentication app, personal accounts (`npx mlflow-on-aws users`) with per-experiment and per-model permissions, the admin from the same secret (README, "Access")',
+    doc: '`shared`: one account (`mlflowUsername`, its password in `mlflowSecretName`) checked by the proxy, everyone can do everything; `users`: MLflow\'s authentication app, personal accounts (`npx mlflow-on-aws users`) with per-experiment and per-model permissions, the admin from the same secret (docs/guides/access.md)',
     parser: oneOf(AUTH_MODES, 'access modes'),
     default: 'shared',
   },

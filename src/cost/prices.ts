@@ -1,5 +1,5 @@
 /**
- * The one price table of the cost report (`npx mlflow-on-aws cost`, README "Cost at idle").
+ * The one price table of the cost report (`npx mlflow-on-aws cost`, docs/reference/cost.md).
  *
  * On-demand list prices in USD, "as found" on the date below in the pages named by each entry's `source` (AWS pages
  * where the search found them, otherwise third-party pages that quote AWS's price list). Free tiers, Savings Plans

@@ -1,4 +1,4 @@
-/** The cost report as text: a padded table for the terminal, a Markdown table for the README. */
+/** The cost report as text: a padded table for the terminal, a Markdown table for the documentation (docs/reference/cost.md). */
 import { CostReport, MARKS, formatUsd } from './estimate';
 import { PRICES, USAGE_NOTES } from './prices';
 
@@ -57,7 +57,7 @@ export function renderText(report: CostReport): string {
   return [title(report), '', line(header), rule, ...body.map(line), rule, line(total), '', ...notes(report, '  - ')].join('\n');
 }
 
-/** For the README. */
+/** For the documentation (scripts/generate-docs.ts). */
 export function renderMarkdown(report: CostReport): string {
   const table = rows(report);
   const cells = (row: string[]) => `| ${row.join(' | ')} |`;

@@ -8,12 +8,12 @@ import { resolvePlatformConfig } from '../../src/config/platform-config';
 import { COMPLIANCE_CONFIGURATIONS } from '../compliance/configurations';
 
 const ROOT = path.join(__dirname, '..', '..');
-const DOC = path.join(ROOT, 'docs', 'architecture.md');
+const DOC = path.join(ROOT, 'docs', 'reference', 'architecture.md');
 
-/** The rows of the "Resource types" table of docs/architecture.md: type -> files. */
+/** The rows of the "Resource types" table of docs/reference/architecture.md: type -> files. */
 export function resourceTable(markdown: string): Map<string, string[]> {
   const section = markdown.split(/^## /m).find((s) => s.startsWith('Resource types'));
-  assert.ok(section, 'docs/architecture.md has a "## Resource types" section');
+  assert.ok(section, 'docs/reference/architecture.md has a "## Resource types" section');
   const rows = new Map<string, string[]>();
   for (const line of section.split('\n')) {
     const cells = line.split('|').map((c) => c.trim());
@@ -39,13 +39,13 @@ function createdTypes(): Set<string> {
   return types;
 }
 
-describe('docs/architecture.md maps every resource type the app creates to the file that defines it', () => {
+describe('docs/reference/architecture.md maps every resource type the app creates to the file that defines it', () => {
   const table = resourceTable(readFileSync(DOC, 'utf8'));
   const created = createdTypes();
 
   test('every type a configuration creates is in the table', () => {
     const missing = [...created].filter((type) => !table.has(type)).sort();
-    assert.deepEqual(missing, [], `add these to docs/architecture.md: ${missing.join(', ')}`);
+    assert.deepEqual(missing, [], `add these to docs/reference/architecture.md: ${missing.join(', ')}`);
   });
 
   test('the table lists no type that no configuration creates', () => {

@@ -26,7 +26,7 @@ const MLFLOW_TEMPLATE = {
 };
 /**
  * A default deployment: the cluster's template does not mention DeletionProtection, a custom resource turns it on
- * at the end of every successful deploy (docs/database-protection.md).
+ * at the end of every successful deploy (docs/decisions/database-protection.md).
  */
 const PROTECTED_TEMPLATE = {
   Resources: {

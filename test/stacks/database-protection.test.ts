@@ -5,7 +5,7 @@ import { mlflowTemplate, resourcesOfType } from '../support/synth';
 
 /**
  * A failed first create must roll back clean (the cluster unprotected until the end), while a deployment that was
- * once healthy meets deletion protection on destroy. Design: docs/database-protection.md.
+ * once healthy meets deletion protection on destroy. Design: docs/decisions/database-protection.md.
  */
 
 const template = mlflowTemplate();

@@ -1,5 +1,5 @@
 /**
- * Every switch the README calls supported, on a deployed stack, both ways (HEAD configuration A → HEAD configuration
+ * Every switch docs/guides/upgrading-mlflow.md calls supported, on a deployed stack, both ways (HEAD configuration A → HEAD configuration
  * B, each with both SageMaker stacks so that every importer is there): the transition check passes, or the switch is in
  * src/transition/refused.ts (deploy refuses it) and then the check does find problems (the refusal is needed) and the
  * refusal's "what to do" passes. Each configuration is synthesized once.
@@ -30,7 +30,7 @@ const CONFIGURATIONS: Record<string, RawSettings> = {
   'custom domain': { ...BASE, domainName: 'mlflow.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' },
 };
 
-/** The README's supported switches: [what, configuration A, configuration B], each checked A → B and B → A. */
+/** The supported switches (docs/guides/upgrading-mlflow.md): [what, configuration A, configuration B], each checked A → B and B → A. */
 const SWITCHES: ReadonlyArray<readonly [string, string, string]> = [
   ['profile standard ↔ lean', 'standard', 'lean'],
   ['monitoring on ↔ off', 'standard', 'monitoring off'],

@@ -7,7 +7,7 @@
  * sets the desired count to 0; `resume` puts back the minimum and maximum of the deployed template (what was deployed,
  * not what this machine's settings say), lifts the suspension, sets the desired count and waits until the endpoint
  * answers. While paused the front door has no target: API Gateway answers 503 at once (with Retry-After, see
- * docs/cli.md), and with no connection the database pauses after `dbAutoPauseMinutes`.
+ * docs/reference/cli.md), and with no connection the database pauses after `dbAutoPauseMinutes`.
  * A deploy while paused is refused unless `--while-paused` (no task would start, so nothing would validate the new
  * revision, see `checkDeployWhilePaused`); with it, the pause is re-applied after the deploy, since a deploy that changes
  * the scalable target re-registers the template's minimum and maximum (`keepPausedAfterDeploy`).

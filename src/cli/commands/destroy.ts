@@ -2,7 +2,7 @@
  * `destroy`: deletes the deployed stacks (dependents first) after confirmation, saying beforehand what is kept
  * and what is deleted. What is kept is read from the deployed templates' DeletionPolicy, not assumed.
  * Whether the database's deletion protection is on is asked of RDS (the template no longer says it: see
- * docs/database-protection.md); only when RDS cannot be asked is it judged from the template.
+ * docs/decisions/database-protection.md); only when RDS cannot be asked is it judged from the template.
  * Works through CloudFormation directly, so it needs no synth and no matching local configuration.
  */
 import { DeleteStackCommand, GetTemplateCommand, ListStackResourcesCommand, Stack, StackResourceSummary } from '@aws-sdk/client-cloudformation';
@@ -43,7 +43,7 @@ const NOTABLE_TYPES: Record<string, string> = {
 
 /** What becomes of a backup vault's recovery points, by the vault's DeletionPolicy. */
 const VAULT_KEPT = 'with its recovery points (each removed by AWS Backup when its retention ends)';
-const VAULT_DELETED = 'only if it holds no recovery point: AWS Backup refuses to delete a vault that holds any, and MLflowVpcStack then ends DELETE_FAILED (see docs/cli.md, destroy)';
+const VAULT_DELETED = 'only if it holds no recovery point: AWS Backup refuses to delete a vault that holds any, and MLflowVpcStack then ends DELETE_FAILED (see docs/reference/cli.md, destroy)';
 
 interface TemplateResource {
   Type?: string;
@@ -352,7 +352,7 @@ async function deleteStack(target: Target, stackName: string, deps: CliDeps): Pr
             ? `A backup vault that holds recovery points cannot be deleted: delete them (AWS Backup console > Backup vaults), or keep the vault: aws cloudformation delete-stack --stack-name ${stackName} --retain-resources <its logical id, named above> --region ${target.region}.`
             : '',
           stackName === STACK_NAMES.mlflow
-            ? 'A VPC or subnet that "has dependencies" is usually held by what a SageMaker Studio domain left behind: its home EFS mount targets and the security groups security-group-for-inbound-nfs-d-* / security-group-for-outbound-nfs-d-* (see docs/cli.md, destroy).'
+            ? 'A VPC or subnet that "has dependencies" is usually held by what a SageMaker Studio domain left behind: its home EFS mount targets and the security groups security-group-for-inbound-nfs-d-* / security-group-for-outbound-nfs-d-* (see docs/reference/cli.md, destroy).'
             : '',
         ].filter(Boolean).join('\n'),
       );

@@ -10,7 +10,7 @@
  * at 0, `mlflow db upgrade` once in a one-off task of the new task definition (the MLflow container with
  * MLFLOW_MIGRATE_ONLY=true migrates under the schema lock and exits; its log is streamed here), then the start of the new
  * release and a write and a read through the endpoint. Meanwhile clients get 503 with Retry-After (the gateway's mapping,
- * docs/cli.md), which MLflow's client retries.
+ * docs/reference/cli.md), which MLflow's client retries.
  *
  * When the migration fails, the service stays at 0 and one command brings the old release back on the old data:
  * `upgrade --rollback` restores the snapshot in place (the failed cluster is renamed aside and kept, the snapshot is
