@@ -135,3 +135,25 @@ describe('docs/ paths named outside the documentation', () => {
     assert.deepEqual(missing, []);
   });
 });
+
+describe('README.md', () => {
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+
+  it('is under 300 lines', () => {
+    assert.ok(readme.split('\n').length < 300, `README.md has ${readme.split('\n').length} lines`);
+  });
+
+  it('starts with the two commands for a newcomer, and they are the ones CI and package.json run', () => {
+    const sections = [...readme.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
+    assert.equal(sections[0], 'Two commands for a newcomer');
+    const block = /## Two commands for a newcomer\n[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const commands = block.split('\n').filter((line) => line.trim() && !line.startsWith('#'));
+    assert.deepEqual(commands, ['npm ci && npx cdk synth -c sagemaker=both', 'bash scripts/install-test-deps.sh && npm ci && npm test']);
+    // CI runs the second command's three steps, in order.
+    const ci = fs.readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8').split('\n').filter((line) => /^(bash|npm) /.test(line));
+    assert.deepEqual(ci.map((line) => line.replace(/ --no-audit --no-fund$/, '')), ['bash scripts/install-test-deps.sh', 'npm ci', 'npm test']);
+    // `npm run synth` is the first command's synth.
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts.synth, 'cdk synth --quiet -c sagemaker=both');
+  });
+});
