@@ -15,6 +15,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = Object.fromEntrie
 
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {
   const [name, ...args] = argv;
+  if (name === 'help' && args.length > 0) return runCli([args[0], '--help'], deps);
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     (name === undefined ? deps.output.err : deps.output.out)(USAGE);
     return name === undefined ? EXIT.usage : EXIT.ok;

@@ -161,7 +161,7 @@ export function usage(specs: readonly CommandSpec[]): string {
     'Options for every command:',
     ...optionLines(COMMON_OPTIONS),
     '',
-    'Help for a command: npx mlflow-on-aws <command> --help',
+    'Help for a command: npx mlflow-on-aws <command> --help (or: npx mlflow-on-aws help <command>)',
     '',
     EXIT_CODES_TEXT,
   ].join('\n');

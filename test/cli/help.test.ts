@@ -92,6 +92,15 @@ describe('help, from the declarations the parser uses', () => {
     assert.deepEqual(helpEntries(text).map((e) => e.names.at(-1)).sort(), Object.keys(COMMON_OPTIONS).sort());
   });
 
+  it('help <command> is <command> --help; help <unknown> is an unknown command', async () => {
+    const h = harness();
+    assert.equal(await h.run('help', 'status'), EXIT.ok);
+    assert.equal(h.out.join('\n'), commandHelp(COMMAND_SPECS.find((spec) => spec.name === 'status')!));
+    const unknown = harness();
+    assert.equal(await unknown.run('help', 'statsu'), EXIT.usage);
+    assert.match(unknown.err[0], /Unknown command "statsu"/);
+  });
+
   it('an option given to another command than its own is refused as unknown (the parser takes only the declared ones)', async () => {
     const h = harness();
     assert.equal(await h.run('credentials', '--json'), EXIT.usage);
