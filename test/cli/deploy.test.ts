@@ -182,7 +182,7 @@ describe('deploy', () => {
     assert.match(text, /HttpGatewayStack, MLflowVpcStack in account 123456789012, region us-west-2 were not deployed by MLflow on AWS/);
     assert.match(text, /original aws-mlflow-sagemaker-cdk sample's/);
     assert.match(text, /deletes its artifact bucket, with every object in it/);
-    assert.match(text, /docs\/migrate-from-sample\.md/);
+    assert.match(text, /docs\/guides\/migrate-from-sample\.md/);
     assert.equal(cdkCalls(h.runs).length, 0);
   });
 

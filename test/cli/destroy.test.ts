@@ -336,7 +336,7 @@ describe('destroy', () => {
     const text = h.err.join('\n');
     assert.match(text, /MLflowVpcStack in account 123456789012, region us-west-2 was not deployed by MLflow on AWS/);
     assert.match(text, /destroy would delete them with their data/);
-    assert.match(text, /docs\/migrate-from-sample\.md/);
+    assert.match(text, /docs\/guides\/migrate-from-sample\.md/);
     assert.equal(h.questions.length, 0);
     assert.deepEqual(deletedStacks(h), []);
   });
