@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { bool, ConfigError, defineSettings, integer, oneOf, resolveSettings, SettingDeclarations } from '../../src/config/declare';
-import { ENVIRONMENT_SETTINGS, loadPlatformConfig } from '../../src/config/load-config';
-import { DEFAULT_CONFIG, resolvePlatformConfig, SETTING_NAMES, SETTINGS } from '../../src/config/platform-config';
-import { parseActiveHours, PROFILE_DEFAULTS, SETTING_GROUPS } from '../../src/config/settings';
+import { bool, ConfigError, defineSettings, integer, oneOf, resolveSettings, SettingDeclarations } from '../../src/app/config/declare';
+import { ENVIRONMENT_SETTINGS, loadPlatformConfig } from '../../src/app/config/load';
+import { DEFAULT_CONFIG, resolvePlatformConfig, SETTING_NAMES, SETTINGS } from '../../src/app/config/platform-config';
+import { parseActiveHours, PROFILE_DEFAULTS, SETTING_GROUPS } from '../../src/app/config/settings';
 import { generateReadme, README_PATH, replaceGeneratedSection, settingsTable } from '../../scripts/generate-docs';
 
 const context = (values: Record<string, unknown> = {}) => ({ getAllContext: () => values });
