@@ -3,10 +3,10 @@ import { applyComplianceChecks } from '../lib/compliance';
 import { loadPlatformConfig } from './config/load';
 import { PlatformConfig } from './config/platform-config';
 import { sagemakerStacks } from './config/settings';
-import { HttpGateway } from '../lib/gateway/http-gateway';
 import { STACK_DESCRIPTION_PREFIX, STACK_NAMES } from './names';
 import { BackupCopyVaultStack } from './stacks/backup-copy-vault-stack';
-import { gatewayCustomDomain, HttpGatewayStack } from './stacks/http-gateway-stack';
+import { HttpGatewayStack } from './stacks/http-gateway-stack';
+import { mlflowPlatformProps } from './platform-props';
 import { MlflowVpcStack } from './stacks/mlflow-vpc-stack';
 import { SageMakerNotebookInstanceStack } from './stacks/sagemaker-notebook-instance-stack';
 import { SageMakerStudioUserStack } from './stacks/sagemaker-studio-user-stack';
@@ -40,19 +40,18 @@ export function configureApp(app: App, env: NodeJS.ProcessEnv = process.env): Pl
 export function buildPlatform(app: App, config: PlatformConfig): Platform {
   const env: Environment = { region: config.region };
 
-  // What MLflow accepts of requests that come through the public endpoint: known where the endpoint is made.
-  const clientHosts = HttpGateway.clientHosts(config.region, gatewayCustomDomain(config));
   const mlflow = new MlflowVpcStack(app, STACK_NAMES.mlflow, {
     env,
-    config,
-    allowedHosts: clientHosts.hosts,
-    corsAllowedOrigins: clientHosts.origins,
+    platform: mlflowPlatformProps(config),
+    mlflowVersion: config.mlflowVersion,
+    mlflowSecretName: config.mlflowSecretName,
     description: `${STACK_DESCRIPTION_PREFIX}network, artifact and backend stores, and the MLflow service behind an internal load balancer`,
   });
   const gateway = new HttpGatewayStack(app, STACK_NAMES.gateway, {
     env,
     config,
     vpc: mlflow.vpc,
+    layout: mlflow.layout,
     frontDoor: mlflow.frontDoor,
     monitored: mlflow.monitored,
     gatewayToken: mlflow.gatewayToken,
@@ -70,13 +69,14 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
 
   const wants = (kind: 'studio' | 'notebook') => sagemakerStacks(config.sagemaker).includes(kind);
   // The SageMaker roles reach MLflow on the IAM route (SigV4, no password): the MLflow stack admits them by their fixed
-  // names (iamPrincipalEntries), so an IAM route exists whenever a SageMaker stack does.
+  // names (iamPrincipalEntries, src/app/platform-props.ts), so an IAM route exists whenever a SageMaker stack does.
   const iamRoute = gateway.iamRoute;
   if (sagemakerStacks(config.sagemaker).length > 0 && !iamRoute) throw new Error('The SageMaker stacks need the gateway\'s IAM route.');
   const sagemakerShared = {
     env,
     config,
     vpc: mlflow.vpc,
+    layout: mlflow.layout,
     artifactStore: mlflow.artifactStore,
     mlflowInvokeArn: iamRoute?.invokeArn ?? '',
     describableStackNames: [STACK_NAMES.gateway, STACK_NAMES.mlflow],

@@ -1,7 +1,8 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
+import { PLATFORM_DEFAULTS, withDefaults } from './defaults';
 
 /** Where things go in the VPC `MlflowNetwork` builds for a number of NAT gateways (also read by the stacks that get only the VPC). */
 export interface NetworkLayout {
@@ -23,15 +24,16 @@ export function networkLayout(natGateways: number): NetworkLayout {
 }
 
 export interface MlflowNetworkProps {
-  /** IPv4 range of the VPC. */
-  readonly cidr: string;
+  /** IPv4 range of the VPC. @default PLATFORM_DEFAULTS.vpcCidr ('10.0.0.0/16') */
+  readonly cidr?: string;
   /**
    * NAT gateways for the private subnets' egress (image pulls, AWS APIs); 2 removes the single-AZ dependency.
    * 0: no NAT gateway and no private subnets with egress (the lean layout: what needs AWS runs in the public subnets).
+   * @default PLATFORM_DEFAULTS.natGateways (1)
    */
-  readonly natGateways: number;
-  /** Retention of the VPC flow logs. */
-  readonly flowLogRetention: logs.RetentionDays;
+  readonly natGateways?: number;
+  /** Retention of the VPC flow logs. @default PLATFORM_DEFAULTS.logRetentionDays (30) */
+  readonly flowLogRetention?: logs.RetentionDays;
 }
 
 /**
@@ -48,8 +50,13 @@ export class MlflowNetwork extends Construct {
   /** Where SageMaker's network interfaces go: the private subnets, or the isolated ones when there is no NAT gateway. */
   readonly sageMakerSubnets: ec2.SubnetSelection;
 
-  constructor(scope: Construct, id: string, props: MlflowNetworkProps) {
+  constructor(scope: Construct, id: string, given: MlflowNetworkProps = {}) {
     super(scope, id);
+    const props = withDefaults(given, {
+      cidr: PLATFORM_DEFAULTS.vpcCidr,
+      natGateways: PLATFORM_DEFAULTS.natGateways,
+      flowLogRetention: PLATFORM_DEFAULTS.logRetentionDays as logs.RetentionDays,
+    });
 
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       ipAddresses: ec2.IpAddresses.cidr(props.cidr),
@@ -77,9 +84,26 @@ export class MlflowNetwork extends Construct {
       retention: props.flowLogRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.vpc.addFlowLog('FlowLog', {
+    const flowLog = this.vpc.addFlowLog('FlowLog', {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup),
       trafficType: ec2.FlowLogTrafficType.ALL,
     });
+    keepNameTagsWithoutDefault(this.vpc, [flowLog]);
+  }
+}
+
+/**
+ * `ec2.Vpc` names the VPC and its subnets (Name tags, seen in the console) after their construct paths. Logical IDs leave
+ * out the ids `Default`; these names do too, so that a network placed under a construct with the id `Default` (such as
+ * `MlflowPlatform` in the app's stack) keeps the names it had as the stack's own, and an update changes no tag.
+ */
+function keepNameTagsWithoutDefault(vpc: ec2.Vpc, named: IConstruct[]): void {
+  const name = (construct: IConstruct) => construct.node.scopes.slice(1).map((scope) => scope.node.id).filter((id) => id !== 'Default').join('/');
+  if (name(vpc) === vpc.node.path) return;
+  // Above the priority of ec2.Vpc's own Name tags (100); those of the subnets and `named` (which name themselves too)
+  // above the VPC's, so that theirs win on their resources.
+  Tags.of(vpc).add('Name', name(vpc), { priority: 101 });
+  for (const construct of [...vpc.publicSubnets, ...vpc.privateSubnets, ...vpc.isolatedSubnets, ...named]) {
+    Tags.of(construct).add('Name', name(construct), { priority: 102 });
   }
 }

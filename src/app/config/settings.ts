@@ -4,6 +4,7 @@
  * (src/app/config/platform-config.ts), the loader's known names and environment variables (src/app/config/load.ts) and
  * the README's settings table (`npm run docs`) all come from `SETTINGS`. A new setting is one entry here.
  */
+import { PLATFORM_DEFAULTS } from '../../lib/defaults';
 import { ALARM_RULES, BACKUP_DEFAULTS } from '../../lib/operations/defaults';
 import { AUTH_MODES, MLFLOW_PERMISSIONS, MLFLOW_USERNAME_PATTERN } from '../../lib/service/auth';
 import { IMAGE_BUILD_CHOICES } from '../../lib/service/image-build';
@@ -69,7 +70,10 @@ export type StudioStorageKey = (typeof STUDIO_STORAGE_KEYS)[number];
 
 /** The defaults each profile gives the settings it changes: one place, read by those settings' declarations. */
 export const PROFILE_DEFAULTS = {
-  standard: { natGateways: 1, taskCpu: 1024, taskMemoryMiB: 2048, desiredTasks: 2, maxTasks: 6, taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed', monitoring: true },
+  standard: {
+    natGateways: PLATFORM_DEFAULTS.natGateways, taskCpu: PLATFORM_DEFAULTS.taskCpu, taskMemoryMiB: PLATFORM_DEFAULTS.taskMemoryMiB,
+    desiredTasks: PLATFORM_DEFAULTS.desiredTasks, maxTasks: PLATFORM_DEFAULTS.maxTasks, taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed', monitoring: true,
+  },
   lean: { natGateways: 0, taskCpu: 512, taskMemoryMiB: 1024, desiredTasks: 1, maxTasks: 2, taskArchitecture: 'arm64', studioStorageKey: 'aws-managed', monitoring: false },
 } as const satisfies Record<Profile, Record<string, number | string | boolean>>;
 
@@ -124,7 +128,7 @@ export const SETTINGS = defineSettings({
     group: 'Network',
     doc: 'IPv4 range of the VPC: two Availability Zones, six subnets (four with profile=lean: no private ones)',
     parser: cidr(),
-    default: '10.0.0.0/16',
+    default: PLATFORM_DEFAULTS.vpcCidr,
   },
   natGateways: {
     group: 'Network',
@@ -143,19 +147,19 @@ export const SETTINGS = defineSettings({
     group: 'MLflow service',
     doc: 'the MLflow release the server image is built with (and the lab and serving image pin)',
     parser: mlflowRelease(),
-    default: '3.17.2',
+    default: PLATFORM_DEFAULTS.mlflowVersion,
   },
   mlflowUsername: {
     group: 'MLflow service',
     doc: 'the basic-auth user name of the MLflow server',
     parser: matching(/^[A-Za-z0-9._-]{1,64}$/, '1 to 64 letters, digits, dots, underscores or hyphens (no colon: it separates user and password in basic auth)'),
-    default: 'admin',
+    default: PLATFORM_DEFAULTS.mlflowUsername,
   },
   mlflowSecretName: {
     group: 'MLflow service',
     doc: 'the Secrets Manager secret holding the MLflow user name and password',
     parser: matching(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager name: 1 to 512 of A-Z a-z 0-9 / _ + = . @ -'),
-    default: 'mlflow-server-credentials',
+    default: PLATFORM_DEFAULTS.mlflowSecretName,
   },
   taskCpu: {
     group: 'MLflow service',
@@ -194,13 +198,13 @@ export const SETTINGS = defineSettings({
     group: 'MLflow service',
     doc: 'average task CPU, in percent, the autoscaler aims for',
     parser: integer(10, 95),
-    default: 70,
+    default: PLATFORM_DEFAULTS.cpuTargetPercent,
   },
   logRetentionDays: {
     group: 'MLflow service',
     doc: 'how long the log groups keep events',
     parser: oneOf(LOG_RETENTION_DAYS, 'days CloudWatch Logs supports'),
-    default: 30,
+    default: PLATFORM_DEFAULTS.logRetentionDays,
   },
   imageBuild: {
     group: 'MLflow service',
@@ -228,37 +232,37 @@ export const SETTINGS = defineSettings({
       const dbMaxCapacity = context.number('dbMaxCapacity');
       return halfStep(0, dbMaxCapacity, `0 to dbMaxCapacity (${dbMaxCapacity}) ACU in steps of 0.5`).parse(value, context);
     }),
-    default: 0,
+    default: PLATFORM_DEFAULTS.dbMinCapacity,
   },
   dbMaxCapacity: {
     group: 'Backend store',
     doc: 'the most Aurora Serverless v2 capacity',
     parser: halfStep(1, 256),
-    default: 2,
+    default: PLATFORM_DEFAULTS.dbMaxCapacity,
   },
   dbAutoPauseMinutes: {
     group: 'Backend store',
     doc: 'minutes without connections before a database at 0 ACU pauses',
     parser: integer(5, 1440),
-    default: 60,
+    default: PLATFORM_DEFAULTS.dbAutoPauseMinutes,
   },
   dbIdleDisconnectSeconds: {
     group: 'Backend store',
     doc: 'the database closes a pooled MLflow connection unused this long, so an idle MLflow lets it pause (lower: pauses sooner; higher: fewer reconnects)',
     parser: integer(10, 3600),
-    default: 60,
+    default: PLATFORM_DEFAULTS.dbIdleDisconnectSeconds,
   },
   dbReadTimeoutSeconds: {
     group: 'Backend store',
     doc: 'MLflow gives up on a database connection silent this long (an error instead of a request held until the proxy\'s 300 s)',
     parser: integer(5, 3600),
-    default: 60,
+    default: PLATFORM_DEFAULTS.dbReadTimeoutSeconds,
   },
   dbBackupRetentionDays: {
     group: 'Backend store',
     doc: 'days of automated database backups',
     parser: integer(1, 35),
-    default: 7,
+    default: PLATFORM_DEFAULTS.dbBackupRetentionDays,
   },
   dbDeletionProtection: {
     group: 'Backend store',
@@ -298,7 +302,7 @@ export const SETTINGS = defineSettings({
     group: 'Data safety',
     doc: 'days after which replaced or deleted artifact versions expire',
     parser: integer(1, 3650),
-    default: 90,
+    default: PLATFORM_DEFAULTS.artifactVersionExpiryDays,
   },
   artifactBucketName: {
     group: 'Data safety',
@@ -312,13 +316,13 @@ export const SETTINGS = defineSettings({
     group: 'Gateway',
     doc: 'API Gateway requests per second (429 beyond)',
     parser: integer(1, 10000),
-    default: 100,
+    default: PLATFORM_DEFAULTS.apiThrottleRateLimit,
   },
   apiThrottleBurstLimit: {
     group: 'Gateway',
     doc: 'API Gateway burst of requests',
     parser: integer(1, 5000),
-    default: 200,
+    default: PLATFORM_DEFAULTS.apiThrottleBurstLimit,
   },
 
   // ---- custom domain (README group "Gateway") ----
@@ -413,10 +417,8 @@ export const SETTINGS = defineSettings({
   activeHours: {
     group: 'Schedule',
     doc: 'hours the MLflow service runs, e.g. `MON-FRI 07:00-20:00`: outside them ECS scheduled scaling takes it to 0 tasks (the endpoint answers 503), at their start back to `desiredTasks`; `npx mlflow-on-aws resume` opens it early',
-    parser: parser(ACTIVE_HOURS_ALLOWED, (value, context) => {
-      parseActiveHours(value, context.setting);
-      return value as string;
-    }),
+    // Kept parsed: the stacks read the days and times, not the text.
+    parser: parser(ACTIVE_HOURS_ALLOWED, (value, context): ActiveHours => parseActiveHours(value, context.setting)),
     defaultText: 'unset: always on',
   },
   activeHoursTimeZone: {
@@ -488,7 +490,7 @@ export const SETTINGS = defineSettings({
     group: 'Access',
     doc: '`shared`: one account (`mlflowUsername`, its password in `mlflowSecretName`) checked by the proxy, everyone can do everything; `users`: MLflow\'s authentication app, personal accounts (`npx mlflow-on-aws users`) with per-experiment and per-model permissions, the admin from the same secret (README, "Access")',
     parser: oneOf(AUTH_MODES, 'access modes'),
-    default: 'shared',
+    default: PLATFORM_DEFAULTS.auth,
   },
   authDefaultPermission: {
     group: 'Access',

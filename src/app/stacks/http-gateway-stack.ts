@@ -8,34 +8,26 @@ import { sagemakerStacks } from '../config/settings';
 import { BackupJobAlerts } from '../../lib/operations/backup';
 import { IMlflowFrontDoor } from '../../lib/front-door/front-door';
 import { GatewayToken } from '../../lib/gateway/gateway-token';
-import { GatewayCustomDomain, HttpGateway } from '../../lib/gateway/http-gateway';
+import { HttpGateway } from '../../lib/gateway/http-gateway';
 import { MlflowMonitoring } from '../../lib/operations/monitoring';
-import { networkLayout } from '../../lib/network';
+import { NetworkLayout } from '../../lib/network';
 import { ALARM_DASHBOARD_NAME, GATEWAY_OUTPUTS } from '../names';
-import { MonitoredResources } from './mlflow-vpc-stack';
+import { MonitoredResources } from '../../lib/mlflow-platform';
+import { gatewayCustomDomain } from '../platform-props';
 
 export interface HttpGatewayStackProps extends StackProps {
   /** The validated configuration. */
   readonly config: PlatformConfig;
   /** The platform's VPC. */
   readonly vpc: ec2.IVpc;
+  /** Where things go in it (`MlflowPlatform.layout`): the VPC link in its `serviceSubnets`. */
+  readonly layout: NetworkLayout;
   /** The private way into MLflow that the VPC link forwards to. */
   readonly frontDoor: IMlflowFrontDoor;
   /** What the alarms watch in the platform stack (with `monitoring`). */
   readonly monitored: MonitoredResources;
   /** The IAM route's token (`GatewayToken`), when the MLflow stack admits IAM principals. @default no IAM route */
   readonly gatewayToken?: secretsmanager.ISecret;
-}
-
-/** The custom domain the configuration asks for, if any. */
-export function gatewayCustomDomain(config: PlatformConfig): GatewayCustomDomain | undefined {
-  if (!config.domainName) return undefined;
-  return {
-    domainName: config.domainName,
-    certificateArn: config.certificateArn,
-    hostedZone: config.hostedZoneId ? { id: config.hostedZoneId, name: config.hostedZoneName! } : undefined,
-    disableExecuteApiEndpoint: config.disableExecuteApiEndpoint,
-  };
 }
 
 /**
@@ -56,7 +48,7 @@ export class HttpGatewayStack extends Stack {
     const { config } = props;
     const gateway = new HttpGateway(this, 'Gateway', {
       vpc: props.vpc,
-      subnets: networkLayout(props.config.natGateways).serviceSubnets,
+      subnets: props.layout.serviceSubnets,
       frontDoor: props.frontDoor,
       throttleRateLimit: config.apiThrottleRateLimit,
       throttleBurstLimit: config.apiThrottleBurstLimit,

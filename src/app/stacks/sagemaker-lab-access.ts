@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { PlatformConfig } from '../config/platform-config';
+import { NetworkLayout } from '../../lib/network';
 import { IArtifactStore } from '../../lib/storage/artifact-store';
 import { SageMakerExecutionRole } from '../../lib/sagemaker/sagemaker-execution-role';
 import { sagemakerRoleName } from '../names';
@@ -13,6 +14,8 @@ export interface SageMakerLabStackProps extends StackProps {
   readonly config: PlatformConfig;
   /** The platform's VPC. */
   readonly vpc: ec2.IVpc;
+  /** Where things go in it (`MlflowPlatform.layout`): SageMaker in its `sageMakerSubnets`. */
+  readonly layout: NetworkLayout;
   /** The artifact store, whose bucket the lab reads and writes. */
   readonly artifactStore: IArtifactStore;
   /** What the role is granted `execute-api:Invoke` on: the gateway's IAM route, its way to MLflow (SigV4, no password). */

@@ -1,6 +1,5 @@
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { networkLayout } from '../../lib/network';
 import { NotebookInstance } from '../../lib/sagemaker/notebook-instance';
 import { labExecutionRole, SageMakerLabStackProps } from './sagemaker-lab-access';
 
@@ -22,9 +21,9 @@ export class SageMakerNotebookInstanceStack extends Stack {
       instanceType: props.config.notebookInstanceType,
       volumeSizeGiB: props.config.notebookVolumeSizeGiB,
       // Without NAT (lean), the instance cannot reach the internet through the VPC: SageMaker's own network it is.
-      ...(networkLayout(props.config.natGateways).natEgress
+      ...(props.layout.natEgress
         ? {}
-        : { directInternetAccess: 'Enabled' as const, subnets: networkLayout(props.config.natGateways).sageMakerSubnets }),
+        : { directInternetAccess: 'Enabled' as const, subnets: props.layout.sageMakerSubnets }),
     });
 
     new CfnOutput(this, 'NotebookInstanceName', { value: notebook.instance.attrNotebookInstanceName });

@@ -1,6 +1,5 @@
 import { CfnOutput, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { networkLayout } from '../../lib/network';
 import { StudioUser } from '../../lib/sagemaker/studio-user';
 import { labExecutionRole, SageMakerLabStackProps } from './sagemaker-lab-access';
 
@@ -25,9 +24,9 @@ export class SageMakerStudioUserStack extends Stack {
       trackingUri: props.trackingUri,
       mlflowVersion: props.config.mlflowVersion,
       // Without NAT (lean), the apps cannot reach the internet through the VPC: SageMaker's own network it is.
-      ...(networkLayout(props.config.natGateways).natEgress
+      ...(props.layout.natEgress
         ? {}
-        : { networkAccess: 'PublicInternetOnly' as const, subnets: networkLayout(props.config.natGateways).sageMakerSubnets }),
+        : { networkAccess: 'PublicInternetOnly' as const, subnets: props.layout.sageMakerSubnets }),
       storageKey: props.config.studioStorageKey,
       // Users' notebooks live on the domain's home EFS: kept on destroy like the other data, unless told otherwise.
       homeFileSystemOnDelete: props.config.destroyDataOnDelete ? 'Delete' : 'Retain',

@@ -10,6 +10,7 @@ import * as route53targets from 'aws-cdk-lib/aws-route53-targets';
 import { Construct } from 'constructs';
 import { IMlflowFrontDoor } from '../front-door/front-door';
 import { IAM_ROUTE_PREFIX } from '../contract';
+import { PLATFORM_DEFAULTS, withDefaults } from '../defaults';
 
 /**
  * Headers only the IAM route's integration sets (containers/nginx: MlflowAuth::iam): the caller's IAM ARN, as API
@@ -24,12 +25,12 @@ export interface HttpGatewayProps {
   readonly subnets?: ec2.SubnetSelection;
   /** The private way into MLflow that the VPC link forwards to; the VPC link is let in there and nowhere else. */
   readonly frontDoor: IMlflowFrontDoor;
-  /** Steady-state requests per second the stage accepts. */
-  readonly throttleRateLimit: number;
-  /** Burst of requests the stage accepts above the rate. */
-  readonly throttleBurstLimit: number;
-  /** Retention of the access logs. */
-  readonly logRetention: logs.RetentionDays;
+  /** Steady-state requests per second the stage accepts. @default PLATFORM_DEFAULTS.apiThrottleRateLimit (100) */
+  readonly throttleRateLimit?: number;
+  /** Burst of requests the stage accepts above the rate. @default PLATFORM_DEFAULTS.apiThrottleBurstLimit (200) */
+  readonly throttleBurstLimit?: number;
+  /** Retention of the access logs. @default PLATFORM_DEFAULTS.logRetentionDays (30) */
+  readonly logRetention?: logs.RetentionDays;
   /** Serve the API on a host name of the user's. @default - the execute-api endpoint only */
   readonly customDomain?: GatewayCustomDomain;
   /**
@@ -104,8 +105,13 @@ export class HttpGateway extends Construct {
   readonly domainName?: apigwv2.DomainName;
   private readonly customDomain?: GatewayCustomDomain;
 
-  constructor(scope: Construct, id: string, props: HttpGatewayProps) {
+  constructor(scope: Construct, id: string, given: HttpGatewayProps) {
     super(scope, id);
+    const props = withDefaults(given, {
+      throttleRateLimit: PLATFORM_DEFAULTS.apiThrottleRateLimit,
+      throttleBurstLimit: PLATFORM_DEFAULTS.apiThrottleBurstLimit,
+      logRetention: PLATFORM_DEFAULTS.logRetentionDays as logs.RetentionDays,
+    });
 
     const vpcLinkSecurityGroup = new ec2.SecurityGroup(this, 'VpcLinkSecurityGroup', {
       vpc: props.vpc,

@@ -5,6 +5,7 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import { Construct } from 'constructs';
 import { BuildLimits, CONTAINERS_DIR, configureDeployTimeBuild, IMAGE_BUILD_LIMITS } from '../service/container-images';
+import { PLATFORM_DEFAULTS, withDefaults } from '../defaults';
 
 /**
  * The repository MLflow's SageMaker deployment looks for (mlflow.sagemaker.DEFAULT_IMAGE_NAME) and the lab checks:
@@ -27,8 +28,8 @@ export const SERVING_IMAGE_BUILD_LIMITS: BuildLimits = {
 };
 
 export interface ServingImageProps {
-  /** MLflow release in the image (build argument MLFLOW_VERSION) and its tag. */
-  readonly mlflowVersion: string;
+  /** MLflow release in the image (build argument MLFLOW_VERSION) and its tag. @default PLATFORM_DEFAULTS.mlflowVersion */
+  readonly mlflowVersion?: string;
 }
 
 /**
@@ -43,8 +44,9 @@ export class ServingImage extends Construct {
   readonly repository: ecr.Repository;
   readonly imageUri: string;
 
-  constructor(scope: Construct, id: string, props: ServingImageProps) {
+  constructor(scope: Construct, id: string, given: ServingImageProps = {}) {
     super(scope, id);
+    const props = withDefaults(given, { mlflowVersion: PLATFORM_DEFAULTS.mlflowVersion });
     this.repository = new ecr.Repository(this, 'Repository', {
       repositoryName: SERVING_IMAGE_REPOSITORY,
       imageScanOnPush: true,

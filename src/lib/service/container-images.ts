@@ -9,6 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { acknowledgeRoleAsBuilt } from '../compliance';
 import { ImageBuildChoice } from './image-build';
+import { PLATFORM_DEFAULTS, withDefaults } from '../defaults';
 
 /** Folder of the container build contexts, shipped with the package. */
 export const CONTAINERS_DIR = path.join(__dirname, '..', '..', '..', 'containers');
@@ -50,8 +51,8 @@ export interface BuildLimits {
 }
 
 export interface ContainerImagesProps {
-  /** MLflow release installed in the server image (Docker build argument `MLFLOW_VERSION`). */
-  readonly mlflowVersion: string;
+  /** MLflow release installed in the server image (Docker build argument `MLFLOW_VERSION`). @default PLATFORM_DEFAULTS.mlflowVersion */
+  readonly mlflowVersion?: string;
   /**
    * Where the images are built: `codebuild` uploads the build contexts and builds them in AWS CodeBuild during
    * the deployment (no Docker needed on the deploying machine); `local` builds them with the local Docker engine.
@@ -70,8 +71,9 @@ export class ContainerImages extends Construct {
   readonly proxy: ecs.ContainerImage;
   readonly mlflow: ecs.ContainerImage;
 
-  constructor(scope: Construct, id: string, props: ContainerImagesProps) {
+  constructor(scope: Construct, id: string, given: ContainerImagesProps = {}) {
     super(scope, id);
+    const props = withDefaults(given, { mlflowVersion: PLATFORM_DEFAULTS.mlflowVersion });
     const platform = props.architecture === 'arm64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64;
     const buildArgs = { MLFLOW_VERSION: props.mlflowVersion };
 

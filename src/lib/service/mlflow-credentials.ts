@@ -1,20 +1,22 @@
 import { Validations } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { PLATFORM_DEFAULTS, withDefaults } from '../defaults';
 
 export interface MlflowCredentialsProps {
-  /** Name clients and the lab look the secret up by. */
-  readonly secretName: string;
-  /** Basic-auth user name. */
-  readonly username: string;
+  /** Name clients and the lab look the secret up by. @default PLATFORM_DEFAULTS.mlflowSecretName ('mlflow-server-credentials') */
+  readonly secretName?: string;
+  /** Basic-auth user name. @default PLATFORM_DEFAULTS.mlflowUsername ('admin') */
+  readonly username?: string;
 }
 
 /** The MLflow user's basic-auth credentials: a generated password in Secrets Manager, JSON `{username, password}`. */
 export class MlflowCredentials extends Construct {
   readonly secret: secretsmanager.Secret;
 
-  constructor(scope: Construct, id: string, props: MlflowCredentialsProps) {
+  constructor(scope: Construct, id: string, given: MlflowCredentialsProps = {}) {
     super(scope, id);
+    const props = withDefaults(given, { secretName: PLATFORM_DEFAULTS.mlflowSecretName, username: PLATFORM_DEFAULTS.mlflowUsername });
     this.secret = new secretsmanager.Secret(this, 'Secret', {
       secretName: props.secretName,
       description: 'MLflow basic-auth credentials checked by the NGINX proxy',

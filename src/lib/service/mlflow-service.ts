@@ -12,7 +12,8 @@ import { GatewayToken } from '../gateway/gateway-token';
 import { DATABASE_WAIT, healthCheckGracePeriod, PROXY_CONTAINER_HEALTH_CHECK, proxyHealthCheckCommand } from './mlflow-startup';
 import type { AuthMode, MlflowPermission } from './auth';
 import type { ActiveHours, TimeOfDay } from './schedule';
-import { CONTAINER_NAMES, HEALTH_CHECK_PATH, PORTS, SERVICE_DISCOVERY_NAMESPACE } from '../contract';
+import { CONTAINER_NAMES, DATABASE_NAME, HEALTH_CHECK_PATH, PORTS, SERVICE_DISCOVERY_NAMESPACE } from '../contract';
+import { PLATFORM_DEFAULTS, withDefaults } from '../defaults';
 
 /** The IAM route's side of the task: who the proxy admits from it, and the token proving a request came through it. */
 export interface MlflowIamAccess {
@@ -68,56 +69,56 @@ export interface MlflowServiceProps {
   readonly database: rds.IDatabaseCluster;
   /** Secret with the database's `username` and `password`. */
   readonly databaseCredentials: secretsmanager.ISecret;
-  /** Schema MLflow keeps its tables in. */
-  readonly databaseName: string;
+  /** Schema MLflow keeps its tables in. @default DATABASE_NAME ('mlflow') */
+  readonly databaseName?: string;
   /** Secret with `username` and `password` that clients use for basic auth at the proxy. */
   readonly mlflowCredentials: secretsmanager.ISecret;
   /** Image of the NGINX basic-auth proxy (containers/nginx). */
   readonly proxyImage: ecs.ContainerImage;
   /** Image of the MLflow server (containers/mlflow). */
   readonly mlflowImage: ecs.ContainerImage;
-  /** Task CPU units. */
-  readonly cpu: number;
-  /** Task memory in MiB. */
-  readonly memoryMiB: number;
-  /** Tasks kept running (also the autoscaling floor). */
-  readonly desiredCount: number;
-  /** Autoscaling ceiling. */
-  readonly maxCount: number;
-  /** Average task CPU the autoscaler aims for, in percent. */
-  readonly cpuTargetPercent: number;
-  /** The server proxies artifact reads and writes to the bucket instead of clients using S3 directly. */
-  readonly proxyArtifacts: boolean;
+  /** Task CPU units. @default PLATFORM_DEFAULTS.taskCpu (1024) */
+  readonly cpu?: number;
+  /** Task memory in MiB. @default PLATFORM_DEFAULTS.taskMemoryMiB (2048) */
+  readonly memoryMiB?: number;
+  /** Tasks kept running (also the autoscaling floor). @default PLATFORM_DEFAULTS.desiredTasks (2) */
+  readonly desiredCount?: number;
+  /** Autoscaling ceiling. @default PLATFORM_DEFAULTS.maxTasks (6) */
+  readonly maxCount?: number;
+  /** Average task CPU the autoscaler aims for, in percent. @default PLATFORM_DEFAULTS.cpuTargetPercent (70) */
+  readonly cpuTargetPercent?: number;
+  /** The server proxies artifact reads and writes to the bucket instead of clients using S3 directly. @default false */
+  readonly proxyArtifacts?: boolean;
   /**
    * Run MLflow 3's background job runner (huey consumers plus a scheduler that queries the database every minute).
-   * While it runs the database is never idle, so Aurora Serverless v2 cannot pause.
+   * While it runs the database is never idle, so Aurora Serverless v2 cannot pause. @default false
    */
-  readonly backgroundJobs: boolean;
+  readonly backgroundJobs?: boolean;
   /**
    * Seconds after which the database closes a pooled MLflow connection nobody used: the delay before an idle server
-   * holds no connection (Aurora's auto-pause timer starts then).
+   * holds no connection (Aurora's auto-pause timer starts then). @default PLATFORM_DEFAULTS.dbIdleDisconnectSeconds (60)
    */
-  readonly dbIdleDisconnectSeconds: number;
-  /** Seconds MLflow waits for any answer on a database connection before giving up on it. */
-  readonly dbReadTimeoutSeconds: number;
-  /** Retention of the containers' logs. */
-  readonly logRetention: logs.RetentionDays;
+  readonly dbIdleDisconnectSeconds?: number;
+  /** Seconds MLflow waits for any answer on a database connection before giving up on it. @default PLATFORM_DEFAULTS.dbReadTimeoutSeconds (60) */
+  readonly dbReadTimeoutSeconds?: number;
+  /** Retention of the containers' logs. @default PLATFORM_DEFAULTS.logRetentionDays (30) */
+  readonly logRetention?: logs.RetentionDays;
   /**
    * Host headers MLflow's security middleware (MLflow 3.5+) accepts besides the task's own (localhost, 127.0.0.1):
    * those of the endpoints in front of it, computed where they are known (`HttpGateway.clientHosts`, the front door's
-   * `hostPatterns`), as patterns where the names are not known before deployment.
+   * `hostPatterns`), as patterns where the names are not known before deployment. @default - only the task's own
    */
-  readonly allowedHosts: string[];
+  readonly allowedHosts?: string[];
   /**
    * Origins allowed to make cross-origin browser requests to MLflow: exact origins of the deployment's own (see
-   * `GatewayClientHosts.origins`); the UI served through the endpoint itself is same-origin.
+   * `GatewayClientHosts.origins`); the UI served through the endpoint itself is same-origin. @default - none
    */
-  readonly corsAllowedOrigins: string[];
+  readonly corsAllowedOrigins?: string[];
   /**
    * `shared`: the proxy checks the one account of `mlflowCredentials`; `users`: MLflow's authentication app checks
-   * personal accounts, its admin from `mlflowCredentials`.
+   * personal accounts, its admin from `mlflowCredentials`. @default PLATFORM_DEFAULTS.auth ('shared')
    */
-  readonly auth: AuthMode;
+  readonly auth?: AuthMode;
   /** With `auth` users: what a user may do with what nobody granted them. @default 'NO_PERMISSIONS' */
   readonly authDefaultPermission?: MlflowPermission;
   /** The IAM route's principals and token. @default no request is taken for an IAM principal */
@@ -151,8 +152,24 @@ export class MlflowService extends Construct {
   /** The proxy container, the one a front door reaches. */
   readonly proxyContainer: ecs.ContainerDefinition;
 
-  constructor(scope: Construct, id: string, props: MlflowServiceProps) {
+  constructor(scope: Construct, id: string, given: MlflowServiceProps) {
     super(scope, id);
+    const props = withDefaults(given, {
+      cpu: PLATFORM_DEFAULTS.taskCpu,
+      memoryMiB: PLATFORM_DEFAULTS.taskMemoryMiB,
+      desiredCount: PLATFORM_DEFAULTS.desiredTasks,
+      maxCount: PLATFORM_DEFAULTS.maxTasks,
+      cpuTargetPercent: PLATFORM_DEFAULTS.cpuTargetPercent,
+      proxyArtifacts: false,
+      backgroundJobs: false,
+      dbIdleDisconnectSeconds: PLATFORM_DEFAULTS.dbIdleDisconnectSeconds,
+      dbReadTimeoutSeconds: PLATFORM_DEFAULTS.dbReadTimeoutSeconds,
+      logRetention: PLATFORM_DEFAULTS.logRetentionDays as logs.RetentionDays,
+      allowedHosts: [],
+      corsAllowedOrigins: [],
+      auth: PLATFORM_DEFAULTS.auth,
+      databaseName: DATABASE_NAME,
+    });
     const { cpu, memoryMiB, desiredCount } = props;
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {

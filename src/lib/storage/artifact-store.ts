@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { acknowledgeWildcards } from '../compliance';
+import { PLATFORM_DEFAULTS, withDefaults } from '../defaults';
 
 /** Object actions every artifact user needs; named one by one rather than grantReadWrite's `s3:GetObject*`-style wildcards. */
 const ARTIFACT_OBJECT_ACTIONS = ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'];
@@ -20,10 +21,10 @@ export interface IArtifactStore {
 }
 
 export interface ArtifactStoreProps {
-  /** Delete the bucket and every object in it with the stack. For throwaway environments only. */
-  readonly destroyOnDelete: boolean;
-  /** Days after which overwritten or deleted object versions are removed for good. */
-  readonly noncurrentVersionExpiryDays: number;
+  /** Delete the bucket and every object in it with the stack. For throwaway environments only. @default false */
+  readonly destroyOnDelete?: boolean;
+  /** Days after which overwritten or deleted object versions are removed for good. @default PLATFORM_DEFAULTS.artifactVersionExpiryDays (90) */
+  readonly noncurrentVersionExpiryDays?: number;
   /**
    * Use this existing bucket (another deployment's, whose runs' artifact URIs name it) instead of creating one. It is
    * only referenced: nothing on it changes (policy, lifecycle, versioning, logging), and the stack never deletes it,
@@ -53,8 +54,9 @@ export class ArtifactStore extends Construct implements IArtifactStore {
   /** Receives the bucket's server access logs; other platform logs (the load balancer's) may go here too. */
   readonly accessLogsBucket: s3.Bucket;
 
-  constructor(scope: Construct, id: string, props: ArtifactStoreProps) {
+  constructor(scope: Construct, id: string, given: ArtifactStoreProps = {}) {
     super(scope, id);
+    const props = withDefaults(given, { destroyOnDelete: false, noncurrentVersionExpiryDays: PLATFORM_DEFAULTS.artifactVersionExpiryDays });
     const destroy = props.destroyOnDelete;
 
     const accessLogs = this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {

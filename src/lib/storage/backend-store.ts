@@ -5,30 +5,32 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct, IConstruct } from 'constructs';
 import { DatabaseDeletionProtection } from './database-deletion-protection';
-import { AURORA_MYSQL_VERSION } from '../contract';
+import { AURORA_MYSQL_VERSION, DATABASE_NAME } from '../contract';
+import { PLATFORM_DEFAULTS, withDefaults } from '../defaults';
 
 export interface BackendStoreProps {
   /** VPC of the cluster (its isolated subnets). */
   readonly vpc: ec2.IVpc;
-  /** Schema MLflow keeps its runs, experiments and registry in. */
-  readonly databaseName: string;
-  /** Lowest capacity; 0 lets the instance pause when idle. */
-  readonly minCapacity: number;
-  /** Highest capacity in Aurora capacity units. */
-  readonly maxCapacity: number;
-  /** Idle time before a 0-ACU instance pauses. */
-  readonly autoPause: Duration;
-  /** Days of automated backups. */
-  readonly backupRetentionDays: number;
+  /** Schema MLflow keeps its runs, experiments and registry in. @default DATABASE_NAME ('mlflow') */
+  readonly databaseName?: string;
+  /** Lowest capacity; 0 lets the instance pause when idle. @default PLATFORM_DEFAULTS.dbMinCapacity (0) */
+  readonly minCapacity?: number;
+  /** Highest capacity in Aurora capacity units. @default PLATFORM_DEFAULTS.dbMaxCapacity (2) */
+  readonly maxCapacity?: number;
+  /** Idle time before a 0-ACU instance pauses. @default PLATFORM_DEFAULTS.dbAutoPauseMinutes (60 minutes) */
+  readonly autoPause?: Duration;
+  /** Days of automated backups. @default PLATFORM_DEFAULTS.dbBackupRetentionDays (7) */
+  readonly backupRetentionDays?: number;
   /**
    * Refuse deletion of the cluster until this is turned off. The cluster is created without it and a custom resource
    * turns it on (see `DatabaseDeletionProtection` and `protectAfter`), so that a failed first create can roll back.
+   * @default true
    */
-  readonly deletionProtection: boolean;
-  /** Delete the cluster without a final snapshot with the stack. For throwaway environments only. */
-  readonly destroyOnDelete: boolean;
-  /** Retention of the exported database logs (and of the deletion-protection handler's). */
-  readonly logRetention: logs.RetentionDays;
+  readonly deletionProtection?: boolean;
+  /** Delete the cluster without a final snapshot with the stack. For throwaway environments only. @default false */
+  readonly destroyOnDelete?: boolean;
+  /** Retention of the exported database logs (and of the deletion-protection handler's). @default PLATFORM_DEFAULTS.logRetentionDays (30) */
+  readonly logRetention?: logs.RetentionDays;
   /**
    * Name of the cluster. Fixed so that a change that would replace the database (and so start MLflow on an
    * empty one) fails loudly instead, and so that the exported log groups can be created, with retention, up front.
@@ -81,8 +83,18 @@ export class BackendStore extends Construct {
   /** Turns deletion protection on; absent when it is off in the configuration. */
   readonly deletionProtection?: DatabaseDeletionProtection;
 
-  constructor(scope: Construct, id: string, props: BackendStoreProps) {
+  constructor(scope: Construct, id: string, given: BackendStoreProps) {
     super(scope, id);
+    const props = withDefaults(given, {
+      databaseName: DATABASE_NAME,
+      minCapacity: PLATFORM_DEFAULTS.dbMinCapacity,
+      maxCapacity: PLATFORM_DEFAULTS.dbMaxCapacity,
+      autoPause: Duration.minutes(PLATFORM_DEFAULTS.dbAutoPauseMinutes),
+      backupRetentionDays: PLATFORM_DEFAULTS.dbBackupRetentionDays,
+      deletionProtection: true,
+      destroyOnDelete: false,
+      logRetention: PLATFORM_DEFAULTS.logRetentionDays as logs.RetentionDays,
+    });
     const destroy = props.destroyOnDelete;
     const protect = !destroy && props.deletionProtection;
     if (props.snapshot) {
