@@ -1,7 +1,7 @@
 /**
  * Rewrites the generated sections of the documentation: the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`
  * for each section of GENERATED_SECTIONS, in the file the section names, from the code that holds the facts (the
- * settings table from src/config/settings.ts into docs/reference/settings.md, the cost tables from the cost report in
+ * settings table from src/app/config/settings.ts into docs/reference/settings.md, the cost tables from the cost report in
  * src/cost into docs/reference/cost.md and README.md). The text around the markers is kept as it is.
  * test/config/settings.test.ts and test/cost/readme.test.ts fail while a file differs from what this writes.
  *
@@ -12,9 +12,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { SettingDeclarations } from '../src/config/declare';
-import { DEFAULT_CONFIG, RawSettings, resolvePlatformConfig, SETTINGS } from '../src/config/platform-config';
-import { SETTING_GROUPS } from '../src/config/settings';
+import { SettingDeclarations } from '../src/app/config/declare';
+import { DEFAULT_CONFIG, RawSettings, resolvePlatformConfig, SETTINGS } from '../src/app/config/platform-config';
+import { SETTING_GROUPS } from '../src/app/config/settings';
 import { estimateCost, formatUsd, StackTemplate } from '../src/cost/estimate';
 import { HOURS_PER_MONTH, priceIn } from '../src/cost/prices';
 import { renderMarkdown } from '../src/cost/render';

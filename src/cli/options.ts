@@ -4,9 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadPlatformConfig } from '../config/load-config';
-import { PlatformConfig } from '../config/platform-config';
-import { PROFILES } from '../config/settings';
+import { loadPlatformConfig } from '../app/config/load';
+import { PlatformConfig } from '../app/config/platform-config';
+import { PROFILES } from '../app/config/settings';
 import { CliDeps } from './deps';
 import { CliError, EXIT } from './errors';
 import { COMMON_OPTIONS, CommandSpec, OptionDefs, parseCommand, ParsedValues } from './spec';

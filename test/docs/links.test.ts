@@ -1,7 +1,7 @@
 /**
  * Every relative link of README.md and docs/ resolves: to a file or folder of the repository and, with a `#fragment`,
  * to a heading (GitHub's anchor of it) or an explicit anchor of the target page. And every `docs/...md` path the code,
- * the tests, the scripts, the containers and the lab name exists, so that a moved page cannot leave a stale pointer
+ * the tests, the scripts, the containers, the lab and the examples name exists, so that a moved page cannot leave a stale pointer
  * in an error message or a comment.
  */
 import { strict as assert } from 'node:assert';
@@ -112,7 +112,7 @@ describe('documentation links', () => {
 });
 
 describe('docs/ paths named outside the documentation', () => {
-  const DIRS = ['src', 'test', 'scripts', 'containers', 'lab', 'bench', 'bin', '.ci'];
+  const DIRS = ['src', 'test', 'scripts', 'containers', 'lab', 'bench', 'bin', '.ci', 'examples'];
   const EXTENSIONS = /\.(ts|js|py|sh|pm|template|ipynb|json|txt|md|conf)$|Dockerfile$/;
 
   function sourceFiles(dir: string): string[] {

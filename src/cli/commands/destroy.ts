@@ -7,20 +7,15 @@
  */
 import { DeleteStackCommand, GetTemplateCommand, ListStackResourcesCommand, Stack, StackResourceSummary } from '@aws-sdk/client-cloudformation';
 import { DBCluster, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
-import { MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
+import { MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { connect, errorContext, findStack, foreignStacksError, isOwnStack, STACKS_IN_DELETION_ORDER, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, toCliError } from '../errors';
 import { parseCommandOptions } from '../options';
 import { DESTROY } from './index';
-import { deleteStudioAppsAndSpaces, describeStudioPlan, HOME_EFS_METADATA_KEY, planStudio, removeDomainLeftovers, StudioPlan } from '../studio-cleanup';
+import { DATABASE_DELETION_PROTECTION_TYPE, HOME_EFS_METADATA_KEY } from '../../lib/contract';
+import { deleteStudioAppsAndSpaces, describeStudioPlan, planStudio, removeDomainLeftovers, StudioPlan } from '../studio-cleanup';
 
-/**
- * CloudFormation type of the custom resource that turns the database's deletion protection on after a successful
- * deploy (src/constructs/database-deletion-protection.ts; same constant there, kept equal by
- * test/stacks/data-safety.test.ts; not imported, so that the CLI does not load aws-cdk-lib).
- */
-export const DATABASE_DELETION_PROTECTION_TYPE = 'Custom::DatabaseDeletionProtection';
 
 /** How often the deletion is polled, and for how long at most. */
 export const POLL_INTERVAL_MS = 10_000;

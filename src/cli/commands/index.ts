@@ -5,7 +5,8 @@
  * `import()`: bin/cli.js runs the TypeScript through tsx's CommonJS hook, which does not serve `import()`.)
  */
 import { HOURS_PER_MONTH, PRICE_REGIONS } from '../../cost/prices';
-import { DATABASE_NAME, MLFLOW_PERMISSIONS } from '../../names';
+import { DATABASE_NAME } from '../../app/names';
+import { MLFLOW_PERMISSIONS } from '../../lib/service/auth';
 import { CommandSpec, defineCommand } from '../spec';
 
 /** Active hours a month when none are given: about a working month (8 hours x 20 days). */
