@@ -16,8 +16,9 @@
  *    gunicorn[gevent] and mlflow from PyPI; then the scoring server in that venv answers /ping and predicts the model's
  *    own input example, as the endpoint would, and the predictions equal the job environment's.
  *
- * Needs PyPI (pip and uv download) and pyenv with a Python 3.12 installed (the serving image's Python manager; the
- * model's exact Python version must be installed there, or pyenv would compile it). Both build steps are shared
+ * Needs PyPI (pip and uv download) and a Python 3.12: pyenv's (the serving image's Python manager, with that Python
+ * installed: pyenv would otherwise compile it), or else one uv finds or installs, with a pyenv stand-in that knows only
+ * that Python (pyenvStandIn). Both build steps are shared
  * between runs: the job's venv is kept under the test environments' root, keyed by the image's packages, the job's
  * requirements and the provider's source, and the model's environment is kept where MLflow keeps it
  * (~/.mlflow/envs of a kept home), under MLflow's own name for it, a hash of the model's Python and requirements, which
@@ -26,7 +27,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,25 +86,58 @@ function spawnCollect(command: string, args: string[], env: NodeJS.ProcessEnv, t
   });
 }
 
-/** pyenv (the serving image's Python manager) and its root. */
-function pyenv(): { bin: string; root: string } {
-  const candidates = [process.env.PYENV_ROOT, join(process.env.HOME ?? '/root', '.pyenv')].filter((dir): dir is string => !!dir);
-  for (const root of candidates) {
+/** The Python the job runs in, and the pyenv the endpoint's MLflow code finds that Python with. */
+interface ImagePython { python: string; pyenvBin: string; pyenvRoot: string }
+
+/**
+ * pyenv's newest installed Python IMAGE_PYTHON.x, with that pyenv (the serving image's Python manager), when there is
+ * one; otherwise a Python IMAGE_PYTHON.x that uv finds (or installs) and a pyenv stand-in (pyenvStandIn) that knows
+ * only that Python.
+ */
+function imagePython(): ImagePython {
+  const roots = [process.env.PYENV_ROOT, join(process.env.HOME ?? '/root', '.pyenv')].filter((dir): dir is string => !!dir);
+  for (const root of roots) {
     const bin = join(root, 'bin', 'pyenv');
-    if (existsSync(bin)) return { bin, root };
+    if (!existsSync(bin) || !existsSync(join(root, 'versions'))) continue;
+    const versions = readdirSync(join(root, 'versions')).filter((v) => new RegExp(`^${IMAGE_PYTHON.replace('.', '\\.')}\\.\\d+$`).test(v));
+    versions.sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]));
+    const version = versions.pop();
+    if (version) return { python: join(root, 'versions', version, 'bin', 'python3'), pyenvBin: bin, pyenvRoot: root };
   }
-  throw new Error(`no pyenv in ${candidates.join(' or ')}: the serving image builds the model's Python with pyenv; install pyenv and Python ${IMAGE_PYTHON}`);
+  const uv = uvBinary();
+  const found = spawnSync(uv, ['python', 'find', IMAGE_PYTHON], { encoding: 'utf8' });
+  if (found.status !== 0) run(uv, ['python', 'install', IMAGE_PYTHON], process.env);
+  const python = run(uv, ['python', 'find', IMAGE_PYTHON], process.env).trim();
+  return { python, ...pyenvStandIn(python) };
 }
 
-/** The newest Python IMAGE_PYTHON.x that pyenv has installed. */
-function imagePython(root: string): string {
-  const versions = existsSync(join(root, 'versions'))
-    ? readdirSync(join(root, 'versions')).filter((v) => new RegExp(`^${IMAGE_PYTHON.replace('.', '\\.')}\\.\\d+$`).test(v))
-    : [];
-  versions.sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]));
-  const version = versions.pop();
-  if (!version) throw new Error(`pyenv (${root}) has no Python ${IMAGE_PYTHON}.x installed: pyenv install ${IMAGE_PYTHON}`);
-  return join(root, 'versions', version, 'bin', 'python3');
+/**
+ * Where pyenv is not installed: a pyenv root whose versions/<X.Y.Z>/bin/python is `python`, and a bin/pyenv that
+ * answers the two commands MLflow's serving code runs (`pyenv install --skip-existing <version>`, which finds that
+ * version or fails, and `pyenv root`). It builds no Python: a model of another Python fails, as it would not on the
+ * endpoint, where pyenv compiles it.
+ */
+function pyenvStandIn(python: string): { pyenvBin: string; pyenvRoot: string } {
+  const version = run(python, ['-c', 'import platform; print(platform.python_version())'], process.env).trim();
+  const root = join(VENV_ROOT, 'lab-pyenv-standin');
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(join(root, 'bin'), { recursive: true });
+  mkdirSync(join(root, 'versions', version, 'bin'), { recursive: true });
+  symlinkSync(python, join(root, 'versions', version, 'bin', 'python'));
+  writeFileSync(join(root, 'bin', 'pyenv'), [
+    '#!/bin/sh',
+    '# pyenv stand-in of test/e2e/lab-model-environment.test.ts: knows the versions under versions/, builds none.',
+    'root="$(cd "$(dirname "$0")/.." && pwd)"',
+    'case "$1" in',
+    '  root) echo "$root" ;;',
+    '  install) [ "$2" = --skip-existing ] && v="$3" || v="$2"',
+    '    [ -x "$root/versions/$v/bin/python" ] && exit 0',
+    '    echo "pyenv stand-in: Python $v is not installed here, and the stand-in builds none" >&2; exit 1 ;;',
+    '  *) echo "pyenv stand-in: pyenv $1 is not supported" >&2; exit 1 ;;',
+    'esac',
+    '',
+  ].join('\n'), { mode: 0o755 });
+  return { pyenvBin: join(root, 'bin', 'pyenv'), pyenvRoot: root };
 }
 
 /** The uv binary the test environments are built with (python-env.ts installs it with the e2e environment). */
@@ -198,8 +232,7 @@ const timings: Record<string, number> = {};
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'lab-model-env-'));
-  const { bin: pyenvBin, root: pyenvRoot } = pyenv();
-  const base = imagePython(pyenvRoot);
+  const { python: base, pyenvBin, pyenvRoot } = imagePython();
   serving = ensurePythonEnv();
 
   let started = Date.now();
