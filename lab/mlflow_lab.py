@@ -25,6 +25,8 @@ SETTINGS_PATH = LAB_DIR / "lab-settings.json"
 SIGV4_AUTH = "aws-sigv4"
 #: The IAM route's path under the gateway's URL (src/names.ts IAM_ROUTE_PREFIX).
 IAM_ROUTE_SUFFIX = "/iam"
+#: MLflow's switch for its "View run ... at: <URL>" lines (set on the IAM route, whose URLs no browser opens).
+SUPPRESS_RUN_LINKS = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
 #: Its distribution name, installed from training/mlflow-sigv4 (not on PyPI).
 SIGV4_DISTRIBUTION = "mlflow-sigv4"
 
@@ -173,6 +175,9 @@ def connect(settings: dict | None = None, boto_session: Any = None) -> LabConnec
         os.environ["MLFLOW_TRACKING_AUTH"] = SIGV4_AUTH
         for variable in ("MLFLOW_TRACKING_AWS_SIGV4", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
             os.environ.pop(variable, None)
+        # MLflow would print "View run ... at: <tracking URI>/#/..." links on the IAM route, which no browser can open
+        # (it cannot sign): the notebook prints links on the password route (ui_uri) instead.
+        os.environ[SUPPRESS_RUN_LINKS] = "true"
     else:
         try:
             secret_name = output_of(settings, cloudformation, "mlflow", "mlflowCredentialsSecretName")

@@ -229,6 +229,9 @@ describe('the lab notebook on the SageMaker Python SDK v3, every cell, against t
     assert.match(log, /Successfully installed mlflow-sigv4-/, 'the SigV4 provider built from the code channel');
     assert.match(log, /Executing command: .*train\.py --n-estimators 200 --max-depth 16 --min-samples-leaf 3 --random-state 42 --target MedHouseVal/);
     assert.match(log, /test_rmse=\d/);
+    // Run links a browser opens (the password route), not MLflow's own "View run ... at: <IAM route>" lines.
+    assert.doesNotMatch(log, /View (run .* |experiment )at: .*\/iam\//);
+    assert.ok(log.includes(`MLflow UI: ${gateway.url}/#/experiments/`), log.slice(-3000));
     assert.ok(job.model_files.includes('mlflow-model/MLmodel'), job.model_files.join(', '));
     // Exactly the explicit pip_requirements, at the job's versions: nothing MLflow inferred (finding: typing==3.10.0.0).
     assert.deepEqual(job.model_requirements?.map((line) => line.split('==')[0]), ['mlflow', 'scikit-learn', 'skops', 'numpy', 'scipy', 'pandas']);
