@@ -56,6 +56,7 @@ function notebookImageVersion(): string {
 }
 
 interface Served {
+  environment: string;
   environment_seconds: number;
   ping_seconds: number;
   venv_python: string;
@@ -293,6 +294,11 @@ before(async () => {
   servedOutput = result.output;
   assert.equal(result.status, 0, `the endpoint's start-up failed (${result.status}): its model environment did not build or serve:\n${result.output.slice(-8000)}`);
   served = JSON.parse(readFileSync(reportPath, 'utf8')) as Served;
+  // Keep only this model's environment (each is most of a GB): older requirement sets are not reused.
+  const envs = join(home, '.mlflow', 'envs');
+  for (const entry of readdirSync(envs)) {
+    if (join(envs, entry) !== served.environment) rmSync(join(envs, entry), { recursive: true, force: true });
+  }
   console.log(`lab model environment: job venv ${timings.jobEnvironment.toFixed(1)} s, training ${timings.training.toFixed(1)} s, endpoint start-up ${timings.endpoint.toFixed(1)} s (model environment ${served.environment_seconds} s, /ping after ${served.ping_seconds} s more)`);
 });
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,8 @@ def serve(model: Path, port: int, report_path: Path, timeout: float) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
     report = {
+        # The venv MLflow made (or found): /opt/activate links to its bin/activate.
+        "environment": str(Path(os.path.realpath("/opt/activate")).parent.parent),
         "environment_seconds": round(environment_seconds, 1),
         "ping_seconds": round(ping_seconds, 1),
         "venv_python": venv_python,
