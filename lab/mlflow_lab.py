@@ -23,7 +23,7 @@ LAB_DIR = Path(__file__).resolve().parent
 SETTINGS_PATH = LAB_DIR / "lab-settings.json"
 #: MLFLOW_TRACKING_AUTH value of the lab's SigV4 provider (training/mlflow-sigv4, an MLflow request-auth provider).
 SIGV4_AUTH = "aws-sigv4"
-#: The IAM route's path under the gateway's URL (src/names.ts IAM_ROUTE_PREFIX).
+#: The IAM route's path under the gateway's URL (src/app/names.ts IAM_ROUTE_PREFIX).
 IAM_ROUTE_SUFFIX = "/iam"
 #: MLflow's switch for its "View run ... at: <URL>" lines (set on the IAM route, whose URLs no browser opens).
 SUPPRESS_RUN_LINKS = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"

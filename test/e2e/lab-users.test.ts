@@ -23,7 +23,7 @@ import { STANDIN_REGION } from './support/aws-standin';
 import { http } from './support/http';
 import { startStack, type E2eStack } from './support/stack';
 import { LOOPBACK_ACCOUNT } from './support/task-definition';
-import { SAGEMAKER_MLFLOW_USERS } from '../../src/config/settings';
+import { SAGEMAKER_MLFLOW_USERS } from '../../src/app/config/settings';
 
 const CLIENTS = join(REPO_ROOT, 'test', 'e2e', 'clients');
 const LAB_DIR = join(REPO_ROOT, 'lab');

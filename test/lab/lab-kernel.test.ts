@@ -1,6 +1,6 @@
 /**
  * The notebook says what runs it, and runs where it says: its kernelspec is the "MLflow lab" kernel that the lifecycle
- * scripts of the notebook instance and Studio register (src/constructs/notebook-instance.ts), its text and
+ * scripts of the notebook instance and Studio register (src/lib/sagemaker/notebook-instance.ts), its text and
  * docs/lab.md name that kernel and no other, and its training image is one the pinned SDK knows, with a scikit-learn
  * inside the range the pinned MLflow supports, whose package set the model-environment test trains in.
  */
@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO_ROOT } from '../../scripts/generate-lab-settings';
-import { LAB_KERNEL_DISPLAY_NAME, LAB_KERNEL_NAME } from '../../src/constructs/notebook-instance';
+import { LAB_KERNEL_DISPLAY_NAME, LAB_KERNEL_NAME } from '../../src/lib/sagemaker/notebook-instance';
 import { ensureLabPythonEnv } from '../support/python-env';
 import { NOTEBOOK_PATH } from './lab-tools';
 
