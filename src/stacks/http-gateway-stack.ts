@@ -9,6 +9,7 @@ import { BackupJobAlerts } from '../constructs/backup';
 import { IMlflowFrontDoor } from '../constructs/front-door';
 import { GatewayToken } from '../constructs/gateway-token';
 import { GatewayCustomDomain, HttpGateway } from '../constructs/http-gateway';
+import { IdleSleep } from '../constructs/idle-sleep';
 import { MlflowMonitoring } from '../constructs/monitoring';
 import { networkLayout } from '../constructs/network';
 import { ALARM_DASHBOARD_NAME, GATEWAY_OUTPUTS } from '../names';
@@ -91,6 +92,16 @@ export class HttpGatewayStack extends Stack {
       });
     }
     if (config.monitoring) this.monitoring = this.addMonitoring(config, props.monitored, gateway);
+    if (config.sleepAfterMinutes > 0) {
+      new IdleSleep(this, 'IdleSleep', {
+        accessLogs: gateway.accessLogs,
+        clusterName: props.monitored.service.cluster.clusterName,
+        serviceName: props.monitored.service.serviceName,
+        sleepAfterMinutes: config.sleepAfterMinutes,
+        wakeTasks: config.desiredTasks,
+        logRetention: config.logRetentionDays as logs.RetentionDays,
+      });
+    }
   }
 
   private addMonitoring(config: PlatformConfig, monitored: MonitoredResources, gateway: HttpGateway): MlflowMonitoring {
