@@ -91,7 +91,7 @@ export class IdleSleep extends Construct {
 
     this.function = new lambda.Function(this, 'Function', {
       description: `MLflow sleep: 0 tasks after ${props.sleepAfterMinutes} min without anyone's request, woken by the next one`,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'handler.handler',
       code: lambda.Code.fromAsset(SLEEP_FUNCTION_CODE, { exclude: ['*.ts', '*.md'] }),
