@@ -6,7 +6,9 @@ import { Stack } from '@aws-sdk/client-cloudformation';
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DBCluster, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
+import { serviceState } from '../../sleep/logic';
 import { connect, errorContext, expectedStacks, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { EXIT, notDeployedError, toCliError } from '../errors';
@@ -120,11 +122,38 @@ async function serviceLine(target: Target, cluster: string | undefined, service:
     const primary = svc.deployments?.find((d) => d.status === 'PRIMARY');
     if (running < desired) problems.push(`only ${running} of ${desired} MLflow tasks are running`);
     const rollout = primary?.rolloutState ? `, deployment ${primary.rolloutState}` : '';
-    if (desired === 0 && running === 0) return `0 running / 0 desired: paused (\`npx mlflow-on-aws resume\` starts it again)`;
+    if (desired === 0 && running === 0) return `0 running / 0 desired: ${await stoppedState(target, cluster, service)}`;
     return `${running} running / ${desired} desired${pending ? `, ${pending} pending` : ''} (service ${svc.status ?? 'unknown'}${rollout})`;
   } catch (error) {
     throw toCliError(error, errorContext(target, `reading ECS service ${service} (ecs:DescribeServices)`));
   }
+}
+
+/**
+ * Why a service runs no task, from its scalable target (the sleep function's and the CLI's one reading, src/sleep/logic.js):
+ * paused, outside its active hours, or asleep. Without a scalable target, "paused" as before.
+ */
+async function stoppedState(target: Target, cluster: string, service: string): Promise<string> {
+  const paused = 'paused (`npx mlflow-on-aws resume` starts it again)';
+  let scalable;
+  try {
+    scalable = (await target.clients.applicationAutoScaling.send(new DescribeScalableTargetsCommand({
+      ServiceNamespace: 'ecs', ResourceIds: [`service/${cluster}/${service}`], ScalableDimension: 'ecs:service:DesiredCount',
+    }))).ScalableTargets?.[0];
+  } catch (error) {
+    throw toCliError(error, errorContext(target, `reading the scalable target of ${service} (application-autoscaling:DescribeScalableTargets)`));
+  }
+  if (!scalable) return paused;
+  const suspended = scalable.SuspendedState;
+  const state = serviceState({
+    min: scalable.MinCapacity ?? 0,
+    max: scalable.MaxCapacity ?? 0,
+    suspended: suspended?.DynamicScalingInSuspended === true && suspended.DynamicScalingOutSuspended === true && suspended.ScheduledScalingSuspended === true,
+    desired: 0,
+  });
+  if (state === 'asleep') return 'asleep (sleepAfterMinutes): the next request wakes it, answered 503 with Retry-After for about 2 minutes; `npx mlflow-on-aws pause` keeps it off';
+  if (state === 'off-hours') return 'outside activeHours (0..0 until their next start; `npx mlflow-on-aws resume` opens it early)';
+  return paused;
 }
 
 async function databaseLines(target: Target, clusterId: string | undefined, problems: string[], now: Date): Promise<string[]> {
