@@ -10,8 +10,13 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { mockClient } from 'aws-sdk-client-mock';
 import { chromium } from 'playwright-core';
 import { HEALTH_CHECK_PATH } from '../../src/names';
+import { handle } from '../../src/sleep/handler';
 import { classifyRequest, decideSleep } from '../../src/sleep/logic';
 import { parseProxyLog, type RecordedRequest } from '../sleep/request-log';
 import { createExperimentAndRun, http, mlflowApi } from './support/http';
@@ -107,5 +112,31 @@ describe('sleep with the real MLflow UI left open', () => {
     const activity = (requests: readonly RecordedRequest[]) => requests.filter((r) => classifyRequest(r) === 'activity').length;
     assert.equal(decideSleep({ state: 'running', activity: activity(open), deploying: false }).action, 'sleep');
     assert.equal(decideSleep({ state: 'running', activity: activity(load), deploying: false }).action, 'none');
+
+    // The sleep function itself, run on its schedule at the end of each window against AWS stand-ins
+    // (aws-sdk-client-mock) whose activity metric is the recording's activity requests of the window, summed by minute.
+    const ecs = mockClient(ECSClient);
+    const aas = mockClient(ApplicationAutoScalingClient);
+    const cw = mockClient(CloudWatchClient);
+    try {
+      const run = async (window: readonly RecordedRequest[]) => {
+        for (const m of [ecs, aas, cw]) m.reset();
+        aas.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: [{ ServiceNamespace: 'ecs', ResourceId: 'service/c/s', ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: 1, MaxCapacity: 2, RoleARN: 'r', CreationTime: new Date() }] });
+        ecs.on(DescribeServicesCommand).resolves({ services: [{ desiredCount: 1, runningCount: 1, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }] });
+        const perMinute = new Map<number, number>();
+        for (const r of window.filter((x) => classifyRequest(x) === 'activity')) perMinute.set(Math.floor(r.t / 60), (perMinute.get(Math.floor(r.t / 60)) ?? 0) + 1);
+        cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'activity', Values: [...perMinute.values()] }] });
+        ecs.on(UpdateServiceCommand).resolves({});
+        aas.on(RegisterScalableTargetCommand).resolves({});
+        const env = { CLUSTER: 'c', SERVICE: 's', SLEEP_AFTER_MINUTES: '5', WAKE_TASKS: '1', METRIC_NAMESPACE: 'MLflowOnAWS', METRIC_NAME: 'ActivityRequests' };
+        const clients = { ecs: new ECSClient({ region: 'us-west-2' }), autoScaling: new ApplicationAutoScalingClient({ region: 'us-west-2' }), cloudWatch: new CloudWatchClient({ region: 'us-west-2' }) };
+        const result = await handle({ source: 'aws.events' }, clients, env, new Date());
+        return { action: result.action, desired: ecs.commandCalls(UpdateServiceCommand).map((c) => c.args[0].input.desiredCount) };
+      };
+      assert.deepEqual(await run(open), { action: 'sleep', desired: [0] }, 'the open tabs alone: to sleep');
+      assert.deepEqual(await run(load), { action: 'none', desired: [] }, 'someone loading the pages: stays');
+    } finally {
+      for (const m of [ecs, aas, cw]) m.restore();
+    }
   });
 });
