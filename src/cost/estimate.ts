@@ -123,13 +123,13 @@ interface Context {
   readonly lines: CostLine[];
   readonly notPriced: Map<string, { count: number; note: string }>;
   readonly assumptions: Set<string>;
-  /** `sleepAfterMinutes` of the deployment's sleep function (src/constructs/idle-sleep.ts), when it sleeps. */
+  /** `sleepAfterMinutes` of the deployment's sleep function (src/lib/operations/idle-sleep.ts), when it sleeps. */
   readonly sleepAfterMinutes?: number;
   price(key: PriceKey): RegionalPrice;
 }
 
 /**
- * The minutes after which the deployment sleeps: the environment of its sleep function (src/constructs/idle-sleep.ts),
+ * The minutes after which the deployment sleeps: the environment of its sleep function (src/lib/operations/idle-sleep.ts),
  * in whichever stack; undefined when none.
  */
 function sleepAfterMinutesOf(stacks: readonly StackTemplate[]): number | undefined {

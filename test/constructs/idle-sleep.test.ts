@@ -1,16 +1,16 @@
 /**
  * IdleSleep in the synthesized gateway stack: present only with sleepAfterMinutes (the lean default), the activity
- * metric filter and the wake subscription on the gateway's access log with the patterns of src/sleep/logic.js, the
+ * metric filter and the wake subscription on the gateway's access log with the patterns of src/lib/operations/sleep-function/logic.js, the
  * sleep function's schedule, environment and permissions.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { buildPlatform } from '../../src/app';
-import { resolvePlatformConfig, type RawSettings } from '../../src/config/platform-config';
-import { ACTIVITY_METRIC } from '../../src/constructs/idle-sleep';
-import { activityFilterPattern } from '../../src/sleep/logic';
+import { buildPlatform } from '../../src/app/app';
+import { resolvePlatformConfig, type RawSettings } from '../../src/app/config/platform-config';
+import { ACTIVITY_METRIC } from '../../src/lib/operations/idle-sleep';
+import { activityFilterPattern } from '../../src/lib/operations/sleep-function/logic';
 
 function gateway(settings: RawSettings): Template {
   const app = new App();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { PAUSED_RETRY_AFTER_SECONDS } from '../../src/constructs/http-gateway';
+import { PAUSED_RETRY_AFTER_SECONDS } from '../../src/lib/gateway/http-gateway';
 import { ensurePythonEnv } from '../support/python-env';
 import { runPython } from './support/stack';
 

@@ -15,9 +15,9 @@ import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { chromium } from 'playwright-core';
-import { HEALTH_CHECK_PATH } from '../../src/names';
-import { handle } from '../../src/sleep/handler';
-import { classifyRequest, decideSleep } from '../../src/sleep/logic';
+import { HEALTH_CHECK_PATH } from '../../src/app/names';
+import { handle } from '../../src/lib/operations/sleep-function/handler';
+import { classifyRequest, decideSleep } from '../../src/lib/operations/sleep-function/logic';
 import { parseProxyLog, type RecordedRequest } from '../sleep/request-log';
 import { createExperimentAndRun, http, mlflowApi } from './support/http';
 import { sleep } from './support/service';

@@ -1,5 +1,5 @@
 /**
- * The request classes of the sleep function (src/sleep/logic.js) on a request log RECORDED from the real MLflow 3.17
+ * The request classes of the sleep function (src/lib/operations/sleep-function/logic.js) on a request log RECORDED from the real MLflow 3.17
  * UI in headless Chromium (fixtures/ui-open-tab.jsonl, by test/e2e/idle-sleep.test.ts), and the CloudWatch Logs
  * filter patterns generated from the same rules, evaluated here by a reader of the JSON pattern syntax they use
  * (`$.field = "x"`, `!=`, `&&`, `||`, parentheses): they must select exactly what the classifier calls activity.
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { activityFilterPattern, classifyRequest, decideSleep } from '../../src/sleep/logic';
+import { activityFilterPattern, classifyRequest, decideSleep } from '../../src/lib/operations/sleep-function/logic';
 import { readRecording } from './request-log';
 
 const RECORDING = readRecording(readFileSync(join(__dirname, 'fixtures', 'ui-open-tab.jsonl'), 'utf8'));

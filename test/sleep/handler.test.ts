@@ -1,5 +1,5 @@
 /**
- * The sleep function (src/sleep/handler.js) with its real logic against aws-sdk-client-mock: what it reads, what it
+ * The sleep function (src/lib/operations/sleep-function/handler.js) with its real logic against aws-sdk-client-mock: what it reads, what it
  * decides and the calls it makes, on the schedule (sleep) and on a subscription delivery of the gateway's log (wake).
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, RegisterS
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { handle } from '../../src/sleep/handler';
+import { handle } from '../../src/lib/operations/sleep-function/handler';
 
 const ENV = { CLUSTER: 'c', SERVICE: 's', SLEEP_AFTER_MINUTES: '30', WAKE_TASKS: '1', METRIC_NAMESPACE: 'MLflowOnAWS', METRIC_NAME: 'ActivityRequests' };
 const NOW = new Date('2026-12-07T10:00:00Z');

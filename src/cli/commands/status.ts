@@ -7,8 +7,8 @@ import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DBCluster, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
 import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
-import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
-import { serviceState } from '../../sleep/logic';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
+import { serviceState } from '../../lib/operations/sleep-function/logic';
 import { connect, errorContext, expectedStacks, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { EXIT, notDeployedError, toCliError } from '../errors';
@@ -130,7 +130,7 @@ async function serviceLine(target: Target, cluster: string | undefined, service:
 }
 
 /**
- * Why a service runs no task, from its scalable target (the sleep function's and the CLI's one reading, src/sleep/logic.js):
+ * Why a service runs no task, from its scalable target (the sleep function's and the CLI's one reading, src/lib/operations/sleep-function/logic.js):
  * paused, outside its active hours, or asleep. Without a scalable target, "paused" as before.
  */
 async function stoppedState(target: Target, cluster: string, service: string): Promise<string> {
