@@ -81,9 +81,10 @@ export function profileCostSection(): string {
     estimateCost(templatesOf(settings), { region, activeHours: README_ACTIVE_HOURS, paused }).idleTotal;
   const rows: Array<[string, string, number]> = [
     ['standard (the defaults)', 'npx mlflow-on-aws cost', idle({})],
-    ['lean', 'npx mlflow-on-aws cost -c profile=lean', idle({ profile: 'lean' })],
+    ['lean (asleep: `sleepAfterMinutes` 30)', 'npx mlflow-on-aws cost -c profile=lean', idle({ profile: 'lean' })],
+    ['lean, always on', 'npx mlflow-on-aws cost -c profile=lean -c sleepAfterMinutes=0', idle({ profile: 'lean', sleepAfterMinutes: 0 })],
     ['lean, paused', 'npx mlflow-on-aws cost -c profile=lean --paused', idle({ profile: 'lean' }, true)],
-    [`lean, \`activeHours\` ${LEAN_EXAMPLE_ACTIVE_HOURS}`, `npx mlflow-on-aws cost -c profile=lean -c activeHours="${LEAN_EXAMPLE_ACTIVE_HOURS}"`, idle({ profile: 'lean', activeHours: LEAN_EXAMPLE_ACTIVE_HOURS })],
+    [`lean, always on within \`activeHours\` ${LEAN_EXAMPLE_ACTIVE_HOURS}`, `npx mlflow-on-aws cost -c profile=lean -c sleepAfterMinutes=0 -c activeHours="${LEAN_EXAMPLE_ACTIVE_HOURS}"`, idle({ profile: 'lean', sleepAfterMinutes: 0, activeHours: LEAN_EXAMPLE_ACTIVE_HOURS })],
   ];
   const hours = HOURS_PER_MONTH;
   const endpoint = priceIn('interfaceEndpointHour', region).usd * hours;

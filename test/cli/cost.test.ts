@@ -67,6 +67,27 @@ describe('cost command', () => {
     });
   }
 
+  it('--hours-per-day H prices H hours on each working day; a lean deployment that sleeps runs its task for them and sleepAfterMinutes a day', async () => {
+    const h = harness();
+    assert.equal(await h.run('cost', '--hours-per-day', '4', '-c', 'profile=lean'), 0, h.text());
+    const text = h.out.join('\n');
+    assert.match(text, /87 active hours a month in the last column/);
+    // (4 h + 30 min) x 21.74 working days.
+    assert.match(text, /Fargate tasks, ARM64 0\.5 vCPU \/ 1 GB\s+97\.8 task-h \(1 task, asleep when idle; with use, the active hours \+ 30 min on each of 21\.7 days\)/);
+  });
+
+  for (const [args, message] of [
+    [['--hours-per-day', '25'], /Invalid option "--hours-per-day": got 25; allowed: a number of hours a working day from 0 to 24\./],
+    [['--hours-per-day', 'x'], /Invalid option "--hours-per-day": got x/],
+    [['--hours-per-day', '4', '--active-hours', '80'], /Options "--active-hours" and "--hours-per-day" both say how long MLflow is used: give one\./],
+  ] as const) {
+    it(`refuses ${args.join(' ')}`, async () => {
+      const h = harness();
+      assert.equal(await h.run('cost', ...args), 2);
+      assert.match(h.err.join('\n'), message);
+    });
+  }
+
   it('refuses a bad -c setting with one line naming it', async () => {
     const h = harness();
     assert.equal(await h.run('cost', '-c', 'taskCpu=1000'), 2);

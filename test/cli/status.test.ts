@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
@@ -60,15 +61,27 @@ describe('status', () => {
     assert.deepEqual(query.MetricDataQueries?.[0].MetricStat?.Metric?.Dimensions, [{ Name: 'DBInstanceIdentifier', Value: 'mlflow-db-writer' }]);
   });
 
-  it('a paused service (pause, or outside active hours) is shown as paused, not as a problem', async () => {
-    const h = harness();
-    healthy(h);
-    h.mocks.ecs.on(DescribeServicesCommand, { cluster: 'mlflow-cluster', services: ['mlflow-svc'] }).resolves({
-      services: [{ status: 'ACTIVE', runningCount: 0, desiredCount: 0, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }],
+  for (const [name, min, max, suspended, expected] of [
+    ['paused (`pause`: 0..0, scaling suspended)', 0, 0, true, /Tasks\s+0 running \/ 0 desired: paused \(`npx mlflow-on-aws resume` starts it again\)/],
+    ['outside the active hours (0..0 by the schedule)', 0, 0, false, /Tasks\s+0 running \/ 0 desired: outside activeHours \(0\.\.0 until their next start; `npx mlflow-on-aws resume` opens it early\)/],
+    ['asleep (sleepAfterMinutes: minimum 0, maximum kept)', 0, 2, false, /Tasks\s+0 running \/ 0 desired: asleep \(sleepAfterMinutes\): the next request wakes it/],
+  ] as const) {
+    it(`a service with no task says why, from its scalable target: ${name}; not a problem`, async () => {
+      const h = harness();
+      healthy(h);
+      h.mocks.ecs.on(DescribeServicesCommand, { cluster: 'mlflow-cluster', services: ['mlflow-svc'] }).resolves({
+        services: [{ status: 'ACTIVE', runningCount: 0, desiredCount: 0, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }],
+      });
+      h.mocks.aas.on(DescribeScalableTargetsCommand, { ServiceNamespace: 'ecs', ResourceIds: ['service/mlflow-cluster/mlflow-svc'], ScalableDimension: 'ecs:service:DesiredCount' }).resolves({
+        ScalableTargets: [{
+          ServiceNamespace: 'ecs', ResourceId: 'service/mlflow-cluster/mlflow-svc', ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: min, MaxCapacity: max, RoleARN: 'r', CreationTime: new Date(),
+          SuspendedState: { DynamicScalingInSuspended: suspended, DynamicScalingOutSuspended: suspended, ScheduledScalingSuspended: suspended },
+        }],
+      });
+      assert.equal(await h.run('status'), EXIT.ok, h.text());
+      assert.match(h.out.join('\n'), expected);
     });
-    assert.equal(await h.run('status'), EXIT.ok, h.text());
-    assert.match(h.out.join('\n'), /Tasks\s+0 running \/ 0 desired: paused \(`npx mlflow-on-aws resume` starts it again\)/);
-  });
+  }
 
   it('running database shows its capacity', async () => {
     const h = harness();
@@ -133,7 +146,7 @@ describe('status', () => {
       ],
       endpoint: URI,
       mlflowVersion: '3.13.0',
-      tasks: { running: 2, desired: 2, pending: 0, serviceStatus: 'ACTIVE', rollout: 'COMPLETED', paused: false },
+      tasks: { running: 2, desired: 2, pending: 0, serviceStatus: 'ACTIVE', rollout: 'COMPLETED', paused: false, stopped: null },
       database: {
         identifier: 'mlflow-db', status: 'available', minCapacityAcu: 0, maxCapacityAcu: 2, autoPauseMinutes: 60,
         writer: { identifier: 'mlflow-db-writer', capacityAcu: 0, at: '2026-01-15T11:59:00.000Z' },
@@ -150,7 +163,7 @@ describe('status', () => {
     assert.equal(await h.run('status', '--json'), EXIT.failure);
     assert.equal(h.out.length, 1);
     const report = JSON.parse(h.out[0]);
-    assert.deepEqual(report.tasks, { running: 0, desired: 2, pending: 1, serviceStatus: 'ACTIVE', rollout: null, paused: false });
+    assert.deepEqual(report.tasks, { running: 0, desired: 2, pending: 1, serviceStatus: 'ACTIVE', rollout: null, paused: false, stopped: null });
     assert.deepEqual(report.problems, ['only 0 of 2 MLflow tasks are running']);
     assert.equal(report.healthy, false);
   });

@@ -234,3 +234,30 @@ describe('activeHours and activeHoursTimeZone', () => {
     assert.match(message({ activeHoursTimeZone: 'Europe/Berlin' }), /^Invalid setting "activeHoursTimeZone": got "Europe\/Berlin"; allowed: unset unless activeHours/);
   });
 });
+
+describe('sleepAfterMinutes', () => {
+  const message = (settings: Record<string, unknown>): string => {
+    try {
+      resolvePlatformConfig(settings as never);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return 'accepted';
+  };
+
+  test('off in standard, 30 minutes in lean, off with the job runner (whose schedule would stop), as given otherwise', () => {
+    assert.equal(resolvePlatformConfig({}).sleepAfterMinutes, 0);
+    assert.equal(resolvePlatformConfig({ profile: 'lean' }).sleepAfterMinutes, 30);
+    assert.equal(resolvePlatformConfig({ profile: 'lean', mlflowBackgroundJobs: true, taskMemoryMiB: 4096 }).sleepAfterMinutes, 0);
+    assert.equal(resolvePlatformConfig({ sleepAfterMinutes: '15' }).sleepAfterMinutes, 15);
+    assert.equal(resolvePlatformConfig({ profile: 'lean', sleepAfterMinutes: 0 }).sleepAfterMinutes, 0);
+  });
+
+  test('a bad value is one line naming the setting, the value and what is allowed', () => {
+    for (const bad of [3, 1441, 'soon', 7.5, -1]) {
+      assert.equal(message({ sleepAfterMinutes: bad }), `Invalid setting "sleepAfterMinutes": got ${JSON.stringify(bad)}; allowed: 0 (off) or a whole number of minutes from 5 to 1440.`);
+    }
+    assert.match(message({ sleepAfterMinutes: 15, mlflowBackgroundJobs: true, taskMemoryMiB: 4096 }),
+      /^Invalid setting "sleepAfterMinutes": got 15; allowed: 0 \(off\) with mlflowBackgroundJobs=true \(the job runner's scheduled jobs would stop while the service sleeps\)\.$/);
+  });
+});

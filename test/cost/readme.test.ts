@@ -16,6 +16,7 @@ describe('generated cost sections', () => {
   it("README.md has the profiles' totals the cost report prints (standard, lean, lean paused, lean on a schedule)", () => {
     const readme = readFileSync(README_PATH, 'utf8');
     assert.equal(replaceGeneratedSection(readme, 'cost-profiles', profileCostSection()), readme, 'README.md cost-profiles section is out of date: run `npm run docs`');
-    assert.match(profileCostSection(), /^\| lean \| `npx mlflow-on-aws cost -c profile=lean` \| \$\d+\.\d\d \|$/m);
+    assert.match(profileCostSection(), /^\| lean \(asleep: `sleepAfterMinutes` 30\) \| `npx mlflow-on-aws cost -c profile=lean` \| \$\d+\.\d\d \|$/m);
+    assert.match(profileCostSection(), /^\| lean, always on \| `npx mlflow-on-aws cost -c profile=lean -c sleepAfterMinutes=0` \| \$\d+\.\d\d \|$/m);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The notebook says what runs it, and runs where it says: its kernelspec is the "MLflow lab" kernel that the lifecycle
  * scripts of the notebook instance and Studio register (src/lib/sagemaker/notebook-instance.ts), its text and
- * docs/lab.md name that kernel and no other, and its training image is one the pinned SDK knows, with a scikit-learn
+ * docs/guides/lab.md name that kernel and no other, and its training image is one the pinned SDK knows, with a scikit-learn
  * inside the range the pinned MLflow supports, whose package set the model-environment test trains in.
  */
 import assert from 'node:assert/strict';
@@ -20,7 +20,7 @@ const notebook = JSON.parse(readFileSync(NOTEBOOK_PATH, 'utf8')) as Notebook;
 const text = (cell: Notebook['cells'][number]) => (Array.isArray(cell.source) ? cell.source.join('') : cell.source);
 const markdown = notebook.cells.filter((cell) => cell.cell_type === 'markdown').map(text).join('\n');
 const code = notebook.cells.filter((cell) => cell.cell_type === 'code').map(text).join('\n');
-const docs = readFileSync(join(REPO_ROOT, 'docs', 'lab.md'), 'utf8');
+const docs = readFileSync(join(REPO_ROOT, 'docs', 'guides', 'lab.md'), 'utf8');
 
 /** Text that tells the reader to run the lab in a shared kernel, which has neither the pins nor the SigV4 provider. */
 export const OTHER_KERNELS = /conda_python3` kernel|Python 3 kernel|Python 3 \(ipykernel\)|kernel `?python3`?\b/;
@@ -37,9 +37,9 @@ describe('the notebook\'s kernel is the MLflow lab kernel the platform sets up',
     assert.deepEqual(notebook.metadata.kernelspec, { display_name: LAB_KERNEL_DISPLAY_NAME, language: 'python', name: LAB_KERNEL_NAME });
   });
 
-  it('its text and docs/lab.md name that kernel, and send nobody to a shared kernel', () => {
+  it('its text and docs/guides/lab.md name that kernel, and send nobody to a shared kernel', () => {
     assert.ok(markdown.includes(`**${LAB_KERNEL_DISPLAY_NAME}** kernel`), 'the notebook names the MLflow lab kernel');
-    assert.ok(docs.includes(`**${LAB_KERNEL_DISPLAY_NAME}** (\`${LAB_KERNEL_NAME}\`)`), 'docs/lab.md names the kernel and its name');
+    assert.ok(docs.includes(`**${LAB_KERNEL_DISPLAY_NAME}** (\`${LAB_KERNEL_NAME}\`)`), 'docs/guides/lab.md names the kernel and its name');
     assert.doesNotMatch(markdown, OTHER_KERNELS);
     assert.doesNotMatch(docs, OTHER_KERNELS);
   });

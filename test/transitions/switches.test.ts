@@ -27,6 +27,8 @@ const CONFIGURATIONS: Record<string, RawSettings> = {
   servingImage: { ...BASE, servingImage: true },
   'taskArchitecture=arm64': { ...BASE, taskArchitecture: 'arm64' },
   'imageBuild=local': { ...BASE, imageBuild: 'local' },
+  'sleepAfterMinutes=20': { ...BASE, sleepAfterMinutes: 20 },
+  'lean, always on': { ...BASE, profile: 'lean', sleepAfterMinutes: 0 },
   'custom domain': { ...BASE, domainName: 'mlflow.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' },
 };
 
@@ -42,6 +44,8 @@ const SWITCHES: ReadonlyArray<readonly [string, string, string]> = [
   ['taskArchitecture x86_64 ↔ arm64', 'standard', 'taskArchitecture=arm64'],
   ['imageBuild codebuild ↔ local', 'standard', 'imageBuild=local'],
   ['custom domain off ↔ on', 'standard', 'custom domain'],
+  ['sleepAfterMinutes off ↔ on (standard)', 'standard', 'sleepAfterMinutes=20'],
+  ['sleepAfterMinutes on ↔ off (lean)', 'lean', 'lean, always on'],
 ];
 
 describe('supported switches on a deployed stack', () => {

@@ -21,6 +21,7 @@ import {
 import { GetTemplateCommand, Stack } from '@aws-sdk/client-cloudformation';
 import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { GATEWAY_OUTPUTS, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
+import { serviceState } from '../../lib/operations/sleep-function/logic';
 import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
@@ -146,6 +147,15 @@ export async function checkDeployWhilePaused(target: Target, whilePaused: boolea
   }
   if (tasks.desired > 0) return undefined;
   const state = await capacityState(target, ref);
+  if (serviceState(state) === 'asleep') {
+    // Asleep (sleepAfterMinutes) is no decision to keep it off: woken, so that the new revision starts and is
+    // validated as with a running service; it sleeps again once nobody uses it.
+    const deployed = await deployedCapacity(target);
+    await register(target, target.clients.applicationAutoScaling, ref, deployed.min, state.max, false);
+    await setDesiredCount(target, ref, deployed.desired);
+    log(`Service ${ref.service} was asleep (sleepAfterMinutes): woken (${deployed.desired} task${deployed.desired === 1 ? '' : 's'}) so that the deploy validates the new revision; it sleeps again once nobody uses it.`);
+    return undefined;
+  }
   const why = state.suspended ? 'held at 0 by `npx mlflow-on-aws pause`' : 'at 0 tasks (outside activeHours, or scaled to 0)';
   if (!whilePaused) {
     throw new CliError(`MLflow runs no task (service ${ref.service} is ${why}): a deploy now would validate nothing. No task would start, so neither `

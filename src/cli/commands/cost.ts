@@ -2,7 +2,7 @@
  * `cost`: an itemized monthly estimate of the deployment the settings describe, priced from its synthesized templates;
  * with `--json`, the same figures as one JSON document (`costJson`) on stdout.
  */
-import { CostReport, estimateCost } from '../../cost/estimate';
+import { CostReport, estimateCost, WORKING_DAYS_PER_MONTH } from '../../cost/estimate';
 import { HOURS_PER_MONTH, PRICE_REGIONS, isPriceRegion } from '../../cost/prices';
 import { renderText } from '../../cost/render';
 import { synthesizeTemplates } from '../../cost/synth';
@@ -15,7 +15,11 @@ export { DEFAULT_ACTIVE_HOURS };
 
 export async function costCommand(args: readonly string[], deps: CliDeps): Promise<number> {
   const { values, options } = parseCommandOptions(COST, args);
-  const activeHours = parseActiveHours(values['active-hours']);
+  if (values['active-hours'] !== undefined && values['hours-per-day'] !== undefined) {
+    throw new CliError('Options "--active-hours" and "--hours-per-day" both say how long MLflow is used: give one.', EXIT.usage);
+  }
+  const perDay = parseHoursPerDay(values['hours-per-day']);
+  const activeHours = perDay === undefined ? parseActiveHours(values['active-hours']) : perDay * WORKING_DAYS_PER_MONTH;
   const config = loadCliConfig(deps, options.context);
   if (!isPriceRegion(config.region)) {
     throw new CliError(
@@ -56,6 +60,15 @@ export function costJson(report: CostReport) {
     usageOnly: report.usageOnly.map(({ type, count, note }) => ({ type, count, note })),
     assumptions: [...report.assumptions],
   };
+}
+
+function parseHoursPerDay(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const hours = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(hours >= 0 && hours <= 24)) {
+    throw new CliError(`Invalid option "--hours-per-day": got ${value}; allowed: a number of hours a working day from 0 to 24.`, EXIT.usage);
+  }
+  return hours;
 }
 
 function parseActiveHours(value: string | undefined): number {

@@ -4,7 +4,7 @@
  * `npx mlflow-on-aws --help` and `<command> --help` load no command module and no aws-cdk-lib. (`require`, not
  * `import()`: bin/cli.js runs the TypeScript through tsx's CommonJS hook, which does not serve `import()`.)
  */
-import { HOURS_PER_MONTH, PRICE_REGIONS } from '../../cost/prices';
+import { HOURS_PER_MONTH, PRICE_REGIONS, WORKING_DAYS_PER_MONTH } from '../../cost/prices';
 import { DATABASE_NAME } from '../../app/names';
 import { MLFLOW_PERMISSIONS } from '../../lib/service/auth';
 import { CommandSpec, defineCommand } from '../spec';
@@ -149,12 +149,16 @@ With Studio in use, first deletes the user profile's apps and spaces; after the 
 
 export const COST = defineCommand({
   name: 'cost',
-  summary: 'itemized monthly estimate from the synthesized templates (idle and with --active-hours N)',
+  summary: 'itemized monthly estimate from the synthesized templates (idle and with --active-hours N or --hours-per-day H)',
   description: `Prints an itemized monthly estimate of what the settings deploy, from the synthesized templates and the dated
 price table in src/cost/prices.ts (list prices; no AWS call, no credentials needed):
 monthly at idle (nobody uses MLflow) and with N active hours a month.`,
   options: {
     'active-hours': { type: 'string', value: 'N', description: `hours a month someone uses MLflow, 0..${HOURS_PER_MONTH}`, default: String(DEFAULT_ACTIVE_HOURS) },
+    'hours-per-day': {
+      type: 'string', value: 'H',
+      description: `instead of --active-hours: hours someone uses MLflow each working day, 0..24 (${WORKING_DAYS_PER_MONTH.toFixed(2)} working days a month); a deployment that sleeps (sleepAfterMinutes) runs them plus sleepAfterMinutes each day`,
+    },
     paused: { type: 'boolean', description: 'as after `pause`: every ECS service at 0 tasks' },
     json: JSON_OPTION,
   },

@@ -7,7 +7,9 @@ import { Stack } from '@aws-sdk/client-cloudformation';
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DBCluster, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
+import { serviceState as scalableTargetState } from '../../lib/operations/sleep-function/logic';
 import { connect, errorContext, expectedStacks, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { EXIT, notDeployedError, toCliError } from '../errors';
@@ -36,8 +38,10 @@ export interface StatusReport {
     readonly pending: number;
     readonly serviceStatus: string | null;
     readonly rollout: string | null;
-    /** 0 desired and 0 running: after `pause`, or outside activeHours. */
+    /** 0 desired and 0 running: after `pause`, outside activeHours, or asleep (`stopped` says which). */
     readonly paused: boolean;
+    /** Why no task runs, read from the scalable target: `paused`, `off-hours` or `asleep`; null while tasks run. */
+    readonly stopped: StoppedKind | null;
   } | null;
   readonly database: {
     readonly identifier: string;
@@ -177,12 +181,48 @@ async function serviceState(target: Target, cluster: string | undefined, service
     const paused = desired === 0 && running === 0;
     const value = { running, desired, pending, serviceStatus: svc.status ?? null, rollout: primary?.rolloutState ?? null, paused };
     const rollout = primary?.rolloutState ? `, deployment ${primary.rolloutState}` : '';
-    if (paused) return { lines: [`0 running / 0 desired: paused (\`npx mlflow-on-aws resume\` starts it again)`], value };
-    return { lines: [`${running} running / ${desired} desired${pending ? `, ${pending} pending` : ''} (service ${svc.status ?? 'unknown'}${rollout})`], value };
+    if (paused) {
+      const stopped = await stoppedState(target, cluster, service);
+      return { lines: [`0 running / 0 desired: ${STOPPED_TEXT[stopped]}`], value: { ...value, stopped } };
+    }
+    return { lines: [`${running} running / ${desired} desired${pending ? `, ${pending} pending` : ''} (service ${svc.status ?? 'unknown'}${rollout})`], value: { ...value, stopped: null } };
   } catch (error) {
     throw toCliError(error, errorContext(target, `reading ECS service ${service} (ecs:DescribeServices)`));
   }
 }
+
+/**
+ * Why a service runs no task, from its scalable target (the sleep function's and the CLI's one reading, src/lib/operations/sleep-function/logic.js):
+ * paused, outside its active hours, or asleep. Without a scalable target, "paused" as before.
+ */
+async function stoppedState(target: Target, cluster: string, service: string): Promise<StoppedKind> {
+  let scalable;
+  try {
+    scalable = (await target.clients.applicationAutoScaling.send(new DescribeScalableTargetsCommand({
+      ServiceNamespace: 'ecs', ResourceIds: [`service/${cluster}/${service}`], ScalableDimension: 'ecs:service:DesiredCount',
+    }))).ScalableTargets?.[0];
+  } catch (error) {
+    throw toCliError(error, errorContext(target, `reading the scalable target of ${service} (application-autoscaling:DescribeScalableTargets)`));
+  }
+  if (!scalable) return 'paused';
+  const suspended = scalable.SuspendedState;
+  const state = scalableTargetState({
+    min: scalable.MinCapacity ?? 0,
+    max: scalable.MaxCapacity ?? 0,
+    suspended: suspended?.DynamicScalingInSuspended === true && suspended.DynamicScalingOutSuspended === true && suspended.ScheduledScalingSuspended === true,
+    desired: 0,
+  });
+  return state === 'asleep' || state === 'off-hours' ? state : 'paused';
+}
+
+/** Why a service runs no task, as `status` prints it. */
+export type StoppedKind = 'paused' | 'off-hours' | 'asleep';
+
+const STOPPED_TEXT: Record<StoppedKind, string> = {
+  paused: 'paused (`npx mlflow-on-aws resume` starts it again)',
+  'off-hours': 'outside activeHours (0..0 until their next start; `npx mlflow-on-aws resume` opens it early)',
+  asleep: 'asleep (sleepAfterMinutes): the next request wakes it, answered 503 with Retry-After for about 2 minutes; `npx mlflow-on-aws pause` keeps it off',
+};
 
 async function databaseState(target: Target, clusterId: string | undefined, problems: string[], now: Date): Promise<Part<StatusReport['database']>> {
   if (!clusterId) {
