@@ -13,7 +13,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, CfnResource, Stack } from 'aws-cdk-lib';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { RawSettings } from '../../src/app/config/platform-config';
 import { configureApp } from '../../src/app/app';
@@ -69,7 +69,12 @@ export function validationFindings(outdir: string): string[] {
     plugin.violations.flatMap((v) => v.violatingConstructs.map((c) => `${v.ruleName} at ${c.constructPath}`)));
 }
 
-/** Synthesizes every configuration into `root` (config-<index>/ each), with the built-in validation on. */
+/**
+ * Synthesizes every configuration into `root` (config-<index>/ each), with the built-in validation on; then, the same
+ * way, a canary (canary/): one log group whose retention CloudFormation does not offer, which the built-in validation
+ * reports (W3030) when it runs. Its report shows that the validation was on for these synths: a passing one leaves
+ * no report of its own.
+ */
 export function synthesizeAll(root: string): void {
   const validation = process.env.CDK_VALIDATION;
   process.env.CDK_VALIDATION = 'true';
@@ -79,6 +84,9 @@ export function synthesizeAll(root: string): void {
       configureApp(app, {});
       synthKeepingFindings(app);
     });
+    const canary = new App({ outdir: path.join(root, 'canary') });
+    new CfnResource(new Stack(canary, 'Canary'), 'Logs', { type: 'AWS::Logs::LogGroup', properties: { RetentionInDays: 42 } });
+    synthKeepingFindings(canary);
   } finally {
     if (validation === undefined) delete process.env.CDK_VALIDATION;
     else process.env.CDK_VALIDATION = validation;
@@ -107,19 +115,28 @@ function read(root: string): SynthesizedConfiguration[] {
 }
 
 let cached: SynthesizedConfiguration[] | undefined;
+let cachedRoot: string | undefined;
+
+/** The findings of the canary synthesized with the configurations (see `synthesizeAll`); none when the validation was off. */
+export function canaryFindings(): string[] {
+  synthesizedConfigurations();
+  const dir = path.join(cachedRoot!, 'canary');
+  return existsSync(path.join(dir, 'validation-report.json')) ? validationFindings(dir) : [];
+}
 
 /** Every compliance configuration, synthesized: this run's shared copy, or synthesized here when there is none. */
 export function synthesizedConfigurations(): SynthesizedConfiguration[] {
   if (cached) return cached;
   const shared = process.env[SYNTH_DIRECTORY_VARIABLE];
   if (shared && existsSync(path.join(shared, COMPLETE))) {
-    cached = read(shared);
+    cachedRoot = shared;
   } else {
     const own = mkdtempSync(path.join(tmpdir(), 'mlflow-compliance-'));
     process.on('exit', () => rmSync(own, { recursive: true, force: true }));
     synthesizeAll(own);
-    cached = read(own);
+    cachedRoot = own;
   }
+  cached = read(cachedRoot);
   return cached;
 }
 
