@@ -2,10 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { buildPlatform } from '../../src/app/app';
-import { resolvePlatformConfig } from '../../src/app/config/platform-config';
-import { COMPLIANCE_CONFIGURATIONS } from '../compliance/configurations';
+import { synthesizedConfigurations } from '../support/compliance-synth';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DOC = path.join(ROOT, 'docs', 'reference', 'architecture.md');
@@ -25,13 +22,11 @@ export function resourceTable(markdown: string): Map<string, string[]> {
   return rows;
 }
 
-/** Every resource type the templates of the compliance configurations hold. */
+/** Every resource type the templates of the compliance configurations hold (synthesized once per run). */
 function createdTypes(): Set<string> {
   const types = new Set<string>();
-  for (const [, settings] of COMPLIANCE_CONFIGURATIONS) {
-    const app = new App();
-    buildPlatform(app, resolvePlatformConfig(settings));
-    for (const stack of app.synth().stacks) {
+  for (const { stacks } of synthesizedConfigurations()) {
+    for (const stack of stacks) {
       for (const resource of Object.values<any>(stack.template.Resources ?? {})) types.add(resource.Type);
     }
   }

@@ -5,7 +5,7 @@ import { estimateCost } from '../../src/cost/estimate';
 import { HOURS_PER_MONTH } from '../../src/cost/prices';
 import { scheduledTaskHoursPerMonth } from '../../src/cost/schedule';
 import { synthesizeTemplates } from '../../src/cost/synth';
-import { mlflowTemplate, resourcesOfType } from '../support/synth';
+import { platformTemplate as mlflowTemplate, resourcesOfType } from '../support/synth';
 
 function scalableTarget(settings: Record<string, unknown>): any {
   const targets = resourcesOfType(mlflowTemplate(settings as never), 'AWS::ApplicationAutoScaling::ScalableTarget');
