@@ -19,6 +19,7 @@ import { CloudMapFrontDoor } from '../constructs/cloud-map-front-door';
 import { parseActiveHours, SAGEMAKER_MLFLOW_USERS, sagemakerStacks } from '../config/settings';
 import { MlflowService } from '../constructs/mlflow-service';
 import { ServingImage } from '../constructs/serving-image';
+import { MlflowSsoAccess } from '../constructs/sso-access';
 import { DATABASE_NAME, EXPORT_NAMES, MLFLOW_OUTPUTS, PORTS, sagemakerRoleName } from '../names';
 
 export interface MlflowVpcStackProps extends StackProps {
@@ -132,6 +133,7 @@ export class MlflowVpcStack extends Stack {
       auth: config.auth,
       authDefaultPermission: config.authDefaultPermission,
       iamAccess: gatewayToken ? { principals: principals.join(','), token: gatewayToken.secret } : undefined,
+      sso: config.auth === 'sso' ? new MlflowSsoAccess(this, 'Sso', ssoAccessProps(config)) : undefined,
     });
     // Under the service with the id `Default`, which CDK leaves out of logical IDs: the load balancer and its parts keep
     // the logical IDs they had when the service created them, so an update does not replace them.
@@ -230,4 +232,18 @@ export function iamPrincipalEntries(config: PlatformConfig, stack: Stack): strin
     ...sagemakerStacks(config.sagemaker).map((kind) => `${stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: sagemakerRoleName(kind, config.region) })}=${SAGEMAKER_MLFLOW_USERS[kind]}`),
     ...(config.iamPrincipals ?? []).map((principal) => `${principal.arn}=${principal.username}`),
   ];
+}
+
+/** `MlflowSsoAccess`'s props from the `sso*` settings (auth=sso). */
+function ssoAccessProps(config: PlatformConfig): ConstructorParameters<typeof MlflowSsoAccess>[2] {
+  return {
+    issuer: config.ssoIssuerUrl ? { url: config.ssoIssuerUrl, clientId: config.ssoClientId!, clientSecretName: config.ssoClientSecretName! } : undefined,
+    domainName: config.domainName,
+    adminGroup: config.ssoAdminGroup!,
+    groupPermissions: config.ssoGroupPermissions ?? {},
+    defaultPermission: config.authDefaultPermission!,
+    groupsClaim: config.ssoGroupsClaim!,
+    sessionRefreshMinutes: config.ssoSessionRefreshMinutes!,
+    machineClientIds: config.ssoMachineClientIds,
+  };
 }
