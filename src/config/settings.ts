@@ -574,18 +574,18 @@ export const SETTINGS = defineSettings({
     default: (settings) => (settings.string('auth') !== 'sso' ? undefined : settings.get('ssoIssuerUrl') === undefined ? 'cognito:groups' : 'groups'),
     defaultText: '`cognito:groups` (Cognito), `groups` with `ssoIssuerUrl`',
   },
-  ssoSessionRefreshMinutes: {
+  ssoSessionRefreshSeconds: {
     group: 'Access',
-    doc: 'with `auth=sso`: a browser session is checked with the provider again after this many minutes (refresh token): the bound within which a user disabled or removed there loses access',
-    parser: onlyWithSso(integer(1, 60)),
-    default: (settings) => (settings.string('auth') === 'sso' ? 5 : undefined),
-    defaultText: '`5`, only with `auth=sso`',
+    doc: 'with `auth=sso`: a browser session is checked with the provider again after this many seconds (its refresh token): the bound within which a user disabled or removed there loses access in the browser (bearer tokens: their own lifetime)',
+    parser: onlyWithSso(integer(10, 3600)),
+    default: (settings) => (settings.string('auth') === 'sso' ? 300 : undefined),
+    defaultText: '`300`, only with `auth=sso`',
   },
-  ssoMachineClientIds: {
+  ssoTokenAudiences: {
     group: 'Access',
-    doc: 'with `auth=sso`: client ids of the provider whose client-credentials access tokens MLflow accepts (`MLFLOW_TRACKING_TOKEN`), each acting as the MLflow user named after its token\'s subject',
-    parser: ssoMachineClientIds(),
-    allowedText: 'client ids separated by commas or spaces, each 1 to 256 printable characters',
+    doc: 'with `auth=sso`: audiences besides MLflow\'s client id that bearer tokens (`MLFLOW_TRACKING_TOKEN`) may carry, in `aud` or, for a token without it, `client_id` (Cognito\'s client-credentials tokens: list the machine clients\' ids); each token acts as the MLflow user of its subject',
+    parser: ssoTokenAudiences(),
+    allowedText: 'audiences separated by commas or spaces, each 1 to 256 printable characters',
     defaultText: 'none',
   },
   iamPrincipals: {
@@ -695,15 +695,15 @@ function ssoGroupPermissions(): Parser<Readonly<Record<string, MlflowPermission>
   });
 }
 
-/** `ssoMachineClientIds`: client ids, each once. */
-function ssoMachineClientIds(): Parser<readonly string[]> {
-  const allowed = 'client ids (commas or spaces between them, or a list), each 1 to 256 printable characters, each once; only with auth=sso';
+/** `ssoTokenAudiences`: audiences, each once. */
+function ssoTokenAudiences(): Parser<readonly string[]> {
+  const allowed = 'audiences (commas or spaces between them, or a list), each 1 to 256 printable characters, each once; only with auth=sso';
   return parser(allowed, (value, context) => {
     const ids = listEntries(value);
     for (const id of ids) {
-      if (typeof id !== 'string' || !/^[\x21-\x7e]{1,256}$/.test(id) || id.includes(',')) throw new ConfigError(context.setting, value, `${JSON.stringify(id)} is not a client id: ${allowed}`);
+      if (typeof id !== 'string' || !/^[\x21-\x7e]{1,256}$/.test(id) || id.includes(',')) throw new ConfigError(context.setting, value, `${JSON.stringify(id)} is not an audience: ${allowed}`);
     }
-    if (new Set(ids).size !== ids.length) throw new ConfigError(context.setting, value, `each client id once: ${allowed}`);
+    if (new Set(ids).size !== ids.length) throw new ConfigError(context.setting, value, `each audience once: ${allowed}`);
     if (context.string('auth') !== 'sso') throw new ConfigError(context.setting, value, 'unset unless auth=sso');
     return ids as string[];
   });

@@ -26,6 +26,14 @@ export const SSO_SECRET_KEYS = { clientSecret: 'clientSecret', cookieSecret: 'co
 const COGNITO_SCOPES = 'openid email profile';
 const ISSUER_SCOPES = 'openid email profile offline_access';
 
+/** Who issues the bearer tokens MLflow accepts, and for which audiences (API Gateway's JWT authorizer). */
+export interface SsoTokens {
+  /** The issuer URL. */
+  readonly issuer: string;
+  /** Acceptable audiences: MLflow's client id and `ssoTokenAudiences`. */
+  readonly audiences: string[];
+}
+
 /** Your own OpenID Connect provider (`ssoIssuerUrl`) instead of the stack's Cognito user pool. */
 export interface SsoIssuer {
   /** The issuer URL (https). */
@@ -52,10 +60,10 @@ export interface MlflowSsoAccessProps {
   readonly defaultPermission: MlflowPermission;
   /** The ID token claim that lists the user's groups. */
   readonly groupsClaim: string;
-  /** Minutes after which a browser session is checked with the provider again: the bound for a disabled user. */
-  readonly sessionRefreshMinutes: number;
-  /** Client ids whose client-credentials access tokens are accepted. @default none */
-  readonly machineClientIds?: readonly string[];
+  /** Seconds after which a browser session is checked with the provider again: the bound for a disabled user. */
+  readonly sessionRefreshSeconds: number;
+  /** Audiences besides the client id that bearer tokens may carry (`aud`, else `client_id`). @default none */
+  readonly tokenAudiences?: readonly string[];
 }
 
 /**
@@ -70,7 +78,7 @@ export class MlflowSsoAccess extends Construct {
   readonly issuerUrl: string;
   /** MLflow's client id at the provider. */
   readonly clientId: string;
-  /** Audiences of acceptable tokens: MLflow's client and the machine clients. */
+  /** Audiences of acceptable tokens: MLflow's client id and `tokenAudiences`. */
   readonly audiences: string[];
   /** Client secret and cookie key of the sidecar. */
   readonly secret: secretsmanager.ISecret;
@@ -173,7 +181,7 @@ export class MlflowSsoAccess extends Construct {
       this.hostedSignInUrl = domain.baseUrl();
       new CfnOutput(this, 'UserPoolId', { value: pool.userPoolId, description: 'Cognito user pool of the MLflow sign-in (auth=sso): add people and groups here' });
     }
-    this.audiences = [this.clientId, ...(props.machineClientIds ?? [])];
+    this.audiences = [this.clientId, ...(props.tokenAudiences ?? [])];
   }
 
   private readonly clientSecret: secretsmanager.ISecret;
@@ -210,7 +218,7 @@ export class MlflowSsoAccess extends Construct {
         OAUTH2_PROXY_OIDC_GROUPS_CLAIM: this.props.groupsClaim,
         // Access tokens of client-credentials clients name their client in client_id (Cognito), ID tokens in aud.
         OAUTH2_PROXY_OIDC_AUDIENCE_CLAIMS: 'aud,client_id',
-        ...(this.props.machineClientIds?.length ? { OAUTH2_PROXY_OIDC_EXTRA_AUDIENCES: this.props.machineClientIds.join(',') } : {}),
+        ...(this.props.tokenAudiences?.length ? { OAUTH2_PROXY_OIDC_EXTRA_AUDIENCES: this.props.tokenAudiences.join(',') } : {}),
         // nginx asks (auth_request); oauth2-proxy never proxies MLflow itself.
         OAUTH2_PROXY_UPSTREAMS: 'static://202',
         OAUTH2_PROXY_REVERSE_PROXY: 'true',
@@ -221,7 +229,7 @@ export class MlflowSsoAccess extends Construct {
         OAUTH2_PROXY_COOKIE_NAME: '_mlflow_sso',
         OAUTH2_PROXY_COOKIE_SECURE: 'true',
         OAUTH2_PROXY_COOKIE_SAMESITE: 'lax',
-        OAUTH2_PROXY_COOKIE_REFRESH: `${this.props.sessionRefreshMinutes}m`,
+        OAUTH2_PROXY_COOKIE_REFRESH: `${this.props.sessionRefreshSeconds}s`,
         OAUTH2_PROXY_COOKIE_EXPIRE: '12h',
       },
       secrets: {

@@ -8,6 +8,7 @@ import { sagemakerStacks } from '../config/settings';
 import { BackupJobAlerts } from '../constructs/backup';
 import { IMlflowFrontDoor } from '../constructs/front-door';
 import { GatewayToken } from '../constructs/gateway-token';
+import type { SsoTokens } from '../constructs/sso-access';
 import { GatewayCustomDomain, HttpGateway } from '../constructs/http-gateway';
 import { MlflowMonitoring } from '../constructs/monitoring';
 import { networkLayout } from '../constructs/network';
@@ -25,6 +26,8 @@ export interface HttpGatewayStackProps extends StackProps {
   readonly monitored: MonitoredResources;
   /** The IAM route's token (`GatewayToken`), when the MLflow stack admits IAM principals. @default no IAM route */
   readonly gatewayToken?: secretsmanager.ISecret;
+  /** auth=sso: bearer tokens on `/api/*` are checked by a JWT authorizer of this issuer and these audiences. */
+  readonly ssoTokens?: SsoTokens;
 }
 
 /** The custom domain the configuration asks for, if any. */
@@ -63,6 +66,7 @@ export class HttpGatewayStack extends Stack {
       logRetention: config.logRetentionDays as logs.RetentionDays,
       customDomain: gatewayCustomDomain(config),
       iamRouteToken: props.gatewayToken ? GatewayToken.tokenOf(props.gatewayToken) : undefined,
+      tokenRoute: props.ssoTokens,
     });
     this.gateway = gateway;
     this.trackingUri = gateway.trackingUri;

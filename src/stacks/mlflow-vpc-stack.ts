@@ -19,7 +19,7 @@ import { CloudMapFrontDoor } from '../constructs/cloud-map-front-door';
 import { parseActiveHours, SAGEMAKER_MLFLOW_USERS, sagemakerStacks } from '../config/settings';
 import { MlflowService } from '../constructs/mlflow-service';
 import { ServingImage } from '../constructs/serving-image';
-import { MlflowSsoAccess } from '../constructs/sso-access';
+import { MlflowSsoAccess, SsoTokens } from '../constructs/sso-access';
 import { DATABASE_NAME, EXPORT_NAMES, MLFLOW_OUTPUTS, PORTS, sagemakerRoleName } from '../names';
 
 export interface MlflowVpcStackProps extends StackProps {
@@ -51,6 +51,8 @@ export class MlflowVpcStack extends Stack {
   readonly backup?: MlflowBackup;
   /** The IAM route's token, when any IAM principal is admitted (a SageMaker role or `iamPrincipals`). */
   readonly gatewayToken?: secretsmanager.ISecret;
+  /** auth=sso: the issuer and audiences of the bearer tokens MLflow accepts (the gateway's JWT authorizer). */
+  readonly ssoTokens?: SsoTokens;
 
   constructor(scope: Construct, id: string, props: MlflowVpcStackProps) {
     super(scope, id, props);
@@ -100,6 +102,7 @@ export class MlflowVpcStack extends Stack {
     // port), and ECS keeps only tasks whose proxy health check passes registered there.
     const lean = config.profile === 'lean';
     const layout = networkLayout(config.natGateways);
+    const sso = config.auth === 'sso' ? new MlflowSsoAccess(this, 'Sso', ssoAccessProps(config)) : undefined;
     const mlflow = new MlflowService(this, 'MlflowService', {
       vpc: network.vpc,
       ...(layout.natEgress ? {} : { subnets: network.serviceSubnets, assignPublicIp: true }),
@@ -133,8 +136,9 @@ export class MlflowVpcStack extends Stack {
       auth: config.auth,
       authDefaultPermission: config.authDefaultPermission,
       iamAccess: gatewayToken ? { principals: principals.join(','), token: gatewayToken.secret } : undefined,
-      sso: config.auth === 'sso' ? new MlflowSsoAccess(this, 'Sso', ssoAccessProps(config)) : undefined,
+      sso,
     });
+    this.ssoTokens = sso ? { issuer: sso.issuerUrl, audiences: sso.audiences } : undefined;
     // Under the service with the id `Default`, which CDK leaves out of logical IDs: the load balancer and its parts keep
     // the logical IDs they had when the service created them, so an update does not replace them.
     const loadBalancer = lean ? undefined : new LoadBalancerFrontDoor(mlflow, 'Default', {
@@ -243,7 +247,7 @@ function ssoAccessProps(config: PlatformConfig): ConstructorParameters<typeof Ml
     groupPermissions: config.ssoGroupPermissions ?? {},
     defaultPermission: config.authDefaultPermission!,
     groupsClaim: config.ssoGroupsClaim!,
-    sessionRefreshMinutes: config.ssoSessionRefreshMinutes!,
-    machineClientIds: config.ssoMachineClientIds,
+    sessionRefreshSeconds: config.ssoSessionRefreshSeconds!,
+    tokenAudiences: config.ssoTokenAudiences,
   };
 }

@@ -7,6 +7,7 @@
  */
 import { Template } from 'aws-cdk-lib/assertions';
 import type { RawSettings } from '../../../src/config/platform-config';
+import { SSO_CONTAINER_NAME } from '../../../src/constructs/sso-access';
 import { CONTAINER_NAMES } from '../../../src/names';
 import { buildTestPlatform } from '../../support/synth';
 
@@ -22,6 +23,8 @@ export interface TaskContract {
   readonly memoryMiB: number;
   readonly mlflow: ContainerContract;
   readonly proxy: ContainerContract;
+  /** auth=sso: the oauth2-proxy sidecar. */
+  readonly sso?: ContainerContract;
 }
 
 interface CfnContainer {
@@ -49,6 +52,7 @@ export function taskContract(settings: RawSettings = {}): TaskContract {
     memoryMiB: Number(properties.Memory),
     mlflow: container(CONTAINER_NAMES.mlflow),
     proxy: container(CONTAINER_NAMES.proxy),
+    ...(properties.ContainerDefinitions.some((c) => c.Name === SSO_CONTAINER_NAME) ? { sso: container(SSO_CONTAINER_NAME) } : {}),
   };
 }
 
