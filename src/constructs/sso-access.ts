@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { MlflowPermission } from '../config/settings';
+import { MLFLOW_OUTPUTS } from '../names';
 
 /**
  * oauth2-proxy, the sidecar that signs users in and checks their session cookies and bearer tokens (docs/sso.md):
@@ -179,7 +180,7 @@ export class MlflowSsoAccess extends Construct {
       this.clientId = client.userPoolClientId;
       this.issuerUrl = `https://cognito-idp.${Stack.of(this).region}.${Aws.URL_SUFFIX}/${pool.userPoolId}`;
       this.hostedSignInUrl = domain.baseUrl();
-      new CfnOutput(this, 'UserPoolId', { value: pool.userPoolId, description: 'Cognito user pool of the MLflow sign-in (auth=sso): add people and groups here' });
+      new CfnOutput(Stack.of(this), MLFLOW_OUTPUTS.ssoUserPoolId, { value: pool.userPoolId, description: 'Cognito user pool of the MLflow sign-in (auth=sso): add people and groups here' });
     }
     this.audiences = [this.clientId, ...(props.tokenAudiences ?? [])];
   }
