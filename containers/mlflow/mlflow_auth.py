@@ -39,8 +39,6 @@ PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 USER_HEADER = "X-MLflow-Auth-User"
 GROUPS_HEADER = "X-MLflow-Auth-Groups"
-# SSO mode: how long a worker trusts what it last applied for a (user, groups) pair before reading the user again.
-SSO_SYNC_SECONDS = 30
 GROUP_NAME = re.compile(r"\A[^\s,=]{1,256}\Z")
 PERMISSION_RANK = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 # MLflow's own cache of verified credentials stays off (0): it kept a changed password working up to its TTL on the
@@ -431,9 +429,19 @@ def _bad_request(message):
 
 _IAM_USERS = None
 _MODE = None
-# SSO mode, per worker: (user, groups) -> (monotonic expiry, permission on what nobody granted them).
-_SSO_SYNCED = {}
-_SSO_SYNCED_MAX = 4096
+# SSO mode, per worker: a set of groups -> the permission on what nobody granted its members (the settings do not change
+# while the server runs).
+_SSO_PERMISSIONS = {}
+_SSO_PERMISSIONS_MAX = 4096
+
+
+def _stored_admin_flag(store, user):
+    """The user's admin flag in the permission database, None when there is no such user (exact name)."""
+    from mlflow.server.auth.db.models import SqlUser
+
+    with store.ManagedSessionMaker() as session:
+        rows = session.query(SqlUser.username, SqlUser.is_admin).filter(SqlUser.username == user).all()
+    return next((bool(row.is_admin) for row in rows if row.username == user), None)
 
 
 def _mode():
@@ -448,8 +456,6 @@ def _sso_identity(user, groups_header):
     and (403) one whose user is the admin account of the credentials secret or an IAM principal's user unless the
     proxy set it for the IAM route (it then sends no groups); creates the user, sets their admin flag from the admin
     group and their permission on what nobody granted them from their groups."""
-    import time
-
     from flask import g
     from werkzeug.datastructures import Authorization
 
@@ -463,29 +469,32 @@ def _sso_identity(user, groups_header):
     if not USERNAME.match(user) or user == admin_username:
         return _forbidden(user)
     groups = tuple(sorted({group.strip() for group in groups_header.split(",") if group.strip()}))
-    key = (user, groups)
-    now = time.monotonic()
-    synced = _SSO_SYNCED.get(key)
-    if synced is None or synced[0] <= now:
-        admin_group = sso_admin_group()
-        is_admin = admin_group is not None and admin_group in groups
-        if not store.has_user(user):
-            # Signed-in users never use a password: this one is random and thrown away.
-            try:
-                store.create_user(user, secrets.token_urlsafe(48), is_admin=is_admin)
-                log(f"created the user '{user}' at their first signed-in request")
-            except Exception:  # noqa: BLE001: another worker created it at the same moment
-                if not store.has_user(user):
-                    raise
-        if store.get_user(user).is_admin != is_admin:
-            store.update_user(user, is_admin=is_admin)
-            log(f"'{user}' is {'now' if is_admin else 'no longer'} an admin (group {admin_group!r})")
+    admin_group = sso_admin_group()
+    is_admin = admin_group is not None and admin_group in groups
+    # The admin flag is compared on every request (one indexed row, as users mode reads the password hash): two
+    # sessions of one person with different groups (one from before a change at the provider) each act with their own.
+    stored = _stored_admin_flag(store, user)
+    if stored is None:
+        # Signed-in users never use a password: this one is random and thrown away.
+        try:
+            store.create_user(user, secrets.token_urlsafe(48), is_admin=is_admin)
+            log(f"created the user '{user}' at their first signed-in request")
+        except Exception:  # noqa: BLE001: another worker created it at the same moment
+            if _stored_admin_flag(store, user) is None:
+                raise
+        stored = _stored_admin_flag(store, user)
+    if stored != is_admin:
+        store.update_user(user, is_admin=is_admin)
+        log(f"'{user}' is {'now' if is_admin else 'no longer'} an admin (group {admin_group!r})")
+    key = groups
+    permission = _SSO_PERMISSIONS.get(key)
+    if permission is None:
         permission = sso_permission(groups, default_permission(), sso_group_permissions())
-        if len(_SSO_SYNCED) >= _SSO_SYNCED_MAX:
-            _SSO_SYNCED.clear()
-        synced = _SSO_SYNCED[key] = (now + SSO_SYNC_SECONDS, permission)
+        if len(_SSO_PERMISSIONS) >= _SSO_PERMISSIONS_MAX:
+            _SSO_PERMISSIONS.clear()
+        _SSO_PERMISSIONS[key] = permission
     _use_default_permission()
-    g.mlflow_on_aws_default_permission = synced[1]
+    g.mlflow_on_aws_default_permission = permission
     return Authorization("basic", {"username": user, "password": ""})
 
 
