@@ -131,8 +131,8 @@ export class MlflowSsoAccess extends Construct {
         removalPolicy: RemovalPolicy.RETAIN,
       });
       Validations.of(pool).acknowledge({
-        id: 'AwsSolutions-COG3',
-        reason: 'Threat protection (advanced security) needs the Plus feature plan, charged per monthly active user; the pool requires '
+        id: 'AwsSolutions-COG8',
+        reason: 'Threat protection needs the Plus feature plan, charged per monthly active user; the pool requires '
           + 'TOTP MFA and strong passwords, and federated sign-in leaves these checks to the company\'s provider.',
       });
       new cognito.CfnUserPoolGroup(this, 'AdminGroup', {
