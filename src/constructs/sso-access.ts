@@ -3,6 +3,7 @@ import * as cognito from 'aws-cdk-lib/aws-cognito';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { MlflowPermission } from '../config/settings';
 import { MLFLOW_OUTPUTS } from '../names';
@@ -26,6 +27,13 @@ export const SSO_SECRET_KEYS = { clientSecret: 'clientSecret', cookieSecret: 'co
 /** Scopes asked for at sign-in: Cognito always returns a refresh token, other providers with offline_access. */
 const COGNITO_SCOPES = 'openid email profile';
 const ISSUER_SCOPES = 'openid email profile offline_access';
+
+/**
+ * SSM parameters with the stack's Cognito issuer and app client id, which the gateway stack's JWT authorizer reads as
+ * dynamic references: a CloudFormation export would stop the platform stack from dropping the pool (a move away from
+ * auth=sso) while the deployed gateway still imports it.
+ */
+export const SSO_PARAMETERS = { issuer: '/mlflow-on-aws/sso/issuer', clientId: '/mlflow-on-aws/sso/client-id' } as const;
 
 /** Who issues the bearer tokens MLflow accepts, and for which audiences (API Gateway's JWT authorizer). */
 export interface SsoTokens {
@@ -81,6 +89,11 @@ export class MlflowSsoAccess extends Construct {
   readonly clientId: string;
   /** Audiences of acceptable tokens: MLflow's client id and `tokenAudiences`. */
   readonly audiences: string[];
+  /**
+   * The issuer and audiences for another stack (the gateway's JWT authorizer): plain values, or for the stack's Cognito
+   * pool dynamic references to `SSO_PARAMETERS`, never a cross-stack export.
+   */
+  readonly tokens: SsoTokens;
   /** Client secret and cookie key of the sidecar. */
   readonly secret: secretsmanager.ISecret;
   /** The stack's Cognito user pool, without `issuer`. */
@@ -183,6 +196,24 @@ export class MlflowSsoAccess extends Construct {
       new CfnOutput(Stack.of(this), MLFLOW_OUTPUTS.ssoUserPoolId, { value: pool.userPoolId, description: 'Cognito user pool of the MLflow sign-in (auth=sso): add people and groups here' });
     }
     this.audiences = [this.clientId, ...(props.tokenAudiences ?? [])];
+    if (this.userPool) {
+      new ssm.StringParameter(this, 'IssuerParameter', {
+        parameterName: SSO_PARAMETERS.issuer,
+        stringValue: this.issuerUrl,
+        description: 'MLflow sign-in (auth=sso): the Cognito user pool\'s issuer, read by the gateway\'s JWT authorizer',
+      });
+      new ssm.StringParameter(this, 'ClientIdParameter', {
+        parameterName: SSO_PARAMETERS.clientId,
+        stringValue: this.clientId,
+        description: 'MLflow sign-in (auth=sso): the Cognito app client\'s id, read by the gateway\'s JWT authorizer',
+      });
+      this.tokens = {
+        issuer: `{{resolve:ssm:${SSO_PARAMETERS.issuer}}}`,
+        audiences: [`{{resolve:ssm:${SSO_PARAMETERS.clientId}}}`, ...(props.tokenAudiences ?? [])],
+      };
+    } else {
+      this.tokens = { issuer: this.issuerUrl, audiences: this.audiences };
+    }
   }
 
   private readonly clientSecret: secretsmanager.ISecret;

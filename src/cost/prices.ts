@@ -241,6 +241,7 @@ export const RESOURCE_TYPES = {
     'AWS::Cognito::UserPoolClient': 'no charge (users are counted by the user pool)',
     'AWS::Cognito::UserPoolDomain': 'no charge (the hosted sign-in on a Cognito domain)',
     'AWS::Cognito::UserPoolGroup': 'no charge',
+    'AWS::SSM::Parameter': 'no charge (standard parameters)',
     'AWS::ApiGatewayV2::Authorizer': 'no charge (JWT authorizers are part of the HTTP API\'s request price)',
     'AWS::ApiGatewayV2::Integration': 'no charge (requests are priced on the API)',
     'AWS::ApiGatewayV2::Route': 'no charge',

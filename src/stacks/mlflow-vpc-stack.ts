@@ -138,7 +138,7 @@ export class MlflowVpcStack extends Stack {
       iamAccess: gatewayToken ? { principals: principals.join(','), token: gatewayToken.secret } : undefined,
       sso,
     });
-    this.ssoTokens = sso ? { issuer: sso.issuerUrl, audiences: sso.audiences } : undefined;
+    this.ssoTokens = sso?.tokens;
     // Under the service with the id `Default`, which CDK leaves out of logical IDs: the load balancer and its parts keep
     // the logical IDs they had when the service created them, so an update does not replace them.
     const loadBalancer = lean ? undefined : new LoadBalancerFrontDoor(mlflow, 'Default', {

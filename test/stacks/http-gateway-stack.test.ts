@@ -75,8 +75,14 @@ describe('HttpGatewayStack', () => {
     // The stack's Cognito pool: its issuer and app client id, from the platform stack.
     const cognito = Template.fromStack(buildTestPlatform({ auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc' }).gateway);
     const [[, pool]] = resourcesOfType(cognito, 'AWS::ApiGatewayV2::Authorizer');
-    assert.match(JSON.stringify(pool.Properties.JwtConfiguration.Issuer), /https:\/\/cognito-idp\.us-west-2\..*SsoUserPool/);
-    assert.match(JSON.stringify(pool.Properties.JwtConfiguration.Audience), /SsoUserPoolMlflowClient/);
+    // Read from SSM parameters of the platform stack when deployed, never imported: an export would keep the platform
+    // stack from dropping the pool (test/transitions/switches.test.ts, sso to shared).
+    assert.deepEqual(pool.Properties.JwtConfiguration, { Issuer: '{{resolve:ssm:/mlflow-on-aws/sso/issuer}}', Audience: ['{{resolve:ssm:/mlflow-on-aws/sso/client-id}}'] });
+    assert.doesNotMatch(JSON.stringify(cognito.toJSON()), /Fn::ImportValue[^}]*Sso/);
+    const platform = Template.fromStack(buildTestPlatform({ auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc' }).mlflow);
+    const parameters = Object.fromEntries(resourcesOfType(platform, 'AWS::SSM::Parameter').map(([, p]) => [p.Properties.Name, JSON.stringify(p.Properties.Value)]));
+    assert.match(parameters['/mlflow-on-aws/sso/issuer'], /https:\/\/cognito-idp\.us-west-2\..*SsoUserPool/);
+    assert.match(parameters['/mlflow-on-aws/sso/client-id'], /SsoUserPoolMlflowClient/);
   });
 
   test('the IAM route: IAM authorizer, prefix cut, the verified caller ARN and the token from its secret overwrite any client header', () => {

@@ -400,7 +400,12 @@ describe('security groups', () => {
 describe('outputs', () => {
   test('every documented output key is present; the rest are CDK\'s cross-stack exports', () => {
     const outputs = Object.keys(template.toJSON().Outputs);
-    for (const key of Object.values(MLFLOW_OUTPUTS)) assert.ok(outputs.includes(key), `output ${key}`);
+    // Only with auth=sso and the stack's Cognito user pool.
+    const cognitoOnly: string[] = [MLFLOW_OUTPUTS.ssoUserPoolId];
+    for (const key of Object.values(MLFLOW_OUTPUTS).filter((k) => !cognitoOnly.includes(k))) assert.ok(outputs.includes(key), `output ${key}`);
+    assert.ok(!outputs.includes(MLFLOW_OUTPUTS.ssoUserPoolId));
+    const cognito = mlflowTemplate({ auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc' }).toJSON().Outputs;
+    assert.match(JSON.stringify(cognito[MLFLOW_OUTPUTS.ssoUserPoolId].Value), /"Ref":"SsoUserPool/);
     for (const key of outputs.filter((k) => !(Object.values(MLFLOW_OUTPUTS) as string[]).includes(k))) assert.match(key, /^ExportsOutput/);
   });
 
