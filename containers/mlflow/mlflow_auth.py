@@ -39,6 +39,8 @@ PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 USER_HEADER = "X-MLflow-Auth-User"
 GROUPS_HEADER = "X-MLflow-Auth-Groups"
+# SSO mode: "iam" when the proxy took the user from API Gateway's IAM route, "sso" when oauth2-proxy verified it.
+SOURCE_HEADER = "X-MLflow-Auth-Source"
 GROUP_NAME = re.compile(r"\A[^\s,=]{1,256}\Z")
 PERMISSION_RANK = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 # MLflow's own cache of verified credentials stays off (0): it kept a changed password working up to its TTL on the
@@ -250,7 +252,7 @@ def authenticate():
         return decided
     mapped = request.headers.get(USER_HEADER)
     if _mode() == "sso":
-        authorization = _sso_identity(mapped, request.headers.get(GROUPS_HEADER, ""))
+        authorization = _sso_identity(mapped, request.headers.get(GROUPS_HEADER, ""), request.headers.get(SOURCE_HEADER, ""))
     elif mapped is not None:
         if mapped in _iam_user_set():
             authorization = Authorization("basic", {"username": mapped, "password": ""})
@@ -451,11 +453,11 @@ def _mode():
     return _MODE
 
 
-def _sso_identity(user, groups_header):
+def _sso_identity(user, groups_header, source):
     """SSO mode: the proxy's verified user and groups as an MLflow identity. Refuses (401) a request without the user,
-    and (403) one whose user is the admin account of the credentials secret or an IAM principal's user unless the
-    proxy set it for the IAM route (it then sends no groups); creates the user, sets their admin flag from the admin
-    group and their permission on what nobody granted them from their groups."""
+    and (403) a signed-in identity named like the admin account of the credentials secret or an IAM principal's user
+    (those come from the IAM route only, source "iam"); creates the user, sets their admin flag from the admin group and
+    their permission on what nobody granted them from their groups."""
     from flask import g
     from werkzeug.datastructures import Authorization
 
@@ -463,8 +465,10 @@ def _sso_identity(user, groups_header):
 
     if not user:
         return make_basic_auth_response()
-    if user in _iam_user_set():
-        return Authorization("basic", {"username": user, "password": ""}) if not groups_header else _forbidden(user)
+    if source == "iam":
+        return Authorization("basic", {"username": user, "password": ""}) if user in _iam_user_set() else _forbidden(user)
+    if source != "sso" or user in _iam_user_set():
+        return _forbidden(user)
     admin_username = os.environ.get("MLFLOW_USERNAME", "")
     if not USERNAME.match(user) or user == admin_username:
         return _forbidden(user)

@@ -58,6 +58,8 @@ before(async () => {
   for (const p of [provider, otherProvider]) {
     await p.registerClient({ client_id: MACHINE.id, client_secret: MACHINE.secret, grant_types: ['client_credentials'], audience: [MACHINE_AUDIENCE] });
   }
+  // A client named like the Studio role's MLflow user: a signed-in identity never takes an IAM principal's user.
+  await provider.registerClient({ client_id: 'sagemaker-studio', client_secret: 'impostor-secret', grant_types: ['client_credentials'], audience: [MACHINE_AUDIENCE] });
   await provider.registerClient({ client_id: 'other-app', client_secret: 'other-app-secret', grant_types: ['client_credentials'], audience: ['other-api'] });
   await provider.registerClient({ client_id: 'short-lived', client_secret: 'short-lived-secret', grant_types: ['client_credentials'], audience: [MACHINE_AUDIENCE] });
   await provider.setClientCredentialsLifespan('short-lived', '2s');
@@ -158,6 +160,21 @@ describe('browser sign-in through the proxy', () => {
     assert.equal(asReader.status, 200);
     assert.equal(asReader.json.user.username, USERS.reader.email);
     assert.equal(asReader.json.user.is_admin, false);
+  });
+});
+
+describe('the IAM route in sso mode', () => {
+  it('a SageMaker role vouched for by API Gateway (gateway token) acts as its user; a provider identity of the same name is refused', async () => {
+    assert.ok(stack.gatewayToken, 'the Studio role is on the IAM route by default');
+    const studio = { 'x-mlflow-gateway-token': stack.gatewayToken!, 'x-mlflow-iam-principal': 'arn:aws:sts::123456789012:assumed-role/mlflow-lab-studio-us-west-2/SageMaker-1' };
+    const viaIam = await http(stack.proxy!.url, '/api/2.0/mlflow/users/current', { headers: { ...studio, accept: 'application/json' } });
+    assert.equal(viaIam.status, 200, viaIam.body);
+    assert.equal(JSON.parse(viaIam.body).user.username, 'sagemaker-studio');
+    const wrongToken = await http(stack.proxy!.url, '/api/2.0/mlflow/users/current', { headers: { ...studio, 'x-mlflow-gateway-token': 'x'.repeat(48), accept: 'application/json' } });
+    assert.equal(wrongToken.status, 401);
+    const impostor = await provider.clientCredentialsToken('sagemaker-studio', 'impostor-secret', MACHINE_AUDIENCE);
+    const response = await withToken(impostor, '/api/2.0/mlflow/users/current');
+    assert.equal(response.status, 403, response.body);
   });
 });
 
