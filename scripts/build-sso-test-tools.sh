@@ -2,7 +2,7 @@
 # Builds the two programs the SSO e2e tests run for real, from their Go modules at pinned versions, into
 # .cache/sso-tools/bin (ignored by git): Ory Hydra (the OpenID provider on loopback) and oauth2-proxy (the same
 # proxy the stack runs as a sidecar in auth=sso mode). A binary already built at its pinned version is kept.
-# Used by .ci/run and by the README's test command; test/e2e/support/sso.ts names the same directory.
+# Run by `npm run test:e2e` (so by `npm test` and .ci/run); test/e2e/support/openid-provider.ts names the same directory.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ root="$PWD/.cache/sso-tools"
 bin="$root/bin"
 mkdir -p "$bin"
 export GOFLAGS=-mod=mod
+command -v go >/dev/null 2>&1 || { echo "build-sso-test-tools: the Go toolchain (go) is needed to build Hydra and oauth2-proxy" >&2; exit 1; }
 
 built() { # name version: true when bin/name was built from that version
   [ -x "$bin/$1" ] && [ "$(cat "$bin/$1.version" 2>/dev/null)" = "$2" ]
