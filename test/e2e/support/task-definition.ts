@@ -6,9 +6,9 @@
  * that is drift between the stack and the containers' contract.
  */
 import { Template } from 'aws-cdk-lib/assertions';
-import type { RawSettings } from '../../../src/config/platform-config';
-import { SSO_CONTAINER_NAME } from '../../../src/constructs/sso-access';
-import { CONTAINER_NAMES } from '../../../src/names';
+import type { RawSettings } from '../../../src/app/config/platform-config';
+import { CONTAINER_NAMES } from '../../../src/app/names';
+import { SSO_CONTAINER_NAME } from '../../../src/lib/service/sso-access';
 import { buildTestPlatform } from '../../support/synth';
 
 export interface ContainerContract {
