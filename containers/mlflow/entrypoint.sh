@@ -27,6 +27,14 @@
 #                                          shared account; "users": MLflow's authentication app (--app-name
 #                                          basic-auth), personal accounts and permissions in the schema
 #                                          <DATABASE>_auth of the same server, migrated under the schema lock
+#                                          "sso": the same app, its users those the proxy's oauth2-proxy verified
+#                                          (X-MLflow-Auth-User, X-MLflow-Auth-Groups), created at their first request
+#   MLFLOW_SSO_ADMIN_GROUP                 sso mode: members of this provider group are MLflow admins (set on each
+#                                          request, so removing someone from the group takes effect at their next
+#                                          sign-in or session refresh)
+#   MLFLOW_SSO_GROUP_PERMISSIONS           sso mode: "group=PERMISSION" entries (commas or spaces between them): a
+#                                          member's permission on experiments and models nobody granted them, the
+#                                          highest of their groups' and MLFLOW_AUTH_DEFAULT_PERMISSION
 #   MLFLOW_USERNAME MLFLOW_PASSWORD        users mode: the admin account, from the MLflow credentials secret; created at
 #                                          the first start, its password reset to the secret's at every start
 #   MLFLOW_AUTH_DEFAULT_PERMISSION         users mode: permission of a user on what nobody granted them, one of
@@ -96,12 +104,12 @@ fi
 
 auth="${MLFLOW_AUTH:-shared}"
 case "$auth" in
-  shared | users) ;;
-  *) fail "MLFLOW_AUTH must be 'shared' or 'users', got '$auth'." ;;
+  shared | users | sso) ;;
+  *) fail "MLFLOW_AUTH must be 'shared', 'users' or 'sso', got '$auth'." ;;
 esac
 # mlflow_auth.py sits next to mlflow_db.py; MLflow imports its authorization function from there.
 MLFLOW_AUTH_HELPER="$(dirname "$MLFLOW_DB_HELPER")/mlflow_auth.py"
-if [ "$auth" = users ]; then
+if [ "$auth" != shared ]; then
   python3 "$MLFLOW_AUTH_HELPER" check || exit $?
 fi
 
@@ -133,7 +141,7 @@ else
   set -- "$@" --no-serve-artifacts --default-artifact-root "$BUCKET"
 fi
 
-if [ "$auth" = users ]; then
+if [ "$auth" != shared ]; then
   # The auth app's configuration holds the permission database's URI (with the database password): readable by this
   # user only. MLflow's CSRF key for its sign-up form must be the same in every worker and task: derived from the
   # admin password, so it changes when that does.

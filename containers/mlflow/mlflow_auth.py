@@ -17,6 +17,13 @@ through the IAM-authorized API Gateway route with the gateway token, and overwri
 request; MLflow listens on 127.0.0.1 only, so nothing but the proxy of the same task reaches it. As a second fence the
 header is believed only for the user names MLFLOW_IAM_PRINCIPALS maps to: a forged header can never name the admin or
 a personal account.
+
+SSO mode (MLFLOW_AUTH=sso): the proxy sets X-MLflow-Auth-User to the user oauth2-proxy verified (a session cookie after
+sign-in with the identity provider, or the provider's bearer token) and X-MLflow-Auth-Groups to their groups, always
+overwriting what a client sent; there is no password path. authenticate() creates the user at their first request,
+makes them an admin exactly while they are in MLFLOW_SSO_ADMIN_GROUP, and gives them, on what nobody granted them, the
+highest permission of MLFLOW_AUTH_DEFAULT_PERMISSION and their groups' MLFLOW_SSO_GROUP_PERMISSIONS (docs/guides/sso.md). The
+admin account of the credentials secret and the IAM principals' users are never taken by a signed-in identity.
 """
 
 import hashlib
@@ -31,6 +38,11 @@ PERMISSIONS = ("READ", "EDIT", "MANAGE", "NO_PERMISSIONS")
 # not create: the creator gets MANAGE). Teams that want everyone to read everything set READ.
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 USER_HEADER = "X-MLflow-Auth-User"
+GROUPS_HEADER = "X-MLflow-Auth-Groups"
+# SSO mode: "iam" when the proxy took the user from API Gateway's IAM route, "sso" when oauth2-proxy verified it.
+SOURCE_HEADER = "X-MLflow-Auth-Source"
+GROUP_NAME = re.compile(r"\A[^\s,=]{1,256}\Z")
+PERMISSION_RANK = {"NO_PERMISSIONS": 0, "READ": 1, "EDIT": 2, "MANAGE": 3}
 # MLflow's own cache of verified credentials stays off (0): it kept a changed password working up to its TTL on the
 # workers that did not handle the change. check_basic_auth below keeps its own, keyed on the stored password hash.
 AUTH_CACHE_SECONDS = 0
@@ -88,6 +100,45 @@ def iam_principals(raw=None):
 
 def iam_users():
     return sorted({user for _, user in iam_principals()})
+
+
+def auth_mode():
+    mode = os.environ.get("MLFLOW_AUTH", "") or "shared"
+    if mode not in ("shared", "users", "sso"):
+        fail(f"MLFLOW_AUTH must be 'shared', 'users' or 'sso', got {mode!r}")
+    return mode
+
+
+def sso_admin_group():
+    value = os.environ.get("MLFLOW_SSO_ADMIN_GROUP", "")
+    if value and not GROUP_NAME.match(value):
+        fail(f"MLFLOW_SSO_ADMIN_GROUP must be one group name without spaces, commas or '=', got {value!r}")
+    return value or None
+
+
+def sso_group_permissions(raw=None):
+    """MLFLOW_SSO_GROUP_PERMISSIONS: `group=PERMISSION` entries, separated by commas or white space."""
+    raw = os.environ.get("MLFLOW_SSO_GROUP_PERMISSIONS", "") if raw is None else raw
+    grants = {}
+    for entry in re.split(r"[\s,]+", raw.strip()):
+        if not entry:
+            continue
+        group, sep, permission = entry.rpartition("=")
+        if not sep or not GROUP_NAME.match(group) or permission not in PERMISSIONS:
+            fail(f"MLFLOW_SSO_GROUP_PERMISSIONS: {entry!r} is not group=PERMISSION with a permission of "
+                 f"{', '.join(PERMISSIONS)}")
+        grants[group] = permission
+    return grants
+
+
+def sso_permission(groups, default, grants):
+    """The permission of a member of `groups` on what nobody granted them: the highest of `default` and the groups'."""
+    best = default
+    for group in groups:
+        permission = grants.get(group)
+        if permission is not None and PERMISSION_RANK[permission] > PERMISSION_RANK[best]:
+            best = permission
+    return best
 
 
 def auth_database_uri():
@@ -200,7 +251,9 @@ def authenticate():
     if decided is not None:
         return decided
     mapped = request.headers.get(USER_HEADER)
-    if mapped is not None:
+    if _mode() == "sso":
+        authorization = _sso_identity(mapped, request.headers.get(GROUPS_HEADER, ""), request.headers.get(SOURCE_HEADER, ""))
+    elif mapped is not None:
         if mapped in _iam_user_set():
             authorization = Authorization("basic", {"username": mapped, "password": ""})
         else:
@@ -377,6 +430,112 @@ def _bad_request(message):
 
 
 _IAM_USERS = None
+_MODE = None
+# SSO mode, per worker: a set of groups -> the permission on what nobody granted its members (the settings do not change
+# while the server runs).
+_SSO_PERMISSIONS = {}
+_SSO_PERMISSIONS_MAX = 4096
+
+
+def _stored_admin_flag(store, user):
+    """The user's admin flag in the permission database, None when there is no such user (exact name)."""
+    from mlflow.server.auth.db.models import SqlUser
+
+    with store.ManagedSessionMaker() as session:
+        rows = session.query(SqlUser.username, SqlUser.is_admin).filter(SqlUser.username == user).all()
+    return next((bool(row.is_admin) for row in rows if row.username == user), None)
+
+
+def _mode():
+    global _MODE
+    if _MODE is None:
+        _MODE = auth_mode()
+    return _MODE
+
+
+def _sso_identity(user, groups_header, source):
+    """SSO mode: the proxy's verified user and groups as an MLflow identity. Refuses (401) a request without the user,
+    and (403) a signed-in identity named like the admin account of the credentials secret or an IAM principal's user
+    (those come from the IAM route only, source "iam"); creates the user, sets their admin flag from the admin group and
+    their permission on what nobody granted them from their groups."""
+    from flask import g
+    from werkzeug.datastructures import Authorization
+
+    from mlflow.server.auth import make_basic_auth_response, store
+
+    if not user:
+        return make_basic_auth_response()
+    if source == "iam":
+        return Authorization("basic", {"username": user, "password": ""}) if user in _iam_user_set() else _forbidden(user)
+    if source != "sso" or user in _iam_user_set():
+        return _forbidden(user)
+    admin_username = os.environ.get("MLFLOW_USERNAME", "")
+    if not USERNAME.match(user) or user == admin_username:
+        return _forbidden(user)
+    groups = tuple(sorted({group.strip() for group in groups_header.split(",") if group.strip()}))
+    admin_group = sso_admin_group()
+    is_admin = admin_group is not None and admin_group in groups
+    # The admin flag is compared on every request (one indexed row, as users mode reads the password hash): two
+    # sessions of one person with different groups (one from before a change at the provider) each act with their own.
+    stored = _stored_admin_flag(store, user)
+    if stored is None:
+        # Signed-in users never use a password: this one is random and thrown away.
+        try:
+            store.create_user(user, secrets.token_urlsafe(48), is_admin=is_admin)
+            log(f"created the user '{user}' at their first signed-in request")
+        except Exception:  # noqa: BLE001: another worker created it at the same moment
+            if _stored_admin_flag(store, user) is None:
+                raise
+        stored = _stored_admin_flag(store, user)
+    if stored != is_admin:
+        store.update_user(user, is_admin=is_admin)
+        log(f"'{user}' is {'now' if is_admin else 'no longer'} an admin (group {admin_group!r})")
+    key = groups
+    permission = _SSO_PERMISSIONS.get(key)
+    if permission is None:
+        permission = sso_permission(groups, default_permission(), sso_group_permissions())
+        if len(_SSO_PERMISSIONS) >= _SSO_PERMISSIONS_MAX:
+            _SSO_PERMISSIONS.clear()
+        _SSO_PERMISSIONS[key] = permission
+    _use_default_permission()
+    g.mlflow_on_aws_default_permission = permission
+    return Authorization("basic", {"username": user, "password": ""})
+
+
+def _forbidden(user):
+    import json
+
+    from flask import Response
+
+    body = json.dumps({"error_code": "PERMISSION_DENIED",
+                       "message": f"the signed-in identity {user!r} cannot be used with MLflow here"})
+    return Response(body, status=403, mimetype="application/json")
+
+
+class _RequestDefaultPermission:
+    """MLflow's auth configuration with `default_permission` read from the request (SSO mode: from the user's groups,
+    set by _sso_identity) when set, the configured one otherwise. MLflow reads `auth_config.default_permission`
+    wherever nobody granted the user anything."""
+
+    def __init__(self, config):
+        self._config = config
+
+    def __getattr__(self, name):
+        if name == "default_permission":
+            from flask import g, has_app_context
+
+            if has_app_context():
+                value = getattr(g, "mlflow_on_aws_default_permission", None)
+                if value is not None:
+                    return value
+        return getattr(self._config, name)
+
+
+def _use_default_permission():
+    import mlflow.server.auth as auth_app
+
+    if not isinstance(auth_app.auth_config, _RequestDefaultPermission):
+        auth_app.auth_config = _RequestDefaultPermission(auth_app.auth_config)
 
 
 def _iam_user_set():
@@ -398,6 +557,9 @@ def main(argv):
         admin_credentials()
         default_permission()
         iam_principals()
+        if auth_mode() == "sso":
+            sso_admin_group()
+            sso_group_permissions()
     else:
         fail("usage: mlflow_auth.py check|config|secret-key|bootstrap")
 

@@ -121,8 +121,8 @@ def auth_database(s):
 
 def auth_mode():
     mode = os.environ.get("MLFLOW_AUTH", "") or "shared"
-    if mode not in ("shared", "users"):
-        log(f"MLFLOW_AUTH must be 'shared' or 'users', got {mode!r}")
+    if mode not in ("shared", "users", "sso"):
+        log(f"MLFLOW_AUTH must be 'shared', 'users' or 'sso', got {mode!r}")
         sys.exit(2)
     return mode
 
@@ -304,7 +304,7 @@ def with_schema_lock(body):
         try:
             body(connection, s, uri)
             convert_charset(connection)
-            if auth_mode() == "users":
+            if auth_mode() != "shared":
                 upgrade_auth(connection, s)
         finally:
             scalar(connection, "SELECT RELEASE_LOCK(%s)", (LOCK_NAME,))

@@ -9,6 +9,9 @@
 #                                     authentication app checks personal accounts, the proxy passes the
 #                                     Authorization header on, refusing malformed and over-long credentials and
 #                                     limiting attempts MLflow did not accept
+#                                     "sso": oauth2-proxy (the task's sidecar, SSO_AUTH_UPSTREAM) decides with nginx's
+#                                     auth_request: a session cookie after sign-in, or a bearer token the identity
+#                                     provider issued; the proxy passes the verified user and groups to MLflow
 #   MLFLOW_GATEWAY_TOKEN              the IAM route's per-deployment token (a secret, at least 32 characters);
 #                                     unset: no request is taken for an IAM principal
 #   MLFLOW_IAM_PRINCIPALS             "ARN=user" entries (commas or spaces between them) the IAM route admits: a
@@ -27,6 +30,10 @@ NGINX_RUN_DIR="${NGINX_RUN_DIR:-/run/mlflow-proxy}"
 NGINX_WORKER_USER="${NGINX_WORKER_USER:-nginx}"
 NGINX_TEMPLATE="${NGINX_TEMPLATE:-/etc/nginx/mlflow-proxy.conf.template}"
 NGINX_PERL_LIB="${NGINX_PERL_LIB:-/etc/nginx/perl}"
+# SSO mode: oauth2-proxy's address in the task, and the scheme browsers use (API Gateway and the custom domain serve
+# https only; the load balancer's X-Forwarded-Proto says http), which oauth2-proxy builds its callback URL with.
+SSO_AUTH_UPSTREAM="${SSO_AUTH_UPSTREAM:-127.0.0.1:4180}"
+NGINX_SSO_SCHEME="${NGINX_SSO_SCHEME:-https}"
 export NGINX_LISTEN_PORT MLFLOW_UPSTREAM NGINX_RUN_DIR NGINX_WORKER_USER NGINX_PERL_LIB
 
 # SHA-512 crypt. 5000 rounds is glibc's default and 5x the work of the seed's MD5-crypt per guess
@@ -46,8 +53,8 @@ fail() {
 
 MLFLOW_AUTH="${MLFLOW_AUTH:-shared}"
 case "$MLFLOW_AUTH" in
-  shared | users) ;;
-  *) fail "MLFLOW_AUTH must be 'shared' or 'users', got '$MLFLOW_AUTH'." ;;
+  shared | users | sso) ;;
+  *) fail "MLFLOW_AUTH must be 'shared', 'users' or 'sso', got '$MLFLOW_AUTH'." ;;
 esac
 export MLFLOW_AUTH
 
@@ -101,7 +108,7 @@ fi
 # Shared mode: crypt(3) with a random 16-character salt. Perl (perl-base is part of every Debian image) reads
 # the password from the environment, so it never appears on a command line. Users mode: an empty file.
 htpasswd_tmp="$NGINX_RUN_DIR/htpasswd.tmp"
-if [ "$MLFLOW_AUTH" = users ]; then
+if [ "$MLFLOW_AUTH" != shared ]; then
   : > "$htpasswd_tmp"
 else
   HASH_ROUNDS="$HASH_ROUNDS" perl -e '
@@ -124,6 +131,73 @@ mv -f "$htpasswd_tmp" "$NGINX_RUN_DIR/htpasswd"
 : > "$NGINX_RUN_DIR/rejected-by-MlflowAuth"
 [ -z "$worker_group" ] || chown "root:$worker_group" "$NGINX_RUN_DIR/rejected-by-MlflowAuth"
 chmod 0640 "$NGINX_RUN_DIR/rejected-by-MlflowAuth"
+
+# SSO mode's part of the configuration (included by nginx.conf.template; empty files in the other modes).
+#   /oauth2/                oauth2-proxy's own pages: sign-in (the provider's hosted page), callback, sign-out
+#   /_mlflow_sso_auth       the auth subrequest of every other request: 204 for a request API Gateway's IAM route
+#                           vouched for, 401 for one whose gateway token or principal is wrong, oauth2-proxy's
+#                           /oauth2/auth otherwise (a valid session cookie or bearer token: 202 with the user and groups)
+#   @mlflow_sso_sign_in     a refused browser page goes to the sign-in, anything else gets 401 and a Bearer challenge
+: > "$NGINX_RUN_DIR/sso-server.conf"
+: > "$NGINX_RUN_DIR/sso-location.conf"
+if [ "$MLFLOW_AUTH" = sso ]; then
+  case "$NGINX_SSO_SCHEME" in
+    http | https) ;;
+    *) fail "NGINX_SSO_SCHEME must be 'http' or 'https', got '$NGINX_SSO_SCHEME'." ;;
+  esac
+  cat > "$NGINX_RUN_DIR/sso-server.conf" <<SSO
+location /oauth2/ {
+    auth_basic off;
+    proxy_set_header Host \$forwarded_host;
+    proxy_set_header X-Forwarded-Host \$forwarded_host;
+    proxy_set_header X-Forwarded-Proto $NGINX_SSO_SCHEME;
+    proxy_set_header X-Forwarded-For \$remote_addr;
+    proxy_set_header X-Real-IP \$remote_addr;
+    proxy_set_header X-MLflow-Auth-User "";
+    proxy_set_header X-MLflow-Auth-Groups "";
+    proxy_pass http://$SSO_AUTH_UPSTREAM;
+}
+location = /_mlflow_sso_auth {
+    internal;
+    auth_basic off;
+    if (\$mlflow_iam ~ ^user:) {
+        return 204;
+    }
+    if (\$mlflow_iam = deny) {
+        return 401;
+    }
+    proxy_pass_request_body off;
+    proxy_set_header Content-Length "";
+    proxy_set_header Host \$forwarded_host;
+    proxy_set_header X-Forwarded-Host \$forwarded_host;
+    proxy_set_header X-Forwarded-Proto $NGINX_SSO_SCHEME;
+    proxy_set_header X-Forwarded-Uri \$request_uri;
+    proxy_set_header X-Forwarded-For \$remote_addr;
+    proxy_set_header X-Real-IP \$remote_addr;
+    proxy_pass http://$SSO_AUTH_UPSTREAM/oauth2/auth;
+}
+location @mlflow_sso_sign_in {
+    auth_basic off;
+    if (\$http_accept ~* text/html) {
+        return 302 /oauth2/start?rd=\$mlflow_escaped_uri;
+    }
+    default_type application/json;
+    add_header WWW-Authenticate 'Bearer realm="MLflow"' always;
+    return 401 '{"error_code": "UNAUTHENTICATED", "message": "Sign in at /oauth2/start, or send a bearer token of the identity provider (MLFLOW_TRACKING_TOKEN)."}';
+}
+SSO
+  cat > "$NGINX_RUN_DIR/sso-location.conf" <<'SSO'
+auth_request /_mlflow_sso_auth;
+auth_request_set $mlflow_sso_user $upstream_http_x_auth_request_email;
+auth_request_set $mlflow_sso_groups $upstream_http_x_auth_request_groups;
+# oauth2-proxy renews the session cookie when it refreshed the session with the provider.
+auth_request_set $mlflow_sso_cookie $upstream_http_set_cookie;
+add_header Set-Cookie $mlflow_sso_cookie;
+error_page 401 = @mlflow_sso_sign_in;
+SSO
+fi
+[ -z "$worker_group" ] || chown "root:$worker_group" "$NGINX_RUN_DIR/sso-server.conf" "$NGINX_RUN_DIR/sso-location.conf"
+chmod 0640 "$NGINX_RUN_DIR/sso-server.conf" "$NGINX_RUN_DIR/sso-location.conf"
 
 # The IAM route: the gateway token and the principal map, for MlflowAuth::iam (one "ARN user" a line).
 # Perl validates: a bad entry stops the proxy here rather than admitting the wrong principal later.

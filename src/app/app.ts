@@ -55,6 +55,7 @@ export function buildPlatform(app: App, config: PlatformConfig): Platform {
     frontDoor: mlflow.frontDoor,
     monitored: mlflow.monitored,
     gatewayToken: mlflow.gatewayToken,
+    ssoTokens: mlflow.ssoTokens,
     description: `${STACK_DESCRIPTION_PREFIX}public HTTPS endpoint (HTTP API Gateway through a VPC link)${config.monitoring ? ', alarms and dashboard' : ''}`,
   });
 

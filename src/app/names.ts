@@ -35,6 +35,8 @@ export const MLFLOW_OUTPUTS = {
   serviceName: 'EcsServiceName',
   databaseClusterIdentifier: 'DatabaseClusterIdentifier',
   mlflowVersion: 'MlflowVersion',
+  /** auth=sso with the stack's Cognito user pool: its id (people and groups are managed there). */
+  ssoUserPoolId: 'SsoUserPoolId',
 } as const;
 
 /**

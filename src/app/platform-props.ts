@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Duration } from 'aws-cdk-lib';
 import { GatewayCustomDomain, HttpGateway } from '../lib/gateway/http-gateway';
 import { IamPrincipalEntry, MlflowPlatformProps } from '../lib/mlflow-platform';
+import type { MlflowSsoAccessProps } from '../lib/service/sso-access';
 import { DATABASE_NAME } from '../lib/contract';
 import { PlatformConfig } from './config/platform-config';
 import { SAGEMAKER_MLFLOW_USERS, sagemakerStacks } from './config/settings';
@@ -34,6 +35,20 @@ export function iamPrincipalEntries(config: PlatformConfig): IamPrincipalEntry[]
     ...sagemakerStacks(config.sagemaker).map((kind) => ({ roleName: sagemakerRoleName(kind, config.region), username: SAGEMAKER_MLFLOW_USERS[kind] })),
     ...(config.iamPrincipals ?? []).map((principal) => ({ arn: principal.arn, username: principal.username })),
   ];
+}
+
+/** `MlflowSsoAccess`'s props from the `sso*` settings (auth=sso). */
+export function ssoAccessProps(config: PlatformConfig): MlflowSsoAccessProps {
+  return {
+    issuer: config.ssoIssuerUrl ? { url: config.ssoIssuerUrl, clientId: config.ssoClientId!, clientSecretName: config.ssoClientSecretName! } : undefined,
+    domainName: config.domainName,
+    adminGroup: config.ssoAdminGroup!,
+    groupPermissions: config.ssoGroupPermissions ?? {},
+    defaultPermission: config.authDefaultPermission!,
+    groupsClaim: config.ssoGroupsClaim!,
+    sessionRefreshSeconds: config.ssoSessionRefreshSeconds!,
+    tokenAudiences: config.ssoTokenAudiences,
+  };
 }
 
 /** `MlflowPlatform`'s props for the configuration (the stack `MLflowVpcStack` places it). */
@@ -88,6 +103,7 @@ export function mlflowPlatformProps(config: PlatformConfig): MlflowPlatformProps
       corsAllowedOrigins: clientHosts.origins,
     },
     iamPrincipals: iamPrincipalEntries(config),
+    sso: config.auth === 'sso' ? ssoAccessProps(config) : undefined,
     // Failed jobs notify the alarm topic through a rule in the gateway stack, where the topic is (BackupJobAlerts).
     backup: config.backup
       ? { retentionDays: config.backupRetentionDays, copyTo: config.backupCopyRegion ? { region: config.backupCopyRegion } : undefined }

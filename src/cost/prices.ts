@@ -241,6 +241,11 @@ export const RESOURCE_TYPES = {
     'AWS::RDS::DBParameterGroup': 'no charge',
     'AWS::SecretsManager::SecretTargetAttachment': 'no charge',
     'AWS::S3::BucketPolicy': 'no charge',
+    'AWS::Cognito::UserPoolClient': 'no charge (users are counted by the user pool)',
+    'AWS::Cognito::UserPoolDomain': 'no charge (the hosted sign-in on a Cognito domain)',
+    'AWS::Cognito::UserPoolGroup': 'no charge',
+    'AWS::SSM::Parameter': 'no charge (standard parameters)',
+    'AWS::ApiGatewayV2::Authorizer': 'no charge (JWT authorizers are part of the HTTP API\'s request price)',
     'AWS::ApiGatewayV2::Integration': 'no charge (requests are priced on the API)',
     'AWS::ApiGatewayV2::Route': 'no charge',
     'AWS::ApiGatewayV2::Stage': 'no charge',
@@ -277,6 +282,8 @@ export const RESOURCE_TYPES = {
     'Custom::DatabaseDeletionProtection': 'a Lambda call at deploy time',
     'Custom::S3AutoDeleteObjects': 'a Lambda call at deploy time',
     'Custom::VpcRestrictDefaultSG': 'a Lambda call at deploy time',
+    'AWS::Cognito::UserPool': 'monthly active users (auth=sso; the Essentials plan\'s first 10,000 a month are free)',
+    'Custom::DescribeCognitoUserPoolClient': 'a Lambda call at deploy time (reads the app client\'s secret)',
   },
 } as const satisfies {
   priced: readonly string[];

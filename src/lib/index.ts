@@ -18,6 +18,7 @@ export * from './service/container-images';
 export * from './service/mlflow-credentials';
 export * from './service/mlflow-service';
 export * from './service/mlflow-startup';
+export * from './service/sso-access';
 export * from './front-door/front-door';
 export * from './front-door/load-balancer-front-door';
 export * from './front-door/cloud-map-front-door';

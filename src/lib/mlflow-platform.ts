@@ -18,6 +18,7 @@ import type { AuthMode, MlflowPermission } from './service/auth';
 import { ContainerImages, ContainerImagesProps } from './service/container-images';
 import { MlflowCredentials, MlflowCredentialsProps } from './service/mlflow-credentials';
 import { MlflowService, ServiceSchedule } from './service/mlflow-service';
+import { MlflowSsoAccess, MlflowSsoAccessProps } from './service/sso-access';
 import { ArtifactStore, ArtifactStoreProps } from './storage/artifact-store';
 import { BackendStore, BackendStoreProps } from './storage/backend-store';
 
@@ -112,6 +113,8 @@ export interface MlflowPlatformProps {
   readonly iamPrincipals?: readonly IamPrincipalEntry[];
   /** A daily AWS Backup plan of the database and the bucket. @default - no backup plan */
   readonly backup?: Omit<MlflowBackupProps, 'database' | 'artifactBucket'>;
+  /** With `service.auth` sso: the sign-in (`MlflowSsoAccess`). Required then, ignored otherwise. */
+  readonly sso?: MlflowSsoAccessProps;
 }
 
 /** What the alarms and the dashboard watch of the platform (`MlflowMonitoring`'s props for it). */
@@ -149,6 +152,8 @@ export class MlflowPlatform extends Construct {
   readonly gatewayToken?: secretsmanager.ISecret;
   /** The serving image, with `servingImage`. */
   readonly servingImage?: ServingImage;
+  /** With `service.auth` sso: the sign-in (Cognito pool or your provider, the oauth2-proxy sidecar). */
+  readonly sso?: MlflowSsoAccess;
 
   constructor(scope: Construct, id: string, props: MlflowPlatformProps = {}) {
     super(scope, id);
@@ -188,6 +193,8 @@ export class MlflowPlatform extends Construct {
     // Without a load balancer the gateway finds the tasks through Cloud Map (SRV records of the proxy's port), and ECS
     // keeps only tasks whose proxy health check passes registered there.
     const { allowedHosts = [], ...service } = props.service ?? {};
+    if (service.auth === 'sso' && !props.sso) throw new Error('MlflowPlatform: service.auth sso needs the sso props');
+    const sso = service.auth === 'sso' ? new MlflowSsoAccess(this, 'Sso', props.sso!) : undefined;
     const mlflow = new MlflowService(this, 'MlflowService', {
       vpc,
       ...(layout.natEgress ? {} : { subnets: layout.serviceSubnets, assignPublicIp: true }),
@@ -205,7 +212,9 @@ export class MlflowPlatform extends Construct {
       logRetention,
       allowedHosts: [...allowedHosts, ...frontDoorHosts],
       iamAccess: gatewayToken ? { principals: principals.join(','), token: gatewayToken.secret } : undefined,
+      sso,
     });
+    this.sso = sso;
     // Under the service with the id `Default`, which CDK leaves out of logical IDs: the load balancer and its parts keep
     // the logical IDs they had when the service created them, so an update does not replace them.
     const loadBalancer = cloudMap ? undefined : new LoadBalancerFrontDoor(mlflow, 'Default', {

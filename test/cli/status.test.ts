@@ -61,6 +61,26 @@ describe('status', () => {
     assert.deepEqual(query.MetricDataQueries?.[0].MetricStat?.Metric?.Dimensions, [{ Name: 'DBInstanceIdentifier', Value: 'mlflow-db-writer' }]);
   });
 
+  it('auth=sso: the sign-in URL and the Cognito user pool where people and groups are managed; no such line in the other modes', async () => {
+    const h = harness({ cdkContext: { auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc' } });
+    healthy(h);
+    setStacks(h.mocks, {
+      MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc', DatabaseClusterIdentifier: 'mlflow-db', SsoUserPoolId: 'us-west-2_AbC123' }) },
+      HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: 'https://mlflow.example.com' }) },
+      SageMakerStudioUserStack: {},
+    });
+    assert.equal(await h.run('status'), EXIT.ok, h.text());
+    assert.match(h.out.join('\n'), /Sign-in\s+https:\/\/mlflow\.example\.com\/oauth2\/start \(people and groups: Cognito user pool us-west-2_AbC123, https:\/\/us-west-2\.console\.aws\.amazon\.com\/cognito\/v2\/idp\/user-pools\/us-west-2_AbC123\/users\)/);
+    const own = harness({ cdkContext: { auth: 'sso', ssoIssuerUrl: 'https://example.okta.com/', ssoClientId: '0oa1' } });
+    healthy(own);
+    assert.equal(await own.run('status'), EXIT.ok, own.text());
+    assert.match(own.out.join('\n'), /Sign-in\s+https:\/\/abc123\.execute-api\.us-west-2\.amazonaws\.com\/oauth2\/start \(people and groups: your OpenID provider\)/);
+    const shared = harness();
+    healthy(shared);
+    assert.equal(await shared.run('status'), EXIT.ok, shared.text());
+    assert.doesNotMatch(shared.out.join('\n'), /Sign-in/);
+  });
+
   for (const [name, min, max, suspended, expected] of [
     ['paused (`pause`: 0..0, scaling suspended)', 0, 0, true, /Tasks\s+0 running \/ 0 desired: paused \(`npx mlflow-on-aws resume` starts it again\)/],
     ['outside the active hours (0..0 by the schedule)', 0, 0, false, /Tasks\s+0 running \/ 0 desired: outside activeHours \(0\.\.0 until their next start; `npx mlflow-on-aws resume` opens it early\)/],

@@ -79,6 +79,15 @@ function deployed(): Harness {
 }
 
 describe('users', () => {
+  it('auth=sso: refused with what to do in the provider instead (no MLflow password is ever checked in that mode)', async () => {
+    const h = harness({ cdkContext: { auth: 'sso', ssoIssuerUrl: 'https://example.okta.com/', ssoClientId: '0oa1' } });
+    assert.equal(await h.run('users', 'add', 'alice'), EXIT.usage, h.text());
+    assert.match(h.text(), /with auth=sso people sign in with the identity provider/);
+    assert.match(h.text(), /admin-add-user-to-group/);
+    assert.equal(h.mocks.secrets.commandCalls(CreateSecretCommand).length, 0);
+    assert.deepEqual(seen, []);
+  });
+
   it('add: stores a generated password in mlflow/users/<name>, tagged, creates the user with it, prints it only when asked', async () => {
     const h = deployed();
     assert.equal(await h.run('users', 'add', 'alice'), EXIT.ok, h.text());

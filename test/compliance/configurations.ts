@@ -28,5 +28,12 @@ export const COMPLIANCE_CONFIGURATIONS: ReadonlyArray<readonly [string, RawSetti
   ['alarms e-mailed (monitoring with alarmEmail)', { alarmEmail: 'ops@example.com', sagemaker: 'none' }],
   ['daily backups copied to a second region', { backup: true, backupCopyRegion: 'us-east-1', sagemaker: 'none' }],
   ['custom domain in a Route 53 zone (certificate created and validated there)', { domainName: 'mlflow.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com', sagemaker: 'notebook' }],
+  ['sign-in with the stack\'s Cognito user pool (auth=sso) on a custom domain, group permissions', {
+    auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666',
+    ssoGroupPermissions: 'analysts=READ,data-science=EDIT', sagemaker: 'none',
+  }],
+  ['sign-in with your own OpenID provider (auth=sso, ssoIssuerUrl), machine audiences, lean profile', {
+    auth: 'sso', profile: 'lean', ssoIssuerUrl: 'https://example.okta.com/oauth2/default', ssoClientId: '0oa1b2c3d4e5f6g7h8i9', ssoTokenAudiences: 'api://mlflow',
+  }],
   ['custom domain with an existing certificate, execute-api endpoint off', { domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666', disableExecuteApiEndpoint: true, sagemaker: 'none' }],
 ];

@@ -240,6 +240,47 @@ describe('loading from CDK context and environment', () => {
   });
 });
 
+describe('sign-in settings (auth=sso)', () => {
+  const domain = { domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc' };
+  const issuer = { auth: 'sso', ssoIssuerUrl: 'https://example.okta.com/oauth2/default', ssoClientId: '0oa123' } as const;
+  test('the stack\'s Cognito pool by default: admin group, Cognito\'s groups claim, a 300 s refresh, least privilege', () => {
+    const config = resolvePlatformConfig({ auth: 'sso', ...domain });
+    assert.equal(config.ssoIssuerUrl, undefined);
+    assert.equal(config.ssoClientId, undefined);
+    assert.equal(config.ssoClientSecretName, undefined);
+    assert.equal(config.ssoAdminGroup, 'mlflow-admins');
+    assert.equal(config.ssoGroupsClaim, 'cognito:groups');
+    assert.equal(config.ssoSessionRefreshSeconds, 300);
+    assert.equal(config.authDefaultPermission, 'NO_PERMISSIONS');
+  });
+  test('the Cognito pool needs domainName (its client names the callback URL); your own issuer does not', () => {
+    assertRejected({ auth: 'sso' }, 'auth', /domainName .*or with ssoIssuerUrl/);
+    const config = resolvePlatformConfig(issuer);
+    assert.equal(config.ssoClientSecretName, 'mlflow-sso-client');
+    assert.equal(config.ssoGroupsClaim, 'groups');
+  });
+  test('your own issuer needs its client id; the client settings only go with an issuer', () => {
+    assertRejected({ auth: 'sso', ssoIssuerUrl: 'https://example.okta.com/' }, 'ssoClientId', /required with it/);
+    assertRejected({ auth: 'sso', ...domain, ssoClientId: 'x' }, 'ssoClientId', /unless ssoIssuerUrl/);
+    assertRejected({ auth: 'sso', ...domain, ssoClientSecretName: 'x' }, 'ssoClientSecretName', /unless ssoIssuerUrl/);
+    assertRejected({ ...issuer, ssoIssuerUrl: 'http://example.okta.com/' }, 'ssoIssuerUrl', /an https URL/);
+  });
+  test('group permissions and audiences from a -c string or a list; bad entries named', () => {
+    assert.deepEqual(resolvePlatformConfig({ ...issuer, ssoGroupPermissions: 'analysts=READ, data-science=EDIT' }).ssoGroupPermissions, { analysts: 'READ', 'data-science': 'EDIT' });
+    assert.deepEqual(resolvePlatformConfig({ ...issuer, ssoGroupPermissions: ['a=MANAGE'] }).ssoGroupPermissions, { a: 'MANAGE' });
+    assertRejected({ ...issuer, ssoGroupPermissions: 'analysts=WRITE' }, 'ssoGroupPermissions', /"analysts=WRITE" is not one of group=PERMISSION/);
+    assertRejected({ ...issuer, ssoGroupPermissions: 'a=READ,a=EDIT' }, 'ssoGroupPermissions', /each group once/);
+    assert.deepEqual(resolvePlatformConfig({ ...issuer, ssoTokenAudiences: 'api://mlflow ci-client' }).ssoTokenAudiences, ['api://mlflow', 'ci-client']);
+    assertRejected({ ...issuer, ssoTokenAudiences: 'a,a' }, 'ssoTokenAudiences', /each audience once/);
+    assertRejected({ ...issuer, ssoSessionRefreshSeconds: 5 }, 'ssoSessionRefreshSeconds', /10 to 3600/);
+  });
+  test('no sso setting without auth=sso', () => {
+    for (const [name, value] of [['ssoAdminGroup', 'x'], ['ssoGroupPermissions', 'a=READ'], ['ssoGroupsClaim', 'groups'], ['ssoSessionRefreshSeconds', 60], ['ssoTokenAudiences', 'x'], ['ssoIssuerUrl', 'https://x.example.com/']] as const) {
+      assertRejected({ auth: 'users', [name]: value }, name, /unless auth=sso/);
+    }
+  });
+});
+
 describe('access settings (auth, authDefaultPermission, iamPrincipals)', () => {
   const role = 'arn:aws:iam::123456789012:role/ci-pipeline';
   test('shared mode by default, no default permission, no IAM principal', () => {

@@ -51,6 +51,9 @@ const CONFIGURATIONS = [
   ['proxied artifacts and background jobs', { proxyArtifacts: true, mlflowBackgroundJobs: true, taskMemoryMiB: 4096 }],
   ['personal accounts (auth=users) with the Studio role on the IAM route', { auth: 'users' }],
   ['personal accounts, no SageMaker and no IAM principal', { auth: 'users', sagemaker: 'none' }],
+  ['sign-in with an OpenID provider (auth=sso), group permissions', {
+    auth: 'sso', ssoIssuerUrl: 'https://example.okta.com/oauth2/default', ssoClientId: '0oa123', ssoGroupPermissions: 'analysts=READ',
+  }],
 ] as const;
 
 /**

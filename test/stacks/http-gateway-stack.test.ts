@@ -59,6 +59,32 @@ describe('HttpGatewayStack', () => {
     }
   });
 
+  test('auth=sso: /api/* (what MLflow clients call) has a JWT authorizer of the issuer and audiences; the UI\'s routes and the IAM route keep theirs', () => {
+    const sso = buildTestPlatform({ auth: 'sso', ssoIssuerUrl: 'https://example.okta.com/oauth2/default', ssoClientId: '0oa123', ssoTokenAudiences: 'api://mlflow' });
+    const template = Template.fromStack(sso.gateway);
+    const routes = routesOf(template);
+    assert.deepEqual(Object.keys(routes).sort(), ['$default', 'ANY /api/{proxy+}', 'ANY /iam/{proxy+}', 'ANY /{proxy+}']);
+    assert.equal(routes['ANY /api/{proxy+}'][0], 'JWT');
+    assert.deepEqual(routes['ANY /api/{proxy+}'][1], routes['$default'][1], 'the same integration as the UI\'s: no IAM route header gets through');
+    assert.equal(routes['ANY /iam/{proxy+}'][0], 'AWS_IAM');
+    const [[, authorizer]] = resourcesOfType(template, 'AWS::ApiGatewayV2::Authorizer');
+    assert.equal(authorizer.Properties.AuthorizerType, 'JWT');
+    assert.deepEqual(authorizer.Properties.JwtConfiguration, { Issuer: 'https://example.okta.com/oauth2/default', Audience: ['0oa123', 'api://mlflow'] });
+    assert.deepEqual(authorizer.Properties.IdentitySource, ['$request.header.Authorization']);
+    assert.equal(resourcesOfType(gateway, 'AWS::ApiGatewayV2::Authorizer').length, 0, 'no JWT authorizer in the other modes');
+    // The stack's Cognito pool: its issuer and app client id, from the platform stack.
+    const cognito = Template.fromStack(buildTestPlatform({ auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc' }).gateway);
+    const [[, pool]] = resourcesOfType(cognito, 'AWS::ApiGatewayV2::Authorizer');
+    // Read from SSM parameters of the platform stack when deployed, never imported: an export would keep the platform
+    // stack from dropping the pool (test/transitions/switches.test.ts, sso to shared).
+    assert.deepEqual(pool.Properties.JwtConfiguration, { Issuer: '{{resolve:ssm:/mlflow-on-aws/sso/issuer}}', Audience: ['{{resolve:ssm:/mlflow-on-aws/sso/client-id}}'] });
+    assert.doesNotMatch(JSON.stringify(cognito.toJSON()), /Fn::ImportValue[^}]*Sso/);
+    const platform = Template.fromStack(buildTestPlatform({ auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc' }).mlflow);
+    const parameters = Object.fromEntries(resourcesOfType(platform, 'AWS::SSM::Parameter').map(([, p]) => [p.Properties.Name, JSON.stringify(p.Properties.Value)]));
+    assert.match(parameters['/mlflow-on-aws/sso/issuer'], /https:\/\/cognito-idp\.us-west-2\..*SsoUserPool/);
+    assert.match(parameters['/mlflow-on-aws/sso/client-id'], /SsoUserPoolMlflowClient/);
+  });
+
   test('the IAM route: IAM authorizer, prefix cut, the verified caller ARN and the token from its secret overwrite any client header', () => {
     const [authorization, parameters] = routesOf(gateway)['ANY /iam/{proxy+}'];
     assert.equal(authorization, 'AWS_IAM');

@@ -6,7 +6,7 @@
  */
 import { PLATFORM_DEFAULTS } from '../../lib/defaults';
 import { ALARM_RULES, BACKUP_DEFAULTS } from '../../lib/operations/defaults';
-import { AUTH_MODES, MLFLOW_PERMISSIONS, MLFLOW_USERNAME_PATTERN } from '../../lib/service/auth';
+import { AUTH_MODES, MLFLOW_PERMISSIONS, MLFLOW_USERNAME_PATTERN, type MlflowPermission } from '../../lib/service/auth';
 import { IMAGE_BUILD_CHOICES } from '../../lib/service/image-build';
 import { ActiveHours, WEEK_DAYS, WeekDay } from '../../lib/service/schedule';
 import { bool, ConfigError, defineSettings, describeList, halfStep, integer, matching, oneOf, parser, Parser, toNumber } from './declare';
@@ -96,6 +96,9 @@ const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
 /** The settings that describe the custom domain `domainName`: given only with it. */
 const DOMAIN_SETTINGS = ['certificateArn', 'hostedZoneId', 'hostedZoneName', 'disableExecuteApiEndpoint'] as const;
 
+
+/** A provider group name the containers accept (containers/mlflow/mlflow_auth.py GROUP_NAME). */
+export const SSO_GROUP_PATTERN = /^[^\s,=]{1,256}$/;
 
 /**
  * MLflow user names of the SageMaker execution roles on the IAM route (their runs are authored by these), and the
@@ -510,20 +513,93 @@ export const SETTINGS = defineSettings({
   },
   auth: {
     group: 'Access',
-    doc: '`shared`: one account (`mlflowUsername`, its password in `mlflowSecretName`) checked by the proxy, everyone can do everything; `users`: MLflow\'s authentication app, personal accounts (`npx mlflow-on-aws users`) with per-experiment and per-model permissions, the admin from the same secret (docs/guides/access.md)',
+    doc: '`shared`: one account (`mlflowUsername`, its password in `mlflowSecretName`) checked by the proxy, everyone can do everything; `users`: MLflow\'s authentication app, personal accounts (`npx mlflow-on-aws users`) with per-experiment and per-model permissions, the admin from the same secret (docs/guides/access.md); `sso`: sign-in with an OpenID Connect provider (a Cognito user pool of the stack, or `ssoIssuerUrl`), its groups as MLflow permissions, its tokens for machines (docs/guides/sso.md)',
     parser: oneOf(AUTH_MODES, 'access modes'),
     default: PLATFORM_DEFAULTS.auth,
   },
   authDefaultPermission: {
     group: 'Access',
-    doc: 'with `auth=users`: what a user may do with experiments and models nobody granted them (creators get MANAGE on theirs); the default is least privilege, a new or leaked account sees only what it was given',
-    parser: parser(`one of the MLflow permissions: ${describeList(MLFLOW_PERMISSIONS)}; only with auth=users`, (value, context) => {
+    doc: 'with `auth=users` or `sso`: what a user may do with experiments and models nobody granted them (creators get MANAGE on theirs); the default is least privilege, a new or leaked account sees only what it was given',
+    parser: parser(`one of the MLflow permissions: ${describeList(MLFLOW_PERMISSIONS)}; only with auth=users or auth=sso`, (value, context) => {
       const permission = oneOf(MLFLOW_PERMISSIONS, 'MLflow permissions').parse(value, context);
-      if (context.string('auth') !== 'users') throw new ConfigError(context.setting, value, 'unset unless auth=users (shared mode has no permissions)');
+      if (context.string('auth') === 'shared') throw new ConfigError(context.setting, value, 'unset unless auth=users or auth=sso (shared mode has no permissions)');
       return permission;
     }),
-    default: (settings) => (settings.string('auth') === 'users' ? 'NO_PERMISSIONS' : undefined),
-    defaultText: '`NO_PERMISSIONS`, only with `auth=users`',
+    default: (settings) => (settings.string('auth') === 'shared' ? undefined : 'NO_PERMISSIONS'),
+    defaultText: '`NO_PERMISSIONS`, only with `auth=users` or `sso`',
+  },
+  ssoIssuerUrl: {
+    group: 'Access',
+    doc: 'with `auth=sso`: the OpenID Connect issuer to sign in with (Okta, Entra ID, Google, IAM Identity Center through Cognito, ...); unset: the stack creates a Cognito user pool with hosted sign-in (docs/guides/sso.md)',
+    parser: onlyWithSso(matching(/^https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$/, 'an https URL without query or fragment, such as https://example.okta.com/oauth2/default')),
+    default: (settings) => {
+      // The stack's Cognito client must name its callback URL, which is known before deployment only on the custom domain.
+      if (settings.string('auth') === 'sso' && settings.get('domainName') === undefined) {
+        throw new ConfigError('auth', 'sso', 'auth=sso with the stack\'s Cognito user pool together with domainName (its app client names https://<domainName>/oauth2/callback), or with ssoIssuerUrl for your own provider');
+      }
+      return undefined;
+    },
+    defaultText: 'unset: a Cognito user pool of the stack (needs `domainName`)',
+  },
+  ssoClientId: {
+    group: 'Access',
+    doc: 'with `ssoIssuerUrl`: the OpenID Connect client (application) id registered at the provider for MLflow',
+    parser: parser('the client id at the provider, 1 to 256 printable characters; only with ssoIssuerUrl', (value, context) => {
+      const id = matching(/^[\x21-\x7e]{1,256}$/, 'the client id at the provider, 1 to 256 printable characters without spaces').parse(value, context);
+      if (context.get('ssoIssuerUrl') === undefined) throw new ConfigError(context.setting, value, 'unset unless ssoIssuerUrl is set (the stack\'s Cognito user pool has its own client)');
+      return id;
+    }),
+    default: (settings) => {
+      if (settings.get('ssoIssuerUrl') !== undefined) throw new ConfigError('ssoClientId', undefined, 'the client id registered at ssoIssuerUrl (required with it)');
+      return undefined;
+    },
+    defaultText: 'required with `ssoIssuerUrl`',
+  },
+  ssoClientSecretName: {
+    group: 'Access',
+    doc: 'with `ssoIssuerUrl`: name of the Secrets Manager secret (in `region`) whose key `clientSecret` holds the client secret; created by you before the deployment',
+    parser: parser('a Secrets Manager secret name; only with ssoIssuerUrl', (value, context) => {
+      const name = matching(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name (letters, digits and /_+=.@-)').parse(value, context);
+      if (context.get('ssoIssuerUrl') === undefined) throw new ConfigError(context.setting, value, 'unset unless ssoIssuerUrl is set (the stack keeps its Cognito client\'s secret itself)');
+      return name;
+    }),
+    default: (settings) => (settings.get('ssoIssuerUrl') !== undefined ? 'mlflow-sso-client' : undefined),
+    defaultText: '`mlflow-sso-client`, only with `ssoIssuerUrl`',
+  },
+  ssoAdminGroup: {
+    group: 'Access',
+    doc: 'with `auth=sso`: members of this provider group are MLflow admins (all permissions, grant and revoke), set again at each sign-in and session refresh',
+    parser: onlyWithSso(matching(SSO_GROUP_PATTERN, 'a group name without spaces, commas or =, at most 256 characters')),
+    default: (settings) => (settings.string('auth') === 'sso' ? 'mlflow-admins' : undefined),
+    defaultText: '`mlflow-admins`, only with `auth=sso`',
+  },
+  ssoGroupPermissions: {
+    group: 'Access',
+    doc: 'with `auth=sso`: `group=PERMISSION` entries: a member\'s permission on experiments and models nobody granted them, the highest of their groups\' and `authDefaultPermission`',
+    parser: ssoGroupPermissions(),
+    allowedText: `\`group=PERMISSION\` entries separated by commas or spaces, permissions ${describeList(MLFLOW_PERMISSIONS)}`,
+    defaultText: 'none',
+  },
+  ssoGroupsClaim: {
+    group: 'Access',
+    doc: 'with `auth=sso`: the ID token claim that lists the user\'s groups',
+    parser: onlyWithSso(matching(/^[A-Za-z0-9:_.-]{1,128}$/, 'a claim name of letters, digits and : _ . -')),
+    default: (settings) => (settings.string('auth') !== 'sso' ? undefined : settings.get('ssoIssuerUrl') === undefined ? 'cognito:groups' : 'groups'),
+    defaultText: '`cognito:groups` (Cognito), `groups` with `ssoIssuerUrl`',
+  },
+  ssoSessionRefreshSeconds: {
+    group: 'Access',
+    doc: 'with `auth=sso`: a browser session is checked with the provider again after this many seconds (its refresh token): the bound within which a user disabled or removed there loses access in the browser (bearer tokens: their own lifetime)',
+    parser: onlyWithSso(integer(10, 3600)),
+    default: (settings) => (settings.string('auth') === 'sso' ? 300 : undefined),
+    defaultText: '`300`, only with `auth=sso`',
+  },
+  ssoTokenAudiences: {
+    group: 'Access',
+    doc: 'with `auth=sso`: audiences besides MLflow\'s client id that bearer tokens (`MLFLOW_TRACKING_TOKEN`) may carry, in `aud` or, for a token without it, `client_id` (Cognito\'s client-credentials tokens: list the machine clients\' ids); each token acts as the MLflow user of its subject',
+    parser: ssoTokenAudiences(),
+    allowedText: 'audiences separated by commas or spaces, each 1 to 256 printable characters',
+    defaultText: 'none',
   },
   iamPrincipals: {
     group: 'Access',
@@ -581,6 +657,52 @@ export function partitionOf(region: string): string {
   if (region.startsWith('us-gov-')) return 'aws-us-gov';
   const iso = /^[a-z]{2}-(iso[a-z]*)-/.exec(region);
   return iso ? `aws-${iso[1]}` : 'aws';
+}
+
+/** `inner`, allowed only with auth=sso. */
+function onlyWithSso<T>(inner: Parser<T>): Parser<T> {
+  return parser(`${inner.allowed}; only with auth=sso`, (value, context) => {
+    const parsed = inner.parse(value, context);
+    if (context.string('auth') !== 'sso') throw new ConfigError(context.setting, value, 'unset unless auth=sso');
+    return parsed;
+  });
+}
+
+/** Entries of a list setting: a list, or one string with commas or white space between them. */
+function listEntries(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  return typeof value === 'string' ? value.split(/[\s,]+/).filter((entry) => entry.length > 0) : [value];
+}
+
+/** `ssoGroupPermissions`: `group=PERMISSION` entries, each group once. */
+function ssoGroupPermissions(): Parser<Readonly<Record<string, MlflowPermission>>> {
+  const allowed = `group=PERMISSION entries (commas or spaces between them, or a list), each group once, permissions ${describeList(MLFLOW_PERMISSIONS)}; only with auth=sso`;
+  return parser(allowed, (value, context) => {
+    const grants: Record<string, MlflowPermission> = {};
+    for (const entry of listEntries(value)) {
+      const match = typeof entry === 'string' ? /^(.+)=([A-Z_]+)$/.exec(entry) : null;
+      if (!match || !SSO_GROUP_PATTERN.test(match[1]) || !(MLFLOW_PERMISSIONS as readonly string[]).includes(match[2]) || match[1] in grants) {
+        throw new ConfigError(context.setting, value, allowed.replace(/^/, `${JSON.stringify(entry)} is not one of `));
+      }
+      grants[match[1]] = match[2] as MlflowPermission;
+    }
+    if (context.string('auth') !== 'sso') throw new ConfigError(context.setting, value, 'unset unless auth=sso');
+    return grants;
+  });
+}
+
+/** `ssoTokenAudiences`: audiences, each once. */
+function ssoTokenAudiences(): Parser<readonly string[]> {
+  const allowed = 'audiences (commas or spaces between them, or a list), each 1 to 256 printable characters, each once; only with auth=sso';
+  return parser(allowed, (value, context) => {
+    const ids = listEntries(value);
+    for (const id of ids) {
+      if (typeof id !== 'string' || !/^[\x21-\x7e]{1,256}$/.test(id) || id.includes(',')) throw new ConfigError(context.setting, value, `${JSON.stringify(id)} is not an audience: ${allowed}`);
+    }
+    if (new Set(ids).size !== ids.length) throw new ConfigError(context.setting, value, `each audience once: ${allowed}`);
+    if (context.string('auth') !== 'sso') throw new ConfigError(context.setting, value, 'unset unless auth=sso');
+    return ids as string[];
+  });
 }
 
 /**

@@ -12,6 +12,7 @@ import { HttpGateway } from '../../lib/gateway/http-gateway';
 import { IdleSleep } from '../../lib/operations/idle-sleep';
 import { MlflowMonitoring } from '../../lib/operations/monitoring';
 import { NetworkLayout } from '../../lib/network';
+import type { SsoTokens } from '../../lib/service/sso-access';
 import { ALARM_DASHBOARD_NAME, GATEWAY_OUTPUTS } from '../names';
 import { MonitoredResources } from '../../lib/mlflow-platform';
 import { gatewayCustomDomain } from '../platform-props';
@@ -29,6 +30,8 @@ export interface HttpGatewayStackProps extends StackProps {
   readonly monitored: MonitoredResources;
   /** The IAM route's token (`GatewayToken`), when the MLflow stack admits IAM principals. @default no IAM route */
   readonly gatewayToken?: secretsmanager.ISecret;
+  /** auth=sso: bearer tokens on `/api/*` are checked by a JWT authorizer of this issuer and these audiences. */
+  readonly ssoTokens?: SsoTokens;
 }
 
 /**
@@ -56,6 +59,7 @@ export class HttpGatewayStack extends Stack {
       logRetention: config.logRetentionDays as logs.RetentionDays,
       customDomain: gatewayCustomDomain(config),
       iamRouteToken: props.gatewayToken ? GatewayToken.tokenOf(props.gatewayToken) : undefined,
+      tokenRoute: props.ssoTokens,
     });
     this.gateway = gateway;
     this.trackingUri = gateway.trackingUri;

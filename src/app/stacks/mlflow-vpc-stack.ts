@@ -7,6 +7,7 @@ import { MlflowPlatform, MlflowPlatformProps, MonitoredResources } from '../../l
 import { NetworkLayout } from '../../lib/network';
 import { MlflowBackup } from '../../lib/operations/backup';
 import { IArtifactStore } from '../../lib/storage/artifact-store';
+import type { SsoTokens } from '../../lib/service/sso-access';
 import { EXPORT_NAMES, MLFLOW_OUTPUTS } from '../names';
 
 export interface MlflowVpcStackProps extends StackProps {
@@ -40,6 +41,8 @@ export class MlflowVpcStack extends Stack {
   readonly backup?: MlflowBackup;
   /** The IAM route's token, when any IAM principal is admitted (a SageMaker role or `iamPrincipals`). */
   readonly gatewayToken?: secretsmanager.ISecret;
+  /** auth=sso: the issuer and audiences of the bearer tokens MLflow accepts (the gateway's JWT authorizer). */
+  readonly ssoTokens?: SsoTokens;
 
   constructor(scope: Construct, id: string, props: MlflowVpcStackProps) {
     super(scope, id, props);
@@ -54,6 +57,7 @@ export class MlflowVpcStack extends Stack {
     this.monitored = platform.monitored;
     this.backup = platform.backup;
     this.gatewayToken = platform.gatewayToken;
+    this.ssoTokens = platform.sso?.tokens;
 
     this.keepExports([
       mlflow.service.serviceName,
@@ -81,6 +85,8 @@ export class MlflowVpcStack extends Stack {
       serviceName: mlflow.service.serviceName,
       databaseClusterIdentifier: backend.cluster.clusterIdentifier,
       mlflowVersion: props.mlflowVersion,
+      // Only with auth=sso and the stack's Cognito user pool.
+      ssoUserPoolId: platform.sso?.userPool?.userPoolId,
     };
     const exportNames: Partial<Record<keyof typeof MLFLOW_OUTPUTS, string>> = { artifactBucketArn: EXPORT_NAMES.artifactBucketArn };
     for (const [key, value] of Object.entries(outputs) as Array<[keyof typeof MLFLOW_OUTPUTS, string | undefined]>) {

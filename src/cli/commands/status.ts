@@ -104,6 +104,7 @@ export async function statusCommand(args: readonly string[], deps: CliDeps): Pro
   const trackingUri = stackOutputs(stacks.get(STACK_NAMES.gateway))[GATEWAY_OUTPUTS.trackingUri];
   out('');
   out(`Endpoint   ${trackingUri ?? '(no gateway output yet)'}`);
+  if (target.config.auth === 'sso') out(`Sign-in    ${signInLine(trackingUri, outputs[MLFLOW_OUTPUTS.ssoUserPoolId], target.region)}`);
   if (outputs[MLFLOW_OUTPUTS.mlflowVersion]) out(`MLflow     ${outputs[MLFLOW_OUTPUTS.mlflowVersion]}`);
 
   const tasks = await serviceState(target, outputs[MLFLOW_OUTPUTS.clusterName], outputs[MLFLOW_OUTPUTS.serviceName], problems);
@@ -138,6 +139,16 @@ export async function statusCommand(args: readonly string[], deps: CliDeps): Pro
     for (const problem of problems) out(`  - ${problem}`);
   }
   return problems.length > 0 ? EXIT.failure : EXIT.ok;
+}
+
+/**
+ * auth=sso: where people sign in (the endpoint's sign-in path, which sends them to the provider) and where they are
+ * managed: the stack's Cognito user pool, or the provider named by ssoIssuerUrl.
+ */
+export function signInLine(trackingUri: string | undefined, userPoolId: string | undefined, region: string): string {
+  const url = trackingUri ? `${trackingUri}/oauth2/start` : '(no gateway output yet)';
+  if (!userPoolId) return `${url} (people and groups: your OpenID provider)`;
+  return `${url} (people and groups: Cognito user pool ${userPoolId}, https://${region}.console.aws.amazon.com/cognito/v2/idp/user-pools/${userPoolId}/users)`;
 }
 
 /** What MLflow holds, counted through the endpoint; a failure is a problem to report, not a crash of `status`. */

@@ -29,6 +29,12 @@ export const PERMISSIONS = MLFLOW_PERMISSIONS;
 export const USER_SECRET_TAG = { Key: 'mlflow-on-aws:user', Value: 'true' } as const;
 const USERNAME = MLFLOW_USERNAME_PATTERN;
 
+/** What to do instead of `users` in sso mode (docs/guides/sso.md, "Connecting a provider"). */
+export const SSO_USERS_HINT = 'Add people and groups in the provider: with the stack\'s Cognito user pool (`npx mlflow-on-aws status` prints its id), '
+  + '`aws cognito-idp admin-create-user --user-pool-id <id> --username <email> --user-attributes Name=email,Value=<email> Name=email_verified,Value=true` '
+  + 'and `aws cognito-idp admin-add-user-to-group --user-pool-id <id> --username <email> --group-name <ssoAdminGroup or a group of ssoGroupPermissions>`; '
+  + 'per-experiment grants by an admin in the MLflow UI or its REST API (docs/guides/sso.md).';
+
 interface Endpoint {
   readonly trackingUri: string;
   readonly authorization: string;
@@ -86,6 +92,11 @@ export async function usersCommand(args: readonly string[], deps: CliDeps): Prom
 
 async function connectEndpoint(deps: CliDeps, common: CommonOptions): Promise<Endpoint> {
   const target = await connect(deps, common);
+  if (target.config.auth === 'sso') {
+    // The proxy passes no password to MLflow in sso mode: people and their groups live in the provider.
+    throw new CliError('users: with auth=sso people sign in with the identity provider and their groups are their permissions; '
+      + 'there are no MLflow passwords to manage.', EXIT.usage, SSO_USERS_HINT);
+  }
   const { trackingUri, username, password } = await mlflowAdmin(target);
   if (!trackingUri) throw notDeployedError(STACK_NAMES.gateway, errorContext(target));
   return { trackingUri: trackingUri.replace(/\/+$/, ''), authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`, target };

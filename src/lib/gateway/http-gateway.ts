@@ -2,7 +2,8 @@ import { RemovalPolicy, SecretValue, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
-import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import type { SsoTokens } from '../service/sso-access';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -38,6 +39,11 @@ export interface HttpGatewayProps {
    * a dynamic reference to the token's secret (`GatewayToken.tokenOf`). @default no IAM route
    */
   readonly iamRouteToken?: SecretValue;
+  /**
+   * auth=sso: `ANY /api/{proxy+}` (what MLflow's clients call) with a JWT authorizer of this issuer and audiences, so
+   * that only the provider's valid bearer tokens reach the task there. @default no JWT authorizer
+   */
+  readonly tokenRoute?: SsoTokens;
 }
 
 /** A custom host name for the API: its certificate comes from ACM (given) or is created and validated in the zone. */
@@ -140,6 +146,17 @@ export class HttpGateway extends Construct {
     });
     this.api.addRoutes({ path: '/{proxy+}', methods: [apigwv2.HttpMethod.ANY], integration });
     if (props.iamRouteToken) this.addIamRoute(props.frontDoor, props.iamRouteToken);
+    // auth=sso: what MLflow's clients call (/api/*) takes the provider's bearer tokens only, checked here first (issuer,
+    // audience, signature, expiry) and again by the task's oauth2-proxy; the UI's own calls (/ajax-api/*) carry the
+    // session cookie, which only oauth2-proxy can check.
+    if (props.tokenRoute) {
+      this.api.addRoutes({
+        path: '/api/{proxy+}',
+        methods: [apigwv2.HttpMethod.ANY],
+        integration,
+        authorizer: new HttpJwtAuthorizer('MlflowTokens', props.tokenRoute.issuer, { jwtAudience: props.tokenRoute.audiences }),
+      });
+    }
     // A 503 from the front door (no task behind it: paused or scaled to 0) tells clients when to come back. The
     // integration's L2 construct has no response mapping; it is set on every integration of the routes above (their L1
     // integrations exist once the routes do).

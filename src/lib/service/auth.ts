@@ -2,8 +2,12 @@
  * The access vocabulary of `MlflowService` (no aws-cdk-lib import: the app's configuration and the CLI read it).
  */
 
-/** Access modes: one shared account checked by the proxy, or MLflow's authentication app with personal accounts. */
-export const AUTH_MODES = ['shared', 'users'] as const;
+/**
+ * Access modes: one shared account checked by the proxy, MLflow's authentication app with personal accounts, or sign-in
+ * with an OpenID Connect provider (oauth2-proxy beside the proxy; MLflow's authentication app with the provider's users
+ * and groups).
+ */
+export const AUTH_MODES = ['shared', 'users', 'sso'] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
 
 /** MLflow's permissions (its authentication app), also what a user has on what nobody granted them. */

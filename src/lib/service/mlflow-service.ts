@@ -9,6 +9,7 @@ import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import { IArtifactStore } from '../storage/artifact-store';
 import { GatewayToken } from '../gateway/gateway-token';
+import type { MlflowSsoAccess } from './sso-access';
 import { DATABASE_WAIT, healthCheckGracePeriod, PROXY_CONTAINER_HEALTH_CHECK, proxyHealthCheckCommand } from './mlflow-startup';
 import type { AuthMode, MlflowPermission } from './auth';
 import type { ActiveHours, TimeOfDay } from './schedule';
@@ -123,6 +124,8 @@ export interface MlflowServiceProps {
   readonly authDefaultPermission?: MlflowPermission;
   /** The IAM route's principals and token. @default no request is taken for an IAM principal */
   readonly iamAccess?: MlflowIamAccess;
+  /** With `auth` sso: the sign-in's sidecar and settings. Required then, ignored otherwise. */
+  readonly sso?: MlflowSsoAccess;
 }
 
 /** When the service runs (`MlflowServiceProps.activeHours`). */
@@ -214,7 +217,9 @@ export class MlflowService extends Construct {
         + 'every credential is passed as an ECS secret from Secrets Manager.',
     });
 
-    const users = props.auth === 'users';
+    // Users and SSO modes: MLflow's authentication app, whose admin account is the credentials secret's.
+    const users = props.auth !== 'shared';
+    if (props.auth === 'sso' && !props.sso) throw new Error('MlflowService: auth sso needs the sso prop');
     const adminSecrets = {
       MLFLOW_USERNAME: ecs.Secret.fromSecretsManager(props.mlflowCredentials, 'username'),
       MLFLOW_PASSWORD: ecs.Secret.fromSecretsManager(props.mlflowCredentials, 'password'),
@@ -258,7 +263,7 @@ export class MlflowService extends Construct {
       portMappings: [{ containerPort: PORTS.proxy, name: 'http' }],
       // Users mode: the proxy passes credentials on to MLflow and holds no password.
       environment: {
-        ...(users ? { MLFLOW_AUTH: 'users' } : {}),
+        ...(users ? { MLFLOW_AUTH: props.auth } : {}),
         ...(props.iamAccess ? { MLFLOW_IAM_PRINCIPALS: props.iamAccess.principals } : {}),
       },
       secrets: {
@@ -276,6 +281,7 @@ export class MlflowService extends Construct {
       reason: 'ecr:GetAuthorizationToken, needed to pull the task images, has no resource-level permissions; the image pulls themselves are scoped to the image repositories.',
     });
     proxyContainer.addContainerDependencies({ container: mlflowContainer, condition: ecs.ContainerDependencyCondition.START });
+    if (props.auth === 'sso') props.sso!.attach(taskDefinition, proxyContainer, this.logGroup);
 
     const serviceSecurityGroup = new ec2.SecurityGroup(this, 'ServiceSecurityGroup', {
       vpc: props.vpc,
@@ -339,10 +345,11 @@ export class MlflowService extends Construct {
  * principals whose users it creates and whose proxy-set identity it believes.
  */
 function mlflowAccessEnvironment(props: MlflowServiceProps): Record<string, string> {
-  if (props.auth !== 'users') return {};
+  if (props.auth === 'shared') return {};
   return {
     MLFLOW_AUTH: 'users',
     MLFLOW_AUTH_DEFAULT_PERMISSION: props.authDefaultPermission ?? 'NO_PERMISSIONS',
+    ...(props.auth === 'sso' ? props.sso!.mlflowEnvironment() : {}),
     ...(props.iamAccess ? { MLFLOW_IAM_PRINCIPALS: props.iamAccess.principals } : {}),
   };
 }

@@ -15,6 +15,7 @@ import { basicAuth, NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, freePort, 
 import { ensurePythonEnv, REPO_ROOT, type PythonEnv } from '../../support/python-env';
 import { startAwsStandIn, type AwsStandIn } from './aws-standin';
 import { startMariaDb, type MariaDb } from './mariadb';
+import { ssoTool } from './openid-provider';
 import { memoryOfGroup, startService, waitFor, type MemoryUse, type Service } from './service';
 import { containerEnvironment, renderForAccount, taskContract, type TaskContract } from './task-definition';
 
@@ -44,6 +45,12 @@ export interface StackOptions {
    * owns both: `stop()` leaves them running.
    */
   readonly existing?: ExistingData;
+  /**
+   * auth=sso: the provider the oauth2-proxy sidecar trusts on loopback in place of the settings' issuer URL (the only
+   * address substituted in its environment besides its own listen address), the client secret, and the proxy's port
+   * (registered at the provider as the callback's before the stack starts). Required when the settings say auth=sso.
+   */
+  readonly sso?: { readonly issuer: string; readonly clientSecret: string; readonly proxyPort: number };
 }
 
 /** A database and an artifact bucket that outlive the stack (see `StackOptions.existing`). */
@@ -84,6 +91,8 @@ export interface E2eStack {
   readonly gatewayToken?: string;
   readonly servers: MlflowServer[];
   readonly proxy?: Proxy;
+  /** auth=sso: the oauth2-proxy sidecar. */
+  readonly ssoProxy?: Proxy;
   readonly workDir: string;
   /** Starts one more MLflow server on the same database, with the servers' environment and `overrides`; stopped by stop(). */
   startMlflow(overrides?: Record<string, string>): Promise<MlflowServer>;
@@ -163,7 +172,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
     const password = randomBytes(24).toString('base64url');
     await aws.createSecret(config.mlflowSecretName, JSON.stringify({ username, password }));
     // Users mode (the `auth` setting): the database user may create MLflow's permission schema, as Aurora's master user can.
-    if (task.mlflow.environment.MLFLOW_AUTH === 'users') {
+    if (task.mlflow.environment.MLFLOW_AUTH === 'users' || task.mlflow.environment.MLFLOW_AUTH === 'sso') {
       for (const host of ['127.0.0.1', 'localhost']) db.query(`GRANT ALL PRIVILEGES ON \`${db.database}_auth\`.* TO '${db.user}'@'${host}'`);
     }
     // The IAM principals (the SageMaker roles' ARNs name the deployment's account) and the IAM route's token.
@@ -216,9 +225,28 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
     // A first start creates the whole schema (a hundred migrations), or upgrades an existing one: a generous bound.
     await Promise.all(servers.map((server) => waitFor(`${server.service.name} to answer /health`, async () => (await fetch(`${server.url}/health`)).status === 200, 240_000, server.service)));
 
+    // auth=sso: the oauth2-proxy sidecar, built from the release the stack's image is (scripts/build-sso-test-tools.sh),
+    // with its container's environment; on loopback its listen address, the provider's issuer and plain-http cookies.
+    let ssoProxy: Proxy | undefined;
+    if (task.sso) {
+      if (!options.sso) throw new Error('the settings say auth=sso: startStack needs the sso option (the provider on loopback)');
+      const port = await freePort();
+      const cookieSecret = randomBytes(16).toString('hex');
+      const service = startService('oauth2-proxy', ssoTool('oauth2-proxy'), [], {
+        PATH: SYSTEM_PATH,
+        ...containerEnvironment(task.sso, {}, { OAUTH2_PROXY_CLIENT_SECRET: options.sso.clientSecret, OAUTH2_PROXY_COOKIE_SECRET: cookieSecret }),
+        OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`,
+        OAUTH2_PROXY_OIDC_ISSUER_URL: options.sso.issuer,
+        OAUTH2_PROXY_COOKIE_SECURE: 'false',
+      }, join(workDir, 'oauth2-proxy.log'), workDir);
+      ssoProxy = { port, url: `http://127.0.0.1:${port}`, service, memory: () => memoryOfGroup(service.child.pid ?? -1) };
+      started.push({ stop: () => service.stop('SIGTERM', 10_000) });
+      await waitFor('oauth2-proxy to answer /ping', async () => (await fetch(`${ssoProxy!.url}/ping`)).status === 200, 30_000, service);
+    }
+
     let proxy: Proxy | undefined;
     if (options.proxy ?? true) {
-      const port = await freePort();
+      const port = options.sso?.proxyPort ?? await freePort();
       const runDir = join(workDir, 'proxy');
       const service = startService('nginx proxy', 'sh', [NGINX_ENTRYPOINT], {
         PATH: SYSTEM_PATH,
@@ -230,6 +258,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
         NGINX_WORKER_USER: workerUser(),
         NGINX_TEMPLATE,
         NGINX_PERL_LIB,
+        ...(ssoProxy ? { SSO_AUTH_UPSTREAM: `127.0.0.1:${ssoProxy.port}`, NGINX_SSO_SCHEME: 'http' } : {}),
       }, join(workDir, 'proxy.log'));
       proxy = { port, url: `http://127.0.0.1:${port}`, service, memory: () => memoryOfGroup(service.child.pid ?? -1) };
       started.push({ stop: () => service.stop('SIGQUIT', 10_000) });
@@ -268,7 +297,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
     });
 
     return {
-      python, task, db, aws, bucket, username, password, gatewayToken, servers, proxy, workDir,
+      python, task, db, aws, bucket, username, password, gatewayToken, servers, proxy, ssoProxy, workDir,
       secretName: config.mlflowSecretName,
       authorization,
       clientEnv,

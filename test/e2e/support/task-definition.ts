@@ -8,6 +8,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import type { RawSettings } from '../../../src/app/config/platform-config';
 import { CONTAINER_NAMES } from '../../../src/app/names';
+import { SSO_CONTAINER_NAME } from '../../../src/lib/service/sso-access';
 import { buildTestPlatform } from '../../support/synth';
 
 export interface ContainerContract {
@@ -22,6 +23,8 @@ export interface TaskContract {
   readonly memoryMiB: number;
   readonly mlflow: ContainerContract;
   readonly proxy: ContainerContract;
+  /** auth=sso: the oauth2-proxy sidecar. */
+  readonly sso?: ContainerContract;
 }
 
 interface CfnContainer {
@@ -49,6 +52,7 @@ export function taskContract(settings: RawSettings = {}): TaskContract {
     memoryMiB: Number(properties.Memory),
     mlflow: container(CONTAINER_NAMES.mlflow),
     proxy: container(CONTAINER_NAMES.proxy),
+    ...(properties.ContainerDefinitions.some((c) => c.Name === SSO_CONTAINER_NAME) ? { sso: container(SSO_CONTAINER_NAME) } : {}),
   };
 }
 
