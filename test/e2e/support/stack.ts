@@ -14,7 +14,7 @@ import { resolvePlatformConfig, type RawSettings } from '../../../src/config/pla
 import { basicAuth, NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, freePort, requireProgram, workerUser } from '../../containers/support/proxy';
 import { ensurePythonEnv, REPO_ROOT, type PythonEnv } from '../../support/python-env';
 import { startAwsStandIn, type AwsStandIn } from './aws-standin';
-import { startMariaDb, type MariaDb } from './mariadb';
+import { startMariaDb, type MariaDb, type MariaDbOptions } from './mariadb';
 import { memoryOfGroup, startService, waitFor, type MemoryUse, type Service } from './service';
 import { containerEnvironment, renderForAccount, taskContract, type TaskContract } from './task-definition';
 
@@ -44,6 +44,8 @@ export interface StackOptions {
    * owns both: `stop()` leaves them running.
    */
   readonly existing?: ExistingData;
+  /** Options of the throwaway MariaDB (not with `existing`). @default the tests' defaults */
+  readonly mariadb?: MariaDbOptions;
 }
 
 /** A database and an artifact bucket that outlive the stack (see `StackOptions.existing`). */
@@ -144,7 +146,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
     if (existing) {
       ({ db, aws, bucket } = existing);
     } else {
-      db = await startMariaDb();
+      db = await startMariaDb(options.mariadb);
       started.push({ stop: () => db.destroy() });
       aws = await startAwsStandIn(python);
       started.push(aws);
