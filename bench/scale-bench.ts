@@ -14,8 +14,9 @@
  *
  * Options: --sizes (runs in the largest experiment, ascending; default 10000,100000,1000000), --samples (search and
  * read requests per measurement, default 30), --seconds (time budget of one measurement, default 60),
- * --buffer-pool-mib (MariaDB's InnoDB buffer pool, default 2048), --before-after (at the largest size, measure again
- * with the project's indexes dropped, then restored by the entrypoint's migration: the index's before/after).
+ * --buffer-pool-mib (MariaDB's InnoDB buffer pool, default 2048), --before-after SIZE (at that size, measure again with
+ * the project's indexes dropped, MLflow's schema alone, then restore them with the entrypoint's migration before the
+ * next size: the indexes' before/after in the same run).
  */
 import { Agent } from 'node:http';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -34,7 +35,7 @@ const { values: options } = parseArgs({
     samples: { type: 'string', default: '30' },
     seconds: { type: 'string', default: '60' },
     'buffer-pool-mib': { type: 'string', default: '2048' },
-    'before-after': { type: 'boolean', default: false },
+    'before-after': { type: 'string' },
   },
 });
 const SIZES = options.sizes!.split(',').map(Number);
@@ -44,6 +45,8 @@ if (SIZES.some((size, i) => !Number.isInteger(size) || size < 1000 || (i > 0 && 
 const SAMPLES = Number(options.samples);
 const SECONDS = Number(options.seconds);
 const BUFFER_POOL_MIB = Number(options['buffer-pool-mib']);
+const BEFORE_AFTER = options['before-after'] === undefined ? undefined : Number(options['before-after']);
+if (BEFORE_AFTER !== undefined && !SIZES.includes(BEFORE_AFTER)) throw new Error(`--before-after must be one of the sizes (${SIZES.join(', ')}); got ${options['before-after']}`);
 
 /** Experiments besides the largest, each with 1 % of its runs. */
 const OTHER_EXPERIMENTS = 9;
@@ -83,6 +86,21 @@ async function timed(count: number, concurrency: number, send: (i: number) => Pr
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), n: latencies.length };
 }
 
+/** The table of every row so far: p50/p99 and their ratios to the first row's. */
+function printTable(rows: ReadonlyArray<[string, Row]>): void {
+  const names = [...rows[0][1].keys()];
+  console.log(`\nresults (ms, p50 / p99; ratio to ${rows[0][0]} in parentheses); search_runs ${PAGE} per page, ${SEARCH_CONCURRENCY} concurrent clients; log_batch ${WRITERS} concurrent writers`);
+  console.log(['measurement'.padEnd(46), ...rows.map(([label]) => label.padStart(30))].join(' '));
+  for (const name of names) {
+    const first = rows[0][1].get(name)!;
+    const cells = rows.map(([, row]) => {
+      const figure = row.get(name)!;
+      return `${figure.p50.toFixed(0)}/${figure.p99.toFixed(0)} (${(figure.p50 / first.p50).toFixed(1)}x/${(figure.p99 / first.p99).toFixed(1)}x)`.padStart(30);
+    });
+    console.log([name.padEnd(46), ...cells].join(' '));
+  }
+}
+
 async function main(): Promise<void> {
   const slowLog = '/tmp/mlflow-scale-slow.log';
   const stack = await startStack({
@@ -95,11 +113,13 @@ async function main(): Promise<void> {
   try {
     const base = stack.proxy!.url;
     const headers = { authorization: stack.authorization() };
-    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    // Keep-alive connections of one measurement; a new set for each, so that none has idled past the proxy's
+    // keep-alive timeout during the seeding (Node would reuse a connection nginx is closing: ECONNRESET).
+    let agent = new Agent({ keepAlive: true, maxSockets: 8 });
     const api = (path: string, body?: unknown) => http(base, path, { headers, body, agent, timeoutMs: 300_000 });
     console.log(`bench:scale on ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the start`);
     console.log(`MLflow ${stack.python.mlflowVersion} (MLFLOW_WORKERS=${stack.task.mlflow.environment.MLFLOW_WORKERS}, task ${stack.task.cpu} CPU units / ${stack.task.memoryMiB} MiB), `
-      + `MariaDB ${stack.db.version} (InnoDB buffer pool ${BUFFER_POOL_MIB} MiB), nginx proxy; all through the proxy`);
+      + `MariaDB ${stack.db.version} (InnoDB buffer pool ${BUFFER_POOL_MIB} MiB), nginx proxy at ${base}; all through the proxy`);
 
     // The template: MLflow's own client through the proxy.
     const written = await stack.runPython([join(__dirname, '..', 'test', 'e2e', 'support', 'scale-template.py'), 'scale-template', '2'], { ...stack.clientEnv(), AWS_EC2_METADATA_DISABLED: 'true' }, 300_000);
@@ -123,20 +143,37 @@ async function main(): Promise<void> {
     console.log(`seeded ${MODELS} registered models x ${VERSIONS_PER_MODEL} versions, ${TRACES} traces, a ${HISTORY_STEPS}-step metric in ${((Date.now() - seconds) / 1000).toFixed(0)} s`);
 
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-dev-shm-usage'] });
-    const context = await browser.newContext({ httpCredentials: { username: stack.username, password: stack.password }, viewport: { width: 1400, height: 900 } });
-    const pageLoad = async (hash: string, visible: string): Promise<{ status: number; ms: number; body: string }> => {
+    // The credentials as a header, not Playwright's httpCredentials: those make Chromium intercept every request, which
+    // turns its HTTP cache off, and a returning user's browser has MLflow's static files cached (max-age 28 days).
+    const newContext = () => browser!.newContext({ extraHTTPHeaders: { authorization: stack.authorization() }, viewport: { width: 1400, height: 900 } });
+    const returning = await newContext();
+    /** The UI's slowest API requests of the last page load, for the report. */
+    let slowestRequests: string[] = [];
+    /** Loads the page and waits for `visible`; `firstVisit`: in a new browser context (nothing cached). */
+    const pageLoad = async (hash: string, visible: string, firstVisit = false): Promise<{ status: number; ms: number; body: string }> => {
+      const context = firstVisit ? await newContext() : returning;
       const page = await context.newPage();
+      const requests: Array<[number, string]> = [];
+      page.on('requestfinished', (request) => {
+        const timing = request.timing();
+        if (/\/(ajax-)?api\/|\/graphql/.test(request.url())) requests.push([timing.responseEnd, `${request.method()} ${request.url().replace(base, '').slice(0, 90)}`]);
+      });
       try {
         const started = Date.now();
         await page.goto(`${base}/${hash}`, { waitUntil: 'domcontentloaded' });
         await page.getByText(visible, { exact: true }).first().waitFor({ state: 'visible', timeout: 120_000 });
-        return { status: 200, ms: Date.now() - started, body: '' };
+        const ms = Date.now() - started;
+        slowestRequests = requests.sort((a, b) => b[0] - a[0]).slice(0, 4).map(([t, what]) => `${what} ${t.toFixed(0)} ms`);
+        return { status: 200, ms, body: '' };
       } finally {
         await page.close();
+        if (firstVisit) await context.close();
       }
     };
 
     const measure = async (size: number, label: string): Promise<Row> => {
+      agent.destroy();
+      agent = new Agent({ keepAlive: true, maxSockets: 8 });
       const row: Row = new Map();
       const record = (name: string, figure: Figure) => {
         row.set(name, figure);
@@ -149,6 +186,7 @@ async function main(): Promise<void> {
           pageToken = JSON.parse(answer.body).next_page_token;
         }
         const body = { experiment_ids: [largest], max_results: PAGE, filter: search.filter, page_token: pageToken };
+        await api('/api/2.0/mlflow/runs/search', body); // warm-up, not measured
         record(name, await timed(SAMPLES, SEARCH_CONCURRENCY, () => api('/api/2.0/mlflow/runs/search', body)));
       }
       // Writers: each its own new run in the largest experiment, logging in a closed loop.
@@ -172,9 +210,12 @@ async function main(): Promise<void> {
       record(`search_traces (${TRACES} traces)`, await timed(SAMPLES, SEARCH_CONCURRENCY, () => api('/api/3.0/mlflow/traces/search', { locations: [{ type: 'MLFLOW_EXPERIMENT', mlflow_experiment: { experiment_id: genai } }], max_results: PAGE })));
       // The UI: the newest run's name in the runs table; the run page's own name.
       const newest = `scale-largest-${size - 1}`;
-      await pageLoad(`#/experiments/${largest}`, newest); // warm-up: the UI's scripts are cached from here on
-      record('UI experiment page (runs table rendered)', await timed(3, 1, () => pageLoad(`#/experiments/${largest}`, newest)));
+      await pageLoad(`#/experiments/${largest}/runs`, newest); // warm-up: the returning user's browser has the UI's scripts
+      record('UI experiment page, first visit', await timed(3, 1, () => pageLoad(`#/experiments/${largest}/runs`, newest, true)));
+      record('UI experiment page (runs table rendered)', await timed(3, 1, () => pageLoad(`#/experiments/${largest}/runs`, newest)));
+      console.log(`    slowest API requests of its last load: ${slowestRequests.join('; ')}`);
       record('UI run page', await timed(3, 1, () => pageLoad(`#/experiments/${largest}/runs/${runId('scale-largest', size - 2)}`, `scale-largest-${size - 2}`)));
+      console.log(`    slowest API requests of its last load: ${slowestRequests.join('; ')}`);
       return row;
     };
 
@@ -189,31 +230,21 @@ async function main(): Promise<void> {
       const problems = checkShapes(stack.db, template, runId('scale-largest', size - 1));
       if (problems.length > 0) throw new Error(`seeded rows differ from the client's: ${problems.join('; ')}`);
       const total = Number(stack.db.query(`SELECT COUNT(*) FROM \`${stack.db.database}\`.runs`));
-      console.log(`\n${size} runs in the largest experiment (${total} runs in all, ${OTHER_EXPERIMENTS} other experiments; full metric history for 1 run in ${HISTORY_EVERY}): seeded in ${((Date.now() - seconds) / 1000).toFixed(0)} s, rows as MLflow's client wrote them`);
+      console.log(`\n${size} runs in the largest experiment (${total} runs in all, ${OTHER_EXPERIMENTS} other experiments; full metric history for 1 run in ${HISTORY_EVERY}): seeded in ${((Date.now() - seconds) / 1000).toFixed(0)} s, rows as MLflow's client wrote them; load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
       rows.push([`${size} runs`, await measure(size, `${size}:`)]);
+      if (size === BEFORE_AFTER) {
+        console.log(`\nbefore/after at ${size} runs: the project's indexes dropped (MLflow's schema alone) and measured again; then the entrypoint's migration (MLFLOW_MIGRATE_ONLY=true) restores them`);
+        for (const index of projectIndexes(stack.python.python)) stack.db.query(`ALTER TABLE \`${stack.db.database}\`.\`${index.table}\` DROP INDEX \`${index.name}\``);
+        rows.push([`${size} runs without the indexes`, await measure(size, 'before:')]);
+        seconds = Date.now();
+        const migrated = await stack.runMlflowOnce({ MLFLOW_MIGRATE_ONLY: 'true' }, 3_600_000);
+        if (migrated.status !== 0) throw new Error(`the migration failed:\n${migrated.output}`);
+        console.log(`  the entrypoint's migration created them again in ${((Date.now() - seconds) / 1000).toFixed(0)} s`);
+      }
+      if (size !== SIZES.at(-1)) printTable(rows); // so far, in case a larger size does not finish in the time there is
     }
 
-    if (options['before-after']) {
-      const size = SIZES.at(-1)!;
-      console.log(`\nbefore/after at ${size} runs: the project's indexes dropped (MLflow's schema alone), measured; then the entrypoint's migration (MLFLOW_MIGRATE_ONLY=true) restores them`);
-      for (const index of projectIndexes()) stack.db.query(`ALTER TABLE \`${stack.db.database}\`.\`${index.table}\` DROP INDEX \`${index.name}\``);
-      rows.push([`${size} runs, MLflow's schema alone`, await measure(size, 'before:')]);
-      const migrated = await stack.runMlflowOnce({ MLFLOW_MIGRATE_ONLY: 'true' }, 3_600_000);
-      if (migrated.status !== 0) throw new Error(`the migration failed:\n${migrated.output}`);
-      rows.push([`${size} runs, with the project's indexes`, await measure(size, 'after:')]);
-    }
-
-    const names = [...rows[0][1].keys()];
-    console.log(`\nresults (ms, p50 / p99; ratio to ${rows[0][0]} in parentheses); search_runs ${PAGE} per page, ${SEARCH_CONCURRENCY} concurrent clients; log_batch ${WRITERS} concurrent writers`);
-    console.log(['measurement'.padEnd(46), ...rows.map(([label]) => label.padStart(30))].join(' '));
-    for (const name of names) {
-      const first = rows[0][1].get(name)!;
-      const cells = rows.map(([, row]) => {
-        const figure = row.get(name)!;
-        return `${figure.p50.toFixed(0)}/${figure.p99.toFixed(0)} (${(figure.p50 / first.p50).toFixed(1)}x/${(figure.p99 / first.p99).toFixed(1)}x)`.padStart(30);
-      });
-      console.log([name.padEnd(46), ...cells].join(' '));
-    }
+    printTable(rows);
     console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     if (existsSync(slowLog)) {
       const slow = readFileSync(slowLog, 'utf8').split(/^# Time: /m).filter((entry) => entry.includes('User@Host: mlflow'));
