@@ -19,13 +19,14 @@
  * next size: the indexes' before/after in the same run).
  */
 import { Agent } from 'node:http';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFileSync, existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { http, percentile } from '../test/e2e/support/http';
 import { startStack } from '../test/e2e/support/stack';
+import { printSlowStatements, slowStatements } from './slow-log';
 import { projectIndexes } from '../test/e2e/support/project-indexes';
 import { checkShapes, HISTORY_EVERY, runId, seedLongHistory, seedModels, seedRuns, seedTraces, type Template } from '../test/e2e/support/scale-seed';
 
@@ -102,7 +103,7 @@ function printTable(rows: ReadonlyArray<[string, Row]>): void {
 }
 
 async function main(): Promise<void> {
-  const slowLog = '/tmp/mlflow-scale-slow.log';
+  const slowLog = join(tmpdir(), `mlflow-scale-slow-${process.pid}.log`);
   const stack = await startStack({
     mariadb: {
       bufferPoolMiB: BUFFER_POOL_MIB,
@@ -247,8 +248,9 @@ async function main(): Promise<void> {
     printTable(rows);
     console.log(`load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     if (existsSync(slowLog)) {
-      const slow = readFileSync(slowLog, 'utf8').split(/^# Time: /m).filter((entry) => entry.includes('User@Host: mlflow'));
-      console.log(`\nMariaDB slow-query log (MLflow's statements over 0.25 s): ${slow.length}, in ${slowLog}`);
+      const slow = slowStatements(readFileSync(slowLog, 'utf8'), stack.db.user);
+      console.log(`\nMariaDB's slow-query log (${slowLog}): MLflow's statements over 0.25 s, by statement, the costliest first, with MariaDB's EXPLAIN:`);
+      printSlowStatements(slow);
     }
   } finally {
     await browser?.close();

@@ -42,6 +42,22 @@ def _existing(connection):
         return {(table, name) for table, name in cursor.fetchall()}
 
 
+def _table_indexes(connection, table):
+    """The indexes of `table` but its primary key: name -> the columns as CREATE INDEX takes them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT index_name, column_name, sub_part, collation FROM information_schema.statistics "
+            "WHERE table_schema = DATABASE() AND table_name = %s AND index_name <> 'PRIMARY' "
+            "ORDER BY index_name, seq_in_index",
+            (table,),
+        )
+        indexes = {}
+        for name, column, sub_part, collation in cursor.fetchall():
+            part = f"`{column}`" + (f"({sub_part})" if sub_part else "") + (" DESC" if collation == "D" else "")
+            indexes.setdefault(name, []).append(part)
+        return {name: ", ".join(parts) for name, parts in indexes.items()}
+
+
 def _tables(connection):
     with connection.cursor() as cursor:
         cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()")
@@ -64,8 +80,18 @@ def ensure(connection, log):
             continue
         log(f"creating the project's index {name} on {table} ({columns}); the table stays readable and writable")
         try:
+            before = _table_indexes(connection, table)
             with connection.cursor() as cursor:
                 cursor.execute(f"CREATE INDEX `{name}` ON `{table}` ({columns}) ALGORITHM=INPLACE LOCK=NONE")
+                # MySQL and MariaDB silently drop the index they made for a foreign key (runs.experiment_id) when a new
+                # one can serve it, which would leave the new index holding up MLflow's foreign key. MLflow's own
+                # index is made again, so that its schema stays as it made it and this one can be dropped on its own.
+                after = _table_indexes(connection, table)
+                for lost, lost_columns in before.items():
+                    if lost not in after:
+                        log(f"re-creating MLflow's index {lost} on {table} ({lost_columns}), which the database dropped "
+                            f"for {name}")
+                        cursor.execute(f"CREATE INDEX `{lost}` ON `{table}` ({lost_columns}) ALGORITHM=INPLACE LOCK=NONE")
             created.append(name)
         except pymysql.err.MySQLError as error:
             log(f"could not create the index {name} on {table}: {error}. MLflow serves without it (slower searches "
