@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /** CDK app entry point: configuration from context and environment, the stacks, the compliance checks. */
 import { App } from 'aws-cdk-lib';
-import { ConfigError } from '../src/config/platform-config';
-import { configureApp } from '../src/app';
+import { ConfigError } from '../src/app/config/platform-config';
+import { configureApp } from '../src/app/app';
 
 const app = new App();
 try {

@@ -23,7 +23,7 @@ LAB_DIR = Path(__file__).resolve().parent
 SETTINGS_PATH = LAB_DIR / "lab-settings.json"
 #: MLFLOW_TRACKING_AUTH value of the lab's SigV4 provider (training/mlflow-sigv4, an MLflow request-auth provider).
 SIGV4_AUTH = "aws-sigv4"
-#: The IAM route's path under the gateway's URL (src/names.ts IAM_ROUTE_PREFIX).
+#: The IAM route's path under the gateway's URL (src/app/names.ts IAM_ROUTE_PREFIX).
 IAM_ROUTE_SUFFIX = "/iam"
 #: Its distribution name, installed from training/mlflow-sigv4 (not on PyPI).
 SIGV4_DISTRIBUTION = "mlflow-sigv4"

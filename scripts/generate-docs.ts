@@ -1,7 +1,7 @@
 /**
  * Rewrites the generated sections of README.md: the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` for
  * each section of GENERATED_SECTIONS, from the code that holds the facts (the settings table from
- * src/config/settings.ts, the cost table from the cost report in src/cost). The text around the markers is kept as it is. test/config/settings-docs.test.ts fails while
+ * src/app/config/settings.ts, the cost table from the cost report in src/cost). The text around the markers is kept as it is. test/config/settings-docs.test.ts fails while
  * README.md differs from what this writes.
  *
  *   npm run docs              rewrite README.md
@@ -11,9 +11,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SettingDeclarations } from '../src/config/declare';
-import { DEFAULT_CONFIG, RawSettings, resolvePlatformConfig, SETTINGS } from '../src/config/platform-config';
-import { SETTING_GROUPS } from '../src/config/settings';
+import { SettingDeclarations } from '../src/app/config/declare';
+import { DEFAULT_CONFIG, RawSettings, resolvePlatformConfig, SETTINGS } from '../src/app/config/platform-config';
+import { SETTING_GROUPS } from '../src/app/config/settings';
 import { estimateCost, formatUsd, StackTemplate } from '../src/cost/estimate';
 import { HOURS_PER_MONTH, priceIn } from '../src/cost/prices';
 import { renderMarkdown } from '../src/cost/render';

@@ -1,22 +1,22 @@
 /**
  * Writes lab/lab-settings.json, the only place the SageMaker lab (lab/) learns the names of the
  * deployed system, and keeps the exact pins of the lab's requirements files (the MLflow client at the
- * server's version, the SageMaker Python SDK at src/config/lab-packages.ts's) equal to the app's.
+ * server's version, the SageMaker Python SDK at src/lib/sagemaker/lab-packages.ts's) equal to the app's.
  *
- * Everything comes from the CDK app: stack names and output keys from src/names.ts, the MLflow
+ * Everything comes from the CDK app: stack names and output keys from src/app/names.ts, the MLflow
  * version, secret name and default region from the platform configuration (defaults plus the
  * `context` block of cdk.json when there is one, exactly as `cdk synth` reads them without `-c`),
- * the SageMaker SDK release from src/config/lab-packages.ts.
+ * the SageMaker SDK release from src/lib/sagemaker/lab-packages.ts.
  *
  *   npm run lab:settings             rewrite the files
  *   npm run lab:settings -- --check  exit 1 and list the differences, write nothing
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../src/names';
-import { loadPlatformConfig } from '../src/config/load-config';
-import { LabPackagePins, labPackagePins } from '../src/config/lab-packages';
-import { PlatformConfig } from '../src/config/platform-config';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../src/app/names';
+import { loadPlatformConfig } from '../src/app/config/load';
+import { LabPackagePins, labPackagePins } from '../src/lib/sagemaker/lab-packages';
+import { PlatformConfig } from '../src/app/config/platform-config';
 
 export const REPO_ROOT = resolve(__dirname, '..');
 export const LAB_SETTINGS_PATH = join(REPO_ROOT, 'lab', 'lab-settings.json');
@@ -45,7 +45,7 @@ export interface LabSettings {
   readonly generatedBy: string;
   readonly defaultRegion: string;
   readonly mlflowVersion: string;
-  /** The SageMaker Python SDK release the lab pins (src/config/lab-packages.ts). */
+  /** The SageMaker Python SDK release the lab pins (src/lib/sagemaker/lab-packages.ts). */
   readonly sagemakerSdkVersion: string;
   readonly mlflowSecretName: string;
   readonly stacks: typeof STACK_NAMES;
@@ -68,7 +68,7 @@ export function repositoryPlatformConfig(root: string = REPO_ROOT): PlatformConf
 
 export function buildLabSettings(config: PlatformConfig = repositoryPlatformConfig()): LabSettings {
   return {
-    generatedBy: 'scripts/generate-lab-settings.ts from src/names.ts and src/config; do not edit, run `npm run lab:settings`',
+    generatedBy: 'scripts/generate-lab-settings.ts from src/app/names.ts and src/app/config; do not edit, run `npm run lab:settings`',
     defaultRegion: config.region,
     mlflowVersion: config.mlflowVersion,
     sagemakerSdkVersion: labPackagePins(config).sagemaker,

@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { COMPLIANCE_CONFIGURATIONS } from '../test/compliance/configurations';
-import { configureApp } from '../src/app';
+import { configureApp } from '../src/app/app';
 import { synthesizeAssembly } from '../src/transition/assembly';
 
 const target = process.argv[2];

@@ -9,7 +9,7 @@
  * and the `-c` settings. Intended replacements come from src/transition/intended-replacements.ts.
  */
 import { resolve } from 'node:path';
-import { configureApp } from '../src/app';
+import { configureApp } from '../src/app/app';
 import { Assembly, readAssembly, synthesizeAssembly } from '../src/transition/assembly';
 import { checkFreshDeploy, checkUpdate } from '../src/transition/check';
 import { INTENDED_REPLACEMENTS } from '../src/transition/intended-replacements';

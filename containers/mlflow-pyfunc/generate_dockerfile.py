@@ -5,7 +5,7 @@ usage: python generate_dockerfile.py [--check]    (with the MLflow release of th
 `mlflow sagemaker build-and-push-container` generates a Dockerfile and builds it with the local Docker engine. This
 runs that very command (MLflow's CLI code, `--no-push`) with the Docker build replaced by a copy of the build context,
 so the Dockerfile is MLflow's own for the installed release, and then changes two lines so that AWS CodeBuild can build
-it at deploy time (src/constructs/serving-image.ts):
+it at deploy time (src/lib/sagemaker/serving-image.ts):
 
 - the base image comes from the Docker official images on Amazon ECR Public (the same image as Docker Hub's, without
   Docker Hub's anonymous pull limit, which CodeBuild's shared addresses run into);
@@ -53,7 +53,7 @@ def mlflow_dockerfile() -> tuple[str, list[str]]:
     if "dockerfile" not in captured:
         raise SystemExit("mlflow sagemaker build-and-push-container built nothing: has its CLI changed?")
     if captured["image"] != "mlflow-pyfunc":
-        raise SystemExit(f"MLflow names the image {captured['image']}, not mlflow-pyfunc: update src/constructs/serving-image.ts")
+        raise SystemExit(f"MLflow names the image {captured['image']}, not mlflow-pyfunc: update src/lib/sagemaker/serving-image.ts")
     print(f"MLflow {mlflow.__version__}: build context {captured['files']}", file=sys.stderr)
     return str(captured["dockerfile"]), list(captured["files"])  # type: ignore[arg-type]
 

@@ -2,9 +2,9 @@
 import { DescribeStacksCommand, Stack } from '@aws-sdk/client-cloudformation';
 import { DomainDetails, ListDomainsCommand } from '@aws-sdk/client-sagemaker';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { PlatformConfig } from '../config/platform-config';
-import { sagemakerStacks } from '../config/settings';
-import { STACK_DESCRIPTION_PREFIX, STACK_NAMES } from '../names';
+import { PlatformConfig } from '../app/config/platform-config';
+import { sagemakerStacks } from '../app/config/settings';
+import { STACK_DESCRIPTION_PREFIX, STACK_NAMES } from '../app/names';
 import { AwsClients, CliDeps } from './deps';
 import { CliError, ErrorContext, EXIT, isStackMissing, toCliError } from './errors';
 import { CommonOptions, loadCliConfig } from './options';

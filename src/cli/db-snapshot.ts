@@ -4,14 +4,14 @@
  * `dbSnapshotUsername` / `dbSnapshotDatabaseName`, which are the original sample's (`master` / `mlflowdb`).
  */
 import { DBClusterSnapshot, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
-import type { PlatformConfig } from '../config/platform-config';
-import { SAMPLE_DATABASE } from '../config/settings';
-import { DATABASE_NAME } from '../names';
+import type { PlatformConfig } from '../app/config/platform-config';
+import { SAMPLE_DATABASE } from '../app/config/settings';
+import { DATABASE_NAME } from '../app/names';
 import { errorContext, Target } from './aws';
 import { CliError, EXIT, toCliError } from './errors';
 
 /**
- * The master user of the database this project creates (src/constructs/backend-store.ts; the same value there, kept
+ * The master user of the database this project creates (src/lib/storage/backend-store.ts; the same value there, kept
  * equal by test/cli/db-snapshot.test.ts). A snapshot with this master user holds MLflow's tables in DATABASE_NAME.
  */
 export const PROJECT_MASTER_USERNAME = 'mlflow';

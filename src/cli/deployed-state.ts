@@ -11,10 +11,10 @@
  * both read the deployed profile with its `profileOfResourceTypes`.
  */
 import { GetTemplateCommand, Stack } from '@aws-sdk/client-cloudformation';
-import type { PlatformConfig } from '../config/platform-config';
-import { sagemakerStacks, type Profile, type StudioStorageKey } from '../config/settings';
-import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM } from '../constructs/notebook-instance';
-import { MLFLOW_OUTPUTS, STACK_NAMES } from '../names';
+import type { PlatformConfig } from '../app/config/platform-config';
+import { sagemakerStacks, type Profile, type StudioStorageKey } from '../app/config/settings';
+import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM } from '../lib/sagemaker/notebook-instance';
+import { MLFLOW_OUTPUTS, STACK_NAMES } from '../app/names';
 import { errorContext, findStack, stackOutputs, Target } from './aws';
 import { CliError, EXIT, toCliError } from './errors';
 import { profileMoveBlockers, profileOfResourceTypes } from '../transition/refused';

@@ -2,7 +2,7 @@
  * Exit codes and the translation of AWS SDK / configuration errors into messages a user can act on.
  * Every command fails by throwing a `CliError`; `runCli` prints it and returns its exit code.
  */
-import { ConfigError } from '../config/platform-config';
+import { ConfigError } from '../app/config/platform-config';
 
 /** Process exit codes. Documented in docs/cli.md; scripts may rely on them. */
 export const EXIT = {

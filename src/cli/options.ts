@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, ParseArgsConfig } from 'node:util';
-import { loadPlatformConfig } from '../config/load-config';
-import { PlatformConfig } from '../config/platform-config';
+import { loadPlatformConfig } from '../app/config/load';
+import { PlatformConfig } from '../app/config/platform-config';
 import { CliDeps } from './deps';
 import { CliError, EXIT } from './errors';
 

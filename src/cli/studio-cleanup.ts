@@ -28,12 +28,6 @@ import { errorContext, Target } from './aws';
 import { CliDeps } from './deps';
 import { CliError, EXIT, toCliError } from './errors';
 
-/**
- * Metadata key on the template's AWS::SageMaker::Domain saying what destroy does with the home EFS. Written by
- * the StudioUser construct (same constant there, kept equal by test/stacks/sagemaker-stacks.test.ts; not
- * imported, so that the CLI does not load aws-cdk-lib).
- */
-export const HOME_EFS_METADATA_KEY = 'mlflow-on-aws:HomeEfsFileSystem';
 export type HomeEfsOnDelete = 'Retain' | 'Delete';
 
 /** Polling of the Studio clean-up: how often, and how long at most for each step. */

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { buildPlatform } from '../app';
-import { PlatformConfig } from '../config/platform-config';
+import { buildPlatform } from '../app/app';
+import { PlatformConfig } from '../app/config/platform-config';
 import { StackTemplate } from './estimate';
 
 export function synthesizeTemplates(config: PlatformConfig): StackTemplate[] {

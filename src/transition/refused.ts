@@ -6,9 +6,9 @@
  *
  * Imports nothing at run time (no aws-cdk-lib), so that the CLI can load it cheaply.
  */
-import type { PlatformConfig } from '../config/platform-config';
-import type { Profile } from '../config/settings';
-import { STACK_NAMES } from '../names';
+import type { PlatformConfig } from '../app/config/platform-config';
+import type { Profile } from '../app/config/settings';
+import { STACK_NAMES } from '../app/names';
 import type { Template } from './assembly';
 
 /** The deployed templates, by stack name (what CloudFormation's GetTemplate returns for each stack of the app). */

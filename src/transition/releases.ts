@@ -14,7 +14,7 @@ export interface Release {
 
 export const RELEASES: readonly Release[] = [
   { version: '0.1.0', commit: '5a18456', date: '2026-11-24', entry: 'src/main.ts' },
-  { version: '0.2.0', commit: 'aa09358', date: '2026-11-26', entry: 'src/app.ts' },
+  { version: '0.2.0', commit: 'aa09358', date: '2026-11-26', entry: 'src/app/app.ts' },
 ];
 
 /** The configurations each release's templates are kept for: its default deployment and one with every SageMaker stack. */

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { buildPlatform } from '../../src/app';
-import { resolvePlatformConfig } from '../../src/config/platform-config';
+import { buildPlatform } from '../../src/app/app';
+import { resolvePlatformConfig } from '../../src/app/config/platform-config';
 import { COMPLIANCE_CONFIGURATIONS } from '../compliance/configurations';
 
 const ROOT = path.join(__dirname, '..', '..');

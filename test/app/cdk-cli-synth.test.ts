@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { STACK_NAMES } from '../../src/names';
+import { STACK_NAMES } from '../../src/app/names';
 
 const repoRoot = path.join(__dirname, '..', '..');
 const cdkCli = path.join(repoRoot, 'node_modules', 'aws-cdk', 'bin', 'cdk');

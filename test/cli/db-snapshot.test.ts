@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { DBClusterSnapshot, DBClusterSnapshotNotFoundFault, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
 import { PROJECT_MASTER_USERNAME } from '../../src/cli/db-snapshot';
 import { EXIT } from '../../src/cli/errors';
-import { SAMPLE_DATABASE } from '../../src/config/settings';
-import { DATABASE_NAME } from '../../src/names';
+import { SAMPLE_DATABASE } from '../../src/app/config/settings';
+import { DATABASE_NAME } from '../../src/app/names';
 import { mlflowTemplate, resourcesOfType } from '../support/synth';
 import { DEPLOYED_TEMPLATES, harness, Harness, NODE_PATH, outputs, setStacks, setTemplates } from './helpers';
 

@@ -5,8 +5,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { Target } from '../../src/cli/aws';
 import { readDeployedState, refusedTransition } from '../../src/cli/deployed-state';
 import { EXIT } from '../../src/cli/errors';
-import { resolvePlatformConfig } from '../../src/config/platform-config';
-import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM } from '../../src/constructs/notebook-instance';
+import { resolvePlatformConfig } from '../../src/app/config/platform-config';
+import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM } from '../../src/lib/sagemaker/notebook-instance';
 import { buildTestPlatform } from '../support/synth';
 import { ACCOUNT, ARN, DEPLOYED_TEMPLATES, harness, Harness, HarnessOptions, NODE_PATH, outputs, setStacks, setTemplates } from './helpers';
 

@@ -6,11 +6,12 @@ import { DeleteFileSystemCommand, DeleteMountTargetCommand, DescribeMountTargets
 import { AppDetails, DeleteAppCommand, DeleteSpaceCommand, DescribeDomainCommand, ListAppsCommand, ListSpacesCommand, ListUserProfilesCommand, SpaceDetails } from '@aws-sdk/client-sagemaker';
 import { DBClusterNotFoundFault, DescribeDBClustersCommand, RDSServiceException } from '@aws-sdk/client-rds';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
-import { DATABASE_DELETION_PROTECTION_TYPE, POLL_INTERVAL_MS } from '../../src/cli/commands/destroy';
+import { POLL_INTERVAL_MS } from '../../src/cli/commands/destroy';
+import { DATABASE_DELETION_PROTECTION_TYPE, HOME_EFS_METADATA_KEY } from '../../src/lib/contract';
 import { CliDeps } from '../../src/cli/deps';
 import { EXIT } from '../../src/cli/errors';
 import { runCli } from '../../src/cli/main';
-import { HOME_EFS_METADATA_KEY, STUDIO_MAX_WAIT_MS, STUDIO_POLL_INTERVAL_MS } from '../../src/cli/studio-cleanup';
+import { STUDIO_MAX_WAIT_MS, STUDIO_POLL_INTERVAL_MS } from '../../src/cli/studio-cleanup';
 import { accessDenied, credentialsError, harness, Harness, outputs, setStacks, stackMissing } from './helpers';
 
 /** Deployed with dbDeletionProtection=false: the template says false, and there is no protecting custom resource. */

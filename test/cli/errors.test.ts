@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { STSServiceException } from '@aws-sdk/client-sts';
-import { ConfigError } from '../../src/config/platform-config';
+import { ConfigError } from '../../src/app/config/platform-config';
 import { EXIT, isStackMissing, toCliError } from '../../src/cli/errors';
 import { accessDenied, credentialsError, stackMissing, unknownRegionError } from './helpers';
 

@@ -23,7 +23,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { AwsClients, AwsTarget, CliDeps, RunOptions, RunResult } from '../../src/cli/deps';
 import { runCli } from '../../src/cli/main';
-import { STACK_DESCRIPTION_PREFIX } from '../../src/names';
+import { STACK_DESCRIPTION_PREFIX } from '../../src/app/names';
 
 export const ACCOUNT = '123456789012';
 export const ARN = `arn:aws:iam::${ACCOUNT}:user/dev`;

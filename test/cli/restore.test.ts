@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { DBClusterSnapshot, DBClusterSnapshotNotFoundFault, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
-import { AURORA_MYSQL_VERSION as CLUSTER_ENGINE_VERSION } from '../../src/names';
+import { AURORA_MYSQL_VERSION as CLUSTER_ENGINE_VERSION } from '../../src/app/names';
 import { EXIT } from '../../src/cli/errors';
-import { DATABASE_NAME, STACK_NAMES } from '../../src/names';
+import { DATABASE_NAME, STACK_NAMES } from '../../src/app/names';
 import { ACCOUNT, harness, Harness, HarnessOptions, NODE_PATH, outputs, setStacks } from './helpers';
 
 const SNAPSHOT = 'mlflow-before-restore';

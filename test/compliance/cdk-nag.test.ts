@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { RawSettings } from '../../src/config/platform-config';
-import { configureApp } from '../../src/app';
+import { RawSettings } from '../../src/app/config/platform-config';
+import { configureApp } from '../../src/app/app';
 import { COMPLIANCE_CONFIGURATIONS } from './configurations';
 
 interface Violation { ruleName: string; violatingConstructs: Array<{ constructPath: string }> }

@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, CfnResource, Stack } from 'aws-cdk-lib';
 import * as cxapi from 'aws-cdk-lib/cx-api';
-import { RawSettings } from '../../src/config/platform-config';
-import { configureApp } from '../../src/app';
-import { STACK_NAMES } from '../../src/names';
+import { RawSettings } from '../../src/app/config/platform-config';
+import { configureApp } from '../../src/app/app';
+import { STACK_NAMES } from '../../src/app/names';
 import { ensurePythonEnv, REPO_ROOT } from '../support/python-env';
 import { COMPLIANCE_CONFIGURATIONS } from './configurations';
 

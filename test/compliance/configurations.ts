@@ -1,4 +1,4 @@
-import type { RawSettings } from '../../src/config/platform-config';
+import type { RawSettings } from '../../src/app/config/platform-config';
 
 /**
  * The configurations every compliance check (cdk-nag, cfn-lint) synthesizes: the defaults and each setting that adds,

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { flattenReference } from '../../src/compliance';
+import { flattenReference } from '../../src/lib/compliance';
 
 /** The text cdk-nag puts in a finding id for a resolved value; the findings acknowledged by name depend on it. */
 describe('flattenReference renders CloudFormation values as cdk-nag words its findings', () => {

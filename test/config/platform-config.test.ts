@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadPlatformConfig } from '../../src/config/load-config';
-import { ConfigError, DEFAULT_CONFIG, RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
+import { loadPlatformConfig } from '../../src/app/config/load';
+import { ConfigError, DEFAULT_CONFIG, RawSettings, resolvePlatformConfig } from '../../src/app/config/platform-config';
 
 const context = (values: Record<string, unknown> = {}) => ({ getAllContext: () => values });
 

@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { bool, ConfigError, defineSettings, integer, oneOf, resolveSettings, SettingDeclarations } from '../../src/config/declare';
-import { ENVIRONMENT_SETTINGS, loadPlatformConfig } from '../../src/config/load-config';
-import { DEFAULT_CONFIG, resolvePlatformConfig, SETTING_NAMES, SETTINGS } from '../../src/config/platform-config';
-import { parseActiveHours, PROFILE_DEFAULTS, SETTING_GROUPS } from '../../src/config/settings';
+import { bool, ConfigError, defineSettings, integer, oneOf, resolveSettings, SettingDeclarations } from '../../src/app/config/declare';
+import { ENVIRONMENT_SETTINGS, loadPlatformConfig } from '../../src/app/config/load';
+import { DEFAULT_CONFIG, resolvePlatformConfig, SETTING_NAMES, SETTINGS } from '../../src/app/config/platform-config';
+import { parseActiveHours, PROFILE_DEFAULTS, SETTING_GROUPS } from '../../src/app/config/settings';
 import { generateReadme, README_PATH, replaceGeneratedSection, settingsTable } from '../../scripts/generate-docs';
 
 const context = (values: Record<string, unknown> = {}) => ({ getAllContext: () => values });
@@ -220,7 +220,7 @@ describe('activeHours and activeHoursTimeZone', () => {
     assert.deepEqual(parseActiveHours('MON-FRI 07:00-20:00'), { days: ['MON', 'TUE', 'WED', 'THU', 'FRI'], start: { hour: 7, minute: 0 }, end: { hour: 20, minute: 0 } });
     assert.deepEqual(parseActiveHours('sat-mon,wed 08:30-18:15').days, ['MON', 'WED', 'SAT', 'SUN']);
     const config = resolvePlatformConfig({ activeHours: 'MON-FRI 07:00-20:00' });
-    assert.deepEqual([config.activeHours, config.activeHoursTimeZone], ['MON-FRI 07:00-20:00', 'UTC']);
+    assert.deepEqual([config.activeHours, config.activeHoursTimeZone], [{ days: ['MON', 'TUE', 'WED', 'THU', 'FRI'], start: { hour: 7, minute: 0 }, end: { hour: 20, minute: 0 } }, 'UTC'], 'kept parsed');
     assert.equal(resolvePlatformConfig({ activeHours: 'MON 07:00-08:00', activeHoursTimeZone: 'Europe/Berlin' }).activeHoursTimeZone, 'Europe/Berlin');
     assert.equal(DEFAULT_CONFIG.activeHoursTimeZone, undefined);
   });

@@ -22,8 +22,9 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as cxapi from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { BACKUP_DEFAULTS, MlflowBackup, MlflowBackupCopyVault, MlflowBackupProps } from '../../src/constructs/backup';
-import { ALARM_EXPRESSIONS, ALARM_RULES, MlflowMonitoring, MlflowMonitoringProps, UNAUTHORIZED_METRIC } from '../../src/constructs/monitoring';
+import { ALARM_RULES, BACKUP_DEFAULTS } from '../../src/lib/operations/defaults';
+import { MlflowBackup, MlflowBackupCopyVault, MlflowBackupProps } from '../../src/lib/operations/backup';
+import { ALARM_EXPRESSIONS, MlflowMonitoring, MlflowMonitoringProps, UNAUTHORIZED_METRIC } from '../../src/lib/operations/monitoring';
 import { evaluateMetricMath } from '../support/metric-math';
 import { ensurePythonEnv } from '../support/python-env';
 

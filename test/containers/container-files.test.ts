@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
-import { DEFAULT_CONFIG } from '../../src/config/platform-config';
+import { DEFAULT_CONFIG } from '../../src/app/config/platform-config';
 import { REPO_ROOT, requireProgram } from './support/proxy';
 
 const CONTAINERS = join(REPO_ROOT, 'containers');

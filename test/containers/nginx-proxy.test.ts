@@ -14,8 +14,8 @@ import {
   basicAuth, NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, requireProgram, startProxy, workerUser,
   type RunningProxy,
 } from './support/proxy';
-import { proxyHealthCheckCommand } from '../../src/constructs/mlflow-startup';
-import { HEALTH_CHECK_PATH } from '../../src/names';
+import { proxyHealthCheckCommand } from '../../src/lib/service/mlflow-startup';
+import { HEALTH_CHECK_PATH } from '../../src/app/names';
 import { createCryptCounter, type CryptCounter } from './support/crypt-counter';
 import { expectedStreamSha256, startStandInUpstream, UPSTREAM_ERROR_TEXT, type StandInUpstream } from './support/upstream';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVING_IMAGE_DIR } from '../../src/constructs/serving-image';
+import { SERVING_IMAGE_DIR } from '../../src/lib/sagemaker/serving-image';
 import { ensurePythonEnv } from '../support/python-env';
 
 const GENERATOR = join(SERVING_IMAGE_DIR, 'generate_dockerfile.py');

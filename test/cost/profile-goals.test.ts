@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolvePlatformConfig } from '../../src/config/platform-config';
+import { resolvePlatformConfig } from '../../src/app/config/platform-config';
 import { estimateCost } from '../../src/cost/estimate';
 import { synthesizeTemplates } from '../../src/cost/synth';
 

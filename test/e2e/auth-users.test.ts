@@ -15,7 +15,7 @@ import { http, type HttpResponse } from './support/http';
 import { startStack, type E2eStack } from './support/stack';
 import { LOOPBACK_ACCOUNT } from './support/task-definition';
 import { STANDIN_REGION } from './support/aws-standin';
-import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_DESCRIPTION_PREFIX, STACK_NAMES } from '../../src/names';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_DESCRIPTION_PREFIX, STACK_NAMES } from '../../src/app/names';
 import { REPO_ROOT } from '../support/python-env';
 
 const ACCOUNT = '123456789012';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
-import { HEALTH_CHECK_PATH } from '../../src/names';
+import { HEALTH_CHECK_PATH } from '../../src/app/names';
 import { REPO_ROOT } from '../support/python-env';
 import { basicAuth } from '../containers/support/proxy';
 import { createExperimentAndRun, http, mlflowApi } from './support/http';

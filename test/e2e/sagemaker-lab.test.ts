@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
+import { SAGEMAKER_SDK_VERSION } from '../../src/lib/sagemaker/lab-packages';
 import { startGatewayStandIn, type GatewayStandIn } from '../lab/lab-gateway';
 import { installSigV4Provider } from '../lab/lab-tools';
 import { ensureLabPythonEnv, REPO_ROOT, type PythonEnv } from '../support/python-env';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { GATEWAY_OUTPUTS } from '../../src/names';
+import { GATEWAY_OUTPUTS } from '../../src/app/names';
 import { ensureLabPythonEnv } from '../support/python-env';
 import { installSigV4Provider, LAB_DIR } from './lab-tools';
 

@@ -12,10 +12,10 @@ import {
   LAB_REQUIREMENTS, LAB_SETTINGS_PATH, REPO_ROOT,
   buildLabSettings, pinMlflow, pinRequirement, planLabFiles, renderLabSettings, repositoryPlatformConfig, requirementLine,
 } from '../../scripts/generate-lab-settings';
-import { LabPackagePins, labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
-import { DEFAULT_CONFIG, resolvePlatformConfig } from '../../src/config/platform-config';
-import { IPYKERNEL_VERSION, labKernelScript, LIFECYCLE_SCRIPT_MAX_BASE64, onStartScript, studioJupyterLabScript } from '../../src/constructs/notebook-instance';
-import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../src/names';
+import { LabPackagePins, labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from '../../src/lib/sagemaker/lab-packages';
+import { DEFAULT_CONFIG, resolvePlatformConfig } from '../../src/app/config/platform-config';
+import { IPYKERNEL_VERSION, labKernelScript, LIFECYCLE_SCRIPT_MAX_BASE64, onStartScript, studioJupyterLabScript } from '../../src/lib/sagemaker/notebook-instance';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../src/app/names';
 import { Contract, LAB_DIR, allUnits, contractViolations, inspect, listFiles, resolvePath } from './lab-tools';
 
 const config = repositoryPlatformConfig();
@@ -71,7 +71,7 @@ describe('lab settings generated from the CDK app', () => {
   });
 });
 
-describe('every lab pin is the app\'s: the MLflow client at the server version, the SageMaker SDK at src/config/lab-packages.ts', () => {
+describe('every lab pin is the app\'s: the MLflow client at the server version, the SageMaker SDK at src/lib/sagemaker/lab-packages.ts', () => {
   /** Requirement lines of a file, comments and blanks left out. */
   const requirementLines = (path: string) => readFileSync(path, 'utf8').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
 

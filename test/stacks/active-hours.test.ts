@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolvePlatformConfig } from '../../src/config/platform-config';
+import { resolvePlatformConfig } from '../../src/app/config/platform-config';
 import { estimateCost } from '../../src/cost/estimate';
 import { HOURS_PER_MONTH } from '../../src/cost/prices';
 import { scheduledTaskHoursPerMonth } from '../../src/cost/schedule';

@@ -5,8 +5,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Template } from 'aws-cdk-lib/assertions';
-import { DATABASE_DELETION_PROTECTION_TYPE } from '../../src/constructs/database-deletion-protection';
-import { CONTAINER_NAMES, EXPORT_NAMES, MLFLOW_OUTPUTS, STACK_DESCRIPTION_PREFIX } from '../../src/names';
+import { DATABASE_DELETION_PROTECTION_TYPE } from '../../src/lib/contract';
+import { CONTAINER_NAMES, EXPORT_NAMES, MLFLOW_OUTPUTS, STACK_DESCRIPTION_PREFIX } from '../../src/app/names';
 import { buildTestPlatform, mlflowTemplate, resourcesOfType } from '../support/synth';
 
 const BUCKET = 'mlflow-123456789012-us-west-2';

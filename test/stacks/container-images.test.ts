@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
-import { RawSettings } from '../../src/config/platform-config';
-import { IMAGE_BUILD_LIMITS, IMAGE_TAG_PREFIXES, IMAGES_KEPT_PER_KIND } from '../../src/constructs/container-images';
-import { CONTAINER_NAMES } from '../../src/names';
+import { RawSettings } from '../../src/app/config/platform-config';
+import { IMAGE_BUILD_LIMITS, IMAGE_TAG_PREFIXES, IMAGES_KEPT_PER_KIND } from '../../src/lib/service/container-images';
+import { CONTAINER_NAMES } from '../../src/app/names';
 import { synthPlatformAssets } from '../support/synth';
 
 /** Synthesizes the platform stack and returns its template and the assets the CDK CLI would have to publish. */

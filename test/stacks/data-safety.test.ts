@@ -1,9 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Match } from 'aws-cdk-lib/assertions';
-import { DATABASE_DELETION_PROTECTION_TYPE as CLI_DATABASE_DELETION_PROTECTION_TYPE } from '../../src/cli/commands/destroy';
-import { DATABASE_DELETION_PROTECTION_TYPE } from '../../src/constructs/database-deletion-protection';
-import { healthCheckGracePeriod } from '../../src/constructs/mlflow-startup';
+import { DATABASE_DELETION_PROTECTION_TYPE } from '../../src/lib/contract';
+import { healthCheckGracePeriod } from '../../src/lib/service/mlflow-startup';
 import { mlflowTemplate, resourcesOfType } from '../support/synth';
 
 const defaults = mlflowTemplate();
@@ -58,11 +57,6 @@ describe('nothing is lost by default', () => {
 
   test('the database has a fixed name, so a change that would replace it fails instead of starting MLflow on an empty one', () => {
     assert.equal(databaseCluster().Properties.DBClusterIdentifier, 'mlflow-backend-store');
-  });
-
-  test("the CLI's destroy knows the protecting resource when RDS cannot be asked: same type as the construct writes", () => {
-    assert.equal(CLI_DATABASE_DELETION_PROTECTION_TYPE, DATABASE_DELETION_PROTECTION_TYPE);
-    assert.equal(resourcesOfType(defaults, CLI_DATABASE_DELETION_PROTECTION_TYPE).length, 1);
   });
 
   test('turning deletion protection off still leaves a snapshot', () => {

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DATABASE_DELETION_PROTECTION_TYPE } from '../../src/constructs/database-deletion-protection';
+import { DATABASE_DELETION_PROTECTION_TYPE } from '../../src/lib/contract';
 import { mlflowTemplate, resourcesOfType } from '../support/synth';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { GATEWAY_OUTPUTS } from '../../src/names';
+import { GATEWAY_OUTPUTS } from '../../src/app/names';
 import { buildTestPlatform, resourcesOfType } from '../support/synth';
 
 const platform = buildTestPlatform();

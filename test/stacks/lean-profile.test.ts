@@ -1,9 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Template } from 'aws-cdk-lib/assertions';
-import { PAUSED_RETRY_AFTER_SECONDS } from '../../src/constructs/http-gateway';
-import { PROXY_CONTAINER_HEALTH_CHECK } from '../../src/constructs/mlflow-startup';
-import { CONTAINER_NAMES, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, PORTS } from '../../src/names';
+import { PAUSED_RETRY_AFTER_SECONDS } from '../../src/lib/gateway/http-gateway';
+import { PROXY_CONTAINER_HEALTH_CHECK } from '../../src/lib/service/mlflow-startup';
+import { CONTAINER_NAMES, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, PORTS } from '../../src/app/names';
 import { buildTestPlatform, resourcesOfType } from '../support/synth';
 
 const lean = buildTestPlatform({ profile: 'lean', sagemaker: 'both' });

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { CONTAINER_NAMES, EXPORT_NAMES, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, SERVICE_DISCOVERY_NAMESPACE } from '../../src/names';
+import { CONTAINER_NAMES, EXPORT_NAMES, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, SERVICE_DISCOVERY_NAMESPACE } from '../../src/app/names';
 import { mlflowTemplate, resourcesOfType } from '../support/synth';
 
 const template = mlflowTemplate();

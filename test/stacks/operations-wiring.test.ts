@@ -6,10 +6,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { ConfigError, resolvePlatformConfig, RawSettings } from '../../src/config/platform-config';
-import { BACKUP_DEFAULTS } from '../../src/constructs/backup';
-import { ALARM_RULES, UNAUTHORIZED_METRIC } from '../../src/constructs/monitoring';
-import { ALARM_DASHBOARD_NAME, GATEWAY_OUTPUTS, STACK_NAMES } from '../../src/names';
+import { ConfigError, resolvePlatformConfig, RawSettings } from '../../src/app/config/platform-config';
+import { ALARM_RULES, BACKUP_DEFAULTS } from '../../src/lib/operations/defaults';
+import { UNAUTHORIZED_METRIC } from '../../src/lib/operations/monitoring';
+import { ALARM_DASHBOARD_NAME, GATEWAY_OUTPUTS, STACK_NAMES } from '../../src/app/names';
 import { evaluateIntrinsic, stackIdOf } from '../support/cfn-eval';
 import { buildTestPlatform, resourcesOfType } from '../support/synth';
 

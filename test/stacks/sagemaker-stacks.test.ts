@@ -8,15 +8,15 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { HOME_EFS_METADATA_KEY as CLI_HOME_EFS_METADATA_KEY } from '../../src/cli/studio-cleanup';
-import { SAGEMAKER_SDK_VERSION } from '../../src/config/lab-packages';
-import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/config/platform-config';
+import { SAGEMAKER_SDK_VERSION } from '../../src/lib/sagemaker/lab-packages';
+import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/app/config/platform-config';
 import {
   IPYKERNEL_VERSION, LAB_KERNEL_NAME, NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM, notebookInstanceName, onStartScript, SIGV4_PROVIDER_FILES, SIGV4_PROVIDER_SOURCE,
   studioJupyterLabScript,
-} from '../../src/constructs/notebook-instance';
-import { HOME_EFS_METADATA_KEY, STUDIO_LIFECYCLE_CONFIG_PREFIX, StudioUser } from '../../src/constructs/studio-user';
-import { EXPORT_NAMES, STACK_NAMES } from '../../src/names';
+} from '../../src/lib/sagemaker/notebook-instance';
+import { HOME_EFS_METADATA_KEY } from '../../src/lib/contract';
+import { STUDIO_LIFECYCLE_CONFIG_PREFIX, StudioUser } from '../../src/lib/sagemaker/studio-user';
+import { EXPORT_NAMES, STACK_NAMES } from '../../src/app/names';
 import { taskContract } from '../e2e/support/task-definition';
 import { buildTestPlatform, resourcesOfType } from '../support/synth';
 
@@ -106,7 +106,6 @@ describe('SageMakerStudioUserStack', () => {
   });
 
   test('the domain tells `destroy` to keep its home EFS (users\' notebooks) unless told otherwise', () => {
-    assert.equal(HOME_EFS_METADATA_KEY, CLI_HOME_EFS_METADATA_KEY, 'the construct and the CLI read the same key');
     const [[, domain]] = resourcesOfType(studio, 'AWS::SageMaker::Domain');
     assert.deepEqual(domain.Metadata?.[HOME_EFS_METADATA_KEY], 'Retain');
     assert.equal(domain.Properties.RetentionPolicy, undefined, 'CloudFormation has no such property: the CLI does the deleting');
@@ -436,7 +435,7 @@ describe('SageMakerNotebookInstanceStack', () => {
       assert.equal(python.stdout.trim(), 'https://abc123.execute-api.us-west-2.amazonaws.com/iam aws-sigv4 us-west-2', python.stderr);
       assert.match(run.read(path.join(run.root, 'profile.d', 'mlflow.sh'))!, /^export MLFLOW_TRACKING_URI=https:\/\/abc123/m);
       assert.match(run.calls, new RegExp(`^chown -R ec2-user:ec2-user ${run.home}/\\.ipython$`, 'm'));
-      // Exactly the lab's pins (src/config/lab-packages.ts) and ipykernel, nothing unpinned, in a venv of its own on the
+      // Exactly the lab's pins (src/lib/sagemaker/lab-packages.ts) and ipykernel, nothing unpinned, in a venv of its own on the
       // instance's volume, made from conda_python3's Python, whose environment gets no install; a line in the log once done.
       const labDir = `${run.home}/SageMaker/.mlflow-lab`;
       const pins = `mlflow==3\\.17\\.2 sagemaker==${SAGEMAKER_SDK_VERSION.replace(/\./g, '\\.')} ipykernel==${IPYKERNEL_VERSION.replace(/\./g, '\\.')} ${labDir}/mlflow-sigv4`;

@@ -2,9 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { CONTAINERS_DIR } from '../../src/constructs/container-images';
-import { DATABASE_WAIT, ECS_MAX_GRACE_PERIOD_SECONDS, MIGRATION_ALLOWANCE } from '../../src/constructs/mlflow-startup';
-import { CONTAINER_NAMES } from '../../src/names';
+import { CONTAINERS_DIR } from '../../src/lib/service/container-images';
+import { DATABASE_WAIT, ECS_MAX_GRACE_PERIOD_SECONDS, MIGRATION_ALLOWANCE } from '../../src/lib/service/mlflow-startup';
+import { CONTAINER_NAMES } from '../../src/app/names';
 import { mlflowTemplate, resourcesOfType } from '../support/synth';
 
 const template = mlflowTemplate();

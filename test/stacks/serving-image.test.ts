@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
-import { loadPlatformConfig } from '../../src/config/load-config';
-import { ConfigError, DEFAULT_CONFIG, RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
-import { IMAGE_BUILD_LIMITS } from '../../src/constructs/container-images';
-import { SERVING_IMAGE_BUILD_LIMITS, SERVING_IMAGE_DIR, SERVING_IMAGE_REPOSITORY } from '../../src/constructs/serving-image';
+import { loadPlatformConfig } from '../../src/app/config/load';
+import { ConfigError, DEFAULT_CONFIG, RawSettings, resolvePlatformConfig } from '../../src/app/config/platform-config';
+import { IMAGE_BUILD_LIMITS } from '../../src/lib/service/container-images';
+import { SERVING_IMAGE_BUILD_LIMITS, SERVING_IMAGE_DIR, SERVING_IMAGE_REPOSITORY } from '../../src/lib/sagemaker/serving-image';
 import { synthPlatformAssets } from '../support/synth';
 
 /** The platform stack's template and the build contexts of its deploy-time builds (the asset directories). */

@@ -22,7 +22,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { resolvePlatformConfig } from '../../src/config/platform-config';
+import { resolvePlatformConfig } from '../../src/app/config/platform-config';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 export const SERVER_REQUIREMENTS = join(REPO_ROOT, 'containers', 'mlflow', 'requirements.txt');

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
-import { STACK_NAMES } from '../../src/names';
-import { buildPlatform, Platform } from '../../src/app';
-import { RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
+import { STACK_NAMES } from '../../src/app/names';
+import { buildPlatform, Platform } from '../../src/app/app';
+import { RawSettings, resolvePlatformConfig } from '../../src/app/config/platform-config';
 
 /** Builds the app in memory from the given settings (defaults for the rest), as `bin/` would. */
 export function buildTestPlatform(settings: RawSettings = {}): Platform {

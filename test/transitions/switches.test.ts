@@ -6,9 +6,9 @@
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { configureApp } from '../../src/app';
-import { RawSettings, resolvePlatformConfig } from '../../src/config/platform-config';
-import { STACK_NAMES } from '../../src/names';
+import { configureApp } from '../../src/app/app';
+import { RawSettings, resolvePlatformConfig } from '../../src/app/config/platform-config';
+import { STACK_NAMES } from '../../src/app/names';
 import { Assembly, synthesizeAssembly } from '../../src/transition/assembly';
 import { checkUpdate } from '../../src/transition/check';
 import { INTENDED_REPLACEMENTS } from '../../src/transition/intended-replacements';

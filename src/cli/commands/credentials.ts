@@ -1,6 +1,6 @@
 /** `credentials`: the MLflow username and password from Secrets Manager, or with --env the export lines for a shell. */
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';

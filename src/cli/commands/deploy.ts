@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GATEWAY_OUTPUTS, STACK_NAMES } from '../../names';
+import { GATEWAY_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { checkIamPrincipalAccounts, connect, describeDomain, findStack, foreignStacks, foreignStacksError, listDomains, locateCdk, stackOutputs, STACKS_IN_DELETION_ORDER, Target, usesStudio } from '../aws';
 import { checkSnapshotSettings } from '../db-snapshot';
 import { readDeployedState, refusedTransition, TransitionOptions } from '../deployed-state';

@@ -7,12 +7,13 @@
  */
 import { DeleteStackCommand, GetTemplateCommand, ListStackResourcesCommand, Stack, StackResourceSummary } from '@aws-sdk/client-cloudformation';
 import { DBCluster, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
-import { MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
+import { MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { connect, errorContext, findStack, foreignStacksError, isOwnStack, STACKS_IN_DELETION_ORDER, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, toCliError } from '../errors';
 import { commonOptions, parseCommandArgs } from '../options';
-import { deleteStudioAppsAndSpaces, describeStudioPlan, HOME_EFS_METADATA_KEY, planStudio, removeDomainLeftovers, StudioPlan } from '../studio-cleanup';
+import { DATABASE_DELETION_PROTECTION_TYPE, HOME_EFS_METADATA_KEY } from '../../lib/contract';
+import { deleteStudioAppsAndSpaces, describeStudioPlan, planStudio, removeDomainLeftovers, StudioPlan } from '../studio-cleanup';
 
 export const DESTROY_HELP = `Usage: npx mlflow-on-aws destroy [--yes] [--keep-mlflow-stack] [--region R] [--profile P]
 
@@ -24,12 +25,6 @@ With Studio in use, first deletes the user profile's apps and spaces; after the 
   --keep-mlflow-stack   delete only the gateway and SageMaker stacks; MLflowVpcStack (network, database, artifact
                         bucket, MLflow service) stays: the first step of a profile move (see deploy)`;
 
-/**
- * CloudFormation type of the custom resource that turns the database's deletion protection on after a successful
- * deploy (src/constructs/database-deletion-protection.ts; same constant there, kept equal by
- * test/stacks/data-safety.test.ts; not imported, so that the CLI does not load aws-cdk-lib).
- */
-export const DATABASE_DELETION_PROTECTION_TYPE = 'Custom::DatabaseDeletionProtection';
 
 /** How often the deletion is polled, and for how long at most. */
 export const POLL_INTERVAL_MS = 10_000;

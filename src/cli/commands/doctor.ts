@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand } from '@aws-sdk/client-service-quotas';
-import { PlatformConfig } from '../../config/platform-config';
+import { PlatformConfig } from '../../app/config/platform-config';
 import { callerIdentity, checkAccount, checkIamPrincipalAccounts, describeDomain, listDomains, loadCliConfigOrThrow, Target, usesStudio } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, ExitCode, isStackMissing, toCliError } from '../errors';
@@ -289,7 +289,7 @@ export const CODEBUILD_QUOTAS = {
 } as const;
 
 /**
- * The deploy-time builds run one at a time (src/constructs/container-images.ts), so CodeBuild must allow one running
+ * The deploy-time builds run one at a time (src/lib/service/container-images.ts), so CodeBuild must allow one running
  * build in each environment they use. New accounts can have 0 (the first deploy then fails with
  * AccountLimitExceededException). Read with servicequotas:GetServiceQuota, or the AWS default when no value applies.
  */

@@ -6,7 +6,7 @@
  * fixed name, so the stacks must be gone first (`destroy` keeps a final snapshot and the artifact bucket).
  */
 import { DBClusterSnapshot } from '@aws-sdk/client-rds';
-import { AURORA_MYSQL_VERSION, DATABASE_NAME, STACK_NAMES } from '../../names';
+import { AURORA_MYSQL_VERSION, DATABASE_NAME, STACK_NAMES } from '../../app/names';
 import { connect, findStack, Target } from '../aws';
 import { describeSnapshot } from '../db-snapshot';
 import { CliDeps } from '../deps';

@@ -6,7 +6,7 @@ import { Stack } from '@aws-sdk/client-cloudformation';
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DBCluster, DescribeDBClustersCommand } from '@aws-sdk/client-rds';
-import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { connect, errorContext, expectedStacks, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { EXIT, notDeployedError, toCliError } from '../errors';

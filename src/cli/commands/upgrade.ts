@@ -33,7 +33,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { DescribeServicesCommand, DescribeTasksCommand, DescribeTaskDefinitionCommand, RunTaskCommand, Service } from '@aws-sdk/client-ecs';
 import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { CONTAINER_NAMES, MLFLOW_OUTPUTS, STACK_NAMES } from '../../names';
+import { CONTAINER_NAMES, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';

@@ -11,8 +11,8 @@ import {
   ListSecretsCommand,
   type SecretListEntry,
 } from '@aws-sdk/client-secrets-manager';
-import { MLFLOW_PERMISSIONS, MLFLOW_USERNAME_PATTERN } from '../../config/settings';
-import { STACK_NAMES } from '../../names';
+import { MLFLOW_PERMISSIONS, MLFLOW_USERNAME_PATTERN } from '../../lib/service/auth';
+import { STACK_NAMES } from '../../app/names';
 import { connect, errorContext, type Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
@@ -21,7 +21,7 @@ import { mlflowAdmin } from './credentials';
 import { MlflowAnswer, mlflowRequest, MlflowRequestError } from '../mlflow-contents';
 
 export const USER_SECRET_PREFIX = 'mlflow/users/';
-/** MLflow's permissions: the one list of src/config/settings.ts (also the `authDefaultPermission` choices). */
+/** MLflow's permissions: the one list of src/app/config/settings.ts (also the `authDefaultPermission` choices). */
 export const PERMISSIONS = MLFLOW_PERMISSIONS;
 /** Tag on every user secret, so that `list` and a clean-up find them. */
 export const USER_SECRET_TAG = { Key: 'mlflow-on-aws:user', Value: 'true' } as const;

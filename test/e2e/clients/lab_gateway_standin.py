@@ -17,7 +17,7 @@ case). The credential scope must be <date>/<region>/execute-api/aws4_request, X-
 the access key one of --principals ({"<access key>": {"secret": ..., "token": ..., "arn": ...}}), whose session
 token must come in X-Amz-Security-Token. A failed check answers 403 as API Gateway does.
 
-What the route's integration does (src/constructs/http-gateway.ts, addIamRoute): only ``/iam/{proxy+}`` exists; the
+What the route's integration does (src/lib/gateway/http-gateway.ts, addIamRoute): only ``/iam/{proxy+}`` exists; the
 path is overwritten with ``/$request.path.proxy`` (the received path after "/iam/", as received), the query kept,
 X-MLflow-IAM-Principal overwritten with the caller's ARN (``$context.identity.userArn``) and X-MLflow-Gateway-Token
 with the deployment's token. Each request's verdict is appended to --log as a JSON line (method, target, verdict,

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { resolvePlatformConfig, type RawSettings } from '../../../src/config/platform-config';
+import { resolvePlatformConfig, type RawSettings } from '../../../src/app/config/platform-config';
 import { basicAuth, NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, freePort, requireProgram, workerUser } from '../../containers/support/proxy';
 import { ensurePythonEnv, REPO_ROOT, type PythonEnv } from '../../support/python-env';
 import { startAwsStandIn, type AwsStandIn } from './aws-standin';

@@ -6,8 +6,8 @@
  * that is drift between the stack and the containers' contract.
  */
 import { Template } from 'aws-cdk-lib/assertions';
-import type { RawSettings } from '../../../src/config/platform-config';
-import { CONTAINER_NAMES } from '../../../src/names';
+import type { RawSettings } from '../../../src/app/config/platform-config';
+import { CONTAINER_NAMES } from '../../../src/app/names';
 import { buildTestPlatform } from '../../support/synth';
 
 export interface ContainerContract {
