@@ -387,8 +387,8 @@ describe("mlflow entrypoint: the project's indexes on MLflow's tables (mlflow_in
     const first = runEntrypoint({ FAKE_MYSQL_REVISION: 'r3', FAKE_MYSQL_MARKER: '3.13.0' });
     assert.equal(first.status, 0, first.stderr);
     assert.deepEqual(created(), declared().map((index) => `${index.table} ${index.name}`));
-    assert.ok(declared().some((index) => index.table === 'runs'), 'the runs index is declared');
-    assert.match(first.stderr, /creating the project's index mlflow_on_aws_runs_experiment_order on runs/);
+    assert.ok(declared().some((index) => index.table === 'tags'), 'the tags index is declared');
+    assert.match(first.stderr, /creating the project's index mlflow_on_aws_tags_key_value on tags/);
     assert.deepEqual(first.calls.map((c) => c.command), ['server']);
     const second = runEntrypoint({ FAKE_MYSQL_REVISION: 'r3', FAKE_MYSQL_MARKER: '3.13.0' });
     assert.equal(second.status, 0, second.stderr);
@@ -405,7 +405,7 @@ describe("mlflow entrypoint: the project's indexes on MLflow's tables (mlflow_in
   it('a failure to create one is logged and the server starts anyway (the indexes make searches faster, not correct)', () => {
     const run = runEntrypoint({ FAKE_MYSQL_REVISION: 'r3', FAKE_MYSQL_MARKER: '3.13.0', FAKE_MYSQL_FAIL_INDEX: 'true' });
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stderr, /could not create the index mlflow_on_aws_runs_experiment_order on runs: .*INDEX command denied.*the next start tries again/);
+    assert.match(run.stderr, /could not create the index mlflow_on_aws_latest_metrics_key_value on latest_metrics: .*INDEX command denied.*the next start tries again/);
     assert.deepEqual(run.calls.map((c) => c.command), ['server']);
   });
 });
