@@ -10,7 +10,7 @@
  * Seeding (test/e2e/support/scale-seed.ts): MLflow's client writes template runs, a model version and a trace through the proxy;
  * bulk `INSERT ... SELECT` copies them into MLflow's own schema (created by its migrations at the server's start).
  * Bounded: each measurement stops after its sample count or its time budget, whichever comes first. Loopback only; not
- * a test and not part of `npm test`. docs/performance.md has the figures and what they mean.
+ * a test and not part of `npm test`. docs/reference/performance.md has the figures and what they mean.
  *
  * Options: --sizes (runs in the largest experiment, ascending; default 10000,100000,1000000), --samples (search and
  * read requests per measurement, default 30), --seconds (time budget of one measurement, default 60),

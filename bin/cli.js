@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `mlflow-on-aws` command (package.json "bin"). The CLI is TypeScript, run through tsx like the CDK app
-// (cdk.json "app": "npx tsx bin/mlflow-on-aws.ts"), so there is no build step and no compiled copy to go stale.
+// (cdk.json "app": "node --import tsx bin/mlflow-on-aws.ts"), so there is no build step and no compiled copy to go
+// stale.
 'use strict';
 
 let register;

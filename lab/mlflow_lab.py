@@ -25,6 +25,8 @@ SETTINGS_PATH = LAB_DIR / "lab-settings.json"
 SIGV4_AUTH = "aws-sigv4"
 #: The IAM route's path under the gateway's URL (src/app/names.ts IAM_ROUTE_PREFIX).
 IAM_ROUTE_SUFFIX = "/iam"
+#: MLflow's switch for its "View run ... at: <URL>" lines (set on the IAM route, whose URLs no browser opens).
+SUPPRESS_RUN_LINKS = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
 #: Its distribution name, installed from training/mlflow-sigv4 (not on PyPI).
 SIGV4_DISTRIBUTION = "mlflow-sigv4"
 
@@ -173,6 +175,9 @@ def connect(settings: dict | None = None, boto_session: Any = None) -> LabConnec
         os.environ["MLFLOW_TRACKING_AUTH"] = SIGV4_AUTH
         for variable in ("MLFLOW_TRACKING_AWS_SIGV4", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
             os.environ.pop(variable, None)
+        # MLflow would print "View run ... at: <tracking URI>/#/..." links on the IAM route, which no browser can open
+        # (it cannot sign): the notebook prints links on the password route (ui_uri) instead.
+        os.environ[SUPPRESS_RUN_LINKS] = "true"
     else:
         try:
             secret_name = output_of(settings, cloudformation, "mlflow", "mlflowCredentialsSecretName")
@@ -212,6 +217,64 @@ def connect(settings: dict | None = None, boto_session: Any = None) -> LabConnec
         os.environ["AWS_DEFAULT_REGION"] = region
     mlflow.set_tracking_uri(tracking_uri)
     return LabConnection(region, tracking_uri, source, secret_name, artifact_bucket, server_version, sigv4)
+
+
+# ---- users mode (auth=users): whose names, and who may read ---------------------------------------------------------
+
+#: MLflow's "who am I" (its authentication app, on the server in users mode only).
+CURRENT_USER_PATH = "/api/2.0/mlflow/users/current"
+#: MLflow's grant of one permission on one resource to one user (MANAGE on the resource is required).
+GRANT_PATH = "/api/3.0/mlflow/users/permissions/grant"
+
+
+def _mlflow_call(method: str, path: str, body: dict | None = None) -> Any:
+    """One request to the tracking server with the client's own credentials (the SigV4 provider, or the password)."""
+    from mlflow.tracking import get_tracking_uri
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    kwargs = {"json": body} if body is not None else {}
+    return http_request(get_default_host_creds(get_tracking_uri()), path, method, **kwargs)
+
+
+def mlflow_user() -> str | None:
+    """The MLflow user this client is, in users mode (on the IAM route: the user the proxy maps the role to, e.g.
+    ``sagemaker-notebook``); None when the server has no users (the shared password: everyone is the same user)."""
+    response = _mlflow_call("GET", CURRENT_USER_PATH)
+    if response.status_code == 404:
+        return None
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {CURRENT_USER_PATH}: HTTP {response.status_code}: {response.text[:300]}")
+    return response.json()["user"]["username"]
+
+
+def lab_name(base: str, user: str | None) -> str:
+    """A lab name of one MLflow user: ``<base>-<user>`` in users mode, where each principal owns what it creates and
+    nobody else may use it (MLflow's default NO_PERMISSIONS), else ``<base>``."""
+    return f"{base}-{user}" if user else base
+
+
+def share(users: list[str], permission: str = "READ", *, experiment_id: str | None = None, registered_model: str | None = None) -> list[str]:
+    """In users mode, grants each of ``users`` (MLflow user names) ``permission`` on the experiment and/or registered
+    model, which this client owns (MANAGE): they then see the lab's runs and model in the UI with their own account.
+    Returns what was granted, one line each. Does nothing without users or outside users mode."""
+    resources = [("experiment", experiment_id), ("registered_model", registered_model)]
+    granted: list[str] = []
+    if not users or mlflow_user() is None:
+        return granted
+    for user in users:
+        for resource_type, resource_id in resources:
+            if not resource_id:
+                continue
+            body = {"username": user, "resource_type": resource_type, "resource_id": str(resource_id), "permission": permission}
+            response = _mlflow_call("POST", GRANT_PATH, body)
+            if response.status_code != 200:
+                raise RuntimeError(
+                    f"granting {permission} on {resource_type} {resource_id} to {user}: HTTP {response.status_code}: "
+                    f"{response.text[:300]} (does the MLflow user {user!r} exist? npx mlflow-on-aws users list)"
+                )
+            granted.append(f"{user}: {permission} on {resource_type} {resource_id}")
+    return granted
 
 
 def _paginate(client: Any, operation: str, result_key: str, **kwargs: Any) -> Iterator[dict]:

@@ -1,16 +1,17 @@
 /**
- * Rewrites the generated sections of README.md: the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` for
- * each section of GENERATED_SECTIONS, from the code that holds the facts (the settings table from
- * src/app/config/settings.ts, the cost table from the cost report in src/cost). The text around the markers is kept as it is. test/config/settings-docs.test.ts fails while
- * README.md differs from what this writes.
+ * Rewrites the generated sections of the documentation: the text between `<!-- NAME:start -->` and `<!-- NAME:end -->`
+ * for each section of GENERATED_SECTIONS, in the file the section names, from the code that holds the facts (the
+ * settings table from src/app/config/settings.ts into docs/reference/settings.md, the cost tables from the cost report in
+ * src/cost into docs/reference/cost.md and README.md). The text around the markers is kept as it is.
+ * test/config/settings.test.ts and test/cost/readme.test.ts fail while a file differs from what this writes.
  *
- *   npm run docs              rewrite README.md
- *   npm run docs -- --check   exit 1 if README.md is out of date, write nothing
+ *   npm run docs              rewrite the files
+ *   npm run docs -- --check   exit 1 if a file is out of date, write nothing
  *
- * Another generated section is one more entry in GENERATED_SECTIONS and a pair of markers in README.md.
+ * Another generated section is one more entry in GENERATED_SECTIONS and a pair of markers in its file.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { SettingDeclarations } from '../src/app/config/declare';
 import { DEFAULT_CONFIG, RawSettings, resolvePlatformConfig, SETTINGS } from '../src/app/config/platform-config';
 import { SETTING_GROUPS } from '../src/app/config/settings';
@@ -19,18 +20,25 @@ import { HOURS_PER_MONTH, priceIn } from '../src/cost/prices';
 import { renderMarkdown } from '../src/cost/render';
 import { synthesizeTemplates } from '../src/cost/synth';
 
-export const README_PATH = join(resolve(__dirname, '..'), 'README.md');
+const ROOT = resolve(__dirname, '..');
+export const README_PATH = join(ROOT, 'README.md');
+/** The settings table's page. */
+export const SETTINGS_DOC_PATH = join(ROOT, 'docs', 'reference', 'settings.md');
+/** The itemized cost table's page. */
+export const COST_DOC_PATH = join(ROOT, 'docs', 'reference', 'cost.md');
 
-/** A section of README.md that is generated: its marker name and what goes between its markers. */
+/** A generated section: its marker name, the file it is in, and what goes between its markers. */
 export interface GeneratedSection {
   readonly name: string;
+  /** Absolute path of the file that holds the markers. */
+  readonly file: string;
   readonly render: () => string;
 }
 
 export const GENERATED_SECTIONS: readonly GeneratedSection[] = [
-  { name: 'settings', render: () => settingsTable(SETTINGS, SETTING_GROUPS, DEFAULT_CONFIG) },
-  { name: 'cost', render: () => costSection() },
-  { name: 'cost-profiles', render: () => profileCostSection() },
+  { name: 'settings', file: SETTINGS_DOC_PATH, render: () => settingsTable(SETTINGS, SETTING_GROUPS, DEFAULT_CONFIG) },
+  { name: 'cost', file: COST_DOC_PATH, render: () => costSection() },
+  { name: 'cost-profiles', file: README_PATH, render: () => profileCostSection() },
 ];
 
 /** Active hours a month of the README's cost table's second column. */
@@ -73,9 +81,10 @@ export function profileCostSection(): string {
     estimateCost(templatesOf(settings), { region, activeHours: README_ACTIVE_HOURS, paused }).idleTotal;
   const rows: Array<[string, string, number]> = [
     ['standard (the defaults)', 'npx mlflow-on-aws cost', idle({})],
-    ['lean', 'npx mlflow-on-aws cost -c profile=lean', idle({ profile: 'lean' })],
+    ['lean (asleep: `sleepAfterMinutes` 30)', 'npx mlflow-on-aws cost -c profile=lean', idle({ profile: 'lean' })],
+    ['lean, always on', 'npx mlflow-on-aws cost -c profile=lean -c sleepAfterMinutes=0', idle({ profile: 'lean', sleepAfterMinutes: 0 })],
     ['lean, paused', 'npx mlflow-on-aws cost -c profile=lean --paused', idle({ profile: 'lean' }, true)],
-    [`lean, \`activeHours\` ${LEAN_EXAMPLE_ACTIVE_HOURS}`, `npx mlflow-on-aws cost -c profile=lean -c activeHours="${LEAN_EXAMPLE_ACTIVE_HOURS}"`, idle({ profile: 'lean', activeHours: LEAN_EXAMPLE_ACTIVE_HOURS })],
+    [`lean, always on within \`activeHours\` ${LEAN_EXAMPLE_ACTIVE_HOURS}`, `npx mlflow-on-aws cost -c profile=lean -c sleepAfterMinutes=0 -c activeHours="${LEAN_EXAMPLE_ACTIVE_HOURS}"`, idle({ profile: 'lean', sleepAfterMinutes: 0, activeHours: LEAN_EXAMPLE_ACTIVE_HOURS })],
   ];
   const hours = HOURS_PER_MONTH;
   const endpoint = priceIn('interfaceEndpointHour', region).usd * hours;
@@ -102,17 +111,17 @@ export function replaceGeneratedSection(readme: string, name: string, content: s
   const end = `<!-- ${name}:end -->`;
   const count = (marker: string) => readme.split(marker).length - 1;
   if (count(start) !== 1 || count(end) !== 1) {
-    throw new Error(`README needs the markers ${start} and ${end} exactly once each (found ${count(start)} and ${count(end)})`);
+    throw new Error(`The file needs the markers ${start} and ${end} exactly once each (found ${count(start)} and ${count(end)})`);
   }
   const from = readme.indexOf(start) + start.length;
   const to = readme.indexOf(end);
-  if (to < from) throw new Error(`README's ${end} comes before ${start}`);
+  if (to < from) throw new Error(`${end} comes before ${start}`);
   return `${readme.slice(0, from)}\n${content.trimEnd()}\n${readme.slice(to)}`;
 }
 
-/** `readme` with every generated section rewritten. */
-export function generateReadme(readme: string, sections: readonly GeneratedSection[] = GENERATED_SECTIONS): string {
-  return sections.reduce((text, section) => replaceGeneratedSection(text, section.name, section.render()), readme);
+/** `text`, the content of `file`, with every generated section of that file rewritten. */
+export function generateDoc(file: string, text: string, sections: readonly GeneratedSection[] = GENERATED_SECTIONS): string {
+  return sections.filter((section) => section.file === file).reduce((current, section) => replaceGeneratedSection(current, section.name, section.render()), text);
 }
 
 /**
@@ -122,7 +131,7 @@ export function generateReadme(readme: string, sections: readonly GeneratedSecti
 export function settingsTable(declarations: SettingDeclarations, groups: readonly string[], defaults: Readonly<Record<string, unknown>>): string {
   const unknownGroups = Object.entries(declarations).filter(([, declaration]) => !groups.includes(declaration.group));
   if (unknownGroups.length > 0) {
-    throw new Error(`Settings in no README group (${groups.join(', ')}): ${unknownGroups.map(([name, d]) => `${name} (${d.group})`).join(', ')}`);
+    throw new Error(`Settings in no group of the settings table (${groups.join(', ')}): ${unknownGroups.map(([name, d]) => `${name} (${d.group})`).join(', ')}`);
   }
   const rows = ['| setting | default | allowed | what it does |', '| --- | --- | --- | --- |'];
   for (const group of groups) {
@@ -143,22 +152,25 @@ export function settingsTable(declarations: SettingDeclarations, groups: readonl
 /** A table cell: a "|" would end it, and "<" outside a code span would start an HTML tag. */
 function cell(text: string): string {
   const problem = text.split('`').some((part, i) => i % 2 === 0 && /[<>]/.test(part));
-  if (problem) throw new Error(`Put "<...>" in backticks in README text, or it vanishes as an HTML tag: ${text}`);
+  if (problem) throw new Error(`Put "<...>" in backticks in the table's text, or it vanishes as an HTML tag: ${text}`);
   return text.replace(/\|/g, '\\|');
 }
 
 if (require.main === module) {
-  const current = readFileSync(README_PATH, 'utf8');
-  const generated = generateReadme(current);
-  if (process.argv.includes('--check')) {
-    if (generated !== current) {
-      console.error('README.md is out of date: run `npm run docs`');
-      process.exit(1);
+  let stale = false;
+  for (const file of [...new Set(GENERATED_SECTIONS.map((section) => section.file))]) {
+    const name = relative(ROOT, file);
+    const current = readFileSync(file, 'utf8');
+    const generated = generateDoc(file, current);
+    if (generated === current) {
+      console.log(`${name}: up to date`);
+    } else if (process.argv.includes('--check')) {
+      console.error(`${name} is out of date: run \`npm run docs\``);
+      stale = true;
+    } else {
+      writeFileSync(file, generated);
+      console.log(`${name}: generated sections rewritten`);
     }
-  } else if (generated !== current) {
-    writeFileSync(README_PATH, generated);
-    console.log('README.md: generated sections rewritten');
-  } else {
-    console.log('README.md: up to date');
   }
+  if (stale) process.exit(1);
 }

@@ -1,5 +1,5 @@
 """Counts what an MLflow tracking server holds, in the words of `npx mlflow-on-aws status --counts`, so that the two
-can be compared when moving a deployment (docs/migrate-from-sample.md): run it against the old server before the
+can be compared when moving a deployment (docs/guides/migrate-from-sample.md): run it against the old server before the
 move, and compare with `status --counts` on the new one.
 
     MLFLOW_TRACKING_URI=https://<old api>.execute-api.<region>.amazonaws.com \\

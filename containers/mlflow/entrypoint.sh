@@ -22,7 +22,7 @@
 #   DB_IDLE_DISCONNECT_SECONDS             the database closes each pooled MLflow connection after this many
 #                                          seconds unused, so that an idle server holds none and Aurora can pause
 #
-# Access (README, "Access"; mlflow_auth.py):
+# Access (docs/guides/access.md; mlflow_auth.py):
 #   MLFLOW_AUTH                            "shared" (default): MLflow without authentication, behind the proxy's one
 #                                          shared account; "users": MLflow's authentication app (--app-name
 #                                          basic-auth), personal accounts and permissions in the schema
@@ -38,7 +38,7 @@
 #   MLFLOW_SERVER_ENABLE_JOB_EXECUTION     false unless the mlflowBackgroundJobs setting is on: MLflow 3's job
 #                                          runner queries the database every minute
 #
-# Upgrades (README, "Upgrading MLflow"; mlflow_db.py, "Who migrates"):
+# Upgrades (docs/guides/upgrading-mlflow.md; mlflow_db.py, "Who migrates"):
 #   MLFLOW_MIGRATE_ONLY                    "true": migrate the schema to this image's MLflow under the schema lock
 #                                          (`mlflow db upgrade`), then exit 0 without starting the server: the one-off
 #                                          task `npx mlflow-on-aws upgrade` runs while every server task is stopped.

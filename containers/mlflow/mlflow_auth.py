@@ -267,7 +267,7 @@ def check_basic_auth():
     return make_basic_auth_response()
 
 
-# Guards for requests that MLflow's auth app authorizes on one thing while the handler acts on another (docs/security.md).
+# Guards for requests that MLflow's auth app authorizes on one thing while the handler acts on another (docs/reference/security.md).
 # They run in the auth app's before-request hook, on Flask's own parsing of the request (every spelling of a query
 # parameter or JSON key the handler would decode), after authentication and before MLflow's permission checks.
 UPLOAD_ARTIFACT_RULE = re.compile(r"/mlflow/upload-artifact\Z")

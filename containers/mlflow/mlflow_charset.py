@@ -3,7 +3,7 @@
 A schema made on MySQL 5.7 / Aurora MySQL 2 without a character set, as the original aws-mlflow-sagemaker-cdk sample's
 was, is latin1, and MLflow's upgrade keeps it so, new tables included. On it MLflow refuses names, params and tags
 outside Latin-1, silently loses MLflow 3 traces holding such text, and finds nothing when a search names accented text
-(docs/migrate-from-sample.md). `ALTER TABLE ... CONVERT TO CHARACTER SET` alone fails on most of MLflow's tables: MySQL
+(docs/guides/migrate-from-sample.md). `ALTER TABLE ... CONVERT TO CHARACTER SET` alone fails on most of MLflow's tables: MySQL
 and MariaDB refuse to change a column that a foreign key links to a column of another character set. So:
 
 1. the schema's foreign keys are read from information_schema and saved in the table FOREIGN_KEYS_TABLE;

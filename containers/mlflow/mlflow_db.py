@@ -368,13 +368,13 @@ def convert_charset(connection):
         mlflow_charset.convert(connection, log)
     except pymysql.err.MySQLError as error:
         log(f"converting the schema to utf8mb4 failed: {error}. The next start resumes where this one stopped; "
-            "a duplicate entry needs a rename first (docs/migrate-from-sample.md, 'The character set')")
+            "a duplicate entry needs a rename first (docs/guides/migrate-from-sample.md, 'The character set')")
         sys.exit(5)
 
 
 def ensure_indexes(connection):
     """Under the schema lock, after the migrations and the conversion: the project's indexes on MLflow's tables that
-    are missing (mlflow_indexes.py; docs/performance.md). Created online; a failure does not stop the start."""
+    are missing (mlflow_indexes.py; docs/reference/performance.md). Created online; a failure does not stop the start."""
     import mlflow_indexes
 
     mlflow_indexes.ensure(connection, log)

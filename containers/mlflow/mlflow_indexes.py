@@ -1,7 +1,7 @@
 """The project's own indexes on MLflow's tables (standard library + PyMySQL only), for mlflow_db.py.
 
 MLflow's schema has no index for the way its search_runs filters an experiment's runs by a metric, param or tag
-value, so at a hundred thousand runs a filtered search reads every row with that key (docs/performance.md, with the
+value, so at a hundred thousand runs a filtered search reads every row with that key (docs/reference/performance.md, with the
 statements and their EXPLAIN). These indexes are the project's, not MLflow's: each is named with the prefix
 `mlflow_on_aws_`, adds no column and changes no row, and MLflow's migrations know nothing of them.
 
@@ -23,7 +23,7 @@ INDEXES = (
     # Not here: an index on runs (experiment_id, lifecycle_stage, start_time DESC, run_uuid) for search_runs' default
     # order. It made that order 10x faster, but at 360,000 runs the database then drove every filtered search from it
     # and read the whole experiment (MLflow's SELECT DISTINCT keeps LIMIT from stopping early): a param filter matching
-    # 10 % of runs took 10 s instead of 3 s (docs/performance.md).
+    # 10 % of runs took 10 s instead of 3 s (docs/reference/performance.md).
     # search_runs filters: MLflow joins a subquery WHERE key = k AND value <op> v per filter. MLflow's own indexes
     # start with (key, run_uuid), so every run with that key is read; these find the matching ones. Text values are
     # up to 8000 characters: a prefix of 100 serves equality and prefix comparisons (MySQL re-checks the full value).
@@ -69,7 +69,7 @@ def ensure(connection, log):
             created.append(name)
         except pymysql.err.MySQLError as error:
             log(f"could not create the index {name} on {table}: {error}. MLflow serves without it (slower searches "
-                "of large experiments, docs/performance.md); the next start tries again")
+                "of large experiments, docs/reference/performance.md); the next start tries again")
     return created
 
 

@@ -31,7 +31,7 @@ export NGINX_LISTEN_PORT MLFLOW_UPSTREAM NGINX_RUN_DIR NGINX_WORKER_USER NGINX_P
 
 # SHA-512 crypt. 5000 rounds is glibc's default and 5x the work of the seed's MD5-crypt per guess
 # for an attacker holding the file; the proxy pays it at most once per request, in MlflowAuth.pm
-# (see docs/containers.md).
+# (see docs/reference/containers.md).
 HASH_ROUNDS=5000
 # Longest credentials, in bytes (UTF-8 bytes, not characters). MlflowAuth.pm refuses longer ones in
 # requests without hashing them (SHA-512-crypt's cost grows with the password's length, and crypt(3)

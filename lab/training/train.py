@@ -33,6 +33,7 @@ import json
 import os
 import sys
 from importlib import metadata
+from urllib.parse import urlparse
 
 import boto3
 import mlflow
@@ -54,6 +55,8 @@ SKOPS_TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
 MODEL_DISTRIBUTIONS = ["mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas"]
 #: The lab's SigV4 provider's MLFLOW_TRACKING_AUTH value.
 SIGV4_AUTH = "aws-sigv4"
+#: The IAM route's path under the gateway's URL (src/names.ts IAM_ROUTE_PREFIX).
+IAM_ROUTE_SUFFIX = "/iam"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -98,6 +101,8 @@ def sign_in_to_mlflow() -> None:
     if os.environ.get("MLFLOW_TRACKING_AUTH", "").strip() == SIGV4_AUTH:
         # MLflow's own signer would take precedence over the provider if this were set (older notebooks set it).
         os.environ.pop("MLFLOW_TRACKING_AWS_SIGV4", None)
+        # MLflow's "View run ... at:" links would name the IAM route, which no browser opens: run_link() instead.
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
     else:
         region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION")
         secrets = boto3.client("secretsmanager", region_name=region)
@@ -106,6 +111,15 @@ def sign_in_to_mlflow() -> None:
         os.environ["MLFLOW_TRACKING_PASSWORD"] = secret["password"]
     mlflow.set_tracking_uri(required_env("MLFLOW_TRACKING_URI"))
     mlflow.set_experiment(required_env("MLFLOW_EXPERIMENT_NAME"))
+
+
+def run_link(experiment_id: str, run_id: str) -> str:
+    """The run in the MLflow UI: on the password route (the tracking URI without the IAM route's /iam), which a
+    browser opens with a person's account."""
+    uri = required_env("MLFLOW_TRACKING_URI").rstrip("/")
+    if uri.endswith(IAM_ROUTE_SUFFIX):
+        uri = uri[: -len(IAM_ROUTE_SUFFIX)]
+    return f"{uri}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def training_job_identity() -> dict[str, str]:
@@ -196,6 +210,8 @@ def main(argv: list[str]) -> int:
     for name, value in metrics.items():
         print(f"{name}={value:.6f}")
     print(f"mlflow_run_id={run.info.run_id}")
+    if urlparse(required_env("MLFLOW_TRACKING_URI")).scheme in ("http", "https"):
+        print(f"MLflow UI: {run_link(run.info.experiment_id, run.info.run_id)}")
     print(f"mlflow_model_version={registered_model_name}/{version}")
     return 0
 

@@ -125,7 +125,7 @@ export function foreignStacksError(target: Target, foreign: readonly string[], c
     `${foreign.join(', ')} in account ${target.account}, region ${target.region} ${foreign.length === 1 ? 'was' : 'were'} not deployed by MLflow on AWS `
       + `(no "${STACK_DESCRIPTION_PREFIX.trim()}" description): most likely the original aws-mlflow-sagemaker-cdk sample's, whose stacks have the same names. ${consequence}`,
     EXIT.failure,
-    'Nothing was changed. To move its data in, follow docs/migrate-from-sample.md (snapshot the database, detach the bucket from the old stack, '
+    'Nothing was changed. To move its data in, follow docs/guides/migrate-from-sample.md (snapshot the database, detach the bucket from the old stack, '
       + 'delete the old stacks, then deploy with -c dbSnapshot=... -c artifactBucketName=...); or use another region or account.',
   );
 }

@@ -2,9 +2,9 @@
  * Exit codes and the translation of AWS SDK / configuration errors into messages a user can act on.
  * Every command fails by throwing a `CliError`; `runCli` prints it and returns its exit code.
  */
-import { ConfigError } from '../app/config/platform-config';
+import { ConfigError } from '../app/config/declare';
 
-/** Process exit codes. Documented in docs/cli.md; scripts may rely on them. */
+/** Process exit codes. Documented in docs/reference/cli.md; scripts may rely on them. */
 export const EXIT = {
   ok: 0,
   /** A command ran and found or caused a failure (doctor check failed, cdk failed, unhealthy status, declined prompt). */
@@ -94,7 +94,7 @@ export function toCliError(error: unknown, context: ErrorContext): CliError {
     return new CliError(
       `Access denied${doing} (${where})${action ? `: missing permission ${action}` : ''}.`,
       EXIT.accessDenied,
-      `${message}\nUse credentials allowed to ${action ?? 'perform this call'}, e.g. a role with AdministratorAccess for deploy/destroy; see docs/cli.md for the read-only permissions of status/credentials.`,
+      `${message}\nUse credentials allowed to ${action ?? 'perform this call'}, e.g. a role with AdministratorAccess for deploy/destroy; see docs/reference/cli.md for the read-only permissions of status/credentials.`,
     );
   }
   const stackMissing = STACK_MISSING.exec(message);

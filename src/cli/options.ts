@@ -1,57 +1,46 @@
 /**
- * Command-line options shared by every command, and the platform configuration as the CDK app will see it:
+ * The options shared by every command (declared in ./spec.ts), and the platform configuration as the CDK app will see it:
  * cdk.json context, then cdk.context.json, then `-c key=value` (last wins), then environment variables.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs, ParseArgsConfig } from 'node:util';
 import { loadPlatformConfig } from '../app/config/load';
 import { PlatformConfig } from '../app/config/platform-config';
+import { PROFILES } from '../app/config/settings';
 import { CliDeps } from './deps';
 import { CliError, EXIT } from './errors';
-
-/** parseArgs options every command accepts. */
-export const COMMON_OPTIONS = {
-  region: { type: 'string' },
-  profile: { type: 'string' },
-  context: { type: 'string', short: 'c', multiple: true },
-  help: { type: 'boolean', short: 'h' },
-} as const satisfies NonNullable<ParseArgsConfig['options']>;
+import { COMMON_OPTIONS, CommandSpec, OptionDefs, parseCommand, ParsedValues } from './spec';
 
 export interface CommonOptions {
+  /** `--region`. */
   readonly region?: string;
+  /** `--profile`: the named AWS profile. */
   readonly profile?: string;
-  /** `-c key=value` pairs in the order given, plus `--region` as `region`. */
+  /** `-c key=value` pairs in the order given, plus `--region` as `region` and `--platform-profile` as `profile`. */
   readonly context: Readonly<Record<string, string>>;
   readonly help: boolean;
 }
 
-type OptionSpec = NonNullable<ParseArgsConfig['options']>;
-
-/** Parses a command's arguments with util.parseArgs; unknown options and stray positionals are usage errors. */
-export function parseCommandArgs<T extends OptionSpec>(command: string, args: readonly string[], extra: T) {
-  try {
-    const parsed = parseArgs({ args: [...args], options: { ...COMMON_OPTIONS, ...extra }, strict: true, allowPositionals: false });
-    return parsed.values;
-  } catch (error) {
-    throw new CliError(`${command}: ${(error as Error).message}`, EXIT.usage, `Run \`npx mlflow-on-aws ${command} --help\` for the options.`);
-  }
-}
-
-/** Like parseCommandArgs, for a command that also takes positional arguments (`users add NAME`). */
-export function parseCommandArgsWithPositionals<T extends OptionSpec>(command: string, args: readonly string[], extra: T) {
-  try {
-    return parseArgs({ args: [...args], options: { ...COMMON_OPTIONS, ...extra }, strict: true, allowPositionals: true });
-  } catch (error) {
-    throw new CliError(`${command}: ${(error as Error).message}`, EXIT.usage, `Run \`npx mlflow-on-aws ${command} --help\` for the options.`);
-  }
-}
-
-export function commonOptions(values: { region?: unknown; profile?: unknown; context?: unknown; help?: unknown }): CommonOptions {
-  const context = parseContextPairs((values.context as string[] | undefined) ?? []);
-  const region = values.region as string | undefined;
+/** The options every command takes (see COMMON_OPTIONS in ./spec.ts), from util.parseArgs' values. */
+export function commonOptions(values: ParsedValues<typeof COMMON_OPTIONS>): CommonOptions {
+  const context = parseContextPairs(values.context ?? []);
+  const { region, profile } = values;
   if (region !== undefined) context.region = region;
-  return { region, profile: values.profile as string | undefined, context, help: values.help === true };
+  const platformProfile = values['platform-profile'];
+  if (platformProfile !== undefined) {
+    if (context.profile !== undefined && context.profile !== platformProfile) {
+      throw new CliError(`--platform-profile ${platformProfile} and -c profile=${context.profile} disagree.`, EXIT.usage, 'Give the platform profile once: --platform-profile NAME or -c profile=NAME.');
+    }
+    context.profile = platformProfile;
+  }
+  if (profile !== undefined && (PROFILES as readonly string[]).includes(profile)) {
+    throw new CliError(
+      `--profile ${profile}: --profile names an AWS profile (of ~/.aws/config, as for the AWS CLI), and "${profile}" is a platform profile.`,
+      EXIT.usage,
+      `For the platform profile: --platform-profile ${profile} (or -c profile=${profile}). For an AWS profile that really is named "${profile}": AWS_PROFILE=${profile} npx mlflow-on-aws ...`,
+    );
+  }
+  return { region, profile, context, help: values.help === true };
 }
 
 export function parseContextPairs(pairs: readonly string[]): Record<string, string> {
@@ -91,4 +80,10 @@ export function loadCliConfig(deps: CliDeps, context: Readonly<Record<string, st
 /** `-c key=value` arguments to hand the same context to the CDK CLI. */
 export function contextArgs(context: Readonly<Record<string, string>>): string[] {
   return Object.entries(context).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
+}
+
+/** A command's parsed values and its common options (`--region`, `--profile`, `--platform-profile`, `-c`). */
+export function parseCommandOptions<O extends OptionDefs>(spec: CommandSpec<O>, args: readonly string[]) {
+  const { values, positionals } = parseCommand(spec, args);
+  return { values, positionals, options: commonOptions(values) };
 }

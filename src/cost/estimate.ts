@@ -6,7 +6,7 @@
  * configuration is priced without touching this file. A resource type without a rule and not declared free or
  * usage-based in prices.ts is listed as "not priced", never counted as 0.
  */
-import { HOURS_PER_MONTH, NOTEBOOK_INSTANCE_PRICES, PRICES_AS_OF, PriceKey, PriceRegion, RESOURCE_TYPES, RegionalPrice, priceIn } from './prices';
+import { HOURS_PER_MONTH, NOTEBOOK_INSTANCE_PRICES, WORKING_DAYS_PER_MONTH, PRICES_AS_OF, PriceKey, PriceRegion, RESOURCE_TYPES, RegionalPrice, priceIn } from './prices';
 import { ScheduledAction, scheduledTaskHoursPerMonth } from './schedule';
 
 interface CfnResource {
@@ -29,7 +29,14 @@ export interface EstimateOptions {
   readonly activeHours: number;
   /** After `pause`: every ECS service at 0 tasks (the database with MinCapacity 0 then pauses too). */
   readonly paused?: boolean;
+  /**
+   * Separate stretches of activity a month (a team's working days), each followed by `sleepAfterMinutes` of running
+   * before a deployment that sleeps stops its tasks. @default WORKING_DAYS_PER_MONTH
+   */
+  readonly activeDays?: number;
 }
+
+export { WORKING_DAYS_PER_MONTH };
 
 export interface CostLine {
   readonly item: string;
@@ -115,7 +122,24 @@ interface Context {
   readonly lines: CostLine[];
   readonly notPriced: Map<string, { count: number; note: string }>;
   readonly assumptions: Set<string>;
+  /** `sleepAfterMinutes` of the deployment's sleep function (src/lib/operations/idle-sleep.ts), when it sleeps. */
+  readonly sleepAfterMinutes?: number;
   price(key: PriceKey): RegionalPrice;
+}
+
+/**
+ * The minutes after which the deployment sleeps: the environment of its sleep function (src/lib/operations/idle-sleep.ts),
+ * in whichever stack; undefined when none.
+ */
+function sleepAfterMinutesOf(stacks: readonly StackTemplate[]): number | undefined {
+  for (const { template } of stacks) {
+    for (const resource of Object.values(template.Resources ?? {})) {
+      const variables = resource.Type === 'AWS::Lambda::Function' ? resource.Properties?.Environment?.Variables : undefined;
+      const minutes = num(variables?.SLEEP_AFTER_MINUTES);
+      if (minutes !== undefined && variables?.WAKE_TASKS !== undefined) return minutes;
+    }
+  }
+  return undefined;
 }
 
 function notPriced(ctx: Context, type: string, note: string): void {
@@ -208,6 +232,8 @@ function priceTemplate(ctx: Context, { template }: StackTemplate): void {
     const actions: ScheduledAction[] = target?.Properties?.ScheduledActions ?? [];
     let taskHours = desired * hours;
     let when = 'always';
+    /** Task-hours with `activeHours` of use, when they differ from those at idle (a deployment that sleeps). */
+    let activeTaskHours: number | undefined;
     if (paused) {
       taskHours = 0;
       when = 'paused';
@@ -220,23 +246,31 @@ function priceTemplate(ctx: Context, { template }: StackTemplate): void {
         when = 'on its schedule';
       }
     }
+    if (!paused && ctx.sleepAfterMinutes !== undefined) {
+      // Asleep while nobody works; awake for the active hours and sleepAfterMinutes after each stretch of them.
+      const days = ctx.options.activeDays ?? WORKING_DAYS_PER_MONTH;
+      activeTaskHours = Math.min(taskHours, desired * (activeHours + days * (ctx.sleepAfterMinutes / 60)));
+      taskHours = 0;
+      when = `asleep when idle; with use, the active hours + ${ctx.sleepAfterMinutes} min on each of ${round(days)} days`;
+      ctx.assumptions.add(`Sleep: no task while nobody works; a task runs for the active hours and ${ctx.sleepAfterMinutes} minutes (sleepAfterMinutes) after each of ${round(days)} stretches of them a month (one a working day); the starts on wake are not counted.`);
+    }
+    const usedTaskHours = activeTaskHours ?? taskHours;
     const vcpu = cpu / 1024;
     const gb = memoryMiB / 1024;
     const vcpuPrice = ctx.price(arm ? 'fargateArmVcpuHour' : 'fargateX86VcpuHour');
     const gbPrice = ctx.price(arm ? 'fargateArmGbHour' : 'fargateX86GbHour');
-    const monthly = taskHours * (vcpu * vcpuPrice.usd + gb * gbPrice.usd);
+    const perTaskHour = vcpu * vcpuPrice.usd + gb * gbPrice.usd;
     add({
       item: `Fargate tasks, ${arm ? 'ARM64' : 'x86'} ${vcpu} vCPU / ${gb} GB`,
-      quantity: `${round(taskHours)} task-h (${desired} task${desired === 1 ? '' : 's'}, ${when})`,
+      quantity: `${round(usedTaskHours)} task-h (${desired} task${desired === 1 ? '' : 's'}, ${when})`,
       unitPrice: `${unit(vcpuPrice.usd)}/vCPU-h + ${unit(gbPrice.usd)}/GB-h`,
-      idle: monthly,
-      active: monthly,
+      idle: taskHours * perTaskHour,
+      active: usedTaskHours * perTaskHour,
       marks: marksOf(vcpuPrice, gbPrice),
     });
     if (props.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') {
       const ip = ctx.price('publicIpv4Hour');
-      const ipMonthly = taskHours * ip.usd;
-      add({ item: 'Public IPv4 of Fargate tasks', quantity: `${round(taskHours)} address-h`, unitPrice: `${unit(ip.usd)}/${ip.unit}`, idle: ipMonthly, active: ipMonthly, marks: marksOf(ip) });
+      add({ item: 'Public IPv4 of Fargate tasks', quantity: `${round(usedTaskHours)} address-h`, unitPrice: `${unit(ip.usd)}/${ip.unit}`, idle: taskHours * ip.usd, active: usedTaskHours * ip.usd, marks: marksOf(ip) });
     }
     ctx.assumptions.add('Fargate: the desired task count all month (or as scheduled); load-based scaling above it is not modelled.');
 
@@ -250,9 +284,15 @@ function priceTemplate(ctx: Context, { template }: StackTemplate): void {
       notPriced(ctx, 'AWS::ECS::Cluster', 'Container Insights with enhanced observability (per-task and per-container metrics)');
     } else if (insights === 'enabled') {
       const p = ctx.price('containerInsightsServiceMonth');
-      const runningHours = desired > 0 ? Math.min(taskHours / desired, hours) : 0;
-      const insightsMonthly = p.usd * (runningHours / hours);
-      add({ item: 'Container Insights (ECS service metrics)', quantity: `${round(runningHours)} h with a task running`, unitPrice: `${unit(p.usd)}/${p.unit}`, idle: insightsMonthly, active: insightsMonthly, marks: marksOf(p) });
+      const runningHours = (h: number) => (desired > 0 ? Math.min(h / desired, hours) : 0);
+      add({
+        item: 'Container Insights (ECS service metrics)',
+        quantity: `${round(runningHours(usedTaskHours))} h with a task running`,
+        unitPrice: `${unit(p.usd)}/${p.unit}`,
+        idle: p.usd * (runningHours(taskHours) / hours),
+        active: p.usd * (runningHours(usedTaskHours) / hours),
+        marks: marksOf(p),
+      });
       ctx.assumptions.add('Container Insights: its metrics are charged for the hours the service has a task running (AWS sends none otherwise).');
     }
   }
@@ -325,6 +365,7 @@ export function estimateCost(stacks: readonly StackTemplate[], options: Estimate
     lines: [],
     notPriced: new Map(),
     assumptions: new Set(),
+    sleepAfterMinutes: sleepAfterMinutesOf(stacks),
     price: (key) => priceIn(key, options.region),
   };
   const usage = new Map<string, number>();

@@ -1,5 +1,5 @@
 /**
- * The one price table of the cost report (`npx mlflow-on-aws cost`, README "Cost at idle").
+ * The one price table of the cost report (`npx mlflow-on-aws cost`, docs/reference/cost.md).
  *
  * On-demand list prices in USD, "as found" on the date below in the pages named by each entry's `source` (AWS pages
  * where the search found them, otherwise third-party pages that quote AWS's price list). Free tiers, Savings Plans
@@ -15,6 +15,9 @@ export const PRICES_AS_OF = '2026-11-26';
 
 /** Hours in a month, as AWS's pricing pages and calculator count them (8760 / 12). */
 export const HOURS_PER_MONTH = 730;
+
+/** Working days (Monday to Friday) in an average month. */
+export const WORKING_DAYS_PER_MONTH = (365.25 * 5) / 7 / 12;
 
 /** Regions the report knows. Others are refused: the project does not claim prices it has not looked up. */
 export const PRICE_REGIONS = ['us-east-1', 'us-east-2', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-northeast-1'] as const;
@@ -248,7 +251,9 @@ export const RESOURCE_TYPES = {
     'AWS::SageMaker::StudioLifecycleConfig': 'no charge (the kernel it sets up runs in the user\'s JupyterLab app, priced as usage)',
     'AWS::SNS::TopicPolicy': 'no charge',
     'AWS::SNS::Subscription': 'no charge (deliveries are priced on the topic)',
-    'AWS::Events::Rule': 'no charge for AWS service events on the default event bus',
+    'AWS::Events::Rule': 'no charge for AWS service events and schedules on the default event bus',
+    'AWS::Lambda::Permission': 'no charge',
+    'AWS::Logs::SubscriptionFilter': 'no charge (its deliveries are invocations of the sleep function)',
     'AWS::Backup::BackupPlan': 'no charge (its recovery points are priced in the vault)',
     'AWS::Backup::BackupSelection': 'no charge',
     'AWS::CertificateManager::Certificate': 'public ACM certificates are free',
@@ -264,9 +269,9 @@ export const RESOURCE_TYPES = {
     'AWS::ServiceDiscovery::Service': 'registered instances and discovery calls',
     'AWS::ECR::Repository': 'image storage',
     'AWS::CodeBuild::Project': 'build minutes at deploy time',
-    'AWS::Lambda::Function': 'invocations (custom resources at deploy time)',
+    'AWS::Lambda::Function': 'invocations (custom resources at deploy time; the sleep function every 5 minutes, cents a month)',
     'AWS::SNS::Topic': 'notifications (e-mail: the first 1,000 a month are free)',
-    'AWS::Logs::MetricFilter': 'a custom metric, charged by the hour only while it gets data (401 answers)',
+    'AWS::Logs::MetricFilter': 'a custom metric, charged by the hour only while it gets data (401 answers; with sleep, requests someone made)',
     'AWS::Backup::BackupVault': 'backup storage per GB-month (database snapshots, S3 objects) and cross-region copy transfer',
     'Custom::CDKContainerImageBuild': 'a build at deploy time',
     'Custom::DatabaseDeletionProtection': 'a Lambda call at deploy time',

@@ -1,11 +1,14 @@
-/** The cost report as text: a padded table for the terminal, a Markdown table for the README. */
+/** The cost report as text: a padded table for the terminal, a Markdown table for the documentation (docs/reference/cost.md). */
 import { CostReport, MARKS, formatUsd } from './estimate';
 import { PRICES, USAGE_NOTES } from './prices';
+
+/** Active hours as the report prints them: to the tenth (those of `--hours-per-day` are a fraction). */
+const hoursText = (hours: number): string => String(Math.round(hours * 10) / 10);
 
 const MARK_SYMBOLS: Readonly<Record<string, string>> = { [MARKS.assumed]: '*', [MARKS.unconfirmed]: '†' };
 
 function rows(report: CostReport): string[][] {
-  const header = ['item', 'quantity', 'unit price', 'monthly at idle', `monthly with ${report.activeHours} active h`];
+  const header = ['item', 'quantity', 'unit price', 'monthly at idle', `monthly with ${hoursText(report.activeHours)} active h`];
   const body = report.lines.map((line) => [
     line.item + line.marks.map((m) => MARK_SYMBOLS[m]).join(''),
     line.quantity,
@@ -42,7 +45,7 @@ function notes(report: CostReport, bullet: string): string[] {
 }
 
 function title(report: CostReport): string {
-  return `Estimated monthly cost in ${report.region}${report.paused ? ', paused (ECS services at 0 tasks)' : ''}: list prices as found on ${report.pricesAsOf} (src/cost/prices.ts), ${report.activeHours} active hours a month in the last column.`;
+  return `Estimated monthly cost in ${report.region}${report.paused ? ', paused (ECS services at 0 tasks)' : ''}: list prices as found on ${report.pricesAsOf} (src/cost/prices.ts), ${hoursText(report.activeHours)} active hours a month in the last column.`;
 }
 
 /** For the terminal. */
@@ -57,7 +60,7 @@ export function renderText(report: CostReport): string {
   return [title(report), '', line(header), rule, ...body.map(line), rule, line(total), '', ...notes(report, '  - ')].join('\n');
 }
 
-/** For the README. */
+/** For the documentation (scripts/generate-docs.ts). */
 export function renderMarkdown(report: CostReport): string {
   const table = rows(report);
   const cells = (row: string[]) => `| ${row.join(' | ')} |`;

@@ -31,3 +31,4 @@ export * from './sagemaker/studio-user';
 export * from './sagemaker/notebook-instance';
 export * from './sagemaker/serving-image';
 export * from './sagemaker/lab-packages';
+export * from './operations/idle-sleep';

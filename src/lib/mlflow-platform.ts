@@ -156,6 +156,8 @@ export class MlflowPlatform extends Construct {
     const logRetention = props.logRetention ?? PLATFORM_DEFAULTS.logRetentionDays as logs.RetentionDays;
     const destroyOnDelete = props.destroyOnDelete ?? false;
     const cloudMap = (props.frontDoor ?? 'load-balancer') === 'cloud-map';
+    // Checked first: the front door's host patterns are made of the VPC's range.
+    const frontDoorHosts = cloudMap ? CloudMapFrontDoor.hostPatterns(this.cloudMapCidr(props)) : LoadBalancerFrontDoor.hostPatterns(stack.region);
 
     const network = props.vpc ? undefined : new MlflowNetwork(this, 'Network', {
       cidr: props.network?.cidr,
@@ -185,7 +187,6 @@ export class MlflowPlatform extends Construct {
 
     // Without a load balancer the gateway finds the tasks through Cloud Map (SRV records of the proxy's port), and ECS
     // keeps only tasks whose proxy health check passes registered there.
-    const frontDoorHosts = cloudMap ? CloudMapFrontDoor.hostPatterns(this.cloudMapCidr(props)) : LoadBalancerFrontDoor.hostPatterns(stack.region);
     const { allowedHosts = [], ...service } = props.service ?? {};
     const mlflow = new MlflowService(this, 'MlflowService', {
       vpc,

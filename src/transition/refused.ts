@@ -1,8 +1,8 @@
 /**
  * The transitions `deploy` refuses: setting changes that the transition check (check.ts) shows CloudFormation cannot
  * make on a deployed stack, each with the one line that says what to do instead. The single list of them: the CLI asks
- * `refusedTransition` before it runs `cdk deploy`, docs/upgrades.md and the README point here, and
- * test/transitions/switches.test.ts checks every switch the README supports either passes the check or is listed here.
+ * `refusedTransition` before it runs `cdk deploy`, docs/guides/upgrades.md and docs/guides/upgrading-mlflow.md point here, and
+ * test/transitions/switches.test.ts checks every switch the documentation supports either passes the check or is listed here.
  *
  * Imports nothing at run time (no aws-cdk-lib), so that the CLI can load it cheaply.
  */

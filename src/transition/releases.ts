@@ -1,7 +1,7 @@
 /**
  * The project's releases whose templates are kept under test (test/transitions/baselines/<version>/<config>/): the
  * update from each to HEAD must pass the transition check. Add a release here when it is tagged, then run
- * `npm run transitions:baselines` to synthesize its templates (docs/upgrades.md).
+ * `npm run transitions:baselines` to synthesize its templates (docs/guides/upgrades.md).
  */
 export interface Release {
   readonly version: string;

@@ -2,18 +2,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { buildPlatform } from '../../src/app/app';
-import { resolvePlatformConfig } from '../../src/app/config/platform-config';
-import { COMPLIANCE_CONFIGURATIONS } from '../compliance/configurations';
+import { synthesizedConfigurations } from '../support/compliance-synth';
 
 const ROOT = path.join(__dirname, '..', '..');
-const DOC = path.join(ROOT, 'docs', 'architecture.md');
+const DOC = path.join(ROOT, 'docs', 'reference', 'architecture.md');
 
-/** The rows of the "Resource types" table of docs/architecture.md: type -> files. */
+/** The rows of the "Resource types" table of docs/reference/architecture.md: type -> files. */
 export function resourceTable(markdown: string): Map<string, string[]> {
   const section = markdown.split(/^## /m).find((s) => s.startsWith('Resource types'));
-  assert.ok(section, 'docs/architecture.md has a "## Resource types" section');
+  assert.ok(section, 'docs/reference/architecture.md has a "## Resource types" section');
   const rows = new Map<string, string[]>();
   for (const line of section.split('\n')) {
     const cells = line.split('|').map((c) => c.trim());
@@ -25,13 +22,11 @@ export function resourceTable(markdown: string): Map<string, string[]> {
   return rows;
 }
 
-/** Every resource type the templates of the compliance configurations hold. */
+/** Every resource type the templates of the compliance configurations hold (synthesized once per run). */
 function createdTypes(): Set<string> {
   const types = new Set<string>();
-  for (const [, settings] of COMPLIANCE_CONFIGURATIONS) {
-    const app = new App();
-    buildPlatform(app, resolvePlatformConfig(settings));
-    for (const stack of app.synth().stacks) {
+  for (const { stacks } of synthesizedConfigurations()) {
+    for (const stack of stacks) {
       for (const resource of Object.values<any>(stack.template.Resources ?? {})) types.add(resource.Type);
     }
   }
@@ -39,13 +34,13 @@ function createdTypes(): Set<string> {
   return types;
 }
 
-describe('docs/architecture.md maps every resource type the app creates to the file that defines it', () => {
+describe('docs/reference/architecture.md maps every resource type the app creates to the file that defines it', () => {
   const table = resourceTable(readFileSync(DOC, 'utf8'));
   const created = createdTypes();
 
   test('every type a configuration creates is in the table', () => {
     const missing = [...created].filter((type) => !table.has(type)).sort();
-    assert.deepEqual(missing, [], `add these to docs/architecture.md: ${missing.join(', ')}`);
+    assert.deepEqual(missing, [], `add these to docs/reference/architecture.md: ${missing.join(', ')}`);
   });
 
   test('the table lists no type that no configuration creates', () => {

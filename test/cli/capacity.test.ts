@@ -268,6 +268,15 @@ describe('deploy while MLflow runs no task (review findings 8 and 16)', () => {
     assert.deepEqual(state, { min: 0, max: 0, suspended: true, desired: 0 });
   });
 
+  it('asleep (sleepAfterMinutes: minimum 0, maximum kept): woken to the deployed counts before cdk runs, so that the deploy validates the new revision', async () => {
+    const { h, state } = stateful({ min: 0, max: 6, suspended: false, desired: 0 });
+    setTemplates(h.mocks, { MLflowVpcStack: JSON.parse(template(2, 6, 2)) });
+    assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
+    assert.equal(cdkRuns(h).length, 1);
+    assert.deepEqual(state, { min: 2, max: 6, suspended: false, desired: 2 });
+    assert.match(h.text(), /Service mlflow-svc was asleep \(sleepAfterMinutes\): woken \(2 tasks\) so that the deploy validates the new revision/);
+  });
+
   it('a running service deploys as usual, its capacity untouched', async () => {
     const { h } = stateful({ min: 2, max: 6, suspended: false, desired: 2 });
     assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());

@@ -57,6 +57,35 @@ describe('deploy', () => {
     assert.equal(h.targets[0].profile, 'mlops');
   });
 
+  it('--platform-profile lean is the platform profile: -c profile=lean for the configuration and cdk; --profile stays the AWS profile', async () => {
+    const h = harness({ runner: runner() });
+    setStacks(h.mocks, TOOLKIT);
+    assert.equal(await h.run('deploy', '--platform-profile', 'lean', '--profile', 'mlops', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
+    const [call] = cdkCalls(h.runs);
+    assert.deepEqual(call.args.slice(5), ['-c', 'imageBuild=codebuild', '-c', 'profile=lean', '--profile', 'mlops']);
+    assert.equal(h.targets[0].profile, 'mlops');
+  });
+
+  for (const platformProfile of ['lean', 'standard']) {
+    it(`--profile ${platformProfile} (a platform profile given as the AWS profile) is refused, naming both options, before any AWS call`, async () => {
+      const h = harness({ runner: runner() });
+      assert.equal(await h.run('deploy', '--profile', platformProfile), EXIT.usage);
+      const text = h.err.join('\n');
+      assert.match(text, new RegExp(`--profile ${platformProfile}: --profile names an AWS profile .* "${platformProfile}" is a platform profile`));
+      assert.match(text, new RegExp(`--platform-profile ${platformProfile} \\(or -c profile=${platformProfile}\\)`));
+      assert.match(text, new RegExp(`AWS_PROFILE=${platformProfile} `));
+      assert.deepEqual(h.targets, []);
+      assert.equal(cdkCalls(h.runs).length, 0);
+    });
+  }
+
+  it('--platform-profile and -c profile that disagree are refused', async () => {
+    const h = harness({ runner: runner() });
+    assert.equal(await h.run('deploy', '--platform-profile', 'lean', '-c', 'profile=standard'), EXIT.usage);
+    assert.match(h.err.join('\n'), /--platform-profile lean and -c profile=standard disagree/);
+    assert.deepEqual(h.targets, []);
+  });
+
   it('--use-existing-domain with one InService domain passes it as -c domainId', async () => {
     const h = harness({ runner: runner() });
     setStacks(h.mocks, TOOLKIT);
@@ -153,7 +182,7 @@ describe('deploy', () => {
     assert.match(text, /HttpGatewayStack, MLflowVpcStack in account 123456789012, region us-west-2 were not deployed by MLflow on AWS/);
     assert.match(text, /original aws-mlflow-sagemaker-cdk sample's/);
     assert.match(text, /deletes its artifact bucket, with every object in it/);
-    assert.match(text, /docs\/migrate-from-sample\.md/);
+    assert.match(text, /docs\/guides\/migrate-from-sample\.md/);
     assert.equal(cdkCalls(h.runs).length, 0);
   });
 

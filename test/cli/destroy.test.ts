@@ -27,7 +27,7 @@ const MLFLOW_TEMPLATE = {
 };
 /**
  * A default deployment: the cluster's template does not mention DeletionProtection, a custom resource turns it on
- * at the end of every successful deploy (docs/database-protection.md).
+ * at the end of every successful deploy (docs/decisions/database-protection.md).
  */
 const PROTECTED_TEMPLATE = {
   Resources: {
@@ -337,7 +337,7 @@ describe('destroy', () => {
     const text = h.err.join('\n');
     assert.match(text, /MLflowVpcStack in account 123456789012, region us-west-2 was not deployed by MLflow on AWS/);
     assert.match(text, /destroy would delete them with their data/);
-    assert.match(text, /docs\/migrate-from-sample\.md/);
+    assert.match(text, /docs\/guides\/migrate-from-sample\.md/);
     assert.equal(h.questions.length, 0);
     assert.deepEqual(deletedStacks(h), []);
   });

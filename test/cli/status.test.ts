@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
@@ -60,15 +61,27 @@ describe('status', () => {
     assert.deepEqual(query.MetricDataQueries?.[0].MetricStat?.Metric?.Dimensions, [{ Name: 'DBInstanceIdentifier', Value: 'mlflow-db-writer' }]);
   });
 
-  it('a paused service (pause, or outside active hours) is shown as paused, not as a problem', async () => {
-    const h = harness();
-    healthy(h);
-    h.mocks.ecs.on(DescribeServicesCommand, { cluster: 'mlflow-cluster', services: ['mlflow-svc'] }).resolves({
-      services: [{ status: 'ACTIVE', runningCount: 0, desiredCount: 0, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }],
+  for (const [name, min, max, suspended, expected] of [
+    ['paused (`pause`: 0..0, scaling suspended)', 0, 0, true, /Tasks\s+0 running \/ 0 desired: paused \(`npx mlflow-on-aws resume` starts it again\)/],
+    ['outside the active hours (0..0 by the schedule)', 0, 0, false, /Tasks\s+0 running \/ 0 desired: outside activeHours \(0\.\.0 until their next start; `npx mlflow-on-aws resume` opens it early\)/],
+    ['asleep (sleepAfterMinutes: minimum 0, maximum kept)', 0, 2, false, /Tasks\s+0 running \/ 0 desired: asleep \(sleepAfterMinutes\): the next request wakes it/],
+  ] as const) {
+    it(`a service with no task says why, from its scalable target: ${name}; not a problem`, async () => {
+      const h = harness();
+      healthy(h);
+      h.mocks.ecs.on(DescribeServicesCommand, { cluster: 'mlflow-cluster', services: ['mlflow-svc'] }).resolves({
+        services: [{ status: 'ACTIVE', runningCount: 0, desiredCount: 0, pendingCount: 0, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }],
+      });
+      h.mocks.aas.on(DescribeScalableTargetsCommand, { ServiceNamespace: 'ecs', ResourceIds: ['service/mlflow-cluster/mlflow-svc'], ScalableDimension: 'ecs:service:DesiredCount' }).resolves({
+        ScalableTargets: [{
+          ServiceNamespace: 'ecs', ResourceId: 'service/mlflow-cluster/mlflow-svc', ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: min, MaxCapacity: max, RoleARN: 'r', CreationTime: new Date(),
+          SuspendedState: { DynamicScalingInSuspended: suspended, DynamicScalingOutSuspended: suspended, ScheduledScalingSuspended: suspended },
+        }],
+      });
+      assert.equal(await h.run('status'), EXIT.ok, h.text());
+      assert.match(h.out.join('\n'), expected);
     });
-    assert.equal(await h.run('status'), EXIT.ok, h.text());
-    assert.match(h.out.join('\n'), /Tasks\s+0 running \/ 0 desired: paused \(`npx mlflow-on-aws resume` starts it again\)/);
-  });
+  }
 
   it('running database shows its capacity', async () => {
     const h = harness();
@@ -116,6 +129,58 @@ describe('status', () => {
     assert.equal(await h.run('status', '--region', 'ap-southeast-2', '--profile', 'mlops'), EXIT.ok);
     assert.deepEqual(h.targets, [{ region: 'ap-southeast-2', profile: 'mlops' }]);
     assert.match(h.out[0], /region ap-southeast-2/);
+  });
+
+  it('--json: one JSON document on stdout with the same facts, nothing else on stdout; exit 0', async () => {
+    const h = harness();
+    healthy(h, [0, 0.5]);
+    assert.equal(await h.run('status', '--json'), EXIT.ok, h.text());
+    assert.equal(h.out.length, 1, 'one document, nothing else on stdout');
+    assert.deepEqual(JSON.parse(h.out[0]), {
+      account: '123456789012',
+      region: 'us-west-2',
+      stacks: [
+        { name: 'MLflowVpcStack', status: 'UPDATE_COMPLETE', updated: '2026-01-10T08:00:00.000Z', deployed: true },
+        { name: 'HttpGatewayStack', status: 'CREATE_COMPLETE', updated: '2026-01-01T00:00:00.000Z', deployed: true },
+        { name: 'SageMakerStudioUserStack', status: 'CREATE_COMPLETE', updated: '2026-01-01T00:00:00.000Z', deployed: true },
+      ],
+      endpoint: URI,
+      mlflowVersion: '3.13.0',
+      tasks: { running: 2, desired: 2, pending: 0, serviceStatus: 'ACTIVE', rollout: 'COMPLETED', paused: false, stopped: null },
+      database: {
+        identifier: 'mlflow-db', status: 'available', minCapacityAcu: 0, maxCapacityAcu: 2, autoPauseMinutes: 60,
+        writer: { identifier: 'mlflow-db-writer', capacityAcu: 0, at: '2026-01-15T11:59:00.000Z' },
+      },
+      problems: [],
+      healthy: true,
+    });
+  });
+
+  it('--json with something to attend to: the problems in the document, healthy false, exit 1', async () => {
+    const h = harness();
+    healthy(h);
+    h.mocks.ecs.on(DescribeServicesCommand).resolves({ services: [{ status: 'ACTIVE', runningCount: 0, desiredCount: 2, pendingCount: 1 }] });
+    assert.equal(await h.run('status', '--json'), EXIT.failure);
+    assert.equal(h.out.length, 1);
+    const report = JSON.parse(h.out[0]);
+    assert.deepEqual(report.tasks, { running: 0, desired: 2, pending: 1, serviceStatus: 'ACTIVE', rollout: null, paused: false, stopped: null });
+    assert.deepEqual(report.problems, ['only 0 of 2 MLflow tasks are running']);
+    assert.equal(report.healthy, false);
+  });
+
+  it('--json, nothing deployed: exit 5, the error on stderr, nothing on stdout', async () => {
+    const h = harness();
+    assert.equal(await h.run('status', '--json'), EXIT.notDeployed);
+    assert.deepEqual(h.out, []);
+    assert.match(h.err.join('\n'), /Stack MLflowVpcStack is not deployed/);
+  });
+
+  it('--json, no credentials: exit 3, nothing on stdout', async () => {
+    const h = harness();
+    h.mocks.sts.on(GetCallerIdentityCommand).rejects(credentialsError());
+    assert.equal(await h.run('status', '--json'), EXIT.noCredentials);
+    assert.deepEqual(h.out, []);
+    assert.match(h.err.join('\n'), /No AWS credentials/);
   });
 
   it('no credentials: exit 3', async () => {
@@ -246,6 +311,16 @@ describe('status --counts: what MLflow holds, counted through the endpoint', () 
     const runSearches = mlflow.requests.filter((r) => r.path.endsWith('/runs/search'));
     assert.ok(runSearches.every((r) => r.body.experiment_ids.length <= 100 && r.body.run_view_type === 'ALL'));
     assert.deepEqual([...new Set(runSearches.flatMap((r) => r.body.experiment_ids))].length, 150, 'every experiment, the deleted ones too');
+  });
+
+  it('--counts --json: the counts under "contents" of the document', async () => {
+    const h = harness();
+    withEndpoint(h, mlflow.url);
+    assert.equal(await h.run('status', '--counts', '--json'), EXIT.ok, h.text());
+    assert.equal(h.out.length, 1);
+    assert.deepEqual(JSON.parse(h.out[0]).contents, {
+      experiments: { active: 135, deleted: 15 }, runs: { active: 900, deleted: 150, complete: true }, registeredModels: 3, modelVersions: 12,
+    });
   });
 
   it('without --counts MLflow is not asked (a count would wake a paused database)', async () => {

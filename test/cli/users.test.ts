@@ -124,6 +124,39 @@ describe('users', () => {
     assert.match(h.err.join('\n'), /mlflow\/users\/ghost has no MLflow user/);
   });
 
+  it('list --json: one JSON document on stdout, the secrets without a user in it and named on stderr', async () => {
+    users.set('alice', false);
+    users.set('bob', false);
+    const h = deployed();
+    h.mocks.secrets.on(ListSecretsCommand).resolves({ SecretList: [{ Name: 'mlflow/users/alice' }, { Name: 'mlflow/users/ghost' }] });
+    assert.equal(await h.run('users', 'list', '--json'), EXIT.ok, h.text());
+    assert.equal(h.out.length, 1, 'one document, nothing else on stdout');
+    assert.deepEqual(JSON.parse(h.out[0]), {
+      users: [
+        { username: 'admin', admin: true, secret: null },
+        { username: 'alice', admin: false, secret: 'mlflow/users/alice' },
+        { username: 'bob', admin: false, secret: null },
+      ],
+      secretsWithoutUser: ['mlflow/users/ghost'],
+    });
+    assert.match(h.err.join('\n'), /mlflow\/users\/ghost has no MLflow user/);
+  });
+
+  it('list --json, admin credentials refused: exit 1, the error on stderr, nothing on stdout', async () => {
+    const h = deployed();
+    h.mocks.secrets.on(GetSecretValueCommand, { SecretId: 'mlflow-server-credentials' }).resolves({ SecretString: JSON.stringify({ username: 'admin', password: 'wrong' }) });
+    assert.equal(await h.run('users', 'list', '--json'), EXIT.failure);
+    assert.deepEqual(h.out, []);
+    assert.match(h.err.join('\n'), /MLflow refused the admin credentials \(401\)/);
+  });
+
+  it('--json with another action than list is a usage error, before any AWS call', async () => {
+    const h = deployed();
+    assert.equal(await h.run('users', 'add', 'carol', '--json'), EXIT.usage);
+    assert.match(h.err[0], /users add: --json goes with users list only/);
+    assert.deepEqual(h.targets, []);
+  });
+
   it('remove: deletes the user and schedules the secret\'s deletion with a recovery window', async () => {
     users.set('alice', false);
     const h = deployed();

@@ -7,17 +7,15 @@
  * Fn::Sub over Fn::Join with an empty delimiter"): that is how aws-cdk-lib renders every string with a token in it,
  * equivalent to Fn::Sub, and not something the CDK code chooses. Experimental rules are not run.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, CfnResource, Stack } from 'aws-cdk-lib';
-import * as cxapi from 'aws-cdk-lib/cx-api';
-import { RawSettings } from '../../src/app/config/platform-config';
-import { configureApp } from '../../src/app/app';
 import { STACK_NAMES } from '../../src/app/names';
+import { cliContext, synthesizedConfigurations, synthKeepingFindings } from '../support/compliance-synth';
 import { ensurePythonEnv, REPO_ROOT } from '../support/python-env';
 import { COMPLIANCE_CONFIGURATIONS } from './configurations';
 
@@ -56,28 +54,6 @@ function allows(entry: AllowEntry, finding: Finding): boolean {
 function describeFinding(f: Finding): string {
   const where = f.resource ? `${f.stack}/${f.resource}${f.constructPath ? ` (${f.constructPath})` : ''}` : f.stack;
   return `${f.rule} [${f.level}] ${where} at ${f.location}: ${f.message}`;
-}
-
-/**
- * The context `cdk synth` gives the app: cdk.json's (feature flags, which change the templates), the metadata the
- * CLI turns on by default (construct paths, the CDKMetadata resource), then the configuration's settings.
- */
-function cliContext(settings: RawSettings): Record<string, unknown> {
-  return {
-    ...JSON.parse(readFileSync(path.join(REPO_ROOT, 'cdk.json'), 'utf8')).context,
-    [cxapi.PATH_METADATA_ENABLE_CONTEXT]: true,
-    [cxapi.ANALYTICS_REPORTING_ENABLED_CONTEXT]: true,
-    ...settings,
-  };
-}
-
-/** Synthesizes `app` into its outdir; a cdk-nag finding is the cdk-nag test's business, not this one's. */
-function synth(app: App): void {
-  try {
-    app.synth();
-  } catch (error) {
-    if (!/Validation failed/.test(String(error))) throw error;
-  }
 }
 
 /** Every `*.template.json` in a cloud assembly, nested stacks and stage assemblies included. */
@@ -121,7 +97,6 @@ function cfnLint(templates: string[], regions: string[]): Finding[] {
 }
 
 describe('cfn-lint finds nothing in the synthesized templates beyond the allow-list', () => {
-  const root = mkdtempSync(path.join(tmpdir(), 'mlflow-cfn-lint-'));
   const allowList = loadAllowList();
   /** Findings per configuration name. */
   const findings = new Map<string, Finding[]>();
@@ -129,25 +104,20 @@ describe('cfn-lint finds nothing in the synthesized templates beyond the allow-l
   const templates = new Map<string, string[]>();
 
   before(() => {
-    // Synthesize every configuration first, then lint all templates in one cfn-lint run (it starts slowly).
+    // Every configuration synthesized (once per run, test/support/compliance-synth.ts); all templates linted in one
+    // cfn-lint run (it starts slowly).
     const regions = new Set<string>();
     const configOf = new Map<string, string>();
-    CONFIGURATIONS.forEach(([name, settings], index) => {
-      const outdir = path.join(root, `config-${index}`);
-      const app = new App({ outdir, context: cliContext(settings) });
-      const platform = configureApp(app, {});
-      synth(app);
-      regions.add(platform.mlflow.region);
-      templates.set(name, templatesIn(outdir));
-      findings.set(name, []);
-      for (const file of templates.get(name)!) configOf.set(file, name);
-    });
+    for (const configuration of synthesizedConfigurations()) {
+      configuration.regions.forEach((region) => regions.add(region));
+      templates.set(configuration.name, configuration.templateFiles);
+      findings.set(configuration.name, []);
+      for (const file of configuration.templateFiles) configOf.set(file, configuration.name);
+    }
     for (const finding of cfnLint([...configOf.keys()], [...regions])) {
       findings.get(configOf.get(finding.file)!)!.push(finding);
     }
   });
-
-  after(() => rmSync(root, { recursive: true, force: true }));
 
   for (const [name] of CONFIGURATIONS) {
     test(name, () => {
@@ -180,7 +150,7 @@ describe('the cfn-lint check does run', () => {
       const stack = new Stack(app, 'Broken', { env: { region: 'us-west-2' } });
       new CfnResource(stack, 'Bucket', { type: 'AWS::S3::Bucket', properties: { BucketNam: 'typo' } });
       new CfnResource(stack, 'Logs', { type: 'AWS::Logs::LogGroup', properties: { RetentionInDays: 42 } });
-      synth(app);
+      synthKeepingFindings(app);
       // A hand-written template in a subfolder, as a nested assembly's would be.
       mkdirSync(path.join(outdir, 'nested'));
       writeFileSync(path.join(outdir, 'nested', 'Raw.template.json'),

@@ -24,6 +24,7 @@ export const COMPLIANCE_CONFIGURATIONS: ReadonlyArray<readonly [string, RawSetti
   ['personal accounts, no SageMaker and no IAM principal (no IAM route)', { auth: 'users', sagemaker: 'none' }],
   ["moving in another deployment's data: its artifact bucket and a database snapshot", { artifactBucketName: 'mlflow-123456789012-us-west-2', dbSnapshot: 'mlflow-before-move', sagemaker: 'both' }],
   ['monitoring off', { monitoring: false, sagemaker: 'none' }],
+  ['standard profile that sleeps after 20 minutes (sleepAfterMinutes)', { sleepAfterMinutes: 20, sagemaker: 'none' }],
   ['alarms e-mailed (monitoring with alarmEmail)', { alarmEmail: 'ops@example.com', sagemaker: 'none' }],
   ['daily backups copied to a second region', { backup: true, backupCopyRegion: 'us-east-1', sagemaker: 'none' }],
   ['custom domain in a Route 53 zone (certificate created and validated there)', { domainName: 'mlflow.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com', sagemaker: 'notebook' }],

@@ -5,20 +5,19 @@ import { bool, ConfigError, defineSettings, integer, oneOf, resolveSettings, Set
 import { ENVIRONMENT_SETTINGS, loadPlatformConfig } from '../../src/app/config/load';
 import { DEFAULT_CONFIG, resolvePlatformConfig, SETTING_NAMES, SETTINGS } from '../../src/app/config/platform-config';
 import { parseActiveHours, PROFILE_DEFAULTS, SETTING_GROUPS } from '../../src/app/config/settings';
-import { generateReadme, README_PATH, replaceGeneratedSection, settingsTable } from '../../scripts/generate-docs';
+import { generateDoc, replaceGeneratedSection, SETTINGS_DOC_PATH, settingsTable } from '../../scripts/generate-docs';
 
 const context = (values: Record<string, unknown> = {}) => ({ getAllContext: () => values });
-const readme = readFileSync(README_PATH, 'utf8');
-const settingsSection = readme.slice(readme.indexOf('<!-- settings:start -->'), readme.indexOf('<!-- settings:end -->'));
+const doc = readFileSync(SETTINGS_DOC_PATH, 'utf8');
+const settingsSection = doc.slice(doc.indexOf('<!-- settings:start -->'), doc.indexOf('<!-- settings:end -->'));
 
-describe('README.md is generated from the declarations', () => {
-  test('its generated sections are up to date', () => {
-    assert.ok(generateReadme(readme) === readme, 'README.md differs from the declarations: run `npm run docs`');
+describe('docs/reference/settings.md is generated from the declarations', () => {
+  test('its generated section is up to date', () => {
+    assert.ok(generateDoc(SETTINGS_DOC_PATH, doc) === doc, 'docs/reference/settings.md differs from the declarations: run `npm run docs`');
   });
 
-  test('every declared setting has its row, in the README section "## Configuration"', () => {
-    const configuration = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
-    assert.ok(configuration.includes(settingsSection), 'the settings table sits in "## Configuration"');
+  test('every declared setting has its row', () => {
+    assert.ok(settingsSection.length > 0, 'docs/reference/settings.md has the settings markers');
     const rows = settingsSection.split('\n').filter((line) => line.startsWith('| `'));
     assert.deepEqual(rows.map((row) => /^\| `([A-Za-z0-9]+)`/.exec(row)?.[1]), SETTING_NAMES);
   });
@@ -32,15 +31,15 @@ describe('README.md is generated from the declarations', () => {
     assert.match(row('dbSnapshotUsername') ?? '', /\| `master` \(the original sample's\), only with `dbSnapshot` \|/);
   });
 
-  test("the example message in the README's text is the one a bad value gets", () => {
-    const example = /`(Invalid setting "taskCpu": got 1000; [^`]+)`/.exec(readme)?.[1];
-    assert.ok(example, 'README quotes an example message');
+  test("the example message in the page's text is the one a bad value gets", () => {
+    const example = /`(Invalid setting "taskCpu": got 1000; [^`]+)`/.exec(doc)?.[1];
+    assert.ok(example, 'docs/reference/settings.md quotes an example message');
     assert.throws(() => loadPlatformConfig(context({ taskCpu: '1000' }), {}), (error: unknown) => error instanceof Error && error.message === example);
   });
 
   test('the text around the table is kept', () => {
-    const changed = generateReadme(readme.replace(settingsSection, '<!-- settings:start -->\nstale\n'));
-    assert.equal(changed, readme);
+    const changed = generateDoc(SETTINGS_DOC_PATH, doc.replace(settingsSection, '<!-- settings:start -->\nstale\n'));
+    assert.equal(changed, doc);
   });
 });
 
@@ -62,7 +61,7 @@ describe('replaceGeneratedSection', () => {
     assert.throws(() => settingsTable(declarations, ['G'], { x: false }), /backticks/);
     const ok = defineSettings({ x: { group: 'G', doc: 'names `mlflow-<account>`, a | b', parser: bool(), default: false } });
     assert.match(settingsTable(ok, ['G'], { x: false }), /names `mlflow-<account>`, a \\\| b \|$/);
-    assert.throws(() => settingsTable(ok, ['H'], { x: false }), /Settings in no README group \(H\): x \(G\)/);
+    assert.throws(() => settingsTable(ok, ['H'], { x: false }), /Settings in no group of the settings table \(H\): x \(G\)/);
   });
 });
 
@@ -233,5 +232,32 @@ describe('activeHours and activeHoursTimeZone', () => {
     assert.match(message({ activeHours: 'MON-FRI 07:00-24:00' }), /allowed: times from 00:00 to 23:59/);
     assert.match(message({ activeHours: 'MON-FRI 07:00-20:00', activeHoursTimeZone: 'Mars/Olympus' }), /^Invalid setting "activeHoursTimeZone": got "Mars\/Olympus"; allowed: an IANA time zone/);
     assert.match(message({ activeHoursTimeZone: 'Europe/Berlin' }), /^Invalid setting "activeHoursTimeZone": got "Europe\/Berlin"; allowed: unset unless activeHours/);
+  });
+});
+
+describe('sleepAfterMinutes', () => {
+  const message = (settings: Record<string, unknown>): string => {
+    try {
+      resolvePlatformConfig(settings as never);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return 'accepted';
+  };
+
+  test('off in standard, 30 minutes in lean, off with the job runner (whose schedule would stop), as given otherwise', () => {
+    assert.equal(resolvePlatformConfig({}).sleepAfterMinutes, 0);
+    assert.equal(resolvePlatformConfig({ profile: 'lean' }).sleepAfterMinutes, 30);
+    assert.equal(resolvePlatformConfig({ profile: 'lean', mlflowBackgroundJobs: true, taskMemoryMiB: 4096 }).sleepAfterMinutes, 0);
+    assert.equal(resolvePlatformConfig({ sleepAfterMinutes: '15' }).sleepAfterMinutes, 15);
+    assert.equal(resolvePlatformConfig({ profile: 'lean', sleepAfterMinutes: 0 }).sleepAfterMinutes, 0);
+  });
+
+  test('a bad value is one line naming the setting, the value and what is allowed', () => {
+    for (const bad of [3, 1441, 'soon', 7.5, -1]) {
+      assert.equal(message({ sleepAfterMinutes: bad }), `Invalid setting "sleepAfterMinutes": got ${JSON.stringify(bad)}; allowed: 0 (off) or a whole number of minutes from 5 to 1440.`);
+    }
+    assert.match(message({ sleepAfterMinutes: 15, mlflowBackgroundJobs: true, taskMemoryMiB: 4096 }),
+      /^Invalid setting "sleepAfterMinutes": got 15; allowed: 0 \(off\) with mlflowBackgroundJobs=true \(the job runner's scheduled jobs would stop while the service sleeps\)\.$/);
   });
 });

@@ -196,6 +196,30 @@ describe('MlflowMonitoring alarms', () => {
     assert.equal(ALARM_RULES.tasksBelowDesired.periods, 3);
   });
 
+  test('tasks below desired over a sleep and a wake (sleepAfterMinutes): never 3 breaching periods in a row', () => {
+    const p = alarm(template, 'TasksBelowDesired');
+    // Goes to sleep at the 3rd minute; asleep (no data); woken, the task runs from the 4th minute; running.
+    const periods = [
+      { desired: [1, 1, 0], running: [1, 1, 1] },
+      {},
+      {},
+      { desired: [1, 1], running: [1, 1] },
+      { desired: [1, 1, 1, 1, 1], running: [1, 1, 1, 1, 1] },
+      // Put to sleep again right after, woken again at once.
+      { desired: [1, 0], running: [1, 1] },
+      { desired: [1], running: [1] },
+      { desired: [1, 1, 1, 1, 1], running: [1, 1, 1, 1, 1] },
+    ];
+    const breaching = periods.map((period) => breaches(shortfallIn(p, period), p));
+    let run = 0;
+    let longest = 0;
+    for (const b of breaching) {
+      run = b ? run + 1 : 0;
+      longest = Math.max(longest, run);
+    }
+    assert.ok(longest < ALARM_RULES.tasksBelowDesired.periods, `breaching periods: ${breaching.join(', ')}`);
+  });
+
   test('task memory: the busiest task (AWS/ECS MemoryUtilization Maximum, which ECS defines as the task with the highest use) above 85 % for 3 x 5 min', () => {
     const p = alarm(template, 'TaskMemory');
     const m = metricOf(p, p.Metrics ? p.Metrics[0].Id : undefined);
@@ -222,7 +246,7 @@ describe('MlflowMonitoring alarms', () => {
     assert.deepEqual([metricOf(p, 'elb').name, metricOf(p, 'elb').statistic], ['HTTPCode_ELB_5XX_Count', 'Sum']);
     assert.deepEqual([metricOf(p, 'target').name, metricOf(p, 'target').statistic], ['HTTPCode_Target_5XX_Count', 'Sum']);
     assert.equal(metricOf(p, 'elb').namespace, 'AWS/ApplicationELB');
-    assert.deepEqual([metricOf(p, 'running').namespace, metricOf(p, 'running').name, metricOf(p, 'running').statistic], ['ECS/ContainerInsights', 'RunningTaskCount', 'Minimum']);
+    assert.deepEqual([metricOf(p, 'minutes').namespace, metricOf(p, 'minutes').name, metricOf(p, 'minutes').statistic], ['ECS/ContainerInsights', 'RunningTaskCount', 'SampleCount']);
     assert.equal(p.Threshold, ALARM_RULES.frontDoor5xx.threshold);
     assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
     expectIdleSafe(p, 1);
@@ -234,28 +258,31 @@ describe('MlflowMonitoring alarms', () => {
     const m = metricOf(p, 'errors');
     assert.deepEqual([m.namespace, m.name, m.statistic, m.period], ['AWS/ApiGateway', '5xx', 'Sum', 300]);
     assert.ok(m.dimensions.some((d: any) => d.Name === 'ApiId'), JSON.stringify(m.dimensions));
-    assert.deepEqual([metricOf(p, 'running').name, metricOf(p, 'running').statistic], ['RunningTaskCount', 'Minimum']);
+    assert.deepEqual([metricOf(p, 'minutes').name, metricOf(p, 'minutes').statistic], ['RunningTaskCount', 'SampleCount']);
     assert.equal(p.Threshold, 10);
     assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
     expectIdleSafe(p, 1);
   });
 
-  test('5xx alarms, evaluated: the 503s of a paused, sleeping or out-of-hours deployment never breach; 5xx while tasks run do', () => {
+  test('5xx alarms, evaluated: the 503s of a paused, sleeping or out-of-hours deployment, and of one whose first task is starting, never breach; 5xx while tasks run do', () => {
     for (const part of ['FrontDoor5xx', 'Gateway5xx']) {
       const p = alarm(template, part);
       const expression = p.Metrics.find((m: any) => m.Expression).Expression;
-      const ids: string[] = p.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.Id).filter((id: string) => id !== 'running');
+      const ids: string[] = p.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.Id).filter((id: string) => id !== 'minutes');
       const errors = (n: number | undefined) => Object.fromEntries(ids.map((id, i) => [id, i === 0 ? n : undefined]));
       // Desired 0: no task, so Container Insights sends nothing; every call is answered 503 (MLflow's client retries 7x).
-      assert.equal(evaluateMetricMath(expression, { running: undefined, ...errors(70) }), 0, `${part}: paused, 70 answers of 503`);
-      assert.equal(evaluateMetricMath(expression, { running: 0, ...errors(70) }), 0, `${part}: a period reported with 0 running`);
-      assert.ok(evaluateMetricMath(expression, { running: 1, ...errors(12) })! >= p.Threshold, `${part}: 12 errors with a task running`);
-      assert.equal(evaluateMetricMath(expression, { running: 2, ...errors(undefined) }), 0, `${part}: no error, no data point: 0`);
-      assert.equal(evaluateMetricMath(expression, { running: undefined, ...errors(undefined) }), 0, `${part}: idle and stopped`);
+      assert.equal(evaluateMetricMath(expression, { minutes: undefined, ...errors(70) }), 0, `${part}: paused or asleep, 70 answers of 503`);
+      // A wake (or resume): the task runs from the 3rd minute; the 503s answered before it was healthy are no fault.
+      assert.equal(evaluateMetricMath(expression, { minutes: 2, ...errors(40) }), 0, `${part}: the period a woken task starts in, 40 answers of 503`);
+      // Going to sleep: the task stops at the 3rd minute.
+      assert.equal(evaluateMetricMath(expression, { minutes: 3, ...errors(15) }), 0, `${part}: the period the service goes to sleep in`);
+      assert.ok(evaluateMetricMath(expression, { minutes: 5, ...errors(12) })! >= p.Threshold, `${part}: 12 errors with a task running throughout`);
+      assert.equal(evaluateMetricMath(expression, { minutes: 5, ...errors(undefined) }), 0, `${part}: no error, no data point: 0`);
+      assert.equal(evaluateMetricMath(expression, { minutes: undefined, ...errors(undefined) }), 0, `${part}: idle and stopped`);
     }
     // Both 5xx kinds of the load balancer add up.
     const p = alarm(template, 'FrontDoor5xx');
-    assert.equal(evaluateMetricMath(p.Metrics.find((m: any) => m.Expression).Expression, { running: 1, elb: 6, target: 5 }), 11);
+    assert.equal(evaluateMetricMath(p.Metrics.find((m: any) => m.Expression).Expression, { minutes: 5, elb: 6, target: 5 }), 11);
   });
 
   test('401 spike: a metric filter on the proxy log counts status 401 (no default value), Sum >= 50 in 5 min', () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolvePlatformConfig } from '../../src/app/config/platform-config';
-import { estimateCost } from '../../src/cost/estimate';
+import { estimateCost, WORKING_DAYS_PER_MONTH } from '../../src/cost/estimate';
 import { synthesizeTemplates } from '../../src/cost/synth';
 
 const LEAN_IDLE_BUDGET_USD = 20;
@@ -48,3 +48,40 @@ describe('lean profile cost goals (us-west-2, idle)', () => {
     assert.ok(report.idleTotal < standard.idleTotal / 5, `lean $${report.idleTotal.toFixed(2)}, standard $${standard.idleTotal.toFixed(2)}`);
   });
 });
+
+/**
+ * Issue 27's goals for lean with its defaults (sleepAfterMinutes 30): asleep (nobody works) at most $3 a month; a team
+ * active 4 hours a working day at most $6. The second is not met: the database alone, at Aurora Serverless v2's
+ * smallest running capacity (0.5 ACU) for those hours, costs $5.22, and the secrets and the Cloud Map zone $1.70.
+ * What is checked here is what holds: the sleeping service costs only its hours, and the total is what those parts add
+ * up to (docs/guides/sleep.md has the figures).
+ */
+describe('lean profile that sleeps (sleepAfterMinutes, on by default), us-west-2', () => {
+  const stacks = synthesizeTemplates(resolvePlatformConfig({ profile: 'lean' }));
+  const team = estimateCost(stacks, { region: 'us-west-2', activeHours: 4 * WORKING_DAYS_PER_MONTH });
+  const alwaysOn = estimateCost(synthesizeTemplates(resolvePlatformConfig({ profile: 'lean', sleepAfterMinutes: 0 })), { region: 'us-west-2', activeHours: 4 * WORKING_DAYS_PER_MONTH });
+  const line = (report: typeof team, item: RegExp) => report.lines.find((l) => item.test(l.item))!;
+
+  it(`asleep (nobody works): at most $${LEAN_PAUSED_BUDGET_USD} a month, what a paused one costs`, () => {
+    const paused = estimateCost(stacks, { region: 'us-west-2', activeHours: 0, paused: true });
+    assert.ok(team.idleTotal <= LEAN_PAUSED_BUDGET_USD, `lean asleep: $${team.idleTotal.toFixed(2)}`);
+    assert.ok(Math.abs(team.idleTotal - paused.idleTotal) < 0.005, `asleep $${team.idleTotal.toFixed(2)}, paused $${paused.idleTotal.toFixed(2)}`);
+    assert.ok(alwaysOn.idleTotal > 15, `always on: $${alwaysOn.idleTotal.toFixed(2)}`);
+  });
+
+  it('a team 4 h a working day: the task runs those hours and 30 min after each day\'s last request, no more', () => {
+    const fargate = line(team, /^Fargate tasks/);
+    const hours = 4 * WORKING_DAYS_PER_MONTH + WORKING_DAYS_PER_MONTH * 0.5;
+    const always = line(alwaysOn, /^Fargate tasks/);
+    assert.ok(Math.abs(fargate.active - always.active * (hours / 730)) < 0.01, `${fargate.active} vs ${always.active} x ${hours}/730`);
+    assert.equal(fargate.idle, 0);
+    assert.ok(Math.abs(line(team, /^Public IPv4/).active - hours * 0.005) < 0.01);
+    const total = team.activeTotal;
+    console.log(`lean, 4 h a working day: $${total.toFixed(2)} a month (${team.lines.map((l) => `${l.item} $${l.active.toFixed(2)}`).join(', ')}); always on: $${alwaysOn.activeTotal.toFixed(2)}`);
+    // Everything but the database's ACU-hours fits in the goal's $6; the database's smallest running capacity does not.
+    const aurora = line(team, /^Aurora/).active;
+    assert.ok(total - aurora <= 6, `without the database: $${(total - aurora).toFixed(2)}`);
+    assert.ok(alwaysOn.activeTotal - total > 10, `sleep saves $${(alwaysOn.activeTotal - total).toFixed(2)} a month`);
+  });
+});
+

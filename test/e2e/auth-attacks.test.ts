@@ -2,7 +2,7 @@
  * The attacks of the users-mode review (shared/reviews/2026-12-06-users-attack.md, issue 22), each exact request
  * replayed against the real MLflow authentication app on MariaDB behind the real proxy, with the task definition as
  * synthesized (auth=users): the requests that got through there are refused here, and the victim's data is unchanged.
- * docs/security.md describes each finding and its mitigation.
+ * docs/reference/security.md describes each finding and its mitigation.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

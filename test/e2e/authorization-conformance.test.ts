@@ -5,7 +5,7 @@
  * owns, through the real proxy in front of the real MLflow on MariaDB (conformance/exercise.py, one Python process).
  * Each route's class (open, signed-in, READ, EDIT, MANAGE, admin, refused) follows from which roles get past
  * authorization (any answer but 401 and 403); the checked-in classification (conformance/classification.json) must
- * match it, a route it does not know fails the suite, and docs/authorization.md must be the table of this run.
+ * match it, a route it does not know fails the suite, and docs/reference/authorization.md must be the table of this run.
  *
  * After an MLflow upgrade or a change of the access rules: review the differences, then
  * UPDATE_AUTHORIZATION=1 node --import tsx --test test/e2e/authorization-conformance.test.ts
@@ -22,7 +22,7 @@ import { REPO_ROOT } from '../support/python-env';
 
 const DIR = join(REPO_ROOT, 'test', 'e2e', 'conformance');
 const CLASSIFICATION = join(DIR, 'classification.json');
-const TABLE = join(REPO_ROOT, 'docs', 'authorization.md');
+const TABLE = join(REPO_ROOT, 'docs', 'reference', 'authorization.md');
 const UPDATE = process.env.UPDATE_AUTHORIZATION === '1';
 const ACCOUNT = '123456789012';
 const IAM_USER = 'conformance-iam';
@@ -72,7 +72,7 @@ function table(routesByKey: Record<string, Statuses>, mlflowVersion: string): st
     'authorization (4xx: the handler, or a validation before the permission check, refused the made-up parameters, so',
     'a "signed-in" class with 4xx answers shows no refusal rather than a proven right). The class is the least privileged',
     'role that gets past authorization. The IAM principal holds no grant (as NO_PERMISSIONS).',
-    'Requests carry the load balancer\'s X-Forwarded-For, as in the task. docs/security.md explains the classes.',
+    'Requests carry the load balancer\'s X-Forwarded-For, as in the task. docs/reference/security.md explains the classes.',
     '',
     `Routes: ${keys.length}. ${[...counts.entries()].sort().map(([c, n]) => `${c}: ${n}`).join('; ')}.`,
     '',
@@ -153,7 +153,7 @@ describe('authorization conformance of every MLflow route in users mode (real ML
     assert.deepEqual(unexpected, [], 'open to anonymous callers');
   });
 
-  it('docs/authorization.md is the table of this run (refusals exactly; past authorization, whatever the answer)', () => {
+  it('docs/reference/authorization.md is the table of this run (refusals exactly; past authorization, whatever the answer)', () => {
     const generated = table(results, stack.python.mlflowVersion);
     if (UPDATE) writeFileSync(TABLE, generated);
     // A loaded machine can turn one answer past authorization into another (a 2xx into a 5xx or a timeout): the

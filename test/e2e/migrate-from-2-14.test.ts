@@ -1,5 +1,5 @@
 /**
- * Moving in from the original aws-mlflow-sagemaker-cdk sample (docs/migrate-from-sample.md), for real: a database made
+ * Moving in from the original aws-mlflow-sagemaker-cdk sample (docs/guides/migrate-from-sample.md), for real: a database made
  * by the sample's MLflow 2.14.2 server, as its image started it (its schema `mlflowdb`, its master user, artifacts in
  * the sample's bucket `mlflow-<account>-<region>`, clients writing them to S3 directly), filled through the 2.14.2
  * client; then this project's MLflow container, started through its entrypoint with the task definition that the

@@ -1,5 +1,5 @@
 /**
- * The project's indexes on MLflow's tables (containers/mlflow/mlflow_indexes.py; docs/performance.md), on the real
+ * The project's indexes on MLflow's tables (containers/mlflow/mlflow_indexes.py; docs/reference/performance.md), on the real
  * stack: created by the entrypoint's start under the schema lock, used by the statements MLflow itself sends for
  * filtered search_runs (read from MariaDB's general log and EXPLAINed on a few thousand seeded runs), and created again by the
  * next entrypoint run when a table lost one (as when an MLflow migration rebuilds a table).

@@ -32,7 +32,7 @@ class Session:
 lab = mlflow_lab.connect(boto_session=Session())
 print(json.dumps({"uri": lab.tracking_uri, "sigv4": lab.sigv4, "secret": lab.secret_name, "calls": calls,
                   "job": lab.job_environment(), "credentials": lab.credentials,
-                  "env": {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_AUTH", "MLFLOW_TRACKING_AWS_SIGV4", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "AWS_DEFAULT_REGION")}}))
+                  "env": {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_AUTH", "MLFLOW_TRACKING_AWS_SIGV4", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "AWS_DEFAULT_REGION", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT")}}))
 `;
 
 describe('the lab connects with SigV4 on the IAM route, or else with the password', () => {
@@ -64,7 +64,8 @@ describe('the lab connects with SigV4 on the IAM route, or else with the passwor
     assert.ok(!got.calls.some((call: string) => call.startsWith('secretsmanager:')), got.calls.join(' '));
     // The lab's provider signs; MLflow's own signer (requests-auth-aws-sigv4) is off, since it would take precedence.
     // The region the lab settled on (the session's) is exported for the signer and the SDK.
-    assert.deepEqual(got.env, { MLFLOW_TRACKING_AUTH: 'aws-sigv4', MLFLOW_TRACKING_AWS_SIGV4: null, MLFLOW_TRACKING_USERNAME: null, MLFLOW_TRACKING_PASSWORD: null, AWS_DEFAULT_REGION: 'us-west-2' });
+    // MLflow's own run links would name the IAM route, which no browser opens: off (the notebook prints ui_uri links).
+    assert.deepEqual(got.env, { MLFLOW_TRACKING_AUTH: 'aws-sigv4', MLFLOW_TRACKING_AWS_SIGV4: null, MLFLOW_TRACKING_USERNAME: null, MLFLOW_TRACKING_PASSWORD: null, AWS_DEFAULT_REGION: 'us-west-2', MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT: 'true' });
     assert.deepEqual(got.job, { MLFLOW_TRACKING_URI: 'https://api/iam', MLFLOW_TRACKING_AUTH: 'aws-sigv4', AWS_DEFAULT_REGION: 'us-west-2' });
     assert.match(got.credentials, /SigV4/);
   });
@@ -96,7 +97,7 @@ describe('the lab connects with SigV4 on the IAM route, or else with the passwor
     assert.equal(got.sigv4, false);
     assert.equal(got.secret, 'mlflow-server-credentials');
     assert.ok(got.calls.includes('secretsmanager:GetSecretValue mlflow-server-credentials'));
-    assert.deepEqual(got.env, { MLFLOW_TRACKING_AUTH: null, MLFLOW_TRACKING_AWS_SIGV4: null, MLFLOW_TRACKING_USERNAME: 'admin', MLFLOW_TRACKING_PASSWORD: 'pw', AWS_DEFAULT_REGION: 'us-west-2' });
+    assert.deepEqual(got.env, { MLFLOW_TRACKING_AUTH: null, MLFLOW_TRACKING_AWS_SIGV4: null, MLFLOW_TRACKING_USERNAME: 'admin', MLFLOW_TRACKING_PASSWORD: 'pw', AWS_DEFAULT_REGION: 'us-west-2', MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT: null });
     assert.deepEqual(got.job, { MLFLOW_TRACKING_URI: 'https://api', LAB_MLFLOW_SECRET_NAME: 'mlflow-server-credentials', AWS_DEFAULT_REGION: 'us-west-2' });
   });
 });

@@ -27,7 +27,7 @@ const contract: Contract = {
   sagemakerSdkVersion: SAGEMAKER_SDK_VERSION,
 };
 const pins = labPackagePins(config);
-const DOCS = join(REPO_ROOT, 'docs', 'lab.md');
+const DOCS = join(REPO_ROOT, 'docs', 'guides', 'lab.md');
 
 function labCodeAndTexts() {
   const codeFiles = [...listFiles(LAB_DIR, ['.py']), ...listFiles(LAB_DIR, ['.ipynb'])];

@@ -5,7 +5,7 @@ import { estimateCost } from '../../src/cost/estimate';
 import { HOURS_PER_MONTH } from '../../src/cost/prices';
 import { scheduledTaskHoursPerMonth } from '../../src/cost/schedule';
 import { synthesizeTemplates } from '../../src/cost/synth';
-import { mlflowTemplate, resourcesOfType } from '../support/synth';
+import { platformTemplate as mlflowTemplate, resourcesOfType } from '../support/synth';
 
 function scalableTarget(settings: Record<string, unknown>): any {
   const targets = resourcesOfType(mlflowTemplate(settings as never), 'AWS::ApplicationAutoScaling::ScalableTarget');
@@ -36,13 +36,13 @@ describe('activeHours: ECS scheduled scaling', () => {
   });
 
   test('the cost report prices the synthesized schedule as its hours: 13 h on 5 days of 1 task', () => {
-    const config = resolvePlatformConfig({ profile: 'lean', sagemaker: 'none', activeHours: 'MON-FRI 07:00-20:00', activeHoursTimeZone: 'America/New_York' });
+    const config = resolvePlatformConfig({ profile: 'lean', sagemaker: 'none', sleepAfterMinutes: 0, activeHours: 'MON-FRI 07:00-20:00', activeHoursTimeZone: 'America/New_York' });
     const report = estimateCost(synthesizeTemplates(config), { region: 'us-west-2', activeHours: 65 });
     const fargate = report.lines.find((l) => l.item.startsWith('Fargate tasks, ARM64'));
     assert.ok(fargate, report.lines.map((l) => l.item).join(', '));
     const taskHours = 13 * 5 * (HOURS_PER_MONTH / 168);
     assert.match(fargate.quantity, new RegExp(`^${Math.round(taskHours * 10) / 10} task-h \\(1 task, on its schedule\\)`));
-    const always = estimateCost(synthesizeTemplates(resolvePlatformConfig({ profile: 'lean', sagemaker: 'none' })), { region: 'us-west-2', activeHours: 65 });
+    const always = estimateCost(synthesizeTemplates(resolvePlatformConfig({ profile: 'lean', sagemaker: 'none', sleepAfterMinutes: 0 })), { region: 'us-west-2', activeHours: 65 });
     const alwaysFargate = always.lines.find((l) => l.item.startsWith('Fargate tasks, ARM64'))!;
     assert.ok(Math.abs(fargate.idle / alwaysFargate.idle - taskHours / HOURS_PER_MONTH) < 1e-9);
     assert.equal(scheduledTaskHoursPerMonth(1, { min: 1, max: 2 }, []), HOURS_PER_MONTH);

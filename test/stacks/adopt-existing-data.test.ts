@@ -1,5 +1,5 @@
 /**
- * Moving in another deployment's data (docs/migrate-from-sample.md): an existing artifact bucket imported by name
+ * Moving in another deployment's data (docs/guides/migrate-from-sample.md): an existing artifact bucket imported by name
  * (artifactBucketName) and the database cluster created from a snapshot (dbSnapshot), as synthesized.
  */
 import { describe, test } from 'node:test';

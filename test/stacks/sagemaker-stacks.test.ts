@@ -11,7 +11,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { SAGEMAKER_SDK_VERSION } from '../../src/lib/sagemaker/lab-packages';
 import { DEFAULT_CONFIG, SAGEMAKER_CHOICES } from '../../src/app/config/platform-config';
 import {
-  IPYKERNEL_VERSION, LAB_KERNEL_NAME, NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM, notebookInstanceName, onStartScript, SIGV4_PROVIDER_FILES, SIGV4_PROVIDER_SOURCE,
+  IPYKERNEL_VERSION, LAB_KERNEL_NAME, NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM, notebookInstanceName, onStartScript, SIGV4_PROVIDER_FILES, SIGV4_PROVIDER_MODULE, SIGV4_PROVIDER_SOURCE,
   studioJupyterLabScript,
 } from '../../src/lib/sagemaker/notebook-instance';
 import { HOME_EFS_METADATA_KEY } from '../../src/lib/contract';
@@ -368,7 +368,10 @@ describe('SageMakerNotebookInstanceStack', () => {
     const [[, config]] = resourcesOfType(notebook, 'AWS::SageMaker::NotebookInstanceLifecycleConfig');
     const script = JSON.stringify(config.Properties.OnStart[0].Content['Fn::Base64']);
     assert.match(script, /MLFLOW_TRACKING_URI=https:\/\//);
-    assert.match(script, /HttpGatewayStack:ExportsOutputRefGatewayApi[0-9A-F]+"\},".execute-api.us-west-2.",\{"Ref":"AWS::URLSuffix"\},"\/iam\\nexport MLFLOW_TRACKING_AUTH=aws-sigv4\\n/);
+    assert.match(script, /HttpGatewayStack:ExportsOutputRefGatewayApi[0-9A-F]+"\},".execute-api.us-west-2.",\{"Ref":"AWS::URLSuffix"\},"\/iam\\nexport AWS_DEFAULT_REGION=us-west-2\\n/);
+    // SigV4 (the provider) in the MLflow lab kernel's kernel.json, not for every kernel, server and shell.
+    assert.match(script, /\\"MLFLOW_TRACKING_AUTH\\": \\"aws-sigv4\\"/);
+    assert.doesNotMatch(script, /export MLFLOW_TRACKING_AUTH|Environment=MLFLOW_TRACKING_AUTH/);
     assert.doesNotMatch(script, /MLFLOW_CREDENTIALS_SECRET_NAME|mlflow-server-credentials/);
     // The client pinned to the server's default release, and the SDK to the lab's; no package without an exact pin.
     assert.ok(script.includes(`mlflow==${DEFAULT_CONFIG.mlflowVersion}`), script);
@@ -427,13 +430,21 @@ describe('SageMakerNotebookInstanceStack', () => {
       const run = runOnStart({ unit: 'jupyter-server.service' });
       assert.equal(run.result.status, 0, run.result.stderr);
       const dropIn = run.read(path.join(run.root, 'systemd', 'jupyter-server.service.d', 'mlflow.conf'));
-      assert.equal(dropIn, '[Service]\nEnvironment=MLFLOW_TRACKING_URI=https://abc123.execute-api.us-west-2.amazonaws.com/iam\nEnvironment=MLFLOW_TRACKING_AUTH=aws-sigv4\nEnvironment=AWS_DEFAULT_REGION=us-west-2\n');
+      // The URI and the region for every kernel and terminal; SigV4 only where the provider is (see below).
+      assert.equal(dropIn, '[Service]\nEnvironment=MLFLOW_TRACKING_URI=https://abc123.execute-api.us-west-2.amazonaws.com/iam\nEnvironment=AWS_DEFAULT_REGION=us-west-2\n');
       assert.match(run.calls, /^systemctl daemon-reload$/m);
       assert.match(run.calls, /^systemctl restart jupyter-server\.service --no-block$/m);
       const startup = run.read(path.join(run.home, '.ipython', 'profile_default', 'startup', '00-mlflow.py'))!;
-      const python = spawnSync('python3', ['-c', `${startup}\nimport os\nprint(os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_TRACKING_AUTH"], os.environ["AWS_DEFAULT_REGION"])`], { encoding: 'utf8', env: {} });
-      assert.equal(python.stdout.trim(), 'https://abc123.execute-api.us-west-2.amazonaws.com/iam aws-sigv4 us-west-2', python.stderr);
-      assert.match(run.read(path.join(run.root, 'profile.d', 'mlflow.sh'))!, /^export MLFLOW_TRACKING_URI=https:\/\/abc123/m);
+      const startKernel = (pythonPath?: string) => spawnSync('python3', ['-c', `${startup}\nimport os\nprint(os.environ["MLFLOW_TRACKING_URI"], os.environ.get("MLFLOW_TRACKING_AUTH"), os.environ["AWS_DEFAULT_REGION"])`], { encoding: 'utf8', env: pythonPath ? { PYTHONPATH: pythonPath } : {} });
+      // A kernel without the SigV4 provider (conda_python3): no MLFLOW_TRACKING_AUTH naming a provider it lacks.
+      assert.equal(startKernel().stdout.trim(), 'https://abc123.execute-api.us-west-2.amazonaws.com/iam None us-west-2', startKernel().stderr);
+      // A kernel with it (its module importable): SigV4.
+      const withProvider = fs.mkdtempSync(path.join(run.root, 'provider-'));
+      fs.writeFileSync(path.join(withProvider, `${SIGV4_PROVIDER_MODULE}.py`), '');
+      assert.equal(startKernel(withProvider).stdout.trim(), 'https://abc123.execute-api.us-west-2.amazonaws.com/iam aws-sigv4 us-west-2', startKernel(withProvider).stderr);
+      const profile = run.read(path.join(run.root, 'profile.d', 'mlflow.sh'))!;
+      assert.match(profile, /^export MLFLOW_TRACKING_URI=https:\/\/abc123/m);
+      assert.doesNotMatch(profile, /MLFLOW_TRACKING_AUTH/);
       assert.match(run.calls, new RegExp(`^chown -R ec2-user:ec2-user ${run.home}/\\.ipython$`, 'm'));
       // Exactly the lab's pins (src/lib/sagemaker/lab-packages.ts) and ipykernel, nothing unpinned, in a venv of its own on the
       // instance's volume, made from conda_python3's Python, whose environment gets no install; a line in the log once done.

@@ -48,6 +48,19 @@ const VENV_ROOT = process.env.PYTHON_ENV_ROOT || join(REPO_ROOT, '.venv');
  */
 const UV_VERSION = '0.13.9';
 
+/**
+ * The uv commands that build an environment: a venv of `basePython` with pip seeded in, then the requirement files.
+ * Each with `--system-certs` (uv 0.13's name for `--native-tls`): uv trusts the system's certificate store, not only
+ * the roots it bundles, so that the environments also build behind a TLS-inspecting proxy whose CA is installed in
+ * the system (uv without it: `invalid peer certificate: UnknownIssuer`).
+ */
+export function uvBuildCommands(basePython: string, dir: string, python: string, requirementFiles: readonly string[]): string[][] {
+  return [
+    ['venv', '--system-certs', '--quiet', '--seed', '--python', basePython, dir],
+    ['pip', 'install', '--system-certs', '--quiet', '--python', python, ...requirementFiles.flatMap((file) => ['-r', file])],
+  ];
+}
+
 export interface PythonEnv {
   /** The environment's folder. */
   readonly dir: string;
@@ -112,7 +125,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
 }
 
 /** The uv binary, installed on first use. */
-function uv(): string {
+export function uv(): string {
   const dir = join(VENV_ROOT, `uv-${UV_VERSION}`);
   const binary = join(dir, 'bin', 'uv');
   if (existsSync(join(dir, '.complete'))) return binary;
@@ -166,15 +179,13 @@ function build(spec: PythonEnvSpec, dir: string, env: PythonEnv, marker: string,
   log(`building the Python environment ${dir} (MLflow ${spec.mlflowVersion})`);
   // The machine's Python, never one uv would download; pip seeded in, for code that runs `python -m pip`.
   const uvEnv = { ...process.env, UV_PYTHON_DOWNLOADS: 'never' };
-  run(uv(), ['venv', '--quiet', '--seed', '--python', basePython(), dir], uvEnv);
   // pip expands ${MLFLOW_VERSION} in requirement files (the image's Dockerfile relies on it); uv does not, so it gets
   // copies with the version written in.
-  const resolved = spec.requirements.map((file, i) => {
-    const copy = join(dir, `requirements-${i}.txt`);
-    writeFileSync(copy, readFileSync(file, 'utf8').replace(/\$\{MLFLOW_VERSION\}/g, spec.mlflowVersion));
-    return copy;
-  });
-  run(uv(), ['pip', 'install', '--quiet', '--python', env.python, ...resolved.flatMap((file) => ['-r', file])], uvEnv);
+  const copies = spec.requirements.map((_, i) => join(dir, `requirements-${i}.txt`));
+  const [venv, install] = uvBuildCommands(basePython(), dir, env.python, copies);
+  run(uv(), venv, uvEnv);
+  spec.requirements.forEach((file, i) => writeFileSync(copies[i], readFileSync(file, 'utf8').replace(/\$\{MLFLOW_VERSION\}/g, spec.mlflowVersion)));
+  run(uv(), install, uvEnv);
   const installed = run(env.python, ['-c', 'import mlflow; print(mlflow.__version__)']).trim();
   if (installed !== spec.mlflowVersion) throw new Error(`the environment ${dir} has MLflow ${installed}, expected ${spec.mlflowVersion}`);
   writeFileSync(marker, `${spec.mlflowVersion}\n`);

@@ -1,12 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
 import { STACK_NAMES } from '../../src/app/names';
 import { buildPlatform, Platform } from '../../src/app/app';
 import { RawSettings, resolvePlatformConfig } from '../../src/app/config/platform-config';
+import { mlflowPlatformProps } from '../../src/app/platform-props';
+import { MlflowPlatform } from '../../src/lib/mlflow-platform';
 
 /** Builds the app in memory from the given settings (defaults for the rest), as `bin/` would. */
 export function buildTestPlatform(settings: RawSettings = {}): Platform {
@@ -17,6 +19,17 @@ export function buildTestPlatform(settings: RawSettings = {}): Platform {
 /** Template of the MLflowVpcStack for the given settings. */
 export function mlflowTemplate(settings: RawSettings = {}): Template {
   return Template.fromStack(buildTestPlatform(settings).mlflow);
+}
+
+/**
+ * Template of `MlflowPlatform` alone on a bare stack, with the props the configuration gives it (mlflowPlatformProps):
+ * the resources of MLflowVpcStack without its outputs, and without synthesizing the other stacks of the app.
+ */
+export function platformTemplate(settings: RawSettings = {}): Template {
+  const config = resolvePlatformConfig(settings);
+  const stack = new Stack(new App(), 'Platform', { env: { region: config.region } });
+  new MlflowPlatform(stack, 'Default', mlflowPlatformProps(config));
+  return Template.fromStack(stack);
 }
 
 /** Resources of one type, as [logicalId, resource] pairs. */

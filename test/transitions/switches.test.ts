@@ -1,5 +1,5 @@
 /**
- * Every switch the README calls supported, on a deployed stack, both ways (HEAD configuration A → HEAD configuration
+ * Every switch docs/guides/upgrading-mlflow.md calls supported, on a deployed stack, both ways (HEAD configuration A → HEAD configuration
  * B, each with both SageMaker stacks so that every importer is there): the transition check passes, or the switch is in
  * src/transition/refused.ts (deploy refuses it) and then the check does find problems (the refusal is needed) and the
  * refusal's "what to do" passes. Each configuration is synthesized once.
@@ -27,10 +27,12 @@ const CONFIGURATIONS: Record<string, RawSettings> = {
   servingImage: { ...BASE, servingImage: true },
   'taskArchitecture=arm64': { ...BASE, taskArchitecture: 'arm64' },
   'imageBuild=local': { ...BASE, imageBuild: 'local' },
+  'sleepAfterMinutes=20': { ...BASE, sleepAfterMinutes: 20 },
+  'lean, always on': { ...BASE, profile: 'lean', sleepAfterMinutes: 0 },
   'custom domain': { ...BASE, domainName: 'mlflow.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' },
 };
 
-/** The README's supported switches: [what, configuration A, configuration B], each checked A → B and B → A. */
+/** The supported switches (docs/guides/upgrading-mlflow.md): [what, configuration A, configuration B], each checked A → B and B → A. */
 const SWITCHES: ReadonlyArray<readonly [string, string, string]> = [
   ['profile standard ↔ lean', 'standard', 'lean'],
   ['monitoring on ↔ off', 'standard', 'monitoring off'],
@@ -42,6 +44,8 @@ const SWITCHES: ReadonlyArray<readonly [string, string, string]> = [
   ['taskArchitecture x86_64 ↔ arm64', 'standard', 'taskArchitecture=arm64'],
   ['imageBuild codebuild ↔ local', 'standard', 'imageBuild=local'],
   ['custom domain off ↔ on', 'standard', 'custom domain'],
+  ['sleepAfterMinutes off ↔ on (standard)', 'standard', 'sleepAfterMinutes=20'],
+  ['sleepAfterMinutes on ↔ off (lean)', 'lean', 'lean, always on'],
 ];
 
 describe('supported switches on a deployed stack', () => {

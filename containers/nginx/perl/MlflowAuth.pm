@@ -227,7 +227,7 @@ sub learn {
 
 # Requests refused before anything else (nginx.conf.template answers 400): "1" or "". MLflow's auth app authorizes
 # upload-artifact on the query's run_id (else run_uuid) but its handler writes to run_uuid, so a request naming both
-# writes into a run the caller may not edit (docs/security.md). The MLflow clients and UI send run_uuid only. Every
+# writes into a run the caller may not edit (docs/reference/security.md). The MLflow clients and UI send run_uuid only. Every
 # spelling of the parameter's name that Flask decodes to run_id is refused: "+" and %XX decoded, as urllib's parse_qsl
 # does, separated by "&" only. containers/mlflow/mlflow_auth.py refuses the same on Flask's own parsing.
 sub refused {

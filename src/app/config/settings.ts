@@ -49,6 +49,12 @@ export const SAMPLE_DATABASE = Object.freeze({ username: 'master', databaseName:
 const ACTIVE_HOURS_ALLOWED = 'days and hours such as "MON-FRI 07:00-20:00" or "MON,WED,FRI 08:30-18:00": days from MON TUE WED THU FRI SAT SUN '
   + '(single, ranges, comma-separated), then start-end as HH:MM-HH:MM (24-hour), the end later the same day';
 
+/**
+ * `sleepAfterMinutes` beside 0 (off): at least the sleep function's schedule (every 5 minutes, src/lib/operations/idle-sleep.ts)
+ * and at most a day.
+ */
+export const SLEEP_MINUTES = { min: 5, max: 1440 } as const;
+
 /** The README's groups of settings, in order. */
 export const SETTING_GROUPS = ['General', 'Network', 'MLflow service', 'Backend store', 'Data safety', 'Gateway', 'SageMaker', 'Schedule', 'Operations', 'Access'] as const;
 
@@ -72,9 +78,9 @@ export type StudioStorageKey = (typeof STUDIO_STORAGE_KEYS)[number];
 export const PROFILE_DEFAULTS = {
   standard: {
     natGateways: PLATFORM_DEFAULTS.natGateways, taskCpu: PLATFORM_DEFAULTS.taskCpu, taskMemoryMiB: PLATFORM_DEFAULTS.taskMemoryMiB,
-    desiredTasks: PLATFORM_DEFAULTS.desiredTasks, maxTasks: PLATFORM_DEFAULTS.maxTasks, taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed', monitoring: true,
+    desiredTasks: PLATFORM_DEFAULTS.desiredTasks, maxTasks: PLATFORM_DEFAULTS.maxTasks, taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed', monitoring: true, sleepAfterMinutes: 0,
   },
-  lean: { natGateways: 0, taskCpu: 512, taskMemoryMiB: 1024, desiredTasks: 1, maxTasks: 2, taskArchitecture: 'arm64', studioStorageKey: 'aws-managed', monitoring: false },
+  lean: { natGateways: 0, taskCpu: 512, taskMemoryMiB: 1024, desiredTasks: 1, maxTasks: 2, taskArchitecture: 'arm64', studioStorageKey: 'aws-managed', monitoring: false, sleepAfterMinutes: 30 },
 } as const satisfies Record<Profile, Record<string, number | string | boolean>>;
 
 /** A setting's default as given by the profile, and its README text: "`2` (`1` with profile=lean)". */
@@ -272,7 +278,7 @@ export const SETTINGS = defineSettings({
   },
   dbSnapshot: {
     group: 'Backend store',
-    doc: 'create the cluster from this snapshot instead of an empty one, how another deployment\'s data moves in (docs/migrate-from-sample.md); must stay set once deployed, changing or removing it replaces the cluster',
+    doc: 'create the cluster from this snapshot instead of an empty one, how another deployment\'s data moves in (docs/guides/migrate-from-sample.md); must stay set once deployed, changing or removing it replaces the cluster',
     parser: clusterSnapshot(),
     allowedText: 'a manual DB cluster snapshot: identifier, or ARN in the deployment\'s region (not automated `rds:` ones)',
     defaultText: 'unset: an empty database',
@@ -434,6 +440,22 @@ export const SETTINGS = defineSettings({
     default: (settings) => (settings.get('activeHours') === undefined ? undefined : 'UTC'),
     defaultText: '`UTC`, only with `activeHours`',
   },
+  sleepAfterMinutes: {
+    group: 'Schedule',
+    doc: 'the service goes to sleep (0 tasks, the database pauses after it) this many minutes after the last request someone made (health checks and the UI\'s own 30-s auto-refresh do not count), and wakes on the next one, which gets 503 with `Retry-After` while MLflow starts (about 2 minutes; see docs/guides/sleep.md); `0`: always on. `pause` and `activeHours` keep it off whatever comes in',
+    parser: parser(`0 (off) or a whole number of minutes from ${SLEEP_MINUTES.min} to ${SLEEP_MINUTES.max}`, (value, context) => {
+      const allowed = `0 (off) or a whole number of minutes from ${SLEEP_MINUTES.min} to ${SLEEP_MINUTES.max}`;
+      const n = toNumber(value);
+      if (n !== 0) integer(SLEEP_MINUTES.min, SLEEP_MINUTES.max, allowed).parse(value, context);
+      if (n !== 0 && context.boolean('mlflowBackgroundJobs')) {
+        throw new ConfigError(context.setting, value, '0 (off) with mlflowBackgroundJobs=true (the job runner\'s scheduled jobs would stop while the service sleeps)');
+      }
+      return n as number;
+    }),
+    // The job runner's schedule would stop while asleep: off by default with it.
+    default: (settings) => (settings.get('mlflowBackgroundJobs') === true ? 0 : PROFILE_DEFAULTS[settings.get('profile') as Profile].sleepAfterMinutes),
+    defaultText: `\`${PROFILE_DEFAULTS.standard.sleepAfterMinutes}\` (\`${PROFILE_DEFAULTS.lean.sleepAfterMinutes}\` with profile=lean, unless mlflowBackgroundJobs=true)`,
+  },
   monitoring: {
     group: 'Operations',
     doc: 'CloudWatch alarms on the service, gateway, database and image builds, an SNS alarm topic and one dashboard (see "Alarms and dashboard")',
@@ -488,7 +510,7 @@ export const SETTINGS = defineSettings({
   },
   auth: {
     group: 'Access',
-    doc: '`shared`: one account (`mlflowUsername`, its password in `mlflowSecretName`) checked by the proxy, everyone can do everything; `users`: MLflow\'s authentication app, personal accounts (`npx mlflow-on-aws users`) with per-experiment and per-model permissions, the admin from the same secret (README, "Access")',
+    doc: '`shared`: one account (`mlflowUsername`, its password in `mlflowSecretName`) checked by the proxy, everyone can do everything; `users`: MLflow\'s authentication app, personal accounts (`npx mlflow-on-aws users`) with per-experiment and per-model permissions, the admin from the same secret (docs/guides/access.md)',
     parser: oneOf(AUTH_MODES, 'access modes'),
     default: PLATFORM_DEFAULTS.auth,
   },

@@ -9,6 +9,7 @@ import { BackupJobAlerts } from '../../lib/operations/backup';
 import { IMlflowFrontDoor } from '../../lib/front-door/front-door';
 import { GatewayToken } from '../../lib/gateway/gateway-token';
 import { HttpGateway } from '../../lib/gateway/http-gateway';
+import { IdleSleep } from '../../lib/operations/idle-sleep';
 import { MlflowMonitoring } from '../../lib/operations/monitoring';
 import { NetworkLayout } from '../../lib/network';
 import { ALARM_DASHBOARD_NAME, GATEWAY_OUTPUTS } from '../names';
@@ -83,6 +84,16 @@ export class HttpGatewayStack extends Stack {
       });
     }
     if (config.monitoring) this.monitoring = this.addMonitoring(config, props.monitored, gateway);
+    if (config.sleepAfterMinutes > 0) {
+      new IdleSleep(this, 'IdleSleep', {
+        accessLogs: gateway.accessLogs,
+        clusterName: props.monitored.service.cluster.clusterName,
+        serviceName: props.monitored.service.serviceName,
+        sleepAfterMinutes: config.sleepAfterMinutes,
+        wakeTasks: config.desiredTasks,
+        logRetention: config.logRetentionDays as logs.RetentionDays,
+      });
+    }
   }
 
   private addMonitoring(config: PlatformConfig, monitored: MonitoredResources, gateway: HttpGateway): MlflowMonitoring {

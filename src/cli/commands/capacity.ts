@@ -7,7 +7,7 @@
  * sets the desired count to 0; `resume` puts back the minimum and maximum of the deployed template (what was deployed,
  * not what this machine's settings say), lifts the suspension, sets the desired count and waits until the endpoint
  * answers. While paused the front door has no target: API Gateway answers 503 at once (with Retry-After, see
- * docs/cli.md), and with no connection the database pauses after `dbAutoPauseMinutes`.
+ * docs/reference/cli.md), and with no connection the database pauses after `dbAutoPauseMinutes`.
  * A deploy while paused is refused unless `--while-paused` (no task would start, so nothing would validate the new
  * revision, see `checkDeployWhilePaused`); with it, the pause is re-applied after the deploy, since a deploy that changes
  * the scalable target re-registers the template's minimum and maximum (`keepPausedAfterDeploy`).
@@ -21,24 +21,12 @@ import {
 import { GetTemplateCommand, Stack } from '@aws-sdk/client-cloudformation';
 import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { GATEWAY_OUTPUTS, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
+import { serviceState } from '../../lib/operations/sleep-function/logic';
 import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
-import { commonOptions, parseCommandArgs } from '../options';
-
-export const PAUSE_HELP = `Usage: npx mlflow-on-aws pause [--wait] [--region R] [--profile P]
-
-Stops every MLflow task (desired count 0) and holds the service there: autoscaling and active-hours schedules
-are suspended until \`resume\`. Nothing is deleted; the endpoint answers 503 (Retry-After) while paused, and the
-database pauses after dbAutoPauseMinutes without connections.
-  --wait      wait until no task runs any more`;
-
-export const RESUME_HELP = `Usage: npx mlflow-on-aws resume [--no-wait] [--region R] [--profile P]
-
-Starts MLflow again with the task counts of the deployed stack and lifts the suspension of autoscaling and
-schedules. Waits until the endpoint answers (typically 2 to 4 minutes: task start and image pull, MLflow's
-start-up, a paused database's resume, the first passing health checks), and says how long it took.
-  --no-wait   return once the service is told, without waiting`;
+import { parseCommandOptions } from '../options';
+import { PAUSE, RESUME } from './index';
 
 /** How often a wait polls, and for how long at most (a resume covers the container's database wait and grace period). */
 export const CAPACITY_POLL_MS = 10_000;
@@ -65,12 +53,7 @@ export interface CapacityState {
 }
 
 export async function pauseCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const values = parseCommandArgs('pause', args, { wait: { type: 'boolean' } });
-  const options = commonOptions(values);
-  if (options.help) {
-    deps.output.out(PAUSE_HELP);
-    return EXIT.ok;
-  }
+  const { values, options } = parseCommandOptions(PAUSE, args);
   const target = await connect(deps, options);
   const ref = await serviceRef(target);
   const current = await capacityState(target, ref);
@@ -100,12 +83,7 @@ export async function waitUntilStopped(deps: CliDeps, target: Target, ref: Servi
 }
 
 export async function resumeCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const values = parseCommandArgs('resume', args, { 'no-wait': { type: 'boolean' } });
-  const options = commonOptions(values);
-  if (options.help) {
-    deps.output.out(RESUME_HELP);
-    return EXIT.ok;
-  }
+  const { values, options } = parseCommandOptions(RESUME, args);
   const target = await connect(deps, options);
   const ref = await serviceRef(target);
   const wait = values['no-wait'] !== true;
@@ -169,6 +147,15 @@ export async function checkDeployWhilePaused(target: Target, whilePaused: boolea
   }
   if (tasks.desired > 0) return undefined;
   const state = await capacityState(target, ref);
+  if (serviceState(state) === 'asleep') {
+    // Asleep (sleepAfterMinutes) is no decision to keep it off: woken, so that the new revision starts and is
+    // validated as with a running service; it sleeps again once nobody uses it.
+    const deployed = await deployedCapacity(target);
+    await register(target, target.clients.applicationAutoScaling, ref, deployed.min, state.max, false);
+    await setDesiredCount(target, ref, deployed.desired);
+    log(`Service ${ref.service} was asleep (sleepAfterMinutes): woken (${deployed.desired} task${deployed.desired === 1 ? '' : 's'}) so that the deploy validates the new revision; it sleeps again once nobody uses it.`);
+    return undefined;
+  }
   const why = state.suspended ? 'held at 0 by `npx mlflow-on-aws pause`' : 'at 0 tasks (outside activeHours, or scaled to 0)';
   if (!whilePaused) {
     throw new CliError(`MLflow runs no task (service ${ref.service} is ${why}): a deploy now would validate nothing. No task would start, so neither `

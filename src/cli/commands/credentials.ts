@@ -4,22 +4,12 @@ import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
-import { commonOptions, parseCommandArgs } from '../options';
+import { parseCommandOptions } from '../options';
+import { CREDENTIALS } from './index';
 import { exportLine } from '../shell';
 
-export const CREDENTIALS_HELP = `Usage: npx mlflow-on-aws credentials [--env] [--region R] [--profile P] [-c key=value ...]
-
-Prints the MLflow tracking URI, username and password (from Secrets Manager).
-  --env   print only shell export lines, for: eval "$(npx mlflow-on-aws credentials --env)"
-          (MLFLOW_TRACKING_URI, MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD)`;
-
 export async function credentialsCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const values = parseCommandArgs('credentials', args, { env: { type: 'boolean' } });
-  const options = commonOptions(values);
-  if (options.help) {
-    deps.output.out(CREDENTIALS_HELP);
-    return EXIT.ok;
-  }
+  const { values, options } = parseCommandOptions(CREDENTIALS, args);
   const target = await connect(deps, options);
 
   const { secretId, trackingUri, username, password } = await mlflowAdmin(target);

@@ -10,28 +10,11 @@ import { checkSnapshotSettings } from '../db-snapshot';
 import { readDeployedState, refusedTransition, TransitionOptions } from '../deployed-state';
 import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
-import { CommonOptions, commonOptions, contextArgs, parseCommandArgs } from '../options';
+import { CommonOptions, contextArgs, parseCommandOptions } from '../options';
+import { DEPLOY } from './index';
 import { checkDeployWhilePaused, keepPausedAfterDeploy } from './capacity';
 import { checkBootstrap, dockerAvailable } from './doctor';
 import { checkMlflowVersionChange } from './upgrade';
-
-export const DEPLOY_HELP = `Usage: npx mlflow-on-aws deploy [options] [-c key=value ...]
-
-Deploys every stack with the project's pinned CDK CLI:
-  cdk deploy --all --require-approval never [-c key=value ...]
-A change of mlflowVersion is refused: \`npx mlflow-on-aws upgrade\` does it as MLflow requires.
-Options:
-  --use-existing-domain   when DOMAIN_ID is unset, attach the Studio user to the SageMaker domain that
-                          already exists in the region (fails if there are several: pick one with --domain-id)
-  --domain-id ID          attach to this existing domain (same as DOMAIN_ID=ID or -c domainId=ID)
-  --replace-notebook      let the deploy replace the notebook instance when this release changes what only a new
-                          instance can get (its platform): the old instance and its volume, with the notebooks
-                          on it, are deleted (deploy refuses without it, saying how to copy them to S3 first)
-  --bootstrap             run \`cdk bootstrap\` first if the account/region is not bootstrapped
-  --while-paused          deploy although MLflow runs no task (paused, or outside activeHours): refused
-                          without it, since no task would validate the new revision; the pause is kept
-  --dry-run               check everything and print the cdk command without running it
-  --region R, --profile P, -c key=value   target and settings, passed on to cdk`;
 
 /** What `upgrade` lets its own deploys do that a plain `deploy` refuses. */
 export interface DeployGuards {
@@ -42,19 +25,7 @@ export interface DeployGuards {
 }
 
 export async function deployCommand(args: readonly string[], deps: CliDeps, guards: DeployGuards = {}): Promise<number> {
-  const values = parseCommandArgs('deploy', args, {
-    'while-paused': { type: 'boolean' },
-    'use-existing-domain': { type: 'boolean' },
-    'domain-id': { type: 'string' },
-    'replace-notebook': { type: 'boolean' },
-    bootstrap: { type: 'boolean' },
-    'dry-run': { type: 'boolean' },
-  });
-  const base = commonOptions(values);
-  if (base.help) {
-    deps.output.out(DEPLOY_HELP);
-    return EXIT.ok;
-  }
+  const { values, options: base } = parseCommandOptions(DEPLOY, args);
   const domainFlag = values['domain-id'] as string | undefined;
   const options: CommonOptions = domainFlag ? { ...base, context: { ...base.context, domainId: domainFlag } } : base;
   const log = deps.output.err;

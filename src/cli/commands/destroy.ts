@@ -2,7 +2,7 @@
  * `destroy`: deletes the deployed stacks (dependents first) after confirmation, saying beforehand what is kept
  * and what is deleted. What is kept is read from the deployed templates' DeletionPolicy, not assumed.
  * Whether the database's deletion protection is on is asked of RDS (the template no longer says it: see
- * docs/database-protection.md); only when RDS cannot be asked is it judged from the template.
+ * docs/decisions/database-protection.md); only when RDS cannot be asked is it judged from the template.
  * Works through CloudFormation directly, so it needs no synth and no matching local configuration.
  */
 import { DeleteStackCommand, GetTemplateCommand, ListStackResourcesCommand, Stack, StackResourceSummary } from '@aws-sdk/client-cloudformation';
@@ -11,19 +11,10 @@ import { MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { connect, errorContext, findStack, foreignStacksError, isOwnStack, STACKS_IN_DELETION_ORDER, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, toCliError } from '../errors';
-import { commonOptions, parseCommandArgs } from '../options';
+import { parseCommandOptions } from '../options';
+import { DESTROY } from './index';
 import { DATABASE_DELETION_PROTECTION_TYPE, HOME_EFS_METADATA_KEY } from '../../lib/contract';
 import { deleteStudioAppsAndSpaces, describeStudioPlan, planStudio, removeDomainLeftovers, StudioPlan } from '../studio-cleanup';
-
-export const DESTROY_HELP = `Usage: npx mlflow-on-aws destroy [--yes] [--keep-mlflow-stack] [--region R] [--profile P]
-
-Deletes the MLflow on AWS stacks of the account/region, dependents first, after showing what is kept
-(retained bucket, final database snapshot, Studio home EFS, ...) and what is deleted. Stops before deleting
-anything while the database has deletion protection on (asked of RDS), and says how to turn it off.
-With Studio in use, first deletes the user profile's apps and spaces; after the domain, what SageMaker left in the VPC.
-  --yes, -y             do not ask for confirmation (required when there is no terminal)
-  --keep-mlflow-stack   delete only the gateway and SageMaker stacks; MLflowVpcStack (network, database, artifact
-                        bucket, MLflow service) stays: the first step of a profile move (see deploy)`;
 
 
 /** How often the deletion is polled, and for how long at most. */
@@ -47,7 +38,7 @@ const NOTABLE_TYPES: Record<string, string> = {
 
 /** What becomes of a backup vault's recovery points, by the vault's DeletionPolicy. */
 const VAULT_KEPT = 'with its recovery points (each removed by AWS Backup when its retention ends)';
-const VAULT_DELETED = 'only if it holds no recovery point: AWS Backup refuses to delete a vault that holds any, and MLflowVpcStack then ends DELETE_FAILED (see docs/cli.md, destroy)';
+const VAULT_DELETED = 'only if it holds no recovery point: AWS Backup refuses to delete a vault that holds any, and MLflowVpcStack then ends DELETE_FAILED (see docs/reference/cli.md, destroy)';
 
 interface TemplateResource {
   Type?: string;
@@ -83,12 +74,7 @@ export interface ProtectedCluster {
 }
 
 export async function destroyCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const values = parseCommandArgs('destroy', args, { yes: { type: 'boolean', short: 'y' }, 'keep-mlflow-stack': { type: 'boolean' } });
-  const options = commonOptions(values);
-  if (options.help) {
-    deps.output.out(DESTROY_HELP);
-    return EXIT.ok;
-  }
+  const { values, options } = parseCommandOptions(DESTROY, args);
   const log = deps.output.err;
   const target = await connect(deps, options);
 
@@ -361,7 +347,7 @@ async function deleteStack(target: Target, stackName: string, deps: CliDeps): Pr
             ? `A backup vault that holds recovery points cannot be deleted: delete them (AWS Backup console > Backup vaults), or keep the vault: aws cloudformation delete-stack --stack-name ${stackName} --retain-resources <its logical id, named above> --region ${target.region}.`
             : '',
           stackName === STACK_NAMES.mlflow
-            ? 'A VPC or subnet that "has dependencies" is usually held by what a SageMaker Studio domain left behind: its home EFS mount targets and the security groups security-group-for-inbound-nfs-d-* / security-group-for-outbound-nfs-d-* (see docs/cli.md, destroy).'
+            ? 'A VPC or subnet that "has dependencies" is usually held by what a SageMaker Studio domain left behind: its home EFS mount targets and the security groups security-group-for-inbound-nfs-d-* / security-group-for-outbound-nfs-d-* (see docs/reference/cli.md, destroy).'
             : '',
         ].filter(Boolean).join('\n'),
       );

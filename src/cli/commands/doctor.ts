@@ -7,14 +7,8 @@ import { PlatformConfig } from '../../app/config/platform-config';
 import { callerIdentity, checkAccount, checkIamPrincipalAccounts, describeDomain, listDomains, loadCliConfigOrThrow, Target, usesStudio } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, ExitCode, isStackMissing, toCliError } from '../errors';
-import { commonOptions, parseCommandArgs } from '../options';
-
-export const DOCTOR_HELP = `Usage: npx mlflow-on-aws doctor [--region R] [--profile P] [-c key=value ...]
-
-Checks Node.js, the configuration, AWS credentials, account and region, iamPrincipals (of the deploying
-account), the CDK bootstrap of the target environment, Docker (needed only with imageBuild=local), the
-CodeBuild concurrent-build quota of the deploy-time image builds, and existing SageMaker domains.
-Exit code 0 when nothing blocks a deploy, otherwise the code of the first failed check.`;
+import { parseCommandOptions } from '../options';
+import { DOCTOR } from './index';
 
 /** Bootstrap stack version below which the CDK CLI refuses to deploy the app's assets. */
 export const MIN_BOOTSTRAP_VERSION = 6;
@@ -35,11 +29,7 @@ export interface CheckResult {
 const MARK: Record<CheckState, string> = { ok: '[ ok ]', info: '[info]', warn: '[warn]', fail: '[FAIL]', skip: '[skip]' };
 
 export async function doctorCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const options = commonOptions(parseCommandArgs('doctor', args, {}));
-  if (options.help) {
-    deps.output.out(DOCTOR_HELP);
-    return EXIT.ok;
-  }
+  const { options } = parseCommandOptions(DOCTOR, args);
   const results: CheckResult[] = [];
   const report = (result: CheckResult): void => {
     results.push(result);

@@ -11,40 +11,16 @@ import { connect, findStack, Target } from '../aws';
 import { describeSnapshot } from '../db-snapshot';
 import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
-import { commonOptions, parseCommandArgs } from '../options';
+import { parseCommandOptions } from '../options';
+import { RESTORE } from './index';
 import { deployCommand } from './deploy';
 
 
-export const RESTORE_HELP = `Usage: npx mlflow-on-aws restore --snapshot <id|arn> --artifact-bucket <name> [--yes] [options]
-
-Deploys MLflow on a copy of a database snapshot, with the artifact bucket the runs' artifacts are in:
-  cdk deploy --all -c dbSnapshot=<id> -c dbSnapshotUsername=<its master user>
-                   -c dbSnapshotDatabaseName=${DATABASE_NAME} -c artifactBucketName=<name>
-The deployment must not exist: run \`npx mlflow-on-aws destroy\` first (it keeps a final snapshot of the
-current database and the artifact bucket). The snapshot itself is only read.
-Options:
-  --snapshot S          manual DB cluster snapshot: identifier or ARN, in the target region. An AWS Backup
-                        recovery point or an automated (rds:) snapshot: copy it to a manual one first
-  --artifact-bucket B   the existing artifact bucket (default: the artifactBucketName setting)
-  --yes, -y             do not ask for confirmation (required when there is no terminal)
-  --dry-run             check everything and print the cdk command without running it
-  --region R, --profile P, -c key=value   target and settings, passed on to cdk`;
-
 export async function restoreCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const values = parseCommandArgs('restore', args, {
-    snapshot: { type: 'string' },
-    'artifact-bucket': { type: 'string' },
-    yes: { type: 'boolean', short: 'y' },
-    'dry-run': { type: 'boolean' },
-  });
-  const options = commonOptions(values);
-  if (options.help) {
-    deps.output.out(RESTORE_HELP);
-    return EXIT.ok;
-  }
+  const { values, options } = parseCommandOptions(RESTORE, args);
   const log = deps.output.err;
   const snapshotArg = values.snapshot as string | undefined;
-  if (!snapshotArg) throw new CliError('restore needs --snapshot <identifier or ARN>.', EXIT.usage, RESTORE_HELP.split('\n')[0]);
+  if (!snapshotArg) throw new CliError('restore needs --snapshot <identifier or ARN>.', EXIT.usage, `Usage: npx mlflow-on-aws restore ${RESTORE.synopsis![0]}`);
   refuseUnusable(snapshotArg);
 
   const target = await connect(deps, options);

@@ -10,7 +10,7 @@
  * at 0, `mlflow db upgrade` once in a one-off task of the new task definition (the MLflow container with
  * MLFLOW_MIGRATE_ONLY=true migrates under the schema lock and exits; its log is streamed here), then the start of the new
  * release and a write and a read through the endpoint. Meanwhile clients get 503 with Retry-After (the gateway's mapping,
- * docs/cli.md), which MLflow's client retries.
+ * docs/reference/cli.md), which MLflow's client retries.
  *
  * When the migration fails, the service stays at 0 and one command brings the old release back on the old data:
  * `upgrade --rollback` restores the snapshot in place (the failed cluster is renamed aside and kept, the snapshot is
@@ -38,30 +38,11 @@ import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
 import { mlflowRequest } from '../mlflow-contents';
-import { CommonOptions, commonOptions, parseCommandArgs } from '../options';
+import { CommonOptions, parseCommandOptions } from '../options';
+import { UPGRADE } from './index';
 import { holdAtZero, serviceRef, ServiceRef, startAsDeployed, waitUntilStopped } from './capacity';
 import { mlflowAdmin } from './credentials';
 import { deployCommand } from './deploy';
-
-export const UPGRADE_HELP = `Usage: npx mlflow-on-aws upgrade [--yes] [--region R] [--profile P] [-c key=value ...]
-       npx mlflow-on-aws upgrade --rollback [--snapshot S] [--yes] [--region R] [--profile P]
-
-Changes the deployed MLflow release to the configured mlflowVersion as MLflow requires for a database
-(every writer stopped, a restorable backup, \`mlflow db upgrade\` once before the new release starts):
-  1. stops every MLflow task (as \`pause\`) and waits until none runs; clients get 503 with Retry-After
-  2. takes a manual snapshot of the Aurora cluster, mlflow-upgrade-<from>-to-<to>-<time>, and waits for it
-  3. deploys the new release with the service kept at 0 tasks
-  4. runs \`mlflow db upgrade\` once in a one-off ECS task of the new task definition, its log shown here
-  5. starts the new release (as \`resume\`) and checks a write and a read through the endpoint
-A failed migration leaves MLflow stopped; \`upgrade --rollback\` then gets the old release back on the data
-of the snapshot. \`deploy\` refuses a change of mlflowVersion and points here.
-Options:
-  --rollback     restore the newest upgrade snapshot (or --snapshot S) in place of the database (the
-                 current cluster is renamed <id>-failed-<time> and kept), deploy the release it was
-                 taken from, start it and check it; writes since the snapshot are not in it
-  --snapshot S   with --rollback: the upgrade snapshot to restore (default: the newest one)
-  --yes, -y      do not ask for confirmation (required when there is no terminal)
-  --region R, --profile P, -c key=value   target and settings, passed on to cdk`;
 
 /** How often the snapshot, the database and the migration task are polled, and the longest each wait lasts. */
 export const UPGRADE_POLL_MS = 10_000;
@@ -96,18 +77,9 @@ export async function checkMlflowVersionChange(target: Target, allowed: boolean)
 }
 
 export async function upgradeCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const values = parseCommandArgs('upgrade', args, {
-    rollback: { type: 'boolean' },
-    snapshot: { type: 'string' },
-    yes: { type: 'boolean', short: 'y' },
-  });
-  const options = commonOptions(values);
-  if (options.help) {
-    deps.output.out(UPGRADE_HELP);
-    return EXIT.ok;
-  }
+  const { values, options } = parseCommandOptions(UPGRADE, args);
   if (values.snapshot !== undefined && values.rollback !== true) {
-    throw new CliError('--snapshot goes with --rollback: an upgrade takes its own snapshot.', EXIT.usage, UPGRADE_HELP.split('\n')[0]);
+    throw new CliError('--snapshot goes with --rollback: an upgrade takes its own snapshot.', EXIT.usage, `Usage: npx mlflow-on-aws upgrade ${UPGRADE.synopsis![1]}`);
   }
   const target = await connect(deps, options);
   return values.rollback === true

@@ -16,29 +16,18 @@ import { STACK_NAMES } from '../../app/names';
 import { connect, errorContext, type Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
-import { commonOptions, parseCommandArgsWithPositionals } from '../options';
+import { commandHelp } from '../spec';
+import { CommonOptions, parseCommandOptions } from '../options';
+import { SECRET_RECOVERY_DAYS, USER_SECRET_PREFIX, USERS } from './index';
 import { mlflowAdmin } from './credentials';
 import { MlflowAnswer, mlflowRequest, MlflowRequestError } from '../mlflow-contents';
 
-export const USER_SECRET_PREFIX = 'mlflow/users/';
-/** MLflow's permissions: the one list of src/app/config/settings.ts (also the `authDefaultPermission` choices). */
+export { SECRET_RECOVERY_DAYS, USER_SECRET_PREFIX };
+/** MLflow's permissions: the one list of src/lib/service/auth.ts (also the `authDefaultPermission` choices). */
 export const PERMISSIONS = MLFLOW_PERMISSIONS;
 /** Tag on every user secret, so that `list` and a clean-up find them. */
 export const USER_SECRET_TAG = { Key: 'mlflow-on-aws:user', Value: 'true' } as const;
-/** Days Secrets Manager keeps a removed user's secret before deleting it (its minimum is 7). */
-export const SECRET_RECOVERY_DAYS = 7;
 const USERNAME = MLFLOW_USERNAME_PATTERN;
-
-export const USERS_HELP = `Usage: npx mlflow-on-aws users <action> [options] [--region R] [--profile P] [-c key=value ...]
-
-Personal MLflow accounts (setting auth=users), managed with the admin credentials through the tracking endpoint.
-  add <name> [--show-password]   create the account; its generated password goes to Secrets Manager
-                                 (${USER_SECRET_PREFIX}<name>) and is printed only with --show-password
-  list                           the accounts MLflow knows, and whether each has a secret
-  remove <name>                  delete the account; its secret is deleted after ${SECRET_RECOVERY_DAYS} days
-  grant <name> --permission P (--experiment ID|NAME | --model NAME)
-                                 give the account permission P on one experiment or registered model;
-                                 P is one of ${PERMISSIONS.join(', ')}`;
 
 interface Endpoint {
   readonly trackingUri: string;
@@ -47,25 +36,20 @@ interface Endpoint {
 }
 
 export async function usersCommand(args: readonly string[], deps: CliDeps): Promise<number> {
-  const parsed = parseCommandArgsWithPositionals('users', args, {
-    'show-password': { type: 'boolean' },
-    experiment: { type: 'string' },
-    model: { type: 'string' },
-    permission: { type: 'string' },
-  });
-  const values = parsed.values;
-  const [action, ...positionals] = parsed.positionals;
-  const common = commonOptions(values);
-  if (common.help || action === undefined) {
-    deps.output.out(USERS_HELP);
-    return action === undefined && !common.help ? EXIT.usage : EXIT.ok;
+  const { values, positionals: [action, ...positionals], options: common } = parseCommandOptions(USERS, args);
+  if (action === undefined) {
+    deps.output.err(commandHelp(USERS));
+    return EXIT.usage;
   }
   const expected: Record<string, number> = { add: 1, list: 0, remove: 1, grant: 1 };
   if (!(action in expected)) {
-    throw new CliError(`users: unknown action "${action}"; allowed: add, list, remove, grant.`, EXIT.usage, USERS_HELP);
+    throw new CliError(`users: unknown action "${action}"; allowed: add, list, remove, grant.`, EXIT.usage, commandHelp(USERS));
   }
   if (positionals.length !== expected[action]) {
-    throw new CliError(`users ${action}: expected ${expected[action] === 1 ? 'one user name' : 'no argument'}, got ${positionals.length === 0 ? 'none' : positionals.map((p) => `"${p}"`).join(' ')}.`, EXIT.usage, USERS_HELP);
+    throw new CliError(`users ${action}: expected ${expected[action] === 1 ? 'one user name' : 'no argument'}, got ${positionals.length === 0 ? 'none' : positionals.map((p) => `"${p}"`).join(' ')}.`, EXIT.usage, commandHelp(USERS));
+  }
+  if (values.json === true && action !== 'list') {
+    throw new CliError(`users ${action}: --json goes with users list only.`, EXIT.usage);
   }
   const name = positionals[0];
   if (name !== undefined && !USERNAME.test(name)) {
@@ -92,7 +76,7 @@ export async function usersCommand(args: readonly string[], deps: CliDeps): Prom
     case 'add':
       return addUser(deps, endpoint, name, values['show-password'] === true);
     case 'list':
-      return listUsers(deps, endpoint);
+      return listUsers(deps, endpoint, values.json === true);
     case 'remove':
       return removeUser(deps, endpoint, name);
     default:
@@ -100,7 +84,7 @@ export async function usersCommand(args: readonly string[], deps: CliDeps): Prom
   }
 }
 
-async function connectEndpoint(deps: CliDeps, common: ReturnType<typeof commonOptions>): Promise<Endpoint> {
+async function connectEndpoint(deps: CliDeps, common: CommonOptions): Promise<Endpoint> {
   const target = await connect(deps, common);
   const { trackingUri, username, password } = await mlflowAdmin(target);
   if (!trackingUri) throw notDeployedError(STACK_NAMES.gateway, errorContext(target));
@@ -181,15 +165,32 @@ async function userSecrets(endpoint: Endpoint): Promise<SecretListEntry[]> {
   return found;
 }
 
-async function listUsers(deps: CliDeps, endpoint: Endpoint): Promise<number> {
+/** What `users list --json` prints (docs/reference/cli.md); fields are only ever added. */
+export interface UsersListReport {
+  /** MLflow's accounts, by name. */
+  readonly users: ReadonlyArray<{ readonly username: string; readonly admin: boolean; readonly secret: string | null }>;
+  /** Secrets under mlflow/users/ whose account MLflow does not have (each also named on stderr). */
+  readonly secretsWithoutUser: readonly string[];
+}
+
+async function listUsers(deps: CliDeps, endpoint: Endpoint, json: boolean): Promise<number> {
   const answer = await mlflow(endpoint, 'GET', '/api/2.0/mlflow/users/list');
   const secrets = new Set((await userSecrets(endpoint)).map((s) => s.Name!.slice(USER_SECRET_PREFIX.length)));
   const users = ((answer.users ?? []) as Array<{ username: string; is_admin: boolean }>).sort((a, b) => a.username.localeCompare(b.username));
-  for (const user of users) {
-    const notes = [user.is_admin ? 'admin' : '', secrets.has(user.username) ? `secret ${USER_SECRET_PREFIX}${user.username}` : ''].filter(Boolean);
-    deps.output.out(`${user.username}${notes.length ? `  (${notes.join(', ')})` : ''}`);
+  const orphans = [...secrets].filter((name) => !users.some((u) => u.username === name)).sort();
+  if (json) {
+    const report: UsersListReport = {
+      users: users.map((user) => ({ username: user.username, admin: user.is_admin === true, secret: secrets.has(user.username) ? `${USER_SECRET_PREFIX}${user.username}` : null })),
+      secretsWithoutUser: orphans.map((name) => `${USER_SECRET_PREFIX}${name}`),
+    };
+    deps.output.out(JSON.stringify(report, null, 2));
+  } else {
+    for (const user of users) {
+      const notes = [user.is_admin ? 'admin' : '', secrets.has(user.username) ? `secret ${USER_SECRET_PREFIX}${user.username}` : ''].filter(Boolean);
+      deps.output.out(`${user.username}${notes.length ? `  (${notes.join(', ')})` : ''}`);
+    }
   }
-  for (const orphan of [...secrets].filter((name) => !users.some((u) => u.username === name)).sort()) {
+  for (const orphan of orphans) {
     deps.output.err(`Secret ${USER_SECRET_PREFIX}${orphan} has no MLflow user: remove it with \`npx mlflow-on-aws users remove ${orphan}\`.`);
   }
   return EXIT.ok;

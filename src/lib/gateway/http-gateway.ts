@@ -58,7 +58,7 @@ export interface GatewayCustomDomain {
 
 /**
  * The `Retry-After` (seconds) of a 503 the MLflow service's front door answers, which a paused service gives (no task
- * running): what docs/cli.md promises clients. Set by the integration's response mapping, whichever front door.
+ * running): what docs/reference/cli.md promises clients. Set by the integration's response mapping, whichever front door.
  */
 export const PAUSED_RETRY_AFTER_SECONDS = 30;
 

@@ -41,11 +41,12 @@ export const ALARM_EXPRESSIONS = {
   tasksBelowDesired: `MAX([desired - running, IF(desiredMax > 0, ${ALARM_PERIOD.toMinutes()} - minutes, 0)])`,
   /**
    * The front door's 5xx (the load balancer's own and the targets'), counted only in periods with a task running
-   * throughout: a paused or sleeping deployment answers 503 to every call (clients retry), which is no fault.
+   * throughout (a running-task count in each of its minutes): a paused or sleeping deployment answers 503 to every call
+   * (clients retry), which is no fault, and so does one whose first task is still starting (a wake, a `resume`).
    */
-  frontDoor5xx: 'IF(FILL(running, 0) > 0, FILL(elb, 0) + FILL(target, 0), 0)',
+  frontDoor5xx: `IF(FILL(minutes, 0) >= ${ALARM_PERIOD.toMinutes()}, FILL(elb, 0) + FILL(target, 0), 0)`,
   /** The gateway's 5xx, counted like `frontDoor5xx`. */
-  gateway5xx: 'IF(FILL(running, 0) > 0, FILL(errors, 0), 0)',
+  gateway5xx: `IF(FILL(minutes, 0) >= ${ALARM_PERIOD.toMinutes()}, FILL(errors, 0), 0)`,
 } as const;
 
 /** Namespace and name of the metric the proxy's 401 answers are counted into. */
@@ -200,13 +201,15 @@ export class MlflowMonitoring extends Construct {
       period: ALARM_PERIOD,
     });
     const running = taskMetric('RunningTaskCount', 'Minimum');
+    /** Minutes of the period with a running-task count: Container Insights sends one a minute while a task runs. */
+    const runningMinutes = taskMetric('RunningTaskCount', 'SampleCount');
     const shortfall = new cloudwatch.MathExpression({
       expression: ALARM_EXPRESSIONS.tasksBelowDesired,
       usingMetrics: {
         desired: taskMetric('DesiredTaskCount', 'Minimum'),
         desiredMax: taskMetric('DesiredTaskCount', 'Maximum'),
         running,
-        minutes: taskMetric('RunningTaskCount', 'SampleCount'),
+        minutes: runningMinutes,
       },
       period: ALARM_PERIOD,
       label: 'Tasks below desired',
@@ -235,7 +238,7 @@ export class MlflowMonitoring extends Construct {
         usingMetrics: {
           elb: lb.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, { statistic: 'Sum', period: ALARM_PERIOD }),
           target: lb.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT, { statistic: 'Sum', period: ALARM_PERIOD }),
-          running,
+          minutes: runningMinutes,
         },
         period: ALARM_PERIOD,
         label: 'Load balancer 5xx',
@@ -247,7 +250,7 @@ export class MlflowMonitoring extends Construct {
       // Gateway 5xx: its own errors (no healthy instance or target) and the integration's. No requests, no data.
       const gateway5xx = new cloudwatch.MathExpression({
         expression: ALARM_EXPRESSIONS.gateway5xx,
-        usingMetrics: { errors: props.httpApi.metricServerError({ statistic: 'Sum', period: ALARM_PERIOD }), running },
+        usingMetrics: { errors: props.httpApi.metricServerError({ statistic: 'Sum', period: ALARM_PERIOD }), minutes: runningMinutes },
         period: ALARM_PERIOD,
         label: 'Gateway 5xx',
       });

@@ -14,6 +14,8 @@ import { labPackagePins, pinnedRequirements, SAGEMAKER_SDK_VERSION } from './lab
 export const SIGV4_PROVIDER_SOURCE = join(__dirname, '..', '..', '..', 'lab', 'training', 'mlflow-sigv4');
 /** Its files, written by the lifecycle scripts (notebook instance, Studio) and pip-installed from there. */
 export const SIGV4_PROVIDER_FILES = ['pyproject.toml', 'mlflow_sigv4.py'] as const;
+/** Its Python module (what an IPython startup file looks for before it selects the provider). */
+export const SIGV4_PROVIDER_MODULE = 'mlflow_sigv4';
 /** MLFLOW_TRACKING_AUTH value that selects it. */
 export const SIGV4_AUTH = 'aws-sigv4';
 /** SageMaker's limit on a lifecycle configuration script: 16384 characters of base64 (test/lab/lab-drift.test.ts checks it). */
@@ -163,6 +165,14 @@ export function labEnvironment(settings: LabKernelSettings): Array<[string, stri
   ];
 }
 
+/**
+ * What every kernel, the Jupyter server and login shells of the notebook instance get: labEnvironment() without
+ * MLFLOW_TRACKING_AUTH, which only a Python with the SigV4 provider can honour.
+ */
+export function sharedEnvironment(settings: LabKernelSettings): Array<[string, string]> {
+  return labEnvironment(settings).filter(([name]) => name !== 'MLFLOW_TRACKING_AUTH');
+}
+
 /** What the lab's venv gets: the lab's pins (src/lib/sagemaker/lab-packages.ts, as lab/requirements.txt) and ipykernel. */
 export function labKernelRequirements(settings: LabKernelSettings): string[] {
   return [
@@ -223,11 +233,17 @@ export function labKernelScript(settings: LabKernelSettings): string[] {
 
 /**
  * The notebook instance's on-start script, for notebook-al2023-v1. Lifecycle scripts must finish within five
- * minutes, so the kernel's set-up runs in the background. The MLflow settings reach:
+ * minutes, so the kernel's set-up runs in the background. The tracking URI and the region (sharedEnvironment())
+ * reach:
  * - kernels, through an IPython startup file: it works whatever the Jupyter unit and conda environment are called;
+ *   it also sets MLFLOW_TRACKING_AUTH=aws-sigv4, but only in a kernel that has the SigV4 provider (the "MLflow lab"
+ *   kernel, or one where the user installed it): elsewhere MLflow would warn that no provider is registered and send
+ *   its requests unsigned;
  * - the Jupyter server (and the kernels and terminals it starts), through a drop-in for its systemd unit, found
  *   among JUPYTER_UNITS rather than assumed;
- * - login shells, through /etc/profile.d.
+ * - login shells, through /etc/profile.d (a terminal signs after `source <lab dir>/venv/bin/activate` and
+ *   `export MLFLOW_TRACKING_AUTH=aws-sigv4`).
+ * The "MLflow lab" kernel gets all of labEnvironment() from its kernel.json.
  * The lab's pinned packages (src/lib/sagemaker/lab-packages.ts: the MLflow client at the server's version and the SageMaker
  * Python SDK, exactly the pins of lab/requirements.txt, nothing unpinned) and its SigV4 provider go into a venv of
  * their own on the instance's volume (/home/ec2-user/SageMaker/.mlflow-lab/venv, made from the conda_python3
@@ -236,7 +252,7 @@ export function labKernelScript(settings: LabKernelSettings): string[] {
  * when the pins or the provider change.
  */
 export function onStartScript(settings: OnStartScriptSettings): string {
-  const env = labEnvironment(settings);
+  const env = sharedEnvironment(settings);
   return [
     '#!/bin/bash',
     '# Written by the MLflow on AWS CDK app for notebook-al2023-v1 (Amazon Linux 2023, JupyterLab 4).',
@@ -258,8 +274,11 @@ export function onStartScript(settings: OnStartScriptSettings): string {
     'STARTUP_DIR="$NOTEBOOK_HOME/.ipython/profile_default/startup"',
     'mkdir -p "$STARTUP_DIR"',
     'cat > "$STARTUP_DIR/00-mlflow.py" <<\'EOF\'',
+    'import importlib.util',
     'import os',
     ...env.map(([k, v]) => `os.environ.setdefault("${k}", "${v}")`),
+    `if importlib.util.find_spec("${SIGV4_PROVIDER_MODULE}") is not None:  # only where the SigV4 provider is installed`,
+    `    os.environ.setdefault("MLFLOW_TRACKING_AUTH", "${SIGV4_AUTH}")`,
     'EOF',
     'chown -R "$NOTEBOOK_USER:$NOTEBOOK_USER" "$NOTEBOOK_HOME/.ipython"',
     '',

@@ -38,7 +38,7 @@ export interface ArtifactStoreProps {
  * The MLflow artifact store: an S3 bucket that is private, encrypted, TLS-only and versioned.
  * By default it outlives the stack, so `cdk destroy` never takes months of models with it.
  *
- * What a failed first create leaves behind (docs/database-protection.md):
+ * What a failed first create leaves behind (docs/decisions/database-protection.md):
  * - The artifact bucket is `RetainExceptOnCreate` (`RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE`): the rollback of a
  *   failed first create deletes it, a stack deletion or a replacement keeps it. Nothing writes to it while the stack
  *   is being created, so there is nothing to lose; and should it hold an object after all, S3 refuses to delete a

@@ -195,7 +195,7 @@ export class BackendStore extends Construct {
       id: 'AwsSolutions-RDS10',
       reason: protect
         ? 'Deletion protection is on, but not in the template: Custom::DatabaseDeletionProtection turns it on once the rest of the stack is in place, '
-          + 'so that a failed first create can delete the cluster instead of ending in ROLLBACK_FAILED (docs/database-protection.md).'
+          + 'so that a failed first create can delete the cluster instead of ending in ROLLBACK_FAILED (docs/decisions/database-protection.md).'
         : 'Deletion protection was turned off explicitly in the configuration (dbDeletionProtection=false or destroyDataOnDelete=true).',
     });
   }

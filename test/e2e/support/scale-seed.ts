@@ -7,7 +7,7 @@
  * columns MLflow fills, its NULLs, its tag keys and value formats are the client's; only identifiers, names, times and
  * values change with the row's number. `checkShapes` compares a seeded run with the client's run, row for row.
  *
- * History reduction (documented in docs/performance.md): every metric of every run has its latest value
+ * History reduction (documented in docs/reference/performance.md): every metric of every run has its latest value
  * (`latest_metrics`, what search_runs filters and sorts on) and that last step in `metrics`; one run in
  * `HISTORY_EVERY` has the full 100-step history of its 10 metrics. A full history for every run would be 10^9 rows at
  * 1M runs, which no read of the benchmark touches: history is read one run at a time (get_metric_history, the run

@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DATABASE_DELETION_PROTECTION_TYPE } from '../../src/lib/contract';
-import { mlflowTemplate, resourcesOfType } from '../support/synth';
+import { platformTemplate as mlflowTemplate, resourcesOfType } from '../support/synth';
 
 /**
  * A failed first create must roll back clean (the cluster unprotected until the end), while a deployment that was
- * once healthy meets deletion protection on destroy. Design: docs/database-protection.md.
+ * once healthy meets deletion protection on destroy. Design: docs/decisions/database-protection.md.
  */
 
 const template = mlflowTemplate();

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CONTAINERS_DIR } from '../../src/lib/service/container-images';
 import { DATABASE_WAIT, ECS_MAX_GRACE_PERIOD_SECONDS, MIGRATION_ALLOWANCE } from '../../src/lib/service/mlflow-startup';
-import { CONTAINER_NAMES } from '../../src/app/names';
-import { mlflowTemplate, resourcesOfType } from '../support/synth';
+import { CONTAINER_NAMES } from '../../src/lib/contract';
+import { platformTemplate as mlflowTemplate, resourcesOfType } from '../support/synth';
 
 const template = mlflowTemplate();
 const [[, service]] = resourcesOfType(template, 'AWS::ECS::Service');
