@@ -7,7 +7,8 @@
                                    lock (tasks starting together take turns): creates MLflow's tables in an
                                    empty database; on an existing one, starts only on the schema revision
                                    this MLflow release expects (see "Who migrates" below); then converts a
-                                   schema that is not utf8mb4 (mlflow_charset.py); with
+                                   schema that is not utf8mb4 (mlflow_charset.py), and creates the project's
+                                   indexes that are missing (mlflow_indexes.py); with
                                    MLFLOW_AUTH=users also, under the same lock, creates the permission
                                    database <DATABASE>_auth and runs `mlflow_auth.py bootstrap`
     python3 mlflow_db.py migrate   the upgrade's one-off task (MLFLOW_MIGRATE_ONLY=true in entrypoint.sh):
@@ -304,6 +305,7 @@ def with_schema_lock(body):
         try:
             body(connection, s, uri)
             convert_charset(connection)
+            ensure_indexes(connection)
             if auth_mode() != "shared":
                 upgrade_auth(connection, s)
         finally:
@@ -368,6 +370,14 @@ def convert_charset(connection):
         log(f"converting the schema to utf8mb4 failed: {error}. The next start resumes where this one stopped; "
             "a duplicate entry needs a rename first (docs/guides/migrate-from-sample.md, 'The character set')")
         sys.exit(5)
+
+
+def ensure_indexes(connection):
+    """Under the schema lock, after the migrations and the conversion: the project's indexes on MLflow's tables that
+    are missing (mlflow_indexes.py; docs/reference/performance.md). Created online; a failure does not stop the start."""
+    import mlflow_indexes
+
+    mlflow_indexes.ensure(connection, log)
 
 
 def upgrade_auth(connection, s):

@@ -74,7 +74,8 @@ describe('container files', () => {
       const sources = readFileSync(join(dir, 'Dockerfile'), 'utf8')
         .split('\n')
         .filter((line) => /^COPY\s/.test(line))
-        .map((line) => line.split(/\s+/).filter((w) => !w.startsWith('--'))[1]);
+        // Every source of a COPY line (all words but the instruction and the destination).
+        .flatMap((line) => line.split(/\s+/).filter((w) => w !== '' && !w.startsWith('--')).slice(1, -1));
       assert.ok(sources.length > 0);
       for (const source of sources) {
         assert.ok(existsSync(join(dir, source)), `${image}: ${source} is missing`);

@@ -378,3 +378,34 @@ describe('mlflow entrypoint: who migrates (MLflow requires every writer stopped)
     assert.ok(run.calls[0].end <= run.calls[1].start);
   });
 });
+
+describe("mlflow entrypoint: the project's indexes on MLflow's tables (mlflow_indexes.py)", () => {
+  const declared = (): Array<{ name: string; table: string }> => JSON.parse(spawnSync('python3', [join(MLFLOW_DIR, 'mlflow_indexes.py'), 'list'], { encoding: 'utf8' }).stdout);
+  const created = (): string[] => (existsSync(join(work, 'indexes')) ? readFileSync(join(work, 'indexes'), 'utf8').split('\n').filter(Boolean) : []);
+
+  it('a start creates each missing index under the schema lock, before the server; the next start finds them and creates none', () => {
+    const first = runEntrypoint({ FAKE_MYSQL_REVISION: 'r3', FAKE_MYSQL_MARKER: '3.13.0' });
+    assert.equal(first.status, 0, first.stderr);
+    assert.deepEqual(created(), declared().map((index) => `${index.table} ${index.name}`));
+    assert.ok(declared().some((index) => index.table === 'tags'), 'the tags index is declared');
+    assert.match(first.stderr, /creating the project's index mlflow_on_aws_tags_key_value on tags/);
+    assert.deepEqual(first.calls.map((c) => c.command), ['server']);
+    const second = runEntrypoint({ FAKE_MYSQL_REVISION: 'r3', FAKE_MYSQL_MARKER: '3.13.0' });
+    assert.equal(second.status, 0, second.stderr);
+    assert.doesNotMatch(second.stderr, /creating the project's index/);
+    assert.equal(created().length, declared().length);
+  });
+
+  it('the upgrade\'s one-off task (MLFLOW_MIGRATE_ONLY=true) creates them after the migration too', () => {
+    const run = runEntrypoint({ MLFLOW_MIGRATE_ONLY: 'true', FAKE_MYSQL_MARKER: '3.12.0' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(created().length, declared().length);
+  });
+
+  it('a failure to create one is logged and the server starts anyway (the indexes make searches faster, not correct)', () => {
+    const run = runEntrypoint({ FAKE_MYSQL_REVISION: 'r3', FAKE_MYSQL_MARKER: '3.13.0', FAKE_MYSQL_FAIL_INDEX: 'true' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /could not create the index mlflow_on_aws_latest_metrics_key_value on latest_metrics: .*INDEX command denied.*the next start tries again/);
+    assert.deepEqual(run.calls.map((c) => c.command), ['server']);
+  });
+});

@@ -20,6 +20,10 @@ export interface MariaDbOptions {
    * container's entrypoint encodes it.
    */
   readonly password?: string;
+  /** InnoDB's buffer pool (MiB): small for the tests' small data, larger for the scale benchmark's. @default 64 */
+  readonly bufferPoolMiB?: number;
+  /** More server options (`--name=value`), such as the slow-query log of the scale benchmark. @default none */
+  readonly serverArgs?: readonly string[];
 }
 
 export interface MariaDb {
@@ -127,7 +131,7 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
       `--pid-file=${join(base, 'mysqld.pid')}`,
       '--skip-log-bin',
       '--skip-name-resolve',
-      '--innodb-buffer-pool-size=64M',
+      `--innodb-buffer-pool-size=${options.bufferPoolMiB ?? 64}M`,
       `--ssl-ca=${tls.ca}`,
       `--ssl-cert=${tls.cert}`,
       `--ssl-key=${tls.key}`,
@@ -137,6 +141,7 @@ export async function startMariaDb(options: MariaDbOptions = {}): Promise<MariaD
       // Aurora MySQL 3 (MySQL 8.0) defaults: utf8mb4, strict mode.
       '--character-set-server=utf8mb4',
       '--collation-server=utf8mb4_general_ci',
+      ...(options.serverArgs ?? []),
       ...userArgs,
     ], { PATH: process.env.PATH }, join(base, `server-${generation}.log`));
     const current = service;

@@ -14,7 +14,7 @@ import { resolvePlatformConfig, type RawSettings } from '../../../src/app/config
 import { basicAuth, NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, freePort, requireProgram, workerUser } from '../../containers/support/proxy';
 import { ensurePythonEnv, REPO_ROOT, type PythonEnv } from '../../support/python-env';
 import { startAwsStandIn, type AwsStandIn } from './aws-standin';
-import { startMariaDb, type MariaDb } from './mariadb';
+import { startMariaDb, type MariaDb, type MariaDbOptions } from './mariadb';
 import { ssoTool } from './openid-provider';
 import { memoryOfGroup, startService, waitFor, type MemoryUse, type Service } from './service';
 import { containerEnvironment, renderForAccount, taskContract, type TaskContract } from './task-definition';
@@ -51,6 +51,8 @@ export interface StackOptions {
    * (registered at the provider as the callback's before the stack starts). Required when the settings say auth=sso.
    */
   readonly sso?: { readonly issuer: string; readonly clientSecret: string; readonly proxyPort: number };
+  /** Options of the throwaway MariaDB (not with `existing`). @default the tests' defaults */
+  readonly mariadb?: MariaDbOptions;
 }
 
 /** A database and an artifact bucket that outlive the stack (see `StackOptions.existing`). */
@@ -153,7 +155,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
     if (existing) {
       ({ db, aws, bucket } = existing);
     } else {
-      db = await startMariaDb();
+      db = await startMariaDb(options.mariadb);
       started.push({ stop: () => db.destroy() });
       aws = await startAwsStandIn(python);
       started.push(aws);
