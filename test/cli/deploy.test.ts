@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ListDomainsCommand } from '@aws-sdk/client-sagemaker';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
+import { signInLine } from '../../src/cli/commands/status';
 import { EXIT } from '../../src/cli/errors';
 import { credentialsError, DEPLOYED_TEMPLATES, harness, HarnessOptions, NODE_PATH, outputs, RunnerCall, setStacks, setTemplates } from './helpers';
 
@@ -36,6 +37,32 @@ describe('deploy', () => {
     assert.deepEqual(h.out, [`MLflow tracking URI: ${URI}`]);
     assert.match(h.err.join('\n'), /credentials --env/);
     assert.equal(h.runs.filter((r) => r.command === 'docker').length, 0, 'codebuild builds need no Docker');
+  });
+
+  it('auth=sso: prints the sign-in line of status and, with the stack\'s Cognito pool, how to add the first admin', async () => {
+    const sso = { auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc', imageBuild: 'codebuild' };
+    const h = harness({ runner: runner(), cdkContext: sso });
+    setStacks(h.mocks, {
+      ...TOOLKIT,
+      MLflowVpcStack: { Outputs: outputs({ SsoUserPoolId: 'us-west-2_AbC123' }) },
+      HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: 'https://mlflow.example.com' }) },
+    });
+    setTemplates(h.mocks, { MLflowVpcStack: DEPLOYED_TEMPLATES.standard, HttpGatewayStack: DEPLOYED_TEMPLATES.gateway });
+    assert.equal(await h.run('deploy'), EXIT.ok, h.text());
+    assert.deepEqual(h.out, [
+      'MLflow tracking URI: https://mlflow.example.com',
+      `Sign-in: ${signInLine('https://mlflow.example.com', 'us-west-2_AbC123', 'us-west-2')}`,
+    ]);
+    assert.match(h.out[1], /oauth2\/start .*us-west-2_AbC123/);
+    assert.match(h.err.join('\n'), /Next: npx mlflow-on-aws users add <your e-mail> --admin/);
+    assert.doesNotMatch(h.err.join('\n'), /credentials --env/);
+
+    const own = harness({ runner: runner(), cdkContext: { auth: 'sso', ssoIssuerUrl: 'https://example.okta.com/', ssoClientId: '0oa1', imageBuild: 'codebuild' } });
+    setStacks(own.mocks, { ...TOOLKIT, HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: URI }) } });
+    assert.equal(await own.run('deploy'), EXIT.ok, own.text());
+    assert.deepEqual(own.out, [`MLflow tracking URI: ${URI}`, `Sign-in: ${URI}/oauth2/start (people and groups: your OpenID provider)`]);
+    assert.match(own.err.join('\n'), /group mlflow-admins at your provider/);
+    assert.doesNotMatch(own.err.join('\n'), /users add/);
   });
 
   it('imageBuild=local checks Docker first and stops with advice when it is not running', async () => {

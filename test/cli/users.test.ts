@@ -5,6 +5,11 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import {
   CreateSecretCommand, DeleteSecretCommand, GetSecretValueCommand, ListSecretsCommand, ResourceExistsException,
 } from '@aws-sdk/client-secrets-manager';
+import {
+  AdminAddUserToGroupCommand, AdminCreateUserCommand, AdminDeleteUserCommand, AdminDisableUserCommand, AdminListGroupsForUserCommand,
+  CognitoIdentityProviderClient, ListUsersCommand, UserNotFoundException, UsernameExistsException, type UserStatusType,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { mockClient } from 'aws-sdk-client-mock';
 import { EXIT } from '../../src/cli/errors';
 import { harness, Harness, outputs, setStacks } from './helpers';
 
@@ -60,7 +65,11 @@ before(async () => {
 
 after(() => new Promise<void>((r) => server.close(() => r())));
 
+/** The Cognito client is made by the sso module itself (loaded only in that mode): mocked for every instance. */
+const cognito = mockClient(CognitoIdentityProviderClient);
+
 beforeEach(() => {
+  cognito.reset();
   seen = [];
   users = new Map([['admin', true]]);
   failCreate = undefined;
@@ -79,12 +88,13 @@ function deployed(): Harness {
 }
 
 describe('users', () => {
-  it('auth=sso: refused with what to do in the provider instead (no MLflow password is ever checked in that mode)', async () => {
+  it('auth=sso with an own provider (ssoIssuerUrl): refused with what to do in the provider instead (no MLflow password is ever checked in that mode)', async () => {
     const h = harness({ cdkContext: { auth: 'sso', ssoIssuerUrl: 'https://example.okta.com/', ssoClientId: '0oa1' } });
-    assert.equal(await h.run('users', 'add', 'alice'), EXIT.usage, h.text());
-    assert.match(h.text(), /with auth=sso people sign in with the identity provider/);
-    assert.match(h.text(), /admin-add-user-to-group/);
+    assert.equal(await h.run('users', 'add', 'alice@example.com'), EXIT.usage, h.text());
+    assert.match(h.text(), /with auth=sso and your own provider \(ssoIssuerUrl\) people and their groups are managed there/);
+    assert.match(h.text(), /Add people and their groups in your provider/);
     assert.equal(h.mocks.secrets.commandCalls(CreateSecretCommand).length, 0);
+    assert.equal(cognito.calls().length, 0);
     assert.deepEqual(seen, []);
   });
 
@@ -215,5 +225,146 @@ describe('users', () => {
     h.mocks.secrets.on(GetSecretValueCommand, { SecretId: 'mlflow-server-credentials' }).resolves({ SecretString: JSON.stringify({ username: 'admin', password: 'stale' }) });
     assert.equal(await h.run('users', 'list'), EXIT.failure);
     assert.match(h.text(), /MLflow refused the admin credentials \(401\)/);
+  });
+});
+
+const POOL = 'us-west-2_AbC123';
+const SSO_CONTEXT = {
+  auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc', ssoGroupPermissions: 'analysts=READ,ml-team=EDIT',
+};
+
+/** A deployment with auth=sso and the stack's Cognito user pool. */
+function ssoDeployed(stackOutputs: Record<string, string> | null = { SsoUserPoolId: POOL }): Harness {
+  const h = harness({ cdkContext: SSO_CONTEXT });
+  setStacks(h.mocks, stackOutputs === null ? {} : { MLflowVpcStack: { Outputs: outputs(stackOutputs) } });
+  cognito.on(AdminCreateUserCommand).resolves({ User: { Username: 'b2c3', Enabled: true } });
+  cognito.on(AdminAddUserToGroupCommand).resolves({});
+  cognito.on(AdminDisableUserCommand).resolves({});
+  cognito.on(AdminDeleteUserCommand).resolves({});
+  return h;
+}
+
+function cognitoError(Type: typeof UserNotFoundException | typeof UsernameExistsException, message: string): Error {
+  return new Type({ message, $metadata: { httpStatusCode: 400 } });
+}
+
+describe('users with auth=sso and the stack\'s Cognito user pool', () => {
+  it('add --admin: creates the user by e-mail (verified; Cognito e-mails the temporary password) in ssoAdminGroup, prints nothing secret', async () => {
+    const h = ssoDeployed();
+    assert.equal(await h.run('users', 'add', 'alice@example.com', '--admin'), EXIT.ok, h.text());
+    const [created] = cognito.commandCalls(AdminCreateUserCommand);
+    assert.deepEqual(created.args[0].input, {
+      UserPoolId: POOL, Username: 'alice@example.com', DesiredDeliveryMediums: ['EMAIL'],
+      UserAttributes: [{ Name: 'email', Value: 'alice@example.com' }, { Name: 'email_verified', Value: 'true' }],
+    });
+    assert.equal(created.args[0].input.TemporaryPassword, undefined, 'Cognito generates and e-mails it');
+    assert.deepEqual(cognito.commandCalls(AdminAddUserToGroupCommand).map((c) => c.args[0].input), [{ UserPoolId: POOL, Username: 'alice@example.com', GroupName: 'mlflow-admins' }]);
+    assert.deepEqual(h.out, [`Created user alice@example.com in Cognito user pool ${POOL}, group mlflow-admins; Cognito e-mails them a temporary password (valid 3 days).`]);
+    assert.equal(h.mocks.secrets.commandCalls(CreateSecretCommand).length, 0);
+    assert.deepEqual(seen, [], 'MLflow is not called');
+  });
+
+  it('add --group G: G of ssoGroupPermissions; without a group: no group, and a note naming the groups', async () => {
+    const h = ssoDeployed();
+    assert.equal(await h.run('users', 'add', 'bob@example.com', '--group', 'ml-team'), EXIT.ok, h.text());
+    assert.deepEqual(cognito.commandCalls(AdminAddUserToGroupCommand).map((c) => c.args[0].input.GroupName), ['ml-team']);
+    cognito.resetHistory();
+    const plain = ssoDeployed();
+    assert.equal(await plain.run('users', 'add', 'carol@example.com'), EXIT.ok, plain.text());
+    assert.equal(cognito.commandCalls(AdminCreateUserCommand).length, 1);
+    assert.equal(cognito.commandCalls(AdminAddUserToGroupCommand).length, 0);
+    assert.match(plain.err.join('\n'), /In no group.*groups: mlflow-admins, analysts, ml-team/);
+  });
+
+  it('add --group with a group the deployment does not have: one-line usage error naming it and the allowed groups, nothing created', async () => {
+    const h = ssoDeployed();
+    assert.equal(await h.run('users', 'add', 'alice@example.com', '--group', 'admins'), EXIT.usage, h.text());
+    assert.match(h.text(), /users add: --group "admins" is not one of the groups of the deployment; allowed: mlflow-admins, analysts, ml-team/);
+    assert.equal(cognito.calls().length, 0);
+  });
+
+  it('bad input: not an e-mail address, --admin with --group, --group with list; refused before any Cognito call', async () => {
+    const h = ssoDeployed();
+    assert.equal(await h.run('users', 'add', 'alice', '--admin'), EXIT.usage);
+    assert.match(h.text(), /"alice" is not an e-mail address/);
+    assert.equal(await h.run('users', 'add', 'alice@example.com', '--admin', '--group', 'analysts'), EXIT.usage);
+    assert.match(h.text(), /give --admin or --group, not both/);
+    assert.equal(await h.run('users', 'list', '--group', 'analysts'), EXIT.usage);
+    assert.match(h.text(), /users list: --admin and --group go with users add only/);
+    assert.equal(cognito.calls().length, 0);
+  });
+
+  it('add of an existing user: says so, adds no group', async () => {
+    const h = ssoDeployed();
+    cognito.on(AdminCreateUserCommand).rejects(cognitoError(UsernameExistsException, 'An account with the given email already exists.'));
+    assert.equal(await h.run('users', 'add', 'alice@example.com', '--admin'), EXIT.failure);
+    assert.match(h.text(), /alice@example.com is already a user of Cognito user pool us-west-2_AbC123/);
+    assert.equal(cognito.commandCalls(AdminAddUserToGroupCommand).length, 0);
+  });
+
+  it('without the SsoUserPoolId output, or without the stack: not deployed (exit 4), no Cognito call', async () => {
+    const h = ssoDeployed({ MlflowVersion: '3.1.0' });
+    assert.equal(await h.run('users', 'add', 'alice@example.com'), EXIT.notDeployed, h.text());
+    assert.match(h.text(), /stack MLflowVpcStack has no SsoUserPoolId output/);
+    const none = ssoDeployed(null);
+    assert.equal(await none.run('users', 'list'), EXIT.notDeployed, none.text());
+    assert.match(none.text(), /Stack MLflowVpcStack is not deployed/);
+    assert.equal(cognito.calls().length, 0);
+  });
+
+  it('remove: disables, then deletes the user; names the session bound (ssoSessionRefreshSeconds)', async () => {
+    const h = ssoDeployed();
+    assert.equal(await h.run('users', 'remove', 'alice@example.com', '-c', 'ssoSessionRefreshSeconds=120'), EXIT.ok, h.text());
+    assert.deepEqual(cognito.calls().map((c) => c.args[0].constructor.name), ['AdminDisableUserCommand', 'AdminDeleteUserCommand']);
+    assert.deepEqual(cognito.commandCalls(AdminDeleteUserCommand)[0].args[0].input, { UserPoolId: POOL, Username: 'alice@example.com' });
+    assert.match(h.out.join('\n'), /Removed user alice@example.com .*ends within 120 seconds \(ssoSessionRefreshSeconds\)/);
+  });
+
+  it('remove of an unknown user: says so (exit 1)', async () => {
+    const h = ssoDeployed();
+    cognito.on(AdminDisableUserCommand).rejects(cognitoError(UserNotFoundException, 'User does not exist.'));
+    assert.equal(await h.run('users', 'remove', 'ghost@example.com'), EXIT.failure);
+    assert.match(h.text(), /there is no user ghost@example.com in Cognito user pool/);
+    assert.equal(cognito.commandCalls(AdminDeleteUserCommand).length, 0);
+  });
+
+  it('list: every page of users and of each user\'s groups; --json with users[].username/admin like users mode, plus groups', async () => {
+    const h = ssoDeployed();
+    const user = (id: string, email: string, status: UserStatusType = 'CONFIRMED') => ({ Username: id, Enabled: true, UserStatus: status, Attributes: [{ Name: 'sub', Value: id }, { Name: 'email', Value: email }] });
+    cognito.on(ListUsersCommand, { UserPoolId: POOL, PaginationToken: undefined }).resolves({ Users: [user('u1', 'zoe@example.com')], PaginationToken: 'p2' });
+    cognito.on(ListUsersCommand, { UserPoolId: POOL, PaginationToken: 'p2' }).resolves({ Users: [user('u2', 'alice@example.com', 'FORCE_CHANGE_PASSWORD')] });
+    cognito.on(AdminListGroupsForUserCommand, { Username: 'u1', NextToken: undefined }).resolves({ Groups: [{ GroupName: 'analysts' }], NextToken: 'g2' });
+    cognito.on(AdminListGroupsForUserCommand, { Username: 'u1', NextToken: 'g2' }).resolves({ Groups: [{ GroupName: 'mlflow-admins' }] });
+    cognito.on(AdminListGroupsForUserCommand, { Username: 'u2' }).resolves({ Groups: [] });
+    assert.equal(await h.run('users', 'list', '--json'), EXIT.ok, h.text());
+    assert.deepEqual(JSON.parse(h.out.join('\n')), {
+      users: [
+        { username: 'alice@example.com', admin: false, groups: [], enabled: true, status: 'FORCE_CHANGE_PASSWORD' },
+        { username: 'zoe@example.com', admin: true, groups: ['analysts', 'mlflow-admins'], enabled: true, status: 'CONFIRMED' },
+      ],
+      userPoolId: POOL,
+    });
+    assert.equal(cognito.commandCalls(ListUsersCommand).length, 2);
+    assert.equal(cognito.commandCalls(AdminListGroupsForUserCommand).length, 3);
+    const text = ssoDeployed();
+    assert.equal(await text.run('users', 'list'), EXIT.ok, text.text());
+    assert.deepEqual(text.out, ['alice@example.com  (no group, not signed in yet)', 'zoe@example.com  (groups analysts, mlflow-admins)']);
+  });
+
+  it('grant: refused (groups give permissions; admins grant in the MLflow UI), before any Cognito or MLflow call', async () => {
+    const h = ssoDeployed();
+    assert.equal(await h.run('users', 'grant', 'alice@example.com', '--experiment', '1', '--permission', 'READ'), EXIT.usage);
+    assert.match(h.text(), /users grant: with auth=sso permissions come from the groups of the identity provider/);
+    assert.match(h.text(), /MLflow UI or its REST API/);
+    assert.equal(cognito.calls().length, 0);
+    assert.deepEqual(seen, []);
+  });
+
+  it('--admin and --group with auth=users: refused (they go with auth=sso)', async () => {
+    const h = deployed();
+    assert.equal(await h.run('users', 'add', 'alice', '--admin'), EXIT.usage);
+    assert.match(h.text(), /users add: --admin and --group go with auth=sso/);
+    assert.equal(h.mocks.secrets.commandCalls(CreateSecretCommand).length, 0);
+    assert.deepEqual(seen, []);
   });
 });

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GATEWAY_OUTPUTS, STACK_NAMES } from '../../app/names';
+import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { checkIamPrincipalAccounts, connect, describeDomain, findStack, foreignStacks, foreignStacksError, listDomains, locateCdk, stackOutputs, STACKS_IN_DELETION_ORDER, Target, usesStudio } from '../aws';
 import { checkSnapshotSettings } from '../db-snapshot';
 import { readDeployedState, refusedTransition, TransitionOptions } from '../deployed-state';
@@ -15,6 +15,7 @@ import { DEPLOY } from './index';
 import { checkDeployWhilePaused, keepPausedAfterDeploy } from './capacity';
 import { checkBootstrap, dockerAvailable } from './doctor';
 import { checkMlflowVersionChange } from './upgrade';
+import { signInLine } from './status';
 
 /** What `upgrade` lets its own deploys do that a plain `deploy` refuses. */
 export interface DeployGuards {
@@ -107,6 +108,14 @@ export async function deployCommand(args: readonly string[], deps: CliDeps, guar
   log('');
   log('Deployed.');
   if (trackingUri) deps.output.out(`MLflow tracking URI: ${trackingUri}`);
+  if (target.config.auth === 'sso') {
+    const userPoolId = stackOutputs(await findStack(target, STACK_NAMES.mlflow))[MLFLOW_OUTPUTS.ssoUserPoolId];
+    deps.output.out(`Sign-in: ${signInLine(trackingUri, userPoolId, target.region)}`);
+    if (userPoolId) log('Next: npx mlflow-on-aws users add <your e-mail> --admin   # the first admin; Cognito e-mails a temporary password');
+    else log(`Next: put yourself in group ${target.config.ssoAdminGroup} at your provider to be an MLflow admin`);
+    log('      npx mlflow-on-aws status');
+    return EXIT.ok;
+  }
   log('Next: eval "$(npx mlflow-on-aws credentials --env)"   # sets MLFLOW_TRACKING_URI/USERNAME/PASSWORD');
   log('      npx mlflow-on-aws status');
   return EXIT.ok;

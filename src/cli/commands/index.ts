@@ -190,7 +190,7 @@ passed on to cdk.`,
 
 export const USERS = defineCommand({
   name: 'users',
-  summary: 'personal MLflow accounts (auth=users): add, list, remove, grant',
+  summary: 'personal MLflow accounts (auth=users), or the Cognito user pool\'s people (auth=sso): add, list, remove, grant',
   synopsis: ['<action> [options]'],
   description: `Personal MLflow accounts (setting auth=users), managed with the admin credentials through the tracking endpoint.
 Actions:
@@ -199,13 +199,23 @@ Actions:
   list [--json]                  the accounts MLflow knows, and whether each has a secret
   remove <name>                  delete the account; its secret is deleted after ${SECRET_RECOVERY_DAYS} days
   grant <name> --permission P (--experiment ID|NAME | --model NAME)
-                                 give the account permission P on one experiment or registered model`,
+                                 give the account permission P on one experiment or registered model
+With auth=sso and the stack's Cognito user pool, people are the pool's users, named by e-mail address:
+  add <email> [--admin | --group G]
+                                 create the user (Cognito e-mails a temporary password), in ssoAdminGroup
+                                 with --admin or in G, one of the groups of ssoGroupPermissions
+  list [--json]                  the pool's users and their groups
+  remove <email>                 disable and delete the user (a browser session ends within
+                                 ssoSessionRefreshSeconds)
+  grant is refused: groups give permissions, admins grant more in the MLflow UI.`,
   positionals: true,
   options: {
     'show-password': { type: 'boolean', description: 'add: print the generated password' },
     permission: { type: 'string', value: 'P', description: `grant: the permission, one of ${MLFLOW_PERMISSIONS.join(', ')}` },
     experiment: { type: 'string', value: 'ID|NAME', description: 'grant: on this experiment (its ID or name)' },
     model: { type: 'string', value: 'NAME', description: 'grant: on this registered model' },
+    admin: { type: 'boolean', description: 'add with auth=sso: in the admin group (ssoAdminGroup)' },
+    group: { type: 'string', value: 'G', description: 'add with auth=sso: in group G (ssoAdminGroup or a group of ssoGroupPermissions)' },
     json: { ...JSON_OPTION, description: `list: ${JSON_OPTION.description}` },
   },
   load: () => (require('./users') as typeof import('./users')).usersCommand,

@@ -3,6 +3,7 @@
  * endpoint with the admin credentials from Secrets Manager. A new account's password is generated here, kept in
  * Secrets Manager under `mlflow/users/<name>` (JSON {username, password}, tagged for this app) and printed only with
  * --show-password. Permissions are MLflow's per-resource grants (its /api/3.0/mlflow/users/permissions/grant API).
+ * With auth=sso and the stack's Cognito user pool, add/list/remove manage the pool's users instead (sso-users.ts).
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -17,7 +18,7 @@ import { connect, errorContext, type Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
 import { commandHelp } from '../spec';
-import { CommonOptions, parseCommandOptions } from '../options';
+import { parseCommandOptions } from '../options';
 import { SECRET_RECOVERY_DAYS, USER_SECRET_PREFIX, USERS } from './index';
 import { mlflowAdmin } from './credentials';
 import { MlflowAnswer, mlflowRequest, MlflowRequestError } from '../mlflow-contents';
@@ -29,11 +30,13 @@ export const PERMISSIONS = MLFLOW_PERMISSIONS;
 export const USER_SECRET_TAG = { Key: 'mlflow-on-aws:user', Value: 'true' } as const;
 const USERNAME = MLFLOW_USERNAME_PATTERN;
 
-/** What to do instead of `users` in sso mode (docs/guides/sso.md, "Connecting a provider"). */
-export const SSO_USERS_HINT = 'Add people and groups in the provider: with the stack\'s Cognito user pool (`npx mlflow-on-aws status` prints its id), '
-  + '`aws cognito-idp admin-create-user --user-pool-id <id> --username <email> --user-attributes Name=email,Value=<email> Name=email_verified,Value=true` '
-  + 'and `aws cognito-idp admin-add-user-to-group --user-pool-id <id> --username <email> --group-name <ssoAdminGroup or a group of ssoGroupPermissions>`; '
+/** What to do instead of `users` in sso mode with an own provider (docs/guides/sso.md, "Connecting a provider"). */
+export const SSO_USERS_HINT = 'Add people and their groups in your provider (ssoIssuerUrl): ssoAdminGroup for admins, a group of ssoGroupPermissions for the others; '
   + 'per-experiment grants by an admin in the MLflow UI or its REST API (docs/guides/sso.md).';
+
+/** Why `users grant` is refused in sso mode, and what to do instead. */
+export const SSO_GRANT_HINT = 'A member\'s groups give their permission on what nobody granted them (`users add <email> --group G`, ssoGroupPermissions); '
+  + 'per-experiment and per-model grants by an admin (ssoAdminGroup) in the MLflow UI or its REST API (docs/guides/sso.md).';
 
 interface Endpoint {
   readonly trackingUri: string;
@@ -77,7 +80,26 @@ export async function usersCommand(args: readonly string[], deps: CliDeps): Prom
       : { resourceType: 'registered_model', resource: model!, permission };
   }
 
-  const endpoint = await connectEndpoint(deps, common);
+  const target = await connect(deps, common);
+  const admin = values.admin === true;
+  const group = values.group as string | undefined;
+  if (target.config.auth === 'sso') {
+    if (target.config.ssoIssuerUrl !== undefined) {
+      // The proxy passes no password to MLflow in sso mode: people and their groups live in the provider.
+      throw new CliError('users: with auth=sso and your own provider (ssoIssuerUrl) people and their groups are managed there; '
+        + 'there are no MLflow passwords to manage.', EXIT.usage, SSO_USERS_HINT);
+    }
+    if (action === 'grant') {
+      throw new CliError('users grant: with auth=sso permissions come from the groups of the identity provider; this command grants nothing.', EXIT.usage, SSO_GRANT_HINT);
+    }
+    // Only in this mode: the Cognito client is loaded when needed.
+    const { ssoUsers } = require('./sso-users') as typeof import('./sso-users');
+    return ssoUsers(deps, target, { action: action as 'add' | 'list' | 'remove', email: name, admin, group, json: values.json === true });
+  }
+  if (admin || group !== undefined) {
+    throw new CliError(`users ${action}: --admin and --group go with auth=sso (the stack's Cognito user pool) only; with auth=${target.config.auth} grant permissions with \`users grant\`.`, EXIT.usage);
+  }
+  const endpoint = await connectEndpoint(target);
   switch (action) {
     case 'add':
       return addUser(deps, endpoint, name, values['show-password'] === true);
@@ -90,13 +112,7 @@ export async function usersCommand(args: readonly string[], deps: CliDeps): Prom
   }
 }
 
-async function connectEndpoint(deps: CliDeps, common: CommonOptions): Promise<Endpoint> {
-  const target = await connect(deps, common);
-  if (target.config.auth === 'sso') {
-    // The proxy passes no password to MLflow in sso mode: people and their groups live in the provider.
-    throw new CliError('users: with auth=sso people sign in with the identity provider and their groups are their permissions; '
-      + 'there are no MLflow passwords to manage.', EXIT.usage, SSO_USERS_HINT);
-  }
+async function connectEndpoint(target: Target): Promise<Endpoint> {
   const { trackingUri, username, password } = await mlflowAdmin(target);
   if (!trackingUri) throw notDeployedError(STACK_NAMES.gateway, errorContext(target));
   return { trackingUri: trackingUri.replace(/\/+$/, ''), authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`, target };
