@@ -14,10 +14,9 @@ import { MlflowNetwork, NetworkLayout, networkLayout } from './network';
 import { MlflowBackup, MlflowBackupProps } from './operations/backup';
 import { deployTimeBuildProjects, MlflowMonitoringProps } from './operations/monitoring';
 import { ServingImage } from './sagemaker/serving-image';
-import type { AuthMode, MlflowPermission } from './service/auth';
 import { ContainerImages, ContainerImagesProps } from './service/container-images';
 import { MlflowCredentials, MlflowCredentialsProps } from './service/mlflow-credentials';
-import { MlflowService, ServiceSchedule } from './service/mlflow-service';
+import { MlflowService, MlflowServiceProps } from './service/mlflow-service';
 import { MlflowSsoAccess, MlflowSsoAccessProps } from './service/sso-access';
 import { ArtifactStore, ArtifactStoreProps } from './storage/artifact-store';
 import { BackendStore, BackendStoreProps } from './storage/backend-store';
@@ -43,41 +42,19 @@ export interface MlflowPlatformNetworkProps {
   readonly natGateways?: number;
 }
 
-/** The MLflow service of `MlflowPlatform`: its task size, scaling, schedule and access. */
-export interface MlflowPlatformServiceProps {
-  /** Task CPU units. @default PLATFORM_DEFAULTS.taskCpu (1024) */
-  readonly cpu?: number;
-  /** Task memory in MiB. @default PLATFORM_DEFAULTS.taskMemoryMiB (2048) */
-  readonly memoryMiB?: number;
-  /** Tasks kept running (the autoscaling floor). @default PLATFORM_DEFAULTS.desiredTasks (2) */
-  readonly desiredCount?: number;
-  /** Autoscaling ceiling. @default PLATFORM_DEFAULTS.maxTasks (6) */
-  readonly maxCount?: number;
-  /** Average task CPU the autoscaler aims for, in percent. @default PLATFORM_DEFAULTS.cpuTargetPercent (70) */
-  readonly cpuTargetPercent?: number;
-  /** The server proxies artifact reads and writes instead of clients using S3 directly. @default false */
-  readonly proxyArtifacts?: boolean;
-  /** Run MLflow 3's background job runner (the database then never pauses). @default false */
-  readonly backgroundJobs?: boolean;
-  /** Seconds after which the database closes an idle pooled connection. @default PLATFORM_DEFAULTS.dbIdleDisconnectSeconds (60) */
-  readonly dbIdleDisconnectSeconds?: number;
-  /** Seconds MLflow waits for an answer on a database connection. @default PLATFORM_DEFAULTS.dbReadTimeoutSeconds (60) */
-  readonly dbReadTimeoutSeconds?: number;
-  /** Container Insights on the cluster (what the alarms of `MlflowMonitoring` read). @default false */
-  readonly containerInsights?: boolean;
-  /** When the service runs; outside these hours it scales to 0 tasks. @default always running */
-  readonly activeHours?: ServiceSchedule;
-  /** `shared`: one account checked by the proxy; `users`: MLflow's authentication app. @default PLATFORM_DEFAULTS.auth ('shared') */
-  readonly auth?: AuthMode;
-  /** With `auth` users: what a user may do with what nobody granted them. @default 'NO_PERMISSIONS' */
-  readonly authDefaultPermission?: MlflowPermission;
+/**
+ * The MLflow service of `MlflowPlatform`: its task size, scaling, schedule and access, as `MlflowService` takes them
+ * (documented there); only `allowedHosts` means more here.
+ */
+export interface MlflowPlatformServiceProps extends Pick<MlflowServiceProps,
+  | 'cpu' | 'memoryMiB' | 'desiredCount' | 'maxCount' | 'cpuTargetPercent' | 'proxyArtifacts' | 'backgroundJobs'
+  | 'dbIdleDisconnectSeconds' | 'dbReadTimeoutSeconds' | 'containerInsights' | 'activeHours' | 'auth'
+  | 'authDefaultPermission' | 'corsAllowedOrigins'> {
   /**
    * Host headers (patterns) of the endpoints in front of the platform that MLflow accepts, besides the front door's
    * and its own (`HttpGateway.clientHosts` gives the gateway's). @default - only the front door's and the task's own
    */
   readonly allowedHosts?: string[];
-  /** Browser origins allowed to make cross-origin requests. @default - none */
-  readonly corsAllowedOrigins?: string[];
 }
 
 export interface MlflowPlatformProps {
