@@ -4,7 +4,7 @@
  * themselves fix (container names, ports, the health-check path, ...) are in src/lib/contract.ts, re-exported here.
  */
 export {
-  AURORA_MYSQL_VERSION, CONTAINER_NAMES, DATABASE_NAME, HEALTH_CHECK_PATH, IAM_ROUTE_PREFIX, PORTS, SERVICE_DISCOVERY_NAMESPACE,
+  AURORA_MYSQL_VERSION, CONTAINER_NAMES, DATABASE_MASTER_USERNAME, DATABASE_NAME, HEALTH_CHECK_PATH, IAM_ROUTE_PREFIX, PORTS, SERVICE_DISCOVERY_NAMESPACE,
 } from '../lib/contract';
 
 /** CloudFormation stack names. Kept from the original sample so existing deployments are recognised. */

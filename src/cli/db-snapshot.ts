@@ -6,15 +6,10 @@
 import { DBClusterSnapshot, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
 import type { PlatformConfig } from '../app/config/platform-config';
 import { SAMPLE_DATABASE } from '../app/config/settings';
-import { DATABASE_NAME } from '../app/names';
+import { DATABASE_MASTER_USERNAME as PROJECT_MASTER_USERNAME, DATABASE_NAME } from '../app/names';
 import { errorContext, Target } from './aws';
 import { CliError, EXIT, toCliError } from './errors';
 
-/**
- * The master user of the database this project creates (src/lib/storage/backend-store.ts; the same value there, kept
- * equal by test/cli/db-snapshot.test.ts). A snapshot with this master user holds MLflow's tables in DATABASE_NAME.
- */
-export const PROJECT_MASTER_USERNAME = 'mlflow';
 
 /** The snapshot as RDS describes it (rds:DescribeDBClusterSnapshots); a usage error naming the way to list them when there is none. */
 export async function describeSnapshot(target: Target, snapshot: string): Promise<DBClusterSnapshot> {

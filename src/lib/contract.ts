@@ -29,6 +29,12 @@ export const SERVICE_DISCOVERY_NAMESPACE = 'http-api.local';
 export const DATABASE_NAME = 'mlflow';
 
 /**
+ * Master user of the Aurora cluster the backend store creates. A snapshot with this master user is one of this project's
+ * databases (MLflow's tables in DATABASE_NAME): the CLI's `restore` and deploy's snapshot check tell them apart by it.
+ */
+export const DATABASE_MASTER_USERNAME = 'mlflow';
+
+/**
  * Aurora MySQL version of the backend store's cluster: the CDK construct builds it, and the CLI's `restore` refuses
  * snapshots of a later version (RDS restores a snapshot to its own or a later version only).
  */

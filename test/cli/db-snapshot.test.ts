@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { DBClusterSnapshot, DBClusterSnapshotNotFoundFault, DescribeDBClusterSnapshotsCommand } from '@aws-sdk/client-rds';
-import { PROJECT_MASTER_USERNAME } from '../../src/cli/db-snapshot';
+import { DATABASE_MASTER_USERNAME as PROJECT_MASTER_USERNAME } from '../../src/app/names';
 import { EXIT } from '../../src/cli/errors';
 import { SAMPLE_DATABASE } from '../../src/app/config/settings';
 import { DATABASE_NAME } from '../../src/app/names';
@@ -70,7 +70,7 @@ describe('deploy -c dbSnapshot=... checks the settings against the snapshot (fin
     assert.match(h.err.join('\n'), /Snapshot mlflow-final-2026-12-01 no longer exists; the database made from it is deployed/);
   });
 
-  it('PROJECT_MASTER_USERNAME is the master user the backend store creates', () => {
+  it('DATABASE_MASTER_USERNAME is the master user the backend store creates', () => {
     const secrets = resourcesOfType(mlflowTemplate({}), 'AWS::SecretsManager::Secret')
       .map(([, secret]) => secret.Properties.GenerateSecretString?.SecretStringTemplate)
       .filter((template): template is string => typeof template === 'string' && template.includes('"username"'))

@@ -4,6 +4,7 @@ import { DBClusterSnapshot, DBClusterSnapshotNotFoundFault, DescribeDBClusterSna
 import { AURORA_MYSQL_VERSION as CLUSTER_ENGINE_VERSION } from '../../src/app/names';
 import { EXIT } from '../../src/cli/errors';
 import { DATABASE_NAME, STACK_NAMES } from '../../src/app/names';
+import { SAMPLE_DATABASE } from '../../src/app/config/settings';
 import { ACCOUNT, harness, Harness, HarnessOptions, NODE_PATH, outputs, setStacks } from './helpers';
 
 const SNAPSHOT = 'mlflow-before-restore';
@@ -54,6 +55,26 @@ describe('restore', () => {
       assert.ok(runs[0].includes(setting) && runs[0][runs[0].indexOf(setting) - 1] === '-c', `-c ${setting} in: ${args}`);
     }
     assert.match(h.text(), /Put these settings in cdk.json/);
+  });
+
+  it('a snapshot of the original sample (master user master) is deployed with its database mlflowdb, not this project\'s', async () => {
+    const h = setup(available({ MasterUsername: SAMPLE_DATABASE.username }));
+    assert.equal(await h.run('restore', '--snapshot', SNAPSHOT, '--artifact-bucket', BUCKET, '--yes'), EXIT.ok, h.text());
+    const run = cdkRuns(h)[0];
+    for (const setting of [`dbSnapshotUsername=${SAMPLE_DATABASE.username}`, `dbSnapshotDatabaseName=${SAMPLE_DATABASE.databaseName}`]) {
+      assert.ok(run.includes(setting), `-c ${setting} in: ${run.join(' ')}`);
+    }
+  });
+
+  it('a snapshot with another master user needs the database named, and then takes it', async () => {
+    const h = setup(available({ MasterUsername: 'admin' }));
+    assert.equal(await h.run('restore', '--snapshot', SNAPSHOT, '--artifact-bucket', BUCKET, '--yes'), EXIT.usage);
+    assert.match(h.text(), /master user admin, neither this project's \(mlflow: .*\) nor the original sample's \(master: in mlflowdb\)/);
+    assert.match(h.text(), /--database-name/);
+    assert.deepEqual(cdkRuns(h), []);
+    const named = setup(available({ MasterUsername: 'admin' }));
+    assert.equal(await named.run('restore', '--snapshot', SNAPSHOT, '--artifact-bucket', BUCKET, '--database-name', 'tracking', '--yes'), EXIT.ok, named.text());
+    assert.ok(cdkRuns(named)[0].includes('dbSnapshotDatabaseName=tracking'));
   });
 
   it('asks before deploying, and deploys nothing when the user declines', async () => {

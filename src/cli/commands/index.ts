@@ -5,7 +5,8 @@
  * `import()`: bin/cli.js runs the TypeScript through tsx's CommonJS hook, which does not serve `import()`.)
  */
 import { HOURS_PER_MONTH, PRICE_REGIONS, WORKING_DAYS_PER_MONTH } from '../../cost/prices';
-import { DATABASE_NAME } from '../../app/names';
+import { DATABASE_MASTER_USERNAME, DATABASE_NAME } from '../../app/names';
+import { SAMPLE_DATABASE } from '../../app/config/settings';
 import { MLFLOW_PERMISSIONS } from '../../lib/service/auth';
 import { CommandSpec, defineCommand } from '../spec';
 
@@ -172,7 +173,7 @@ export const RESTORE = defineCommand({
   synopsis: ['--snapshot <id|arn> --artifact-bucket <name> [--yes] [options]'],
   description: `Deploys MLflow on a copy of a database snapshot, with the artifact bucket the runs' artifacts are in:
   cdk deploy --all -c dbSnapshot=<id> -c dbSnapshotUsername=<its master user>
-                   -c dbSnapshotDatabaseName=${DATABASE_NAME} -c artifactBucketName=<name>
+                   -c dbSnapshotDatabaseName=<its MLflow database> -c artifactBucketName=<name>
 The deployment must not exist: run \`npx mlflow-on-aws destroy\` first (it keeps a final snapshot of the
 current database and the artifact bucket). The snapshot itself is only read. --region, --profile and -c are
 passed on to cdk.`,
@@ -182,6 +183,11 @@ passed on to cdk.`,
       description: 'manual DB cluster snapshot: identifier or ARN, in the target region. An AWS Backup recovery point or an automated (rds:) snapshot: copy it to a manual one first',
     },
     'artifact-bucket': { type: 'string', value: 'B', description: 'the existing artifact bucket', default: 'the artifactBucketName setting' },
+    'database-name': {
+      type: 'string', value: 'D',
+      description: 'the database in the snapshot that holds MLflow\'s tables',
+      default: `${DATABASE_NAME} for a snapshot of this project (master user ${DATABASE_MASTER_USERNAME}), ${SAMPLE_DATABASE.databaseName} for one of the original sample (master user ${SAMPLE_DATABASE.username}); needed for any other`,
+    },
     yes: YES_OPTION,
     'dry-run': DRY_RUN_OPTION,
   },

@@ -6,9 +6,10 @@
  * fixed name, so the stacks must be gone first (`destroy` keeps a final snapshot and the artifact bucket).
  */
 import { DBClusterSnapshot } from '@aws-sdk/client-rds';
-import { AURORA_MYSQL_VERSION, DATABASE_NAME, STACK_NAMES } from '../../app/names';
+import { AURORA_MYSQL_VERSION, DATABASE_MASTER_USERNAME as PROJECT_MASTER_USERNAME, DATABASE_NAME, STACK_NAMES } from '../../app/names';
 import { connect, findStack, Target } from '../aws';
 import { describeSnapshot } from '../db-snapshot';
+import { SAMPLE_DATABASE } from '../../app/config/settings';
 import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
 import { parseCommandOptions } from '../options';
@@ -43,7 +44,7 @@ export async function restoreCommand(args: readonly string[], deps: CliDeps): Pr
   const settings: Record<string, string> = {
     dbSnapshot: snapshotArg,
     dbSnapshotUsername: snapshot.MasterUsername!,
-    dbSnapshotDatabaseName: options.context.dbSnapshotDatabaseName ?? DATABASE_NAME,
+    dbSnapshotDatabaseName: (values['database-name'] as string | undefined) ?? databaseOf(snapshotArg, snapshot.MasterUsername!),
     artifactBucketName: bucket,
   };
   log(`Restoring MLflow in account ${target.account}, region ${target.region}:`);
@@ -68,6 +69,18 @@ export async function restoreCommand(args: readonly string[], deps: CliDeps): Pr
     ...(values['dry-run'] === true ? ['--dry-run'] : []),
   ];
   return deployCommand(forwarded, deps);
+}
+
+/**
+ * The database holding MLflow's tables in a snapshot, told by its master user: this project's database (master user
+ * PROJECT_MASTER_USERNAME) keeps them in DATABASE_NAME, the original sample's (SAMPLE_DATABASE.username) in
+ * SAMPLE_DATABASE.databaseName. Any other master user: the caller must name it (`-c dbSnapshotDatabaseName=...`).
+ */
+function databaseOf(snapshot: string, master: string): string {
+  if (master === PROJECT_MASTER_USERNAME) return DATABASE_NAME;
+  if (master === SAMPLE_DATABASE.username) return SAMPLE_DATABASE.databaseName;
+  throw new CliError(`Snapshot ${snapshot} has master user ${master}, neither this project's (${PROJECT_MASTER_USERNAME}: MLflow's tables in ${DATABASE_NAME}) nor the original sample's (${SAMPLE_DATABASE.username}: in ${SAMPLE_DATABASE.databaseName}), so restore cannot tell which database holds MLflow's tables.`,
+    EXIT.usage, 'Name it: add --database-name <the database with MLflow\'s tables> and run restore again.');
 }
 
 /** Snapshots the backend store cannot be created from, told by their name alone. */

@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { Construct, IConstruct } from 'constructs';
 import { DatabaseDeletionProtection } from './database-deletion-protection';
-import { AURORA_MYSQL_VERSION, DATABASE_NAME } from '../contract';
+import { AURORA_MYSQL_VERSION, DATABASE_MASTER_USERNAME, DATABASE_NAME } from '../contract';
 import { PLATFORM_DEFAULTS, withDefaults } from '../defaults';
 
 export interface BackendStoreProps {
@@ -105,7 +105,7 @@ export class BackendStore extends Construct {
 
     this.credentials = new rds.DatabaseSecret(this, 'Credentials', {
       // A snapshot keeps its master user; only the password is new (set on the restored cluster from this secret).
-      username: props.snapshot?.username ?? 'mlflow',
+      username: props.snapshot?.username ?? DATABASE_MASTER_USERNAME,
       // The password ends up in a connection URI; the entrypoint URL-encodes it, but a plain alphabet is one risk fewer.
       excludeCharacters: ' %+~`#$&*()|[]{}:;<>?!\'/@"\\,=^',
     });
