@@ -6,7 +6,7 @@
  * - another `studioStorageKey` for the domain the Studio stack created: its KmsKeyId cannot change, a new domain it is;
  * - a notebook instance on another platform (or under another name) than this release's: create-only, so the instance
  *   is replaced and its volume, with the notebooks on it, deleted; only with `--replace-notebook`.
- * Reads only; needs no synth. The refusal is decided by `refusedTransition`, a function of what was read. The
+ * Reads only; needs no synth. The refusal is decided by `checkTransition`, a function of what was read. The
  * offline transition check's list of refused transitions (src/transition/refused.ts) names the profile move too, and
  * both read the deployed profile with its `profileOfResourceTypes`.
  */
@@ -113,7 +113,7 @@ export interface TransitionCheck {
 }
 
 /** Whether moving the deployed `state` to `config` is a deploy CloudFormation can make without losing users' work. */
-export function refusedTransition(state: DeployedState, config: PlatformConfig, options: TransitionOptions): TransitionCheck {
+export function checkTransition(state: DeployedState, config: PlatformConfig, options: TransitionOptions): TransitionCheck {
   const notes: string[] = [];
   const bucket = state.mlflow?.artifactBucket ?? 'ARTIFACT_BUCKET';
 

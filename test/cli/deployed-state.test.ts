@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Stack } from '@aws-sdk/client-cloudformation';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Target } from '../../src/cli/aws';
-import { readDeployedState, refusedTransition } from '../../src/cli/deployed-state';
+import { checkTransition, readDeployedState } from '../../src/cli/deployed-state';
 import { EXIT } from '../../src/cli/errors';
 import { resolvePlatformConfig } from '../../src/app/config/platform-config';
 import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM } from '../../src/lib/sagemaker/notebook-instance';
@@ -69,7 +69,7 @@ describe('deploy reads the deployed templates the way this app synthesizes them'
       assert.equal(state.mlflow?.artifactBucket, BUCKET);
       assert.equal(state.studioDomainKey, target.config.studioStorageKey);
       assert.deepEqual(state.notebook, { name: NOTEBOOK_INSTANCE_NAME, platform: NOTEBOOK_PLATFORM });
-      assert.deepEqual(refusedTransition(state, target.config, { replaceNotebook: false }), { notes: [] });
+      assert.deepEqual(checkTransition(state, target.config, { replaceNotebook: false }), { notes: [] });
     });
   }
 });

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { checkIamPrincipalAccounts, connect, describeDomain, findStack, foreignStacks, foreignStacksError, listDomains, locateCdk, stackOutputs, STACKS_IN_DELETION_ORDER, Target, usesStudio } from '../aws';
 import { checkSnapshotSettings } from '../db-snapshot';
-import { readDeployedState, refusedTransition, TransitionOptions } from '../deployed-state';
+import { checkTransition, readDeployedState, TransitionOptions } from '../deployed-state';
 import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
 import { CommonOptions, contextArgs, parseCommandOptions } from '../options';
@@ -129,7 +129,7 @@ export async function deployCommand(args: readonly string[], deps: CliDeps, guar
 async function checkDeployedState(target: Target, options: TransitionOptions, log: (line: string) => void): Promise<void> {
   checkIamPrincipalAccounts(target.config, target.account);
   const state = await readDeployedState(target);
-  const { refusal, notes } = refusedTransition(state, target.config, options);
+  const { refusal, notes } = checkTransition(state, target.config, options);
   if (refusal) throw refusal;
   const snapshotNote = await checkSnapshotSettings(target, target.config, state.stacks.has(STACK_NAMES.mlflow));
   for (const line of [...notes, ...(snapshotNote ? [snapshotNote] : [])]) log(line);
