@@ -57,6 +57,23 @@ describe('the packed library in the example CDK app', () => {
     assert.equal(existsSync(path.join(installed, 'dist', 'app')), false, 'not the app');
   });
 
+  test('aws-cdk-lib and constructs are peer dependencies: the app\'s one copy is the one the constructs use', () => {
+    // As a dependency, a user's app on another aws-cdk-lib version would get a second copy under the package, whose
+    // Construct and Stack classes are not the app's: "not a Construct" errors, or a platform that never synthesizes.
+    const packed = JSON.parse(readFileSync(path.join(app, 'node_modules', PACKAGE.name, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    const root = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+    for (const name of ['aws-cdk-lib', 'constructs']) {
+      assert.equal(packed.dependencies?.[name], undefined, `${name} is not a dependency of the package`);
+      const range = packed.peerDependencies?.[name];
+      assert.ok(range, `${name} is a peer dependency`);
+      const pinned = root.devDependencies[name];
+      const [major, minor] = pinned.split('.').map(Number);
+      const [rangeMajor, rangeMinor] = range.replace(/^\^/, '').split('.').map(Number);
+      assert.ok(range.startsWith('^') && rangeMajor === major && rangeMinor <= minor,
+        `${name}: the peer range ${range} admits the version the project is tested with (${pinned}, a devDependency)`);
+    }
+  });
+
   test('the example type-checks against the package\'s declarations', () => {
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { cwd: app, stdio: 'pipe' });
   });
