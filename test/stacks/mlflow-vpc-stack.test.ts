@@ -49,13 +49,15 @@ describe('auth=sso', () => {
     assert.equal(containers(template).length, 2, 'no sidecar in shared mode');
   });
 
-  test('sso mode with the stack\'s Cognito pool: no self sign-up, MFA, admin and mapped groups, a code-flow client calling back on the custom domain', () => {
+  test('sso mode with the stack\'s Cognito pool: no self sign-up, MFA, case-insensitive sign-in names, admin and mapped groups, a code-flow client calling back on the custom domain', () => {
     const sso = mlflowTemplate({ auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc', ssoGroupPermissions: 'analysts=READ' });
     sso.hasResourceProperties('AWS::Cognito::UserPool', {
       AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
       MfaConfiguration: 'ON',
       DeletionProtection: 'ACTIVE',
       Policies: { PasswordPolicy: Match.objectLike({ MinimumLength: 12 }) },
+      // Sign-in names without case: MLflow knows signed-in identities in lower case.
+      UsernameConfiguration: { CaseSensitive: false },
     });
     assert.deepEqual(resourcesOfType(sso, 'AWS::Cognito::UserPoolGroup').map(([, g]) => g.Properties.GroupName).sort(), ['analysts', 'mlflow-admins']);
     sso.hasResourceProperties('AWS::Cognito::UserPoolClient', {

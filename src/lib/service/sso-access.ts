@@ -131,6 +131,8 @@ export class MlflowSsoAccess extends Construct {
       const pool = new cognito.UserPool(this, 'UserPool', {
         selfSignUpEnabled: false,
         signInAliases: { email: true },
+        // Alice@example.com and alice@example.com are one person (MLflow knows signed-in identities in lower case).
+        signInCaseSensitive: false,
         autoVerify: { email: true },
         standardAttributes: { email: { required: true, mutable: true } },
         passwordPolicy: { minLength: 12, requireLowercase: true, requireUppercase: true, requireDigits: true, requireSymbols: true, tempPasswordValidity: Duration.days(3) },
