@@ -23,7 +23,9 @@ sign-in with the identity provider, or the provider's bearer token) and X-MLflow
 overwriting what a client sent; there is no password path. authenticate() creates the user at their first request,
 makes them an admin exactly while they are in MLFLOW_SSO_ADMIN_GROUP, and gives them, on what nobody granted them, the
 highest permission of MLFLOW_AUTH_DEFAULT_PERMISSION and their groups' MLFLOW_SSO_GROUP_PERMISSIONS (docs/guides/sso.md). The
-admin account of the credentials secret and the IAM principals' users are never taken by a signed-in identity.
+admin account of the credentials secret and the IAM principals' users are never taken by a signed-in identity. A
+signed-in identity is its MLflow user in lower case (e-mail addresses and the Cognito pool's sign-in names are case
+insensitive); an existing MLflow user that differs from it only in case is refused by name (403), never shared.
 """
 
 import hashlib
@@ -469,8 +471,11 @@ def _sso_identity(user, groups_header, source):
         return Authorization("basic", {"username": user, "password": ""}) if user in _iam_user_set() else _forbidden(user)
     if source != "sso" or user in _iam_user_set():
         return _forbidden(user)
+    # One identity, one MLflow user, whatever the case the provider reports it in: MariaDB compares user names without
+    # case, so "Ada@x" and "ada@x" would be one row to MLflow's permission checks but two to the user table's writes.
+    user = user.lower()
     admin_username = os.environ.get("MLFLOW_USERNAME", "")
-    if not USERNAME.match(user) or user == admin_username:
+    if not USERNAME.match(user) or user == admin_username.lower() or user in _iam_user_set_folded():
         return _forbidden(user)
     groups = tuple(sorted({group.strip() for group in groups_header.split(",") if group.strip()}))
     admin_group = sso_admin_group()
@@ -479,6 +484,10 @@ def _sso_identity(user, groups_header, source):
     # sessions of one person with different groups (one from before a change at the provider) each act with their own.
     stored = _stored_admin_flag(store, user)
     if stored is None:
+        other = _case_variant(store, user)
+        if other is not None:
+            return _forbidden(user, f"MLflow already has the user {other!r}, which differs from the signed-in identity "
+                                    f"{user!r} only in case: an admin removes or renames it (docs/guides/sso.md)")
         # Signed-in users never use a password: this one is random and thrown away.
         try:
             store.create_user(user, secrets.token_urlsafe(48), is_admin=is_admin)
@@ -502,13 +511,25 @@ def _sso_identity(user, groups_header, source):
     return Authorization("basic", {"username": user, "password": ""})
 
 
-def _forbidden(user):
+def _case_variant(store, user):
+    """The name of an MLflow user that differs from `user` only in case, None when there is none."""
+    from sqlalchemy import func
+
+    from mlflow.server.auth.db.models import SqlUser
+
+    with store.ManagedSessionMaker() as session:
+        rows = session.query(SqlUser.username).filter(func.lower(SqlUser.username) == user.lower()).limit(2).all()
+    return next((row.username for row in rows if row.username != user), None)
+
+
+def _forbidden(user, why=None):
     import json
 
     from flask import Response
 
     body = json.dumps({"error_code": "PERMISSION_DENIED",
-                       "message": f"the signed-in identity {user!r} cannot be used with MLflow here"})
+                       "message": f"the signed-in identity {user!r} cannot be used with MLflow here"
+                                  + (f": {why}" if why else "")})
     return Response(body, status=403, mimetype="application/json")
 
 
@@ -543,6 +564,11 @@ def _iam_user_set():
     if _IAM_USERS is None:
         _IAM_USERS = frozenset(iam_users())
     return _IAM_USERS
+
+
+def _iam_user_set_folded():
+    """The IAM principals' users in lower case: a signed-in identity takes none of them in any case."""
+    return frozenset(user.lower() for user in _iam_user_set())
 
 
 def main(argv):

@@ -48,6 +48,14 @@ export function ssoAccessProps(config: PlatformConfig): MlflowSsoAccessProps {
     groupsClaim: config.ssoGroupsClaim!,
     sessionRefreshSeconds: config.ssoSessionRefreshSeconds!,
     tokenAudiences: config.ssoTokenAudiences,
+    federation: config.ssoFederationSamlMetadataUrl || config.ssoFederationOidcIssuerUrl ? {
+      samlMetadataUrl: config.ssoFederationSamlMetadataUrl,
+      oidc: config.ssoFederationOidcIssuerUrl
+        ? { issuerUrl: config.ssoFederationOidcIssuerUrl, clientId: config.ssoFederationOidcClientId!, clientSecretName: config.ssoFederationOidcClientSecretName! }
+        : undefined,
+      emailAttribute: config.ssoFederationEmailAttribute!,
+      groupsAttribute: config.ssoFederationGroupsAttribute!,
+    } : undefined,
   };
 }
 

@@ -264,6 +264,16 @@ describe('users with auth=sso and the stack\'s Cognito user pool', () => {
     assert.deepEqual(seen, [], 'MLflow is not called');
   });
 
+  it('add and remove name the person in lower case (the pool\'s sign-in names and MLflow\'s sso users are lower case)', async () => {
+    const h = ssoDeployed();
+    assert.equal(await h.run('users', 'add', 'Alice.Smith@Example.COM'), EXIT.ok, h.text());
+    const [created] = cognito.commandCalls(AdminCreateUserCommand);
+    assert.equal(created.args[0].input.Username, 'alice.smith@example.com');
+    assert.deepEqual(created.args[0].input.UserAttributes, [{ Name: 'email', Value: 'alice.smith@example.com' }, { Name: 'email_verified', Value: 'true' }]);
+    assert.equal(await h.run('users', 'remove', 'Alice.Smith@example.com'), EXIT.ok, h.text());
+    assert.deepEqual(cognito.commandCalls(AdminDeleteUserCommand).map((c) => c.args[0].input.Username), ['alice.smith@example.com']);
+  });
+
   it('add --group G: G of ssoGroupPermissions; without a group: no group, and a note naming the groups', async () => {
     const h = ssoDeployed();
     assert.equal(await h.run('users', 'add', 'bob@example.com', '--group', 'ml-team'), EXIT.ok, h.text());

@@ -32,6 +32,10 @@ export const COMPLIANCE_CONFIGURATIONS: ReadonlyArray<readonly [string, RawSetti
     auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666',
     ssoGroupPermissions: 'analysts=READ,data-science=EDIT', sagemaker: 'none',
   }],
+  ['sign-in with the stack\'s Cognito user pool federating a SAML provider (its groups through the pre-token-generation trigger)', {
+    auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666',
+    ssoFederationSamlMetadataUrl: 'https://portal.sso.us-west-2.amazonaws.com/saml/metadata/MDEyMzQ1Njc4OTAx', ssoGroupPermissions: 'analysts=READ', sagemaker: 'none',
+  }],
   ['sign-in with your own OpenID provider (auth=sso, ssoIssuerUrl), machine audiences, lean profile', {
     auth: 'sso', profile: 'lean', ssoIssuerUrl: 'https://example.okta.com/oauth2/default', ssoClientId: '0oa1b2c3d4e5f6g7h8i9', ssoTokenAudiences: 'api://mlflow',
   }],

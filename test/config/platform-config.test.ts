@@ -274,6 +274,32 @@ describe('sign-in settings (auth=sso)', () => {
     assertRejected({ ...issuer, ssoTokenAudiences: 'a,a' }, 'ssoTokenAudiences', /each audience once/);
     assertRejected({ ...issuer, ssoSessionRefreshSeconds: 5 }, 'ssoSessionRefreshSeconds', /10 to 3600/);
   });
+  test('a federated provider in the Cognito pool: SAML by metadata URL or OIDC by issuer, client id and secret name; e-mail and groups attributes', () => {
+    const saml = resolvePlatformConfig({ auth: 'sso', ...domain, ssoFederationSamlMetadataUrl: 'https://portal.sso.us-west-2.amazonaws.com/saml/metadata/abc' });
+    assert.equal(saml.ssoFederationSamlMetadataUrl, 'https://portal.sso.us-west-2.amazonaws.com/saml/metadata/abc');
+    assert.equal(saml.ssoFederationEmailAttribute, 'email');
+    assert.equal(saml.ssoFederationGroupsAttribute, 'groups');
+    assert.equal(saml.ssoFederationOidcClientSecretName, undefined);
+    const oidc = resolvePlatformConfig({ auth: 'sso', ...domain, ssoFederationOidcIssuerUrl: 'https://accounts.google.com', ssoFederationOidcClientId: 'abc.apps.googleusercontent.com' });
+    assert.equal(oidc.ssoFederationOidcClientSecretName, 'mlflow-sso-federation');
+    assert.equal(oidc.ssoFederationGroupsAttribute, 'groups');
+    const none = resolvePlatformConfig({ auth: 'sso', ...domain });
+    assert.equal(none.ssoFederationEmailAttribute, undefined);
+    assert.equal(none.ssoFederationGroupsAttribute, undefined);
+  });
+  test('federation settings rejected in one line: two providers, without the Cognito pool, without a client id, attributes without a provider, bad URLs', () => {
+    const samlUrl = 'https://portal.sso.us-west-2.amazonaws.com/saml/metadata/abc';
+    assertRejected({ auth: 'sso', ...domain, ssoFederationSamlMetadataUrl: samlUrl, ssoFederationOidcIssuerUrl: 'https://accounts.google.com', ssoFederationOidcClientId: 'x' }, 'ssoFederationOidcIssuerUrl', /one federated provider/);
+    assertRejected({ ...issuer, ssoFederationSamlMetadataUrl: samlUrl }, 'ssoFederationSamlMetadataUrl', /stack's Cognito user pool/);
+    assertRejected({ auth: 'users', ssoFederationSamlMetadataUrl: samlUrl }, 'ssoFederationSamlMetadataUrl', /unless auth=sso/);
+    assertRejected({ auth: 'sso', ...domain, ssoFederationOidcIssuerUrl: 'https://accounts.google.com' }, 'ssoFederationOidcClientId', /required with it/);
+    assertRejected({ auth: 'sso', ...domain, ssoFederationOidcClientId: 'x' }, 'ssoFederationOidcClientId', /unless ssoFederationOidcIssuerUrl/);
+    assertRejected({ auth: 'sso', ...domain, ssoFederationOidcClientSecretName: 'x' }, 'ssoFederationOidcClientSecretName', /unless ssoFederationOidcIssuerUrl/);
+    assertRejected({ auth: 'sso', ...domain, ssoFederationGroupsAttribute: 'groups' }, 'ssoFederationGroupsAttribute', /unless ssoFederationSamlMetadataUrl or ssoFederationOidcIssuerUrl/);
+    assertRejected({ auth: 'sso', ...domain, ssoFederationEmailAttribute: 'mail' }, 'ssoFederationEmailAttribute', /unless ssoFederationSamlMetadataUrl or ssoFederationOidcIssuerUrl/);
+    assertRejected({ auth: 'sso', ...domain, ssoFederationSamlMetadataUrl: 'http://idp.example.com/metadata' }, 'ssoFederationSamlMetadataUrl', /https URL/);
+    assertRejected({ auth: 'sso', ...domain, ssoFederationSamlMetadataUrl: samlUrl, ssoFederationGroupsAttribute: 'two words' }, 'ssoFederationGroupsAttribute', /attribute or claim name/);
+  });
   test('no sso setting without auth=sso', () => {
     for (const [name, value] of [['ssoAdminGroup', 'x'], ['ssoGroupPermissions', 'a=READ'], ['ssoGroupsClaim', 'groups'], ['ssoSessionRefreshSeconds', 60], ['ssoTokenAudiences', 'x'], ['ssoIssuerUrl', 'https://x.example.com/']] as const) {
       assertRejected({ auth: 'users', [name]: value }, name, /unless auth=sso/);

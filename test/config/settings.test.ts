@@ -89,7 +89,8 @@ describe('the declarations are the one source', () => {
       SETTING_NAMES.filter((name) => (DEFAULT_CONFIG as Record<string, unknown>)[name] === undefined),
       ['account', 'dbSnapshot', 'dbSnapshotUsername', 'dbSnapshotDatabaseName', 'artifactBucketName', 'domainName', 'certificateArn', 'hostedZoneId',
         'hostedZoneName', 'domainId', 'activeHours', 'activeHoursTimeZone', 'alarmEmail', 'backupRetentionDays', 'backupCopyRegion', 'authDefaultPermission', 'ssoIssuerUrl', 'ssoClientId', 'ssoClientSecretName', 'ssoAdminGroup',
-        'ssoGroupPermissions', 'ssoGroupsClaim', 'ssoSessionRefreshSeconds', 'ssoTokenAudiences', 'iamPrincipals'],
+        'ssoGroupPermissions', 'ssoGroupsClaim', 'ssoSessionRefreshSeconds', 'ssoTokenAudiences', 'ssoFederationSamlMetadataUrl', 'ssoFederationOidcIssuerUrl',
+        'ssoFederationOidcClientId', 'ssoFederationOidcClientSecretName', 'ssoFederationEmailAttribute', 'ssoFederationGroupsAttribute', 'iamPrincipals'],
     );
   });
 

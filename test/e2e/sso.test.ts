@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 import { freePort } from '../containers/support/proxy';
 import { http } from './support/http';
-import { startOpenIdProvider, type OpenIdProvider } from './support/openid-provider';
+import { cookieHeader, signInOverHttp, startOpenIdProvider, type OpenIdProvider } from './support/openid-provider';
 import { sleep } from './support/service';
 import { startStack, TEST_OUTPUT, type E2eStack } from './support/stack';
 
@@ -211,6 +211,25 @@ describe('provider groups as MLflow permissions', () => {
     assert.equal(refused.status, 403, JSON.stringify(refused.json));
     const granted = await api('admin', '/api/3.0/mlflow/users/permissions/grant', grant);
     assert.equal(granted.status, 200, JSON.stringify(granted.json));
+  });
+});
+
+describe('identities in lower case', () => {
+  it('a provider identity in mixed case is its MLflow user in lower case; an MLflow user differing from it only in case is refused by name (403, not a 500)', async () => {
+    const asCookie = async (email: string, password: string) => {
+      provider.users.set(email, { password, groups: ['analysts'] });
+      const cookies = await signInOverHttp(stack.proxy!.url, email, password);
+      return http(stack.proxy!.url, '/api/2.0/mlflow/users/current', { headers: { cookie: cookieHeader(cookies), accept: 'application/json' } });
+    };
+    const mixed = await asCookie('Dana.Mixed@Example.com', 'dana-password-1');
+    assert.equal(mixed.status, 200, mixed.body);
+    assert.equal(JSON.parse(mixed.body).user.username, 'dana.mixed@example.com');
+    // An account from before (users mode, or an admin's users/create) named in another case.
+    const created = await api('admin', '/api/2.0/mlflow/users/create', { username: 'Carla@Example.com', password: 'carla-old-password-123' });
+    assert.equal(created.status, 200, JSON.stringify(created.json));
+    const refused = await asCookie('carla@example.com', 'carla-password-1');
+    assert.equal(refused.status, 403, refused.body);
+    assert.match(JSON.parse(refused.body).message, /MLflow already has the user 'Carla@Example\.com', which differs from the signed-in identity 'carla@example\.com' only in case/);
   });
 });
 

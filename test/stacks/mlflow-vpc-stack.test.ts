@@ -49,13 +49,15 @@ describe('auth=sso', () => {
     assert.equal(containers(template).length, 2, 'no sidecar in shared mode');
   });
 
-  test('sso mode with the stack\'s Cognito pool: no self sign-up, MFA, admin and mapped groups, a code-flow client calling back on the custom domain', () => {
+  test('sso mode with the stack\'s Cognito pool: no self sign-up, MFA, case-insensitive sign-in names, admin and mapped groups, a code-flow client calling back on the custom domain', () => {
     const sso = mlflowTemplate({ auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc', ssoGroupPermissions: 'analysts=READ' });
     sso.hasResourceProperties('AWS::Cognito::UserPool', {
       AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
       MfaConfiguration: 'ON',
       DeletionProtection: 'ACTIVE',
       Policies: { PasswordPolicy: Match.objectLike({ MinimumLength: 12 }) },
+      // Sign-in names without case: MLflow knows signed-in identities in lower case.
+      UsernameConfiguration: { CaseSensitive: false },
     });
     assert.deepEqual(resourcesOfType(sso, 'AWS::Cognito::UserPoolGroup').map(([, g]) => g.Properties.GroupName).sort(), ['analysts', 'mlflow-admins']);
     sso.hasResourceProperties('AWS::Cognito::UserPoolClient', {
@@ -68,6 +70,51 @@ describe('auth=sso', () => {
     assert.match(JSON.stringify(env.OAUTH2_PROXY_OIDC_ISSUER_URL), /cognito-idp\.us-west-2\./);
     assert.equal(env.OAUTH2_PROXY_OIDC_GROUPS_CLAIM, 'cognito:groups');
     assert.equal(env.OAUTH2_PROXY_SCOPE, 'openid email profile');
+  });
+
+  test('a federated SAML provider by settings: in the pool with e-mail and groups mapped, listed by the app client, the groups trigger on the pool', () => {
+    const sso = mlflowTemplate({
+      auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc',
+      ssoFederationSamlMetadataUrl: 'https://portal.sso.us-west-2.amazonaws.com/saml/metadata/abc', ssoFederationEmailAttribute: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
+    });
+    sso.hasResourceProperties('AWS::Cognito::UserPoolIdentityProvider', {
+      ProviderName: 'Company',
+      ProviderType: 'SAML',
+      ProviderDetails: Match.objectLike({ MetadataURL: 'https://portal.sso.us-west-2.amazonaws.com/saml/metadata/abc' }),
+      AttributeMapping: { email: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress', 'custom:groups': 'groups' },
+    });
+    // By reference: the client is created after the provider it lists.
+    const [[providerId]] = resourcesOfType(sso, 'AWS::Cognito::UserPoolIdentityProvider');
+    sso.hasResourceProperties('AWS::Cognito::UserPoolClient', { SupportedIdentityProviders: ['COGNITO', { Ref: providerId }] });
+    sso.hasResourceProperties('AWS::Cognito::UserPool', {
+      Schema: Match.arrayWith([Match.objectLike({ Name: 'groups', AttributeDataType: 'String', Mutable: true })]),
+      LambdaConfig: { PreTokenGeneration: Match.anyValue() },
+    });
+    sso.hasResourceProperties('AWS::Lambda::Function', { Handler: 'handler.handler', Runtime: 'nodejs24.x', Description: Match.stringLikeRegexp('cognito:groups') });
+    sso.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'cognito-idp.amazonaws.com' });
+  });
+
+  test('a federated OIDC provider: issuer and client id, the client secret as a Secrets Manager reference (never in the template)', () => {
+    const sso = mlflowTemplate({
+      auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc',
+      ssoFederationOidcIssuerUrl: 'https://example.okta.com', ssoFederationOidcClientId: '0oafed',
+    });
+    sso.hasResourceProperties('AWS::Cognito::UserPoolIdentityProvider', {
+      ProviderType: 'OIDC',
+      ProviderDetails: Match.objectLike({
+        oidc_issuer: 'https://example.okta.com', client_id: '0oafed', authorize_scopes: 'openid email profile',
+        client_secret: '{{resolve:secretsmanager:mlflow-sso-federation:SecretString:clientSecret::}}',
+      }),
+      AttributeMapping: { email: 'email', 'custom:groups': 'groups' },
+    });
+  });
+
+  test('no federation: no identity provider, no trigger, no custom attribute', () => {
+    const sso = mlflowTemplate({ auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc' });
+    assert.equal(resourcesOfType(sso, 'AWS::Cognito::UserPoolIdentityProvider').length, 0);
+    const [[, pool]] = resourcesOfType(sso, 'AWS::Cognito::UserPool');
+    assert.equal(pool.Properties.LambdaConfig, undefined);
+    assert.ok(!JSON.stringify(pool.Properties.Schema).includes('"groups"'));
   });
 });
 

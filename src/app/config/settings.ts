@@ -601,6 +601,61 @@ export const SETTINGS = defineSettings({
     allowedText: 'audiences separated by commas or spaces, each 1 to 256 printable characters',
     defaultText: 'none',
   },
+  ssoFederationSamlMetadataUrl: {
+    group: 'Access',
+    doc: 'with `auth=sso` and the stack\'s Cognito user pool: the metadata URL of a SAML identity provider (IAM Identity Center, Okta, Entra ID, ...) the pool signs people in with, besides its own users (docs/guides/sso.md)',
+    parser: onlyWithCognitoPool(matching(/^https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[^\s]*)?$/, 'an https URL of the provider\'s SAML metadata')),
+    defaultText: 'none',
+  },
+  ssoFederationOidcIssuerUrl: {
+    group: 'Access',
+    doc: 'with `auth=sso` and the stack\'s Cognito user pool: the issuer of an OpenID Connect identity provider (Google, Okta, Entra ID, ...) the pool signs people in with, besides its own users; not with `ssoFederationSamlMetadataUrl`',
+    parser: parser('an https URL without query or fragment; only with auth=sso and the stack\'s Cognito user pool, not with ssoFederationSamlMetadataUrl', (value, context) => {
+      const url = onlyWithCognitoPool(matching(/^https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$/, 'an https URL without query or fragment')).parse(value, context);
+      if (context.get('ssoFederationSamlMetadataUrl') !== undefined) throw new ConfigError(context.setting, value, 'unset with ssoFederationSamlMetadataUrl (one federated provider)');
+      return url;
+    }),
+    defaultText: 'none',
+  },
+  ssoFederationOidcClientId: {
+    group: 'Access',
+    doc: 'with `ssoFederationOidcIssuerUrl`: the client id the Cognito user pool is registered with at that provider',
+    parser: parser('the client id at the provider, 1 to 256 printable characters; only with ssoFederationOidcIssuerUrl', (value, context) => {
+      const id = matching(/^[\x21-\x7e]{1,256}$/, 'the client id at the provider, 1 to 256 printable characters without spaces').parse(value, context);
+      if (context.get('ssoFederationOidcIssuerUrl') === undefined) throw new ConfigError(context.setting, value, 'unset unless ssoFederationOidcIssuerUrl is set');
+      return id;
+    }),
+    default: (settings) => {
+      if (settings.get('ssoFederationOidcIssuerUrl') !== undefined) throw new ConfigError('ssoFederationOidcClientId', undefined, 'the client id registered at ssoFederationOidcIssuerUrl (required with it)');
+      return undefined;
+    },
+    defaultText: 'required with `ssoFederationOidcIssuerUrl`',
+  },
+  ssoFederationOidcClientSecretName: {
+    group: 'Access',
+    doc: 'with `ssoFederationOidcIssuerUrl`: name of the Secrets Manager secret (in `region`) whose key `clientSecret` holds that client\'s secret; created by you before the deployment',
+    parser: parser('a Secrets Manager secret name; only with ssoFederationOidcIssuerUrl', (value, context) => {
+      const name = matching(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name (letters, digits and /_+=.@-)').parse(value, context);
+      if (context.get('ssoFederationOidcIssuerUrl') === undefined) throw new ConfigError(context.setting, value, 'unset unless ssoFederationOidcIssuerUrl is set');
+      return name;
+    }),
+    default: (settings) => (settings.get('ssoFederationOidcIssuerUrl') !== undefined ? 'mlflow-sso-federation' : undefined),
+    defaultText: '`mlflow-sso-federation`, only with `ssoFederationOidcIssuerUrl`',
+  },
+  ssoFederationEmailAttribute: {
+    group: 'Access',
+    doc: 'with a federated provider: its SAML attribute or OIDC claim with the person\'s e-mail address (their MLflow user name)',
+    parser: onlyWithFederation(matching(/^[\x21-\x7e]{1,256}$/, 'an attribute or claim name, 1 to 256 printable characters without spaces')),
+    default: (settings) => (federated(settings) ? 'email' : undefined),
+    defaultText: '`email`, only with a federated provider',
+  },
+  ssoFederationGroupsAttribute: {
+    group: 'Access',
+    doc: 'with a federated provider: its SAML attribute or OIDC claim listing the person\'s groups; the pool keeps it in `custom:groups` and a pre-token-generation trigger adds those groups to `cognito:groups`, where `ssoAdminGroup` and `ssoGroupPermissions` find them',
+    parser: onlyWithFederation(matching(/^[\x21-\x7e]{1,256}$/, 'an attribute or claim name, 1 to 256 printable characters without spaces')),
+    default: (settings) => (federated(settings) ? 'groups' : undefined),
+    defaultText: '`groups`, only with a federated provider',
+  },
   iamPrincipals: {
     group: 'Access',
     doc: 'IAM roles and users (besides the SageMaker roles) that reach MLflow with SigV4 and no password on the IAM route (`<endpoint>/iam`), each as the MLflow user named after `=` (default: the role or user name); they need `execute-api:Invoke` on the gateway stack\'s `MlflowIamInvokeArn` in their own policies',
@@ -657,6 +712,31 @@ export function partitionOf(region: string): string {
   if (region.startsWith('us-gov-')) return 'aws-us-gov';
   const iso = /^[a-z]{2}-(iso[a-z]*)-/.exec(region);
   return iso ? `aws-${iso[1]}` : 'aws';
+}
+
+/** `inner`, allowed only with auth=sso and the stack's Cognito user pool (no ssoIssuerUrl). */
+function onlyWithCognitoPool<T>(inner: Parser<T>): Parser<T> {
+  return parser(`${inner.allowed}; only with auth=sso and the stack's Cognito user pool`, (value, context) => {
+    const parsed = inner.parse(value, context);
+    if (context.string('auth') !== 'sso' || context.get('ssoIssuerUrl') !== undefined) {
+      throw new ConfigError(context.setting, value, 'unset unless auth=sso with the stack\'s Cognito user pool (without ssoIssuerUrl: federate your provider there)');
+    }
+    return parsed;
+  });
+}
+
+/** Whether the settings federate a provider into the stack's Cognito user pool. */
+function federated(settings: { get(name: string): unknown }): boolean {
+  return settings.get('ssoFederationSamlMetadataUrl') !== undefined || settings.get('ssoFederationOidcIssuerUrl') !== undefined;
+}
+
+/** `inner`, allowed only with a federated provider. */
+function onlyWithFederation<T>(inner: Parser<T>): Parser<T> {
+  return parser(`${inner.allowed}; only with ssoFederationSamlMetadataUrl or ssoFederationOidcIssuerUrl`, (value, context) => {
+    const parsed = inner.parse(value, context);
+    if (!federated(context)) throw new ConfigError(context.setting, value, 'unset unless ssoFederationSamlMetadataUrl or ssoFederationOidcIssuerUrl is set');
+    return parsed;
+  });
 }
 
 /** `inner`, allowed only with auth=sso. */

@@ -78,10 +78,12 @@ export async function ssoUsers(deps: CliDeps, target: Target, request: SsoUsersR
   const cognito = new CognitoIdentityProviderClient(awsClientConfig({ region: target.region, profile: target.profile }));
   const pool = { target, cognito, poolId };
   switch (request.action) {
+    // Lower case: the pool's sign-in names are case insensitive, and MLflow knows a signed-in identity in lower case
+    // (containers/mlflow/mlflow_auth.py), so the e-mail claim, the pool and MLflow name the person alike.
     case 'add':
-      return addSsoUser(deps, pool, request.email!, request.admin ? target.config.ssoAdminGroup! : request.group);
+      return addSsoUser(deps, pool, request.email!.toLowerCase(), request.admin ? target.config.ssoAdminGroup! : request.group);
     case 'remove':
-      return removeSsoUser(deps, pool, request.email!);
+      return removeSsoUser(deps, pool, request.email!.toLowerCase());
     default:
       return listSsoUsers(deps, pool, request.json);
   }

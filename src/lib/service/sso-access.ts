@@ -6,6 +6,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { MlflowPermission } from './auth';
+import { FEDERATED_GROUPS_ATTRIBUTE, MlflowSsoFederation, type SsoFederation } from './sso-federation';
 
 /**
  * oauth2-proxy, the sidecar that signs users in and checks their session cookies and bearer tokens (docs/guides/sso.md):
@@ -72,6 +73,8 @@ export interface MlflowSsoAccessProps {
   readonly sessionRefreshSeconds: number;
   /** Audiences besides the client id that bearer tokens may carry (`aud`, else `client_id`). @default none */
   readonly tokenAudiences?: readonly string[];
+  /** A company provider federated into the stack's Cognito user pool (not with `issuer`). @default none: the pool's own users only */
+  readonly federation?: SsoFederation;
 }
 
 /**
@@ -99,6 +102,8 @@ export class MlflowSsoAccess extends Construct {
   readonly userPool?: cognito.UserPool;
   /** The hosted sign-in's base URL (`https://<prefix>.auth.<region>.amazoncognito.com`), without `issuer`. */
   readonly hostedSignInUrl?: string;
+  /** The federated provider and its groups trigger, with `federation`. */
+  readonly federation?: MlflowSsoFederation;
   private readonly props: MlflowSsoAccessProps;
 
   constructor(scope: Construct, id: string, props: MlflowSsoAccessProps) {
@@ -122,6 +127,7 @@ export class MlflowSsoAccess extends Construct {
     });
     this.secret = cookieSecret;
 
+    if (props.issuer && props.federation) throw new Error('MlflowSsoAccess: federation goes with the stack\'s Cognito user pool, not with issuer');
     if (props.issuer) {
       this.issuerUrl = props.issuer.url;
       this.clientId = props.issuer.clientId;
@@ -131,8 +137,12 @@ export class MlflowSsoAccess extends Construct {
       const pool = new cognito.UserPool(this, 'UserPool', {
         selfSignUpEnabled: false,
         signInAliases: { email: true },
+        // Alice@example.com and alice@example.com are one person (MLflow knows signed-in identities in lower case).
+        signInCaseSensitive: false,
         autoVerify: { email: true },
         standardAttributes: { email: { required: true, mutable: true } },
+        // A federated user's groups, mapped from the provider at each sign-in (mutable: Cognito rewrites it then).
+        ...(props.federation ? { customAttributes: { [FEDERATED_GROUPS_ATTRIBUTE]: new cognito.StringAttribute({ minLen: 0, maxLen: 2048, mutable: true }) } } : {}),
         passwordPolicy: { minLength: 12, requireLowercase: true, requireUppercase: true, requireDigits: true, requireSymbols: true, tempPasswordValidity: Duration.days(3) },
         mfa: cognito.Mfa.REQUIRED,
         mfaSecondFactor: { otp: true, sms: false },
@@ -160,6 +170,7 @@ export class MlflowSsoAccess extends Construct {
           description: `MLflow: ${props.groupPermissions[group]} on experiments and models nobody granted the member`,
         });
       }
+      const federation = props.federation ? new MlflowSsoFederation(this, 'Federation', { userPool: pool, federation: props.federation }) : undefined;
       // Unique per account and region, stable across updates.
       const domain = pool.addDomain('HostedSignIn', { cognitoDomain: { domainPrefix: Fn.join('-', ['mlflow', Aws.ACCOUNT_ID]) } });
       const base = `https://${props.domainName}`;
@@ -172,7 +183,10 @@ export class MlflowSsoAccess extends Construct {
           callbackUrls: [`${base}/oauth2/callback`],
           logoutUrls: [`${base}/`],
         },
-        supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
+        supportedIdentityProviders: [
+          cognito.UserPoolClientIdentityProvider.COGNITO,
+          ...(federation ? [cognito.UserPoolClientIdentityProvider.custom(federation.provider.providerName)] : []),
+        ],
         preventUserExistenceErrors: true,
         accessTokenValidity: Duration.minutes(60),
         idTokenValidity: Duration.minutes(60),
@@ -188,6 +202,7 @@ export class MlflowSsoAccess extends Construct {
         reason: 'Cognito generates an app client\'s secret and cannot rotate it in place; a new client (a stack update) brings a new one.',
       });
       this.clientSecret = clientSecret;
+      this.federation = federation;
       this.userPool = pool;
       this.clientId = client.userPoolClientId;
       this.issuerUrl = `https://cognito-idp.${Stack.of(this).region}.${Aws.URL_SUFFIX}/${pool.userPoolId}`;

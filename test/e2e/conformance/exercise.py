@@ -1,11 +1,13 @@
 """Authorization conformance: every route of routes.py, as every role, against resources another user owns.
 
 Reads a JSON job from the file named by its argument:
-    {"base": proxy URL, "routes": [{"path", "method", "app"}], "owner": [user, password],
-     "roles": {role: {"user", "password", "user_name", "headers": {..}, "grant": READ|EDIT|MANAGE|null}}}
-Creates one set of resources per role (again after a destructive call of that role went through) (an experiment with a run and a trace, a registered model with a version, a
-logged model), owned by "owner" and granted to that role's user at its level, then sends each route once per role with
-the role's own set substituted into path parameters, the query string and a JSON body. Prints JSON
+    {"base": proxy URL, "routes": [{"path", "method", "app"}], "owner": credentials, "granter": role or null,
+     "roles": {role: {credentials.., "user_name", "grant": READ|EDIT|MANAGE|null}}}
+with credentials any of {"user", "password"} (basic auth), {"headers": {..}}, {"cookies": {name: value}} (sso mode's
+session). Creates one set of resources per role (again after a destructive call of that role went through) (an
+experiment with a run and a trace, a registered model with a version, a logged model), owned by "owner" and granted to
+that role's user at its level (by the owner, or by the "granter" role's session), then sends each route once per role
+with the role's own set substituted into path parameters, the query string and a JSON body. Prints JSON
 {"<METHOD> <path>": {role: status}}.
 
 Requests carry X-Forwarded-For as the load balancer adds it (MLflow's localhost-only routes then refuse them as in the
@@ -30,9 +32,19 @@ def main():
     with open(sys.argv[1]) as file:
         job = json.load(file)
     base = job["base"].rstrip("/")
-    owner = requests.Session()
-    owner.auth = tuple(job["owner"])
-    owner.headers["X-Forwarded-For"] = "10.0.1.23"
+
+    def session_of(spec):
+        session = requests.Session()
+        if spec.get("user"):
+            session.auth = (spec["user"], spec["password"])
+        session.headers.update(spec.get("headers") or {})
+        for name, value in (spec.get("cookies") or {}).items():
+            # Scoped to the proxy's host, where a renewed cookie (Set-Cookie) would replace it.
+            session.cookies.set(name, value, domain=requests.utils.urlparse(base).hostname, path="/")
+        session.headers["X-Forwarded-For"] = "10.0.1.23"
+        return session
+
+    owner = session_of(job["owner"])
 
     def ok(response):
         if response.status_code != 200:
@@ -56,7 +68,7 @@ def main():
             "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}}}}}))
         if spec.get("grant"):
             for resource_type, resource_id in (("experiment", experiment_id), ("registered_model", model)):
-                ok(owner.post(f"{base}/api/3.0/mlflow/users/permissions/grant", json={
+                ok(granter.post(f"{base}/api/3.0/mlflow/users/permissions/grant", json={
                     "username": spec["user_name"], "resource_type": resource_type, "resource_id": resource_id,
                     "permission": spec["grant"]}))
         return {
@@ -69,16 +81,16 @@ def main():
     sessions = {}
     resources = {}
     for role, spec in job["roles"].items():
-        session = requests.Session()
-        if spec.get("user"):
-            session.auth = (spec["user"], spec["password"])
-        session.headers.update(spec.get("headers") or {})
-        session.headers["X-Forwarded-For"] = "10.0.1.23"
-        sessions[role] = session
-        if spec.get("user") or spec.get("headers"):
+        sessions[role] = session_of(spec)
+        if spec.get("user") or spec.get("headers") or spec.get("cookies"):
             # One answer of MLflow's that needs the credentials: the proxy then knows them and no longer counts this
-            # role's requests as login attempts (its limits would otherwise pace the sweep to 30 requests a minute).
-            ok(session.get(f"{base}/api/2.0/mlflow/users/current"))
+            # role's requests as login attempts (its limits would otherwise pace the sweep to 30 requests a minute); in
+            # sso mode MLflow creates the signed-in user at its first request, before anyone can grant it anything.
+            ok(sessions[role].get(f"{base}/api/2.0/mlflow/users/current"))
+    if job["owner"].get("cookies"):
+        ok(owner.get(f"{base}/api/2.0/mlflow/users/current"))
+    granter = sessions[job["granter"]] if job.get("granter") else owner
+    for role, spec in job["roles"].items():
         resources[role] = create_resources(role, spec)
 
     def request_for(route, values):

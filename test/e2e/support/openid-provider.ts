@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { request } from 'playwright-core';
 import { freePort } from '../../containers/support/proxy';
 import { REPO_ROOT } from '../../support/python-env';
 import { startService, waitFor, type Service } from './service';
@@ -57,6 +58,36 @@ export interface OpenIdProvider {
   /** The user leaves the table; their login and consent sessions, and with them their tokens, are revoked at Hydra. */
   removeUser(email: string): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * Signs `email` in through the proxy at `proxyUrl` (nginx in front of oauth2-proxy) with plain HTTP requests, as a
+ * browser follows the authorization-code flow: the proxy's sign-in start, the provider's authorization endpoint, the
+ * login application's form (posted), the consent, the proxy's callback. Returns the proxy's session cookies (name to
+ * value), which then carry the user's requests. No browser: what a sign-in costs is a dozen loopback requests.
+ */
+export async function signInOverHttp(proxyUrl: string, email: string, password: string): Promise<Record<string, string>> {
+  const context = await request.newContext({ maxRedirects: 20 });
+  try {
+    const start = await context.get(`${proxyUrl}/oauth2/start?rd=%2F`, { headers: { accept: 'text/html' } });
+    const form = new URL(start.url());
+    const challenge = form.searchParams.get('login_challenge');
+    if (!challenge) throw new Error(`sign-in of ${email}: expected the provider's sign-in form, got ${start.status()} ${start.url()}`);
+    const done = await context.post(`${form.origin}/login`, { form: { challenge, email, password }, headers: { accept: 'text/html' } });
+    // Back at the proxy (whatever MLflow then answers the page: the session is made before it is asked).
+    if (!done.url().startsWith(`${proxyUrl}/`) || done.url().includes('/oauth2/')) throw new Error(`sign-in of ${email}: ended at ${done.status()} ${done.url()}`);
+    const proxyHost = new URL(proxyUrl).hostname;
+    const cookies = (await context.storageState()).cookies.filter((cookie) => cookie.domain === proxyHost && !/csrf/i.test(cookie.name) && cookie.name.startsWith('_mlflow_sso'));
+    if (!cookies.length) throw new Error(`sign-in of ${email}: no session cookie from the proxy`);
+    return Object.fromEntries(cookies.map((cookie) => [cookie.name, cookie.value]));
+  } finally {
+    await context.dispose();
+  }
+}
+
+/** A `Cookie` header of the cookies signInOverHttp returned. */
+export function cookieHeader(cookies: Record<string, string>): string {
+  return Object.entries(cookies).map(([name, value]) => `${name}=${value}`).join('; ');
 }
 
 /**
