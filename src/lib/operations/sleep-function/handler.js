@@ -163,7 +163,7 @@ async function answerRequest(/** @type {any} */ event, /** @type {Clients} */ cl
   let state = serviceState(capacity);
   const request = { method: event.requestContext.http.method, path: event.rawPath ?? event.requestContext.http.path };
   const wake = decideWake({ state, requests: [request] });
-  let routes = { action: 'none', reason: 'not read' };
+  let routes = { action: 'none', reason: state === 'running' ? 'no healthy task behind the front door yet' : `the service is ${state}` };
   if (wake.action === 'wake') {
     await setTasks(clients, config, capacity.resourceId, config.wakeTasks);
     state = 'starting';
