@@ -277,6 +277,31 @@ describe('deploy while MLflow runs no task (review findings 8 and 16)', () => {
     assert.match(h.text(), /Service mlflow-svc was asleep \(sleepAfterMinutes\): woken \(2 tasks\) so that the deploy validates the new revision/);
   });
 
+  it('asleep: once deployed, the endpoint is probed through the gateway until it answers, which puts its routes back on the VPC link', async () => {
+    const probes: string[] = [];
+    const answersOf = [503, 503, 200];
+    const server = createServer((request, response) => {
+      probes.push(request.url ?? '');
+      response.statusCode = answersOf.length > 1 ? answersOf.shift()! : answersOf[0];
+      response.end('x');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { h } = stateful({ min: 0, max: 6, suspended: false, desired: 0 });
+      setStacks(h.mocks, {
+        ...TOOLKIT,
+        MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc' }) },
+        HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }) },
+      });
+      setTemplates(h.mocks, { MLflowVpcStack: JSON.parse(template(2, 6, 2)) });
+      assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
+      assert.deepEqual(probes, ['/elb-status', '/elb-status', '/elb-status']);
+      assert.match(h.text(), /MLflow answers through the gateway: its routes are back on the VPC link \(3 probes\)/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('a running service deploys as usual, its capacity untouched', async () => {
     const { h } = stateful({ min: 2, max: 6, suspended: false, desired: 2 });
     assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());

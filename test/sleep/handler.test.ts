@@ -79,11 +79,21 @@ function request(method: string, path: string, headers: Record<string, string> =
   return { version: '2.0', routeKey: '$default', rawPath: path, rawQueryString: '', headers, requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '192.0.2.1', userAgent: 'test' }, routeKey: '$default', stage: '$default' } };
 }
 
+/** The writes in the order they were made, across clients. */
+const order: string[] = [];
+
 beforeEach(() => {
   for (const m of [ecs, aas, cw, apigw, elb, sd]) m.reset();
-  ecs.on(UpdateServiceCommand).resolves({});
+  order.length = 0;
+  ecs.on(UpdateServiceCommand).callsFake(async (input) => {
+    order.push(`desired ${input.desiredCount}`);
+    return {};
+  });
   aas.on(RegisterScalableTargetCommand).resolves({});
-  apigw.on(UpdateRouteCommand).resolves({});
+  apigw.on(UpdateRouteCommand).callsFake(async (input) => {
+    order.push(`route ${input.RouteId}`);
+    return {};
+  });
 });
 
 describe('sleep function on its schedule', () => {
@@ -95,6 +105,8 @@ describe('sleep function on its schedule', () => {
     assert.equal(result.action, 'sleep');
     assert.equal(result.routes, 'flip');
     assert.deepEqual(writes(), ['min 0 max kept suspension kept', 'desired 0', ...FLIP]);
+    // Tasks first: routes flipped while a task still runs would be put back by the next request.
+    assert.deepEqual(order, ['desired 0', 'route r-default', 'route r-proxy', 'route r-iam']);
     // The window is sleepAfterMinutes up to now, summed by the minute.
     const query = cw.commandCalls(GetMetricDataCommand)[0].args[0].input;
     assert.equal(query.EndTime!.getTime(), NOW.getTime());

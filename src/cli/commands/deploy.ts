@@ -12,7 +12,7 @@ import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
 import { CommonOptions, contextArgs, parseCommandOptions } from '../options';
 import { DEPLOY } from './index';
-import { checkDeployWhilePaused, keepPausedAfterDeploy } from './capacity';
+import { checkDeployWhilePaused, keepPausedAfterDeploy, routesBackAfterDeploy } from './capacity';
 import { checkBootstrap, dockerAvailable } from './doctor';
 import { checkMlflowVersionChange } from './upgrade';
 import { signInLine } from './status';
@@ -84,7 +84,9 @@ export async function deployCommand(args: readonly string[], deps: CliDeps, guar
 
   // Upgrades and deploys while paused: see upgrade.ts and capacity.ts.
   await checkMlflowVersionChange(target, guards.allowVersionChange === true);
-  const held = await checkDeployWhilePaused(target, values['while-paused'] === true || guards.whilePaused === true, log);
+  const before = await checkDeployWhilePaused(target, values['while-paused'] === true || guards.whilePaused === true, log);
+  const held = before && 'state' in before ? before : undefined;
+  const woken = before && 'woken' in before ? before : undefined;
 
   const steps: string[][] = [];
   if (toBootstrap.length > 0) steps.push(['bootstrap', ...toBootstrap, ...common]);
@@ -104,6 +106,8 @@ export async function deployCommand(args: readonly string[], deps: CliDeps, guar
     return EXIT.ok;
   }
 
+  // Woken from sleep: the deploy ends with the gateway's routes on the VPC link (docs/guides/sleep.md).
+  if (woken) await routesBackAfterDeploy(deps, woken, log);
   const trackingUri = stackOutputs(await findStack(target, STACK_NAMES.gateway))[GATEWAY_OUTPUTS.trackingUri];
   log('');
   log('Deployed.');
