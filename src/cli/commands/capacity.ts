@@ -136,6 +136,9 @@ export interface WokenService {
 /** Probes of the endpoint after a deploy that woke the service, `CAPACITY_POLL_MS` apart: about 2 minutes. */
 export const ROUTES_BACK_PROBES = 12;
 
+/** Probes before a deploy that turns sleep off on a service it woke: its start, about 6 minutes. */
+export const ROUTES_BACK_BEFORE_SLEEP_OFF_PROBES = 36;
+
 /**
  * Before `deploy`: with the MLflow service deployed and running no task (held by `pause`, or 0..0 outside
  * `activeHours`), a deploy validates nothing (no task starts: neither the ECS circuit breaker nor CloudFormation's
@@ -198,18 +201,19 @@ export async function keepPausedAfterDeploy(target: Target, held: HeldCapacity, 
  * link (its health path wakes nothing), so the endpoint's health path is probed until it answers 200, at most
  * `ROUTES_BACK_PROBES` times; if it does not, the sleep function's next scheduled run puts them back.
  */
-export async function routesBackAfterDeploy(deps: CliDeps, woken: WokenService, log: (line: string) => void): Promise<void> {
+export async function routesBackAfterDeploy(deps: CliDeps, woken: WokenService, log: (line: string) => void, probes = ROUTES_BACK_PROBES): Promise<boolean> {
   const uri = woken.woken.trackingUri;
-  if (!uri) return;
-  for (let probe = 1; probe <= ROUTES_BACK_PROBES; probe++) {
+  if (!uri) return false;
+  for (let probe = 1; probe <= probes; probe++) {
     if (await answers(`${uri}${HEALTH_CHECK_PATH}`)) {
       log(`MLflow answers through the gateway: its routes are back on the VPC link (${probe} probe${probe === 1 ? '' : 's'}).`);
-      return;
+      return true;
     }
-    if (probe < ROUTES_BACK_PROBES) await deps.sleep(CAPACITY_POLL_MS);
+    if (probe < probes) await deps.sleep(CAPACITY_POLL_MS);
   }
-  log(`MLflow did not answer through the gateway after ${ROUTES_BACK_PROBES} probes: the sleep function puts the routes back on the VPC link `
+  log(`MLflow did not answer through the gateway after ${probes} probes: the sleep function puts the routes back on the VPC link `
     + 'within 5 minutes of a healthy task (npx mlflow-on-aws status shows the tasks).');
+  return false;
 }
 
 /** The service's reference when MLflowVpcStack is deployed with its cluster and service outputs, else undefined. */
