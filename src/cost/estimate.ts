@@ -142,6 +142,35 @@ function sleepAfterMinutesOf(stacks: readonly StackTemplate[]): number | undefin
   return undefined;
 }
 
+/**
+ * The minutes an Aurora cluster with MinCapacity 0 runs after the last request of a stretch of use: until MLflow's
+ * last connection closes, then `SecondsUntilAutoPause` (`dbAutoPauseMinutes`). A deployment that sleeps closes it when
+ * the service stops, `sleepAfterMinutes` later (at the latest: a UI tab left open holds a connection until then);
+ * one that does not, when the pool's idle connections time out (the task's `DB_IDLE_DISCONNECT_SECONDS`).
+ */
+function pauseTail(ctx: Context, scaling: Record<string, any>, resources: Record<string, CfnResource>): { minutes: number; why: string } {
+  const pause = (num(scaling.SecondsUntilAutoPause) ?? 300) / 60;
+  if (ctx.sleepAfterMinutes !== undefined) {
+    return {
+      minutes: ctx.sleepAfterMinutes + pause,
+      why: `the service sleeps ${ctx.sleepAfterMinutes} min after the last request (sleepAfterMinutes; a UI tab left open holds a connection until then), the database pauses ${pause} min later (dbAutoPauseMinutes)`,
+    };
+  }
+  let idleSeconds: number | undefined;
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::ECS::TaskDefinition') continue;
+    for (const container of resource.Properties?.ContainerDefinitions ?? []) {
+      const value = (container?.Environment ?? []).find((e: any) => e?.Name === 'DB_IDLE_DISCONNECT_SECONDS')?.Value;
+      if (num(value) !== undefined) idleSeconds = num(value);
+    }
+  }
+  const disconnect = (idleSeconds ?? 0) / 60;
+  return {
+    minutes: disconnect + pause,
+    why: `MLflow's last connection closes ${round(disconnect)} min after the last request (dbIdleDisconnectSeconds; never while a UI tab stays open), the database pauses ${pause} min later (dbAutoPauseMinutes)`,
+  };
+}
+
 function notPriced(ctx: Context, type: string, note: string): void {
   const entry = ctx.notPriced.get(type);
   ctx.notPriced.set(type, { count: (entry?.count ?? 0) + 1, note: entry?.note ?? note });
@@ -316,10 +345,13 @@ function priceTemplate(ctx: Context, { template }: StackTemplate): void {
     let active: number;
     let quantity: string;
     if (min === 0) {
+      const tail = pauseTail(ctx, scaling, resources);
+      const days = activeHours > 0 ? ctx.options.activeDays ?? WORKING_DAYS_PER_MONTH : 0;
+      const runningHours = Math.min(hours, activeHours + days * (tail.minutes / 60));
       idle = 0;
-      active = paused ? 0 : instances * runningAcu * activeHours * acu.usd;
-      quantity = `${instances} instance${instances === 1 ? '' : 's'}, paused at idle, ${runningAcu} ACU while active`;
-      ctx.assumptions.add(`Aurora with MinCapacity 0: paused (0 ACU) while idle; ${MIN_RUNNING_ACU} ACU during active hours (more under load, up to MaxCapacity); the minutes before it pauses are not counted.`);
+      active = paused ? 0 : instances * runningAcu * runningHours * acu.usd;
+      quantity = `${instances} instance${instances === 1 ? '' : 's'}, paused at idle, ${runningAcu} ACU for ${round(runningHours)} h with use`;
+      ctx.assumptions.add(`Aurora with MinCapacity 0: paused (0 ACU) while idle; ${MIN_RUNNING_ACU} ACU (more under load, up to MaxCapacity) for the active hours and, after each of ${round(days)} stretches of them, ${tail.minutes} minutes until it pauses: ${tail.why}.`);
     } else {
       idle = instances * min * hours * acu.usd;
       active = idle;

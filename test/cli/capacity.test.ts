@@ -271,10 +271,73 @@ describe('deploy while MLflow runs no task (review findings 8 and 16)', () => {
   it('asleep (sleepAfterMinutes: minimum 0, maximum kept): woken to the deployed counts before cdk runs, so that the deploy validates the new revision', async () => {
     const { h, state } = stateful({ min: 0, max: 6, suspended: false, desired: 0 });
     setTemplates(h.mocks, { MLflowVpcStack: JSON.parse(template(2, 6, 2)) });
-    assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild'), EXIT.ok, h.text());
+    // Sleep stays on (an asleep service had it on): the deploy does not wait for the routes first.
+    assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild', '-c', 'sleepAfterMinutes=30'), EXIT.ok, h.text());
     assert.equal(cdkRuns(h).length, 1);
     assert.deepEqual(state, { min: 2, max: 6, suspended: false, desired: 2 });
     assert.match(h.text(), /Service mlflow-svc was asleep \(sleepAfterMinutes\): woken \(2 tasks\) so that the deploy validates the new revision/);
+  });
+
+  it('asleep: once deployed, the endpoint is probed through the gateway until it answers, which puts its routes back on the VPC link', async () => {
+    const probes: string[] = [];
+    const answersOf = [503, 503, 200];
+    const server = createServer((request, response) => {
+      probes.push(request.url ?? '');
+      response.statusCode = answersOf.length > 1 ? answersOf.shift()! : answersOf[0];
+      response.end('x');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { h } = stateful({ min: 0, max: 6, suspended: false, desired: 0 });
+      setStacks(h.mocks, {
+        ...TOOLKIT,
+        MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc' }) },
+        HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }) },
+      });
+      setTemplates(h.mocks, { MLflowVpcStack: JSON.parse(template(2, 6, 2)) });
+      assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild', '-c', 'sleepAfterMinutes=30'), EXIT.ok, h.text());
+      assert.deepEqual(probes, ['/elb-status', '/elb-status', '/elb-status']);
+      assert.match(h.text(), /MLflow answers through the gateway: its routes are back on the VPC link \(3 probes\)/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('asleep and turning sleep off: the routes go back on the VPC link before cdk runs (it removes the integration they point at), or the deploy is refused', async () => {
+    let answer = [503, 200];
+    let h: Harness | undefined;
+    const seen: number[] = [];
+    const server = createServer((_request, response) => {
+      seen.push(cdkRuns(h!).length);
+      response.statusCode = answer.length > 1 ? answer.shift()! : answer[0];
+      response.end('x');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const asleepDeployment = () => {
+      const made = stateful({ min: 0, max: 6, suspended: false, desired: 0 });
+      setStacks(made.h.mocks, {
+        ...TOOLKIT,
+        MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc' }) },
+        HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: uri }) },
+      });
+      setTemplates(made.h.mocks, { MLflowVpcStack: JSON.parse(template(2, 6, 2)) });
+      return made.h;
+    };
+    try {
+      h = asleepDeployment();
+      assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild', '-c', 'sleepAfterMinutes=0'), EXIT.ok, h.text());
+      assert.deepEqual(seen, [0, 0, 1], 'probed until it answered before cdk ran, once more after');
+      h = asleepDeployment();
+      answer = [503];
+      seen.length = 0;
+      assert.equal(await h.run('deploy', '-c', 'imageBuild=codebuild', '-c', 'sleepAfterMinutes=0'), EXIT.failure, h.text());
+      assert.equal(cdkRuns(h).length, 0);
+      assert.equal(seen.length, 36);
+      assert.match(h.text(), /routes still point at the sleep function's starting integration[\s\S]*npx mlflow-on-aws resume/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('a running service deploys as usual, its capacity untouched', async () => {

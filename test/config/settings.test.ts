@@ -255,6 +255,15 @@ describe('sleepAfterMinutes', () => {
     assert.equal(resolvePlatformConfig({ profile: 'lean', sleepAfterMinutes: 0 }).sleepAfterMinutes, 0);
   });
 
+  test('dbAutoPauseMinutes: 5 (Aurora\'s least) in lean while the service sleeps, 60 otherwise, as given if given', () => {
+    assert.equal(resolvePlatformConfig({ profile: 'lean' }).dbAutoPauseMinutes, 5);
+    assert.equal(resolvePlatformConfig({ profile: 'lean', sleepAfterMinutes: 15 }).dbAutoPauseMinutes, 5);
+    assert.equal(resolvePlatformConfig({ sleepAfterMinutes: 15 }).dbAutoPauseMinutes, 60);
+    assert.equal(resolvePlatformConfig({}).dbAutoPauseMinutes, 60);
+    assert.equal(resolvePlatformConfig({ profile: 'lean', sleepAfterMinutes: 0 }).dbAutoPauseMinutes, 60);
+    assert.equal(resolvePlatformConfig({ profile: 'lean', dbAutoPauseMinutes: 45 }).dbAutoPauseMinutes, 45);
+  });
+
   test('a bad value is one line naming the setting, the value and what is allowed', () => {
     for (const bad of [3, 1441, 'soon', 7.5, -1]) {
       assert.equal(message({ sleepAfterMinutes: bad }), `Invalid setting "sleepAfterMinutes": got ${JSON.stringify(bad)}; allowed: 0 (off) or a whole number of minutes from 5 to 1440.`);

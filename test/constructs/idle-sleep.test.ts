@@ -38,12 +38,56 @@ describe('IdleSleep', () => {
     assert.match(JSON.stringify(activity.Properties.LogGroupName), /GatewayAccessLogs/);
   });
 
-  it('lean: the wake subscription hands the gateway\'s 503s of someone\'s requests to the sleep function', () => {
-    const subscription = Object.values(lean.findResources('AWS::Logs::SubscriptionFilter'))[0] as any;
-    assert.equal(subscription.Properties.FilterPattern, activityFilterPattern({ status: '503' }));
-    assert.match(JSON.stringify(subscription.Properties.LogGroupName), /GatewayAccessLogs/);
-    assert.match(JSON.stringify(subscription.Properties.DestinationArn), /IdleSleepFunction/);
-    lean.hasResourceProperties('AWS::Lambda::Permission', { Principal: 'logs.amazonaws.com', Action: 'lambda:InvokeFunction' });
+  it('lean: no log subscription (the starting integration is the one wake path); the starting integration is attached to no route', () => {
+    lean.resourceCountIs('AWS::Logs::SubscriptionFilter', 0);
+    const integrations = lean.findResources('AWS::ApiGatewayV2::Integration');
+    const starting = Object.entries(integrations).filter(([, r]: [string, any]) => r.Properties.IntegrationType === 'AWS_PROXY');
+    assert.equal(starting.length, 1);
+    const [startingId, integration] = starting[0] as [string, any];
+    assert.equal(integration.Properties.PayloadFormatVersion, '2.0');
+    assert.match(JSON.stringify(integration.Properties.IntegrationUri), /:function:HttpGatewayStack-MLflowSleep"/);
+    const routes = Object.values(lean.findResources('AWS::ApiGatewayV2::Route')) as any[];
+    assert.ok(routes.length >= 2);
+    for (const route of routes) assert.doesNotMatch(JSON.stringify(route.Properties.Target), new RegExp(startingId), 'no route targets the starting integration');
+    const fn = Object.values(lean.findResources('AWS::Lambda::Function'))[0] as any;
+    assert.equal(fn.Properties.FunctionName, 'HttpGatewayStack-MLflowSleep');
+    assert.deepEqual(fn.Properties.Environment.Variables.STARTING_INTEGRATION, { Ref: startingId });
+  });
+
+  it('lean: the function knows every route with its own target, and the Cloud Map service to read health from', () => {
+    const env = (Object.values(lean.findResources('AWS::Lambda::Function'))[0] as any).Properties.Environment.Variables;
+    const routes = Object.entries(lean.findResources('AWS::ApiGatewayV2::Route')) as Array<[string, any]>;
+    const listed = JSON.stringify(env.ROUTES);
+    for (const [id, route] of routes) {
+      assert.ok(listed.includes(`{\\"Ref\\":\\"${id}\\"}`) || listed.includes(`"Ref":"${id}"`), `${id} listed`);
+      const integration = JSON.stringify(route.Properties.Target).match(/"Ref":"([^"]+)"/)![1];
+      assert.ok(listed.includes(integration), `${id}'s integration ${integration} listed`);
+    }
+    assert.match(JSON.stringify(env.READINESS), /cloudMapServiceId/);
+    assert.equal(env.RETRY_AFTER_SECONDS, '30');
+  });
+
+  it('lean: API Gateway may invoke it for this API only', () => {
+    const permission = Object.values(lean.findResources('AWS::Lambda::Permission')).find((r: any) => r.Properties.Principal === 'apigateway.amazonaws.com') as any;
+    assert.ok(permission);
+    assert.match(JSON.stringify(permission.Properties.SourceArn), /:execute-api:us-west-2:",\{"Ref":"AWS::AccountId"\},":",\{"Ref":"GatewayApi[0-9A-F]+"\},"\/\*"/);
+  });
+
+  it('its role may read and repoint these routes only, and read the health of the front door it has', () => {
+    const statements = (policy: Template) => (Object.values(policy.findResources('AWS::IAM::Policy')) as any[]).flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const routeStatement = statements(lean).find((st) => JSON.stringify(st.Action) === '["apigateway:GET","apigateway:PATCH"]');
+    assert.ok(routeStatement, 'route statement');
+    const routeIds = Object.keys(lean.findResources('AWS::ApiGatewayV2::Route'));
+    assert.equal(routeStatement.Resource.length, routeIds.length);
+    for (const resource of routeStatement.Resource) assert.match(JSON.stringify(resource), /::\/apis\/",\{"Ref":"GatewayApi[0-9A-F]+"\},"\/routes\/",\{"Ref":"Gateway/);
+    const cloudMap = statements(lean).find((st) => st.Action === 'servicediscovery:GetInstancesHealthStatus');
+    assert.match(JSON.stringify(cloudMap.Resource), /CloudmapService/);
+    assert.ok(!statements(lean).some((st) => st.Action === 'elasticloadbalancing:DescribeTargetHealth'));
+    const standardSleeps = gateway({ sleepAfterMinutes: 30 });
+    assert.ok(statements(standardSleeps).some((st) => st.Action === 'elasticloadbalancing:DescribeTargetHealth' && st.Resource === '*'));
+    assert.ok(!statements(standardSleeps).some((st) => st.Action === 'servicediscovery:GetInstancesHealthStatus'));
+    const env = (Object.values(standardSleeps.findResources('AWS::Lambda::Function'))[0] as any).Properties.Environment.Variables;
+    assert.match(JSON.stringify(env.READINESS), /targetGroupArn/);
   });
 
   it('lean: the function runs every 5 minutes with the settings it acts on', () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CostLine, CostReport, MARKS, StackTemplate, estimateCost } from '../../src/cost/estimate';
+import { CostLine, CostReport, MARKS, StackTemplate, WORKING_DAYS_PER_MONTH, estimateCost } from '../../src/cost/estimate';
 import { HOURS_PER_MONTH, PRICES, priceIn } from '../../src/cost/prices';
 import { cronMinutesOfWeek, scheduledTaskHoursPerMonth } from '../../src/cost/schedule';
 
@@ -40,8 +40,9 @@ describe('cost estimate of the fixture template (us-west-2)', () => {
     // 1 task x (0.5 vCPU ARM + 1 GB ARM) on its schedule
     ['Fargate tasks, ARM64', ARM_TASK_HOURS * (0.5 * P.fargateArmVcpuHour + 1 * P.fargateArmGbHour), ARM_TASK_HOURS * (0.5 * P.fargateArmVcpuHour + 1 * P.fargateArmGbHour)],
     ['Public IPv4 of Fargate tasks', ARM_TASK_HOURS * P.publicIpv4Hour, ARM_TASK_HOURS * P.publicIpv4Hour],
-    // MinCapacity 0: nothing at idle, 0.5 ACU for the active hours
-    ['Aurora Serverless v2', 0, 0.5 * ACTIVE * P.auroraAcuHour, 0],
+    // MinCapacity 0: nothing at idle, 0.5 ACU for the active hours and, after each working day's, until it pauses: the
+    // pool's connections close 2 min after the last request (DB_IDLE_DISCONNECT_SECONDS 120), it pauses 30 min later
+    ['Aurora Serverless v2', 0, 0.5 * (ACTIVE + WORKING_DAYS_PER_MONTH * (32 / 60)) * P.auroraAcuHour, 0],
     // MinCapacity 0.5: 0.5 ACU all month in both columns
     ['Aurora Serverless v2', 0.5 * H * P.auroraAcuHour, 0.5 * H * P.auroraAcuHour, 1],
     ['Secrets Manager secret', 2 * P.secretMonth, 2 * P.secretMonth],
@@ -82,6 +83,14 @@ describe('cost estimate of the fixture template (us-west-2)', () => {
     near(line(paused, 'Aurora Serverless v2', 0).active, 0, 'pausing database active');
     near(line(paused, 'Aurora Serverless v2', 1).idle, 0.5 * H * P.auroraAcuHour, 'awake database idle');
     near(line(paused, 'NAT gateway').idle, P.natGatewayHour * H, 'NAT gateway');
+  });
+
+  it('the database runs until it pauses after each stretch of use, for as many stretches as active days; with no use, never', () => {
+    const tenDays = estimateCost([FIXTURE], { region: 'us-west-2', activeHours: ACTIVE, activeDays: 10 });
+    near(line(tenDays, 'Aurora Serverless v2', 0).active, 0.5 * (ACTIVE + 10 * (32 / 60)) * P.auroraAcuHour, 'ten stretches');
+    const unused = estimateCost([FIXTURE], { region: 'us-west-2', activeHours: 0 });
+    near(line(unused, 'Aurora Serverless v2', 0).active, 0, 'no active hours');
+    assert.ok(report.assumptions.some((a) => /32 minutes until it pauses: MLflow's last connection closes 2 min after the last request/.test(a)), report.assumptions.join('\n'));
   });
 
   it('marks prices that the table gives for us-east-1 only, and none of the Fargate prices in us-west-2', () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolvePlatformConfig } from '../../src/app/config/platform-config';
 import { estimateCost, WORKING_DAYS_PER_MONTH } from '../../src/cost/estimate';
+import { priceIn } from '../../src/cost/prices';
 import { synthesizeTemplates } from '../../src/cost/synth';
 
 const LEAN_IDLE_BUDGET_USD = 20;
@@ -50,17 +51,19 @@ describe('lean profile cost goals (us-west-2, idle)', () => {
 });
 
 /**
- * Issue 27's goals for lean with its defaults (sleepAfterMinutes 30): asleep (nobody works) at most $3 a month; a team
- * active 4 hours a working day at most $6. The second is not met: the database alone, at Aurora Serverless v2's
- * smallest running capacity (0.5 ACU) for those hours, costs $5.22, and the secrets and the Cloud Map zone $1.70.
- * What is checked here is what holds: the sleeping service costs only its hours, and the total is what those parts add
- * up to (docs/guides/sleep.md has the figures).
+ * Issue 27's goals for lean with its defaults (sleepAfterMinutes 30, dbAutoPauseMinutes 5): asleep (nobody works) at
+ * most $3 a month; a team active 4 hours a working day at most $6. The second is not met: the database alone, at Aurora
+ * Serverless v2's smallest running capacity (0.5 ACU) for those hours, costs $5.22, and the secrets and the Cloud Map
+ * zone $1.70. What is checked here is what holds: the sleeping service costs only its hours, the database runs those
+ * and until it pauses after the service sleeps, and the total is what those parts add up to (docs/guides/sleep.md has
+ * the figures and the arithmetic).
  */
 describe('lean profile that sleeps (sleepAfterMinutes, on by default), us-west-2', () => {
   const stacks = synthesizeTemplates(resolvePlatformConfig({ profile: 'lean' }));
   const team = estimateCost(stacks, { region: 'us-west-2', activeHours: 4 * WORKING_DAYS_PER_MONTH });
   const alwaysOn = estimateCost(synthesizeTemplates(resolvePlatformConfig({ profile: 'lean', sleepAfterMinutes: 0 })), { region: 'us-west-2', activeHours: 4 * WORKING_DAYS_PER_MONTH });
   const line = (report: typeof team, item: RegExp) => report.lines.find((l) => item.test(l.item))!;
+  const acuHour = priceIn('auroraAcuHour', 'us-west-2').usd;
 
   it(`asleep (nobody works): at most $${LEAN_PAUSED_BUDGET_USD} a month, what a paused one costs`, () => {
     const paused = estimateCost(stacks, { region: 'us-west-2', activeHours: 0, paused: true });
@@ -83,5 +86,22 @@ describe('lean profile that sleeps (sleepAfterMinutes, on by default), us-west-2
     assert.ok(total - aurora <= 6, `without the database: $${(total - aurora).toFixed(2)}`);
     assert.ok(alwaysOn.activeTotal - total > 10, `sleep saves $${(alwaysOn.activeTotal - total).toFixed(2)} a month`);
   });
-});
 
+  it('the database runs the active hours, then 30 min until the service sleeps and 5 min until it pauses, each working day', () => {
+    const hours = 4 * WORKING_DAYS_PER_MONTH + WORKING_DAYS_PER_MONTH * ((30 + 5) / 60);
+    assert.ok(Math.abs(line(team, /^Aurora/).active - 0.5 * hours * acuHour) < 1e-9, `${line(team, /^Aurora/).active} vs 0.5 x ${hours} x ${acuHour}`);
+    // What the 5-minute default saves against the 60 minutes of a deployment that does not sleep: 55 min a working day.
+    const slowPause = estimateCost(synthesizeTemplates(resolvePlatformConfig({ profile: 'lean', dbAutoPauseMinutes: 60 })), { region: 'us-west-2', activeHours: 4 * WORKING_DAYS_PER_MONTH });
+    const saved = slowPause.activeTotal - team.activeTotal;
+    assert.ok(Math.abs(saved - 0.5 * WORKING_DAYS_PER_MONTH * (55 / 60) * acuHour) < 1e-9, `saved $${saved.toFixed(2)}`);
+  });
+
+  it('the lowest figure reachable with settings (sleepAfterMinutes 5) is above $6, and the database\'s floor alone with the fixed charges is', () => {
+    const lowest = estimateCost(synthesizeTemplates(resolvePlatformConfig({ profile: 'lean', sleepAfterMinutes: 5 })), { region: 'us-west-2', activeHours: 4 * WORKING_DAYS_PER_MONTH });
+    const fixed = lowest.idleTotal;
+    const floor = 0.5 * 4 * WORKING_DAYS_PER_MONTH * acuHour;
+    console.log(`lowest reachable: $${lowest.activeTotal.toFixed(2)} (${lowest.lines.map((l) => `${l.item} [${l.quantity}] $${l.active.toFixed(2)}`).join(', ')}); fixed $${fixed.toFixed(2)}, database floor $${floor.toFixed(2)}`);
+    assert.ok(lowest.activeTotal > 6);
+    assert.ok(fixed + floor > 6, `fixed $${fixed.toFixed(2)} + the database at 0.5 ACU for 4 h a working day $${floor.toFixed(2)}`);
+  });
+});

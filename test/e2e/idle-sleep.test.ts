@@ -10,13 +10,16 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ApiGatewayV2Client, GetRouteCommand, UpdateRouteCommand } from '@aws-sdk/client-apigatewayv2';
 import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { chromium } from 'playwright-core';
 import { HEALTH_CHECK_PATH } from '../../src/app/names';
-import { handle } from '../../src/lib/operations/sleep-function/handler';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
+import { onSchedule } from '../../src/lib/operations/sleep-function/handler';
 import { classifyRequest, decideSleep } from '../../src/lib/operations/sleep-function/logic';
 import { parseProxyLog, type RecordedRequest } from '../sleep/request-log';
 import { createExperimentAndRun, http, mlflowApi } from './support/http';
@@ -118,9 +121,12 @@ describe('sleep with the real MLflow UI left open', () => {
     const ecs = mockClient(ECSClient);
     const aas = mockClient(ApplicationAutoScalingClient);
     const cw = mockClient(CloudWatchClient);
+    const apigw = mockClient(ApiGatewayV2Client);
     try {
       const run = async (window: readonly RecordedRequest[]) => {
-        for (const m of [ecs, aas, cw]) m.reset();
+        for (const m of [ecs, aas, cw, apigw]) m.reset();
+        apigw.on(GetRouteCommand).resolves({ Target: 'integrations/vpc1' });
+        apigw.on(UpdateRouteCommand).resolves({});
         aas.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: [{ ServiceNamespace: 'ecs', ResourceId: 'service/c/s', ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: 1, MaxCapacity: 2, RoleARN: 'r', CreationTime: new Date() }] });
         ecs.on(DescribeServicesCommand).resolves({ services: [{ desiredCount: 1, runningCount: 1, deployments: [{ status: 'PRIMARY', rolloutState: 'COMPLETED' }] }] });
         const perMinute = new Map<number, number>();
@@ -128,15 +134,21 @@ describe('sleep with the real MLflow UI left open', () => {
         cw.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'activity', Values: [...perMinute.values()] }] });
         ecs.on(UpdateServiceCommand).resolves({});
         aas.on(RegisterScalableTargetCommand).resolves({});
-        const env = { CLUSTER: 'c', SERVICE: 's', SLEEP_AFTER_MINUTES: '5', WAKE_TASKS: '1', METRIC_NAMESPACE: 'MLflowOnAWS', METRIC_NAME: 'ActivityRequests' };
-        const clients = { ecs: new ECSClient({ region: 'us-west-2' }), autoScaling: new ApplicationAutoScalingClient({ region: 'us-west-2' }), cloudWatch: new CloudWatchClient({ region: 'us-west-2' }) };
-        const result = await handle({ source: 'aws.events' }, clients, env, new Date());
+        const env = {
+          CLUSTER: 'c', SERVICE: 's', SLEEP_AFTER_MINUTES: '5', WAKE_TASKS: '1', METRIC_NAMESPACE: 'MLflowOnAWS', METRIC_NAME: 'ActivityRequests',
+          API_ID: 'api', ROUTES: JSON.stringify([{ id: 'r', target: 'integrations/vpc1' }]), STARTING_INTEGRATION: 'start', READINESS: JSON.stringify({ cloudMapServiceId: 'srv' }), RETRY_AFTER_SECONDS: '30',
+        };
+        const clients = {
+          ecs: new ECSClient({ region: 'us-west-2' }), autoScaling: new ApplicationAutoScalingClient({ region: 'us-west-2' }), cloudWatch: new CloudWatchClient({ region: 'us-west-2' }),
+          apiGateway: new ApiGatewayV2Client({ region: 'us-west-2' }), loadBalancing: new ElasticLoadBalancingV2Client({ region: 'us-west-2' }), serviceDiscovery: new ServiceDiscoveryClient({ region: 'us-west-2' }),
+        };
+        const result = await onSchedule(clients, env, new Date());
         return { action: result.action, desired: ecs.commandCalls(UpdateServiceCommand).map((c) => c.args[0].input.desiredCount) };
       };
       assert.deepEqual(await run(open), { action: 'sleep', desired: [0] }, 'the open tabs alone: to sleep');
       assert.deepEqual(await run(load), { action: 'none', desired: [] }, 'someone loading the pages: stays');
     } finally {
-      for (const m of [ecs, aas, cw]) m.restore();
+      for (const m of [ecs, aas, cw, apigw]) m.restore();
     }
   });
 });

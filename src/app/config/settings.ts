@@ -79,8 +79,13 @@ export const PROFILE_DEFAULTS = {
   standard: {
     natGateways: PLATFORM_DEFAULTS.natGateways, taskCpu: PLATFORM_DEFAULTS.taskCpu, taskMemoryMiB: PLATFORM_DEFAULTS.taskMemoryMiB,
     desiredTasks: PLATFORM_DEFAULTS.desiredTasks, maxTasks: PLATFORM_DEFAULTS.maxTasks, taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed', monitoring: true, sleepAfterMinutes: 0,
+    dbAutoPauseMinutes: PLATFORM_DEFAULTS.dbAutoPauseMinutes,
   },
-  lean: { natGateways: 0, taskCpu: 512, taskMemoryMiB: 1024, desiredTasks: 1, maxTasks: 2, taskArchitecture: 'arm64', studioStorageKey: 'aws-managed', monitoring: false, sleepAfterMinutes: 30 },
+  lean: { natGateways: 0, taskCpu: 512, taskMemoryMiB: 1024, desiredTasks: 1, maxTasks: 2, taskArchitecture: 'arm64', studioStorageKey: 'aws-managed', monitoring: false, sleepAfterMinutes: 30,
+    // With sleep on (below): Aurora's least. The service's stop closes MLflow's last connection, so a longer wait after
+    // it is paid for nothing; the price is a request that waits for the database to resume (up to about 15 s) after
+    // more than 6 minutes without one while the service still runs (docs/guides/sleep.md, "Cost").
+    dbAutoPauseMinutes: 5 },
 } as const satisfies Record<Profile, Record<string, number | string | boolean>>;
 
 /** A setting's default as given by the profile, and its README text: "`2` (`1` with profile=lean)". */
@@ -253,7 +258,11 @@ export const SETTINGS = defineSettings({
     group: 'Backend store',
     doc: 'minutes without connections before a database at 0 ACU pauses',
     parser: integer(5, 1440),
-    default: PLATFORM_DEFAULTS.dbAutoPauseMinutes,
+    // The profile's only while the service sleeps: its stop closes MLflow's last connection, the database follows.
+    default: (settings) => ((settings.get('sleepAfterMinutes') as number) > 0
+      ? PROFILE_DEFAULTS[settings.get('profile') as Profile].dbAutoPauseMinutes
+      : PLATFORM_DEFAULTS.dbAutoPauseMinutes),
+    defaultText: `\`${PROFILE_DEFAULTS.standard.dbAutoPauseMinutes}\` (\`${PROFILE_DEFAULTS.lean.dbAutoPauseMinutes}\` with profile=lean while sleepAfterMinutes is above 0)`,
   },
   dbIdleDisconnectSeconds: {
     group: 'Backend store',

@@ -8,7 +8,7 @@ import { sagemakerStacks } from '../config/settings';
 import { BackupJobAlerts } from '../../lib/operations/backup';
 import { IMlflowFrontDoor } from '../../lib/front-door/front-door';
 import { GatewayToken } from '../../lib/gateway/gateway-token';
-import { HttpGateway } from '../../lib/gateway/http-gateway';
+import { HttpGateway, PAUSED_RETRY_AFTER_SECONDS } from '../../lib/gateway/http-gateway';
 import { IdleSleep } from '../../lib/operations/idle-sleep';
 import { MlflowMonitoring } from '../../lib/operations/monitoring';
 import { NetworkLayout } from '../../lib/network';
@@ -91,6 +91,10 @@ export class HttpGatewayStack extends Stack {
     if (config.sleepAfterMinutes > 0) {
       new IdleSleep(this, 'IdleSleep', {
         accessLogs: gateway.accessLogs,
+        api: gateway.api,
+        routes: gateway.routeTargets,
+        readiness: props.frontDoor.readiness,
+        retryAfterSeconds: PAUSED_RETRY_AFTER_SECONDS,
         clusterName: props.monitored.service.cluster.clusterName,
         serviceName: props.monitored.service.serviceName,
         sleepAfterMinutes: config.sleepAfterMinutes,

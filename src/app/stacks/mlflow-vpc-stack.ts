@@ -72,6 +72,9 @@ export class MlflowVpcStack extends Stack {
     // updated first, so dropping the export would refuse the update of every 0.1.0 deployment. Kept while a kept
     // release baseline (src/transition/releases.ts) imports it; the transition test says when it can go.
     this.keepExports([credentials.secret.secretArn]);
+    // Read by the gateway stack's sleep function (sleepAfterMinutes), on or off: where a healthy task shows.
+    const readiness = platform.frontDoor.readiness;
+    this.keepExports('targetGroupArn' in readiness ? [readiness.targetGroupArn] : [readiness.cloudMapServiceId, readiness.cloudMapServiceArn]);
 
     const outputs: Partial<Record<keyof typeof MLFLOW_OUTPUTS, string>> = {
       artifactBucketName: artifacts.bucket.bucketName,

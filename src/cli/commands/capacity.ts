@@ -128,6 +128,17 @@ export interface HeldCapacity {
   readonly state: CapacityState;
 }
 
+/** A service the deploy found asleep and woke: once deployed, its gateway's routes go back on the VPC link (`routesBackAfterDeploy`). */
+export interface WokenService {
+  readonly woken: ServiceRef;
+}
+
+/** Probes of the endpoint after a deploy that woke the service, `CAPACITY_POLL_MS` apart: about 2 minutes. */
+export const ROUTES_BACK_PROBES = 12;
+
+/** Probes before a deploy that turns sleep off on a service it woke: its start, about 6 minutes. */
+export const ROUTES_BACK_BEFORE_SLEEP_OFF_PROBES = 36;
+
 /**
  * Before `deploy`: with the MLflow service deployed and running no task (held by `pause`, or 0..0 outside
  * `activeHours`), a deploy validates nothing (no task starts: neither the ECS circuit breaker nor CloudFormation's
@@ -135,7 +146,7 @@ export interface HeldCapacity {
  * Refused unless `whilePaused`; then returns the capacity that `keepPausedAfterDeploy` puts back. Undefined when the
  * service runs tasks or is not deployed.
  */
-export async function checkDeployWhilePaused(target: Target, whilePaused: boolean, log: (line: string) => void): Promise<HeldCapacity | undefined> {
+export async function checkDeployWhilePaused(target: Target, whilePaused: boolean, log: (line: string) => void): Promise<HeldCapacity | WokenService | undefined> {
   const ref = await deployedServiceRef(target);
   if (!ref) return undefined;
   let tasks: { desired: number };
@@ -154,7 +165,7 @@ export async function checkDeployWhilePaused(target: Target, whilePaused: boolea
     await register(target, target.clients.applicationAutoScaling, ref, deployed.min, state.max, false);
     await setDesiredCount(target, ref, deployed.desired);
     log(`Service ${ref.service} was asleep (sleepAfterMinutes): woken (${deployed.desired} task${deployed.desired === 1 ? '' : 's'}) so that the deploy validates the new revision; it sleeps again once nobody uses it.`);
-    return undefined;
+    return { woken: ref };
   }
   const why = state.suspended ? 'held at 0 by `npx mlflow-on-aws pause`' : 'at 0 tasks (outside activeHours, or scaled to 0)';
   if (!whilePaused) {
@@ -182,6 +193,27 @@ export async function keepPausedAfterDeploy(target: Target, held: HeldCapacity, 
   log(moved
     ? `The deploy had changed the service's scaling (now ${now.min}-${now.max}, ${now.desired} desired): put back to ${state.min}-${state.max}, 0 tasks${state.suspended ? ', scaling suspended' : ''}.`
     : `Service ${ref.service} kept at 0 tasks (${state.min}-${state.max}${state.suspended ? ', scaling suspended' : ''}).`);
+}
+
+/**
+ * After a deploy that woke an asleep service: the gateway's routes still point at the sleep function's starting
+ * integration (docs/guides/sleep.md). A request through the gateway once a healthy task runs puts them back on the VPC
+ * link (its health path wakes nothing), so the endpoint's health path is probed until it answers 200, at most
+ * `ROUTES_BACK_PROBES` times; if it does not, the sleep function's next scheduled run puts them back.
+ */
+export async function routesBackAfterDeploy(deps: CliDeps, woken: WokenService, log: (line: string) => void, probes = ROUTES_BACK_PROBES): Promise<boolean> {
+  const uri = woken.woken.trackingUri;
+  if (!uri) return false;
+  for (let probe = 1; probe <= probes; probe++) {
+    if (await answers(`${uri}${HEALTH_CHECK_PATH}`)) {
+      log(`MLflow answers through the gateway: its routes are back on the VPC link (${probe} probe${probe === 1 ? '' : 's'}).`);
+      return true;
+    }
+    if (probe < probes) await deps.sleep(CAPACITY_POLL_MS);
+  }
+  log(`MLflow did not answer through the gateway after ${probes} probes: the sleep function puts the routes back on the VPC link `
+    + 'within 5 minutes of a healthy task (npx mlflow-on-aws status shows the tasks).');
+  return false;
 }
 
 /** The service's reference when MLflowVpcStack is deployed with its cluster and service outputs, else undefined. */

@@ -12,7 +12,7 @@ import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
 import { CommonOptions, contextArgs, parseCommandOptions } from '../options';
 import { DEPLOY } from './index';
-import { checkDeployWhilePaused, keepPausedAfterDeploy } from './capacity';
+import { checkDeployWhilePaused, keepPausedAfterDeploy, ROUTES_BACK_BEFORE_SLEEP_OFF_PROBES, routesBackAfterDeploy } from './capacity';
 import { checkBootstrap, dockerAvailable } from './doctor';
 import { checkMlflowVersionChange } from './upgrade';
 import { signInLine } from './status';
@@ -84,7 +84,18 @@ export async function deployCommand(args: readonly string[], deps: CliDeps, guar
 
   // Upgrades and deploys while paused: see upgrade.ts and capacity.ts.
   await checkMlflowVersionChange(target, guards.allowVersionChange === true);
-  const held = await checkDeployWhilePaused(target, values['while-paused'] === true || guards.whilePaused === true, log);
+  const before = await checkDeployWhilePaused(target, values['while-paused'] === true || guards.whilePaused === true, log);
+  const held = before && 'state' in before ? before : undefined;
+  const woken = before && 'woken' in before ? before : undefined;
+  // Turning sleep off on a service that was asleep: the deploy removes the starting integration its gateway routes
+  // point at, so they go back on the VPC link first (a request once the woken task is healthy does it).
+  if (woken && target.config.sleepAfterMinutes === 0 && values['dry-run'] !== true) {
+    log('Turning sleep off (sleepAfterMinutes=0): waiting for the woken service to answer through the gateway first, which puts its routes back on the VPC link ...');
+    if (!(await routesBackAfterDeploy(deps, woken, log, ROUTES_BACK_BEFORE_SLEEP_OFF_PROBES))) {
+      throw new CliError('The gateway\'s routes still point at the sleep function\'s starting integration, which this deploy (sleepAfterMinutes=0) would remove.', EXIT.failure,
+        'Run `npx mlflow-on-aws resume`, wait until MLflow answers, then deploy again.');
+    }
+  }
 
   const steps: string[][] = [];
   if (toBootstrap.length > 0) steps.push(['bootstrap', ...toBootstrap, ...common]);
@@ -104,6 +115,8 @@ export async function deployCommand(args: readonly string[], deps: CliDeps, guar
     return EXIT.ok;
   }
 
+  // Woken from sleep: the deploy ends with the gateway's routes on the VPC link (docs/guides/sleep.md).
+  if (woken) await routesBackAfterDeploy(deps, woken, log);
   const trackingUri = stackOutputs(await findStack(target, STACK_NAMES.gateway))[GATEWAY_OUTPUTS.trackingUri];
   log('');
   log('Deployed.');

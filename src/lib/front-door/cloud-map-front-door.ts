@@ -3,7 +3,7 @@ import { HttpServiceDiscoveryIntegration } from 'aws-cdk-lib/aws-apigatewayv2-in
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
-import { IMlflowFrontDoor } from './front-door';
+import { FrontDoorReadiness, IMlflowFrontDoor } from './front-door';
 import { SERVICE_DISCOVERY_NAMESPACE } from '../contract';
 
 export interface CloudMapFrontDoorProps {
@@ -43,6 +43,10 @@ export class CloudMapFrontDoor extends Construct implements IMlflowFrontDoor {
   constructor(scope: Construct, id: string, props: CloudMapFrontDoorProps) {
     super(scope, id);
     this.props = props;
+  }
+
+  get readiness(): FrontDoorReadiness {
+    return { cloudMapServiceId: this.props.discoveryService.serviceId, cloudMapServiceArn: this.props.discoveryService.serviceArn };
   }
 
   allowFromVpcLink(scope: Construct, vpcLinkSecurityGroup: ec2.ISecurityGroup): void {

@@ -6,7 +6,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { IMlflowFrontDoor } from './front-door';
+import { FrontDoorReadiness, IMlflowFrontDoor } from './front-door';
 import { LOAD_BALANCER_HEALTH_CHECK } from '../service/mlflow-startup';
 import { HEALTH_CHECK_PATH } from '../contract';
 
@@ -87,6 +87,10 @@ export class LoadBalancerFrontDoor extends Construct implements IMlflowFrontDoor
     const port = ec2.Port.tcp(this.port);
     loadBalancerSecurityGroup.addIngressRule(vpcLinkSecurityGroup, port, 'API Gateway VPC link to the MLflow load balancer');
     vpcLinkSecurityGroup.addEgressRule(loadBalancerSecurityGroup, port, 'To the MLflow load balancer');
+  }
+
+  get readiness(): FrontDoorReadiness {
+    return { targetGroupArn: this.targetGroup.targetGroupArn };
   }
 
   vpcLinkIntegration(id: string, vpcLink: apigwv2.IVpcLink, parameterMapping?: apigwv2.ParameterMapping): apigwv2.HttpRouteIntegration {

@@ -239,6 +239,17 @@ export class HttpGateway extends Construct {
     return domainName;
   }
 
+  /**
+   * Every route of the API with its target (`integrations/<id>`: each a VPC-link integration to the front door): the
+   * `$default` route, `/{proxy+}`, and the IAM and JWT routes when there are. The sleep function points them at its
+   * starting integration while the service runs no task, and back at these targets (docs/guides/sleep.md).
+   */
+  get routeTargets(): Array<{ readonly routeId: string; readonly target: string }> {
+    return this.api.node.findAll()
+      .filter((c): c is apigwv2.CfnRoute => c instanceof apigwv2.CfnRoute)
+      .map((route) => ({ routeId: route.ref, target: route.target! }));
+  }
+
   /** Whether the IAM route exists. */
   get hasIamRoute(): boolean {
     return this.iamRoute !== undefined;

@@ -98,4 +98,63 @@ function decideWake(input) {
   return { action: 'wake', reason: `${String(first.method)} ${String(first.path)}${activity.length > 1 ? ` and ${activity.length - 1} more` : ''}` };
 }
 
-module.exports = { HEALTH_PATHS, UI_REFRESH_REQUESTS, REFUSED_STATUSES, classifyRequest, activityFilterPattern, serviceState, decideSleep, decideWake };
+/**
+ * Where the gateway's routes should point: at the starting function ('flip') while the service runs no task it may
+ * answer with (asleep, paused, outside the active hours), back at the VPC link ('restore') once it runs with a healthy
+ * task behind the front door; otherwise leave them ('none'). A starting service keeps the routes where they are: on
+ * the starting function after a wake, on the VPC link after a `resume` whose first task is not up yet.
+ * @param {{ state: string, healthy: boolean, flipped: boolean }} input
+ * @returns {{ action: 'flip' | 'restore' | 'none', reason: string }}
+ */
+function decideRoutes(input) {
+  if (input.state === 'running') {
+    if (!input.flipped) return { action: 'none', reason: 'the routes are on the VPC link' };
+    if (!input.healthy) return { action: 'none', reason: 'no healthy task behind the front door yet' };
+    return { action: 'restore', reason: 'a healthy task runs: the routes back on the VPC link' };
+  }
+  if (input.flipped) return { action: 'none', reason: `the service is ${input.state}; the routes are on the starting function` };
+  return { action: 'flip', reason: `the service is ${input.state}: the routes to the starting function` };
+}
+
+/** What each state tells a person, and what it tells a client (MLflow's JSON error form). */
+const STATE_TEXT = Object.freeze({
+  starting: Object.freeze({ title: 'MLflow is starting', detail: 'It was asleep and is starting now, which takes about two minutes. This page reloads by itself.' }),
+  asleep: Object.freeze({ title: 'MLflow is starting', detail: 'It was asleep and is starting now, which takes about two minutes. This page reloads by itself.' }),
+  running: Object.freeze({ title: 'MLflow is starting', detail: 'It is almost ready. This page reloads by itself.' }),
+  paused: Object.freeze({ title: 'MLflow is paused', detail: 'It was paused and no request starts it: run npx mlflow-on-aws resume to start it.' }),
+  'off-hours': Object.freeze({ title: 'MLflow is off outside its active hours', detail: 'It starts at the next start of its active hours (activeHours), or with npx mlflow-on-aws resume.' }),
+});
+
+/** Seconds between the starting page's reloads. */
+const PAGE_RELOAD_SECONDS = 5;
+
+function escapeHtml(/** @type {string} */ text) {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+/**
+ * The answer of the starting function to one request (API Gateway's payload 2.0 response): always 503 with
+ * `Retry-After`; a browser's page load (GET asking for text/html) gets a small page that says so and reloads itself
+ * while the service starts (not when paused or outside the active hours: nothing starts it); anything else MLflow's
+ * JSON error form, which its clients print.
+ * @param {{ state: string, method?: string, accept?: string, retryAfterSeconds: number }} input
+ * @returns {{ statusCode: number, headers: Record<string, string>, body: string }}
+ */
+function startingResponse(input) {
+  const text = STATE_TEXT[/** @type {keyof typeof STATE_TEXT} */ (input.state)] ?? STATE_TEXT.starting;
+  const starts = input.state !== 'paused' && input.state !== 'off-hours';
+  const headers = { 'retry-after': String(input.retryAfterSeconds), 'cache-control': 'no-store' };
+  const page = String(input.method ?? '').toUpperCase() === 'GET' && /text\/html/i.test(String(input.accept ?? ''));
+  if (page) {
+    const reload = starts ? `<meta http-equiv="refresh" content="${PAGE_RELOAD_SECONDS}">` : '';
+    const body = `<!doctype html><html lang="en"><head><meta charset="utf-8">${reload}<title>${escapeHtml(text.title)}</title>`
+      + '<meta name="viewport" content="width=device-width, initial-scale=1">'
+      + '<style>body{font-family:system-ui,sans-serif;margin:15vh auto;max-width:34em;padding:0 1em;color:#1f2937}h1{font-size:1.6em}p{line-height:1.5}</style>'
+      + `</head><body><h1>${escapeHtml(text.title)}</h1><p>${escapeHtml(text.detail)}</p></body></html>`;
+    return { statusCode: 503, headers: { ...headers, 'content-type': 'text/html; charset=utf-8' }, body };
+  }
+  const body = JSON.stringify({ error_code: 'TEMPORARILY_UNAVAILABLE', message: `${text.title}. ${text.detail} Retry after ${input.retryAfterSeconds} s.` });
+  return { statusCode: 503, headers: { ...headers, 'content-type': 'application/json' }, body };
+}
+
+module.exports = { HEALTH_PATHS, UI_REFRESH_REQUESTS, REFUSED_STATUSES, PAGE_RELOAD_SECONDS, classifyRequest, activityFilterPattern, serviceState, decideSleep, decideWake, decideRoutes, startingResponse };
