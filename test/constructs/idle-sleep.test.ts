@@ -109,5 +109,7 @@ describe('IdleSleep', () => {
     assert.equal(role.Properties.ManagedPolicyArns, undefined);
     const policy = JSON.stringify(lean.findResources('AWS::IAM::Policy'));
     assert.match(policy, /"ecs:DescribeServices","ecs:UpdateService"\],"Effect":"Allow","Resource":\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":ecs:us-west-2:",\{"Ref":"AWS::AccountId"\},":service\//);
+    // The tasks' age (ListTasks has no resource-level permission): in the MLflow cluster only.
+    assert.match(policy, /\{"Action":\["ecs:ListTasks","ecs:DescribeTasks"\],"Condition":\{"ArnEquals":\{"ecs:cluster":\{"Fn::Join":\["",\["arn:",\{"Ref":"AWS::Partition"\},":ecs:us-west-2:",\{"Ref":"AWS::AccountId"\},":cluster\//);
   });
 });

@@ -8,7 +8,7 @@ import { beforeEach, describe, it } from 'node:test';
 import { ApiGatewayV2Client, GetRouteCommand, UpdateRouteCommand } from '@aws-sdk/client-apigatewayv2';
 import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { DescribeServicesCommand, DescribeTasksCommand, ECSClient, ListTasksCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetInstancesHealthStatusCommand, ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -37,7 +37,7 @@ const clients = {
   serviceDiscovery: new ServiceDiscoveryClient({ region: 'us-west-2' }),
 };
 
-function capacity(min: number, max: number, desired: number, options: { suspended?: boolean; deploying?: boolean } = {}): void {
+function capacity(min: number, max: number, desired: number, options: { suspended?: boolean; deploying?: boolean; running?: number } = {}): void {
   const s = options.suspended === true;
   aas.on(DescribeScalableTargetsCommand, { ServiceNamespace: 'ecs', ResourceIds: ['service/c/s'], ScalableDimension: 'ecs:service:DesiredCount' }).resolves({
     ScalableTargets: [{
@@ -46,7 +46,16 @@ function capacity(min: number, max: number, desired: number, options: { suspende
     }],
   });
   ecs.on(DescribeServicesCommand, { cluster: 'c', services: ['s'] }).resolves({
-    services: [{ desiredCount: desired, runningCount: desired, deployments: [{ status: 'PRIMARY', rolloutState: options.deploying ? 'IN_PROGRESS' : 'COMPLETED' }] }],
+    services: [{ desiredCount: desired, runningCount: options.running ?? desired, deployments: [{ status: 'PRIMARY', rolloutState: options.deploying ? 'IN_PROGRESS' : 'COMPLETED' }] }],
+  });
+}
+
+/** The service's tasks, each started that many minutes before NOW. */
+function tasksStarted(...minutesAgo: number[]): void {
+  const arns = minutesAgo.map((_, i) => `arn:aws:ecs:us-west-2:123456789012:task/c/t${i}`);
+  ecs.on(ListTasksCommand, { cluster: 'c', serviceName: 's', desiredStatus: 'RUNNING' }).resolves({ taskArns: arns });
+  ecs.on(DescribeTasksCommand, { cluster: 'c', tasks: arns }).resolves({
+    tasks: minutesAgo.map((minutes, i) => ({ taskArn: arns[i], startedAt: new Date(NOW.getTime() - minutes * 60_000) })),
   });
 }
 
@@ -100,6 +109,7 @@ describe('sleep function on its schedule', () => {
   it('running with no activity in the window: minimum to 0 (maximum and suspension kept), 0 tasks, then the routes to the starting function', async () => {
     capacity(1, 2, 1);
     activity([]);
+    tasksStarted(95);
     routesAt('vpc-link');
     const result = await onSchedule(clients, ENV, NOW);
     assert.equal(result.action, 'sleep');
@@ -112,6 +122,27 @@ describe('sleep function on its schedule', () => {
     assert.equal(query.EndTime!.getTime(), NOW.getTime());
     assert.equal(NOW.getTime() - query.StartTime!.getTime(), 30 * 60_000);
     assert.deepEqual(query.MetricDataQueries![0].MetricStat, { Metric: { Namespace: 'MLflowOnAWS', MetricName: 'ActivityRequests' }, Period: 60, Stat: 'Sum' });
+  });
+
+  it('a start no request made (resume, deploy waking it, the active hours\' start): stays until its youngest task has run sleepAfterMinutes', async () => {
+    capacity(1, 2, 2);
+    activity([]);
+    routesAt('vpc-link');
+    tasksStarted(50, 12);
+    const young = await onSchedule(clients, ENV, NOW);
+    assert.deepEqual([young.action, young.reason], ['none', 'a task started 12 min ago (under 30)']);
+    assert.deepEqual(writes(), []);
+    tasksStarted(50, 31);
+    assert.equal((await onSchedule(clients, ENV, NOW)).action, 'sleep');
+  });
+
+  it('tasks starting (fewer running than desired): stays', async () => {
+    capacity(1, 2, 1, { running: 0 });
+    activity([]);
+    routesAt('vpc-link');
+    const result = await onSchedule(clients, ENV, NOW);
+    assert.deepEqual([result.action, result.reason], ['none', 'tasks are starting']);
+    assert.deepEqual(writes(), []);
   });
 
   it('running with a request of someone\'s in the window: stays, routes untouched', async () => {

@@ -94,6 +94,12 @@ export class IdleSleep extends Construct {
       actions: ['ecs:DescribeServices', 'ecs:UpdateService'],
       resources: [stack.formatArn({ service: 'ecs', resource: 'service', resourceName: `${props.clusterName}/${props.serviceName}`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
     }));
+    // The age of the service's tasks (a start nobody's request made gets sleepAfterMinutes too): in its cluster only.
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['ecs:ListTasks', 'ecs:DescribeTasks'],
+      resources: ['*'],
+      conditions: { ArnEquals: { 'ecs:cluster': stack.formatArn({ service: 'ecs', resource: 'cluster', resourceName: props.clusterName }) } },
+    }));
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['application-autoscaling:DescribeScalableTargets', 'application-autoscaling:RegisterScalableTarget', 'cloudwatch:GetMetricData'],
       resources: ['*'],
@@ -112,7 +118,8 @@ export class IdleSleep extends Construct {
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'application-autoscaling:DescribeScalableTargets, cloudwatch:GetMetricData and elasticloadbalancing:DescribeTargetHealth have no '
-        + 'resource-level permissions; RegisterScalableTarget is used on the MLflow service\'s target only (the function is given its resource id).',
+        + 'resource-level permissions; RegisterScalableTarget is used on the MLflow service\'s target only (the function is given its resource id); '
+        + 'ecs:ListTasks and ecs:DescribeTasks are limited to the MLflow cluster by the ecs:cluster condition.',
     });
 
     // A fixed name: the starting integration names the function (the function's environment names the integration).

@@ -14,7 +14,7 @@
  * A paused service (`pause`) and one outside its active hours are never started. The decisions are logic.js's.
  * Runs as is on Lambda's Node.js runtime (its AWS SDK v3); no build step.
  */
-const { ECSClient, DescribeServicesCommand, UpdateServiceCommand } = require('@aws-sdk/client-ecs');
+const { ECSClient, DescribeServicesCommand, DescribeTasksCommand, ListTasksCommand, UpdateServiceCommand } = require('@aws-sdk/client-ecs');
 const { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, RegisterScalableTargetCommand } = require('@aws-sdk/client-application-auto-scaling');
 const { CloudWatchClient, GetMetricDataCommand } = require('@aws-sdk/client-cloudwatch');
 const { ApiGatewayV2Client, GetRouteCommand, UpdateRouteCommand } = require('@aws-sdk/client-apigatewayv2');
@@ -90,7 +90,18 @@ async function readCapacity(/** @type {Clients} */ clients, /** @type {ReturnTyp
     suspended: suspended.DynamicScalingInSuspended === true && suspended.DynamicScalingOutSuspended === true && suspended.ScheduledScalingSuspended === true,
     desired: service.desiredCount ?? 0,
     deploying: (service.deployments ?? []).some((/** @type {any} */ d) => d.rolloutState === 'IN_PROGRESS'),
+    starting: (service.runningCount ?? 0) < (service.desiredCount ?? 0) || (service.pendingCount ?? 0) > 0,
   };
+}
+
+/** Minutes since the youngest of the service's tasks started (a task not started yet counts from its creation); undefined with none. */
+async function youngestTaskMinutes(/** @type {Clients} */ clients, /** @type {ReturnType<typeof readEnv>} */ config, /** @type {Date} */ now) {
+  const listed = await clients.ecs.send(new ListTasksCommand({ cluster: config.cluster, serviceName: config.service, desiredStatus: 'RUNNING' }));
+  const arns = listed?.taskArns ?? [];
+  if (arns.length === 0) return undefined;
+  const described = await clients.ecs.send(new DescribeTasksCommand({ cluster: config.cluster, tasks: arns.slice(0, 100) }));
+  const starts = (described?.tasks ?? []).map((/** @type {any} */ t) => t.startedAt ?? t.createdAt).filter(Boolean).map((/** @type {any} */ d) => new Date(d).getTime());
+  return starts.length === 0 ? undefined : (now.getTime() - Math.max(...starts)) / 60_000;
 }
 
 /** Activity requests counted in the last `minutes` (the metric filter's sum; no data is 0). */
@@ -190,7 +201,10 @@ async function onSchedule(clients, env, now) {
   const capacity = await readCapacity(clients, config);
   let state = serviceState(capacity);
   const activity = state === 'running' ? await activityIn(clients, config, now) : 0;
-  const decision = decideSleep({ state, activity, deploying: capacity.deploying });
+  const input = { state, activity, deploying: capacity.deploying, starting: capacity.starting, sleepAfterMinutes: config.sleepAfterMinutes };
+  let decision = decideSleep(input);
+  // The tasks' age only when everything else says sleep (two more ECS calls).
+  if (decision.action === 'sleep') decision = decideSleep({ ...input, youngestTaskMinutes: await youngestTaskMinutes(clients, config, now) });
   if (decision.action === 'sleep') {
     // Tasks first: routes flipped while a task still runs would be put back by the next request.
     await setTasks(clients, config, capacity.resourceId, 0);

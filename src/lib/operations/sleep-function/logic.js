@@ -72,15 +72,23 @@ function serviceState(capacity) {
 }
 
 /**
- * The periodic decision: put the service to sleep when it runs, no deployment is rolling out, and nobody's request
- * came in the last `sleepAfterMinutes` (`activity`: the count of activity requests in that window).
- * @param {{ state: string, activity: number, deploying: boolean }} input
+ * The periodic decision: put the service to sleep when it runs, no deployment is rolling out, nobody's request came in
+ * the last `sleepAfterMinutes` (`activity`: the count of activity requests in that window), and its youngest task has
+ * been up that long too. A start that no request made (`resume`, `deploy` waking it, the start of `activeHours`, a
+ * scale-out) thus gets `sleepAfterMinutes` like a request does, instead of being stopped at the next run (`starting`:
+ * fewer tasks running than desired; `youngestTaskMinutes`: minutes since the youngest running task started, undefined
+ * when the caller did not read it).
+ * @param {{ state: string, activity: number, deploying: boolean, starting?: boolean, youngestTaskMinutes?: number, sleepAfterMinutes?: number }} input
  * @returns {{ action: 'sleep' | 'none', reason: string }}
  */
 function decideSleep(input) {
   if (input.state !== 'running') return { action: 'none', reason: `the service is ${input.state}` };
   if (input.deploying) return { action: 'none', reason: 'a deployment is rolling out' };
   if (input.activity > 0) return { action: 'none', reason: `${input.activity} request(s) of someone's in the window` };
+  if (input.starting) return { action: 'none', reason: 'tasks are starting' };
+  if (input.youngestTaskMinutes !== undefined && input.sleepAfterMinutes !== undefined && input.youngestTaskMinutes < input.sleepAfterMinutes) {
+    return { action: 'none', reason: `a task started ${Math.floor(input.youngestTaskMinutes)} min ago (under ${input.sleepAfterMinutes})` };
+  }
   return { action: 'sleep', reason: 'no request of someone\'s in the window (health checks and the UI\'s auto-refresh do not count)' };
 }
 
