@@ -4,11 +4,14 @@
  * environment, the nginx proxy), grown to each size of runs in the largest experiment, and measured through the proxy
  * at each size: search_runs (default order, a metric, a param and a tag filter, page 10), log_batch of 10 and of
  * 1,000 metrics with concurrent writers, get_metric_history of a 10,000-step metric, search_registered_models over
- * 10,000 model versions, search_traces, and the UI's experiment and run pages in headless Chromium. Each figure is
+ * 10,000 model versions, search_traces, and the UI's experiment and run pages in headless Chromium (the first visit
+ * also over an emulated laptop link, compressed and not). Each figure is
  * printed with its ratio to the first size's figure of the same run.
  *
  * Seeding (test/e2e/support/scale-seed.ts): MLflow's client writes template runs, a model version and a trace through the proxy;
- * bulk `INSERT ... SELECT` copies them into MLflow's own schema (created by its migrations at the server's start).
+ * bulk `INSERT ... SELECT` copies them into MLflow's own schema (created by its migrations at the server's start), in
+ * the order of each table's primary key, with the project's indexes dropped before each load and built after it by the
+ * entrypoint's upgrade task (MLFLOW_MIGRATE_ONLY=true), as on a deployment.
  * Bounded: each measurement stops after its sample count or its time budget, whichever comes first. Loopback only; not
  * a test and not part of `npm test`. docs/reference/performance.md has the figures and what they mean.
  *

@@ -3,8 +3,9 @@
  *
  * MLflow's own client first writes template data through the proxy (scale-template.py: runs with 20 params, 10 metrics of
  * 100 steps and tags, a registered model with a version, a GenAI trace). Every seeded row is then a copy of a template
- * row, made by one `INSERT ... SELECT` per table and chunk, joined with MariaDB's SEQUENCE engine (`seq_1_to_N`): the
- * columns MLflow fills, its NULLs, its tag keys and value formats are the client's; only identifiers, names, times and
+ * row, made by `INSERT ... SELECT` statements joined with MariaDB's SEQUENCE engine (`seq_1_to_N`) or, for runs, with a
+ * table of the new runs' ids in their sorted order (`seedRunSeries`: the fast path, in primary-key order): the columns
+ * MLflow fills, its NULLs, its tag keys and value formats are the client's; only identifiers, names, times and
  * values change with the row's number. `checkShapes` compares a seeded run with the client's run, row for row.
  *
  * History reduction (documented in docs/reference/performance.md): every metric of every run has its latest value
@@ -18,7 +19,7 @@ import type { MariaDb } from './mariadb';
 
 /** One run in this many has the full metric history (100 steps x 10 metrics). */
 export const HISTORY_EVERY = 1000;
-/** Runs inserted per statement: bounded transactions (the undo log of one statement stays small). */
+/** Traces inserted per statement: bounded transactions (the undo log of one statement stays small). */
 const CHUNK = 20_000;
 /** Start time of run number 0 (ms); run n starts n seconds later, so newer runs have higher numbers. */
 const T0 = 1_760_000_000_000;
