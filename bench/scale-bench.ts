@@ -4,11 +4,14 @@
  * environment, the nginx proxy), grown to each size of runs in the largest experiment, and measured through the proxy
  * at each size: search_runs (default order, a metric, a param and a tag filter, page 10), log_batch of 10 and of
  * 1,000 metrics with concurrent writers, get_metric_history of a 10,000-step metric, search_registered_models over
- * 10,000 model versions, search_traces, and the UI's experiment and run pages in headless Chromium. Each figure is
+ * 10,000 model versions, search_traces, and the UI's experiment and run pages in headless Chromium (the first visit
+ * also over an emulated laptop link, compressed and not). Each figure is
  * printed with its ratio to the first size's figure of the same run.
  *
  * Seeding (test/e2e/support/scale-seed.ts): MLflow's client writes template runs, a model version and a trace through the proxy;
- * bulk `INSERT ... SELECT` copies them into MLflow's own schema (created by its migrations at the server's start).
+ * bulk `INSERT ... SELECT` copies them into MLflow's own schema (created by its migrations at the server's start), in
+ * the order of each table's primary key, with the project's indexes dropped before each load and built after it by the
+ * entrypoint's upgrade task (MLFLOW_MIGRATE_ONLY=true), as on a deployment.
  * Bounded: each measurement stops after its sample count or its time budget, whichever comes first. Loopback only; not
  * a test and not part of `npm test`. docs/reference/performance.md has the figures and what they mean.
  *
@@ -25,10 +28,11 @@ import { parseArgs } from 'node:util';
 import { readFileSync, existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { http, percentile } from '../test/e2e/support/http';
+import type { MariaDb } from '../test/e2e/support/mariadb';
 import { startStack } from '../test/e2e/support/stack';
 import { printSlowStatements, slowStatements } from './slow-log';
 import { projectIndexes } from '../test/e2e/support/project-indexes';
-import { checkShapes, HISTORY_EVERY, runId, seedLongHistory, seedModels, seedRuns, seedTraces, type Template } from '../test/e2e/support/scale-seed';
+import { checkShapes, HISTORY_EVERY, runId, seedLongHistory, seedModels, seedRunSeries, seedTraces, type Template } from '../test/e2e/support/scale-seed';
 
 const { values: options } = parseArgs({
   options: {
@@ -57,6 +61,9 @@ const TRACES = 10_000;
 const HISTORY_STEPS = 10_000;
 const SEARCH_CONCURRENCY = 2;
 const WRITERS = 4;
+/** A laptop's link to API Gateway, emulated by Chromium for one figure of the UI: 20 Mbit/s down, 5 up, 40 ms more per round trip. */
+const LINK = { latency: 40, downloadThroughput: 20e6 / 8, uploadThroughput: 5e6 / 8 };
+const LINK_NAME = '20 Mbit/s, 40 ms';
 /** The UI's page of runs. */
 const PAGE = 100;
 const SEARCHES: Record<string, { filter?: string; page?: number }> = {
@@ -66,6 +73,16 @@ const SEARCHES: Record<string, { filter?: string; page?: number }> = {
   'search_runs tag filter': { filter: "tags.stage = 'champion'" },
   'search_runs page 10': { page: 10 },
 };
+
+/** Rows and size on disk (data + indexes, InnoDB's estimate) of the tables that grow with the runs. */
+function sizesOf(db: MariaDb): string {
+  const rows = db.query(`SELECT table_name, table_rows, ROUND((data_length + index_length) / 1048576) FROM information_schema.tables
+    WHERE table_schema = '${db.database}' AND table_name IN ('runs', 'params', 'tags', 'latest_metrics', 'metrics') ORDER BY 1`);
+  return rows.split('\n').filter(Boolean).map((line) => {
+    const [table, count, mib] = line.split('\t');
+    return `${table} ${Number(count).toLocaleString('en')} rows ${mib} MiB`;
+  }).join(', ');
+}
 
 interface Figure { p50: number; p99: number; n: number }
 type Row = Map<string, Figure>;
@@ -108,7 +125,9 @@ async function main(): Promise<void> {
   const stack = await startStack({
     mariadb: {
       bufferPoolMiB: BUFFER_POOL_MIB,
-      serverArgs: ['--slow-query-log=1', `--slow-query-log-file=${slowLog}`, '--long-query-time=0.25', '--log-slow-verbosity=query_plan,explain', '--max-allowed-packet=256M'],
+      serverArgs: ['--slow-query-log=1', `--slow-query-log-file=${slowLog}`, '--long-query-time=0.25', '--log-slow-verbosity=query_plan,explain', '--max-allowed-packet=256M',
+        // A redo log large enough that the bulk load is not throttled by checkpoints (MariaDB's default is 96 MiB).
+        '--innodb-log-file-size=2G'],
     },
   });
   let browser: Browser | undefined;
@@ -147,14 +166,24 @@ async function main(): Promise<void> {
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-dev-shm-usage'] });
     // The credentials as a header, not Playwright's httpCredentials: those make Chromium intercept every request, which
     // turns its HTTP cache off, and a returning user's browser has MLflow's static files cached (max-age 28 days).
-    const newContext = () => browser!.newContext({ extraHTTPHeaders: { authorization: stack.authorization() }, viewport: { width: 1400, height: 900 } });
+    const newContext = (extra: Record<string, string> = {}) => browser!.newContext({ extraHTTPHeaders: { authorization: stack.authorization(), ...extra }, viewport: { width: 1400, height: 900 } });
     const returning = await newContext();
-    /** The UI's slowest API requests of the last page load, for the report. */
+    /** The UI's slowest API requests of the last page load, and what it transferred, for the report. */
     let slowestRequests: string[] = [];
-    /** Loads the page and waits for `visible`; `firstVisit`: in a new browser context (nothing cached). */
-    const pageLoad = async (hash: string, visible: string, firstVisit = false): Promise<{ status: number; ms: number; body: string }> => {
-      const context = firstVisit ? await newContext() : returning;
+    let transferred = 0;
+    /**
+     * Loads the page and waits for `visible`. `firstVisit`: in a new browser context (nothing cached). `link`: the
+     * network emulated by Chromium (CDP), a laptop's link to API Gateway rather than loopback. `identity`: the
+     * browser asks for no compression (Accept-Encoding: identity), as the proxy served before it compressed.
+     */
+    const pageLoad = async (hash: string, visible: string, firstVisit = false, link?: typeof LINK, identity = false): Promise<{ status: number; ms: number; body: string }> => {
+      const context = firstVisit ? await newContext(identity ? { 'accept-encoding': 'identity' } : {}) : returning;
       const page = await context.newPage();
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      if (link) await cdp.send('Network.emulateNetworkConditions', { offline: false, ...link });
+      let bytes = 0;
+      cdp.on('Network.loadingFinished', (event) => { bytes += event.encodedDataLength; });
       const requests: Array<[number, string]> = [];
       page.on('requestfinished', (request) => {
         const timing = request.timing();
@@ -166,8 +195,10 @@ async function main(): Promise<void> {
         await page.getByText(visible, { exact: true }).first().waitFor({ state: 'visible', timeout: 120_000 });
         const ms = Date.now() - started;
         slowestRequests = requests.sort((a, b) => b[0] - a[0]).slice(0, 4).map(([t, what]) => `${what} ${t.toFixed(0)} ms`);
+        transferred = bytes;
         return { status: 200, ms, body: '' };
       } finally {
+        await cdp.detach().catch(() => undefined);
         await page.close();
         if (firstVisit) await context.close();
       }
@@ -215,6 +246,11 @@ async function main(): Promise<void> {
       const newest = `scale-largest-${size - 1}`;
       await pageLoad(`#/experiments/${largest}/runs`, newest); // warm-up: the returning user's browser has the UI's scripts
       record('UI experiment page, first visit', await timed(3, 1, () => pageLoad(`#/experiments/${largest}/runs`, newest, true)));
+      console.log(`    ${(transferred / 1e6).toFixed(2)} MB transferred`);
+      record(`UI experiment page, first visit, ${LINK_NAME}`, await timed(3, 1, () => pageLoad(`#/experiments/${largest}/runs`, newest, true, LINK)));
+      console.log(`    ${(transferred / 1e6).toFixed(2)} MB transferred`);
+      record(`UI experiment page, first visit, ${LINK_NAME}, uncompressed`, await timed(3, 1, () => pageLoad(`#/experiments/${largest}/runs`, newest, true, LINK, true)));
+      console.log(`    ${(transferred / 1e6).toFixed(2)} MB transferred (Accept-Encoding: identity, as before the proxy compressed)`);
       record('UI experiment page (runs table rendered)', await timed(3, 1, () => pageLoad(`#/experiments/${largest}/runs`, newest)));
       console.log(`    slowest API requests of its last load: ${slowestRequests.join('; ')}`);
       record('UI run page', await timed(3, 1, () => pageLoad(`#/experiments/${largest}/runs/${runId('scale-largest', size - 2)}`, `scale-largest-${size - 2}`)));
@@ -226,14 +262,27 @@ async function main(): Promise<void> {
     let seeded = 0;
     for (const size of SIZES) {
       seconds = Date.now();
-      seedRuns(stack.db, template, largest, 'scale-largest', seeded, size);
-      for (const [i, experiment] of others.entries()) seedRuns(stack.db, template, experiment, `scale-other-${i}`, seeded / 100, size / 100);
+      // As a bulk load is made: the project's secondary indexes dropped first and built after the load by the
+      // entrypoint's upgrade task (a sorted build instead of a random insert per row).
+      const present = new Set(stack.db.query(`SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = '${stack.db.database}'`).split('\n'));
+      for (const index of projectIndexes(stack.python.python)) {
+        if (present.has(index.name)) stack.db.query(`ALTER TABLE \`${stack.db.database}\`.\`${index.table}\` DROP INDEX \`${index.name}\``);
+      }
+      seedRunSeries(stack.db, template, [
+        { experimentId: largest, series: 'scale-largest', from: seeded, to: size },
+        ...others.map((experimentId, i) => ({ experimentId, series: `scale-other-${i}`, from: seeded / 100, to: size / 100 })),
+      ]);
+      const loaded = Date.now();
+      const migrated = await stack.runMlflowOnce({ MLFLOW_MIGRATE_ONLY: 'true' }, 3_600_000);
+      if (migrated.status !== 0) throw new Error(`the migration failed:\n${migrated.output}`);
+      const indexed = Date.now();
+      const added = size - seeded + OTHER_EXPERIMENTS * (size - seeded) / 100;
       seeded = size;
       stack.db.query(`ANALYZE TABLE \`${stack.db.database}\`.runs, \`${stack.db.database}\`.params, \`${stack.db.database}\`.tags, \`${stack.db.database}\`.latest_metrics, \`${stack.db.database}\`.metrics`);
       const problems = checkShapes(stack.db, template, runId('scale-largest', size - 1));
       if (problems.length > 0) throw new Error(`seeded rows differ from the client's: ${problems.join('; ')}`);
       const total = Number(stack.db.query(`SELECT COUNT(*) FROM \`${stack.db.database}\`.runs`));
-      console.log(`\n${size} runs in the largest experiment (${total} runs in all, ${OTHER_EXPERIMENTS} other experiments; full metric history for 1 run in ${HISTORY_EVERY}): seeded in ${((Date.now() - seconds) / 1000).toFixed(0)} s, rows as MLflow's client wrote them; load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
+      console.log(`\n${size} runs in the largest experiment (${total} runs in all, ${OTHER_EXPERIMENTS} other experiments; full metric history for 1 run in ${HISTORY_EVERY}): seeded ${added} runs in ${((loaded - seconds) / 1000).toFixed(0)} s (${(added / ((loaded - seconds) / 1000)).toFixed(0)} runs/s), the project's indexes built by the entrypoint's upgrade task in ${((indexed - loaded) / 1000).toFixed(0)} s, rows as MLflow's client wrote them; ${sizesOf(stack.db)}; load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
       rows.push([`${size} runs`, await measure(size, `${size}:`)]);
       if (size === BEFORE_AFTER) {
         console.log(`\nbefore/after at ${size} runs: the project's indexes dropped (MLflow's schema alone) and measured again; then the entrypoint's migration (MLFLOW_MIGRATE_ONLY=true) restores them`);

@@ -10,6 +10,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import {
   basicAuth, NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, requireProgram, startProxy, workerUser,
   type RunningProxy,
@@ -17,7 +18,7 @@ import {
 import { proxyHealthCheckCommand } from '../../src/lib/service/mlflow-startup';
 import { HEALTH_CHECK_PATH } from '../../src/app/names';
 import { createCryptCounter, type CryptCounter } from './support/crypt-counter';
-import { expectedStreamSha256, startStandInUpstream, UPSTREAM_ERROR_TEXT, type StandInUpstream } from './support/upstream';
+import { expectedStreamSha256, startStandInUpstream, STATIC_CACHE_CONTROL, staticFile, UPSTREAM_ERROR_TEXT, type StandInUpstream } from './support/upstream';
 
 const USER = 'admin';
 /** Every printable ASCII character, colon, quotes, backslash, dollar and spaces included. */
@@ -246,6 +247,27 @@ describe('nginx auth proxy (real nginx, shipped configuration)', () => {
     const accepted = await call(proxy.port, '/upload', { method: 'POST', headers: { ...auth, 'content-type': 'application/octet-stream' }, body: fits });
     assert.equal(accepted.status, 200);
     assert.deepEqual(JSON.parse(accepted.body.toString()), { bytes: fits.length, sha256: createHash('sha256').update(fits).digest('hex') });
+  });
+
+  it('compresses MLflow\'s text answers (its UI\'s scripts and styles, JSON) for clients that accept gzip, behind another proxy too, and keeps their cache headers', async () => {
+    for (const path of ['/static-files/static/js/main.c2f5f8d4.js', '/static-files/static/css/main.b0f58ef9.css', '/static-files/manifest.json']) {
+      for (const via of [{}, { via: '1.1 abc.cloudfront.net (CloudFront)' }] as Array<Record<string, string>>) {
+        const zipped = await call(proxy.port, path, { headers: { ...auth, ...via, 'accept-encoding': 'gzip, deflate, br' } });
+        assert.equal(zipped.status, 200);
+        assert.equal(zipped.headers['content-encoding'], 'gzip', `${path} ${JSON.stringify(via)}`);
+        assert.match(String(zipped.headers.vary), /Accept-Encoding/);
+        assert.equal(zipped.headers['cache-control'], STATIC_CACHE_CONTROL);
+        assert.deepEqual(gunzipSync(zipped.body), staticFile(path));
+        assert.ok(zipped.body.length < staticFile(path).length / 4, `${path}: ${zipped.body.length} bytes compressed of ${staticFile(path).length}`);
+      }
+      const plain = await call(proxy.port, path, { headers: auth });
+      assert.equal(plain.headers['content-encoding'], undefined);
+      assert.equal(plain.headers['cache-control'], STATIC_CACHE_CONTROL);
+      assert.deepEqual(plain.body, staticFile(path));
+    }
+    const image = await call(proxy.port, '/static-files/static/media/logo.png', { headers: { ...auth, 'accept-encoding': 'gzip' } });
+    assert.equal(image.headers['content-encoding'], undefined, 'binary answers pass as they are');
+    assert.deepEqual(image.body, staticFile('/static-files/static/media/logo.png'));
   });
 
   it('passes a large streamed response intact', async () => {

@@ -5,8 +5,10 @@
  * the last ones stop the database and then MLflow.
  */
 import assert from 'node:assert/strict';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { HEALTH_CHECK_PATH } from '../../src/app/names';
 import { REPO_ROOT } from '../support/python-env';
@@ -156,6 +158,37 @@ describe('the MLflow UI in a browser', () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe('the UI\'s files through the proxy: compressed, and cached by browsers', () => {
+  /** A GET through the proxy, the body as bytes (as sent: not decompressed). */
+  const raw = (path: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> =>
+    new Promise((resolve, reject) => {
+      const req = request(new URL(path, proxyUrl), { headers, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.setTimeout(60_000, () => req.destroy(new Error(`timeout on ${path}`)));
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('serves MLflow\'s main script gzip-encoded to a browser that accepts it, with MLflow\'s 28-day Cache-Control', async () => {
+    const index = await http(proxyUrl, '/', { headers: auth });
+    assert.equal(index.status, 200);
+    const script = /static-files\/static\/js\/main\.[0-9a-f]+\.js/.exec(index.body)?.[0];
+    assert.ok(script, 'index.html names the UI\'s main script');
+    const zipped = await raw(`/${script}`, { ...auth, 'accept-encoding': 'gzip, deflate, br' });
+    const plain = await raw(`/${script}`, auth);
+    assert.equal(zipped.status, 200);
+    assert.equal(zipped.headers['content-encoding'], 'gzip');
+    assert.equal(plain.headers['content-encoding'], undefined);
+    for (const answer of [zipped, plain]) assert.match(String(answer.headers['cache-control']), /max-age=2419200/);
+    assert.deepEqual(gunzipSync(zipped.body), plain.body);
+    assert.ok(zipped.body.length < plain.body.length / 2, `${zipped.body.length} bytes compressed of ${plain.body.length}`);
   });
 });
 

@@ -6,6 +6,8 @@
  *   POST /upload          reads the whole body, answers JSON { bytes, sha256 }
  *   GET  /stream?bytes=N  streams N bytes of a deterministic pattern in chunks (no Content-Length)
  *   GET  /bench           a small fixed JSON body (for the benchmark)
+ *   GET  /static-files/*  a file of MLflow's UI as MLflow serves it (staticFile: text by its extension, its
+ *                         Cache-Control of 28 days, an ETag)
  * Every request but /bench is recorded (method, URL, headers, body bytes) in `received`.
  */
 import { createHash } from 'node:crypto';
@@ -52,6 +54,22 @@ export function expectedStreamSha256(bytes: number): string {
   return hash.digest('hex');
 }
 
+/** MLflow's answer to GET /static-files/<path> (Flask's send_from_directory with max_age=2419200). */
+export const STATIC_CACHE_CONTROL = 'public, max-age=2419200';
+const STATIC_TYPES: Record<string, string> = {
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  json: 'application/json',
+  png: 'image/png',
+};
+
+/** The body the stand-in serves for a static file: 64 KiB of source-like text, or of bytes for a .png. */
+export function staticFile(path: string): Buffer {
+  if (path.endsWith('.png')) return streamPatternChunk(0, 65_536);
+  const line = `function f${path.length}(a){return a.map((x)=>x*2).filter(Boolean)}/* ${path} */\n`;
+  return Buffer.from(line.repeat(Math.ceil(65_536 / line.length)));
+}
+
 function handle(req: IncomingMessage, res: ServerResponse, healthy: () => boolean, record: (r: ReceivedRequest) => void): void {
   const url = new URL(req.url ?? '/', 'http://stand-in');
   if (url.pathname === '/bench') {
@@ -68,6 +86,16 @@ function handle(req: IncomingMessage, res: ServerResponse, healthy: () => boolea
       const ok = healthy();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
       res.end(ok ? 'OK' : 'unhealthy');
+    });
+    return;
+  }
+  if (url.pathname.startsWith('/static-files/')) {
+    req.resume();
+    req.on('end', () => {
+      const body = staticFile(url.pathname);
+      const type = STATIC_TYPES[url.pathname.split('.').at(-1) ?? ''] ?? 'application/octet-stream';
+      res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': STATIC_CACHE_CONTROL, etag: `"${createHash('md5').update(body).digest('hex')}"` });
+      res.end(body);
     });
     return;
   }
