@@ -17,9 +17,7 @@ import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-s
 import { mockClient } from 'aws-sdk-client-mock';
 import { chromium } from 'playwright-core';
 import { HEALTH_CHECK_PATH } from '../../src/app/names';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
-import { onSchedule } from '../../src/lib/operations/sleep-function/handler';
+import { createClients, onSchedule } from '../../src/lib/operations/sleep-function/handler';
 import { classifyRequest, decideSleep } from '../../src/lib/operations/sleep-function/logic';
 import { parseProxyLog, type RecordedRequest } from '../sleep/request-log';
 import { createExperimentAndRun, http, mlflowApi } from './support/http';
@@ -138,11 +136,7 @@ describe('sleep with the real MLflow UI left open', () => {
           CLUSTER: 'c', SERVICE: 's', SLEEP_AFTER_MINUTES: '5', WAKE_TASKS: '1', METRIC_NAMESPACE: 'MLflowOnAWS', METRIC_NAME: 'ActivityRequests',
           API_ID: 'api', ROUTES: JSON.stringify([{ id: 'r', target: 'integrations/vpc1' }]), STARTING_INTEGRATION: 'start', READINESS: JSON.stringify({ cloudMapServiceId: 'srv' }), RETRY_AFTER_SECONDS: '30',
         };
-        const clients = {
-          ecs: new ECSClient({ region: 'us-west-2' }), autoScaling: new ApplicationAutoScalingClient({ region: 'us-west-2' }), cloudWatch: new CloudWatchClient({ region: 'us-west-2' }),
-          apiGateway: new ApiGatewayV2Client({ region: 'us-west-2' }), loadBalancing: new ElasticLoadBalancingV2Client({ region: 'us-west-2' }), serviceDiscovery: new ServiceDiscoveryClient({ region: 'us-west-2' }),
-        };
-        const result = await onSchedule(clients, env, new Date());
+        const result = await onSchedule(createClients({ region: 'us-west-2' }), env, new Date());
         return { action: result.action, desired: ecs.commandCalls(UpdateServiceCommand).map((c) => c.args[0].input.desiredCount) };
       };
       assert.deepEqual(await run(open), { action: 'sleep', desired: [0] }, 'the open tabs alone: to sleep');

@@ -18,13 +18,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApiGatewayV2Client, GetRouteCommand, UpdateRouteCommand } from '@aws-sdk/client-apigatewayv2';
 import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
-import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetInstancesHealthStatusCommand, ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { mockClient } from 'aws-sdk-client-mock';
 import { chromium } from 'playwright-core';
-import { onRequest } from '../../src/lib/operations/sleep-function/handler';
+import { createClients, onRequest } from '../../src/lib/operations/sleep-function/handler';
 import { sleep } from './support/service';
 import { startStack, TEST_OUTPUT, type E2eStack } from './support/stack';
 
@@ -76,14 +74,7 @@ function standIns(): void {
   });
 }
 
-const clients = {
-  ecs: new ECSClient({ region: 'us-west-2' }),
-  autoScaling: new ApplicationAutoScalingClient({ region: 'us-west-2' }),
-  cloudWatch: new CloudWatchClient({ region: 'us-west-2' }),
-  apiGateway: new ApiGatewayV2Client({ region: 'us-west-2' }),
-  loadBalancing: new ElasticLoadBalancingV2Client({ region: 'us-west-2' }),
-  serviceDiscovery: new ServiceDiscoveryClient({ region: 'us-west-2' }),
-};
+const clients = createClients({ region: 'us-west-2' });
 
 /**
  * The adapter: API Gateway's part. The `$default` route's target decides: the starting integration (the handler,

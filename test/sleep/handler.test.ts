@@ -12,7 +12,7 @@ import { DescribeServicesCommand, DescribeTasksCommand, ECSClient, ListTasksComm
 import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { GetInstancesHealthStatusCommand, ServiceDiscoveryClient } from '@aws-sdk/client-servicediscovery';
 import { mockClient } from 'aws-sdk-client-mock';
-import { onRequest, onSchedule } from '../../src/lib/operations/sleep-function/handler';
+import { createClients, onRequest, onSchedule } from '../../src/lib/operations/sleep-function/handler';
 
 const ROUTES = [{ id: 'r-default', target: 'integrations/vpc1' }, { id: 'r-proxy', target: 'integrations/vpc1' }, { id: 'r-iam', target: 'integrations/vpc2' }];
 const ENV = {
@@ -28,14 +28,7 @@ const cw = mockClient(CloudWatchClient);
 const apigw = mockClient(ApiGatewayV2Client);
 const elb = mockClient(ElasticLoadBalancingV2Client);
 const sd = mockClient(ServiceDiscoveryClient);
-const clients = {
-  ecs: new ECSClient({ region: 'us-west-2' }),
-  autoScaling: new ApplicationAutoScalingClient({ region: 'us-west-2' }),
-  cloudWatch: new CloudWatchClient({ region: 'us-west-2' }),
-  apiGateway: new ApiGatewayV2Client({ region: 'us-west-2' }),
-  loadBalancing: new ElasticLoadBalancingV2Client({ region: 'us-west-2' }),
-  serviceDiscovery: new ServiceDiscoveryClient({ region: 'us-west-2' }),
-};
+const clients = createClients({ region: 'us-west-2' });
 
 function capacity(min: number, max: number, desired: number, options: { suspended?: boolean; deploying?: boolean; running?: number } = {}): void {
   const s = options.suspended === true;

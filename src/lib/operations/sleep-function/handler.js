@@ -237,20 +237,29 @@ async function handle(event, clients, env, now) {
   return isGatewayRequest(event) ? onRequest(event, clients, env) : onSchedule(clients, env, now);
 }
 
+/**
+ * The AWS clients the function calls, each with `config` (on Lambda none: the runtime's region and credentials).
+ * @param {{ region?: string }} [config]
+ * @returns {Clients}
+ */
+function createClients(config = {}) {
+  return {
+    ecs: new ECSClient(config),
+    autoScaling: new ApplicationAutoScalingClient(config),
+    cloudWatch: new CloudWatchClient(config),
+    apiGateway: new ApiGatewayV2Client(config),
+    loadBalancing: new ElasticLoadBalancingV2Client(config),
+    serviceDiscovery: new ServiceDiscoveryClient(config),
+  };
+}
+
 /** @type {Clients | undefined} */
 let defaultClients;
 
 /** The Lambda entry point. */
 async function handler(/** @type {any} */ event) {
-  defaultClients ??= {
-    ecs: new ECSClient({}),
-    autoScaling: new ApplicationAutoScalingClient({}),
-    cloudWatch: new CloudWatchClient({}),
-    apiGateway: new ApiGatewayV2Client({}),
-    loadBalancing: new ElasticLoadBalancingV2Client({}),
-    serviceDiscovery: new ServiceDiscoveryClient({}),
-  };
+  defaultClients ??= createClients();
   return handle(event, defaultClients, process.env, new Date());
 }
 
-module.exports = { handler, handle, onSchedule, onRequest };
+module.exports = { handler, handle, onSchedule, onRequest, createClients };
