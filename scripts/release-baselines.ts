@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { synthesizeAssembly, writeAssembly } from '../src/transition/assembly';
-import { BASELINE_CONFIGURATIONS, RELEASES } from '../src/transition/releases';
+import { BASELINE_CONFIGURATIONS, configurationsOf, RELEASES } from '../src/transition/releases';
 
 const REPO_ROOT = resolve(__dirname, '..');
 export const BASELINES_DIR = join(REPO_ROOT, 'test', 'transitions', 'baselines');
@@ -35,8 +35,8 @@ async function main(): Promise<void> {
       const entry = await import(pathToFileURL(join(worktree, release.entry)).href);
       const configureApp = entry.configureApp ?? entry.default?.configureApp;
       if (typeof configureApp !== 'function') throw new Error(`${release.entry} at ${release.commit} exports no configureApp.`);
-      for (const [config, settings] of Object.entries(BASELINE_CONFIGURATIONS)) {
-        const assembly = synthesizeAssembly(worktree, settings, (app) => configureApp(app, {}));
+      for (const config of configurationsOf(release)) {
+        const assembly = synthesizeAssembly(worktree, BASELINE_CONFIGURATIONS[config], (app) => configureApp(app, {}));
         writeAssembly(assembly, join(BASELINES_DIR, release.version, config));
         console.log(`${release.version} (${release.commit}) ${config}: ${assembly.order.join(', ')}`);
       }

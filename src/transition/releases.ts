@@ -14,11 +14,36 @@ export interface Release {
 
 export const RELEASES: readonly Release[] = [
   { version: '0.1.0', commit: '5a18456', date: '2026-11-24', entry: 'src/main.ts' },
-  { version: '0.2.0', commit: 'aa09358', date: '2026-11-26', entry: 'src/app/app.ts' },
+  { version: '0.2.0', commit: 'aa09358', date: '2026-11-26', entry: 'src/app.ts' },
 ];
 
-/** The configurations each release's templates are kept for: its default deployment and one with every SageMaker stack. */
+/**
+ * The configurations the releases' templates are kept for: the default deployment, one with every SageMaker stack, the
+ * lean profile and personal accounts (the profile and the access mode change what an update touches most: the lean
+ * network and Cloud Map front door, the sleep function; the authentication database and its upgrade).
+ */
 export const BASELINE_CONFIGURATIONS: Readonly<Record<string, Record<string, unknown>>> = {
   defaults: {},
   'sagemaker-both': { sagemaker: 'both' },
+  lean: { profile: 'lean' },
+  users: { auth: 'users' },
 };
+
+/** The first release a configuration exists in, where it is not the first release of all (0.1.0 had neither). */
+const FIRST_RELEASE: Readonly<Record<string, string>> = { lean: '0.2.0', users: '0.2.0' };
+
+function versionParts(version: string): number[] {
+  return version.split('.').map(Number);
+}
+
+/** Whether release version `a` is earlier than `b` (x.y.z). */
+export function releasedBefore(a: string, b: string): boolean {
+  const [x, y] = [versionParts(a), versionParts(b)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
+  return false;
+}
+
+/** The baseline configurations `release` has templates for: those that existed in it. */
+export function configurationsOf(release: Release): string[] {
+  return Object.keys(BASELINE_CONFIGURATIONS).filter((config) => !FIRST_RELEASE[config] || !releasedBefore(release.version, FIRST_RELEASE[config]));
+}

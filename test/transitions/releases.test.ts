@@ -1,11 +1,13 @@
 /**
  * Updates from every kept release (src/transition/releases.ts; templates in baselines/<version>/<config>/, written by
- * `npm run transitions:baselines`) to HEAD, for the defaults and sagemaker=both, through the transition check with the
+ * `npm run transitions:baselines`) to HEAD, for each baseline configuration the release had (defaults, sagemaker=both,
+ * and from 0.2.0 the lean profile and auth=users), through the transition check with the
  * project's intended replacements; a fresh deploy of HEAD after a destroy; and the check's findings on the real
  * assemblies (each kind of problem, made by a one-place change of HEAD's templates).
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { configureApp } from '../../src/app/app';
@@ -13,7 +15,7 @@ import { STACK_NAMES } from '../../src/app/names';
 import { Assembly, readAssembly, synthesizeAssembly } from '../../src/transition/assembly';
 import { checkFreshDeploy, checkUpdate } from '../../src/transition/check';
 import { INTENDED_REPLACEMENTS } from '../../src/transition/intended-replacements';
-import { BASELINE_CONFIGURATIONS, RELEASES } from '../../src/transition/releases';
+import { BASELINE_CONFIGURATIONS, configurationsOf, RELEASES } from '../../src/transition/releases';
 import { REPO_ROOT } from '../support/python-env';
 
 const BASELINES = path.join(__dirname, 'baselines');
@@ -48,14 +50,34 @@ describe('release baselines', () => {
 
   test('every kept release has its templates checked in', () => {
     for (const release of RELEASES) {
-      for (const config of Object.keys(BASELINE_CONFIGURATIONS)) {
+      for (const config of configurationsOf(release)) {
         assert.ok(existsSync(path.join(BASELINES, release.version, config, 'deploy-order.json')), `${release.version}/${config}: run npm run transitions:baselines -- ${release.version}`);
       }
     }
   });
 
+  test('the lean and users baselines are what they are named: no load balancer, Cloud Map; MLflow in users mode', () => {
+    for (const release of RELEASES.filter((r) => configurationsOf(r).includes('lean'))) {
+      const text = (config: string) => JSON.stringify(readAssembly(path.join(BASELINES, release.version, config)).stacks[STACK_NAMES.mlflow]);
+      assert.doesNotMatch(text('lean'), /AWS::ElasticLoadBalancingV2::LoadBalancer/, `${release.version}/lean has no load balancer`);
+      assert.match(text('lean'), /AWS::ServiceDiscovery::Service/, `${release.version}/lean registers in Cloud Map`);
+      assert.match(text('users'), /"Name":"MLFLOW_AUTH","Value":"users"/, `${release.version}/users runs MLflow in users mode`);
+    }
+  });
+
+  test('every release\'s entry file exists at its commit (npm run transitions:baselines imports it there)', (t) => {
+    for (const release of RELEASES) {
+      if (spawnSync('git', ['cat-file', '-e', `${release.commit}^{commit}`], { cwd: REPO_ROOT }).status !== 0) {
+        t.skip(`commit ${release.commit} is not in this clone`);
+        return;
+      }
+      const entry = spawnSync('git', ['cat-file', '-e', `${release.commit}:${release.entry}`], { cwd: REPO_ROOT });
+      assert.equal(entry.status, 0, `${release.version}: ${release.entry} exists at ${release.commit}`);
+    }
+  });
+
   for (const release of RELEASES) {
-    for (const config of Object.keys(BASELINE_CONFIGURATIONS)) {
+    for (const config of configurationsOf(release)) {
       test(`update ${release.version} (${release.commit}) → HEAD, ${config}`, () => {
         const problems = checkUpdate(readAssembly(path.join(BASELINES, release.version, config)), head[config], { intended: INTENDED_REPLACEMENTS });
         assertOnly(problems, `${release.version}/${config}`);
