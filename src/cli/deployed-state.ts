@@ -85,7 +85,8 @@ export async function readDeployedState(target: Target): Promise<DeployedState> 
   return { stacks, mlflow, notebook, studioDomainKey };
 }
 
-async function deployedResources(target: Target, stackName: string): Promise<TemplateResource[]> {
+/** The resources of a deployed stack's template (cloudformation:GetTemplate, as processed). */
+export async function deployedResources(target: Target, stackName: string): Promise<TemplateResource[]> {
   let body: string | undefined;
   try {
     body = (await target.clients.cloudFormation.send(new GetTemplateCommand({ StackName: stackName, TemplateStage: 'Processed' })))?.TemplateBody;

@@ -262,6 +262,30 @@ describe('deploy while MLflow runs no task (review findings 8 and 16)', () => {
     assert.deepEqual(state, { min: 0, max: 0, suspended: false, desired: 0 });
   });
 
+  it('--while-paused turning sleep off while the gateway has the starting integration: refused before cdk runs (the routes point at it), naming resume', async () => {
+    const gatewayWithSleep = { Resources: { Api: { Type: 'AWS::ApiGatewayV2::Api' }, Link: { Type: 'AWS::ApiGatewayV2::Integration', Properties: { IntegrationType: 'HTTP_PROXY' } },
+      Starting: { Type: 'AWS::ApiGatewayV2::Integration', Properties: { IntegrationType: 'AWS_PROXY' } } } };
+    for (const [suspended, why] of [[true, 'paused'], [false, 'outside activeHours']] as const) {
+      const { h, state } = stateful({ min: 0, max: 0, suspended, desired: 0 });
+      setStacks(h.mocks, { CDKToolkit: { Outputs: outputs({ BootstrapVersion: '27' }) }, MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc' }) }, HttpGatewayStack: {} });
+      setTemplates(h.mocks, { MLflowVpcStack: DEPLOYED_TEMPLATES.lean, HttpGatewayStack: gatewayWithSleep });
+      assert.equal(await h.run('deploy', '--while-paused', '-c', 'imageBuild=codebuild', '-c', 'profile=lean', '-c', 'sleepAfterMinutes=0'), EXIT.failure, h.text());
+      assert.match(h.text(), new RegExp(`MLflow is ${why}, so its gateway's routes point at the sleep function's starting integration`));
+      assert.match(h.text(), /Resume first \(`npx mlflow-on-aws resume`/);
+      assert.equal(cdkRuns(h).length, 0);
+      assert.deepEqual(state, { min: 0, max: 0, suspended, desired: 0 }, 'nothing changed');
+    }
+    // Keeping sleep on, or a gateway without the integration: the deploy goes ahead.
+    const on = stateful({ min: 0, max: 0, suspended: true, desired: 0 });
+    setStacks(on.h.mocks, { CDKToolkit: { Outputs: outputs({ BootstrapVersion: '27' }) }, MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc' }) }, HttpGatewayStack: {} });
+    setTemplates(on.h.mocks, { MLflowVpcStack: DEPLOYED_TEMPLATES.lean, HttpGatewayStack: gatewayWithSleep });
+    assert.equal(await on.h.run('deploy', '--while-paused', '-c', 'imageBuild=codebuild', '-c', 'profile=lean'), EXIT.ok, on.h.text());
+    const none = stateful({ min: 0, max: 0, suspended: true, desired: 0 });
+    setStacks(none.h.mocks, { CDKToolkit: { Outputs: outputs({ BootstrapVersion: '27' }) }, MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc' }) }, HttpGatewayStack: {} });
+    setTemplates(none.h.mocks, { MLflowVpcStack: DEPLOYED_TEMPLATES.lean, HttpGatewayStack: DEPLOYED_TEMPLATES.gateway });
+    assert.equal(await none.h.run('deploy', '--while-paused', '-c', 'imageBuild=codebuild', '-c', 'profile=lean', '-c', 'sleepAfterMinutes=0'), EXIT.ok, none.h.text());
+  });
+
   it('--while-paused and a failed cdk: the pause is put back all the same, exit 1', async () => {
     const { h, state } = stateful({ min: 0, max: 0, suspended: true, desired: 0 }, { exit: 1, cdkChangesScaling: true });
     assert.equal(await h.run('deploy', '--while-paused', '-c', 'imageBuild=codebuild'), EXIT.failure, h.text());

@@ -23,6 +23,7 @@ import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-e
 import { GATEWAY_OUTPUTS, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { serviceState } from '../../lib/operations/sleep-function/logic';
 import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
+import { deployedResources } from '../deployed-state';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
 import { parseCommandOptions } from '../options';
@@ -177,6 +178,22 @@ export async function checkDeployWhilePaused(target: Target, whilePaused: boolea
   }
   log(`--while-paused: service ${ref.service} is ${why}; it stays so after the deploy, and the new revision is not validated until the next start.`);
   return { ref, state };
+}
+
+/**
+ * A deploy with `--while-paused` that turns sleep off (sleepAfterMinutes=0) while the deployed gateway has the sleep
+ * function's starting integration (its only Lambda proxy integration): the routes of a paused service, or of one outside
+ * its active hours, point at that integration (docs/guides/sleep.md), and the deploy removes it and the function, which
+ * would leave the routes leading nowhere with nothing to put them back. Refused, naming the way through `resume`.
+ */
+export async function checkSleepOffWhileHeld(target: Target, held: HeldCapacity): Promise<void> {
+  if (target.config.sleepAfterMinutes !== 0 || !(await findStack(target, STACK_NAMES.gateway))) return;
+  const resources = await deployedResources(target, STACK_NAMES.gateway);
+  if (!resources.some((r) => r.Type === 'AWS::ApiGatewayV2::Integration' && r.Properties?.IntegrationType === 'AWS_PROXY')) return;
+  const why = held.state.suspended ? 'paused' : 'outside activeHours';
+  throw new CliError(`MLflow is ${why}, so its gateway's routes point at the sleep function's starting integration, which this deploy `
+    + '(sleepAfterMinutes=0) removes with the function: the routes would lead nowhere, with nothing left to put them back.', EXIT.failure,
+  'Resume first (`npx mlflow-on-aws resume`: MLflow answering puts the routes back on the VPC link), deploy with sleepAfterMinutes=0, then pause again if you want it off.');
 }
 
 /**

@@ -12,7 +12,7 @@ import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
 import { CommonOptions, contextArgs, parseCommandOptions } from '../options';
 import { DEPLOY } from './index';
-import { checkDeployWhilePaused, keepPausedAfterDeploy, ROUTES_BACK_BEFORE_SLEEP_OFF_PROBES, routesBackAfterDeploy } from './capacity';
+import { checkDeployWhilePaused, checkSleepOffWhileHeld, keepPausedAfterDeploy, ROUTES_BACK_BEFORE_SLEEP_OFF_PROBES, routesBackAfterDeploy } from './capacity';
 import { checkBootstrap, dockerAvailable } from './doctor';
 import { checkMlflowVersionChange } from './upgrade';
 import { signInLine } from './status';
@@ -87,6 +87,7 @@ export async function deployCommand(args: readonly string[], deps: CliDeps, guar
   const before = await checkDeployWhilePaused(target, values['while-paused'] === true || guards.whilePaused === true, log);
   const held = before && 'state' in before ? before : undefined;
   const woken = before && 'woken' in before ? before : undefined;
+  if (held) await checkSleepOffWhileHeld(target, held);
   // Turning sleep off on a service that was asleep: the deploy removes the starting integration its gateway routes
   // point at, so they go back on the VPC link first (a request once the woken task is healthy does it).
   if (woken && target.config.sleepAfterMinutes === 0 && values['dry-run'] !== true) {
