@@ -29,6 +29,7 @@ export const DATA_RESOURCE_TYPES: Readonly<Record<string, string>> = {
   'AWS::SageMaker::NotebookInstance': 'the notebooks on its volume',
   'AWS::Backup::BackupVault': 'recovery points',
   'AWS::SageMaker::Domain': 'the Studio home file system',
+  'AWS::Cognito::UserPool': 'its people (users, their passwords and MFA, groups)',
 };
 
 /** A replacement (or removal) of a data-holding resource made on purpose; see intended-replacements.ts. */

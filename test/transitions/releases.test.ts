@@ -112,6 +112,18 @@ describe('release baselines', () => {
       assert.deepEqual(checkUpdate(deployed, next, { intended: [{ stack: STACK_NAMES.mlflow, resource: id, reason: 'test' }] }).filter((l) => l.includes('would be lost')), []);
     });
 
+    test('the sso Cognito pool holds people: leaving sso keeps it (retained); were it deleted, the check would say so', () => {
+      const sso = { auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc' };
+      const deployed = synth(sso);
+      const next = synth({ auth: 'users', domainName: sso.domainName, certificateArn: sso.certificateArn });
+      assert.deepEqual(checkUpdate(deployed, next).filter((line) => line.includes('AWS::Cognito::UserPool')), []);
+      const deleting = edited(deployed, STACK_NAMES.mlflow, (template) => {
+        for (const resource of Object.values<any>(template.Resources)) if (resource.Type === 'AWS::Cognito::UserPool') resource.DeletionPolicy = 'Delete';
+      });
+      const problems = checkUpdate(deleting, next);
+      assert.ok(problems.some((line) => /AWS::Cognito::UserPool\) is removed and deleted \(DeletionPolicy Delete\): its people .* would be lost/.test(line)), problems.join('\n'));
+    });
+
     test('with weak references (defaultCrossStackReferences=weak), an output the producer drops is found', () => {
       const weak = synth({ '@aws-cdk/core:defaultCrossStackReferences': 'weak' });
       assert.deepEqual(checkUpdate(weak, weak), []);
