@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CONTAINER_NAMES, HEALTH_CHECK_PATH, SERVICE_DISCOVERY_NAMESPACE } from '../../src/lib/contract';
-import { platformTemplate as mlflowTemplate, resourcesOfType } from '../support/synth';
+import { container, containers, platformTemplate as mlflowTemplate, resourcesOfType } from '../support/synth';
 
 /**
  * MlflowPlatform on a bare stack, with the props the app's configuration gives it (src/app/platform-props.ts): what
@@ -14,17 +14,6 @@ function securityGroupId(template: Template, descriptionPattern: RegExp): string
   const matches = resourcesOfType(template, 'AWS::EC2::SecurityGroup').filter(([, r]) => descriptionPattern.test(r.Properties.GroupDescription));
   assert.equal(matches.length, 1, `exactly one security group described like ${descriptionPattern}`);
   return matches[0][0];
-}
-
-function containers(template: Template): any[] {
-  const [[, taskDefinition]] = resourcesOfType(template, 'AWS::ECS::TaskDefinition');
-  return taskDefinition.Properties.ContainerDefinitions;
-}
-
-function container(template: Template, name: string): any {
-  const found = containers(template).find((c) => c.Name === name);
-  assert.ok(found, `container ${name}`);
-  return found;
 }
 
 describe('network', () => {

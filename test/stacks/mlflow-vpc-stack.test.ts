@@ -1,22 +1,11 @@
 /** MLflowVpcStack's own part: the outputs the CLI, the lab and users' stacks read (the platform: test/lib/mlflow-platform.test.ts). */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match } from 'aws-cdk-lib/assertions';
 import { CONTAINER_NAMES, EXPORT_NAMES, MLFLOW_OUTPUTS } from '../../src/app/names';
-import { mlflowTemplate, resourcesOfType } from '../support/synth';
+import { container, containers, mlflowTemplate, resourcesOfType } from '../support/synth';
 
 const template = mlflowTemplate();
-
-function containers(template: Template): any[] {
-  const [[, taskDefinition]] = resourcesOfType(template, 'AWS::ECS::TaskDefinition');
-  return taskDefinition.Properties.ContainerDefinitions;
-}
-
-function container(template: Template, name: string): any {
-  const found = containers(template).find((c) => c.Name === name);
-  assert.ok(found, `container ${name}`);
-  return found;
-}
 
 describe('auth=sso', () => {
   test('sso mode: the oauth2-proxy sidecar (pinned image, loopback address, secrets from Secrets Manager), nginx and MLflow told the mode and the group settings', () => {

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,19 @@ export function platformTemplate(settings: RawSettings = {}): Template {
 /** Resources of one type, as [logicalId, resource] pairs. */
 export function resourcesOfType(template: Template, type: string): Array<[string, { Properties: any; [key: string]: any }]> {
   return Object.entries(template.findResources(type)) as Array<[string, { Properties: any }]>;
+}
+
+/** The container definitions of the template's one task definition. */
+export function containers(template: Template): any[] {
+  const [[, taskDefinition]] = resourcesOfType(template, 'AWS::ECS::TaskDefinition');
+  return taskDefinition.Properties.ContainerDefinitions;
+}
+
+/** The task definition's container `name`; a failed assertion when there is none. */
+export function container(template: Template, name: string): any {
+  const found = containers(template).find((c) => c.Name === name);
+  assert.ok(found, `container ${name}`);
+  return found;
 }
 
 /**
