@@ -32,7 +32,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ensurePythonEnv, REPO_ROOT, type PythonEnv } from '../support/python-env';
+import { ensurePythonEnv, type PythonEnv, REPO_ROOT, SYSTEM_PATH } from '../support/python-env';
 
 const TRAINING_DIR = join(REPO_ROOT, 'lab', 'training');
 const CLIENTS = join(REPO_ROOT, 'test', 'e2e', 'clients');
@@ -42,7 +42,6 @@ const IMAGE_PACKAGES = join(REPO_ROOT, 'test', 'e2e', 'training-images', `sklear
 /** The image's Python (minor version); pyenv's newest installed patch release of it plays the image's. */
 const IMAGE_PYTHON = '3.12';
 const VENV_ROOT = process.env.PYTHON_ENV_ROOT || join(REPO_ROOT, '.venv');
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** What the job's explicit pip_requirements name (train.py's MODEL_DISTRIBUTIONS), in that order. */
 const MODEL_DISTRIBUTIONS = ['mlflow', 'scikit-learn', 'skops', 'numpy', 'scipy', 'pandas'];
 

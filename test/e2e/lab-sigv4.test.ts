@@ -14,13 +14,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT } from '../support/python-env';
 import { startGatewayStandIn, type GatewayStandIn, type Verdict } from '../lab/lab-gateway';
-import { installSigV4Provider } from '../lab/lab-tools';
+import { installSigV4Provider, sigv4ClientEnv } from '../lab/lab-tools';
 import { STANDIN_REGION } from './support/aws-standin';
 import { startStack, type E2eStack } from './support/stack';
 import { LOOPBACK_ACCOUNT } from './support/task-definition';
 
 const CLIENTS = join(REPO_ROOT, 'test', 'e2e', 'clients');
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** The notebook instance's role (sagemaker=notebook) as the IAM route reports a session of it. */
 const NOTEBOOK_SESSION_ARN = `arn:aws:sts::${LOOPBACK_ACCOUNT}:assumed-role/mlflow-lab-notebook-${STANDIN_REGION}/SageMaker`;
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'ASIALABNOTEBOOK00001', AWS_SECRET_ACCESS_KEY: 'lab/notebook+secret=key', AWS_SESSION_TOKEN: 'session-token-of-the-notebook' };
@@ -45,16 +44,7 @@ function runClient(script: string, args: string[], env: Record<string, string>):
 /** A client of the IAM route as the lab configures one: the provider, the role's credentials, no password. */
 function signingEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    PATH: `${stack.python.bin}:${SYSTEM_PATH}`,
-    HOME: stack.workDir,
-    PYTHONPATH: provider,
-    PYTHONDONTWRITEBYTECODE: '1',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_DEFAULT_REGION: STANDIN_REGION,
-    ...CREDENTIALS,
-    MLFLOW_TRACKING_URI: `${gateway.url}/iam`,
-    MLFLOW_TRACKING_AUTH: 'aws-sigv4',
-    MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0',
+    ...sigv4ClientEnv({ pythonBin: stack.python.bin, home: stack.workDir, provider, trackingUri: `${gateway.url}/iam`, region: STANDIN_REGION, credentials: CREDENTIALS }),
     ...extra,
   };
 }

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { basicAuth } from '../containers/support/proxy';
 import { startGatewayStandIn, type GatewayStandIn } from '../lab/lab-gateway';
-import { installSigV4Provider } from '../lab/lab-tools';
+import { installSigV4Provider, sigv4ClientEnv } from '../lab/lab-tools';
 import { REPO_ROOT } from '../support/python-env';
 import { STANDIN_REGION } from './support/aws-standin';
 import { http } from './support/http';
@@ -27,7 +27,6 @@ import { SAGEMAKER_MLFLOW_USERS } from '../../src/app/config/settings';
 
 const CLIENTS = join(REPO_ROOT, 'test', 'e2e', 'clients');
 const LAB_DIR = join(REPO_ROOT, 'lab');
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** The two SageMaker roles (sagemaker=both), as the IAM route reports a session of each, with their credentials. */
 const PRINCIPALS = {
   notebook: { key: 'ASIALABNOTEBOOK00001', secret: 'notebook/secret+key', arn: `arn:aws:sts::${LOOPBACK_ACCOUNT}:assumed-role/mlflow-lab-notebook-${STANDIN_REGION}/SageMaker` },
@@ -97,19 +96,10 @@ before(async () => {
   for (const [kind, principal] of Object.entries(PRINCIPALS) as Array<[keyof typeof PRINCIPALS, (typeof PRINCIPALS)[keyof typeof PRINCIPALS]]>) {
     const out = join(mkdtempSync(join(stack.workDir, `lab-${kind}-`)), 'run.json');
     const started = Date.now();
-    const run = await runClient(['--lab-dir', LAB_DIR, '--data', data, '--share-with', PERSON.username, '--job-name', `california-housing-rf-${kind}-1`, '--out', out], {
-      PATH: `${stack.python.bin}:${SYSTEM_PATH}`,
-      HOME: stack.workDir,
-      PYTHONPATH: provider,
-      PYTHONDONTWRITEBYTECODE: '1',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_DEFAULT_REGION: STANDIN_REGION,
-      AWS_ACCESS_KEY_ID: principal.key,
-      AWS_SECRET_ACCESS_KEY: principal.secret,
-      MLFLOW_TRACKING_URI: `${gateway.url}/iam`,
-      MLFLOW_TRACKING_AUTH: 'aws-sigv4',
-      MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0',
-    });
+    const run = await runClient(['--lab-dir', LAB_DIR, '--data', data, '--share-with', PERSON.username, '--job-name', `california-housing-rf-${kind}-1`, '--out', out], sigv4ClientEnv({
+      pythonBin: stack.python.bin, home: stack.workDir, provider, trackingUri: `${gateway.url}/iam`, region: STANDIN_REGION,
+      credentials: { AWS_ACCESS_KEY_ID: principal.key, AWS_SECRET_ACCESS_KEY: principal.secret },
+    }));
     console.log(`${kind}: the lab's MLflow steps and train.py in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     if (run.status === 0) runs[kind] = JSON.parse(readFileSync(out, 'utf8')) as LabRun;
     else failures.push(`${kind}: ${run.output.slice(-5000)}`);

@@ -24,7 +24,7 @@ import { after, before, describe, it } from 'node:test';
 import { SAGEMAKER_SDK_VERSION } from '../../src/lib/sagemaker/lab-packages';
 import { startGatewayStandIn, type GatewayStandIn } from '../lab/lab-gateway';
 import { installSigV4Provider } from '../lab/lab-tools';
-import { ensureLabPythonEnv, REPO_ROOT, type PythonEnv } from '../support/python-env';
+import { ensureLabPythonEnv, type PythonEnv, REPO_ROOT, SYSTEM_PATH } from '../support/python-env';
 import { STANDIN_REGION } from './support/aws-standin';
 import { http } from './support/http';
 import { startStack, type E2eStack } from './support/stack';
@@ -32,7 +32,6 @@ import { LOOPBACK_ACCOUNT } from './support/task-definition';
 
 const LAB_DIR = join(REPO_ROOT, 'lab');
 const CLIENTS = join(REPO_ROOT, 'test', 'e2e', 'clients');
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /**
  * The scikit-learn 1.9-0 training image in the stand-in's region, as SageMaker's image registry names it: scikit-learn
  * 1.9.0, inside the range MLflow supports (1.4-2's 1.4.2 was below it; review finding 7).

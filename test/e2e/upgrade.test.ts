@@ -14,13 +14,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ensurePreviousMlflowEnv, PREVIOUS_MLFLOW_VERSION } from '../support/python-env';
+import { ensurePreviousMlflowEnv, PREVIOUS_MLFLOW_VERSION, SYSTEM_PATH } from '../support/python-env';
 import { dumpDatabase, restoreDump } from './support/dump';
 import { createExperimentAndRun, http, mlflowApi } from './support/http';
 import { sleep } from './support/service';
 import { startStack, type E2eStack, type MlflowServer } from './support/stack';
 
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
  * The front door: forwards to the current MLflow server, or answers 503 with Retry-After: 30 when there is none (what

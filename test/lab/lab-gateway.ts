@@ -12,10 +12,9 @@ import { freePort } from '../containers/support/proxy';
 import { STANDIN_REGION } from '../e2e/support/aws-standin';
 import { startService, waitFor, type Service } from '../e2e/support/service';
 import type { E2eStack } from '../e2e/support/stack';
-import { REPO_ROOT } from '../support/python-env';
+import { REPO_ROOT, SYSTEM_PATH } from '../support/python-env';
 
 const STANDIN = join(REPO_ROOT, 'test', 'e2e', 'clients', 'lab_gateway_standin.py');
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** One request the stand-in received: its verdict, and MLflow's status when it was forwarded. */
 export interface Verdict { method: string; target: string; verdict: string; reason?: string; status?: number; principal?: string; canonical_request?: string }

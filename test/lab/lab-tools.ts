@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { REPO_ROOT } from '../../scripts/generate-lab-settings';
+import { SYSTEM_PATH } from '../support/python-env';
 
 export const LAB_DIR = join(REPO_ROOT, 'lab');
 export const NOTEBOOK_PATH = join(LAB_DIR, 'sagemaker_mlflow_lab.ipynb');
@@ -31,6 +32,28 @@ export function installSigV4Provider(python: string, into: string = tmpdir()): s
   });
   if (result.status !== 0) throw new Error(`installing ${SIGV4_PROVIDER_SOURCE}: ${result.stdout}\n${result.stderr}`);
   return target;
+}
+
+/**
+ * The environment of a Python client of the IAM route as the lab configures one: the lab's SigV4 provider on
+ * PYTHONPATH (installSigV4Provider), the principal's credentials, `aws-sigv4` auth, no password, no retries (a refusal
+ * shows at once), no instance metadata.
+ */
+export function sigv4ClientEnv(options: {
+  pythonBin: string; home: string; provider: string; trackingUri: string; region: string; credentials: Record<string, string>;
+}): Record<string, string> {
+  return {
+    PATH: `${options.pythonBin}:${SYSTEM_PATH}`,
+    HOME: options.home,
+    PYTHONPATH: options.provider,
+    PYTHONDONTWRITEBYTECODE: '1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_DEFAULT_REGION: options.region,
+    ...options.credentials,
+    MLFLOW_TRACKING_URI: options.trackingUri,
+    MLFLOW_TRACKING_AUTH: 'aws-sigv4',
+    MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0',
+  };
 }
 
 /** Files under `dir` whose names end with one of `extensions`, relative to the repository, sorted. */

@@ -25,6 +25,9 @@ import { basename, join, resolve } from 'node:path';
 import { resolvePlatformConfig } from '../../src/app/config/platform-config';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
+
+/** The system's own PATH, after a Python environment's bin: what the test's child processes find (no user's PATH). */
+export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 export const SERVER_REQUIREMENTS = join(REPO_ROOT, 'containers', 'mlflow', 'requirements.txt');
 export const TEST_REQUIREMENTS = join(REPO_ROOT, 'test', 'e2e', 'requirements.txt');
 export const SAMPLE_MLFLOW_REQUIREMENTS = join(REPO_ROOT, 'test', 'e2e', 'requirements-mlflow-2.14.txt');

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { resolvePlatformConfig, type RawSettings } from '../../../src/app/config/platform-config';
 import { basicAuth, NGINX_ENTRYPOINT, NGINX_PERL_LIB, NGINX_TEMPLATE, freePort, requireProgram, workerUser } from '../../containers/support/proxy';
-import { ensurePythonEnv, REPO_ROOT, type PythonEnv } from '../../support/python-env';
+import { ensurePythonEnv, type PythonEnv, REPO_ROOT, SYSTEM_PATH } from '../../support/python-env';
 import { startAwsStandIn, type AwsStandIn } from './aws-standin';
 import { startMariaDb, type MariaDb, type MariaDbOptions } from './mariadb';
 import { ssoTool } from './openid-provider';
@@ -23,7 +23,6 @@ export const MLFLOW_ENTRYPOINT = join(REPO_ROOT, 'containers', 'mlflow', 'entryp
 export const MLFLOW_DB_HELPER = join(REPO_ROOT, 'containers', 'mlflow', 'mlflow_db.py');
 /** Screenshots and other artifacts a person may want to look at after a run (not checked in). */
 export const TEST_OUTPUT = join(REPO_ROOT, 'test-output', 'e2e');
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface StackOptions {
   /** CDK settings the task definition is synthesized with (defaults otherwise). */
