@@ -3,6 +3,8 @@
  * update from each to HEAD must pass the transition check. Add a release here when it is tagged, then run
  * `npm run transitions:baselines` to synthesize its templates (docs/guides/upgrades.md).
  */
+import { compareVersions } from '../app/versions';
+
 export interface Release {
   readonly version: string;
   /** The commit the release was cut from. */
@@ -32,18 +34,7 @@ export const BASELINE_CONFIGURATIONS: Readonly<Record<string, Record<string, unk
 /** The first release a configuration exists in, where it is not the first release of all (0.1.0 had neither). */
 const FIRST_RELEASE: Readonly<Record<string, string>> = { lean: '0.2.0', users: '0.2.0' };
 
-function versionParts(version: string): number[] {
-  return version.split('.').map(Number);
-}
-
-/** Whether release version `a` is earlier than `b` (x.y.z). */
-export function releasedBefore(a: string, b: string): boolean {
-  const [x, y] = [versionParts(a), versionParts(b)];
-  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) < (y[i] ?? 0);
-  return false;
-}
-
 /** The baseline configurations `release` has templates for: those that existed in it. */
 export function configurationsOf(release: Release): string[] {
-  return Object.keys(BASELINE_CONFIGURATIONS).filter((config) => !FIRST_RELEASE[config] || !releasedBefore(release.version, FIRST_RELEASE[config]));
+  return Object.keys(BASELINE_CONFIGURATIONS).filter((config) => !FIRST_RELEASE[config] || compareVersions(release.version, FIRST_RELEASE[config]) >= 0);
 }

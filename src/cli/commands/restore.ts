@@ -10,6 +10,7 @@ import { AURORA_MYSQL_VERSION, DATABASE_MASTER_USERNAME as PROJECT_MASTER_USERNA
 import { connect, findStack, Target } from '../aws';
 import { describeSnapshot } from '../db-snapshot';
 import { SAMPLE_DATABASE } from '../../app/config/settings';
+import { compareVersions } from '../../app/versions';
 import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
 import { parseCommandOptions } from '../options';
@@ -121,14 +122,4 @@ function checkSnapshot(target: Target, requested: string, snapshot: DBClusterSna
 /** The Aurora version of an engine version as RDS writes it: `8.0.mysql_aurora.3.10.3` (or plain `3.10.3`) is 3.10.3. */
 function auroraVersion(engineVersion: string): string | undefined {
   return /^(?:\d+\.\d+\.mysql_aurora\.)?(\d+\.\d+\.\d+)$/.exec(engineVersion)?.[1];
-}
-
-function compareVersions(a: string, b: string): number {
-  const parts = (v: string) => v.split('.').map(Number);
-  const [x, y] = [parts(a), parts(b)];
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    const d = (x[i] ?? 0) - (y[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
 }

@@ -34,6 +34,7 @@ import {
 import { DescribeServicesCommand, DescribeTasksCommand, DescribeTaskDefinitionCommand, RunTaskCommand, Service } from '@aws-sdk/client-ecs';
 import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CONTAINER_NAMES, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
+import { compareVersions } from '../../app/versions';
 import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
@@ -527,12 +528,3 @@ function asideName(id: string, stamp: string): string {
   return `${id.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
 }
 
-function compareVersions(a: string, b: string): number {
-  const x = a.split('.').map(Number);
-  const y = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(x.length, y.length); i++) {
-    const d = (x[i] ?? 0) - (y[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
