@@ -34,6 +34,8 @@ export const MLFLOW_OUTPUTS = {
   clusterName: 'EcsClusterName',
   serviceName: 'EcsServiceName',
   databaseClusterIdentifier: 'DatabaseClusterIdentifier',
+  /** database=sqlite: the bucket of Litestream's replicas and the CLI's copies of them. */
+  databaseReplicaBucketName: 'DatabaseReplicaBucketName',
   mlflowVersion: 'MlflowVersion',
   /** auth=sso with the stack's Cognito user pool: its id (people and groups are managed there). */
   ssoUserPoolId: 'SsoUserPoolId',

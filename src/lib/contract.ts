@@ -51,3 +51,31 @@ export const DATABASE_DELETION_PROTECTION_TYPE = 'Custom::DatabaseDeletionProtec
  * with the home EFS: `Retain` or `Delete`.
  */
 export const HOME_EFS_METADATA_KEY = 'mlflow-on-aws:HomeEfsFileSystem';
+
+/**
+ * Engines of MLflow's backend store (the `database` setting): `aurora`, Aurora Serverless v2 MySQL (billed by the
+ * running hour, two or more tasks); `sqlite`, SQLite files in the single task, replicated to the database replica bucket
+ * by Litestream (billed by storage and requests; one task, one writer). docs/decisions/lean-database-cost.md.
+ */
+export const DATABASE_ENGINES = ['aurora', 'sqlite'] as const;
+export type DatabaseEngine = (typeof DATABASE_ENGINES)[number];
+
+/**
+ * database=sqlite: the key prefix in the database replica bucket under which Litestream keeps the replicas (one path
+ * per SQLite file below it: `mlflow` for tracking, `mlflow-auth` for personal accounts' permissions). The construct
+ * passes `s3://<bucket>/<prefix>` to the container; the CLI's `upgrade` copies everything under it to
+ * `<SQLITE_BACKUP_PREFIX>/<id>/` while no task runs, and `restore`/`upgrade --rollback` copy such a copy back.
+ */
+export const SQLITE_REPLICA_PREFIX = 'litestream';
+/** database=sqlite: where in the replica bucket the CLI keeps copies of the replicas (one folder per copy). */
+export const SQLITE_BACKUP_PREFIX = 'backups';
+
+/** database=sqlite: environment of the MLflow container (entrypoint.sh reads them; the construct sets them). */
+export const SQLITE_ENVIRONMENT = {
+  /** `aurora` (default) or `sqlite`. */
+  engine: 'DATABASE_ENGINE',
+  /** `s3://<replica bucket>/<SQLITE_REPLICA_PREFIX>`. */
+  replicaUrl: 'DATABASE_REPLICA_URL',
+  /** Seconds between Litestream's uploads while MLflow writes (what a crash of the task can lose at most). */
+  syncSeconds: 'DATABASE_REPLICA_SYNC_SECONDS',
+} as const;

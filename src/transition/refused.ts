@@ -10,6 +10,7 @@ import type { PlatformConfig } from '../app/config/platform-config';
 import type { Profile } from '../app/config/settings';
 import { STACK_NAMES } from '../app/names';
 import type { Template } from './assembly';
+import type { DatabaseEngine } from '../lib/contract';
 
 /** The deployed templates, by stack name (what CloudFormation's GetTemplate returns for each stack of the app). */
 export type DeployedTemplates = Readonly<Record<string, Template | undefined>>;
@@ -46,6 +47,22 @@ export function deployedProfile(deployed: DeployedTemplates): 'standard' | 'lean
 /** The profile of an MLflowVpcStack holding resources of these types (the CLI reads them with GetTemplate too). */
 export function profileOfResourceTypes(types: ReadonlyArray<string | undefined>): 'standard' | 'lean' {
   return types.includes('AWS::ElasticLoadBalancingV2::LoadBalancer') ? 'standard' : 'lean';
+}
+
+/**
+ * The database engine of an MLflowVpcStack holding resources of these types: `aurora` when it has the Aurora cluster,
+ * `sqlite` otherwise (its replica bucket). `deploy` pins the `database` setting to it when the user does not give one,
+ * and the transition check does the same, so that a default that changed between releases never moves a deployed store.
+ */
+export function databaseOfResourceTypes(types: ReadonlyArray<string | undefined>): DatabaseEngine {
+  return types.includes('AWS::RDS::DBCluster') ? 'aurora' : 'sqlite';
+}
+
+/** The database engine of the deployed MLflowVpcStack; undefined when it is not deployed. */
+export function deployedDatabase(deployed: DeployedTemplates): DatabaseEngine | undefined {
+  const mlflow = deployed[STACK_NAMES.mlflow];
+  if (!mlflow) return undefined;
+  return databaseOfResourceTypes(Object.values(mlflow.Resources ?? {}).map((resource: any) => resource?.Type));
 }
 
 /** Stacks that import what a profile change removes from MLflowVpcStack, or hold resources it would replace. */
