@@ -6,9 +6,11 @@
  * - another `studioStorageKey` for the domain the Studio stack created: its KmsKeyId cannot change, a new domain it is;
  * - a notebook instance on another platform (or under another name) than this release's: create-only, so the instance
  *   is replaced and its volume, with the notebooks on it, deleted; only with `--replace-notebook`.
- * Reads only; needs no synth. The refusal is decided by `checkTransition`, a function of what was read. The
- * offline transition check's list of refused transitions (src/transition/refused.ts) names the profile move too, and
- * both read the deployed profile with its `profileOfResourceTypes`.
+ * - another `database` engine than the deployed one, given explicitly: the store would start empty, and no command moves
+ *   the data between engines yet; not given, the deploy keeps the deployed engine (`chooseDatabase`).
+ * Reads only; needs no synth. The refusal is decided by `checkTransition` and `chooseDatabase`, functions of what was
+ * read. The offline transition check's list of refused transitions (src/transition/refused.ts) names the profile move
+ * too, and both read the deployed profile and engine with its `profileOfResourceTypes` and `databaseOfResourceTypes`.
  */
 import { GetTemplateCommand, Stack } from '@aws-sdk/client-cloudformation';
 import type { PlatformConfig } from '../app/config/platform-config';
@@ -17,7 +19,8 @@ import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM } from '../lib/sagemaker/note
 import { MLFLOW_OUTPUTS, STACK_NAMES } from '../app/names';
 import { errorContext, findStack, stackOutputs, Target } from './aws';
 import { CliError, EXIT, toCliError } from './errors';
-import { profileMoveBlockers, profileOfResourceTypes } from '../transition/refused';
+import { databaseOfResourceTypes, profileMoveBlockers, profileOfResourceTypes } from '../transition/refused';
+import type { DatabaseEngine } from '../lib/contract';
 
 /** Stack states in which a stack holds no resources (a failed first create, a change set never executed). */
 const EMPTY_STATES = new Set(['ROLLBACK_COMPLETE', 'REVIEW_IN_PROGRESS']);
@@ -32,8 +35,16 @@ export const STUDIO_SPACE_HOME = '/home/sagemaker-user';
 export interface DeployedState {
   /** This app's stacks that hold resources. */
   readonly stacks: ReadonlySet<string>;
-  /** MLflowVpcStack: the profile it was deployed with (a load balancer: standard; none: lean) and its artifact bucket. */
-  readonly mlflow?: { readonly profile: Profile; readonly artifactBucket?: string };
+  /**
+   * MLflowVpcStack: the profile it was deployed with (a load balancer: standard; none: lean), its artifact bucket, its
+   * database engine (an Aurora cluster: aurora; none: sqlite) and, with sqlite, the database replica bucket.
+   */
+  readonly mlflow?: {
+    readonly profile: Profile;
+    readonly artifactBucket?: string;
+    readonly database: DatabaseEngine;
+    readonly databaseReplicaBucket?: string;
+  };
   /** The notebook instance of SageMakerNotebookInstanceStack as its template has it. */
   readonly notebook?: { readonly name: string; readonly platform: string };
   /** How the domain the Studio stack created encrypts its home directories; undefined when it created none. */
@@ -59,9 +70,12 @@ export async function readDeployedState(target: Target): Promise<DeployedState> 
   let mlflow: DeployedState['mlflow'];
   if (found.has(STACK_NAMES.mlflow)) {
     const resources = await deployedResources(target, STACK_NAMES.mlflow);
+    const outputs = stackOutputs(found.get(STACK_NAMES.mlflow));
     mlflow = {
       profile: profileOfResourceTypes(resources.map((r) => r.Type)),
-      artifactBucket: stackOutputs(found.get(STACK_NAMES.mlflow))[MLFLOW_OUTPUTS.artifactBucketName],
+      artifactBucket: outputs[MLFLOW_OUTPUTS.artifactBucketName],
+      database: databaseOfResourceTypes(resources.map((r) => r.Type)),
+      databaseReplicaBucket: outputs[MLFLOW_OUTPUTS.databaseReplicaBucketName],
     };
   }
   let notebook: DeployedState['notebook'];
@@ -152,6 +166,45 @@ export function checkTransition(state: DeployedState, config: PlatformConfig, op
     notes.push(`${what} (--replace-notebook). Copy the notebooks back in a terminal of ${NOTEBOOK_INSTANCE_NAME}: aws s3 sync s3://${bucket}/${backupPrefix(name)} ${NOTEBOOK_HOME}/`);
   }
   return { notes };
+}
+
+/** Where the choice between the engines is explained (the docs page `deploy` names when it keeps the deployed engine). */
+export const DATABASE_ENGINES_DOC = 'docs/decisions/lean-database-cost.md';
+
+/** What `deploy` does about the `database` setting: the engine to pass to cdk, a line to print, or a refusal. */
+export interface DatabaseChoice {
+  /** Passed to cdk as `-c database=<pin>`: the deployed engine, when the user gave none. */
+  readonly pin?: DatabaseEngine;
+  readonly note?: string;
+  readonly refusal?: CliError;
+}
+
+/**
+ * The `database` setting of a deploy over what is deployed. `deployed`: the engine of the deployed MLflowVpcStack
+ * (undefined: not deployed, any engine goes); `given`: the value the user set (cdk.json, cdk.context.json, `-c` or the
+ * environment), undefined when not set; `configured`: what the configuration resolves to without a pin (its default
+ * for the profile), undefined when unknown. Not given: the deployed engine is kept (so a default that differs, e.g.
+ * lean's sqlite over a lean deployment on Aurora, never moves a deployed store), said in one line when the default
+ * differs. Given and different: refused, since the new engine's store would start empty.
+ */
+export function chooseDatabase(deployed: DatabaseEngine | undefined, given: string | undefined, configured: DatabaseEngine | undefined): DatabaseChoice {
+  if (deployed === undefined) return {};
+  if (given === undefined) {
+    return {
+      pin: deployed,
+      ...(configured !== undefined && configured !== deployed
+        ? { note: `${STACK_NAMES.mlflow} keeps its database engine: database=${deployed} (deployed so; the configuration's default is ${configured}). The other engine, and why a deployment keeps its own: ${DATABASE_ENGINES_DOC}.` }
+        : {}),
+    };
+  }
+  if (given === deployed) return {};
+  return {
+    refusal: new CliError(
+      `${STACK_NAMES.mlflow} keeps MLflow's data in database=${deployed}, and database=${given} would start an empty store: no command moves the data between engines yet.`,
+      EXIT.usage,
+      `Keep the engine (-c database=${deployed}, or leave database unset), or deploy a new platform (another account or region) with database=${given}.`,
+    ),
+  };
 }
 
 /** Where the notebooks of the instance `name` go in the artifact bucket. */

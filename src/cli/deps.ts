@@ -13,6 +13,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { EFSClient } from '@aws-sdk/client-efs';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -27,6 +28,8 @@ export interface AwsClients {
   readonly ecs: ECSClient;
   readonly efs: EFSClient;
   readonly rds: RDSClient;
+  /** database=sqlite: the database replica bucket (upgrade, rollback, restore, status). */
+  readonly s3: S3Client;
   readonly sageMaker: SageMakerClient;
   readonly secretsManager: SecretsManagerClient;
   readonly serviceQuotas: ServiceQuotasClient;
@@ -148,6 +151,7 @@ export function createAwsClients(target: AwsTarget, options: AwsClientOptions = 
     ecs: new ECSClient(config),
     efs: new EFSClient(config),
     rds: new RDSClient(config),
+    s3: new S3Client(config),
     sageMaker: new SageMakerClient(config),
     secretsManager: new SecretsManagerClient(config),
     serviceQuotas: new ServiceQuotasClient(config),

@@ -12,11 +12,13 @@ import { accessDenied, DEPLOYED_TEMPLATES, harness, Harness, NODE_PATH, outputs,
 const RESOURCE_ID = 'service/mlflow-cluster/mlflow-svc';
 
 /** A deployed template with the service's scalable target, as this app synthesizes it (numbers, not tokens). */
-function template(min: number, max: number, desired: number): string {
+function template(min: number, max: number, desired: number, database: 'aurora' | 'sqlite' = 'aurora'): string {
   return JSON.stringify({
     Resources: {
       // A standard-profile stack (the load balancer), as the configuration's default profile: deploy reads it too.
       LoadBalancer: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer' },
+      // database=aurora has the cluster; database=sqlite the replica bucket.
+      ...(database === 'aurora' ? { Database: { Type: 'AWS::RDS::DBCluster' } } : { Replica: { Type: 'AWS::S3::Bucket' } }),
       Service: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: desired } },
       Target: { Type: 'AWS::ApplicationAutoScaling::ScalableTarget', Properties: { MinCapacity: min, MaxCapacity: max, ScalableDimension: 'ecs:service:DesiredCount' } },
     },
@@ -175,6 +177,25 @@ describe('resume', () => {
     h.mocks.cfn.on(GetTemplateCommand).resolves({ TemplateBody: JSON.stringify({ Resources: { Service: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: 2 } } } }) });
     assert.equal(await h.run('resume'), EXIT.failure, h.text());
     assert.deepEqual(writes(h), []);
+  });
+
+  it('database=sqlite: a deployed maximum above 1 task is refused in one line before any count is set (one writer)', async () => {
+    const h = harness();
+    deployed(h, uri);
+    h.mocks.cfn.on(GetTemplateCommand).resolves({ TemplateBody: template(1, 2, 1, 'sqlite') });
+    service(h, { desired: 0, running: 0 });
+    assert.equal(await h.run('resume', '--no-wait'), EXIT.failure, h.text());
+    assert.deepEqual(writes(h), []);
+    assert.match(h.err.join('\n'), /would allow 2 MLflow tasks, and with database=sqlite there is exactly one \(one writer/);
+  });
+
+  it('database=sqlite: the deployed 0-1 resumes one task', async () => {
+    const h = harness();
+    deployed(h, uri);
+    h.mocks.cfn.on(GetTemplateCommand).resolves({ TemplateBody: template(0, 1, 1, 'sqlite') });
+    service(h, { desired: 0, running: 0 });
+    assert.equal(await h.run('resume', '--no-wait'), EXIT.ok, h.text());
+    assert.deepEqual(writes(h), ['register 0-1 suspended=false', 'desired 1']);
   });
 
   it('a template whose minimum is 0 still starts one task', async () => {

@@ -16,6 +16,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { EFSClient } from '@aws-sdk/client-efs';
 import { RDSClient } from '@aws-sdk/client-rds';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -37,6 +38,7 @@ export interface Mocks {
   ecs: AwsClientStub<ECSClient>;
   efs: AwsClientStub<EFSClient>;
   rds: AwsClientStub<RDSClient>;
+  s3: AwsClientStub<S3Client>;
   sm: AwsClientStub<SageMakerClient>;
   secrets: AwsClientStub<SecretsManagerClient>;
   quotas: AwsClientStub<ServiceQuotasClient>;
@@ -115,6 +117,7 @@ export function harness(options: HarnessOptions = {}): Harness {
     ecs: new ECSClient({ region: 'us-west-2' }),
     efs: new EFSClient({ region: 'us-west-2' }),
     rds: new RDSClient({ region: 'us-west-2' }),
+    s3: new S3Client({ region: 'us-west-2' }),
     sageMaker: new SageMakerClient({ region: 'us-west-2' }),
     secretsManager: new SecretsManagerClient({ region: 'us-west-2' }),
     serviceQuotas: new ServiceQuotasClient({ region: 'us-west-2' }),
@@ -129,6 +132,7 @@ export function harness(options: HarnessOptions = {}): Harness {
     ecs: mockClient(clients.ecs),
     efs: mockClient(clients.efs),
     rds: mockClient(clients.rds),
+    s3: mockClient(clients.s3),
     sm: mockClient(clients.sageMaker),
     secrets: mockClient(clients.secretsManager),
     quotas: mockClient(clients.serviceQuotas),
@@ -215,10 +219,12 @@ export function setTemplates(mocks: Mocks, templates: Record<string, object>): v
   }
 }
 
-/** Deployed templates as `deploy` reads them: MLflowVpcStack of each profile (standard has the load balancer). */
+/** Deployed templates as `deploy` reads them: MLflowVpcStack of each profile (standard has the load balancer) on Aurora, and lean on sqlite. */
 export const DEPLOYED_TEMPLATES = {
-  standard: { Resources: { LoadBalancer: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer' }, Service: { Type: 'AWS::ECS::Service' } } },
-  lean: { Resources: { Discovery: { Type: 'AWS::ServiceDiscovery::Service' }, Service: { Type: 'AWS::ECS::Service' } } },
+  standard: { Resources: { LoadBalancer: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer' }, Database: { Type: 'AWS::RDS::DBCluster' }, Service: { Type: 'AWS::ECS::Service' } } },
+  lean: { Resources: { Discovery: { Type: 'AWS::ServiceDiscovery::Service' }, Database: { Type: 'AWS::RDS::DBCluster' }, Service: { Type: 'AWS::ECS::Service' } } },
+  /** database=sqlite (lean): no Aurora cluster, the database replica bucket. */
+  leanSqlite: { Resources: { Discovery: { Type: 'AWS::ServiceDiscovery::Service' }, Replica: { Type: 'AWS::S3::Bucket' }, Service: { Type: 'AWS::ECS::Service' } } },
   gateway: { Resources: { Api: { Type: 'AWS::ApiGatewayV2::Api' } } },
 } as const;
 

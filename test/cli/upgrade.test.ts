@@ -128,6 +128,8 @@ function world(options: Options = {}): World {
         // A standard-profile stack (it has the load balancer), as the configuration's default profile says: deploy's
         // profile check reads the same template.
         LoadBalancer: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer' },
+        // database=aurora (deploy keeps the deployed engine: -c database=aurora).
+        Database: { Type: 'AWS::RDS::DBCluster' },
         Service: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: 1 } },
         Target: { Type: 'AWS::ApplicationAutoScaling::ScalableTarget', Properties: { MinCapacity: 1, MaxCapacity: 2, ScalableDimension: 'ecs:service:DesiredCount' } },
       },
@@ -230,7 +232,7 @@ describe('upgrade', () => {
       'no task runs',
       'snapshot mlflow-upgrade-3-13-0-to-3-17-2-20260115-120010 of mlflow-backend-store', // after one poll of the stop,
       'snapshot available',
-      'cdk deploy --all --require-approval never -c imageBuild=codebuild',
+      'cdk deploy --all --require-approval never -c imageBuild=codebuild -c database=aurora',
       // the deploy's pause kept: put back after cdk
       'register 0-0 suspended',
       'desired 0',
@@ -330,7 +332,7 @@ describe('deploy: a change of mlflowVersion', () => {
   it('the deployed release deploys as usual', async () => {
     const w = world();
     assert.equal(await w.h.run('deploy', '-c', 'imageBuild=codebuild', '-c', 'mlflowVersion=3.13.0'), EXIT.ok, w.h.text());
-    assert.deepEqual(w.timeline, ['cdk deploy --all --require-approval never -c imageBuild=codebuild -c mlflowVersion=3.13.0']);
+    assert.deepEqual(w.timeline, ['cdk deploy --all --require-approval never -c imageBuild=codebuild -c mlflowVersion=3.13.0 -c database=aurora']);
   });
 });
 
@@ -411,7 +413,7 @@ describe('upgrade --rollback', () => {
       'restore arn:aws:rds:us-west-2:123456789012:cluster-snapshot:mlflow-upgrade-3-13-0-to-3-17-2-20260115-110000 as mlflow-backend-store',
       'modify cluster mlflow-backend-store backup 7',
       'create instance mlflow-writer-abc in mlflow-backend-store',
-      'cdk deploy --all --require-approval never -c imageBuild=codebuild -c mlflowVersion=3.13.0',
+      'cdk deploy --all --require-approval never -c imageBuild=codebuild -c mlflowVersion=3.13.0 -c database=aurora',
       'register 0-0 suspended',
       'desired 0',
       'register 1-2',

@@ -24,6 +24,8 @@ import { GATEWAY_OUTPUTS, HEALTH_CHECK_PATH, MLFLOW_OUTPUTS, STACK_NAMES } from 
 import { serviceState } from '../../lib/operations/sleep-function/logic';
 import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
 import { deployedResources } from '../deployed-state';
+import { databaseOfResourceTypes } from '../../transition/refused';
+import type { DatabaseEngine } from '../../lib/contract';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
 import { parseCommandOptions } from '../options';
@@ -163,6 +165,7 @@ export async function checkDeployWhilePaused(target: Target, whilePaused: boolea
     // Asleep (sleepAfterMinutes) is no decision to keep it off: woken, so that the new revision starts and is
     // validated as with a running service; it sleeps again once nobody uses it.
     const deployed = await deployedCapacity(target);
+    checkOneWriter(deployed.database, state.max, `waking service ${ref.service} with its scalable target's maximum`);
     await register(target, target.clients.applicationAutoScaling, ref, deployed.min, state.max, false);
     await setDesiredCount(target, ref, deployed.desired);
     log(`Service ${ref.service} was asleep (sleepAfterMinutes): woken (${deployed.desired} task${deployed.desired === 1 ? '' : 's'}) so that the deploy validates the new revision; it sleeps again once nobody uses it.`);
@@ -310,7 +313,7 @@ async function setDesiredCount(target: Target, ref: ServiceRef, count: number): 
  * stack's template (numbers in this app's templates). Read from CloudFormation, not from local settings, so that
  * resume gives back exactly what the last deploy set.
  */
-export async function deployedCapacity(target: Target): Promise<{ min: number; max: number; desired: number }> {
+export async function deployedCapacity(target: Target): Promise<{ min: number; max: number; desired: number; database: DatabaseEngine }> {
   let body: string | undefined;
   try {
     body = (await target.clients.cloudFormation.send(new GetTemplateCommand({ StackName: STACK_NAMES.mlflow, TemplateStage: 'Original' }))).TemplateBody;
@@ -329,7 +332,19 @@ export async function deployedCapacity(target: Target): Promise<{ min: number; m
   const templateDesired = services[0].Properties?.DesiredCount;
   // At least one task: a resume that starts nothing would be a pause.
   const desired = Math.max(1, min, typeof templateDesired === 'number' ? Math.min(templateDesired, max) : min);
-  return { min, max: Math.max(max, desired), desired };
+  const database = databaseOfResourceTypes(resources.map((r) => r.Type));
+  checkOneWriter(database, Math.max(max, desired), `starting ${STACK_NAMES.mlflow}'s service with the deployed task counts (${min}-${max})`);
+  return { min, max: Math.max(max, desired), desired, database };
+}
+
+/**
+ * database=sqlite: one task at most. The SQLite file is on the task's own storage and Litestream replicates it from
+ * there, so a second task would be a second writer over the same replica. Refuses any count above 1 before it is set.
+ */
+export function checkOneWriter(database: DatabaseEngine, tasks: number, what: string): void {
+  if (database !== 'sqlite' || tasks <= 1) return;
+  throw new CliError(`Refused: ${what} would allow ${tasks} MLflow tasks, and with database=sqlite there is exactly one (one writer of the SQLite file and its replica).`,
+    EXIT.failure, `Deploy again (\`npx mlflow-on-aws deploy\`): with database=sqlite the stack sets at most 1 task.`);
 }
 
 /**

@@ -16,6 +16,12 @@
  * `upgrade --rollback` restores the snapshot in place (the failed cluster is renamed aside and kept, the snapshot is
  * restored under the cluster's own identifier, so the stack, the endpoint and the secret stay as they are), deploys the
  * old release with the service at 0, starts it and checks it. `restore` cannot do this: it needs the stacks deleted.
+ *
+ * database=sqlite (the stack has the database replica bucket): the backup is a copy of the Litestream replica, taken
+ * with every task stopped (so Litestream's final sync is in it), under `backups/<UTC time>-mlflow-<from>/` of the replica
+ * bucket, checked by listing (src/cli/sqlite-replica.ts); the one-off task migrates the SQLite file (the container
+ * restores it, migrates, and Litestream uploads the result before the task exits). `--rollback` replaces the replica by
+ * the newest such copy and deploys the release it names.
  */
 import {
   CreateDBClusterSnapshotCommand,
@@ -44,6 +50,7 @@ import { UPGRADE } from './index';
 import { holdAtZero, serviceRef, ServiceRef, startAsDeployed, waitUntilStopped } from './capacity';
 import { mlflowAdmin } from './credentials';
 import { deployCommand } from './deploy';
+import { backupFolder, backupId, copyReplicaToBackup, listBackups, replaceReplicaByBackup, ReplicaBackup, replicaUrl, SqliteReplica, sqliteReplicaOf } from '../sqlite-replica';
 
 /** How often the snapshot, the database and the migration task are polled, and the longest each wait lasts. */
 export const UPGRADE_POLL_MS = 10_000;
@@ -88,12 +95,11 @@ export async function upgradeCommand(args: readonly string[], deps: CliDeps): Pr
     : upgrade(deps, target, options, values.yes === true);
 }
 
-/** What the upgrade and the rollback read of the deployed MLflowVpcStack. */
-interface Deployed {
+/** What the upgrade and the rollback read of the deployed MLflowVpcStack: the Aurora cluster, or (database=sqlite) the replica. */
+type Deployed = {
   readonly version: string;
-  readonly clusterId: string;
   readonly ref: ServiceRef;
-}
+} & ({ readonly clusterId: string; readonly replica?: undefined } | { readonly replica: SqliteReplica; readonly clusterId?: undefined });
 
 async function readDeployed(target: Target): Promise<Deployed> {
   const stack = await findStack(target, STACK_NAMES.mlflow);
@@ -101,11 +107,13 @@ async function readDeployed(target: Target): Promise<Deployed> {
   const outputs = stackOutputs(stack);
   const version = outputs[MLFLOW_OUTPUTS.mlflowVersion];
   const clusterId = outputs[MLFLOW_OUTPUTS.databaseClusterIdentifier];
-  if (!version || !clusterId) {
-    throw new CliError(`Stack ${STACK_NAMES.mlflow} has no ${MLFLOW_OUTPUTS.mlflowVersion}/${MLFLOW_OUTPUTS.databaseClusterIdentifier} outputs.`, EXIT.failure,
+  const replica = sqliteReplicaOf(stack);
+  if (!version || (!clusterId && !replica)) {
+    throw new CliError(`Stack ${STACK_NAMES.mlflow} has no ${MLFLOW_OUTPUTS.mlflowVersion}/${MLFLOW_OUTPUTS.databaseClusterIdentifier} (or ${MLFLOW_OUTPUTS.databaseReplicaBucketName}) outputs.`, EXIT.failure,
       'Deploy this release of the app with the deployed mlflowVersion first (`npx mlflow-on-aws deploy -c mlflowVersion=<deployed>`), then upgrade.');
   }
-  return { version, clusterId, ref: await serviceRef(target, stack) };
+  const ref = await serviceRef(target, stack);
+  return clusterId ? { version, ref, clusterId } : { version, ref, replica: replica! };
 }
 
 async function upgrade(deps: CliDeps, target: Target, options: CommonOptions, yes: boolean): Promise<number> {
@@ -122,7 +130,7 @@ async function upgrade(deps: CliDeps, target: Target, options: CommonOptions, ye
       EXIT.usage, `To go back to the release and the data of before an upgrade: ${ROLLBACK_COMMAND}. Otherwise set mlflowVersion=${from} (or newer).`);
   }
   log(`Upgrading MLflow ${from} to ${to} in account ${target.account}, region ${target.region}:`);
-  log('  stop every task, snapshot the database, deploy, migrate once, start, check. MLflow is unavailable meanwhile: clients get 503 with Retry-After.');
+  log(`  stop every task, ${deployed.replica ? `copy the database replica (${replicaUrl(deployed.replica)})` : 'snapshot the database'}, deploy, migrate once, start, check. MLflow is unavailable meanwhile: clients get 503 with Retry-After.`);
   await confirm(deps, yes, `Stop MLflow and upgrade it to ${to}? Type "yes" to continue: `);
 
   const stoppedAt = deps.now().getTime();
@@ -130,16 +138,31 @@ async function upgrade(deps: CliDeps, target: Target, options: CommonOptions, ye
   await holdAtZero(target, deployed.ref);
   log(`      no task runs (after ${await waitUntilStopped(deps, target, deployed.ref)} s)`);
 
-  log(`[2/6] Snapshot of the database cluster ${deployed.clusterId} ...`);
   let snapshot: string;
-  try {
-    snapshot = await takeSnapshot(deps, target, deployed.clusterId, from, to);
-  } catch (error) {
-    log('The snapshot failed: nothing was changed. Starting MLflow ' + from + ' again ...');
-    await startAsDeployed(deps, target, deployed.ref, false).catch(() => log('Could not start it: run `npx mlflow-on-aws resume`.'));
-    throw error;
+  if (deployed.replica) {
+    const id = backupId(deps.now(), from);
+    log(`[2/6] Copying the database replica ${replicaUrl(deployed.replica)} to s3://${deployed.replica.bucket}/${backupFolder(id)} ...`);
+    try {
+      const copy = await copyReplicaToBackup(target, deployed.replica, id);
+      log(`      ${copy.objects} object(s), ${copy.bytes} bytes, copied and checked`);
+    } catch (error) {
+      // As for a failed snapshot: nothing was changed, but the copy is not known to be whole, so MLflow stays stopped.
+      const e = toCliError(error, errorContext(target, 'copying the database replica'));
+      throw new CliError(`${e.message} Nothing was upgraded.`, e.exitCode,
+        `${e.hint ? `${e.hint}\n` : ''}MLflow ${from} stays stopped: start it again with \`npx mlflow-on-aws resume\`${regionArgs(options)}, or fix the cause and run \`npx mlflow-on-aws upgrade\` again.`);
+    }
+    snapshot = `copy ${backupFolder(id)}`;
+  } else {
+    log(`[2/6] Snapshot of the database cluster ${deployed.clusterId} ...`);
+    try {
+      snapshot = await takeSnapshot(deps, target, deployed.clusterId, from, to);
+    } catch (error) {
+      log('The snapshot failed: nothing was changed. Starting MLflow ' + from + ' again ...');
+      await startAsDeployed(deps, target, deployed.ref, false).catch(() => log('Could not start it: run `npx mlflow-on-aws resume`.'));
+      throw error;
+    }
   }
-  const rollbackHint = `MLflow stays stopped. To get MLflow ${from} back on the data of snapshot ${snapshot} (taken with every writer stopped): ${ROLLBACK_COMMAND}${regionArgs(options)}`;
+  const rollbackHint = `MLflow stays stopped. To get MLflow ${from} back on the data of ${deployed.replica ? '' : 'snapshot '}${snapshot} (taken with every writer stopped): ${ROLLBACK_COMMAND}${regionArgs(options)}`;
 
   log(`[3/6] Deploying MLflow ${to} with the service kept at 0 tasks ...`);
   try {
@@ -168,10 +191,12 @@ async function upgrade(deps: CliDeps, target: Target, options: CommonOptions, ye
   } catch (error) {
     const e = toCliError(error, errorContext(target, 'checking MLflow through the endpoint'));
     throw new CliError(`MLflow ${to} runs, but the check through the endpoint failed: ${e.message}`, EXIT.failure,
-      `See \`npx mlflow-on-aws status\` and the tasks' logs. To go back to MLflow ${from} on the data of snapshot ${snapshot}: ${ROLLBACK_COMMAND}${regionArgs(options)}`);
+      `See \`npx mlflow-on-aws status\` and the tasks' logs. To go back to MLflow ${from} on the data of ${deployed.replica ? '' : 'snapshot '}${snapshot}: ${ROLLBACK_COMMAND}${regionArgs(options)}`);
   }
   deps.output.out(`Upgraded MLflow ${from} to ${to}: MLflow was unavailable for ${downtime} s; a write and a read through the endpoint passed.`);
-  deps.output.out(`Snapshot of the data before the upgrade: ${snapshot} (kept; delete it when no longer needed).`);
+  deps.output.out(deployed.replica
+    ? `Copy of the database replica before the upgrade: s3://${deployed.replica.bucket}/${snapshot.replace(/^copy /, '')} (kept until you delete it).`
+    : `Snapshot of the data before the upgrade: ${snapshot} (kept; delete it when no longer needed).`);
   if (options.context.mlflowVersion !== undefined) deps.output.out(`Put mlflowVersion=${to} in cdk.json (context): a deploy with another mlflowVersion is refused.`);
   return EXIT.ok;
 }
@@ -179,6 +204,7 @@ async function upgrade(deps: CliDeps, target: Target, options: CommonOptions, ye
 async function rollback(deps: CliDeps, target: Target, options: CommonOptions, snapshotArg: string | undefined, yes: boolean): Promise<number> {
   const log = deps.output.err;
   const deployed = await readDeployed(target);
+  if (deployed.replica) return rollbackReplica(deps, target, options, { ...deployed, replica: deployed.replica }, snapshotArg, yes);
   const snapshot = await upgradeSnapshot(target, deployed.clusterId, snapshotArg);
   const from = tagValue(snapshot.TagList, UPGRADE_FROM_TAG)!;
   const name = snapshot.DBClusterSnapshotIdentifier!;
@@ -266,6 +292,45 @@ async function rollback(deps: CliDeps, target: Target, options: CommonOptions, s
   deps.output.out(`Rolled back: MLflow ${from} serves the data of snapshot ${name}; a write and a read through the endpoint passed.`);
   deps.output.out(`Put mlflowVersion=${from} in cdk.json (context): a deploy with another mlflowVersion is refused.`);
   deps.output.out(`The cluster of the failed upgrade is kept as ${aside} (deletion protection as before): inspect it, then delete its instances and it.`);
+  return EXIT.ok;
+}
+
+/**
+ * database=sqlite: `--rollback` replaces the replica by the newest copy an upgrade took (or `--snapshot <copy id>`),
+ * deploys the release that copy was written by with the service at 0, starts it and checks it.
+ */
+async function rollbackReplica(deps: CliDeps, target: Target, options: CommonOptions, deployed: Deployed & { replica: SqliteReplica }, requested: string | undefined, yes: boolean): Promise<number> {
+  const log = deps.output.err;
+  const { replica } = deployed;
+  const backups = (await listBackups(target, replica)).filter((b) => b.mlflowVersion !== undefined);
+  const backup: ReplicaBackup | undefined = requested ? backups.find((b) => b.id === requested) : backups[0];
+  if (!backup) {
+    throw new CliError(requested
+      ? `No copy ${requested} taken by \`npx mlflow-on-aws upgrade\` in s3://${replica.bucket}/${backupFolder('')}.`
+      : `The database replica bucket ${replica.bucket} holds no copy taken by \`npx mlflow-on-aws upgrade\` (under ${backupFolder('')}).`,
+    EXIT.failure, 'List the copies: npx mlflow-on-aws restore --list');
+  }
+  const from = backup.mlflowVersion!;
+  log(`Rolling back to MLflow ${from} on the data of the copy ${backupFolder(backup.id)} (${backup.objects} object(s)):`);
+  log(`  the objects under ${replicaUrl(replica)} (MLflow ${deployed.version}) are deleted and the copy's put in their place; the bucket is versioned, so the deleted ones stay as earlier versions: nothing is lost.`);
+  log(`  MLflow ${from} is deployed on it, started and checked. Writes made after the copy are not in it.`);
+  await confirm(deps, yes, `Replace the database replica by the copy ${backup.id} and deploy MLflow ${from}? Type "yes" to continue: `);
+
+  log(`[1/5] Stopping every MLflow task (service ${deployed.ref.service}) ...`);
+  await holdAtZero(target, deployed.ref);
+  await waitUntilStopped(deps, target, deployed.ref);
+  log(`[2/5] Replacing ${replicaUrl(replica)} by the copy ${backup.id} ...`);
+  const replaced = await replaceReplicaByBackup(target, replica, backup.id);
+  log(`      ${replaced.deleted} object(s) deleted (kept as earlier versions), ${replaced.copied} copied and checked`);
+  log(`[3/5] Deploying MLflow ${from} with the service kept at 0 tasks ...`);
+  await deployCommand([...forwardedArgs(options), '-c', `mlflowVersion=${from}`], deps, { allowVersionChange: true, whilePaused: true });
+  log(`[4/5] Starting MLflow ${from} ...`);
+  await startAsDeployed(deps, target, deployed.ref, true);
+  log('[5/5] Checking a write and a read through the endpoint ...');
+  await checkWriteAndRead(target, deployed.version, from);
+  deps.output.out(`Rolled back: MLflow ${from} serves the data of the copy ${backup.id}; a write and a read through the endpoint passed.`);
+  deps.output.out(`Put mlflowVersion=${from} in cdk.json (context): a deploy with another mlflowVersion is refused.`);
+  deps.output.out(`The replica of the failed upgrade is kept as the earlier versions of the objects under ${replicaUrl(replica)} (S3 versioning).`);
   return EXIT.ok;
 }
 
