@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { Stack } from '@aws-sdk/client-cloudformation';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Target } from '../../src/cli/aws';
-import { checkTransition, readDeployedState } from '../../src/cli/deployed-state';
+import { checkTransition, chooseDatabase, DATABASE_ENGINES_DOC, readDeployedState } from '../../src/cli/deployed-state';
+import { givenDatabase } from '../../src/cli/commands/deploy';
 import { EXIT } from '../../src/cli/errors';
 import { resolvePlatformConfig } from '../../src/app/config/platform-config';
 import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM } from '../../src/lib/sagemaker/notebook-instance';
@@ -67,6 +68,8 @@ describe('deploy reads the deployed templates the way this app synthesizes them'
       const state = await readDeployedState(target);
       assert.equal(state.mlflow?.profile, target.config.profile);
       assert.equal(state.mlflow?.artifactBucket, BUCKET);
+      // The engine the configuration resolves (aurora until the setting exists) is the one read back from the template.
+      assert.equal(state.mlflow?.database, (target.config as { database?: string }).database ?? 'aurora');
       assert.equal(state.studioDomainKey, target.config.studioStorageKey);
       assert.deepEqual(state.notebook, { name: NOTEBOOK_INSTANCE_NAME, platform: NOTEBOOK_PLATFORM });
       assert.deepEqual(checkTransition(state, target.config, { replaceNotebook: false }), { notes: [] });
@@ -174,5 +177,59 @@ describe('deploy: the Studio domain keeps its storage key (finding 3)', () => {
     assert.equal(await kept.run('deploy', '-c', 'profile=lean', '-c', 'studioStorageKey=customer-managed'), EXIT.ok, kept.text());
     const existing = deployed({ MLflowVpcStack: DEPLOYED_TEMPLATES.standard, SageMakerStudioUserStack: STUDIO_PROFILE_ONLY });
     assert.equal(await existing.run('deploy', '-c', 'studioStorageKey=aws-managed', '--domain-id', 'd-aaaaaaaaaaaa'), EXIT.ok, existing.text());
+  });
+});
+
+describe('deploy: the database engine stays the deployed one', () => {
+  const cdkArgs = (h: Harness): string[] => h.runs.find((r) => r.command === NODE_PATH && r.args[1] === 'deploy')?.args.slice(1) ?? [];
+
+  it('an Aurora deployment, database not given: cdk gets -c database=aurora (lean\'s default engine never moves it)', async () => {
+    const h = deployed({ MLflowVpcStack: DEPLOYED_TEMPLATES.lean });
+    assert.equal(await h.run('deploy', '-c', 'profile=lean'), EXIT.ok, h.text());
+    assert.deepEqual(cdkArgs(h).slice(-4), ['-c', 'profile=lean', '-c', 'database=aurora']);
+  });
+
+  it('a sqlite deployment, database not given: cdk gets -c database=sqlite; its replica bucket is read', async () => {
+    const h = deployed({ MLflowVpcStack: DEPLOYED_TEMPLATES.leanSqlite });
+    setStacks(h.mocks, { ...TOOLKIT, MLflowVpcStack: { Outputs: outputs({ ArtifactBucketName: BUCKET, DatabaseReplicaBucketName: 'mlflow-db-replica' }) } });
+    assert.equal(await h.run('deploy', '-c', 'profile=lean'), EXIT.ok, h.text());
+    assert.deepEqual(cdkArgs(h).slice(-2), ['-c', 'database=sqlite']);
+    const state = await readDeployedState({ config: resolvePlatformConfig({ profile: 'lean' }), clients: h.deps.clients({ region: 'us-west-2' }), region: 'us-west-2', account: ACCOUNT, arn: ARN });
+    assert.deepEqual({ database: state.mlflow?.database, replica: state.mlflow?.databaseReplicaBucket }, { database: 'sqlite', replica: 'mlflow-db-replica' });
+  });
+
+  it('nothing deployed: no pin (the configuration chooses)', async () => {
+    const h = deployed({});
+    assert.equal(await h.run('deploy'), EXIT.ok, h.text());
+    assert.ok(!cdkArgs(h).some((arg) => arg.startsWith('database=')), cdkArgs(h).join(' '));
+  });
+
+  it('chooseDatabase: not given, the deployed engine is pinned, with one line when the default differs', () => {
+    assert.deepEqual(chooseDatabase('aurora', undefined, 'aurora'), { pin: 'aurora' });
+    assert.deepEqual(chooseDatabase('sqlite', undefined, undefined), { pin: 'sqlite' });
+    const kept = chooseDatabase('aurora', undefined, 'sqlite');
+    assert.equal(kept.pin, 'aurora');
+    assert.equal(kept.note, `MLflowVpcStack keeps its database engine: database=aurora (deployed so; the configuration's default is sqlite). The other engine, and why a deployment keeps its own: ${DATABASE_ENGINES_DOC}.`);
+    assert.ok(!kept.note!.includes('\n'));
+    assert.deepEqual(chooseDatabase(undefined, undefined, 'sqlite'), {}, 'nothing deployed: nothing pinned');
+    assert.deepEqual(chooseDatabase(undefined, 'sqlite', 'sqlite'), {});
+  });
+
+  it('chooseDatabase: the other engine given explicitly is refused in one line (no command moves the data); the same one passes', () => {
+    for (const [deployedEngine, given] of [['aurora', 'sqlite'], ['sqlite', 'aurora']] as const) {
+      const { refusal, pin } = chooseDatabase(deployedEngine, given, given);
+      assert.equal(pin, undefined);
+      assert.equal(refusal?.exitCode, EXIT.usage);
+      assert.equal(refusal?.message, `MLflowVpcStack keeps MLflow's data in database=${deployedEngine}, and database=${given} would start an empty store: no command moves the data between engines yet.`);
+      assert.equal(refusal?.hint, `Keep the engine (-c database=${deployedEngine}, or leave database unset), or deploy a new platform (another account or region) with database=${given}.`);
+    }
+    assert.deepEqual(chooseDatabase('sqlite', 'sqlite', 'sqlite'), {});
+  });
+
+  it('givenDatabase: -c, then cdk.json, else not given', () => {
+    const files = harness({ cdkContext: { database: 'sqlite' } });
+    assert.equal(givenDatabase(files.deps, {}), 'sqlite');
+    assert.equal(givenDatabase(files.deps, { database: 'aurora' }), 'aurora');
+    assert.equal(givenDatabase(harness().deps, {}), undefined);
   });
 });

@@ -16,7 +16,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { EFSClient } from '@aws-sdk/client-efs';
 import { RDSClient } from '@aws-sdk/client-rds';
-import { S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
@@ -258,4 +258,50 @@ export function accessDenied(action: string, name = 'AccessDenied'): Error {
 
 export function unknownRegionError(region: string): Error {
   return Object.assign(new Error(`getaddrinfo ENOTFOUND sts.${region}.amazonaws.com`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo' });
+}
+
+/** An S3 bucket held in memory: key -> size and time written. */
+export type FakeObjects = Map<string, { size: number; lastModified: Date }>;
+
+export interface FakeBucketOptions {
+  /** Objects per ListObjectsV2 page (the CLI must follow the continuation tokens). @default 2 */
+  pageSize?: number;
+  /** Each CopyObject's record, in order. */
+  log?: string[];
+  /** CopyObject writes one byte less than the source (a copy the listing check must catch). */
+  shortCopies?: boolean;
+}
+
+/** ListObjectsV2 (paged), CopyObject and DeleteObjects of the S3 mock answered from `objects` for `bucket`. */
+export function fakeBucket(mocks: Mocks, bucket: string, objects: FakeObjects, options: FakeBucketOptions = {}): FakeObjects {
+  const pageSize = options.pageSize ?? 2;
+  mocks.s3.on(ListObjectsV2Command).callsFake(async (input: { Bucket?: string; Prefix?: string; ContinuationToken?: string }) => {
+    if (input.Bucket !== bucket) throw Object.assign(new Error('The specified bucket does not exist'), { name: 'NoSuchBucket' });
+    const keys = [...objects.keys()].filter((key) => key.startsWith(input.Prefix ?? '')).sort();
+    const start = input.ContinuationToken ? Number(input.ContinuationToken) : 0;
+    const page = keys.slice(start, start + pageSize);
+    const more = start + pageSize < keys.length;
+    return {
+      Contents: page.map((Key) => ({ Key, Size: objects.get(Key)!.size, LastModified: objects.get(Key)!.lastModified })),
+      IsTruncated: more,
+      ...(more ? { NextContinuationToken: String(start + pageSize) } : {}),
+    };
+  });
+  mocks.s3.on(CopyObjectCommand).callsFake(async (input: { Bucket?: string; Key?: string; CopySource?: string }) => {
+    const source = decodeURIComponent(input.CopySource ?? '');
+    const sourceKey = source.slice(bucket.length + 1);
+    const found = objects.get(sourceKey);
+    if (input.Bucket !== bucket || !source.startsWith(`${bucket}/`) || !found) throw Object.assign(new Error(`no ${source}`), { name: 'NoSuchKey' });
+    objects.set(input.Key!, { size: options.shortCopies ? Math.max(0, found.size - 1) : found.size, lastModified: new Date('2026-01-15T12:30:00Z') });
+    options.log?.push(`copy ${sourceKey} -> ${input.Key}`);
+    return {};
+  });
+  mocks.s3.on(DeleteObjectsCommand).callsFake(async (input: { Bucket?: string; Delete?: { Objects?: Array<{ Key?: string }> } }) => {
+    for (const { Key } of input.Delete?.Objects ?? []) {
+      objects.delete(Key!);
+      options.log?.push(`delete ${Key}`);
+    }
+    return {};
+  });
+  return objects;
 }

@@ -24,7 +24,7 @@ import {
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { MIGRATE_ONLY_ENVIRONMENT, UPGRADE_FROM_TAG } from '../../src/cli/commands/upgrade';
 import { EXIT } from '../../src/cli/errors';
-import { harness, Harness, NODE_PATH, outputs, RunnerCall, setStacks } from './helpers';
+import { fakeBucket, FakeObjects, harness, Harness, NODE_PATH, outputs, RunnerCall, setStacks } from './helpers';
 
 const TOOLKIT = { CDKToolkit: { Outputs: outputs({ BootstrapVersion: '27' }) } };
 const TASK_DEFINITION = 'arn:aws:ecs:us-west-2:123456789012:task-definition/MLflowVpcStackTaskDefinition:8';
@@ -100,7 +100,11 @@ interface Options {
   migrationExitCode?: number;
   cdkExit?: number;
   yes?: boolean;
+  /** database=sqlite: the stack has the replica bucket (these objects, copies recorded on the timeline) and no cluster. */
+  sqlite?: { objects: FakeObjects; shortCopies?: boolean };
 }
+
+const REPLICA_BUCKET = 'mlflow-db-replica-123456789012';
 
 /** A deployment of MLflow `deployedVersion` (default 3.13.0, the configuration's default being newer) running 1 task. */
 function world(options: Options = {}): World {
@@ -111,13 +115,17 @@ function world(options: Options = {}): World {
       return { exitCode: call.command === NODE_PATH ? (options.cdkExit ?? 0) : 0, stdout: '', stderr: '' };
     },
   });
-  const w: World = { h, timeline, scalable: { min: 1, max: 2, suspended: false }, service: { desired: 1 } };
+  const sqlite = options.sqlite;
+  const maxTasks = sqlite ? 1 : 2;
+  const w: World = { h, timeline, scalable: { min: 1, max: maxTasks, suspended: false }, service: { desired: 1 } };
+  if (sqlite) fakeBucket(h.mocks, REPLICA_BUCKET, sqlite.objects, { log: timeline, shortCopies: sqlite.shortCopies });
   setStacks(h.mocks, {
     ...TOOLKIT,
     MLflowVpcStack: {
       Outputs: outputs({
         EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc', MlflowVersion: options.deployedVersion ?? '3.13.0',
-        DatabaseClusterIdentifier: 'mlflow-backend-store', MlflowCredentialsSecretName: 'mlflow-server-credentials',
+        ...(sqlite ? { DatabaseReplicaBucketName: REPLICA_BUCKET } : { DatabaseClusterIdentifier: 'mlflow-backend-store' }),
+        MlflowCredentialsSecretName: 'mlflow-server-credentials',
       }),
     },
     HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: endpoint.uri }) },
@@ -128,10 +136,10 @@ function world(options: Options = {}): World {
         // A standard-profile stack (it has the load balancer), as the configuration's default profile says: deploy's
         // profile check reads the same template.
         LoadBalancer: { Type: 'AWS::ElasticLoadBalancingV2::LoadBalancer' },
-        // database=aurora (deploy keeps the deployed engine: -c database=aurora).
-        Database: { Type: 'AWS::RDS::DBCluster' },
+        // database=aurora has the cluster, sqlite the replica bucket (deploy keeps the deployed engine: -c database=...).
+        ...(sqlite ? { Replica: { Type: 'AWS::S3::Bucket' } } : { Database: { Type: 'AWS::RDS::DBCluster' } }),
         Service: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: 1 } },
-        Target: { Type: 'AWS::ApplicationAutoScaling::ScalableTarget', Properties: { MinCapacity: 1, MaxCapacity: 2, ScalableDimension: 'ecs:service:DesiredCount' } },
+        Target: { Type: 'AWS::ApplicationAutoScaling::ScalableTarget', Properties: { MinCapacity: 1, MaxCapacity: maxTasks, ScalableDimension: 'ecs:service:DesiredCount' } },
       },
     }),
   });
@@ -443,5 +451,104 @@ describe('upgrade --rollback', () => {
     const w = world();
     assert.equal(await w.h.run('upgrade', '--snapshot', 'x'), EXIT.usage);
     assert.deepEqual(w.timeline, []);
+  });
+});
+
+/** A replica as Litestream leaves it (two databases), and copies an upgrade took before. */
+function replicaObjects(extra: Record<string, number> = {}): FakeObjects {
+  const at = new Date('2026-01-15T11:59:50Z');
+  return new Map(Object.entries({
+    'litestream/mlflow/0000/0000000000000001-0000000000000007.ltx': 4096,
+    'litestream/mlflow/0000/0000000000000008-0000000000000009.ltx': 512,
+    'litestream/mlflow-auth/0000/0000000000000001-0000000000000003.ltx': 2048,
+    ...extra,
+  }).map(([key, size]) => [key, { size, lastModified: at }]));
+}
+
+const keysUnder = (objects: FakeObjects, prefix: string): string[] => [...objects.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)).sort();
+
+describe('upgrade, database=sqlite', () => {
+  it('stops every task, copies the replica to backups/<time>-mlflow-<from>/ (checked), deploys at 0, migrates once, starts, checks; no RDS call', async () => {
+    const objects = replicaObjects();
+    const w = world({ sqlite: { objects } });
+    assert.equal(await w.h.run(...upgradeArgs()), EXIT.ok, w.h.text());
+    const copy = 'backups/20260115T120010Z-mlflow-3.13.0/litestream/';
+    assert.deepEqual(w.timeline, [
+      'register 0-0 suspended',
+      'desired 0',
+      'no task runs',
+      `copy litestream/mlflow-auth/0000/0000000000000001-0000000000000003.ltx -> ${copy}mlflow-auth/0000/0000000000000001-0000000000000003.ltx`,
+      `copy litestream/mlflow/0000/0000000000000001-0000000000000007.ltx -> ${copy}mlflow/0000/0000000000000001-0000000000000007.ltx`,
+      `copy litestream/mlflow/0000/0000000000000008-0000000000000009.ltx -> ${copy}mlflow/0000/0000000000000008-0000000000000009.ltx`,
+      'cdk deploy --all --require-approval never -c imageBuild=codebuild -c database=sqlite',
+      'register 0-0 suspended',
+      'desired 0',
+      'run migration task',
+      'migration task stopped',
+      'register 1-1',
+      'desired 1',
+    ]);
+    assert.deepEqual(keysUnder(objects, copy), keysUnder(objects, 'litestream/'));
+    assert.equal(w.h.mocks.rds.calls().length, 0, 'no snapshot, no RDS call');
+    assert.deepEqual(w.h.mocks.ecs.commandCalls(RunTaskCommand)[0].args[0].input.overrides?.containerOverrides, [{ name: 'mlflow-server', environment: [MIGRATE_ONLY_ENVIRONMENT] }]);
+    assert.match(w.h.out.join('\n'), new RegExp(`Copy of the database replica before the upgrade: s3://${REPLICA_BUCKET}/backups/20260115T120010Z-mlflow-3\\.13\\.0/ \\(kept until you delete it\\)`));
+  });
+
+  it('a copy that does not list as the source (sizes differ): exit 1, no deploy, no migration, the tasks left stopped', async () => {
+    const w = world({ sqlite: { objects: replicaObjects(), shortCopies: true } });
+    assert.equal(await w.h.run(...upgradeArgs()), EXIT.failure, w.h.text());
+    assert.ok(!w.timeline.some((t) => t.startsWith('cdk') || t === 'run migration task'), w.timeline.join('\n'));
+    assert.deepEqual({ ...w.scalable, desired: w.service.desired }, { min: 0, max: 0, suspended: true, desired: 0 });
+    assert.match(w.h.text(), /does not match s3:\/\/mlflow-db-replica-123456789012\/litestream\/: 3 object\(s\) differ/);
+    assert.match(w.h.text(), /stays stopped: start it again with `npx mlflow-on-aws resume`/);
+  });
+
+  it('an empty replica: nothing to copy, exit 1 before any deploy', async () => {
+    const w = world({ sqlite: { objects: new Map() } });
+    assert.equal(await w.h.run(...upgradeArgs()), EXIT.failure, w.h.text());
+    assert.ok(!w.timeline.some((t) => t.startsWith('cdk')));
+    assert.match(w.h.text(), /holds no object: there is nothing to copy/);
+  });
+});
+
+describe('upgrade --rollback, database=sqlite', () => {
+  it('stops, replaces litestream/ by the newest upgrade copy (deleted objects stay as versions), deploys its release at 0, starts and checks it', async () => {
+    const objects = replicaObjects({
+      'backups/20251201T100000Z-mlflow-3.12.0/litestream/mlflow/0000/0000000000000001-0000000000000002.ltx': 100,
+      'backups/20260115T110000Z-mlflow-3.13.0/litestream/mlflow/0000/0000000000000001-0000000000000005.ltx': 300,
+      'backups/20260115T110000Z-mlflow-3.13.0/litestream/mlflow-auth/0000/0000000000000001-0000000000000002.ltx': 200,
+    });
+    const w = world({ deployedVersion: '3.17.2', sqlite: { objects } });
+    assert.equal(await w.h.run('upgrade', '--rollback', '--yes', '-c', 'imageBuild=codebuild'), EXIT.ok, w.h.text());
+    const from = 'backups/20260115T110000Z-mlflow-3.13.0/litestream/';
+    assert.deepEqual(w.timeline, [
+      'register 0-0 suspended',
+      'desired 0',
+      'no task runs',
+      'delete litestream/mlflow-auth/0000/0000000000000001-0000000000000003.ltx',
+      'delete litestream/mlflow/0000/0000000000000001-0000000000000007.ltx',
+      'delete litestream/mlflow/0000/0000000000000008-0000000000000009.ltx',
+      `copy ${from}mlflow-auth/0000/0000000000000001-0000000000000002.ltx -> litestream/mlflow-auth/0000/0000000000000001-0000000000000002.ltx`,
+      `copy ${from}mlflow/0000/0000000000000001-0000000000000005.ltx -> litestream/mlflow/0000/0000000000000001-0000000000000005.ltx`,
+      'cdk deploy --all --require-approval never -c imageBuild=codebuild -c mlflowVersion=3.13.0 -c database=sqlite',
+      'register 0-0 suspended',
+      'desired 0',
+      'register 1-1',
+      'desired 1',
+    ]);
+    assert.deepEqual(keysUnder(objects, 'litestream/'), keysUnder(objects, from));
+    assert.ok(endpoint.calls.includes('POST /api/2.0/mlflow/runs/create'), 'a write through the endpoint');
+    assert.match(w.h.text(), /the bucket is versioned, so the deleted ones stay as earlier versions: nothing is lost/);
+    assert.match(w.h.out.join('\n'), /Rolled back: MLflow 3\.13\.0 serves the data of the copy 20260115T110000Z-mlflow-3\.13\.0/);
+    assert.equal(w.h.mocks.rds.calls().length, 0);
+  });
+
+  it('no copy taken by an upgrade: exit 1 before anything is touched', async () => {
+    const objects = replicaObjects();
+    const w = world({ deployedVersion: '3.17.2', sqlite: { objects } });
+    assert.equal(await w.h.run('upgrade', '--rollback', '--yes'), EXIT.failure, w.h.text());
+    assert.deepEqual(w.timeline, []);
+    assert.equal(objects.size, 3);
+    assert.match(w.h.text(), /holds no copy taken by `npx mlflow-on-aws upgrade`/);
   });
 });

@@ -162,7 +162,7 @@ async function checkDeployedState(target: Target, options: TransitionOptions, gi
 }
 
 /** The `database` setting as the user gave it (`-c`, cdk.json, cdk.context.json, or its environment variable), else undefined. */
-function givenDatabase(deps: CliDeps, context: Readonly<Record<string, string>>): string | undefined {
+export function givenDatabase(deps: CliDeps, context: Readonly<Record<string, string>>): string | undefined {
   const fromFiles = readProjectContext(deps.projectRoot).database;
   const variable = ENVIRONMENT_SETTINGS.find((s) => (s.setting as string) === 'database')?.variable;
   const fromEnv = variable ? deps.env[variable] || undefined : undefined;
