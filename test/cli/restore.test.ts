@@ -5,7 +5,10 @@ import { AURORA_MYSQL_VERSION as CLUSTER_ENGINE_VERSION } from '../../src/app/na
 import { EXIT } from '../../src/cli/errors';
 import { DATABASE_NAME, STACK_NAMES } from '../../src/app/names';
 import { SAMPLE_DATABASE } from '../../src/app/config/settings';
-import { ACCOUNT, harness, Harness, HarnessOptions, NODE_PATH, outputs, setStacks } from './helpers';
+import { RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { GetTemplateCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { ACCOUNT, fakeBucket, harness, Harness, HarnessOptions, NODE_PATH, outputs, setStacks } from './helpers';
 
 const SNAPSHOT = 'mlflow-before-restore';
 const BUCKET = 'mlflow-artifacts-kept';
@@ -149,5 +152,115 @@ describe('restore', () => {
     assert.equal(await h.run('restore', '--snapshot', SNAPSHOT, '--artifact-bucket', BUCKET, '--dry-run'), EXIT.ok, h.text());
     assert.deepEqual(cdkRuns(h), []);
     assert.match(h.text(), /\$ cdk deploy --all .*-c dbSnapshot=mlflow-before-restore/);
+  });
+});
+
+describe('restore, database=sqlite (copies of the replica)', () => {
+  const REPLICA = 'mlflow-db-replica-123456789012';
+  const at = new Date('2026-01-15T11:00:00Z');
+
+  /** A deployed sqlite stack (MLflow 3.17.2) running one task, its replica bucket with two copies; writes on `timeline`. */
+  function sqliteWorld(): { h: Harness; timeline: string[]; objects: Map<string, { size: number; lastModified: Date }> } {
+    const h = harness();
+    const timeline: string[] = [];
+    setStacks(h.mocks, {
+      ...TOOLKIT,
+      MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc', MlflowVersion: '3.17.2', DatabaseReplicaBucketName: REPLICA }) },
+    });
+    const objects = fakeBucket(h.mocks, REPLICA, new Map(Object.entries({
+      'litestream/mlflow/0000/0000000000000001-0000000000000009.ltx': 900,
+      'backups/20260110T080000Z-mlflow-3.13.0/litestream/mlflow/0000/0000000000000001-0000000000000002.ltx': 200,
+      'backups/20260114T090000Z-mlflow-3.17.2/litestream/mlflow/0000/0000000000000001-0000000000000004.ltx': 400,
+      'backups/20260114T090000Z-mlflow-3.17.2/litestream/mlflow-auth/0000/0000000000000001-0000000000000001.ltx': 100,
+    }).map(([key, size]) => [key, { size, lastModified: at }])), { log: timeline });
+    h.mocks.cfn.on(GetTemplateCommand).resolves({ TemplateBody: JSON.stringify({ Resources: {
+      Replica: { Type: 'AWS::S3::Bucket' },
+      Service: { Type: 'AWS::ECS::Service', Properties: { DesiredCount: 1 } },
+      Target: { Type: 'AWS::ApplicationAutoScaling::ScalableTarget', Properties: { MinCapacity: 0, MaxCapacity: 1, ScalableDimension: 'ecs:service:DesiredCount' } },
+    } }) });
+    let desired = 1;
+    let running = 1;
+    h.mocks.aas.on(RegisterScalableTargetCommand).callsFake(async (input) => {
+      timeline.push(`register ${input.MinCapacity}-${input.MaxCapacity}`);
+      return {};
+    });
+    h.mocks.ecs.on(UpdateServiceCommand).callsFake(async (input) => {
+      desired = input.desiredCount;
+      timeline.push(`desired ${desired}`);
+      return {};
+    });
+    h.mocks.ecs.on(DescribeServicesCommand).callsFake(async () => {
+      const now = running;
+      running = desired;
+      return { services: [{ status: 'ACTIVE', desiredCount: desired, runningCount: now, pendingCount: 0 }] };
+    });
+    return { h, timeline, objects };
+  }
+
+  it('--list: the copies under backups/, newest first, with their size and release; nothing changed', async () => {
+    const { h, timeline } = sqliteWorld();
+    assert.equal(await h.run('restore', '--list'), EXIT.ok, h.text());
+    assert.deepEqual(h.out, [
+      `Copies of the database replica s3://${REPLICA}/litestream, newest first (s3://${REPLICA}/backups/<id>/):`,
+      '  20260114T090000Z-mlflow-3.17.2  2 object(s), 500 bytes, written by MLflow 3.17.2',
+      '  20260110T080000Z-mlflow-3.13.0  1 object(s), 200 bytes, written by MLflow 3.13.0',
+      'Put one back: npx mlflow-on-aws restore --backup <id>',
+    ]);
+    assert.deepEqual(timeline, []);
+  });
+
+  it('--backup <id>: stops every task, replaces litestream/ by the copy (checked), starts MLflow again', async () => {
+    const { h, timeline, objects } = sqliteWorld();
+    assert.equal(await h.run('restore', '--backup', '20260114T090000Z-mlflow-3.17.2', '--yes'), EXIT.ok, h.text());
+    const from = 'backups/20260114T090000Z-mlflow-3.17.2/litestream/';
+    assert.deepEqual(timeline, [
+      'register 0-0',
+      'desired 0',
+      'delete litestream/mlflow/0000/0000000000000001-0000000000000009.ltx',
+      `copy ${from}mlflow-auth/0000/0000000000000001-0000000000000001.ltx -> litestream/mlflow-auth/0000/0000000000000001-0000000000000001.ltx`,
+      `copy ${from}mlflow/0000/0000000000000001-0000000000000004.ltx -> litestream/mlflow/0000/0000000000000001-0000000000000004.ltx`,
+      'register 0-1',
+      'desired 1',
+    ]);
+    assert.deepEqual([...objects.keys()].filter((k) => k.startsWith('litestream/')).sort(), [
+      'litestream/mlflow-auth/0000/0000000000000001-0000000000000001.ltx', 'litestream/mlflow/0000/0000000000000001-0000000000000004.ltx',
+    ]);
+    assert.match(h.text(), /the bucket is versioned: they stay as earlier versions, nothing is lost/);
+    assert.match(h.out.join('\n'), /Restored: MLflow serves the data of the copy 20260114T090000Z-mlflow-3\.17\.2/);
+    assert.equal(cdkRuns(h).length, 0, 'no deploy');
+  });
+
+  it('--backup of a copy another MLflow release wrote: refused, naming upgrade --rollback; nothing changed', async () => {
+    const { h, timeline } = sqliteWorld();
+    assert.equal(await h.run('restore', '--backup', '20260110T080000Z-mlflow-3.13.0', '--yes'), EXIT.usage, h.text());
+    assert.deepEqual(timeline, []);
+    assert.match(h.text(), /upgrade --rollback --snapshot 20260110T080000Z-mlflow-3\.13\.0/);
+  });
+
+  it('--backup of no such copy: usage error, nothing changed', async () => {
+    const { h, timeline } = sqliteWorld();
+    assert.equal(await h.run('restore', '--backup', '20990101T000000Z-mlflow-9.9.9', '--yes'), EXIT.usage, h.text());
+    assert.deepEqual(timeline, []);
+  });
+
+  it('--snapshot on a sqlite deployment is refused in one line, before any RDS call', async () => {
+    const { h, timeline } = sqliteWorld();
+    assert.equal(await h.run('restore', '--snapshot', SNAPSHOT, '--artifact-bucket', BUCKET, '--yes'), EXIT.usage, h.text());
+    assert.equal(h.mocks.rds.calls().length, 0);
+    assert.deepEqual(timeline, []);
+    assert.match(h.err[0], /^Error: MLflowVpcStack keeps its database with database=sqlite \(replica s3:\/\/mlflow-db-replica-123456789012\/litestream\): there is no database snapshot to restore from, and --snapshot is Aurora's\.$/);
+  });
+
+  it('--backup with --snapshot: usage error before any AWS call', async () => {
+    const { h } = sqliteWorld();
+    assert.equal(await h.run('restore', '--backup', 'x', '--snapshot', SNAPSHOT), EXIT.usage);
+    assert.deepEqual(h.targets, []);
+  });
+
+  it('--list on an Aurora deployment: refused, naming --snapshot', async () => {
+    const h = harness();
+    setStacks(h.mocks, { ...TOOLKIT, MLflowVpcStack: { Outputs: outputs({ DatabaseClusterIdentifier: 'mlflow-backend-store' }) } });
+    assert.equal(await h.run('restore', '--list'), EXIT.usage, h.text());
+    assert.match(h.text(), /keeps its database in Aurora, whose backups are snapshots/);
   });
 });

@@ -115,6 +115,8 @@ export const UPGRADE = defineCommand({
 (every writer stopped, a restorable backup, \`mlflow db upgrade\` once before the new release starts):
   1. stops every MLflow task (as \`pause\`) and waits until none runs; clients get 503 with Retry-After
   2. takes a manual snapshot of the Aurora cluster, mlflow-upgrade-<from>-to-<to>-<time>, and waits for it
+     (database=sqlite: copies the replica, litestream/ of the replica bucket, to backups/<time>-mlflow-<from>/
+     and checks the copy by listing it)
   3. deploys the new release with the service kept at 0 tasks
   4. runs \`mlflow db upgrade\` once in a one-off ECS task of the new task definition, its log shown here
   5. starts the new release (as \`resume\`) and checks a write and a read through the endpoint
@@ -123,9 +125,9 @@ of the snapshot. \`deploy\` refuses a change of mlflowVersion and points here.`,
   options: {
     rollback: {
       type: 'boolean',
-      description: 'restore the newest upgrade snapshot (or --snapshot S) in place of the database (the current cluster is renamed <id>-failed-<time> and kept), deploy the release it was taken from, start it and check it; writes since the snapshot are not in it',
+      description: 'restore the newest upgrade snapshot (or --snapshot S) in place of the database (the current cluster is renamed <id>-failed-<time> and kept; database=sqlite: the replica replaced by the newest copy an upgrade took, the replaced objects kept as earlier versions), deploy the release it was taken from, start it and check it; writes since the snapshot are not in it',
     },
-    snapshot: { type: 'string', value: 'S', description: 'with --rollback: the upgrade snapshot to restore', default: 'the newest one' },
+    snapshot: { type: 'string', value: 'S', description: 'with --rollback: the upgrade snapshot to restore (database=sqlite: the copy of the replica, an id of `restore --list`)', default: 'the newest one' },
     yes: YES_OPTION,
   },
   load: () => (require('./upgrade') as typeof import('./upgrade')).upgradeCommand,
@@ -169,20 +171,26 @@ monthly at idle (nobody uses MLflow) and with N active hours a month.`,
 
 export const RESTORE = defineCommand({
   name: 'restore',
-  summary: 'deploy on a database snapshot and the existing artifact bucket (--snapshot, --artifact-bucket)',
-  synopsis: ['--snapshot <id|arn> --artifact-bucket <name> [--yes] [options]'],
+  summary: 'deploy on a database snapshot and the existing artifact bucket (--snapshot, --artifact-bucket); database=sqlite: put back a copy of the replica (--list, --backup)',
+  synopsis: ['--snapshot <id|arn> --artifact-bucket <name> [--yes] [options]', '--list | --backup <id> [--yes] [options]   (database=sqlite)'],
   description: `Deploys MLflow on a copy of a database snapshot, with the artifact bucket the runs' artifacts are in:
   cdk deploy --all -c dbSnapshot=<id> -c dbSnapshotUsername=<its master user>
                    -c dbSnapshotDatabaseName=<its MLflow database> -c artifactBucketName=<name>
 The deployment must not exist: run \`npx mlflow-on-aws destroy\` first (it keeps a final snapshot of the
 current database and the artifact bucket). The snapshot itself is only read. --region, --profile and -c are
-passed on to cdk.`,
+passed on to cdk.
+With database=sqlite (the deployed stack has the database replica bucket) there is no snapshot: --list lists
+the copies of the replica under backups/ (\`upgrade\` takes one before each upgrade), and --backup <id> puts
+one back in place: stops every task, replaces the objects under litestream/ by the copy's (the bucket is
+versioned: the replaced ones stay as earlier versions), and starts MLflow again on it.`,
   options: {
     snapshot: {
       type: 'string', value: 'S',
       description: 'manual DB cluster snapshot: identifier or ARN, in the target region. An AWS Backup recovery point or an automated (rds:) snapshot: copy it to a manual one first',
     },
     'artifact-bucket': { type: 'string', value: 'B', description: 'the existing artifact bucket', default: 'the artifactBucketName setting' },
+    list: { type: 'boolean', description: 'database=sqlite: list the copies of the database replica (backups/<id>/) with their size' },
+    backup: { type: 'string', value: 'ID', description: 'database=sqlite: the copy to put back in place of the replica (an id of --list)' },
     'database-name': {
       type: 'string', value: 'D',
       description: 'the database in the snapshot that holds MLflow\'s tables',

@@ -4,28 +4,47 @@
  * with the `dbSnapshot` settings. It checks the snapshot first (exists, available, manual, Aurora MySQL of a version
  * the cluster can be restored to, in the target region) and never touches a running deployment: the cluster has a
  * fixed name, so the stacks must be gone first (`destroy` keeps a final snapshot and the artifact bucket).
+ *
+ * database=sqlite (the deployed MLflowVpcStack has the database replica bucket): no snapshot, no new deployment.
+ * `--list` lists the copies of the replica (src/cli/sqlite-replica.ts), `--backup <id>` puts one back in place on the
+ * running deployment: stop every task, replace the replica by the copy, start again.
  */
 import { DBClusterSnapshot } from '@aws-sdk/client-rds';
-import { AURORA_MYSQL_VERSION, DATABASE_MASTER_USERNAME as PROJECT_MASTER_USERNAME, DATABASE_NAME, STACK_NAMES } from '../../app/names';
-import { connect, findStack, Target } from '../aws';
+import { AURORA_MYSQL_VERSION, DATABASE_MASTER_USERNAME as PROJECT_MASTER_USERNAME, DATABASE_NAME, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
+import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
 import { describeSnapshot } from '../db-snapshot';
 import { SAMPLE_DATABASE } from '../../app/config/settings';
 import { compareVersions } from '../../app/versions';
 import { CliDeps } from '../deps';
-import { CliError, EXIT } from '../errors';
+import { CliError, EXIT, notDeployedError } from '../errors';
 import { parseCommandOptions } from '../options';
 import { RESTORE } from './index';
 import { deployCommand } from './deploy';
+import { holdAtZero, serviceRef, startAsDeployed, waitUntilStopped } from './capacity';
+import { backupFolder, listBackups, replaceReplicaByBackup, replicaUrl, SqliteReplica, sqliteReplicaOf } from '../sqlite-replica';
 
 
 export async function restoreCommand(args: readonly string[], deps: CliDeps): Promise<number> {
   const { values, options } = parseCommandOptions(RESTORE, args);
   const log = deps.output.err;
   const snapshotArg = values.snapshot as string | undefined;
+  const backupArg = values.backup as string | undefined;
+  if (values.list === true || backupArg !== undefined) {
+    if (snapshotArg !== undefined || values['database-name'] !== undefined || values['artifact-bucket'] !== undefined) {
+      throw new CliError('--list and --backup are database=sqlite\'s (copies of the replica); --snapshot, --database-name and --artifact-bucket are Aurora\'s: give one or the other.', EXIT.usage,
+        `Usage: npx mlflow-on-aws restore ${RESTORE.synopsis![0]}\n       npx mlflow-on-aws restore ${RESTORE.synopsis![1]}`);
+    }
+    return restoreReplica(deps, await connect(deps, options), backupArg, values.yes === true, values['dry-run'] === true);
+  }
   if (!snapshotArg) throw new CliError('restore needs --snapshot <identifier or ARN>.', EXIT.usage, `Usage: npx mlflow-on-aws restore ${RESTORE.synopsis![0]}`);
   refuseUnusable(snapshotArg);
 
   const target = await connect(deps, options);
+  const replica = sqliteReplicaOf(await findStack(target, STACK_NAMES.mlflow));
+  if (replica) {
+    throw new CliError(`${STACK_NAMES.mlflow} keeps its database with database=sqlite (replica ${replicaUrl(replica)}): there is no database snapshot to restore from, and --snapshot is Aurora's.`,
+      EXIT.usage, 'List the copies of the replica: npx mlflow-on-aws restore --list; put one back: npx mlflow-on-aws restore --backup <id>');
+  }
   const bucket = (values['artifact-bucket'] as string | undefined) ?? target.config.artifactBucketName;
   if (!bucket) {
     throw new CliError('restore needs the existing artifact bucket: the restored runs\' artifact URIs name it.', EXIT.usage,
@@ -70,6 +89,69 @@ export async function restoreCommand(args: readonly string[], deps: CliDeps): Pr
     ...(values['dry-run'] === true ? ['--dry-run'] : []),
   ];
   return deployCommand(forwarded, deps);
+}
+
+/**
+ * database=sqlite: `--list` prints the copies of the replica; `--backup <id>` stops every task, replaces the replica by
+ * the copy and starts MLflow again (`--dry-run`: the plan only).
+ */
+async function restoreReplica(deps: CliDeps, target: Target, id: string | undefined, yes: boolean, dryRun: boolean): Promise<number> {
+  const log = deps.output.err;
+  const stack = await findStack(target, STACK_NAMES.mlflow);
+  const replica: SqliteReplica | undefined = sqliteReplicaOf(stack);
+  if (!stack) throw notDeployedError(STACK_NAMES.mlflow, errorContext(target));
+  if (!replica) {
+    throw new CliError(`${STACK_NAMES.mlflow} has no database replica bucket (output ${MLFLOW_OUTPUTS.databaseReplicaBucketName}): it keeps its database in Aurora, whose backups are snapshots.`,
+      EXIT.usage, `Restore a snapshot: npx mlflow-on-aws restore ${RESTORE.synopsis![0]}`);
+  }
+  const backups = await listBackups(target, replica);
+  if (id === undefined) {
+    if (backups.length === 0) {
+      deps.output.out(`No copy of the database replica in s3://${replica.bucket}/${backupFolder('')} yet (\`npx mlflow-on-aws upgrade\` takes one before each upgrade).`);
+      return EXIT.ok;
+    }
+    deps.output.out(`Copies of the database replica ${replicaUrl(replica)}, newest first (s3://${replica.bucket}/${backupFolder('<id>')}):`);
+    for (const backup of backups) {
+      deps.output.out(`  ${backup.id}  ${backup.objects} object(s), ${backup.bytes} bytes${backup.mlflowVersion ? `, written by MLflow ${backup.mlflowVersion}` : ''}`);
+    }
+    deps.output.out('Put one back: npx mlflow-on-aws restore --backup <id>');
+    return EXIT.ok;
+  }
+  const backup = backups.find((b) => b.id === id);
+  if (!backup) {
+    throw new CliError(`No copy ${id} of the database replica in s3://${replica.bucket}/${backupFolder('')}.`, EXIT.usage, 'List the copies: npx mlflow-on-aws restore --list');
+  }
+  const deployedVersion = stackOutputs(stack)[MLFLOW_OUTPUTS.mlflowVersion];
+  log(`Restoring MLflow's database in account ${target.account}, region ${target.region} from the copy ${backupFolder(id)} (${backup.objects} object(s), ${backup.bytes} bytes):`);
+  log(`  stop every task; delete the objects under ${replicaUrl(replica)} (the bucket is versioned: they stay as earlier versions, nothing is lost) and copy the copy's in their place; start MLflow again.`);
+  log('  Writes made after the copy are not in it. The artifact bucket is not touched.');
+  if (backup.mlflowVersion && deployedVersion && backup.mlflowVersion !== deployedVersion) {
+    throw new CliError(`The copy ${id} was written by MLflow ${backup.mlflowVersion} and MLflow ${deployedVersion} is deployed: its schema is another release's, which the container refuses to serve.`,
+      EXIT.usage, `To go back to MLflow ${backup.mlflowVersion} on that copy: npx mlflow-on-aws upgrade --rollback --snapshot ${id}`);
+  }
+  if (dryRun) {
+    log('Dry run: nothing was changed.');
+    return EXIT.ok;
+  }
+  if (!yes) {
+    if (!deps.interactive) throw new CliError('restore needs confirmation, and there is no terminal to ask.', EXIT.usage, 'Pass --yes to confirm non-interactively.');
+    const answer = (await deps.prompter.ask(`Replace the database replica by the copy ${id}? Type "yes" to continue: `)).trim().toLowerCase();
+    if (answer !== 'yes' && answer !== 'y') {
+      log('Nothing was changed.');
+      return EXIT.failure;
+    }
+  }
+  const ref = await serviceRef(target, stack);
+  log(`[1/3] Stopping every MLflow task (service ${ref.service}) ...`);
+  await holdAtZero(target, ref);
+  await waitUntilStopped(deps, target, ref);
+  log(`[2/3] Replacing ${replicaUrl(replica)} by the copy ${id} ...`);
+  const replaced = await replaceReplicaByBackup(target, replica, id);
+  log(`      ${replaced.deleted} object(s) deleted (kept as earlier versions), ${replaced.copied} copied and checked`);
+  log('[3/3] Starting MLflow ...');
+  await startAsDeployed(deps, target, ref, true);
+  deps.output.out(`Restored: MLflow serves the data of the copy ${id}.`);
+  return EXIT.ok;
 }
 
 /**
