@@ -10,7 +10,7 @@ import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { EXIT } from '../../src/cli/errors';
 import { countMlflowContents } from '../../src/cli/mlflow-contents';
-import { accessDenied, credentialsError, harness, Harness, outputs, setStacks, unknownRegionError } from './helpers';
+import { accessDenied, credentialsError, fakeBucket, harness, Harness, outputs, setStacks, unknownRegionError } from './helpers';
 
 const URI = 'https://abc123.execute-api.us-west-2.amazonaws.com';
 
@@ -171,9 +171,55 @@ describe('status', () => {
         identifier: 'mlflow-db', status: 'available', minCapacityAcu: 0, maxCapacityAcu: 2, autoPauseMinutes: 60,
         writer: { identifier: 'mlflow-db-writer', capacityAcu: 0, at: '2026-01-15T11:59:00.000Z' },
       },
+      databaseEngine: 'aurora',
+      databaseReplica: null,
       problems: [],
       healthy: true,
     });
+  });
+
+  /** A database=sqlite deployment: the replica bucket output, no cluster; its replica holds `objects`. */
+  function sqliteDeployment(h: Harness, objects: Record<string, string>): void {
+    healthy(h);
+    setStacks(h.mocks, {
+      MLflowVpcStack: { Outputs: outputs({ EcsClusterName: 'mlflow-cluster', EcsServiceName: 'mlflow-svc', DatabaseReplicaBucketName: 'mlflow-db-replica', MlflowVersion: '3.13.0' }) },
+      HttpGatewayStack: { Outputs: outputs({ MlflowTrackingUri: URI }) },
+      SageMakerStudioUserStack: {},
+    });
+    fakeBucket(h.mocks, 'mlflow-db-replica', new Map(Object.entries(objects).map(([key, at]) => [key, { size: 10, lastModified: new Date(at) }])));
+  }
+
+  it('database=sqlite: the engine, the replica and the time of its newest object (of every page); no RDS call', async () => {
+    const h = harness();
+    sqliteDeployment(h, {
+      'litestream/mlflow/0000/0000000000000001-0000000000000007.ltx': '2026-01-15T11:58:00Z',
+      'litestream/mlflow/0000/0000000000000008-0000000000000009.ltx': '2026-01-15T11:59:40Z',
+      'litestream/mlflow-auth/0000/0000000000000001-0000000000000002.ltx': '2026-01-15T10:00:00Z',
+      'backups/20260115T130000Z-mlflow-3.13.0/litestream/mlflow/0000/0000000000000001-0000000000000009.ltx': '2026-01-15T13:00:00Z',
+    });
+    assert.equal(await h.run('status'), EXIT.ok, h.text());
+    assert.ok(h.out.includes('Database   sqlite, replica s3://mlflow-db-replica/litestream, last upload 2026-01-15T11:59:40.000Z'), h.out.join('\n'));
+    assert.equal(h.mocks.rds.calls().length, 0);
+    const json = harness();
+    sqliteDeployment(json, { 'litestream/mlflow/0000/0000000000000001-0000000000000007.ltx': '2026-01-15T11:58:00Z' });
+    assert.equal(await json.run('status', '--json'), EXIT.ok, json.text());
+    const report = JSON.parse(json.out[0]);
+    assert.deepEqual({ engine: report.databaseEngine, replica: report.databaseReplica, database: report.database },
+      { engine: 'sqlite', replica: { url: 's3://mlflow-db-replica/litestream', lastUpload: '2026-01-15T11:58:00.000Z' }, database: null });
+  });
+
+  it('database=sqlite with an empty replica: says none yet', async () => {
+    const h = harness();
+    sqliteDeployment(h, {});
+    await h.run('status');
+    assert.ok(h.out.includes('Database   sqlite, replica s3://mlflow-db-replica/litestream, last upload none yet'), h.out.join('\n'));
+  });
+
+  it('an Aurora deployment: the engine before the cluster line, as before', async () => {
+    const h = harness();
+    healthy(h);
+    await h.run('status');
+    assert.ok(h.out.includes('Database   aurora mlflow-db: available'), h.out.join('\n'));
   });
 
   it('--json with something to attend to: the problems in the document, healthy false, exit 1', async () => {

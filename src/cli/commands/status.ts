@@ -17,6 +17,8 @@ import { countMlflowContents, describeContents, MlflowContents, MlflowRequestErr
 import { parseCommandOptions } from '../options';
 import { STATUS } from './index';
 import { readMlflowSecret } from './credentials';
+import { newestUpload, replicaUrl, SqliteReplica, sqliteReplicaOf } from '../sqlite-replica';
+import type { DatabaseEngine } from '../../lib/contract';
 
 const ORDER = [STACK_NAMES.mlflow, STACK_NAMES.gateway, STACK_NAMES.studio, STACK_NAMES.notebook] as const;
 
@@ -55,6 +57,13 @@ export interface StatusReport {
       readonly capacityAcu: number | null;
       readonly at: string | null;
     } | null;
+  } | null;
+  /** The deployed database engine: `aurora` (`database` above) or `sqlite` (`databaseReplica`; `database` is null). */
+  readonly databaseEngine: DatabaseEngine;
+  /** database=sqlite: Litestream's replica and the time of its newest object (null: none yet, or unknown). */
+  readonly databaseReplica: {
+    readonly url: string;
+    readonly lastUpload: string | null;
   } | null;
   /** With --counts: what MLflow holds; otherwise absent. null when it could not be counted. */
   readonly contents?: MlflowContents | null;
@@ -109,8 +118,12 @@ export async function statusCommand(args: readonly string[], deps: CliDeps): Pro
 
   const tasks = await serviceState(target, outputs[MLFLOW_OUTPUTS.clusterName], outputs[MLFLOW_OUTPUTS.serviceName], problems);
   out(`Tasks      ${tasks.lines[0]}`);
-  const database = await databaseState(target, outputs[MLFLOW_OUTPUTS.databaseClusterIdentifier], problems, deps.now());
-  out(`Database   ${database.lines[0]}`);
+  const replica = outputs[MLFLOW_OUTPUTS.databaseClusterIdentifier] ? undefined : sqliteReplicaOf(mlflow);
+  const database: Part<StatusReport['database']> = replica
+    ? { lines: [], value: null }
+    : await databaseState(target, outputs[MLFLOW_OUTPUTS.databaseClusterIdentifier], problems, deps.now());
+  const replicaState = replica ? await databaseReplicaState(target, replica) : undefined;
+  out(`Database   ${replicaState ? replicaState.lines[0] : `aurora ${database.lines[0]}`}`);
   for (const line of database.lines.slice(1)) out(`           ${line}`);
   let contents: Part<MlflowContents | null> | undefined;
   if (values.counts === true) {
@@ -128,6 +141,8 @@ export async function statusCommand(args: readonly string[], deps: CliDeps): Pro
       mlflowVersion: outputs[MLFLOW_OUTPUTS.mlflowVersion] ?? null,
       tasks: tasks.value,
       database: database.value,
+      databaseEngine: replica ? 'sqlite' : 'aurora',
+      databaseReplica: replicaState?.value ?? null,
       ...(contents ? { contents: contents.value } : {}),
       problems,
       healthy: problems.length === 0,
@@ -270,6 +285,20 @@ async function databaseState(target: Target, clusterId: string | undefined, prob
     lines,
     value: { identifier: clusterId, status, minCapacityAcu: scaling?.MinCapacity ?? null, maxCapacityAcu: scaling?.MaxCapacity ?? null, autoPauseMinutes, writer },
   };
+}
+
+/** database=sqlite: where Litestream replicates, and when it last uploaded (its newest object under the replica prefix). */
+async function databaseReplicaState(target: Target, replica: SqliteReplica): Promise<Part<NonNullable<StatusReport['databaseReplica']>>> {
+  const url = replicaUrl(replica);
+  try {
+    const newest = await newestUpload(target, replica);
+    const lastUpload = newest?.lastModified?.toISOString() ?? null;
+    return { lines: [`sqlite, replica ${url}, last upload ${lastUpload ?? (newest ? 'at an unknown time' : 'none yet')}`], value: { url, lastUpload } };
+  } catch (error) {
+    const e = toCliError(error, errorContext(target, `listing the database replica ${url} (s3:ListBucket)`));
+    if (e.exitCode === EXIT.accessDenied) return { lines: [`sqlite, replica ${url}, last upload unknown (${e.message})`], value: { url, lastUpload: null } };
+    throw e;
+  }
 }
 
 /**
