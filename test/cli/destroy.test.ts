@@ -50,6 +50,16 @@ function liveDatabase(h: Harness, answer: { protection: boolean } | 'gone' | Err
   }
 }
 
+/** database=sqlite (lean): no Aurora cluster, no protection custom resource; the retained database replica bucket. */
+const SQLITE_TEMPLATE = {
+  Resources: {
+    ArtifactBucket: { Type: 'AWS::S3::Bucket', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' },
+    DatabaseReplicaBucket: { Type: 'AWS::S3::Bucket', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' },
+    Credentials: { Type: 'AWS::SecretsManager::Secret', DeletionPolicy: 'Delete' },
+    Service: { Type: 'AWS::ECS::Service' },
+  },
+};
+
 function rdsAccessDenied(): Error {
   return new RDSServiceException({
     name: 'AccessDenied',
@@ -98,6 +108,24 @@ describe('destroy', () => {
     assert.match(text, /HttpGatewayStack: DELETE_IN_PROGRESS\n  HttpGatewayStack: deleted\nDeleting MLflowVpcStack/);
     assert.deepEqual(h.sleeps, [POLL_INTERVAL_MS, POLL_INTERVAL_MS]);
     assert.match(text, /Destroyed\./);
+  });
+
+  it('database=sqlite: no RDS call, no database blocker; says the replica bucket is kept (RETAIN) and how to delete it', async () => {
+    const h = harness();
+    deployed(h, SQLITE_TEMPLATE);
+    const sqliteOutputs = { Outputs: outputs({ DatabaseReplicaBucketName: 'mlflow-db-replica-123456789012' }) };
+    setStacks(h.mocks, {
+      MLflowVpcStack: [sqliteOutputs, { ...sqliteOutputs, StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('MLflowVpcStack')],
+      HttpGatewayStack: [{}, { StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('HttpGatewayStack')],
+    });
+    assert.equal(await h.run('destroy', '--yes'), EXIT.ok, h.text());
+    assert.equal(h.mocks.rds.calls().length, 0, 'no cluster to ask about');
+    assert.deepEqual(deletedStacks(h), ['HttpGatewayStack', 'MLflowVpcStack']);
+    const text = h.err.join('\n');
+    assert.match(text, /Kept[^\n]*\n(  - [^\n]*\n)*  - S3 bucket DatabaseReplicaBucket \(MLflowVpcStack\)/);
+    assert.ok(text.includes('Database:\n  - database=sqlite: MLflow\'s database is the Litestream replica in the bucket mlflow-db-replica-123456789012 (litestream/, and the copies upgrade took under backups/); '
+      + 'the bucket is kept (RETAIN), with every version of its objects. To delete it once you no longer need the data: empty it in the S3 console (Empty removes every version), then aws s3 rb s3://mlflow-db-replica-123456789012 --region us-west-2'), text);
+    assert.doesNotMatch(text, /snapshot|deletion protection/);
   });
 
   it('declined: nothing deleted, exit 1', async () => {

@@ -13,7 +13,7 @@ import { CliDeps } from '../deps';
 import { CliError, EXIT, toCliError } from '../errors';
 import { parseCommandOptions } from '../options';
 import { DESTROY } from './index';
-import { DATABASE_DELETION_PROTECTION_TYPE, HOME_EFS_METADATA_KEY } from '../../lib/contract';
+import { DATABASE_DELETION_PROTECTION_TYPE, HOME_EFS_METADATA_KEY, SQLITE_BACKUP_PREFIX, SQLITE_REPLICA_PREFIX } from '../../lib/contract';
 import { deleteStudioAppsAndSpaces, describeStudioPlan, planStudio, removeDomainLeftovers, StudioPlan } from '../studio-cleanup';
 
 
@@ -187,8 +187,20 @@ export async function planDeletion(target: Target, stacks: string[], found: Read
       else plan.deleted.push(label);
     }
     if (stackName === STACK_NAMES.studio) await planStudioDeletion(target, plan, resources, found.get(stackName));
+    const replicaBucket = stackName === STACK_NAMES.mlflow ? outputs[MLFLOW_OUTPUTS.databaseReplicaBucketName] : undefined;
+    if (replicaBucket && !Object.values(resources).some((r) => r.Type === 'AWS::RDS::DBCluster')) plan.database.push(replicaBucketLine(target, replicaBucket));
   }
   return plan;
+}
+
+/**
+ * database=sqlite: no cluster, so no deletion protection or final snapshot to see to. MLflow's database is the replica
+ * in the database replica bucket, which the stack retains (with the copies `upgrade` took): said, with how to delete it.
+ */
+function replicaBucketLine(target: Target, bucket: string): string {
+  const profile = target.profile ? ` --profile ${target.profile}` : '';
+  return `database=sqlite: MLflow's database is the Litestream replica in the bucket ${bucket} (${SQLITE_REPLICA_PREFIX}/, and the copies upgrade took under ${SQLITE_BACKUP_PREFIX}/); `
+    + `the bucket is kept (RETAIN), with every version of its objects. To delete it once you no longer need the data: empty it in the S3 console (Empty removes every version), then aws s3 rb s3://${bucket} --region ${target.region}${profile}`;
 }
 
 type LiveCluster =
