@@ -6,7 +6,7 @@ import { Target } from '../../src/cli/aws';
 import { checkTransition, chooseDatabase, DATABASE_ENGINES_DOC, readDeployedState } from '../../src/cli/deployed-state';
 import { givenDatabase } from '../../src/cli/commands/deploy';
 import { EXIT } from '../../src/cli/errors';
-import { resolvePlatformConfig } from '../../src/app/config/platform-config';
+import { resolvePlatformConfig, SETTING_NAMES } from '../../src/app/config/platform-config';
 import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM } from '../../src/lib/sagemaker/notebook-instance';
 import { buildTestPlatform } from '../support/synth';
 import { ACCOUNT, ARN, DEPLOYED_TEMPLATES, harness, Harness, HarnessOptions, NODE_PATH, outputs, setStacks, setTemplates } from './helpers';
@@ -202,6 +202,16 @@ describe('deploy: the database engine stays the deployed one', () => {
     const h = deployed({});
     assert.equal(await h.run('deploy'), EXIT.ok, h.text());
     assert.ok(!cdkArgs(h).some((arg) => arg.startsWith('database=')), cdkArgs(h).join(' '));
+  });
+
+  // Runs once the `database` setting exists (src/app/config/settings.ts): until then `-c database=...` is an unknown setting.
+  it('deploy -c database=<the other engine> over a deployed stack: refused in one line, cdk not run', { skip: !(SETTING_NAMES as readonly string[]).includes('database') && 'no database setting yet' }, async () => {
+    for (const [template, other] of [[DEPLOYED_TEMPLATES.standard, 'sqlite'], [DEPLOYED_TEMPLATES.leanSqlite, 'aurora']] as const) {
+      const h = deployed({ MLflowVpcStack: template });
+      assert.equal(await h.run('deploy', '-c', 'profile=lean', '-c', `database=${other}`), EXIT.usage, h.text());
+      assert.match(h.err.join('\n'), new RegExp(`and database=${other} would start an empty store: no command moves the data between engines yet`));
+      assert.equal(cdkDeploys(h), 0);
+    }
   });
 
   it('chooseDatabase: not given, the deployed engine is pinned, with one line when the default differs', () => {
