@@ -38,6 +38,8 @@ export const PLATFORM_DEFAULTS = {
   dbReadTimeoutSeconds: 60,
   /** Days of the database's automated backups. */
   dbBackupRetentionDays: 7,
+  /** database=sqlite: seconds between Litestream's uploads of the database while MLflow writes (what a crash can lose). */
+  databaseReplicaSyncSeconds: 10,
   /** Days after which overwritten or deleted artifact versions are removed for good. */
   artifactVersionExpiryDays: 90,
   /** Requests per second the gateway's stage accepts, and the burst above that rate. */
