@@ -78,8 +78,8 @@ export class MlflowBackup extends Construct {
     if (!props.database === !props.databaseReplicaBucket) {
       throw new Error('MlflowBackup: give database (Aurora) or databaseReplicaBucket (SQLite), one of them.');
     }
-    requireVersioning(props.artifactBucket);
-    if (props.databaseReplicaBucket) requireVersioning(props.databaseReplicaBucket);
+    requireVersioning(props.artifactBucket, 'artifact bucket');
+    if (props.databaseReplicaBucket) requireVersioning(props.databaseReplicaBucket, 'database replica bucket');
 
     this.vault = new backup.BackupVault(this, 'Vault', {
       backupVaultName: backupVaultName(stack),
@@ -151,12 +151,12 @@ export class BackupJobAlerts extends Construct {
 }
 
 /** A bucket created in this app without versioning cannot be backed up: fail at synth, naming the bucket. */
-function requireVersioning(bucket: s3.IBucket): void {
+function requireVersioning(bucket: s3.IBucket, what: string): void {
   const cfn = bucket.node.defaultChild;
   if (!(cfn instanceof s3.CfnBucket)) return; // imported: only AWS can tell (see `artifactBucket`)
   const versioning = Stack.of(bucket).resolve(cfn.versioningConfiguration) as { status?: string } | undefined;
   if (versioning?.status !== 'Enabled') {
-    throw new Error(`MlflowBackup: AWS Backup needs versioning on the bucket ${bucket.node.path}; it is not enabled (set versioned: true).`);
+    throw new Error(`MlflowBackup: AWS Backup needs versioning on the ${what} ${bucket.node.path}; it is not enabled (set versioned: true).`);
   }
 }
 
