@@ -168,7 +168,7 @@ export const SETTINGS = defineSettings({
   },
   profile: {
     group: 'General',
-    doc: 'the layout: `standard` (NAT gateway, internal load balancer, two x86 tasks) or `lean` (no NAT gateway, no load balancer: one ARM64 task in a public subnet that the gateway finds through Cloud Map; under $20 a month idle); the settings whose default says "with profile=lean" follow it unless set',
+    doc: 'the layout: `standard` (NAT gateway, internal load balancer, two x86 tasks) or `lean` (no NAT gateway, no load balancer: one ARM64 task in a public subnet that the gateway finds through Cloud Map, SQLite instead of Aurora; under $20 a month idle); the settings whose default says "with profile=lean" follow it unless set',
     parser: oneOf(PROFILES, 'profiles'),
     default: 'standard',
   },
@@ -372,7 +372,7 @@ export const SETTINGS = defineSettings({
 
   destroyDataOnDelete: {
     group: 'Data safety',
-    doc: 'throwaway environments only: `cdk destroy` deletes the bucket (and its objects) and the database without snapshot (see below)',
+    doc: 'throwaway environments only: `cdk destroy` deletes the bucket (and its objects) and the database without snapshot (with database=sqlite, the database replica bucket and its objects; see below)',
     parser: bool(),
     default: false,
   },
@@ -553,7 +553,7 @@ export const SETTINGS = defineSettings({
   },
   backup: {
     group: 'Operations',
-    doc: 'a daily AWS Backup plan (03:00 UTC) for the database and the artifact bucket, into a vault that `destroy` keeps (see "Backups")',
+    doc: 'a daily AWS Backup plan (03:00 UTC) for the database (with database=sqlite, the database replica bucket) and the artifact bucket, into a vault that `destroy` keeps (see "Backups")',
     parser: bool(),
     default: false,
   },
