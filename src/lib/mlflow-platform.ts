@@ -4,7 +4,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { DATABASE_NAME, type DatabaseEngine, PORTS } from './contract';
+import { DATABASE_NAME, type DatabaseEngine, PORTS, SQLITE_MAX_TASKS } from './contract';
 import { PLATFORM_DEFAULTS } from './defaults';
 import { CloudMapFrontDoor } from './front-door/cloud-map-front-door';
 import { IMlflowFrontDoor } from './front-door/front-door';
@@ -80,7 +80,7 @@ export interface MlflowPlatformProps {
   /**
    * MLflow's backend store: `aurora`, an Aurora Serverless v2 cluster (`database`); `sqlite`, SQLite files in the one
    * task replicated to a bucket of their own by Litestream (`sqlite`), no cluster, no database secret (one task:
-   * `service.desiredCount` and `service.maxCount` at most `SQLITE_MAX_TASKS`). @default 'aurora'
+   * `service.desiredCount` and `service.maxCount` default to, and may be at most, `SQLITE_MAX_TASKS`). @default 'aurora'
    */
   readonly databaseEngine?: DatabaseEngine;
   /** With `databaseEngine` aurora: the backend store. @default - a new, empty Aurora cluster, `BackendStore`'s defaults */
@@ -203,6 +203,8 @@ export class MlflowPlatform extends Construct {
       ...(arm64 ? { cpuArchitecture: ecs.CpuArchitecture.ARM64 } : {}),
       ...(cloudMap ? { cloudMapRegistration: true, proxyHealthCheck: true, reachedFrom: 'the API Gateway VPC link' } : {}),
       ...service,
+      // SQLite: one task unless the props say otherwise (MlflowService refuses more).
+      ...(sqlite ? { desiredCount: service.desiredCount ?? SQLITE_MAX_TASKS, maxCount: service.maxCount ?? SQLITE_MAX_TASKS } : {}),
       containerInsights: service.containerInsights ?? false,
       artifactStore: artifacts,
       ...(backend ? { database: backend.cluster, databaseCredentials: backend.credentials } : { sqlite: { replica: replica!, syncSeconds } }),

@@ -166,17 +166,18 @@ describe('MlflowPlatform as a library: databaseEngine', () => {
   };
 
   test('sqlite: a replica bucket and no backend store; aurora (the default): the backend store and no replica', () => {
-    const sqlite = build({ databaseEngine: 'sqlite', service: { desiredCount: 1, maxCount: 1 }, sqlite: { syncSeconds: 30 } });
+    const sqlite = build({ databaseEngine: 'sqlite', sqlite: { syncSeconds: 30 } });
     assert.ok(sqlite.platform.databaseReplica && !sqlite.platform.backendStore);
     const template = Template.fromStack(sqlite.stack);
     template.resourceCountIs('AWS::RDS::DBCluster', 0);
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 1 });
     assert.ok(container(template, CONTAINER_NAMES.mlflow).Environment.some((e: any) => e.Name === SQLITE_ENVIRONMENT.syncSeconds && e.Value === '30'));
     const standard = build({});
     assert.ok(standard.platform.backendStore && !standard.platform.databaseReplica);
   });
 
   test('bad input: more than one task with sqlite, Aurora props with sqlite, sqlite props with Aurora', () => {
-    assert.throws(() => build({ databaseEngine: 'sqlite' }), /with sqlite at most 1 task \(one writer of the replica\), got desiredCount 2 and maxCount 6/);
+    assert.throws(() => build({ databaseEngine: 'sqlite', service: { maxCount: 2 } }), /with sqlite at most 1 task \(one writer of the replica\), got desiredCount 1 and maxCount 2/);
     assert.throws(() => build({ databaseEngine: 'sqlite', service: { desiredCount: 1, maxCount: 1 }, database: { maxCapacity: 4 } }), /database \(the Aurora cluster's props\) is for databaseEngine aurora/);
     assert.throws(() => build({ sqlite: { syncSeconds: 5 } }), /sqlite is for databaseEngine sqlite/);
   });
