@@ -96,8 +96,9 @@ describe('release baselines', () => {
     }
   }
 
-  test('fresh deploy of HEAD after a destroy: defaults, sagemaker=both, backup', () => {
+  test('fresh deploy of HEAD after a destroy: defaults, sagemaker=both, backup, lean (database=sqlite: its retained replica bucket has a generated name)', () => {
     assertOnly(checkFreshDeploy(head.defaults), 'fresh defaults');
+    assertOnly(checkFreshDeploy(head.lean), 'fresh lean');
     assertOnly(checkFreshDeploy(head['sagemaker-both']), 'fresh sagemaker-both');
     assertOnly(checkFreshDeploy(synth({ backup: true })), 'fresh backup');
   });
