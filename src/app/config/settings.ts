@@ -284,7 +284,7 @@ export const SETTINGS = defineSettings({
 
   database: {
     group: 'Backend store',
-    doc: 'where MLflow keeps runs, experiments, models (and with auth=users/sso the permissions): `aurora`, Aurora Serverless v2 MySQL, billed by the hour it runs, any number of tasks; `sqlite`, SQLite files in the one task, replicated by Litestream to the database replica bucket every `databaseReplicaSyncSeconds`, billed by storage and requests (docs/decisions/lean-database-cost.md). A deployed stack keeps its engine when the setting is not given; moving to the other is refused',
+    doc: 'where MLflow keeps runs, experiments, models (and with auth=users/sso the permissions): `aurora`, Aurora Serverless v2 MySQL, billed by the hour it runs, any number of tasks; `sqlite`, SQLite files in the one task, replicated by Litestream to the database replica bucket every `databaseReplicaSyncSeconds`, billed by storage and requests (docs/decisions/lean-database-cost.md). `npx mlflow-on-aws deploy` keeps a deployed stack\'s engine when the setting is not given and refuses a move to the other (plain `cdk deploy` knows no deployed stack: give the setting, `database=aurora` for a lean stack deployed before 0.3.0)',
     parser: oneOf(DATABASE_ENGINES, 'database engines'),
     ...byProfile('database'),
   },
