@@ -84,6 +84,7 @@ export function profileCostSection(): string {
     ['lean (asleep: `sleepAfterMinutes` 30)', 'npx mlflow-on-aws cost -c profile=lean', idle({ profile: 'lean' })],
     ['lean, always on', 'npx mlflow-on-aws cost -c profile=lean -c sleepAfterMinutes=0', idle({ profile: 'lean', sleepAfterMinutes: 0 })],
     ['lean, paused', 'npx mlflow-on-aws cost -c profile=lean --paused', idle({ profile: 'lean' }, true)],
+    ['lean with Aurora (what a lean stack deployed before 0.3.0 keeps), asleep', 'npx mlflow-on-aws cost -c profile=lean -c database=aurora', idle({ profile: 'lean', database: 'aurora' })],
     [`lean, always on within \`activeHours\` ${LEAN_EXAMPLE_ACTIVE_HOURS}`, `npx mlflow-on-aws cost -c profile=lean -c sleepAfterMinutes=0 -c activeHours="${LEAN_EXAMPLE_ACTIVE_HOURS}"`, idle({ profile: 'lean', sleepAfterMinutes: 0, activeHours: LEAN_EXAMPLE_ACTIVE_HOURS })],
   ];
   const hours = HOURS_PER_MONTH;

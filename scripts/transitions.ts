@@ -6,13 +6,15 @@
  *
  * An assembly is a `cdk.out` directory (`npx cdk synth -o DIR -c ...`), a baseline directory
  * (test/transitions/baselines/<version>/<config>), or HEAD: this checkout's app synthesized with cdk.json's context
- * and the `-c` settings. Intended replacements come from src/transition/intended-replacements.ts.
+ * and the `-c` settings; over a deployed assembly, `database` is pinned to its engine unless given, as `deploy` does
+ * (src/transition/refused.ts, pinnedSettings). Intended replacements come from src/transition/intended-replacements.ts.
  */
 import { resolve } from 'node:path';
 import { configureApp } from '../src/app/app';
 import { Assembly, readAssembly, synthesizeAssembly } from '../src/transition/assembly';
 import { checkFreshDeploy, checkUpdate } from '../src/transition/check';
 import { INTENDED_REPLACEMENTS } from '../src/transition/intended-replacements';
+import { pinnedSettings } from '../src/transition/refused';
 
 const REPO_ROOT = resolve(__dirname, '..');
 const USAGE = 'usage: npm run transitions -- <deployed> <next> [-c key=value ...] | --fresh <assembly> [-c key=value ...]   (an assembly: a cdk.out or baseline directory, or HEAD)';
@@ -31,12 +33,13 @@ function main(args: string[]): number {
     }
   }
   if (positional.length !== (fresh ? 1 : 2)) throw new Error(USAGE);
-  const load = (source: string): Assembly => source === 'HEAD'
-    ? synthesizeAssembly(REPO_ROOT, settings, (app) => configureApp(app, {}))
+  const load = (source: string, deployed?: Assembly): Assembly => source === 'HEAD'
+    ? synthesizeAssembly(REPO_ROOT, deployed ? pinnedSettings(deployed.stacks, settings) : settings, (app) => configureApp(app, {}))
     : readAssembly(source);
+  const deployed = load(positional[0]);
   const problems = fresh
-    ? checkFreshDeploy(load(positional[0]))
-    : checkUpdate(load(positional[0]), load(positional[1]), { intended: INTENDED_REPLACEMENTS });
+    ? checkFreshDeploy(deployed)
+    : checkUpdate(deployed, load(positional[1], deployed), { intended: INTENDED_REPLACEMENTS });
   for (const problem of problems) console.log(problem);
   console.error(problems.length === 0 ? 'transition check: no problem' : `transition check: ${problems.length} problem(s)`);
   return problems.length === 0 ? 0 : 1;

@@ -74,7 +74,9 @@ export function mlflowPlatformProps(config: PlatformConfig): MlflowPlatformProps
       noncurrentVersionExpiryDays: config.artifactVersionExpiryDays,
       existingBucketName: config.artifactBucketName,
     },
-    database: {
+    databaseEngine: config.database,
+    // The Aurora cluster's settings, or (database=sqlite, which refuses them) the upload interval of its replica.
+    ...(config.database === 'sqlite' ? { sqlite: { syncSeconds: config.databaseReplicaSyncSeconds } } : { database: {
       // From a snapshot, MLflow's tables are in the snapshot's schema (the original sample's is `mlflowdb`).
       databaseName: config.dbSnapshot ? config.dbSnapshotDatabaseName! : DATABASE_NAME,
       snapshot: config.dbSnapshot ? { identifier: config.dbSnapshot, username: config.dbSnapshotUsername! } : undefined,
@@ -83,7 +85,7 @@ export function mlflowPlatformProps(config: PlatformConfig): MlflowPlatformProps
       autoPause: Duration.minutes(config.dbAutoPauseMinutes),
       backupRetentionDays: config.dbBackupRetentionDays,
       deletionProtection: config.dbDeletionProtection,
-    },
+    } }),
     credentials: { secretName: config.mlflowSecretName, username: config.mlflowUsername },
     images: {
       mlflowVersion: config.mlflowVersion,

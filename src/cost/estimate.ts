@@ -8,6 +8,8 @@
  */
 import { HOURS_PER_MONTH, NOTEBOOK_INSTANCE_PRICES, WORKING_DAYS_PER_MONTH, PRICES_AS_OF, PriceKey, PriceRegion, RESOURCE_TYPES, RegionalPrice, priceIn } from './prices';
 import { ScheduledAction, scheduledTaskHoursPerMonth } from './schedule';
+import { SQLITE_ENVIRONMENT } from '../lib/contract';
+import { PLATFORM_DEFAULTS } from '../lib/defaults';
 
 interface CfnResource {
   readonly Type: string;
@@ -171,6 +173,42 @@ function pauseTail(ctx: Context, scaling: Record<string, any>, resources: Record
   };
 }
 
+/** Litestream v0.5's compactions an hour per database file: its default levels every 30 s, 5 minutes and 1 hour (the daily snapshot is left out). */
+export const LITESTREAM_COMPACTIONS_PER_HOUR = 3600 / 30 + 60 / 5 + 1;
+/**
+ * Litestream's LIST requests an hour per database file while the task runs, writes or not: its L0 retention check
+ * (every 15 s, its default) lists level 1 and then level 0.
+ */
+export const LITESTREAM_LISTS_PER_TASK_HOUR = 2 * (3600 / 15);
+/** Requests of one file's restore at a task's start: a listing per level (0 to 3 and the snapshot), and the files read (an upper bound). */
+export const LITESTREAM_RESTORE_REQUESTS = { list: 5, get: 100 } as const;
+
+/**
+ * The most requests Litestream makes to S3 in an hour of use for one database file with `syncSeconds`, on top of its
+ * listings: when MLflow wrote within every interval, an upload each (L0), the compactions' uploads and their reads of
+ * the files below. With no write, none (it uploads and compacts only what changed).
+ */
+export function litestreamWriteRequestsPerHour(syncSeconds: number): { put: number; get: number } {
+  const uploads = Math.ceil(3600 / syncSeconds);
+  // Level 1 reads every L0 file, level 2 the 10 level-1 files of its 5 minutes, level 3 the 12 level-2 files of its hour.
+  const compactionReads = uploads + (3600 / 30) + (60 / 5);
+  return { put: uploads + LITESTREAM_COMPACTIONS_PER_HOUR, get: compactionReads };
+}
+
+/**
+ * database=sqlite: the replica of a task definition whose MLflow container runs with DATABASE_ENGINE=sqlite: its sync
+ * interval and the number of SQLite files (the permission database too with MLFLOW_AUTH, auth=users or sso).
+ */
+function sqliteReplicaOf(taskDefinition: CfnResource): { syncSeconds: number; databases: number } | undefined {
+  for (const container of taskDefinition.Properties?.ContainerDefinitions ?? []) {
+    const env = new Map<string, unknown>((container?.Environment ?? []).map((e: any) => [e?.Name, e?.Value]));
+    if (env.get(SQLITE_ENVIRONMENT.engine) !== 'sqlite') continue;
+    const syncSeconds = num(env.get(SQLITE_ENVIRONMENT.syncSeconds)) ?? PLATFORM_DEFAULTS.databaseReplicaSyncSeconds;
+    return { syncSeconds, databases: env.has('MLFLOW_AUTH') ? 2 : 1 };
+  }
+  return undefined;
+}
+
 function notPriced(ctx: Context, type: string, note: string): void {
   const entry = ctx.notPriced.get(type);
   ctx.notPriced.set(type, { count: (entry?.count ?? 0) + 1, note: entry?.note ?? note });
@@ -302,6 +340,35 @@ function priceTemplate(ctx: Context, { template }: StackTemplate): void {
       add({ item: 'Public IPv4 of Fargate tasks', quantity: `${round(usedTaskHours)} address-h`, unitPrice: `${unit(ip.usd)}/${ip.unit}`, idle: taskHours * ip.usd, active: usedTaskHours * ip.usd, marks: marksOf(ip) });
     }
     ctx.assumptions.add('Fargate: the desired task count all month (or as scheduled); load-based scaling above it is not modelled.');
+
+    // database=sqlite: Litestream's requests to the replica bucket while a task runs, and its restore at each start.
+    const sqlite = sqliteReplicaOf(taskDefinition);
+    if (sqlite) {
+      const put = ctx.price('s3PutThousand');
+      const get = ctx.price('s3GetThousand');
+      const writing = litestreamWriteRequestsPerHour(sqlite.syncSeconds);
+      const starts = paused ? 0 : ctx.sleepAfterMinutes !== undefined || when === 'on its schedule' ? ctx.options.activeDays ?? WORKING_DAYS_PER_MONTH : 0;
+      const requests = (runningHours: number, writingHours: number, startsOf: number) => ({
+        put: sqlite.databases * (runningHours * LITESTREAM_LISTS_PER_TASK_HOUR + writingHours * writing.put + startsOf * LITESTREAM_RESTORE_REQUESTS.list),
+        get: sqlite.databases * (writingHours * writing.get + startsOf * LITESTREAM_RESTORE_REQUESTS.get),
+      });
+      const cost = (r: { put: number; get: number }) => (r.put / 1000) * put.usd + (r.get / 1000) * get.usd;
+      // Idle: nobody writes; a task that runs anyway lists, and a scheduled one restores at each start.
+      const idleRequests = requests(taskHours, 0, taskHours > 0 ? starts : 0);
+      const activeRequests = requests(usedTaskHours, Math.min(activeHours, usedTaskHours), starts);
+      add({
+        item: 'S3 requests of the database replica (Litestream)',
+        quantity: `${round(activeRequests.put / 1000)}k PUT/LIST + ${round(activeRequests.get / 1000)}k GET (${sqlite.databases} database${sqlite.databases === 1 ? '' : 's'}, a sync every ${sqlite.syncSeconds} s, ${round(starts)} starts)`,
+        unitPrice: `${unit(put.usd)}/1k PUT + ${unit(get.usd)}/1k GET`,
+        idle: cost(idleRequests),
+        active: cost(activeRequests),
+        marks: marksOf(put, get),
+      });
+      ctx.assumptions.add(`SQLite (database=sqlite), per database file (${sqlite.databases}: tracking${sqlite.databases > 1 ? ' and permissions' : ''}): while a task runs Litestream lists its replica ${LITESTREAM_LISTS_PER_TASK_HOUR} times an hour (its L0 retention check every 15 s); `
+        + `in each active hour, an upper bound, it uploads at every sync (every ${sqlite.syncSeconds} s; only when MLflow wrote, so reading, the UI's polling included, uploads nothing) and compacts (levels every 30 s, 5 min, 1 h: `
+        + `${LITESTREAM_COMPACTIONS_PER_HOUR} uploads, reading the files compacted): ${writing.put} PUT and ${writing.get} GET requests more; each start restores (${LITESTREAM_RESTORE_REQUESTS.list} LIST and at most ${LITESTREAM_RESTORE_REQUESTS.get} GET requests; `
+        + `${round(starts)} starts a month: a wake or scheduled start a working day, none for an always-on task). No Aurora and no database secret; the replica's storage is usage (below).`);
+    }
 
     // Container Insights of the service's cluster: custom metrics, charged by the hour while the service has a task
     // running (none are sent otherwise), whatever the number of tasks.

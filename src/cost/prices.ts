@@ -155,6 +155,27 @@ export const PRICES = {
     foundIn: US_EAST_1,
     confirmed: false,
   },
+  s3StandardGbMonth: {
+    usd: 0.023,
+    unit: 'GB-month (S3 Standard)',
+    source: 'deepeshsoni.com/archives/256 on Amazon S3 pricing (S3 Standard about $0.023 per GB-month for the first 50 TB, US East (N. Virginia))',
+    foundIn: US_EAST_1,
+    confirmed: true,
+  },
+  s3PutThousand: {
+    usd: 0.005,
+    unit: '1,000 PUT, COPY, POST or LIST requests (S3 Standard)',
+    source: 'c3x.dev/blog/s3-request-fees-explained (S3 Standard tier 1: PUT, COPY, POST, LIST $0.005 per 1,000)',
+    foundIn: US_EAST_1,
+    confirmed: true,
+  },
+  s3GetThousand: {
+    usd: 0.0004,
+    unit: '1,000 GET requests (S3 Standard)',
+    source: 'c3x.dev/blog/s3-request-fees-explained (S3 Standard tier 2: GET, HEAD, SELECT $0.0004 per 1,000)',
+    foundIn: US_EAST_1,
+    confirmed: true,
+  },
   httpApiMillion: {
     usd: 1,
     unit: 'million requests',
@@ -297,4 +318,5 @@ export const USAGE_NOTES: ReadonlyArray<{ readonly what: string; readonly price:
   { what: 'CloudWatch Logs ingestion (service, database and VPC flow logs; with Container Insights, its performance events)', price: 'logsIngestGb' },
   { what: 'HTTP API requests', price: 'httpApiMillion' },
   { what: 'Aurora storage (the data MLflow keeps; backups within the retention are mostly free)', price: 'auroraStorageGbMonth' },
+  { what: 'database=sqlite: S3 storage of the database replica bucket (about the SQLite files\' size, plus replaced versions for 30 days and upgrade copies)', price: 's3StandardGbMonth' },
 ];

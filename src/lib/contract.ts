@@ -70,6 +70,13 @@ export const SQLITE_REPLICA_PREFIX = 'litestream';
 /** database=sqlite: where in the replica bucket the CLI keeps copies of the replicas (one folder per copy). */
 export const SQLITE_BACKUP_PREFIX = 'backups';
 
+/**
+ * database=sqlite: the most tasks the MLflow service may run (and so `desiredTasks` and `maxTasks`): one writer per
+ * replica, since two tasks would be two SQLite files each replicated over the other's. The deployment stops the old task
+ * before it starts the new one (minimum healthy 0 %, maximum 100 %).
+ */
+export const SQLITE_MAX_TASKS = 1;
+
 /** database=sqlite: environment of the MLflow container (entrypoint.sh reads them; the construct sets them). */
 export const SQLITE_ENVIRONMENT = {
   /** `aurora` (default) or `sqlite`. */

@@ -38,6 +38,10 @@ export const PLATFORM_DEFAULTS = {
   dbReadTimeoutSeconds: 60,
   /** Days of the database's automated backups. */
   dbBackupRetentionDays: 7,
+  /** database=sqlite: seconds between Litestream's uploads of the database while MLflow writes (what a crash can lose). */
+  databaseReplicaSyncSeconds: 10,
+  /** database=sqlite: days after which replaced or deleted versions in the database replica bucket are removed for good. */
+  databaseReplicaVersionExpiryDays: 30,
   /** Days after which overwritten or deleted artifact versions are removed for good. */
   artifactVersionExpiryDays: 90,
   /** Requests per second the gateway's stage accepts, and the burst above that rate. */

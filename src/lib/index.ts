@@ -10,6 +10,7 @@ export * from './compliance';
 export * from './network';
 export * from './storage/artifact-store';
 export * from './storage/backend-store';
+export * from './storage/database-replica';
 export * from './storage/database-deletion-protection';
 export * from './service/auth';
 export * from './service/schedule';

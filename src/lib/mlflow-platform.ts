@@ -4,7 +4,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { DATABASE_NAME, PORTS } from './contract';
+import { DATABASE_NAME, type DatabaseEngine, PORTS, SQLITE_MAX_TASKS } from './contract';
 import { PLATFORM_DEFAULTS } from './defaults';
 import { CloudMapFrontDoor } from './front-door/cloud-map-front-door';
 import { IMlflowFrontDoor } from './front-door/front-door';
@@ -20,6 +20,7 @@ import { MlflowService, MlflowServiceProps } from './service/mlflow-service';
 import { MlflowSsoAccess, MlflowSsoAccessProps } from './service/sso-access';
 import { ArtifactStore, ArtifactStoreProps } from './storage/artifact-store';
 import { BackendStore, BackendStoreProps } from './storage/backend-store';
+import { DatabaseReplica, DatabaseReplicaProps } from './storage/database-replica';
 
 /** The private way into MLflow that `MlflowPlatform` builds for the gateway's VPC link. */
 export type FrontDoorKind = 'load-balancer' | 'cloud-map';
@@ -76,8 +77,16 @@ export interface MlflowPlatformProps {
   readonly destroyOnDelete?: boolean;
   /** The artifact bucket. @default - a new bucket, `ArtifactStore`'s defaults */
   readonly artifactStore?: Omit<ArtifactStoreProps, 'destroyOnDelete'>;
-  /** The backend store. @default - a new, empty Aurora cluster, `BackendStore`'s defaults */
+  /**
+   * MLflow's backend store: `aurora`, an Aurora Serverless v2 cluster (`database`); `sqlite`, SQLite files in the one
+   * task replicated to a bucket of their own by Litestream (`sqlite`), no cluster, no database secret (one task:
+   * `service.desiredCount` and `service.maxCount` default to, and may be at most, `SQLITE_MAX_TASKS`). @default 'aurora'
+   */
+  readonly databaseEngine?: DatabaseEngine;
+  /** With `databaseEngine` aurora: the backend store. @default - a new, empty Aurora cluster, `BackendStore`'s defaults */
   readonly database?: Omit<BackendStoreProps, 'vpc' | 'destroyOnDelete' | 'logRetention'>;
+  /** With `databaseEngine` sqlite: the replica bucket and the upload interval. @default - `DatabaseReplica`'s defaults, an upload every 10 s */
+  readonly sqlite?: MlflowPlatformSqliteProps;
   /** The MLflow credentials secret. @default - `MlflowCredentials`' defaults */
   readonly credentials?: MlflowCredentialsProps;
   /** The task images; `architecture` is also the task's CPU architecture. @default - `ContainerImages`' defaults */
@@ -88,10 +97,16 @@ export interface MlflowPlatformProps {
   readonly service?: MlflowPlatformServiceProps;
   /** IAM principals admitted on the IAM route (a token secret is created for them). @default - none, no IAM route access */
   readonly iamPrincipals?: readonly IamPrincipalEntry[];
-  /** A daily AWS Backup plan of the database and the bucket. @default - no backup plan */
-  readonly backup?: Omit<MlflowBackupProps, 'database' | 'artifactBucket'>;
+  /** A daily AWS Backup plan of the database (or the database replica bucket) and the bucket. @default - no backup plan */
+  readonly backup?: Omit<MlflowBackupProps, 'database' | 'databaseReplicaBucket' | 'artifactBucket'>;
   /** With `service.auth` sso: the sign-in (`MlflowSsoAccess`). Required then, ignored otherwise. */
   readonly sso?: MlflowSsoAccessProps;
+}
+
+/** `MlflowPlatformProps.sqlite`: the database replica bucket and Litestream's upload interval. */
+export interface MlflowPlatformSqliteProps extends Omit<DatabaseReplicaProps, 'destroyOnDelete' | 'accessLogsBucket'> {
+  /** Seconds between Litestream's uploads while MLflow writes: what a crash can lose. @default PLATFORM_DEFAULTS.databaseReplicaSyncSeconds (10) */
+  readonly syncSeconds?: number;
 }
 
 /** What the alarms and the dashboard watch of the platform (`MlflowMonitoring`'s props for it). */
@@ -116,7 +131,10 @@ export class MlflowPlatform extends Construct {
   /** The private way into MLflow, for the gateway's VPC link. */
   readonly frontDoor: IMlflowFrontDoor;
   readonly artifactStore: ArtifactStore;
-  readonly backendStore: BackendStore;
+  /** The Aurora backend store (`databaseEngine` aurora). */
+  readonly backendStore?: BackendStore;
+  /** The database replica bucket (`databaseEngine` sqlite). */
+  readonly databaseReplica?: DatabaseReplica;
   readonly credentials: MlflowCredentials;
   readonly service: MlflowService;
   /** The internal load balancer (with the `load-balancer` front door). */
@@ -150,13 +168,20 @@ export class MlflowPlatform extends Construct {
     const layout = networkLayout(network ? props.network?.natGateways ?? PLATFORM_DEFAULTS.natGateways : 1);
     const artifacts = new ArtifactStore(this, 'ArtifactStore', { ...props.artifactStore, destroyOnDelete });
     const databaseName = props.database?.databaseName ?? DATABASE_NAME;
-    const backend = new BackendStore(this, 'BackendStore', {
+    const sqlite = (props.databaseEngine ?? 'aurora') === 'sqlite';
+    if (sqlite && props.database) throw new Error('MlflowPlatform: database (the Aurora cluster\'s props) is for databaseEngine aurora; with sqlite give sqlite.');
+    if (!sqlite && props.sqlite) throw new Error('MlflowPlatform: sqlite is for databaseEngine sqlite.');
+    const backend = sqlite ? undefined : new BackendStore(this, 'BackendStore', {
       ...props.database,
       vpc,
       databaseName,
       destroyOnDelete,
       logRetention,
     });
+    const { syncSeconds, ...replicaProps } = props.sqlite ?? {};
+    const replica = sqlite
+      ? new DatabaseReplica(this, 'DatabaseReplica', { ...replicaProps, destroyOnDelete, accessLogsBucket: artifacts.accessLogsBucket })
+      : undefined;
     const credentials = new MlflowCredentials(this, 'MlflowCredentials', props.credentials);
     const principals = (props.iamPrincipals ?? []).map((principal) => `${'arn' in principal
       ? principal.arn
@@ -178,10 +203,11 @@ export class MlflowPlatform extends Construct {
       ...(arm64 ? { cpuArchitecture: ecs.CpuArchitecture.ARM64 } : {}),
       ...(cloudMap ? { cloudMapRegistration: true, proxyHealthCheck: true, reachedFrom: 'the API Gateway VPC link' } : {}),
       ...service,
+      // SQLite: one task unless the props say otherwise (MlflowService refuses more).
+      ...(sqlite ? { desiredCount: service.desiredCount ?? SQLITE_MAX_TASKS, maxCount: service.maxCount ?? SQLITE_MAX_TASKS } : {}),
       containerInsights: service.containerInsights ?? false,
       artifactStore: artifacts,
-      database: backend.cluster,
-      databaseCredentials: backend.credentials,
+      ...(backend ? { database: backend.cluster, databaseCredentials: backend.credentials } : { sqlite: { replica: replica!, syncSeconds } }),
       databaseName,
       mlflowCredentials: credentials.secret,
       proxyImage: images.proxy,
@@ -207,16 +233,21 @@ export class MlflowPlatform extends Construct {
     });
     if (props.backup) {
       // The vault is kept also with destroyOnDelete: AWS Backup refuses to delete one with recovery points.
-      this.backup = new MlflowBackup(this, 'Backup', { ...props.backup, database: backend.cluster, artifactBucket: artifacts.bucket });
+      this.backup = new MlflowBackup(this, 'Backup', {
+        ...props.backup,
+        ...(backend ? { database: backend.cluster } : { databaseReplicaBucket: replica!.bucket }),
+        artifactBucket: artifacts.bucket,
+      });
     }
     // Last: deletion protection goes on once everything else is in place, so that a failed first create can still
     // delete the (then unprotected) database and a retry starts clean.
-    backend.protectAfter(...(network ? [network] : []), artifacts, credentials, images, mlflow, ...(servingImage ? [servingImage] : []), ...(gatewayToken ? [gatewayToken] : []));
+    backend?.protectAfter(...(network ? [network] : []), artifacts, credentials, images, mlflow, ...(servingImage ? [servingImage] : []), ...(gatewayToken ? [gatewayToken] : []));
 
     this.vpc = vpc;
     this.layout = layout;
     this.artifactStore = artifacts;
     this.backendStore = backend;
+    this.databaseReplica = replica;
     this.credentials = credentials;
     this.service = mlflow;
     this.loadBalancer = loadBalancer;
@@ -227,8 +258,9 @@ export class MlflowPlatform extends Construct {
       // Without a load balancer its two alarms are left out.
       loadBalancer: loadBalancer?.loadBalancer,
       targetGroup: loadBalancer?.targetGroup,
-      database: backend.cluster,
-      databaseMaxCapacity: props.database?.maxCapacity ?? PLATFORM_DEFAULTS.dbMaxCapacity,
+      // SQLite: no database alarm (the task's own are the database's).
+      database: backend?.cluster,
+      databaseMaxCapacity: backend ? props.database?.maxCapacity ?? PLATFORM_DEFAULTS.dbMaxCapacity : undefined,
       proxyLogGroup: mlflow.logGroup,
       // The deploy-time image builds' CodeBuild projects ([] with local image builds).
       imageBuildProjects: deployTimeBuildProjects(stack),

@@ -15,6 +15,9 @@ import type { DatabaseEngine } from '../lib/contract';
 /** The deployed templates, by stack name (what CloudFormation's GetTemplate returns for each stack of the app). */
 export type DeployedTemplates = Readonly<Record<string, Template | undefined>>;
 
+/** What the rules read of the next configuration (resolved after `pinnedSettings`). */
+export type RefusedTransitionNext = Pick<PlatformConfig, 'profile' | 'database'>;
+
 export interface RefusedTransitionRule {
   /** Short name, e.g. `profile`. */
   readonly id: string;
@@ -25,7 +28,7 @@ export interface RefusedTransitionRule {
   /** One line: what the user does instead. */
   readonly whatToDo: string;
   /** True when deploying `next` over `deployed` is this transition. */
-  applies(deployed: DeployedTemplates, next: Pick<PlatformConfig, 'profile'>): boolean;
+  applies(deployed: DeployedTemplates, next: RefusedTransitionNext): boolean;
 }
 
 /** A refused transition found for one deploy: the rule and the one-line message the CLI prints. */
@@ -65,6 +68,18 @@ export function deployedDatabase(deployed: DeployedTemplates): DatabaseEngine | 
   return databaseOfResourceTypes(Object.values(mlflow.Resources ?? {}).map((resource: any) => resource?.Type));
 }
 
+/**
+ * The settings a deploy over `deployed` uses: `settings` with `database` pinned to the deployed MLflowVpcStack's engine
+ * when they do not give it (a default that changed between releases, lean's aurora → sqlite in 0.3.0, never moves a
+ * deployed store); `settings` as they are on a first deploy or when they give `database`. `deploy` resolves the
+ * configuration from these, and so does the transition check (test/transitions, `npm run transitions`).
+ */
+export function pinnedSettings<S extends Readonly<Record<string, unknown>>>(deployed: DeployedTemplates, settings: S): S | (S & { database: DatabaseEngine }) {
+  const engine = deployedDatabase(deployed);
+  if (engine === undefined || (settings.database !== undefined && settings.database !== '')) return settings;
+  return { ...settings, database: engine };
+}
+
 /** Stacks that import what a profile change removes from MLflowVpcStack, or hold resources it would replace. */
 const PROFILE_DEPENDENT_STACKS = [STACK_NAMES.gateway, STACK_NAMES.studio, STACK_NAMES.notebook] as const;
 
@@ -89,13 +104,25 @@ export const REFUSED_TRANSITIONS: readonly RefusedTransitionRule[] = [
       + 'and the bucket; the endpoint URL changes unless you use a custom domain',
     applies: (deployed, next) => profileMoveBlockers(deployedProfile(deployed), next.profile, (stack) => deployed[stack] !== undefined).length > 0,
   },
+  {
+    id: 'database',
+    transition: 'database aurora ↔ sqlite on a deployed stack',
+    why: 'MLflow\'s runs, experiments, models and permissions stay in the deployed engine (the Aurora cluster, or the SQLite replicas in the '
+      + 'database replica bucket): the other engine would start empty, and the old one would only be kept (retained bucket, final snapshot), not moved',
+    whatToDo: 'no command moves the data between the engines yet: keep the deployed engine, by leaving database unset (deploy keeps it) '
+      + 'or giving it, -c database=aurora on a stack with the Aurora cluster, -c database=sqlite on one with the database replica bucket',
+    applies: (deployed, next) => {
+      const engine = deployedDatabase(deployed);
+      return engine !== undefined && engine !== next.database;
+    },
+  },
 ];
 
 /**
  * The first refused transition that deploying `next` over the `deployed` templates would be, or undefined when the
  * deploy may go ahead. For the CLI's `deploy`, before it runs `cdk deploy`: print `message` and stop.
  */
-export function refusedTransition(deployed: DeployedTemplates, next: Pick<PlatformConfig, 'profile'>): RefusedTransition | undefined {
+export function refusedTransition(deployed: DeployedTemplates, next: RefusedTransitionNext): RefusedTransition | undefined {
   const rule = REFUSED_TRANSITIONS.find((candidate) => candidate.applies(deployed, next));
   return rule ? { rule, message: `Refused: ${rule.transition} (${rule.why}). What to do: ${rule.whatToDo}.` } : undefined;
 }

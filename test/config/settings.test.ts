@@ -87,7 +87,7 @@ describe('the declarations are the one source', () => {
     }
     assert.deepEqual(
       SETTING_NAMES.filter((name) => (DEFAULT_CONFIG as Record<string, unknown>)[name] === undefined),
-      ['account', 'dbSnapshot', 'dbSnapshotUsername', 'dbSnapshotDatabaseName', 'artifactBucketName', 'domainName', 'certificateArn', 'hostedZoneId',
+      ['account', 'databaseReplicaSyncSeconds', 'dbSnapshot', 'dbSnapshotUsername', 'dbSnapshotDatabaseName', 'artifactBucketName', 'domainName', 'certificateArn', 'hostedZoneId',
         'hostedZoneName', 'domainId', 'activeHours', 'activeHoursTimeZone', 'alarmEmail', 'backupRetentionDays', 'backupCopyRegion', 'authDefaultPermission', 'ssoIssuerUrl', 'ssoClientId', 'ssoClientSecretName', 'ssoAdminGroup',
         'ssoGroupPermissions', 'ssoGroupsClaim', 'ssoSessionRefreshSeconds', 'ssoTokenAudiences', 'ssoFederationSamlMetadataUrl', 'ssoFederationOidcIssuerUrl',
         'ssoFederationOidcClientId', 'ssoFederationOidcClientSecretName', 'ssoFederationEmailAttribute', 'ssoFederationGroupsAttribute', 'iamPrincipals'],
@@ -187,12 +187,13 @@ function message(raw: Record<string, unknown>): string {
 
 describe('profile', () => {
 
-  test('lean gives its defaults: no NAT gateway, one 0.5 vCPU / 1 GiB ARM64 task, at most 2, the AWS managed Studio key', () => {
+  test('lean gives its defaults: no NAT gateway, one 0.5 vCPU / 1 GiB ARM64 task (at most 2 with Aurora), the AWS managed Studio key, SQLite', () => {
     const lean = resolvePlatformConfig({ profile: 'lean' });
     assert.deepEqual(
-      [lean.natGateways, lean.taskCpu, lean.taskMemoryMiB, lean.desiredTasks, lean.maxTasks, lean.taskArchitecture, lean.studioStorageKey],
-      [0, 512, 1024, 1, 2, 'arm64', 'aws-managed'],
+      [lean.natGateways, lean.taskCpu, lean.taskMemoryMiB, lean.desiredTasks, lean.maxTasks, lean.taskArchitecture, lean.studioStorageKey, lean.database],
+      [0, 512, 1024, 1, 1, 'arm64', 'aws-managed', 'sqlite'],
     );
+    assert.equal(resolvePlatformConfig({ profile: 'lean', database: 'aurora' }).maxTasks, 2);
     assert.deepEqual(
       [DEFAULT_CONFIG.profile, DEFAULT_CONFIG.natGateways, DEFAULT_CONFIG.taskCpu, DEFAULT_CONFIG.taskMemoryMiB, DEFAULT_CONFIG.desiredTasks, DEFAULT_CONFIG.maxTasks, DEFAULT_CONFIG.taskArchitecture],
       ['standard', 1, 1024, 2048, 2, 6, 'x86_64'],
@@ -200,8 +201,8 @@ describe('profile', () => {
   });
 
   test('each lean default can be overridden', () => {
-    const lean = resolvePlatformConfig({ profile: 'lean', taskCpu: '1024', taskMemoryMiB: '2048', desiredTasks: 2, maxTasks: '4', taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed' });
-    assert.deepEqual([lean.taskCpu, lean.taskMemoryMiB, lean.desiredTasks, lean.maxTasks, lean.taskArchitecture, lean.studioStorageKey], [1024, 2048, 2, 4, 'x86_64', 'customer-managed']);
+    const lean = resolvePlatformConfig({ profile: 'lean', taskCpu: '1024', taskMemoryMiB: '2048', desiredTasks: 2, maxTasks: '4', taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed', database: 'aurora' });
+    assert.deepEqual([lean.taskCpu, lean.taskMemoryMiB, lean.desiredTasks, lean.maxTasks, lean.taskArchitecture, lean.studioStorageKey, lean.database], [1024, 2048, 2, 4, 'x86_64', 'customer-managed', 'aurora']);
   });
 
   test('a NAT gateway count the profile cannot use is one clear error', () => {
@@ -212,6 +213,52 @@ describe('profile', () => {
 
   test('an unknown profile is refused with the list', () => {
     assert.equal(message({ profile: 'tiny' }), 'Invalid setting "profile": got "tiny"; allowed: one of the profiles: standard, lean.');
+  });
+});
+
+describe('database', () => {
+  test('aurora in standard, sqlite in lean, as given otherwise; the sync interval 10 s only with sqlite', () => {
+    assert.deepEqual([DEFAULT_CONFIG.database, DEFAULT_CONFIG.databaseReplicaSyncSeconds], ['aurora', undefined]);
+    const lean = resolvePlatformConfig({ profile: 'lean' });
+    assert.deepEqual([lean.database, lean.databaseReplicaSyncSeconds], ['sqlite', 10]);
+    assert.equal(resolvePlatformConfig({ profile: 'lean', database: 'aurora' }).database, 'aurora');
+    const standardSqlite = resolvePlatformConfig({ database: 'sqlite', databaseReplicaSyncSeconds: '60' });
+    assert.deepEqual([standardSqlite.database, standardSqlite.desiredTasks, standardSqlite.maxTasks, standardSqlite.databaseReplicaSyncSeconds], ['sqlite', 1, 1, 60],
+      'the task counts follow the database in the standard profile too');
+  });
+
+  test('an unknown engine is refused with the list', () => {
+    assert.equal(message({ database: 'postgres' }), 'Invalid setting "database": got "postgres"; allowed: one of the database engines: aurora, sqlite.');
+  });
+
+  test('databaseReplicaSyncSeconds: 1 to 3600, and only with sqlite', () => {
+    assert.equal(message({ profile: 'lean', databaseReplicaSyncSeconds: 0 }), 'Invalid setting "databaseReplicaSyncSeconds": got 0; allowed: a whole number of seconds from 1 to 3600.');
+    assert.match(message({ profile: 'lean', databaseReplicaSyncSeconds: '3601' }), /^Invalid setting "databaseReplicaSyncSeconds": got "3601"; allowed: a whole number of seconds from 1 to 3600\.$/);
+    assert.match(message({ databaseReplicaSyncSeconds: 10 }), /^Invalid setting "databaseReplicaSyncSeconds": got 10; allowed: unset unless database=sqlite/);
+    assert.match(message({ profile: 'lean', database: 'aurora', databaseReplicaSyncSeconds: 10 }), /^Invalid setting "databaseReplicaSyncSeconds": got 10; allowed: unset unless database=sqlite/);
+  });
+
+  test('with sqlite, one task: more desired or a higher ceiling is one error naming the setting', () => {
+    assert.match(message({ profile: 'lean', maxTasks: 2 }), /^Invalid setting "maxTasks": got 2; allowed: 1 with database=sqlite \(one task writes .*use database=aurora\)\.$/);
+    assert.match(message({ database: 'sqlite', desiredTasks: '2' }), /^Invalid setting "desiredTasks": got "2"; allowed: 1 with database=sqlite /);
+    assert.match(message({ database: 'sqlite', maxTasks: 6 }), /^Invalid setting "maxTasks": got 6; allowed: 1 with database=sqlite /);
+    const one = resolvePlatformConfig({ profile: 'lean', desiredTasks: 1, maxTasks: '1' });
+    assert.deepEqual([one.desiredTasks, one.maxTasks], [1, 1]);
+  });
+
+  test("every setting of the Aurora cluster given with sqlite is one error naming it, even at its default value", () => {
+    const given: Record<string, unknown> = {
+      dbMinCapacity: 0, dbMaxCapacity: 2, dbAutoPauseMinutes: 60, dbIdleDisconnectSeconds: 60, dbReadTimeoutSeconds: 60,
+      dbBackupRetentionDays: 7, dbDeletionProtection: true, dbSnapshot: 'mlflow-before-move', dbSnapshotUsername: 'master', dbSnapshotDatabaseName: 'mlflowdb',
+    };
+    const dbSettings = Object.keys(SETTINGS).filter((name) => /^db[A-Z]/.test(name));
+    assert.deepEqual(dbSettings.sort(), Object.keys(given).sort(), 'every db* setting is checked here');
+    for (const [name, value] of Object.entries(given)) {
+      assert.equal(message({ profile: 'lean', [name]: value }),
+        `Invalid setting "${name}": got ${JSON.stringify(value)}; allowed: unset with database=sqlite (a setting of the Aurora cluster, which database=sqlite does not have; for it use database=aurora).`);
+    }
+    // With Aurora they are accepted as before.
+    assert.equal(resolvePlatformConfig({ profile: 'lean', database: 'aurora', dbMinCapacity: 0.5 }).dbMinCapacity, 0.5);
   });
 });
 
@@ -261,7 +308,7 @@ describe('sleepAfterMinutes', () => {
     assert.equal(resolvePlatformConfig({ sleepAfterMinutes: 15 }).dbAutoPauseMinutes, 60);
     assert.equal(resolvePlatformConfig({}).dbAutoPauseMinutes, 60);
     assert.equal(resolvePlatformConfig({ profile: 'lean', sleepAfterMinutes: 0 }).dbAutoPauseMinutes, 60);
-    assert.equal(resolvePlatformConfig({ profile: 'lean', dbAutoPauseMinutes: 45 }).dbAutoPauseMinutes, 45);
+    assert.equal(resolvePlatformConfig({ profile: 'lean', database: 'aurora', dbAutoPauseMinutes: 45 }).dbAutoPauseMinutes, 45);
   });
 
   test('a bad value is one line naming the setting, the value and what is allowed', () => {

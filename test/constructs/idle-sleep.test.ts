@@ -99,7 +99,7 @@ describe('IdleSleep', () => {
     assert.deepEqual([env.METRIC_NAMESPACE, env.METRIC_NAME], [ACTIVITY_METRIC.namespace, ACTIVITY_METRIC.metricName]);
     assert.match(JSON.stringify(env.SERVICE), /MLflowVpcStack/);
     assert.equal(fn.Properties.Handler, 'handler.handler');
-    const other = (Object.values(gateway({ profile: 'lean', sleepAfterMinutes: 45, desiredTasks: 2 }).findResources('AWS::Lambda::Function'))[0] as any).Properties.Environment.Variables;
+    const other = (Object.values(gateway({ profile: 'lean', database: 'aurora', sleepAfterMinutes: 45, desiredTasks: 2 }).findResources('AWS::Lambda::Function'))[0] as any).Properties.Environment.Variables;
     assert.deepEqual([other.SLEEP_AFTER_MINUTES, other.WAKE_TASKS], ['45', '2']);
   });
 

@@ -33,7 +33,8 @@ let stack: E2eStack;
 let auth: Record<string, string>;
 
 before(async () => {
-  stack = await startStack({ settings: { profile: 'lean' } });
+  // database=aurora: the suite's stack stands in for Aurora with MariaDB (lean's default database=sqlite runs Litestream).
+  stack = await startStack({ settings: { profile: 'lean', database: 'aurora' } });
   auth = { authorization: stack.authorization() };
 });
 

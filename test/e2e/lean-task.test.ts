@@ -8,8 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import { assertMemoryWithin } from './support/memory';
 import { startStack, type E2eStack } from './support/stack';
 
-/** The lean profile: its task is 0.5 vCPU and 1 GiB by default. */
-const LEAN = { profile: 'lean' } as const;
+/**
+ * The lean profile: its task is 0.5 vCPU and 1 GiB by default. With Aurora (database=aurora), which this suite's stack
+ * (MariaDB on loopback) stands in for; the default database=sqlite runs Litestream, which the support does not start yet.
+ */
+const LEAN = { profile: 'lean', database: 'aurora' } as const;
 /** Share of the task's memory MLflow and the proxy may use: 25 % headroom for spikes (a large search, an artifact upload). */
 const MEMORY_BUDGET = 0.75;
 

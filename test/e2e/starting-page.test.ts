@@ -127,7 +127,8 @@ let server: Server;
 let url: string;
 
 before(async () => {
-  stack = await startStack({ settings: { profile: 'lean' } });
+  // database=aurora: the suite's stack stands in for Aurora with MariaDB (lean's default database=sqlite runs Litestream).
+  stack = await startStack({ settings: { profile: 'lean', database: 'aurora' } });
   standIns();
   server = adapter(stack.proxy!.url);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -10,6 +10,8 @@ const lean = buildTestPlatform({ profile: 'lean', sagemaker: 'both' });
 const mlflow = Template.fromStack(lean.mlflow);
 const gateway = Template.fromStack(lean.gateway);
 const standard = buildTestPlatform({ sagemaker: 'both' });
+/** A lean stack deployed before 0.3.0 keeps Aurora (deploy pins database to the deployed engine). */
+const leanAurora = Template.fromStack(buildTestPlatform({ profile: 'lean', database: 'aurora', sagemaker: 'both' }).mlflow);
 
 function only<T>(entries: T[], what: string): T {
   assert.equal(entries.length, 1, `exactly one ${what}`);
@@ -45,7 +47,7 @@ describe('moving between profiles keeps the database where it is', () => {
     });
     const before = databaseSide(Template.fromStack(standard.mlflow));
     assert.equal(before.subnets.length, 2);
-    assert.deepEqual(databaseSide(mlflow), before, 'a changed isolated subnet would be replaced, and with it the database\'s subnets');
+    assert.deepEqual(databaseSide(leanAurora), before, 'a changed isolated subnet would be replaced, and with it the database\'s subnets');
   });
 });
 
@@ -53,12 +55,13 @@ describe('lean profile: the service', () => {
   const [, taskDefinition] = only(resourcesOfType(mlflow, 'AWS::ECS::TaskDefinition'), 'task definition');
   const [, service] = only(resourcesOfType(mlflow, 'AWS::ECS::Service'), 'ECS service');
 
-  test('one ARM64 task of 0.5 vCPU and 1 GiB, scaling up to 2', () => {
+  test('one ARM64 task of 0.5 vCPU and 1 GiB, at most 1 with SQLite (its default), scaling up to 2 with Aurora', () => {
     assert.deepEqual(taskDefinition.Properties.RuntimePlatform, { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' });
     assert.equal(taskDefinition.Properties.Cpu, '512');
     assert.equal(taskDefinition.Properties.Memory, '1024');
     assert.equal(service.Properties.DesiredCount, 1);
-    mlflow.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 2 });
+    mlflow.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 1 });
+    leanAurora.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 1, MaxCapacity: 2 });
   });
 
   test('the images are built for arm64 in an ARM CodeBuild environment', () => {

@@ -113,8 +113,13 @@ describe('outputs', () => {
     const outputs = Object.keys(template.toJSON().Outputs);
     // Only with auth=sso and the stack's Cognito user pool.
     const cognitoOnly: string[] = [MLFLOW_OUTPUTS.ssoUserPoolId];
-    for (const key of Object.values(MLFLOW_OUTPUTS).filter((k) => !cognitoOnly.includes(k))) assert.ok(outputs.includes(key), `output ${key}`);
+    // Only with database=sqlite (the Aurora cluster's identifier is its counterpart with Aurora).
+    const sqliteOnly: string[] = [MLFLOW_OUTPUTS.databaseReplicaBucketName];
+    for (const key of Object.values(MLFLOW_OUTPUTS).filter((k) => !cognitoOnly.includes(k) && !sqliteOnly.includes(k))) assert.ok(outputs.includes(key), `output ${key}`);
     assert.ok(!outputs.includes(MLFLOW_OUTPUTS.ssoUserPoolId));
+    assert.ok(!outputs.includes(MLFLOW_OUTPUTS.databaseReplicaBucketName));
+    const sqlite = Object.keys(mlflowTemplate({ profile: 'lean', sagemaker: 'none' }).toJSON().Outputs);
+    assert.ok(sqlite.includes(MLFLOW_OUTPUTS.databaseReplicaBucketName) && !sqlite.includes(MLFLOW_OUTPUTS.databaseClusterIdentifier), sqlite.join(', '));
     const cognito = mlflowTemplate({ auth: 'sso', domainName: 'mlflow.example.com', certificateArn: 'arn:aws:acm:us-west-2:123456789012:certificate/abc' }).toJSON().Outputs;
     assert.match(JSON.stringify(cognito[MLFLOW_OUTPUTS.ssoUserPoolId].Value), /"Ref":"SsoUserPool/);
     for (const key of outputs.filter((k) => !(Object.values(MLFLOW_OUTPUTS) as string[]).includes(k))) assert.match(key, /^ExportsOutput/);

@@ -2,7 +2,7 @@
  * Updates from every kept release (src/transition/releases.ts; templates in baselines/<version>/<config>/, written by
  * `npm run transitions:baselines`) to HEAD, for each baseline configuration the release had (defaults, sagemaker=both,
  * and from 0.2.0 the lean profile and auth=users), through the transition check with the
- * project's intended replacements; a fresh deploy of HEAD after a destroy; and the check's findings on the real
+ * project's intended replacements and `database` pinned to the baseline's engine as `deploy` does (pinnedSettings); a fresh deploy of HEAD after a destroy; and the check's findings on the real
  * assemblies (each kind of problem, made by a one-place change of HEAD's templates).
  */
 import { before, describe, test } from 'node:test';
@@ -15,6 +15,8 @@ import { STACK_NAMES } from '../../src/app/names';
 import { Assembly, readAssembly, synthesizeAssembly } from '../../src/transition/assembly';
 import { checkFreshDeploy, checkUpdate } from '../../src/transition/check';
 import { INTENDED_REPLACEMENTS } from '../../src/transition/intended-replacements';
+import { deployedDatabase, pinnedSettings, refusedTransition } from '../../src/transition/refused';
+import { resolvePlatformConfig } from '../../src/app/config/platform-config';
 import { BASELINE_CONFIGURATIONS, configurationsOf, RELEASES } from '../../src/transition/releases';
 import { REPO_ROOT } from '../support/python-env';
 
@@ -35,6 +37,14 @@ function assertOnly(problems: string[], key: string): void {
 }
 
 const synth = (settings: Record<string, unknown>) => synthesizeAssembly(REPO_ROOT, settings, (app) => configureApp(app, {}));
+const synthesizedFor = new Map<string, Assembly>();
+/** HEAD with `settings` as `deploy` makes it over `deployed`: `database` pinned to the deployed engine unless given (each synthesized once). */
+function headOver(deployed: Assembly, settings: Record<string, unknown>): Assembly {
+  const pinned = pinnedSettings(deployed.stacks, settings);
+  const key = JSON.stringify(pinned);
+  if (!synthesizedFor.has(key)) synthesizedFor.set(key, synth(pinned));
+  return synthesizedFor.get(key)!;
+}
 /** A copy of `assembly` with `edit` applied to one stack's template. */
 function edited(assembly: Assembly, stack: string, edit: (template: any) => void): Assembly {
   const copy = structuredClone(assembly) as Assembly;
@@ -79,16 +89,29 @@ describe('release baselines', () => {
   for (const release of RELEASES) {
     for (const config of configurationsOf(release)) {
       test(`update ${release.version} (${release.commit}) → HEAD, ${config}`, () => {
-        const problems = checkUpdate(readAssembly(path.join(BASELINES, release.version, config)), head[config], { intended: INTENDED_REPLACEMENTS });
+        const deployed = readAssembly(path.join(BASELINES, release.version, config));
+        const problems = checkUpdate(deployed, headOver(deployed, BASELINE_CONFIGURATIONS[config]), { intended: INTENDED_REPLACEMENTS });
         assertOnly(problems, `${release.version}/${config}`);
       });
     }
   }
 
-  test('fresh deploy of HEAD after a destroy: defaults, sagemaker=both, backup', () => {
+  test('fresh deploy of HEAD after a destroy: defaults, sagemaker=both, backup, lean (database=sqlite: its retained replica bucket has a generated name)', () => {
     assertOnly(checkFreshDeploy(head.defaults), 'fresh defaults');
+    assertOnly(checkFreshDeploy(head.lean), 'fresh lean');
     assertOnly(checkFreshDeploy(head['sagemaker-both']), 'fresh sagemaker-both');
     assertOnly(checkFreshDeploy(synth({ backup: true })), 'fresh backup');
+  });
+
+  test('the 0.2.0 lean baseline keeps Aurora: HEAD lean over it is pinned to database=aurora (a new lean deployment gets sqlite)', () => {
+    const deployed = readAssembly(path.join(BASELINES, '0.2.0', 'lean'));
+    assert.equal(deployedDatabase(deployed.stacks), 'aurora');
+    assert.deepEqual(pinnedSettings(deployed.stacks, BASELINE_CONFIGURATIONS.lean), { profile: 'lean', database: 'aurora' });
+    assert.match(JSON.stringify(headOver(deployed, BASELINE_CONFIGURATIONS.lean).stacks[STACK_NAMES.mlflow]), /AWS::RDS::DBCluster/);
+    assert.equal(deployedDatabase(head.lean.stacks), 'sqlite', 'HEAD lean without a deployed stack');
+    // Unpinned it would be an engine move (MLflow started on an empty SQLite, the data left in the kept cluster): refused.
+    assert.equal(refusedTransition(deployed.stacks, resolvePlatformConfig(BASELINE_CONFIGURATIONS.lean))?.rule.id, 'database');
+    assert.equal(refusedTransition(deployed.stacks, resolvePlatformConfig(pinnedSettings(deployed.stacks, BASELINE_CONFIGURATIONS.lean))), undefined);
   });
 
   describe('the check on the real assemblies', () => {

@@ -2,7 +2,8 @@
  * Every switch docs/guides/upgrading-mlflow.md calls supported, on a deployed stack, both ways (HEAD configuration A → HEAD configuration
  * B, each with both SageMaker stacks so that every importer is there): the transition check passes, or the switch is in
  * src/transition/refused.ts (deploy refuses it) and then the check does find problems (the refusal is needed) and the
- * refusal's "what to do" passes. Each configuration is synthesized once.
+ * refusal's "what to do" passes. B is B's settings as `deploy` makes them over A (`database` pinned to A's engine unless
+ * B gives it: pinnedSettings). Each configuration is synthesized once.
  */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { STACK_NAMES } from '../../src/app/names';
 import { Assembly, synthesizeAssembly } from '../../src/transition/assembly';
 import { checkUpdate } from '../../src/transition/check';
 import { INTENDED_REPLACEMENTS } from '../../src/transition/intended-replacements';
-import { deployedProfile, REFUSED_TRANSITIONS, refusedTransition } from '../../src/transition/refused';
+import { deployedDatabase, deployedProfile, pinnedSettings, REFUSED_TRANSITIONS, refusedTransition } from '../../src/transition/refused';
 import { REPO_ROOT } from '../support/python-env';
 
 const BASE: RawSettings = { sagemaker: 'both' };
@@ -34,6 +35,9 @@ const CONFIGURATIONS: Record<string, RawSettings> = {
   'sleepAfterMinutes=20': { ...BASE, sleepAfterMinutes: 20 },
   'lean, always on': { ...BASE, profile: 'lean', sleepAfterMinutes: 0 },
   'custom domain': { ...BASE, domainName: 'mlflow.example.com', hostedZoneId: 'Z0123456789ABCDEFGHIJ', hostedZoneName: 'example.com' },
+  'lean, aurora': { ...BASE, profile: 'lean', database: 'aurora' },
+  'lean, sqlite': { ...BASE, profile: 'lean', database: 'sqlite' },
+  'sqlite, backup, monitoring': { ...BASE, database: 'sqlite', backup: true },
 };
 
 /** The supported switches (docs/guides/upgrading-mlflow.md): [what, configuration A, configuration B], each checked A → B and B → A. */
@@ -52,22 +56,29 @@ const SWITCHES: ReadonlyArray<readonly [string, string, string]> = [
   ['custom domain off ↔ on', 'standard', 'custom domain'],
   ['sleepAfterMinutes off ↔ on (standard)', 'standard', 'sleepAfterMinutes=20'],
   ['sleepAfterMinutes on ↔ off (lean)', 'lean', 'lean, always on'],
+  ['backup and monitoring on ↔ off with sqlite (standard profile)', 'sqlite, backup, monitoring', 'lean'],
 ];
 
 describe('supported switches on a deployed stack', () => {
   const synthesized: Record<string, Assembly> = {};
+  const bySettings = new Map<string, Assembly>();
+  const synth = (settings: RawSettings): Assembly => {
+    const key = JSON.stringify(settings);
+    if (!bySettings.has(key)) bySettings.set(key, synthesizeAssembly(REPO_ROOT, settings, (app) => configureApp(app, {})));
+    return bySettings.get(key)!;
+  };
   before(() => {
-    for (const [name, settings] of Object.entries(CONFIGURATIONS)) {
-      synthesized[name] = synthesizeAssembly(REPO_ROOT, settings, (app) => configureApp(app, {}));
-    }
+    for (const [name, settings] of Object.entries(CONFIGURATIONS)) synthesized[name] = synth(settings);
   });
 
   for (const [what, a, b] of SWITCHES) {
     for (const [from, to] of [[a, b], [b, a]]) {
       test(`${what}: ${from} → ${to}`, () => {
         const deployed = synthesized[from];
-        const problems = checkUpdate(deployed, synthesized[to], { intended: INTENDED_REPLACEMENTS });
-        const refused = refusedTransition(deployed.stacks, resolvePlatformConfig(CONFIGURATIONS[to]));
+        const settings = pinnedSettings(deployed.stacks, CONFIGURATIONS[to]);
+        const next = synth(settings);
+        const problems = checkUpdate(deployed, next, { intended: INTENDED_REPLACEMENTS });
+        const refused = refusedTransition(deployed.stacks, resolvePlatformConfig(settings));
         if (!refused) {
           assert.deepEqual(problems, [], 'passes the transition check (or add it to src/transition/refused.ts)');
           return;
@@ -75,8 +86,8 @@ describe('supported switches on a deployed stack', () => {
         assert.notDeepEqual(problems, [], `refused (${refused.rule.id}), but the transition check finds nothing: drop the refusal`);
         // The refusal's way through: the stacks it names deleted, then the deploy.
         const remaining = Object.fromEntries(Object.entries(deployed.stacks).filter(([stack]) => stack === STACK_NAMES.mlflow));
-        assert.equal(refusedTransition(remaining, resolvePlatformConfig(CONFIGURATIONS[to])), undefined, 'deploy goes ahead once the named stacks are deleted');
-        assert.deepEqual(checkUpdate({ stacks: remaining, order: [STACK_NAMES.mlflow] }, synthesized[to], { intended: INTENDED_REPLACEMENTS }), [], 'what to do passes');
+        assert.equal(refusedTransition(remaining, resolvePlatformConfig(settings)), undefined, 'deploy goes ahead once the named stacks are deleted');
+        assert.deepEqual(checkUpdate({ stacks: remaining, order: [STACK_NAMES.mlflow] }, next, { intended: INTENDED_REPLACEMENTS }), [], 'what to do passes');
       });
     }
   }
@@ -85,6 +96,27 @@ describe('supported switches on a deployed stack', () => {
     assert.equal(deployedProfile(synthesized.standard.stacks), 'standard');
     assert.equal(deployedProfile(synthesized.lean.stacks), 'lean');
     assert.equal(deployedProfile({}), undefined);
+  });
+
+  test('an explicit move of the database engine is refused either way, in one line; keeping the engine passes', () => {
+    assert.equal(deployedDatabase(synthesized['lean, aurora'].stacks), 'aurora');
+    assert.equal(deployedDatabase(synthesized['lean, sqlite'].stacks), 'sqlite');
+    assert.equal(deployedDatabase(synthesized.standard.stacks), 'aurora');
+    assert.equal(deployedDatabase({}), undefined);
+    for (const [from, to, deployedEngine] of [['lean, aurora', 'lean, sqlite', 'aurora'], ['lean, sqlite', 'lean, aurora', 'sqlite'], ['standard', 'sqlite, backup, monitoring', 'aurora']] as const) {
+      const deployed = synthesized[from].stacks;
+      const refused = refusedTransition(deployed, resolvePlatformConfig(pinnedSettings(deployed, CONFIGURATIONS[to])));
+      assert.equal(refused?.rule.id, 'database', `${from} → ${to}`);
+      assert.match(refused!.message, /^Refused: database aurora ↔ sqlite on a deployed stack \(.*\)\. What to do: no command moves the data between the engines yet: keep the deployed engine, .*-c database=aurora .*-c database=sqlite .*\.$/);
+      assert.ok(!refused!.message.includes('\n'));
+      // What to do: the same settings without the engine (deploy keeps the deployed one) are not refused, and pass the check.
+      const { database: _, ...kept } = CONFIGURATIONS[to] as Record<string, unknown>;
+      const keptSettings = pinnedSettings(deployed, kept);
+      assert.equal(keptSettings.database, deployedEngine);
+      assert.equal(refusedTransition(deployed, resolvePlatformConfig(keptSettings)), undefined);
+      assert.deepEqual(checkUpdate(synthesized[from], synth(keptSettings), { intended: INTENDED_REPLACEMENTS }), [], `${from} → ${to} keeping ${deployedEngine}`);
+    }
+    assert.equal(refusedTransition({}, resolvePlatformConfig(CONFIGURATIONS['lean, sqlite'])), undefined, 'a first deploy is never refused');
   });
 
   test('every refused transition says what to do in one line, and the profile move is refused with it', () => {

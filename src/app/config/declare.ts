@@ -69,6 +69,12 @@ export interface SettingDeclaration<T> {
   readonly allowedText?: string;
   /** Environment variables that feed the setting when the CDK context does not, the first one set wins. */
   readonly env?: readonly string[];
+  /**
+   * When the setting may not be given at all, whatever its value (a setting of something the other settings left out,
+   * such as the Aurora cluster's with database=sqlite): what is allowed then, for the `ConfigError`; undefined when it
+   * may be given. Asked only of a given value, never of the default (which the configuration keeps, unused).
+   */
+  readonly refuseGiven?: (settings: SettingLookup) => string | undefined;
 }
 
 // `any`: a table mixes settings of every value type; defineSettings checks each entry against its own parser.
@@ -123,6 +129,8 @@ export function resolveSettings<S extends SettingDeclarations>(declarations: S, 
     const value = given[name];
     let result: unknown;
     if (value !== undefined && value !== '') {
+      const refusal = declaration.refuseGiven?.(context);
+      if (refusal !== undefined) throw new ConfigError(name, value, refusal);
       result = declaration.parser.parse(value, context);
     } else {
       const fallback = typeof declaration.default === 'function' ? declaration.default(context) : declaration.default;

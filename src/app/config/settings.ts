@@ -4,12 +4,13 @@
  * (src/app/config/platform-config.ts), the loader's known names and environment variables (src/app/config/load.ts) and
  * the README's settings table (`npm run docs`) all come from `SETTINGS`. A new setting is one entry here.
  */
+import { DATABASE_ENGINES, type DatabaseEngine, SQLITE_MAX_TASKS } from '../../lib/contract';
 import { PLATFORM_DEFAULTS } from '../../lib/defaults';
 import { ALARM_RULES, BACKUP_DEFAULTS } from '../../lib/operations/defaults';
 import { AUTH_MODES, MLFLOW_PERMISSIONS, MLFLOW_USERNAME_PATTERN, type MlflowPermission } from '../../lib/service/auth';
 import { IMAGE_BUILD_CHOICES } from '../../lib/service/image-build';
 import { ActiveHours, WEEK_DAYS, WeekDay } from '../../lib/service/schedule';
-import { bool, ConfigError, defineSettings, describeList, halfStep, integer, matching, oneOf, parser, Parser, toNumber } from './declare';
+import { bool, ConfigError, defineSettings, describeList, halfStep, integer, matching, oneOf, parser, Parser, SettingDeclaration, toNumber } from './declare';
 
 /** Which SageMaker stacks the app synthesizes. */
 export const SAGEMAKER_CHOICES = ['studio', 'notebook', 'both', 'none'] as const;
@@ -79,13 +80,16 @@ export const PROFILE_DEFAULTS = {
   standard: {
     natGateways: PLATFORM_DEFAULTS.natGateways, taskCpu: PLATFORM_DEFAULTS.taskCpu, taskMemoryMiB: PLATFORM_DEFAULTS.taskMemoryMiB,
     desiredTasks: PLATFORM_DEFAULTS.desiredTasks, maxTasks: PLATFORM_DEFAULTS.maxTasks, taskArchitecture: 'x86_64', studioStorageKey: 'customer-managed', monitoring: true, sleepAfterMinutes: 0,
-    dbAutoPauseMinutes: PLATFORM_DEFAULTS.dbAutoPauseMinutes,
+    dbAutoPauseMinutes: PLATFORM_DEFAULTS.dbAutoPauseMinutes, database: 'aurora',
   },
   lean: { natGateways: 0, taskCpu: 512, taskMemoryMiB: 1024, desiredTasks: 1, maxTasks: 2, taskArchitecture: 'arm64', studioStorageKey: 'aws-managed', monitoring: false, sleepAfterMinutes: 30,
     // With sleep on (below): Aurora's least. The service's stop closes MLflow's last connection, so a longer wait after
     // it is paid for nothing; the price is a request that waits for the database to resume (up to about 15 s) after
     // more than 6 minutes without one while the service still runs (docs/guides/sleep.md, "Cost").
-    dbAutoPauseMinutes: 5 },
+    dbAutoPauseMinutes: 5,
+    // SQLite in the task, replicated to S3 (Litestream): no database billed by the hour (docs/decisions/lean-database-cost.md).
+    // A deployed lean stack keeps its Aurora cluster: deploy pins the setting to the deployed engine (src/transition/refused.ts).
+    database: 'sqlite' },
 } as const satisfies Record<Profile, Record<string, number | string | boolean>>;
 
 /** A setting's default as given by the profile, and its README text: "`2` (`1` with profile=lean)". */
@@ -95,6 +99,37 @@ function byProfile<K extends keyof (typeof PROFILE_DEFAULTS)['standard']>(key: K
     defaultText: `\`${PROFILE_DEFAULTS.standard[key]}\` (\`${PROFILE_DEFAULTS.lean[key]}\` with profile=lean)`,
   };
 }
+/** The database engine the settings give (`database`). */
+function engineOf(settings: { get(name: string): unknown }): DatabaseEngine {
+  return settings.get('database') as DatabaseEngine;
+}
+
+/**
+ * A task-count default: the profile's, or with database=sqlite the one task SQLite allows (`SQLITE_MAX_TASKS`). Its README
+ * text says both.
+ */
+function taskCountByProfile(key: 'desiredTasks' | 'maxTasks') {
+  const profile = byProfile(key);
+  return {
+    default: (settings: { get(name: string): unknown }) => (engineOf(settings) === 'sqlite' ? SQLITE_MAX_TASKS : profile.default(settings)),
+    defaultText: `${profile.defaultText}; \`${SQLITE_MAX_TASKS}\` with database=sqlite`,
+  };
+}
+
+/**
+ * A setting of the Aurora cluster (the backend store with database=aurora): refused when given with database=sqlite,
+ * which has no cluster. Its default stays in the configuration, unused.
+ */
+function auroraOnly<D extends SettingDeclaration<any>>(declaration: D): D {
+  return {
+    ...declaration,
+    doc: `with \`database=aurora\`: ${declaration.doc}`,
+    refuseGiven: (settings) => (engineOf(settings) === 'sqlite'
+      ? 'unset with database=sqlite (a setting of the Aurora cluster, which database=sqlite does not have; for it use database=aurora)'
+      : undefined),
+  };
+}
+
 /** An AWS region name. */
 const REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
 
@@ -133,7 +168,7 @@ export const SETTINGS = defineSettings({
   },
   profile: {
     group: 'General',
-    doc: 'the layout: `standard` (NAT gateway, internal load balancer, two x86 tasks) or `lean` (no NAT gateway, no load balancer: one ARM64 task in a public subnet that the gateway finds through Cloud Map; under $20 a month idle); the settings whose default says "with profile=lean" follow it unless set',
+    doc: 'the layout: `standard` (NAT gateway, internal load balancer, two x86 tasks) or `lean` (no NAT gateway, no load balancer: one ARM64 task in a public subnet that the gateway finds through Cloud Map, SQLite instead of Aurora; under $20 a month idle); the settings whose default says "with profile=lean" follow it unless set',
     parser: oneOf(PROFILES, 'profiles'),
     default: 'standard',
   },
@@ -190,17 +225,25 @@ export const SETTINGS = defineSettings({
   desiredTasks: {
     group: 'MLflow service',
     doc: 'MLflow tasks kept running, also the autoscaling floor',
-    parser: parser('a whole number from 1 to maxTasks', (value, context) => {
+    parser: parser(`a whole number from 1 to maxTasks; ${SQLITE_MAX_TASKS} with database=sqlite`, (value, context) => {
+      if (engineOf(context) === 'sqlite') {
+        return integer(1, SQLITE_MAX_TASKS, `${SQLITE_MAX_TASKS} with database=sqlite (one task writes the SQLite files and their replica; for more use database=aurora)`).parse(value, context);
+      }
       const maxTasks = context.number('maxTasks');
       return integer(1, maxTasks, `a whole number from 1 to maxTasks (${maxTasks})`).parse(value, context);
     }),
-    ...byProfile('desiredTasks'),
+    ...taskCountByProfile('desiredTasks'),
   },
   maxTasks: {
     group: 'MLflow service',
     doc: 'the autoscaling ceiling',
-    parser: integer(1, 100),
-    ...byProfile('maxTasks'),
+    parser: parser(`a whole number from 1 to 100; ${SQLITE_MAX_TASKS} with database=sqlite`, (value, context) => {
+      if (engineOf(context) === 'sqlite') {
+        return integer(SQLITE_MAX_TASKS, SQLITE_MAX_TASKS, `${SQLITE_MAX_TASKS} with database=sqlite (one task writes the SQLite files and their replica; for more use database=aurora)`).parse(value, context);
+      }
+      return integer(1, 100).parse(value, context);
+    }),
+    ...taskCountByProfile('maxTasks'),
   },
   taskArchitecture: {
     group: 'MLflow service',
@@ -239,7 +282,24 @@ export const SETTINGS = defineSettings({
     default: false,
   },
 
-  dbMinCapacity: {
+  database: {
+    group: 'Backend store',
+    doc: 'where MLflow keeps runs, experiments, models (and with auth=users/sso the permissions): `aurora`, Aurora Serverless v2 MySQL, billed by the hour it runs, any number of tasks; `sqlite`, SQLite files in the one task, replicated by Litestream to the database replica bucket every `databaseReplicaSyncSeconds`, billed by storage and requests (docs/decisions/lean-database-cost.md). `npx mlflow-on-aws deploy` keeps a deployed stack\'s engine when the setting is not given and refuses a move to the other (plain `cdk deploy` knows no deployed stack: give the setting, `database=aurora` for a lean stack deployed before 0.3.0)',
+    parser: oneOf(DATABASE_ENGINES, 'database engines'),
+    ...byProfile('database'),
+  },
+  databaseReplicaSyncSeconds: {
+    group: 'Backend store',
+    doc: 'with `database=sqlite`: seconds between Litestream\'s uploads of the SQLite files while MLflow writes, what a crash of the task can lose at most (a stop uploads everything first)',
+    parser: parser('a whole number from 1 to 3600, only with database=sqlite', (value, context) => {
+      const seconds = integer(1, 3600, 'a whole number of seconds from 1 to 3600').parse(value, context);
+      if (engineOf(context) !== 'sqlite') throw new ConfigError(context.setting, value, 'unset unless database=sqlite (Aurora keeps every write itself)');
+      return seconds;
+    }),
+    default: (settings) => (engineOf(settings) === 'sqlite' ? PLATFORM_DEFAULTS.databaseReplicaSyncSeconds : undefined),
+    defaultText: `\`${PLATFORM_DEFAULTS.databaseReplicaSyncSeconds}\`, only with \`database=sqlite\``,
+  },
+  dbMinCapacity: auroraOnly({
     group: 'Backend store',
     doc: 'the least Aurora Serverless v2 capacity; 0 lets the idle database pause',
     parser: parser('0 to dbMaxCapacity ACU in steps of 0.5', (value, context) => {
@@ -247,14 +307,14 @@ export const SETTINGS = defineSettings({
       return halfStep(0, dbMaxCapacity, `0 to dbMaxCapacity (${dbMaxCapacity}) ACU in steps of 0.5`).parse(value, context);
     }),
     default: PLATFORM_DEFAULTS.dbMinCapacity,
-  },
-  dbMaxCapacity: {
+  }),
+  dbMaxCapacity: auroraOnly({
     group: 'Backend store',
     doc: 'the most Aurora Serverless v2 capacity',
     parser: halfStep(1, 256),
     default: PLATFORM_DEFAULTS.dbMaxCapacity,
-  },
-  dbAutoPauseMinutes: {
+  }),
+  dbAutoPauseMinutes: auroraOnly({
     group: 'Backend store',
     doc: 'minutes without connections before a database at 0 ACU pauses',
     parser: integer(5, 1440),
@@ -263,56 +323,56 @@ export const SETTINGS = defineSettings({
       ? PROFILE_DEFAULTS[settings.get('profile') as Profile].dbAutoPauseMinutes
       : PLATFORM_DEFAULTS.dbAutoPauseMinutes),
     defaultText: `\`${PROFILE_DEFAULTS.standard.dbAutoPauseMinutes}\` (\`${PROFILE_DEFAULTS.lean.dbAutoPauseMinutes}\` with profile=lean while sleepAfterMinutes is above 0)`,
-  },
-  dbIdleDisconnectSeconds: {
+  }),
+  dbIdleDisconnectSeconds: auroraOnly({
     group: 'Backend store',
     doc: 'the database closes a pooled MLflow connection unused this long, so an idle MLflow lets it pause (lower: pauses sooner; higher: fewer reconnects)',
     parser: integer(10, 3600),
     default: PLATFORM_DEFAULTS.dbIdleDisconnectSeconds,
-  },
-  dbReadTimeoutSeconds: {
+  }),
+  dbReadTimeoutSeconds: auroraOnly({
     group: 'Backend store',
     doc: 'MLflow gives up on a database connection silent this long (an error instead of a request held until the proxy\'s 300 s)',
     parser: integer(5, 3600),
     default: PLATFORM_DEFAULTS.dbReadTimeoutSeconds,
-  },
-  dbBackupRetentionDays: {
+  }),
+  dbBackupRetentionDays: auroraOnly({
     group: 'Backend store',
     doc: 'days of automated database backups',
     parser: integer(1, 35),
     default: PLATFORM_DEFAULTS.dbBackupRetentionDays,
-  },
-  dbDeletionProtection: {
+  }),
+  dbDeletionProtection: auroraOnly({
     group: 'Backend store',
     doc: 'RDS deletion protection on the database cluster',
     parser: bool(),
     default: true,
-  },
-  dbSnapshot: {
+  }),
+  dbSnapshot: auroraOnly({
     group: 'Backend store',
     doc: 'create the cluster from this snapshot instead of an empty one, how another deployment\'s data moves in (docs/guides/migrate-from-sample.md); must stay set once deployed, changing or removing it replaces the cluster',
     parser: clusterSnapshot(),
     allowedText: 'a manual DB cluster snapshot: identifier, or ARN in the deployment\'s region (not automated `rds:` ones)',
     defaultText: 'unset: an empty database',
-  },
-  dbSnapshotUsername: {
+  }),
+  dbSnapshotUsername: auroraOnly({
     group: 'Backend store',
     doc: 'with `dbSnapshot`: the master user name stored in the snapshot (it cannot change; a new password is generated)',
     parser: ofSnapshot(/^[A-Za-z][A-Za-z0-9_]{0,31}$/, 'the master user name stored in the snapshot: 1 to 32 letters, digits or underscores, starting with a letter'),
     default: (settings) => (settings.get('dbSnapshot') === undefined ? undefined : SAMPLE_DATABASE.username),
     defaultText: `\`${SAMPLE_DATABASE.username}\` (the original sample's), only with \`dbSnapshot\``,
-  },
-  dbSnapshotDatabaseName: {
+  }),
+  dbSnapshotDatabaseName: auroraOnly({
     group: 'Backend store',
     doc: 'with `dbSnapshot`: the schema in the snapshot that holds MLflow\'s tables',
     parser: ofSnapshot(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, "the schema in the snapshot that holds MLflow's tables: 1 to 64 letters, digits or underscores, starting with a letter"),
     default: (settings) => (settings.get('dbSnapshot') === undefined ? undefined : SAMPLE_DATABASE.databaseName),
     defaultText: `\`${SAMPLE_DATABASE.databaseName}\` (the original sample's), only with \`dbSnapshot\``,
-  },
+  }),
 
   destroyDataOnDelete: {
     group: 'Data safety',
-    doc: 'throwaway environments only: `cdk destroy` deletes the bucket (and its objects) and the database without snapshot (see below)',
+    doc: 'throwaway environments only: `cdk destroy` deletes the bucket (and its objects) and the database without snapshot (with database=sqlite, the database replica bucket and its objects; see below)',
     parser: bool(),
     default: false,
   },
@@ -493,7 +553,7 @@ export const SETTINGS = defineSettings({
   },
   backup: {
     group: 'Operations',
-    doc: 'a daily AWS Backup plan (03:00 UTC) for the database and the artifact bucket, into a vault that `destroy` keeps (see "Backups")',
+    doc: 'a daily AWS Backup plan (03:00 UTC) for the database (with database=sqlite, the database replica bucket) and the artifact bucket, into a vault that `destroy` keeps (see "Backups")',
     parser: bool(),
     default: false,
   },

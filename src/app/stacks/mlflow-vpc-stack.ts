@@ -62,7 +62,8 @@ export class MlflowVpcStack extends Stack {
     this.keepExports([
       mlflow.service.serviceName,
       mlflow.cluster.clusterName,
-      backend.cluster.clusterIdentifier,
+      // Only with Aurora (a stack with SQLite never had the cluster, and an engine move is refused: src/transition/refused.ts).
+      ...(backend ? [backend.cluster.clusterIdentifier] : []),
       mlflow.logGroup.logGroupName,
       ...(loadBalancer ? [loadBalancer.loadBalancer.loadBalancerFullName, loadBalancer.targetGroup.targetGroupFullName] : []),
       // Read by 0.2.0's image-build alarm; 0.3.0's alarm reads the account's FailedBuilds and imports nothing.
@@ -86,7 +87,9 @@ export class MlflowVpcStack extends Stack {
       listenerArn: loadBalancer?.listener.listenerArn,
       clusterName: mlflow.cluster.clusterName,
       serviceName: mlflow.service.serviceName,
-      databaseClusterIdentifier: backend.cluster.clusterIdentifier,
+      // One of the two: the Aurora cluster, or (database=sqlite) the bucket of its replicas.
+      databaseClusterIdentifier: backend?.cluster.clusterIdentifier,
+      databaseReplicaBucketName: platform.databaseReplica?.bucket.bucketName,
       mlflowVersion: props.mlflowVersion,
       // Only with auth=sso and the stack's Cognito user pool.
       ssoUserPoolId: platform.sso?.userPool?.userPoolId,

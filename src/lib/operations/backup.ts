@@ -19,8 +19,13 @@ export interface BackupCopy {
 }
 
 export interface MlflowBackupProps {
-  /** The backend store cluster. */
-  readonly database: rds.IDatabaseCluster;
+  /** The backend store cluster (database=aurora). Give it or `databaseReplicaBucket`. @default - none */
+  readonly database?: rds.IDatabaseCluster;
+  /**
+   * database=sqlite: the database replica bucket (Litestream's replicas and the CLI's copies), instead of `database`;
+   * versioned, like the artifact bucket (checked here). @default - none
+   */
+  readonly databaseReplicaBucket?: s3.IBucket;
   /**
    * The artifact bucket. AWS Backup needs S3 versioning on it: a bucket created in the stack must have it (checked
    * here); an existing bucket is only referenced, so a backup of one without versioning fails, and `alarmTopic` hears of it.
@@ -70,7 +75,11 @@ export class MlflowBackup extends Construct {
     if (props.copyTo && !Token.isUnresolved(stack.region) && props.copyTo.region === stack.region) {
       throw new Error(`MlflowBackup: copyTo.region must be another region than the stack's (${stack.region}), got ${props.copyTo.region}.`);
     }
-    requireVersioning(props.artifactBucket);
+    if (!props.database === !props.databaseReplicaBucket) {
+      throw new Error('MlflowBackup: give database (Aurora) or databaseReplicaBucket (SQLite), one of them.');
+    }
+    requireVersioning(props.artifactBucket, 'artifact bucket');
+    if (props.databaseReplicaBucket) requireVersioning(props.databaseReplicaBucket, 'database replica bucket');
 
     this.vault = new backup.BackupVault(this, 'Vault', {
       backupVaultName: backupVaultName(stack),
@@ -97,7 +106,10 @@ export class MlflowBackup extends Construct {
       copyActions,
     }));
     this.selection = this.plan.addSelection('Selection', {
-      resources: [backup.BackupResource.fromArn(props.database.clusterArn), backup.BackupResource.fromArn(props.artifactBucket.bucketArn)],
+      resources: [
+        backup.BackupResource.fromArn(props.database ? props.database.clusterArn : props.databaseReplicaBucket!.bucketArn),
+        backup.BackupResource.fromArn(props.artifactBucket.bucketArn),
+      ],
       allowRestores: true,
     });
     // The managed policies AWS Backup documents for S3 (the default ones cover RDS only).
@@ -139,12 +151,12 @@ export class BackupJobAlerts extends Construct {
 }
 
 /** A bucket created in this app without versioning cannot be backed up: fail at synth, naming the bucket. */
-function requireVersioning(bucket: s3.IBucket): void {
+function requireVersioning(bucket: s3.IBucket, what: string): void {
   const cfn = bucket.node.defaultChild;
   if (!(cfn instanceof s3.CfnBucket)) return; // imported: only AWS can tell (see `artifactBucket`)
   const versioning = Stack.of(bucket).resolve(cfn.versioningConfiguration) as { status?: string } | undefined;
   if (versioning?.status !== 'Enabled') {
-    throw new Error(`MlflowBackup: AWS Backup needs versioning on the artifact bucket ${bucket.node.path}; it is not enabled (set versioned: true).`);
+    throw new Error(`MlflowBackup: AWS Backup needs versioning on the ${what} ${bucket.node.path}; it is not enabled (set versioned: true).`);
   }
 }
 

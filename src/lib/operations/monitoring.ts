@@ -73,10 +73,10 @@ export interface MlflowMonitoringProps {
   readonly targetGroup?: elbv2.IApplicationTargetGroup;
   /** The public HTTP API (its `$default` stage): traffic, latency and 5xx. @default - no gateway alarms */
   readonly httpApi?: apigwv2.IHttpApi;
-  /** The backend store. */
-  readonly database: rds.IDatabaseCluster;
-  /** The database's maximum capacity in ACU (`serverlessV2MaxCapacity`): the at-maximum alarm's threshold. */
-  readonly databaseMaxCapacity: number;
+  /** The backend store's Aurora cluster: its at-maximum-capacity alarm and dashboard. @default - none (database=sqlite, whose database is the task's) */
+  readonly database?: rds.IDatabaseCluster;
+  /** With `database`: its maximum capacity in ACU (`serverlessV2MaxCapacity`), the at-maximum alarm's threshold. @default - none */
+  readonly databaseMaxCapacity?: number;
   /**
    * CodeBuild projects that build the images (see `deployTimeBuildProjects`): with any, an alarm on failed builds (the
    * account's, so that the alarm refers to none of them). @default - no build alarm
@@ -115,7 +115,7 @@ export class MlflowMonitoring extends Construct {
     if (!!props.loadBalancer !== !!props.targetGroup) {
       throw new Error('MlflowMonitoring: loadBalancer and targetGroup go together: give both (a load-balanced service) or neither.');
     }
-    if (!(props.databaseMaxCapacity > 0)) {
+    if (props.database && !((props.databaseMaxCapacity ?? 0) > 0)) {
       throw new Error(`MlflowMonitoring: databaseMaxCapacity must be the database's maximum capacity in ACU (above 0), got ${props.databaseMaxCapacity}.`);
     }
     requireContainerInsights(props.service);
@@ -308,19 +308,21 @@ export class MlflowMonitoring extends Construct {
 
     // At maximum: the average capacity of 5 minutes equal to the maximum, for 15 minutes. A paused database reports
     // 0 ACU; no data (before the first instance exists), no alarm.
-    const database = new AuroraClusterMonitoring(this.facade, {
-      cluster: props.database,
-      alarmFriendlyName: 'Database',
-      addMaxServerlessDatabaseCapacityAlarm: {
-        Critical: {
-          maxUsageCount: props.databaseMaxCapacity,
-          comparisonOperatorOverride: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          ...periods(ALARM_RULES.databaseAtMax.periods),
+    if (props.database) {
+      const database = new AuroraClusterMonitoring(this.facade, {
+        cluster: props.database,
+        alarmFriendlyName: 'Database',
+        addMaxServerlessDatabaseCapacityAlarm: {
+          Critical: {
+            maxUsageCount: props.databaseMaxCapacity!,
+            comparisonOperatorOverride: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            ...periods(ALARM_RULES.databaseAtMax.periods),
+          },
         },
-      },
-    });
-    this.facade.addSegment(database);
-    this.alarms.databaseAtMax = onlyAlarm(database);
+      });
+      this.facade.addSegment(database);
+      this.alarms.databaseAtMax = onlyAlarm(database);
+    }
 
     // Image builds run only during deployments; CodeBuild publishes FailedBuilds only for builds that ran, so no build,
     // no data. Any failure (one or more) alarms: the deployment rolled back, and someone should know why. The metric is

@@ -8,12 +8,13 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import { Construct } from 'constructs';
 import { IArtifactStore } from '../storage/artifact-store';
+import type { DatabaseReplica } from '../storage/database-replica';
 import { GatewayToken } from '../gateway/gateway-token';
 import type { MlflowSsoAccess } from './sso-access';
 import { DATABASE_WAIT, healthCheckGracePeriod, PROXY_CONTAINER_HEALTH_CHECK, proxyHealthCheckCommand } from './mlflow-startup';
 import type { AuthMode, MlflowPermission } from './auth';
 import type { ActiveHours, TimeOfDay } from './schedule';
-import { CONTAINER_NAMES, DATABASE_NAME, HEALTH_CHECK_PATH, PORTS, SERVICE_DISCOVERY_NAMESPACE } from '../contract';
+import { CONTAINER_NAMES, DATABASE_NAME, HEALTH_CHECK_PATH, PORTS, SERVICE_DISCOVERY_NAMESPACE, SQLITE_ENVIRONMENT, SQLITE_MAX_TASKS } from '../contract';
 import { PLATFORM_DEFAULTS, withDefaults } from '../defaults';
 
 /** The IAM route's side of the task: who the proxy admits from it, and the token proving a request came through it. */
@@ -26,6 +27,22 @@ export interface MlflowIamAccess {
   /** Secret with the gateway token under `GatewayToken.key`. */
   readonly token: secretsmanager.ISecret;
 }
+
+/** database=sqlite: where the task's SQLite files are replicated to, and how often (`MlflowServiceProps.sqlite`). */
+export interface MlflowSqliteStore {
+  /** The database replica bucket; the task may read and write its replica prefix. */
+  readonly replica: DatabaseReplica;
+  /** Seconds between Litestream's uploads while MLflow writes. @default PLATFORM_DEFAULTS.databaseReplicaSyncSeconds (10) */
+  readonly syncSeconds?: number;
+}
+
+/**
+ * database=sqlite: how long ECS waits, after it sends SIGTERM to the MLflow container, before it kills it: Fargate's
+ * most (120 s). Litestream (the container's main process) passes the signal to MLflow, waits for it to exit (its
+ * workers finish the requests in flight), then uploads what it has not uploaded yet (at most `syncSeconds` of writes);
+ * a kill before that upload ends would lose those writes.
+ */
+export const SQLITE_STOP_TIMEOUT = Duration.seconds(120);
 
 export interface MlflowServiceProps {
   /** VPC of the tasks (its private subnets with egress, unless `subnets` says otherwise). */
@@ -66,10 +83,19 @@ export interface MlflowServiceProps {
   readonly activeHours?: ServiceSchedule;
   /** Where MLflow keeps artifacts; the tasks may read and write it (they do when `proxyArtifacts` is on). */
   readonly artifactStore: IArtifactStore;
-  /** The backend store; the tasks are let in on its default port. */
-  readonly database: rds.IDatabaseCluster;
-  /** Secret with the database's `username` and `password`. */
-  readonly databaseCredentials: secretsmanager.ISecret;
+  /**
+   * The backend store (Aurora); the tasks are let in on its default port. Give it with `databaseCredentials`, or
+   * `sqlite` instead. @default - none: `sqlite` must be given
+   */
+  readonly database?: rds.IDatabaseCluster;
+  /** With `database`: secret with the database's `username` and `password`. @default - none: `sqlite` must be given */
+  readonly databaseCredentials?: secretsmanager.ISecret;
+  /**
+   * SQLite files in the task replicated to the database replica bucket instead of `database`: one task at a time
+   * (`desiredCount` and `maxCount` at most `SQLITE_MAX_TASKS`), the old task stopped before a new one starts.
+   * @default - none: `database` must be given
+   */
+  readonly sqlite?: MlflowSqliteStore;
   /** Schema MLflow keeps its tables in. @default DATABASE_NAME ('mlflow') */
   readonly databaseName?: string;
   /** Secret with `username` and `password` that clients use for basic auth at the proxy. */
@@ -174,6 +200,13 @@ export class MlflowService extends Construct {
       databaseName: DATABASE_NAME,
     });
     const { cpu, memoryMiB, desiredCount } = props;
+    const aurora = props.database && props.databaseCredentials ? { cluster: props.database, credentials: props.databaseCredentials } : undefined;
+    if (!aurora === !props.sqlite || (props.database === undefined) !== (props.databaseCredentials === undefined)) {
+      throw new Error('MlflowService: give database with databaseCredentials (Aurora), or sqlite, not both.');
+    }
+    if (props.sqlite && (desiredCount > SQLITE_MAX_TASKS || props.maxCount > SQLITE_MAX_TASKS)) {
+      throw new Error(`MlflowService: with sqlite at most ${SQLITE_MAX_TASKS} task (one writer of the replica), got desiredCount ${desiredCount} and maxCount ${props.maxCount}.`);
+    }
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: props.vpc,
@@ -211,6 +244,7 @@ export class MlflowService extends Construct {
     });
     // The server touches artifacts only when it proxies them (the documented alternative to clients writing to S3).
     props.artifactStore.grantReadWrite(taskDefinition.taskRole);
+    props.sqlite?.replica.grantReadWrite(taskDefinition.taskRole);
     Validations.of(taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason: 'The plain environment holds only non-secret settings (bucket, database host/port/name, worker count, allowed hosts); '
@@ -231,29 +265,41 @@ export class MlflowService extends Construct {
       portMappings: [{ containerPort: PORTS.mlflow, name: 'mlflow' }],
       environment: {
         BUCKET: props.artifactStore.bucket.s3UrlForObject(),
-        HOST: props.database.clusterEndpoint.hostname,
-        PORT: props.database.clusterEndpoint.port.toString(),
-        DATABASE: props.databaseName,
+        ...(aurora ? {
+          HOST: aurora.cluster.clusterEndpoint.hostname,
+          PORT: aurora.cluster.clusterEndpoint.port.toString(),
+          DATABASE: props.databaseName,
+        } : {
+          [SQLITE_ENVIRONMENT.engine]: 'sqlite',
+          [SQLITE_ENVIRONMENT.replicaUrl]: props.sqlite!.replica.replicaUrl,
+          [SQLITE_ENVIRONMENT.syncSeconds]: String(props.sqlite!.syncSeconds ?? PLATFORM_DEFAULTS.databaseReplicaSyncSeconds),
+        }),
         MLFLOW_DB_WAIT_SECONDS: String(DATABASE_WAIT.toSeconds()),
         MLFLOW_WORKERS: String(workerCount(cpu, memoryMiB)),
         MLFLOW_PROXY_ARTIFACTS: String(props.proxyArtifacts),
         // MLflow pools its database connections; the database closes each one after this long unused, so an idle
         // server holds none and Aurora Serverless v2 can pause (the end-to-end suite checks SHOW PROCESSLIST;
-        // `npm run bench:e2e` compares it with no pool at all).
-        DB_IDLE_DISCONNECT_SECONDS: String(props.dbIdleDisconnectSeconds),
-        DB_READ_TIMEOUT_SECONDS: String(props.dbReadTimeoutSeconds),
+        // `npm run bench:e2e` compares it with no pool at all). SQLite has no connection to close or time out.
+        ...(aurora ? {
+          DB_IDLE_DISCONNECT_SECONDS: String(props.dbIdleDisconnectSeconds),
+          DB_READ_TIMEOUT_SECONDS: String(props.dbReadTimeoutSeconds),
+        } : {}),
         MLFLOW_SERVER_ENABLE_JOB_EXECUTION: String(props.backgroundJobs),
         MLFLOW_SERVER_ALLOWED_HOSTS: [...props.allowedHosts, ...TASK_LOCAL_HOSTS].join(','),
         MLFLOW_SERVER_CORS_ALLOWED_ORIGINS: props.corsAllowedOrigins.join(','),
         ...mlflowAccessEnvironment(props),
       },
       secrets: {
-        USERNAME: ecs.Secret.fromSecretsManager(props.databaseCredentials, 'username'),
-        PASSWORD: ecs.Secret.fromSecretsManager(props.databaseCredentials, 'password'),
+        ...(aurora ? {
+          USERNAME: ecs.Secret.fromSecretsManager(aurora.credentials, 'username'),
+          PASSWORD: ecs.Secret.fromSecretsManager(aurora.credentials, 'password'),
+        } : {}),
         // Users mode: MLflow's admin account is the credentials secret's.
         ...(users ? adminSecrets : {}),
       },
       logging: ecs.LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: 'mlflow' }),
+      // SQLite: time for Litestream's last upload after MLflow stops (ECS's default, 30 s, otherwise).
+      ...(props.sqlite ? { stopTimeout: SQLITE_STOP_TIMEOUT } : {}),
     });
 
     const proxyContainer = taskDefinition.addContainer('Proxy', {
@@ -299,8 +345,10 @@ export class MlflowService extends Construct {
       vpcSubnets: props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: [serviceSecurityGroup],
       assignPublicIp: props.assignPublicIp ?? false,
-      minHealthyPercent: 100,
-      maxHealthyPercent: 200,
+      // SQLite: the old task stops (and uploads its last writes) before the new one starts and restores them; two tasks
+      // at once would be two writers of one replica.
+      minHealthyPercent: props.sqlite ? 0 : 100,
+      maxHealthyPercent: props.sqlite ? 100 : 200,
       circuitBreaker: { enable: true, rollback: true },
       // Covers the container's database and schema-lock waits and a migration (see mlflow-startup.ts).
       healthCheckGracePeriod: healthCheckGracePeriod(DATABASE_WAIT),
@@ -309,10 +357,15 @@ export class MlflowService extends Construct {
         ? { name: 'mlflow', cloudMapNamespace: this.namespace, dnsRecordType: servicediscovery.DnsRecordType.SRV, container: proxyContainer, containerPort: PORTS.proxy }
         : undefined,
     });
-    props.database.connections.allowDefaultPortFrom(this.service, 'MLflow tasks to the backend store');
-    // The task names the cluster endpoint only; without these, tasks could start before the writer instance exists
-    // (or before the rule that lets them reach it), and spend their database wait on a database that is not there.
-    this.service.node.addDependency(props.database, ...props.database.connections.securityGroups);
+    if (aurora) {
+      aurora.cluster.connections.allowDefaultPortFrom(this.service, 'MLflow tasks to the backend store');
+      // The task names the cluster endpoint only; without these, tasks could start before the writer instance exists
+      // (or before the rule that lets them reach it), and spend their database wait on a database that is not there.
+      this.service.node.addDependency(aurora.cluster, ...aurora.cluster.connections.securityGroups);
+    } else {
+      // The first task restores from the bucket and its policy: both in place before it starts.
+      this.service.node.addDependency(props.sqlite!.replica);
+    }
 
     const scaling = this.service.autoScaleTaskCount({ minCapacity: desiredCount, maxCapacity: props.maxCount });
     scaling.scaleOnCpuUtilization('Cpu', {
