@@ -3,11 +3,13 @@ import { DescribeStacksCommand, Stack } from '@aws-sdk/client-cloudformation';
 import { DomainDetails, ListDomainsCommand } from '@aws-sdk/client-sagemaker';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { PlatformConfig } from '../app/config/platform-config';
-import { sagemakerStacks } from '../app/config/settings';
-import { STACK_DESCRIPTION_PREFIX, STACK_NAMES } from '../app/names';
+import { PROFILE_DEFAULTS, sagemakerStacks } from '../app/config/settings';
+import { MLFLOW_OUTPUTS, STACK_DESCRIPTION_PREFIX, STACK_NAMES } from '../app/names';
+import { ENVIRONMENT_SETTINGS } from '../app/config/load';
+import type { DatabaseEngine } from '../lib/contract';
 import { AwsClients, CliDeps } from './deps';
 import { CliError, ErrorContext, EXIT, isStackMissing, toCliError } from './errors';
-import { CommonOptions, loadCliConfig } from './options';
+import { CommonOptions, loadCliConfig, readProjectContext } from './options';
 
 /** Where a command works: the configuration, the clients for its region, and the identity of the credentials. */
 export interface Target {
@@ -17,15 +19,67 @@ export interface Target {
   readonly profile?: string;
   readonly account: string;
   readonly arn: string;
+  /**
+   * The deployed MLflowVpcStack's database engine when the user gave no `database` and it differs from the
+   * configuration's default (lean's sqlite over a lean deployment on Aurora): `config` is resolved with it, and
+   * `deploy` passes it to cdk. Undefined otherwise.
+   */
+  readonly databasePin?: { readonly engine: DatabaseEngine; readonly defaultEngine: DatabaseEngine };
 }
 
-/** Loads the configuration and checks the credentials (sts:GetCallerIdentity) and, when one is configured, the account. */
+/**
+ * Loads the configuration and checks the credentials (sts:GetCallerIdentity) and, when one is configured, the account.
+ * The configuration is the deployed engine's: with `database` not given, a deployed MLflowVpcStack's engine (read from
+ * its outputs, one DescribeStacks) is pinned, so that every command, not only `deploy`, sees the configuration that
+ * deployment has (an Aurora setting such as dbAutoPauseMinutes is valid on a lean deployment kept on Aurora).
+ */
 export async function connect(deps: CliDeps, options: CommonOptions): Promise<Target> {
-  const config = loadCliConfigOrThrow(deps, options);
+  const given = givenDatabase(deps, options.context);
+  let config: PlatformConfig;
+  let defaultError: unknown;
+  try {
+    config = loadCliConfig(deps, options.context);
+  } catch (error) {
+    // Not given, the default engine may be what refuses the other settings: try them on Aurora, kept only if deployed so.
+    if (given !== undefined) throw toCliError(error, { region: options.region ?? deps.env.AWS_REGION ?? '(unset)' });
+    defaultError = error;
+    try {
+      config = loadCliConfig(deps, { ...options.context, database: 'aurora' });
+    } catch {
+      throw toCliError(error, { region: options.region ?? deps.env.AWS_REGION ?? '(unset)' });
+    }
+  }
   const clients = deps.clients({ region: config.region, profile: options.profile });
   const identity = await callerIdentity(clients, config.region);
   checkAccount(config, identity.account);
-  return { config, clients, region: config.region, profile: options.profile, ...identity };
+  const target: Target = { config, clients, region: config.region, profile: options.profile, ...identity };
+  if (given !== undefined) return target;
+  const deployed = databaseOfOutputs(stackOutputs(await findStack(target, STACK_NAMES.mlflow)));
+  if (defaultError !== undefined) {
+    if (deployed !== 'aurora') throw toCliError(defaultError, { region: config.region });
+    return { ...target, databasePin: { engine: 'aurora', defaultEngine: PROFILE_DEFAULTS[config.profile].database } };
+  }
+  if (deployed === undefined || deployed === config.database) return target;
+  const pinned = loadCliConfigOrThrow(deps, { ...options, context: { ...options.context, database: deployed } });
+  return { ...target, config: pinned, databasePin: { engine: deployed, defaultEngine: config.database } };
+}
+
+/**
+ * The database engine of a deployed MLflowVpcStack from its outputs: the Aurora cluster's identifier (every release has
+ * it) or the replica bucket (database=sqlite); undefined when the stack is not deployed or has neither (a failed create).
+ */
+export function databaseOfOutputs(outputs: Readonly<Record<string, string>>): DatabaseEngine | undefined {
+  if (outputs[MLFLOW_OUTPUTS.databaseClusterIdentifier]) return 'aurora';
+  if (outputs[MLFLOW_OUTPUTS.databaseReplicaBucketName]) return 'sqlite';
+  return undefined;
+}
+
+/** The `database` setting as the user gave it (`-c`, cdk.json, cdk.context.json, or its environment variable), else undefined. */
+export function givenDatabase(deps: CliDeps, context: Readonly<Record<string, string>>): string | undefined {
+  const fromFiles = readProjectContext(deps.projectRoot).database;
+  const variable = ENVIRONMENT_SETTINGS.find((s) => (s.setting as string) === 'database')?.variable;
+  const fromEnv = variable ? deps.env[variable] || undefined : undefined;
+  return context.database ?? (fromFiles === undefined || fromFiles === '' ? undefined : String(fromFiles)) ?? fromEnv;
 }
 
 export function loadCliConfigOrThrow(deps: CliDeps, options: CommonOptions): PlatformConfig {

@@ -4,7 +4,7 @@ import { Stack } from '@aws-sdk/client-cloudformation';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Target } from '../../src/cli/aws';
 import { checkTransition, chooseDatabase, DATABASE_ENGINES_DOC, readDeployedState } from '../../src/cli/deployed-state';
-import { givenDatabase } from '../../src/cli/commands/deploy';
+import { givenDatabase } from '../../src/cli/aws';
 import { EXIT } from '../../src/cli/errors';
 import { resolvePlatformConfig, SETTING_NAMES } from '../../src/app/config/platform-config';
 import { NOTEBOOK_INSTANCE_NAME, NOTEBOOK_PLATFORM } from '../../src/lib/sagemaker/notebook-instance';

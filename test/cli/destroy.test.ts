@@ -73,7 +73,8 @@ function rdsAccessDenied(): Error {
 function deployed(h: Harness, mlflowTemplate: object = MLFLOW_TEMPLATE): void {
   const mlflowOutputs = { Outputs: outputs({ DatabaseClusterIdentifier: 'mlflow-db' }) };
   setStacks(h.mocks, {
-    MLflowVpcStack: [mlflowOutputs, { ...mlflowOutputs, StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('MLflowVpcStack')],
+    // connect() reads the stack's outputs once (its database engine), then destroy's own reads.
+    MLflowVpcStack: [mlflowOutputs, mlflowOutputs, { ...mlflowOutputs, StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('MLflowVpcStack')],
     HttpGatewayStack: [{}, { StackStatus: 'DELETE_IN_PROGRESS' }, stackMissing('HttpGatewayStack')],
   });
   h.mocks.cfn.on(GetTemplateCommand, { StackName: 'MLflowVpcStack' }).resolves({ TemplateBody: JSON.stringify(mlflowTemplate) });

@@ -5,14 +5,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { GATEWAY_OUTPUTS, MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
-import { checkIamPrincipalAccounts, connect, describeDomain, findStack, foreignStacks, foreignStacksError, listDomains, loadCliConfigOrThrow, locateCdk, stackOutputs, STACKS_IN_DELETION_ORDER, Target, usesStudio } from '../aws';
+import { checkIamPrincipalAccounts, connect, givenDatabase, describeDomain, findStack, foreignStacks, foreignStacksError, listDomains, locateCdk, stackOutputs, STACKS_IN_DELETION_ORDER, Target, usesStudio } from '../aws';
 import { checkSnapshotSettings } from '../db-snapshot';
 import { checkTransition, chooseDatabase, readDeployedState, TransitionOptions } from '../deployed-state';
 import { CliDeps } from '../deps';
 import { CliError, EXIT } from '../errors';
-import { CommonOptions, contextArgs, parseCommandOptions, readProjectContext } from '../options';
-import { ENVIRONMENT_SETTINGS } from '../../app/config/load';
-import type { PlatformConfig } from '../../app/config/platform-config';
+import { CommonOptions, contextArgs, parseCommandOptions } from '../options';
 import type { DatabaseEngine } from '../../lib/contract';
 import { DEPLOY } from './index';
 import { checkDeployWhilePaused, checkSleepOffWhileHeld, keepPausedAfterDeploy, ROUTES_BACK_BEFORE_SLEEP_OFF_PROBES, routesBackAfterDeploy } from './capacity';
@@ -57,13 +55,10 @@ export async function deployCommand(args: readonly string[], deps: CliDeps, guar
     }
   }
 
+  // connect() resolved the configuration with the deployed engine when `database` is not given (target.databasePin);
+  // cdk must build with the same: -c database=<deployed engine>.
   const pinned = await checkDeployedState(target, { replaceNotebook: values['replace-notebook'] === true }, givenDatabase(deps, context), log);
-  if (pinned) {
-    context.database = pinned;
-    // The configuration as cdk will build it (the engine decides other settings' defaults), where it knows the setting.
-    const configured = configuredDatabase(target.config);
-    if (configured !== undefined && configured !== pinned) target = { ...target, config: loadCliConfigOrThrow(deps, { ...options, context }) };
-  }
+  if (pinned) context.database = pinned;
 
   const env: NodeJS.ProcessEnv = { ...deps.env, AWS_REGION: target.region, AWS_DEFAULT_REGION: target.region };
   if (options.profile) env.AWS_PROFILE = options.profile;
@@ -154,25 +149,11 @@ async function checkDeployedState(target: Target, options: TransitionOptions, gi
   const state = await readDeployedState(target);
   const { refusal, notes } = checkTransition(state, target.config, options);
   if (refusal) throw refusal;
-  const database = chooseDatabase(state.mlflow?.database, givenDatabase, configuredDatabase(target.config));
+  const database = chooseDatabase(state.mlflow?.database, givenDatabase, target.databasePin?.defaultEngine ?? target.config.database);
   if (database.refusal) throw database.refusal;
   const snapshotNote = await checkSnapshotSettings(target, target.config, state.stacks.has(STACK_NAMES.mlflow));
   for (const line of [...notes, ...(database.note ? [database.note] : []), ...(snapshotNote ? [snapshotNote] : [])]) log(line);
   return database.pin;
-}
-
-/** The `database` setting as the user gave it (`-c`, cdk.json, cdk.context.json, or its environment variable), else undefined. */
-export function givenDatabase(deps: CliDeps, context: Readonly<Record<string, string>>): string | undefined {
-  const fromFiles = readProjectContext(deps.projectRoot).database;
-  const variable = ENVIRONMENT_SETTINGS.find((s) => (s.setting as string) === 'database')?.variable;
-  const fromEnv = variable ? deps.env[variable] || undefined : undefined;
-  const given = context.database ?? (fromFiles === undefined ? undefined : String(fromFiles)) ?? fromEnv;
-  return given;
-}
-
-/** The engine the configuration resolved (`database`, from src/app/config/settings.ts), undefined while it has no such setting. */
-function configuredDatabase(config: PlatformConfig): DatabaseEngine | undefined {
-  return (config as PlatformConfig & { database?: DatabaseEngine }).database;
 }
 
 /** The one InService domain of the region, or undefined (a new domain will be created). Several: the user must choose. */
