@@ -67,6 +67,11 @@ async function startTask(overrides: Record<string, string> = {}, wait = true): P
   return { url, dir, service };
 }
 
+/** The exit code of `service`, or 'still running' after `ms`. */
+function exitOf(service: Service, ms: number): Promise<number | string> {
+  return Promise.race([service.exited, sleep(ms).then(() => 'still running')]);
+}
+
 /** `litestream restore` of the tracking file's replica (as the entrypoint's config names it) into `output`. */
 function restoreTrackingFile(output: string): void {
   mkdirSync(join(output, '..'), { recursive: true });
@@ -156,7 +161,7 @@ describe('database=sqlite: MLflow on SQLite files kept in S3 by Litestream', () 
     // ECS signals the container's first process only: the entrypoint, which is Litestream by now.
     const stopping = Date.now();
     process.kill(first.service.child.pid!, 'SIGTERM');
-    const status = await Promise.race([first.service.exited, sleep(STOP_BOUND_MS).then(() => 'still running')]);
+    const status = await exitOf(first.service, STOP_BOUND_MS);
     const stopMs = Date.now() - stopping;
     assert.equal(status, 0, first.service.output().slice(-3000));
     assert.deepEqual(processGroup(first.service.child.pid!), [], 'MLflow and its workers exited before Litestream did');
@@ -238,14 +243,14 @@ describe('database=sqlite: MLflow on SQLite files kept in S3 by Litestream', () 
 
     // The server's start on it (the file is there: the restore leaves it alone) is refused.
     const refused = await startTask({ MLFLOW_DB_DIR: folder }, false);
-    assert.equal(await refused.service.exited, 5, refused.service.output().slice(-3000));
+    assert.equal(await exitOf(refused.service, 60_000), 5, refused.service.output().slice(-3000));
     assert.match(refused.service.output(), new RegExp(`served by MLflow ${PREVIOUS_MLFLOW_VERSION.replace(/\./g, '\\.')}; MLflow \\S+ needs revision ${headRevision}`));
     assert.match(refused.service.output(), /npx mlflow-on-aws upgrade/);
     assert.deepEqual(query(join(folder, 'mlflow.db'), 'SELECT version_num FROM alembic_version'), [previous], 'nothing changed');
 
     // The upgrade's one-off task migrates it under Litestream; a later restore from the bucket has the migrated file.
     const migration = await startTask({ MLFLOW_DB_DIR: folder, MLFLOW_MIGRATE_ONLY: 'true' }, false);
-    assert.equal(await migration.service.exited, 0, migration.service.output().slice(-3000));
+    assert.equal(await exitOf(migration.service, 60_000), 0, migration.service.output().slice(-3000));
     assert.match(migration.service.output(), /exiting without starting the server/);
     const synced = join(work, 'after-migration', 'mlflow.db');
     restoreTrackingFile(synced);
