@@ -37,6 +37,7 @@
 #                                          shared account; "users": MLflow's authentication app (--app-name
 #                                          basic-auth), personal accounts and permissions in the schema
 #                                          <DATABASE>_auth of the same server, migrated under the schema lock
+#                                          (sqlite: the file mlflow-auth.db, replicated like the tracking file)
 #                                          "sso": the same app, its users those the proxy's oauth2-proxy verified
 #                                          (X-MLflow-Auth-User, X-MLflow-Auth-Groups), created at their first request
 #   MLFLOW_SSO_ADMIN_GROUP                 sso mode: members of this provider group are MLflow admins (set on each
