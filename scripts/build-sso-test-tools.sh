@@ -19,10 +19,7 @@ built() { # name version: true when bin/name was built from that version
   [ -x "$bin/$1" ] && [ "$(cat "$bin/$1.version" 2>/dev/null)" = "$2" ]
 }
 
-if ! built oauth2-proxy "$OAUTH2_PROXY_VERSION"; then
-  GOBIN="$bin" go install "github.com/oauth2-proxy/oauth2-proxy/v7@$OAUTH2_PROXY_VERSION"
-  echo "$OAUTH2_PROXY_VERSION" >"$bin/oauth2-proxy.version"
-fi
+sh scripts/build-go-tool.sh "$bin" oauth2-proxy github.com/oauth2-proxy/oauth2-proxy/v7 "$OAUTH2_PROXY_VERSION"
 
 if ! built hydra "$HYDRA_VERSION"; then
   # Hydra's go.mod replaces its generated client with a folder that its module zip leaves out, so `go install`

@@ -1,11 +1,21 @@
 #!/bin/sh
 # Starts the MLflow tracking server of the task: checks the environment, readies the database schema
 # (one task at a time; it migrates only a schema no other release serves, see mlflow_db.py), then replaces itself with `mlflow server`
-# listening on 127.0.0.1:5000, reachable only through the auth proxy in the same task.
+# listening on 127.0.0.1:5000, reachable only through the auth proxy in the same task. With DATABASE_ENGINE=sqlite it
+# first restores the SQLite files from their replicas, and replaces itself with Litestream, which runs `mlflow server`,
+# replicates the files while it runs and, on SIGTERM, stops it and syncs once more before exiting.
 #
 # Environment (set by the CDK stack):
 #   BUCKET     artifact root, s3://bucket-name[/prefix]
-#   HOST PORT DATABASE USERNAME PASSWORD   Aurora MySQL backend store (USERNAME, PASSWORD: secrets)
+#   DATABASE_ENGINE                        "aurora" (default): the Aurora MySQL backend store below; "sqlite": SQLite
+#                                          files on the task's storage (/home/mlflow/db), kept by Litestream in
+#                                          DATABASE_REPLICA_URL (docs/reference/containers.md)
+#   HOST PORT DATABASE USERNAME PASSWORD   Aurora MySQL backend store (USERNAME, PASSWORD: secrets); aurora only
+#   DATABASE_REPLICA_URL                   sqlite: s3://<database replica bucket>/<prefix>; the tracking file is
+#                                          replicated to <prefix>/mlflow, the permission file (auth users or sso) to
+#                                          <prefix>/mlflow-auth
+#   DATABASE_REPLICA_SYNC_SECONDS          sqlite: seconds between Litestream's uploads while MLflow writes, what a crash
+#                                          of the task can lose (default 10; 1 to 3600)
 #   MLFLOW_WORKERS                         server worker processes (default 2; 1 to 64)
 #   MLFLOW_SERVER_ALLOWED_HOSTS            MLflow >= 3.5: Host headers to accept (required there)
 #   MLFLOW_SERVER_CORS_ALLOWED_ORIGINS     MLflow >= 3.5: origins for browser cross-origin requests
@@ -27,6 +37,7 @@
 #                                          shared account; "users": MLflow's authentication app (--app-name
 #                                          basic-auth), personal accounts and permissions in the schema
 #                                          <DATABASE>_auth of the same server, migrated under the schema lock
+#                                          (sqlite: the file mlflow-auth.db, replicated like the tracking file)
 #                                          "sso": the same app, its users those the proxy's oauth2-proxy verified
 #                                          (X-MLflow-Auth-User, X-MLflow-Auth-Groups), created at their first request
 #   MLFLOW_SSO_ADMIN_GROUP                 sso mode: members of this provider group are MLflow admins (set on each
@@ -53,7 +64,9 @@
 #                                          Default "false": the server's start migrates nothing another release serves
 #
 # Only these may differ from the image defaults (the end-to-end tests use them to run the same files on
-# loopback): MLFLOW_DB_HELPER (path of mlflow_db.py), MLFLOW_LISTEN_PORT (default 5000).
+# loopback): MLFLOW_DB_HELPER (path of mlflow_db.py), MLFLOW_LISTEN_PORT (default 5000), MLFLOW_DB_DIR (the SQLite
+# files' folder, default /home/mlflow/db), DATABASE_REPLICA_ENDPOINT (sqlite: an S3-compatible server instead of
+# Amazon S3, addressed path-style).
 set -eu
 
 MLFLOW_DB_HELPER="${MLFLOW_DB_HELPER:-/opt/mlflow-server/mlflow_db.py}"
@@ -69,12 +82,26 @@ fail() {
   exit 2
 }
 
+engine="${DATABASE_ENGINE:-aurora}"
+case "$engine" in
+  aurora | sqlite) ;;
+  *) fail "DATABASE_ENGINE must be 'aurora' or 'sqlite', got '$engine'." ;;
+esac
+
 missing=""
-for name in BUCKET HOST PORT DATABASE USERNAME PASSWORD MLFLOW_VERSION; do
-  eval "value=\${$name:-}"
-  [ -n "$value" ] || missing="$missing $name"
-done
-[ -z "$missing" ] || fail "missing or empty environment variable(s):$missing. BUCKET, HOST, PORT and DATABASE come from the task definition, USERNAME and PASSWORD from the database secret."
+if [ "$engine" = aurora ]; then
+  for name in BUCKET HOST PORT DATABASE USERNAME PASSWORD MLFLOW_VERSION; do
+    eval "value=\${$name:-}"
+    [ -n "$value" ] || missing="$missing $name"
+  done
+  [ -z "$missing" ] || fail "missing or empty environment variable(s):$missing. BUCKET, HOST, PORT and DATABASE come from the task definition, USERNAME and PASSWORD from the database secret."
+else
+  for name in BUCKET DATABASE_REPLICA_URL MLFLOW_VERSION; do
+    eval "value=\${$name:-}"
+    [ -n "$value" ] || missing="$missing $name"
+  done
+  [ -z "$missing" ] || fail "missing or empty environment variable(s):$missing. With DATABASE_ENGINE=sqlite, BUCKET and DATABASE_REPLICA_URL come from the task definition."
+fi
 
 case "$BUCKET" in
   s3://?*) ;;
@@ -113,15 +140,59 @@ if [ "$auth" != shared ]; then
   python3 "$MLFLOW_AUTH_HELPER" check || exit $?
 fi
 
-case "${MLFLOW_MIGRATE_ONLY:-false}" in
-  true)
-    python3 "$MLFLOW_DB_HELPER" migrate || exit $?
-    echo "mlflow-server: MLFLOW_MIGRATE_ONLY=true: schema migrated to MLflow $MLFLOW_VERSION; exiting without starting the server." >&2
-    exit 0
-    ;;
-  false) ;;
+migrate_only="${MLFLOW_MIGRATE_ONLY:-false}"
+case "$migrate_only" in
+  true | false) ;;
   *) fail "MLFLOW_MIGRATE_ONLY must be 'true' or 'false', got '$MLFLOW_MIGRATE_ONLY'." ;;
 esac
+
+# One word of a command line for Litestream's -exec, which splits it with go-shellwords (no shell runs it): the
+# argument in single quotes, each ' in it written '\''.
+exec_word() {
+  printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+# The command line of the arguments, each one word for -exec.
+exec_line() {
+  line=""
+  for word in "$@"; do
+    line="$line${line:+ }$(exec_word "$word")"
+  done
+  printf '%s' "$line"
+}
+
+if [ "$engine" = sqlite ]; then
+  # Litestream's configuration (mlflow_db.py validates the replica's settings), then each file restored from its replica
+  # when the replica exists and the file does not (the task's storage is new at every start).
+  litestream_config="${HOME:-/home/mlflow}/litestream.yml"
+  python3 "$MLFLOW_DB_HELPER" litestream-config "$litestream_config" || exit $?
+  sqlite_files="$(python3 "$MLFLOW_DB_HELPER" sqlite-files)" || exit $?
+  for file in $sqlite_files; do
+    litestream restore -config "$litestream_config" -if-replica-exists -if-db-not-exists "$file" \
+      || { echo "mlflow-server: could not restore $file from its replica in $DATABASE_REPLICA_URL (Litestream's message above)." >&2; exit 3; }
+  done
+fi
+
+if [ "$migrate_only" = true ]; then
+  if [ "$engine" = sqlite ]; then
+    # The migration runs under Litestream, which syncs the migrated files before it exits. Litestream exits 1 whatever
+    # the migration's exit code was: the code goes through a file so that a refusal still exits 5.
+    status_file="$(dirname "$litestream_config")/migrate-status"
+    rm -f "$status_file"
+    # shellcheck disable=SC2016 # $1 and $2 are the inner shell's arguments.
+    migrate_line="$(exec_line sh -c 'python3 "$1" migrate; status=$?; echo "$status" >"$2"; exit "$status"' mlflow-migrate "$MLFLOW_DB_HELPER" "$status_file")"
+    replicated=0
+    litestream replicate -config "$litestream_config" -exec "$migrate_line" || replicated=$?
+    status="$(cat "$status_file" 2>/dev/null || true)"
+    [ -n "$status" ] || { echo "mlflow-server: Litestream did not run the migration (exit code $replicated, its message above)." >&2; exit "$((replicated == 0 ? 1 : replicated))"; }
+    [ "$status" -eq 0 ] || exit "$status"
+    [ "$replicated" -eq 0 ] || { echo "mlflow-server: the schema was migrated but Litestream's last sync of the replica failed (exit code $replicated, its message above); run the upgrade again." >&2; exit "$replicated"; }
+  else
+    python3 "$MLFLOW_DB_HELPER" migrate || exit $?
+  fi
+  echo "mlflow-server: MLFLOW_MIGRATE_ONLY=true: schema migrated to MLflow $MLFLOW_VERSION; exiting without starting the server." >&2
+  exit 0
+fi
 
 backend_store_uri="$(python3 "$MLFLOW_DB_HELPER" uri)" || exit $?
 python3 "$MLFLOW_DB_HELPER" upgrade || exit $?
@@ -169,4 +240,9 @@ else
 fi
 
 echo "mlflow-server: starting MLflow $MLFLOW_VERSION on $LISTEN_HOST:$LISTEN_PORT with $workers worker(s), artifacts in $BUCKET, access: $auth." >&2
+if [ "$engine" = sqlite ]; then
+  # Litestream runs MLflow as its child and replicates while it runs; on SIGTERM it passes the signal on, waits for
+  # MLflow to exit, then syncs the files once more before it exits itself.
+  exec litestream replicate -config "$litestream_config" -exec "$(exec_line mlflow "$@")"
+fi
 exec mlflow "$@"

@@ -9,7 +9,8 @@
                                       holding the schema lock, so tasks starting together do this one at a time.
     mlflow_auth:authenticate          the auth app's `authorization_function` (below)
 
-The permission database is its own schema, <DATABASE>_auth, in the same MySQL server (mlflow_db.py creates it).
+The permission database is its own schema, <DATABASE>_auth, in the same MySQL server (mlflow_db.py creates it); with
+DATABASE_ENGINE=sqlite it is the file mlflow-auth.db beside the tracking file, replicated by Litestream like it.
 
 Identity of a request (authenticate): the header X-MLflow-Auth-User when the proxy set it, else HTTP basic auth
 checked by MLflow against its user store. The proxy (containers/nginx) sets that header only for a request that came

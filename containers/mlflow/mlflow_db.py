@@ -16,6 +16,19 @@
                                    database), the users mode's permission database, the marker; no server
     python3 mlflow_db.py auth-uri  prints the SQLAlchemy URI of that permission database
 
+DATABASE_ENGINE=sqlite (default aurora): MLflow's stores are SQLite files in MLFLOW_DB_DIR (default /home/mlflow/db;
+only the end-to-end tests change it), mlflow.db and, with MLFLOW_AUTH=users or sso, mlflow-auth.db, which Litestream
+restores from and replicates to DATABASE_REPLICA_URL (entrypoint.sh). `uri`, `auth-uri`, `upgrade` and `migrate` do the
+same on them, with the same marker and the same refusals and exit codes, through Python's sqlite3; the task is the only
+writer (the service runs one task, the upgrade's one-off task runs while none does), so no lock is taken. No character
+set conversion (SQLite text is UTF-8) and no project indexes: mlflow_indexes.py's statements and the measurements behind
+them are MySQL's (prefix indexes, online DDL, its planner), and SQLite would index params' and tags' values whole,
+growing the file and every page Litestream uploads.
+    python3 mlflow_db.py litestream-config PATH   validates DATABASE_REPLICA_URL, DATABASE_REPLICA_SYNC_SECONDS (and
+                                   the test-only DATABASE_REPLICA_ENDPOINT) and writes Litestream's configuration to PATH
+                                   (mode 0600)
+    python3 mlflow_db.py sqlite-files              prints the SQLite files Litestream keeps, one a line
+
 Settings: MLFLOW_DB_WAIT_SECONDS (default 300) bounds the wait for the database to accept
 connections (Aurora Serverless v2 resumes from 0 ACU in seconds) and, separately, for the lock.
 DB_READ_TIMEOUT_SECONDS (optional) bounds how long the server waits for any answer on a database connection.
@@ -39,6 +52,7 @@ The revisions this release knows are read from MLflow's migration scripts in the
 """
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -53,6 +67,25 @@ UPGRADE_COMMAND = "npx mlflow-on-aws upgrade"
 ROLLBACK_COMMAND = "npx mlflow-on-aws upgrade --rollback"
 # Exit code of a start refused because of the schema's revision (not a failure of the database or of MLflow).
 EXIT_SCHEMA_REFUSED = 5
+
+ENGINES = ("aurora", "sqlite")
+# database=sqlite: where the files live in the task (its ephemeral storage), their names, and the replica of each, a path
+# below DATABASE_REPLICA_URL (src/lib/contract.ts, SQLITE_REPLICA_PREFIX, names the URL's prefix).
+SQLITE_DIR = "/home/mlflow/db"
+SQLITE_TRACKING = ("mlflow.db", "mlflow")
+SQLITE_AUTH = ("mlflow-auth.db", "mlflow-auth")
+# How long a connection waits for another one's write lock (the server's workers, Litestream's checkpoints) before
+# "database is locked": SQLAlchemy's SQLite driver takes `timeout` from the URI's query (sqlite3.connect's timeout).
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+REPLICA_SYNC_SECONDS_DEFAULT = 10
+REPLICA_SYNC_SECONDS_MAX = 3600
+# What the paths, the bucket and the endpoint may hold: they are written into Litestream's YAML (which also expands
+# $VARIABLES) and into SQLAlchemy URIs, so nothing that needs quoting in either.
+SAFE_PATH = re.compile(r"\A/[A-Za-z0-9._/-]*\Z")
+BUCKET_NAME = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+KEY_PREFIX = re.compile(r"\A[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*\Z")
+ENDPOINT = re.compile(r"\Ahttps?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?\Z")
+REGION = re.compile(r"\A[a-z]{2}(?:-[a-z0-9]+)+-[0-9]+\Z")
 
 
 def log(message):
@@ -126,6 +159,90 @@ def auth_mode():
         log(f"MLFLOW_AUTH must be 'shared', 'users' or 'sso', got {mode!r}")
         sys.exit(2)
     return mode
+
+
+def engine():
+    value = os.environ.get("DATABASE_ENGINE", "") or "aurora"
+    if value not in ENGINES:
+        log(f"DATABASE_ENGINE must be 'aurora' or 'sqlite', got {value!r}")
+        sys.exit(2)
+    return value
+
+
+def sqlite_dir():
+    """MLFLOW_DB_DIR: the folder of the SQLite files (the image's default; the end-to-end tests give each run its own)."""
+    path = os.environ.get("MLFLOW_DB_DIR", "") or SQLITE_DIR
+    if not SAFE_PATH.match(path) or "//" in path or "/../" in path + "/":
+        log(f"MLFLOW_DB_DIR must be an absolute path of letters, digits and . _ - /, got {path!r}")
+        sys.exit(2)
+    return path.rstrip("/") or "/"
+
+
+def sqlite_files():
+    """(path, replica name) of each SQLite file the task keeps: tracking, and the permission store unless auth=shared."""
+    folder = sqlite_dir()
+    files = [SQLITE_TRACKING] + ([SQLITE_AUTH] if auth_mode() != "shared" else [])
+    return [(os.path.join(folder, name), replica) for name, replica in files]
+
+
+def sqlite_uri(path):
+    return f"sqlite:///{path}?timeout={SQLITE_BUSY_TIMEOUT_SECONDS}"
+
+
+def replica_settings():
+    """DATABASE_REPLICA_URL (s3://bucket/prefix), DATABASE_REPLICA_SYNC_SECONDS, DATABASE_REPLICA_ENDPOINT (tests only:
+    an S3-compatible server on loopback) and the region of the task (AWS_REGION, else AWS_DEFAULT_REGION)."""
+    url = os.environ.get("DATABASE_REPLICA_URL", "")
+    if not url:
+        log("missing or empty environment variable(s): DATABASE_REPLICA_URL (with DATABASE_ENGINE=sqlite it comes from "
+            "the task definition: s3://<database replica bucket>/<prefix>)")
+        sys.exit(2)
+    bucket, _, prefix = url[len("s3://"):].partition("/") if url.startswith("s3://") else ("", "", "")
+    prefix = prefix.rstrip("/")
+    if not BUCKET_NAME.match(bucket) or ".." in bucket or (prefix and not KEY_PREFIX.match(prefix)):
+        log(f"DATABASE_REPLICA_URL must be s3://<bucket>/<prefix> (a bucket name, then key parts of letters, digits "
+            f"and . _ -), got {url!r}")
+        sys.exit(2)
+    raw = os.environ.get("DATABASE_REPLICA_SYNC_SECONDS", "") or str(REPLICA_SYNC_SECONDS_DEFAULT)
+    if not raw.isdigit() or not 1 <= int(raw) <= REPLICA_SYNC_SECONDS_MAX:
+        log(f"DATABASE_REPLICA_SYNC_SECONDS must be a whole number of seconds from 1 to {REPLICA_SYNC_SECONDS_MAX}, "
+            f"got {raw!r}")
+        sys.exit(2)
+    endpoint = os.environ.get("DATABASE_REPLICA_ENDPOINT", "")
+    if endpoint and not ENDPOINT.match(endpoint):
+        log(f"DATABASE_REPLICA_ENDPOINT must be an http(s)://host[:port] URL, got {endpoint!r}")
+        sys.exit(2)
+    region = os.environ.get("AWS_REGION", "") or os.environ.get("AWS_DEFAULT_REGION", "")
+    if region and not REGION.match(region):
+        log(f"AWS_REGION must be a region name such as us-west-2, got {region!r}")
+        sys.exit(2)
+    return {"bucket": bucket, "prefix": prefix, "sync_seconds": int(raw), "endpoint": endpoint, "region": region}
+
+
+def write_litestream_config(path):
+    """Litestream's configuration: each SQLite file and its S3 replica. JSON, which is YAML too (Litestream reads YAML):
+    every value is quoted by json.dumps, and the validated values hold no $ for Litestream's variable expansion."""
+    replica = replica_settings()
+    dbs = []
+    for db_path, name in sqlite_files():
+        target = {
+            "type": "s3",
+            "bucket": replica["bucket"],
+            "path": f"{replica['prefix']}/{name}" if replica["prefix"] else name,
+            # What a crash of the task can lose at most: the writes of the last interval (plus Litestream's 1 s look at
+            # the WAL). A stop (SIGTERM) loses nothing: Litestream syncs once more after MLflow has exited.
+            "sync-interval": f"{replica['sync_seconds']}s",
+        }
+        if replica["region"]:
+            target["region"] = replica["region"]
+        if replica["endpoint"]:
+            target["endpoint"] = replica["endpoint"]
+            target["force-path-style"] = True
+        dbs.append({"path": db_path, "replica": target})
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(json.dumps({"dbs": dbs}, indent=2) + "\n")
+    os.chmod(path, 0o600)
 
 
 def backend_store_uri(s, server=True):
@@ -231,47 +348,87 @@ def image_revisions():
     return set(parents), heads[0]
 
 
-def table_exists(connection, name):
-    return scalar(connection, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
-                              "AND table_name = %s", (name,)) == 1
+class MysqlSchema:
+    """The marker logic's view of the Aurora MySQL schema, through a PyMySQL connection."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def scalar(self, sql, args=()):
+        return scalar(self.connection, sql, args)
+
+    def execute(self, sql, args=()):
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, args)
+
+    def table_exists(self, name):
+        return self.scalar("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+                           "AND table_name = %s", (name,)) == 1
+
+    def mlflow_table_count(self):
+        """MLflow's tables (neither Alembic's nor the marker)."""
+        return self.scalar(
+            "SELECT COUNT(*) FROM information_schema.tables "
+            "WHERE table_schema = DATABASE() AND table_name NOT LIKE 'alembic%%' AND table_name <> %s",
+            (MARKER_TABLE,),
+        )
 
 
-def schema_revision(connection):
+class SqliteSchema:
+    """The same view of a SQLite file (database=sqlite), through Python's sqlite3 in autocommit mode. The statements
+    that MySQL and SQLite both take are written once, with PyMySQL's %s placeholders (sqlite3 takes ?)."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def scalar(self, sql, args=()):
+        row = self.connection.execute(sql.replace("%s", "?"), args).fetchone()
+        return row[0] if row else None
+
+    def execute(self, sql, args=()):
+        self.connection.execute(sql.replace("%s", "?"), args)
+
+    def table_exists(self, name):
+        return self.scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = %s", (name,)) == 1
+
+    def mlflow_table_count(self):
+        """MLflow's tables: neither Alembic's, the marker, SQLite's own (sqlite_*) nor Litestream's (_litestream_*)."""
+        return self.scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'alembic%' AND name <> %s "
+            "AND name NOT LIKE 'sqlite!_%' ESCAPE '!' AND name NOT LIKE '!_litestream!_%' ESCAPE '!'",
+            (MARKER_TABLE,),
+        )
+
+
+def schema_revision(db):
     """The revision Alembic recorded in the schema, or None."""
-    if not table_exists(connection, "alembic_version"):
+    if not db.table_exists("alembic_version"):
         return None
-    return scalar(connection, "SELECT version_num FROM alembic_version")
+    return db.scalar("SELECT version_num FROM alembic_version")
 
 
-def marked_release(connection):
+def marked_release(db):
     """The MLflow release MARKER_TABLE names, or None (a schema this project's tasks never created or migrated)."""
-    if not table_exists(connection, MARKER_TABLE):
+    if not db.table_exists(MARKER_TABLE):
         return None
-    return scalar(connection, f"SELECT mlflow_version FROM `{MARKER_TABLE}` WHERE id = 1")
+    return db.scalar(f"SELECT mlflow_version FROM `{MARKER_TABLE}` WHERE id = 1")
 
 
-def mark(connection, release, revision):
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TABLE IF NOT EXISTS `{MARKER_TABLE}` (id INT NOT NULL PRIMARY KEY, "
-                       "mlflow_version VARCHAR(32) NOT NULL, schema_revision VARCHAR(64) NOT NULL, "
-                       "updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)")
-        cursor.execute(f"REPLACE INTO `{MARKER_TABLE}` (id, mlflow_version, schema_revision) VALUES (1, %s, %s)",
-                       (release, revision))
+def mark(db, release, revision):
+    db.execute(f"CREATE TABLE IF NOT EXISTS `{MARKER_TABLE}` (id INT NOT NULL PRIMARY KEY, "
+               "mlflow_version VARCHAR(32) NOT NULL, schema_revision VARCHAR(64) NOT NULL, "
+               "updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+    db.execute(f"REPLACE INTO `{MARKER_TABLE}` (id, mlflow_version, schema_revision) VALUES (1, %s, %s)",
+               (release, revision))
 
 
 def this_release():
     return os.environ.get("MLFLOW_VERSION", "") or "(unknown)"
 
 
-def migrate_schema(connection, uri, head):
+def migrate_schema(db, uri, head):
     """`mlflow db upgrade`, or the tables of an empty database; then marks the schema as this release's."""
-    tables = scalar(
-        connection,
-        "SELECT COUNT(*) FROM information_schema.tables "
-        "WHERE table_schema = DATABASE() AND table_name NOT LIKE 'alembic%%' AND table_name <> %s",
-        (MARKER_TABLE,),
-    )
-    if tables == 0:
+    if db.mlflow_table_count() == 0:
         # `mlflow db upgrade` expects MLflow's tables to exist (older releases fail on an
         # empty database); opening the store through the CLI creates them at the head revision.
         log("empty database: creating MLflow's tables")
@@ -279,7 +436,7 @@ def migrate_schema(connection, uri, head):
         run_mlflow(["experiments", "search"], env=env)
     else:
         run_mlflow(["db", "upgrade", uri])
-    mark(connection, this_release(), head)
+    mark(db, this_release(), head)
     log(f"database schema is up to date (revision {head}, MLflow {this_release()})")
 
 
@@ -292,6 +449,8 @@ def refuse_newer(revision, marked):
 
 
 def with_schema_lock(body):
+    """Aurora: `body(db, uri)` while holding the MySQL named lock, then the character set, the indexes and (users or
+    sso mode) the permission database, under the same lock."""
     s = settings()
     uri = backend_store_uri(s, server=False)
     wait = wait_seconds()
@@ -303,7 +462,7 @@ def with_schema_lock(body):
             log("could not get the schema lock: another task has been migrating for too long, or the lock failed")
             sys.exit(4)
         try:
-            body(connection, s, uri)
+            body(MysqlSchema(connection), uri)
             convert_charset(connection)
             ensure_indexes(connection)
             if auth_mode() != "shared":
@@ -314,24 +473,49 @@ def with_schema_lock(body):
         connection.close()
 
 
+def with_sqlite(body):
+    """database=sqlite: `body(db, uri)` on the tracking file (Litestream restored it, or it is new), then (users or sso
+    mode) the permission file. No lock: the task is the only one using the files."""
+    import sqlite3
+
+    path = os.path.join(sqlite_dir(), SQLITE_TRACKING[0])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    try:
+        # Litestream replicates the write-ahead log: the file is put in WAL mode (persistent) before anything else.
+        connection.execute("PRAGMA journal_mode=WAL")
+        body(SqliteSchema(connection), sqlite_uri(path))
+    finally:
+        connection.close()
+    if auth_mode() != "shared":
+        bootstrap_auth(sqlite_uri(os.path.join(sqlite_dir(), SQLITE_AUTH[0])), SQLITE_AUTH[0])
+
+
+def with_database(body):
+    if engine() == "sqlite":
+        with_sqlite(body)
+    else:
+        with_schema_lock(body)
+
+
 def upgrade():
     """Before the server starts (see "Who migrates")."""
 
-    def ready(connection, s, uri):
+    def ready(db, uri):
         known, head = image_revisions()
-        revision = schema_revision(connection)
-        marked = marked_release(connection)
+        revision = schema_revision(db)
+        marked = marked_release(db)
         if revision is None:
-            migrate_schema(connection, uri, head)
+            migrate_schema(db, uri, head)
         elif revision == head:
             if marked != this_release():
-                mark(connection, this_release(), head)
+                mark(db, this_release(), head)
             log(f"database schema is at revision {head}, the one MLflow {this_release()} expects")
         elif revision not in known:
             refuse_newer(revision, marked)
         elif marked is None or marked == this_release():
             log(f"database schema at revision {revision}, behind {head}, and no other release's tasks serve it: migrating")
-            migrate_schema(connection, uri, head)
+            migrate_schema(db, uri, head)
         else:
             log(f"the database schema is at revision {revision}, served by MLflow {marked}; MLflow {this_release()} "
                 f"needs revision {head}. MLflow requires that upgrade with every writer stopped and a backup, so a "
@@ -340,22 +524,22 @@ def upgrade():
                 f"{this_release()}.")
             sys.exit(EXIT_SCHEMA_REFUSED)
 
-    with_schema_lock(ready)
+    with_database(ready)
 
 
 def migrate():
     """The upgrade's one-off task: migrate the schema to this release, whatever release marked it."""
 
-    def run(connection, s, uri):
+    def run(db, uri):
         known, head = image_revisions()
-        revision = schema_revision(connection)
+        revision = schema_revision(db)
         if revision is not None and revision not in known:
-            refuse_newer(revision, marked_release(connection))
+            refuse_newer(revision, marked_release(db))
         log(f"migrating the schema from revision {revision or '(none)'} to {head} (MLflow {this_release()}; "
-            f"marked by MLflow {marked_release(connection) or '(no release)'})")
-        migrate_schema(connection, uri, head)
+            f"marked by MLflow {marked_release(db) or '(no release)'})")
+        migrate_schema(db, uri, head)
 
-    with_schema_lock(run)
+    with_database(run)
 
 
 def convert_charset(connection):
@@ -385,7 +569,11 @@ def upgrade_auth(connection, s):
     name = auth_database(s)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
-    uri = backend_store_uri(dict(s, database=name), server=False)
+    bootstrap_auth(backend_store_uri(dict(s, database=name), server=False), name)
+
+
+def bootstrap_auth(uri, name):
+    """`mlflow_auth.py bootstrap` on the permission database at `uri`: its migrations, the admin, the IAM users."""
     helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mlflow_auth.py")
     log(f"bringing the authentication database {name} up to date")
     completed = subprocess.run([sys.executable, helper, "bootstrap"], env=dict(os.environ, MLFLOW_AUTH_DATABASE_URI=uri), check=False)
@@ -395,17 +583,25 @@ def upgrade_auth(connection, s):
 
 
 def main(argv):
-    if argv == ["uri"]:
+    if argv in (["uri"], ["auth-uri"]) and engine() == "sqlite":
+        name = SQLITE_TRACKING[0] if argv == ["uri"] else SQLITE_AUTH[0]
+        print(sqlite_uri(os.path.join(sqlite_dir(), name)))
+    elif argv == ["uri"]:
         print(backend_store_uri(settings()))
     elif argv == ["auth-uri"]:
         s = settings()
         print(backend_store_uri(dict(s, database=auth_database(s))))
+    elif len(argv) == 2 and argv[0] == "litestream-config":
+        write_litestream_config(argv[1])
+    elif argv == ["sqlite-files"]:
+        for path, _ in sqlite_files():
+            print(path)
     elif argv == ["upgrade"]:
         upgrade()
     elif argv == ["migrate"]:
         migrate()
     else:
-        log("usage: mlflow_db.py uri|auth-uri|upgrade|migrate")
+        log("usage: mlflow_db.py uri|auth-uri|upgrade|migrate|litestream-config PATH|sqlite-files")
         sys.exit(2)
 
 

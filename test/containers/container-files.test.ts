@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_CONFIG } from '../../src/app/config/platform-config';
+import { litestreamVersion } from '../support/litestream';
 import { REPO_ROOT, requireProgram } from './support/proxy';
 
 const CONTAINERS = join(REPO_ROOT, 'containers');
@@ -54,8 +55,11 @@ describe('container files', () => {
     assert.deepEqual(baseImages(join(CONTAINERS, 'nginx', 'Dockerfile')).map((i) => i.replace(/:\d+\.\d+\.\d+-perl$/, ':<version>-perl')), [
       'public.ecr.aws/nginx/nginx:<version>-perl',
     ]);
-    const [python] = baseImages(join(CONTAINERS, 'mlflow', 'Dockerfile'));
+    // Litestream's build stage, then the image itself.
+    const [golang, python, ...others] = baseImages(join(CONTAINERS, 'mlflow', 'Dockerfile'));
+    assert.match(golang, /^public\.ecr\.aws\/docker\/library\/golang:1\.\d+\.\d+-(bookworm|trixie)$/);
     assert.match(python, /^public\.ecr\.aws\/docker\/library\/python:3\.\d+\.\d+-slim-(bookworm|trixie)$/);
+    assert.deepEqual(others, []);
   });
 
   it("the MLflow image's default version is the CDK configuration's default", () => {
@@ -67,13 +71,23 @@ describe('container files', () => {
     assert.match(dockerfile, /^USER 10001:10001$/m, 'MLflow runs as a non-root user');
   });
 
+  it('Litestream is built from its Go module at the one declared version, statically, into the image', () => {
+    const dockerfile = readFileSync(join(CONTAINERS, 'mlflow', 'Dockerfile'), 'utf8');
+    assert.equal(litestreamVersion(), '0.5.18');
+    assert.equal([...dockerfile.matchAll(/LITESTREAM_VERSION=/g)].length, 1, 'declared once');
+    assert.match(dockerfile, /^RUN CGO_ENABLED=0 GOBIN=\/opt\/litestream go install github\.com\/benbjohnson\/litestream\/cmd\/litestream@v\$\{LITESTREAM_VERSION\}/m);
+    assert.match(dockerfile, /^COPY --from=litestream \/opt\/litestream\/litestream \/usr\/local\/bin\/litestream$/m);
+    assert.ok(dockerfile.indexOf('COPY --from=litestream') > dockerfile.lastIndexOf('\nFROM '), 'copied into the final image');
+  });
+
   it('every file a Dockerfile copies exists and is let through .dockerignore', () => {
     for (const image of ['nginx', 'mlflow']) {
       const dir = join(CONTAINERS, image);
       const ignore = readFileSync(join(dir, '.dockerignore'), 'utf8');
       const sources = readFileSync(join(dir, 'Dockerfile'), 'utf8')
         .split('\n')
-        .filter((line) => /^COPY\s/.test(line))
+        // From the build context (a COPY --from takes a file of a build stage).
+        .filter((line) => /^COPY\s/.test(line) && !/\s--from=/.test(line))
         // Every source of a COPY line (all words but the instruction and the destination).
         .flatMap((line) => line.split(/\s+/).filter((w) => w !== '' && !w.startsWith('--')).slice(1, -1));
       assert.ok(sources.length > 0);

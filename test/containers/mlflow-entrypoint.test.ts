@@ -409,3 +409,207 @@ describe("mlflow entrypoint: the project's indexes on MLflow's tables (mlflow_in
     assert.deepEqual(run.calls.map((c) => c.command), ['server']);
   });
 });
+
+interface LitestreamCall {
+  command: string;
+  argv: string[];
+  start: number;
+  config?: string;
+  config_mode?: number;
+  exec?: string[];
+}
+
+interface LitestreamConfig {
+  dbs: Array<{ path: string; replica: Record<string, unknown> }>;
+}
+
+describe('mlflow entrypoint: DATABASE_ENGINE=sqlite (SQLite files kept by Litestream)', () => {
+  const dbDir = (): string => join(work, 'db');
+  const sqlite = (overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> => ({
+    DATABASE_ENGINE: 'sqlite',
+    DATABASE_REPLICA_URL: 's3://mlflow-db-replica-123/litestream',
+    MLFLOW_DB_DIR: dbDir(),
+    HOME: work,
+    AWS_REGION: 'us-west-2',
+    FAKE_LITESTREAM_LOG: join(work, 'litestream-calls.jsonl'),
+    // No Aurora: none of its variables.
+    HOST: undefined, PORT: undefined, DATABASE: undefined, USERNAME: undefined, PASSWORD: undefined,
+    ...overrides,
+  });
+  const litestreamCalls = (): LitestreamCall[] => readLines<LitestreamCall>(join(work, 'litestream-calls.jsonl'));
+  const configOf = (call: LitestreamCall): LitestreamConfig => JSON.parse(call.config ?? '') as LitestreamConfig;
+  const configPath = (): string => join(work, 'litestream.yml');
+  /** A SQLite tracking file as another release left it: Alembic's revision and the marker's release (mlflow_db.py). */
+  const existingFile = (revision: string, marked: string): void => {
+    const script = [
+      'import sqlite3, sys, os',
+      'os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)',
+      'c = sqlite3.connect(sys.argv[1])',
+      'c.execute("CREATE TABLE experiments (id INTEGER)")',
+      'c.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")',
+      'c.execute("INSERT INTO alembic_version VALUES (?)", (sys.argv[2],))',
+      'c.execute("CREATE TABLE mlflow_on_aws_schema (id INT PRIMARY KEY, mlflow_version VARCHAR(32), schema_revision VARCHAR(64), updated_at TIMESTAMP)")',
+      'c.execute("INSERT INTO mlflow_on_aws_schema (id, mlflow_version, schema_revision) VALUES (1, ?, ?)", (sys.argv[3], sys.argv[2]))',
+      'c.commit()',
+    ].join('\n');
+    const made = spawnSync('python3', ['-c', script, join(dbDir(), 'mlflow.db'), revision, marked], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+  };
+  const fileState = (): string => spawnSync('python3', ['-c',
+    'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(c.execute("SELECT version_num FROM alembic_version").fetchone()[0], c.execute("SELECT mlflow_version FROM mlflow_on_aws_schema").fetchone()[0])',
+    join(dbDir(), 'mlflow.db')], { encoding: 'utf8' }).stdout.trim();
+  /** The marker's release and revision in the tracking file (the fake `mlflow db upgrade` changes nothing in it). */
+  const markerState = (): string => spawnSync('python3', ['-c',
+    'import sqlite3, sys; print(*sqlite3.connect(sys.argv[1]).execute("SELECT mlflow_version, schema_revision FROM mlflow_on_aws_schema").fetchone())',
+    join(dbDir(), 'mlflow.db')], { encoding: 'utf8' }).stdout.trim();
+
+  it('restores the file from its replica, readies it, then runs mlflow server under litestream replicate (no Aurora variable needed)', () => {
+    const run = runEntrypoint(sqlite());
+    assert.equal(run.status, 0, run.stderr);
+    const calls = litestreamCalls();
+    assert.deepEqual(calls.map((c) => c.command), ['restore', 'replicate']);
+    assert.deepEqual(calls[0].argv, ['restore', '-config', configPath(), '-if-replica-exists', '-if-db-not-exists', join(dbDir(), 'mlflow.db')]);
+    assert.deepEqual(calls[1].argv.slice(0, 4), ['replicate', '-config', configPath(), '-exec']);
+    // The empty file's tables are created after the restore and before Litestream starts; then the server, as its child.
+    assert.deepEqual(run.calls.map((c) => c.command), ['experiments', 'server']);
+    assert.ok(calls[0].start <= run.calls[0].start && run.calls[0].end <= calls[1].start);
+    const uri = `sqlite:///${join(dbDir(), 'mlflow.db')}?timeout=30`;
+    assert.equal(run.calls[0].tracking_uri, uri);
+    assert.deepEqual(calls[1].exec, ['mlflow', ...run.calls[1].argv], 'Litestream ran exactly the server command line it was given');
+    assert.deepEqual(run.calls[1].argv, [
+      'server',
+      '--host', '127.0.0.1',
+      '--port', '5000',
+      '--workers', '3',
+      '--backend-store-uri', uri,
+      '--no-serve-artifacts',
+      '--default-artifact-root', 's3://mlflow-artifacts-123',
+      '--uvicorn-opts', '--timeout-keep-alive 65',
+      '--allowed-hosts', '*.execute-api.us-west-2.amazonaws.com,*.us-west-2.elb.amazonaws.com,localhost',
+      '--cors-allowed-origins', 'https://*.execute-api.us-west-2.amazonaws.com',
+    ]);
+    assert.equal(run.connects.length, 0, 'no MySQL connection');
+    assert.equal(markerState(), '3.13.0 r3', 'the new file is marked as this release\'s, at its head revision');
+  });
+
+  it("writes Litestream's configuration (mode 0600): the tracking file to <url>/mlflow at the sync interval, the region, no endpoint", () => {
+    const run = runEntrypoint(sqlite());
+    assert.equal(run.status, 0, run.stderr);
+    const [restore] = litestreamCalls();
+    assert.equal(restore.config_mode, 0o600);
+    assert.deepEqual(configOf(restore), { dbs: [{ path: join(dbDir(), 'mlflow.db'), replica: {
+      type: 's3', bucket: 'mlflow-db-replica-123', path: 'litestream/mlflow', 'sync-interval': '10s', region: 'us-west-2',
+    } }] });
+  });
+
+  it('auth users: the permission file too, to <url>/mlflow-auth; the test-only endpoint path-style; AWS_DEFAULT_REGION; the sync interval set', () => {
+    // Litestream's restore made to fail: this test is about the configuration (the fake has no MLflow auth app).
+    const run = runEntrypoint(sqlite({
+      MLFLOW_AUTH: 'users', MLFLOW_USERNAME: 'admin', MLFLOW_PASSWORD: 'a-password-of-16b',
+      DATABASE_REPLICA_SYNC_SECONDS: '3', DATABASE_REPLICA_ENDPOINT: 'http://127.0.0.1:4566', AWS_REGION: undefined, AWS_DEFAULT_REGION: 'eu-west-1',
+      FAKE_LITESTREAM_FAIL: 'restore',
+    }));
+    assert.equal(run.status, 3, run.stderr);
+    assert.match(run.stderr, /could not restore .*mlflow\.db from its replica in s3:\/\/mlflow-db-replica-123\/litestream/);
+    assert.deepEqual(run.calls, [], 'nothing runs on a file that could not be restored');
+    const replica = { type: 's3', bucket: 'mlflow-db-replica-123', 'sync-interval': '3s', region: 'eu-west-1', endpoint: 'http://127.0.0.1:4566', 'force-path-style': true };
+    assert.deepEqual(configOf(litestreamCalls()[0]), { dbs: [
+      { path: join(dbDir(), 'mlflow.db'), replica: { ...replica, path: 'litestream/mlflow' } },
+      { path: join(dbDir(), 'mlflow-auth.db'), replica: { ...replica, path: 'litestream/mlflow-auth' } },
+    ] });
+  });
+
+  it('passes every argument to Litestream as one word, whatever it holds (go-shellwords splits -exec)', () => {
+    const hosts = "it's.example.com,a b;c|d&e>f$HOME\\g\"h";
+    const run = runEntrypoint(sqlite({ MLFLOW_SERVER_ALLOWED_HOSTS: hosts }));
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(argAfter(litestreamCalls()[1].exec ?? [], '--allowed-hosts'), `${hosts},localhost`);
+    assert.equal(argAfter(run.calls[1].argv, '--allowed-hosts'), `${hosts},localhost`);
+  });
+
+  it('refuses a file whose schema another release serves (exit 5, nothing changed, Litestream never replicates it)', () => {
+    existingFile('r2', '3.12.0');
+    const run = runEntrypoint(sqlite());
+    assert.equal(run.status, 5, run.stderr);
+    assert.match(run.stderr, /served by MLflow 3\.12\.0; MLflow 3\.13\.0 needs revision r3/);
+    assert.match(run.stderr, /npx mlflow-on-aws upgrade:/);
+    assert.deepEqual(run.calls, []);
+    assert.deepEqual(litestreamCalls().map((c) => c.command), ['restore']);
+    assert.equal(fileState(), 'r2 3.12.0');
+  });
+
+  it('refuses a file at a revision its release does not know, naming the rollback (exit 5)', () => {
+    existingFile('r9', '3.17.2');
+    const run = runEntrypoint(sqlite());
+    assert.equal(run.status, 5, run.stderr);
+    assert.match(run.stderr, /npx mlflow-on-aws upgrade --rollback/);
+    assert.deepEqual(run.calls, []);
+  });
+
+  it('starts on a file at its head revision without migrating, and marks it as its release', () => {
+    existingFile('r3', '3.12.0');
+    const run = runEntrypoint(sqlite());
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.calls.map((c) => c.command), ['server']);
+    assert.equal(fileState(), 'r3 3.13.0');
+  });
+
+  it('MLFLOW_MIGRATE_ONLY=true: restores, migrates under litestream replicate (synced before it exits), exits 0 without a server', () => {
+    existingFile('r2', '3.12.0');
+    const run = runEntrypoint(sqlite({ MLFLOW_MIGRATE_ONLY: 'true' }));
+    assert.equal(run.status, 0, run.stderr);
+    const calls = litestreamCalls();
+    assert.deepEqual(calls.map((c) => c.command), ['restore', 'replicate']);
+    assert.deepEqual(calls[1].exec?.slice(0, 2), ['sh', '-c']);
+    assert.deepEqual(calls[1].exec?.slice(3, 5), ['mlflow-migrate', join(MLFLOW_DIR, 'mlflow_db.py')]);
+    assert.deepEqual(run.calls.map((c) => c.command), ['db upgrade']);
+    assert.ok(calls[1].start <= run.calls[0].start, 'the migration ran as Litestream\'s child');
+    assert.equal(markerState(), '3.13.0 r3');
+    assert.match(run.stderr, /exiting without starting the server/);
+  });
+
+  it("MLFLOW_MIGRATE_ONLY=true keeps the migration's exit code through Litestream (which exits 1): a refusal is still 5", () => {
+    existingFile('r9', '3.17.2');
+    const run = runEntrypoint(sqlite({ MLFLOW_MIGRATE_ONLY: 'true' }));
+    assert.equal(run.status, 5, run.stderr);
+    assert.deepEqual(run.calls, []);
+    assert.doesNotMatch(run.stderr, /exiting without starting the server/);
+  });
+
+  it('MLFLOW_MIGRATE_ONLY=true fails when Litestream does not run the migration', () => {
+    const run = runEntrypoint(sqlite({ MLFLOW_MIGRATE_ONLY: 'true', FAKE_LITESTREAM_FAIL: 'replicate' }));
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /Litestream did not run the migration/);
+    assert.deepEqual(run.calls, []);
+  });
+
+  it('aurora (the default) never runs Litestream', () => {
+    const run = runEntrypoint({ FAKE_LITESTREAM_LOG: join(work, 'litestream-calls.jsonl') });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(litestreamCalls(), []);
+  });
+
+  it('refuses settings it cannot use with one line naming the variable, before restoring anything (exit 2)', () => {
+    const cases: Array<[Record<string, string | undefined>, RegExp]> = [
+      [{ DATABASE_ENGINE: 'postgres' }, /^mlflow-server: DATABASE_ENGINE must be 'aurora' or 'sqlite', got 'postgres'\.$/],
+      [{ DATABASE_REPLICA_URL: undefined }, /^mlflow-server: missing or empty environment variable\(s\): DATABASE_REPLICA_URL\. With DATABASE_ENGINE=sqlite, BUCKET and DATABASE_REPLICA_URL come from the task definition\.$/],
+      [{ DATABASE_REPLICA_URL: '' }, /^mlflow-server: missing or empty environment variable\(s\): DATABASE_REPLICA_URL\./],
+      [{ DATABASE_REPLICA_URL: 'https://bucket/litestream' }, /^mlflow-server: DATABASE_REPLICA_URL must be s3:\/\/<bucket>\/<prefix> .*got 'https:\/\/bucket\/litestream'$/],
+      [{ DATABASE_REPLICA_URL: 's3://Bad_Bucket/litestream' }, /DATABASE_REPLICA_URL must be s3:\/\/<bucket>\/<prefix>/],
+      [{ DATABASE_REPLICA_URL: 's3://bucket/$HOME' }, /DATABASE_REPLICA_URL must be s3:\/\/<bucket>\/<prefix>/],
+      [{ DATABASE_REPLICA_SYNC_SECONDS: '0' }, /^mlflow-server: DATABASE_REPLICA_SYNC_SECONDS must be a whole number of seconds from 1 to 3600, got '0'$/],
+      [{ DATABASE_REPLICA_SYNC_SECONDS: '3601' }, /DATABASE_REPLICA_SYNC_SECONDS must be a whole number of seconds from 1 to 3600, got '3601'/],
+      [{ DATABASE_REPLICA_SYNC_SECONDS: '10s' }, /DATABASE_REPLICA_SYNC_SECONDS must be a whole number of seconds from 1 to 3600, got '10s'/],
+      [{ DATABASE_REPLICA_ENDPOINT: 'ftp://127.0.0.1' }, /DATABASE_REPLICA_ENDPOINT must be an http\(s\):\/\/host\[:port\] URL/],
+      [{ MLFLOW_DB_DIR: 'relative/db' }, /MLFLOW_DB_DIR must be an absolute path/],
+    ];
+    for (const [overrides, message] of cases) {
+      const run = runEntrypoint(sqlite(overrides));
+      assert.equal(run.status, 2, `${JSON.stringify(overrides)}: ${run.stderr}`);
+      assert.match(run.stderr.trim(), message);
+      assert.equal(run.stderr.trim().split('\n').length, 1, `one line: ${run.stderr}`);
+      assert.deepEqual(litestreamCalls(), [], JSON.stringify(overrides));
+      assert.deepEqual(run.calls, []);
+    }
+  });
+});
