@@ -79,6 +79,11 @@ SQLITE_AUTH = ("mlflow-auth.db", "mlflow-auth")
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 REPLICA_SYNC_SECONDS_DEFAULT = 10
 REPLICA_SYNC_SECONDS_MAX = 3600
+# How often Litestream looks for level-0 files it may delete (compacted and older than its 5-minute L0 retention). Each
+# look lists the replica (two LIST requests per file), writes or not: its default, 15 s, is 480 requests an hour per file
+# while a task runs, $1.75 a month for a task always on; 300 s is 24. The cost model prices the same interval
+# (src/cost/estimate.ts LITESTREAM_L0_RETENTION_CHECK_SECONDS; test/cost/litestream.test.ts checks they agree).
+L0_RETENTION_CHECK_SECONDS = 300
 # What the paths, the bucket and the endpoint may hold: they are written into Litestream's YAML (which also expands
 # $VARIABLES) and into SQLAlchemy URIs, so nothing that needs quoting in either.
 SAFE_PATH = re.compile(r"\A/[A-Za-z0-9._/-]*\Z")
@@ -241,7 +246,7 @@ def write_litestream_config(path):
         dbs.append({"path": db_path, "replica": target})
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as file:
-        file.write(json.dumps({"dbs": dbs}, indent=2) + "\n")
+        file.write(json.dumps({"l0-retention-check-interval": f"{L0_RETENTION_CHECK_SECONDS}s", "dbs": dbs}, indent=2) + "\n")
     os.chmod(path, 0o600)
 
 

@@ -176,10 +176,15 @@ function pauseTail(ctx: Context, scaling: Record<string, any>, resources: Record
 /** Litestream v0.5's compactions an hour per database file: its default levels every 30 s, 5 minutes and 1 hour (the daily snapshot is left out). */
 export const LITESTREAM_COMPACTIONS_PER_HOUR = 3600 / 30 + 60 / 5 + 1;
 /**
- * Litestream's LIST requests an hour per database file while the task runs, writes or not: its L0 retention check
- * (every 15 s, its default) lists level 1 and then level 0.
+ * How often the container's Litestream checks its level-0 files for deletion (`l0-retention-check-interval` in the
+ * configuration containers/mlflow/mlflow_db.py writes, its L0_RETENTION_CHECK_SECONDS; a test checks they agree).
  */
-export const LITESTREAM_LISTS_PER_TASK_HOUR = 2 * (3600 / 15);
+export const LITESTREAM_L0_RETENTION_CHECK_SECONDS = 300;
+/**
+ * Litestream's LIST requests an hour per database file while the task runs, writes or not: each L0 retention check
+ * lists level 1 and then level 0.
+ */
+export const LITESTREAM_LISTS_PER_TASK_HOUR = 2 * (3600 / LITESTREAM_L0_RETENTION_CHECK_SECONDS);
 /** Requests of one file's restore at a task's start: a listing per level (0 to 3 and the snapshot), and the files read (an upper bound). */
 export const LITESTREAM_RESTORE_REQUESTS = { list: 5, get: 100 } as const;
 
@@ -364,7 +369,7 @@ function priceTemplate(ctx: Context, { template }: StackTemplate): void {
         active: cost(activeRequests),
         marks: marksOf(put, get),
       });
-      ctx.assumptions.add(`SQLite (database=sqlite), per database file (${sqlite.databases}: tracking${sqlite.databases > 1 ? ' and permissions' : ''}): while a task runs Litestream lists its replica ${LITESTREAM_LISTS_PER_TASK_HOUR} times an hour (its L0 retention check every 15 s); `
+      ctx.assumptions.add(`SQLite (database=sqlite), per database file (${sqlite.databases}: tracking${sqlite.databases > 1 ? ' and permissions' : ''}): while a task runs Litestream lists its replica ${LITESTREAM_LISTS_PER_TASK_HOUR} times an hour (its L0 retention check every ${LITESTREAM_L0_RETENTION_CHECK_SECONDS} s); `
         + `in each active hour, an upper bound, it uploads at every sync (every ${sqlite.syncSeconds} s; only when MLflow wrote, so reading, the UI's polling included, uploads nothing) and compacts (levels every 30 s, 5 min, 1 h: `
         + `${LITESTREAM_COMPACTIONS_PER_HOUR} uploads, reading the files compacted): ${writing.put} PUT and ${writing.get} GET requests more; each start restores (${LITESTREAM_RESTORE_REQUESTS.list} LIST and at most ${LITESTREAM_RESTORE_REQUESTS.get} GET requests; `
         + `${round(starts)} starts a month: a wake or scheduled start a working day, none for an always-on task). No Aurora and no database secret; the replica's storage is usage (below).`);

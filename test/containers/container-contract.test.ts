@@ -28,10 +28,12 @@ function documentedVariables(file: string): Set<string> {
 }
 
 /** Variables the entrypoint stops without: the names in its `for name in ...; do` required list. */
-function requiredVariables(file: string): string[] {
-  const match = /for name in ([A-Z_ ]+); do/.exec(readFileSync(file, 'utf8'));
-  assert.ok(match, 'the entrypoint lists its required variables');
-  return match[1].trim().split(/\s+/);
+function requiredVariables(file: string, engine: string = 'aurora'): string[] {
+  // One list per database engine (DATABASE_ENGINE): the sqlite one names the replica, Aurora's the database host.
+  const lists = [...readFileSync(file, 'utf8').matchAll(/for name in ([A-Z_ ]+); do/g)].map((match) => match[1].trim().split(/\s+/));
+  const list = lists.find((names) => names.includes(engine === 'sqlite' ? SQLITE_ENVIRONMENT.replicaUrl : 'HOST'));
+  assert.ok(list, `the entrypoint lists its required variables with DATABASE_ENGINE=${engine}`);
+  return list;
 }
 
 /** Variables the image sets: the NAME= words of its ENV instructions (continuation lines included). */
@@ -49,6 +51,8 @@ const PROXY_ENTRYPOINT = join(REPO_ROOT, 'containers', 'nginx', 'entrypoint.sh')
 /** Configurations whose task definitions differ in the variables they set; together they set every documented one. */
 const CONFIGURATIONS = [
   ['defaults', {}],
+  ['the lean profile: database=sqlite', { profile: 'lean' }],
+  ['the lean profile on Aurora, personal accounts', { profile: 'lean', database: 'aurora', auth: 'users' }],
   ['proxied artifacts and background jobs', { proxyArtifacts: true, mlflowBackgroundJobs: true, taskMemoryMiB: 4096 }],
   ['personal accounts (auth=users) with the Studio role on the IAM route', { auth: 'users' }],
   ['personal accounts, no SageMaker and no IAM principal', { auth: 'users', sagemaker: 'none' }],
@@ -61,10 +65,7 @@ const CONFIGURATIONS = [
  * Variables the entrypoint reads that are not the stack's to set: the loopback test settings, and the migrate-only
  * switch that `npx mlflow-on-aws upgrade` sets in its one-off task's container override (never in the task definition).
  */
-const NOT_FROM_THE_STACK = ['MLFLOW_DB_HELPER', 'MLFLOW_LISTEN_PORT', MIGRATE_ONLY_ENVIRONMENT.name,
-  // database=sqlite (issue 27): the construct of the sqlite-cdk branch sets these. Once it is merged, drop this line and
-  // add a `{ database: 'sqlite' }` configuration to CONFIGURATIONS, which then checks them like every other variable.
-  ...Object.values(SQLITE_ENVIRONMENT)];
+const NOT_FROM_THE_STACK = ['MLFLOW_DB_HELPER', 'MLFLOW_LISTEN_PORT', MIGRATE_ONLY_ENVIRONMENT.name];
 
 describe('the MLflow container contract', () => {
   const contracts = CONFIGURATIONS.map(([name, settings]) => [name, taskContract(settings)] as const);
@@ -75,7 +76,8 @@ describe('the MLflow container contract', () => {
       const undocumented = given.filter((variable) => !documented.has(variable));
       assert.deepEqual(undocumented, [], 'set by the stack but not part of the entrypoint\'s documented contract');
       const fromImage = imageVariables(MLFLOW_DOCKERFILE);
-      const missing = requiredVariables(MLFLOW_ENTRYPOINT).filter((variable) => !given.includes(variable) && !fromImage.has(variable));
+      const engine = typeof mlflow.environment[SQLITE_ENVIRONMENT.engine] === 'string' ? mlflow.environment[SQLITE_ENVIRONMENT.engine] as string : 'aurora';
+      const missing = requiredVariables(MLFLOW_ENTRYPOINT, engine).filter((variable) => !given.includes(variable) && !fromImage.has(variable));
       assert.deepEqual(missing, [], 'required by the entrypoint but set neither by the stack nor by the image');
     });
     it(`${name}: the proxy gets only variables its entrypoint documents`, () => {

@@ -497,7 +497,7 @@ describe('mlflow entrypoint: DATABASE_ENGINE=sqlite (SQLite files kept by Litest
     assert.equal(run.status, 0, run.stderr);
     const [restore] = litestreamCalls();
     assert.equal(restore.config_mode, 0o600);
-    assert.deepEqual(configOf(restore), { dbs: [{ path: join(dbDir(), 'mlflow.db'), replica: {
+    assert.deepEqual(configOf(restore), { 'l0-retention-check-interval': '300s', dbs: [{ path: join(dbDir(), 'mlflow.db'), replica: {
       type: 's3', bucket: 'mlflow-db-replica-123', path: 'litestream/mlflow', 'sync-interval': '10s', region: 'us-west-2',
     } }] });
   });
@@ -513,7 +513,7 @@ describe('mlflow entrypoint: DATABASE_ENGINE=sqlite (SQLite files kept by Litest
     assert.match(run.stderr, /could not restore .*mlflow\.db from its replica in s3:\/\/mlflow-db-replica-123\/litestream/);
     assert.deepEqual(run.calls, [], 'nothing runs on a file that could not be restored');
     const replica = { type: 's3', bucket: 'mlflow-db-replica-123', 'sync-interval': '3s', region: 'eu-west-1', endpoint: 'http://127.0.0.1:4566', 'force-path-style': true };
-    assert.deepEqual(configOf(litestreamCalls()[0]), { dbs: [
+    assert.deepEqual(configOf(litestreamCalls()[0]), { 'l0-retention-check-interval': '300s', dbs: [
       { path: join(dbDir(), 'mlflow.db'), replica: { ...replica, path: 'litestream/mlflow' } },
       { path: join(dbDir(), 'mlflow-auth.db'), replica: { ...replica, path: 'litestream/mlflow-auth' } },
     ] });

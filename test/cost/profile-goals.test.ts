@@ -74,11 +74,11 @@ describe('lean profile with its defaults (database=sqlite, sleepAfterMinutes 30)
     const replica = line(team, /^S3 requests of the database replica/);
     assert.ok(replica, team.lines.map((l) => l.item).join(', '));
     assert.equal(replica.idle, 0, 'asleep: no task, no request');
-    // The model, by hand: 1 database; while the task runs (4 h + 30 min a working day) 480 LISTs an hour; in the 4 active
+    // The model, by hand: 1 database; while the task runs (4 h + 30 min a working day) 24 LISTs an hour (a check every 5 minutes); in the 4 active
     // hours 360 uploads + 133 compactions (PUT) and 360 + 120 + 12 reads (GET); 5 LISTs and 100 GETs per wake.
     const running = 4.5 * WORKING_DAYS_PER_MONTH;
     const active = 4 * WORKING_DAYS_PER_MONTH;
-    const puts = running * 480 + active * (360 + 133) + WORKING_DAYS_PER_MONTH * 5;
+    const puts = running * 24 + active * (360 + 133) + WORKING_DAYS_PER_MONTH * 5;
     const gets = active * (360 + 120 + 12) + WORKING_DAYS_PER_MONTH * 100;
     const expected = (puts / 1000) * priceIn('s3PutThousand', 'us-west-2').usd + (gets / 1000) * priceIn('s3GetThousand', 'us-west-2').usd;
     assert.ok(Math.abs(replica.active - expected) < 1e-9, `${replica.active} vs ${expected}`);
@@ -101,7 +101,7 @@ describe('lean profile with its defaults (database=sqlite, sleepAfterMinutes 30)
   it('always on: the replica is listed while the task runs, even with nobody working', () => {
     const alwaysOn = estimateCost(synthesizeTemplates(resolvePlatformConfig({ profile: 'lean', sleepAfterMinutes: 0 })), { region: 'us-west-2', activeHours: 0 });
     const replica = line(alwaysOn, /^S3 requests of the database replica/)!;
-    assert.ok(Math.abs(replica.idle - 730 * 480 / 1000 * priceIn('s3PutThousand', 'us-west-2').usd) < 1e-9, `${replica.idle}`);
+    assert.ok(Math.abs(replica.idle - 730 * 24 / 1000 * priceIn('s3PutThousand', 'us-west-2').usd) < 1e-9, `${replica.idle}`);
   });
 });
 

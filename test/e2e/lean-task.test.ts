@@ -9,10 +9,10 @@ import { assertMemoryWithin } from './support/memory';
 import { startStack, type E2eStack } from './support/stack';
 
 /**
- * The lean profile: its task is 0.5 vCPU and 1 GiB by default. With Aurora (database=aurora), which this suite's stack
- * (MariaDB on loopback) stands in for; the default database=sqlite runs Litestream, which the support does not start yet.
+ * The lean profile with its defaults: a task of 0.5 vCPU and 1 GiB, database=sqlite (MLflow's files replicated by
+ * Litestream, which runs in the MLflow container and counts in its memory).
  */
-const LEAN = { profile: 'lean', database: 'aurora' } as const;
+const LEAN = { profile: 'lean' } as const;
 /** Share of the task's memory MLflow and the proxy may use: 25 % headroom for spikes (a large search, an artifact upload). */
 const MEMORY_BUDGET = 0.75;
 
@@ -27,10 +27,12 @@ after(async () => {
 });
 
 describe('the lean task size', () => {
-  it('the task definition is the lean one: 512 CPU units, 1024 MiB and one MLflow worker', () => {
+  it('the task definition is the lean one: 512 CPU units, 1024 MiB, one MLflow worker, database=sqlite', () => {
     assert.equal(stack.task.cpu, 512);
     assert.equal(stack.task.memoryMiB, 1024);
     assert.equal(stack.task.mlflow.environment.MLFLOW_WORKERS, '1');
+    assert.equal(stack.task.mlflow.environment.DATABASE_ENGINE, 'sqlite');
+    assert.ok(stack.replicaBucket, 'the stack replicates to a bucket of the stand-in');
   });
 
   it(`MLflow and the proxy stay under ${MEMORY_BUDGET * 100} % of 1 GiB, idle and after load`, async () => {

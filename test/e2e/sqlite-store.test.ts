@@ -98,11 +98,11 @@ before(async () => {
   await aws.createBucket(replicaBucket);
   await aws.createBucket(artifactBucket);
   work = mkdtempSync(join(tmpdir(), 'mlflow-e2e-sqlite-'));
-  const lean = taskContract({ profile: 'lean', auth: 'users', sagemaker: 'none', mlflowVersion: python.mlflowVersion }).mlflow;
-  const container = {
-    environment: Object.fromEntries(Object.entries(lean.environment).filter(([name]) => !AURORA_ONLY.includes(name))),
-    secrets: lean.secrets.filter((name) => name.startsWith('MLFLOW_')),
-  };
+  // The lean profile's task definition with its defaults: database=sqlite (no Aurora variable, no database secret).
+  const container = taskContract({ profile: 'lean', auth: 'users', sagemaker: 'none', mlflowVersion: python.mlflowVersion }).mlflow;
+  const aurora = Object.keys(container.environment).filter((name) => AURORA_ONLY.includes(name));
+  assert.deepEqual(aurora, [], 'the sqlite task definition sets none of the Aurora variables');
+  assert.equal(container.environment[SQLITE_ENVIRONMENT.engine], 'sqlite');
   const { AWS_ENDPOINT_URL: _endpoint, ...credentials } = aws.clientEnv();
   base = {
     // What the image provides: Litestream, python and mlflow on PATH, HOME, its ENV lines.
@@ -111,9 +111,8 @@ before(async () => {
     PYTHONUNBUFFERED: '1',
     PYTHONDONTWRITEBYTECODE: '1',
     MLFLOW_VERSION: python.mlflowVersion,
-    ...containerEnvironment(container, { BUCKET: `s3://${artifactBucket}` }, { MLFLOW_USERNAME: admin.username, MLFLOW_PASSWORD: admin.password }),
-    [SQLITE_ENVIRONMENT.engine]: 'sqlite',
-    [SQLITE_ENVIRONMENT.replicaUrl]: `s3://${replicaBucket}/${SQLITE_REPLICA_PREFIX}`,
+    // What ECS provides: the container's environment (the two buckets' addresses on loopback) and its secrets.
+    ...containerEnvironment(container, { BUCKET: `s3://${artifactBucket}`, [SQLITE_ENVIRONMENT.replicaUrl]: `s3://${replicaBucket}/${SQLITE_REPLICA_PREFIX}` }, { MLFLOW_USERNAME: admin.username, MLFLOW_PASSWORD: admin.password }),
     // The task role's credentials and region; no AWS_ENDPOINT_URL: Litestream reaches the stand-in through its own
     // configuration's endpoint only. MLflow's artifacts go to the stand-in through MLFLOW_S3_ENDPOINT_URL.
     ...credentials,

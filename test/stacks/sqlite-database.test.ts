@@ -77,7 +77,7 @@ describe('database=sqlite: the MLflow task', () => {
     assert.equal(env[SQLITE_ENVIRONMENT.engine], 'sqlite');
     assert.deepEqual(env[SQLITE_ENVIRONMENT.replicaUrl], { 'Fn::Join': ['', ['s3://', { Ref: replicaId }, `/${SQLITE_REPLICA_PREFIX}`]] });
     assert.equal(env[SQLITE_ENVIRONMENT.syncSeconds], '10');
-    for (const name of ['HOST', 'PORT', 'DATABASE', 'DB_IDLE_DISCONNECT_SECONDS', 'DB_READ_TIMEOUT_SECONDS']) assert.equal(env[name], undefined, name);
+    for (const name of ['HOST', 'PORT', 'DATABASE', 'DB_IDLE_DISCONNECT_SECONDS', 'DB_READ_TIMEOUT_SECONDS', 'MLFLOW_DB_WAIT_SECONDS']) assert.equal(env[name], undefined, name);
     const secrets = (mlflowContainer.Secrets ?? []).map((s: any) => s.Name);
     assert.ok(!secrets.includes('USERNAME') && !secrets.includes('PASSWORD'), secrets.join(', '));
     const synced = container(Template.fromStack(buildTestPlatform({ profile: 'lean', databaseReplicaSyncSeconds: 60, sagemaker: 'none' }).mlflow), CONTAINER_NAMES.mlflow);

@@ -274,7 +274,8 @@ export class MlflowService extends Construct {
           [SQLITE_ENVIRONMENT.replicaUrl]: props.sqlite!.replica.replicaUrl,
           [SQLITE_ENVIRONMENT.syncSeconds]: String(props.sqlite!.syncSeconds ?? PLATFORM_DEFAULTS.databaseReplicaSyncSeconds),
         }),
-        MLFLOW_DB_WAIT_SECONDS: String(DATABASE_WAIT.toSeconds()),
+        // The wait for Aurora to accept connections (it resumes from 0 ACU); a SQLite file is there or restored.
+        ...(aurora ? { MLFLOW_DB_WAIT_SECONDS: String(DATABASE_WAIT.toSeconds()) } : {}),
         MLFLOW_WORKERS: String(workerCount(cpu, memoryMiB)),
         MLFLOW_PROXY_ARTIFACTS: String(props.proxyArtifacts),
         // MLflow pools its database connections; the database closes each one after this long unused, so an idle

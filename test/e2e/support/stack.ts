@@ -1,5 +1,6 @@
 /**
- * The MLflow platform's runtime on loopback, with no Docker: a throwaway MariaDB for Aurora MySQL, moto's server for
+ * The MLflow platform's runtime on loopback, with no Docker: a throwaway MariaDB for Aurora MySQL (or, when the task
+ * definition says database=sqlite, the real Litestream replicating to a bucket of the stand-in), moto's server for
  * S3 and Secrets Manager, the real MLflow server started through `containers/mlflow/entrypoint.sh` (and so
  * `mlflow_db.py`) exactly as the image starts it, and the real nginx proxy started through
  * `containers/nginx/entrypoint.sh`. Both containers get the environment of their container in the synthesized task
@@ -18,6 +19,8 @@ import { startMariaDb, type MariaDb, type MariaDbOptions } from './mariadb';
 import { ssoTool } from './openid-provider';
 import { memoryOfGroup, startService, waitFor, type MemoryUse, type Service } from './service';
 import { containerEnvironment, renderForAccount, taskContract, type TaskContract } from './task-definition';
+import { ensureLitestream, LITESTREAM_BIN } from '../../support/litestream';
+import { SQLITE_ENVIRONMENT, SQLITE_REPLICA_PREFIX } from '../../../src/lib/contract';
 
 export const MLFLOW_ENTRYPOINT = join(REPO_ROOT, 'containers', 'mlflow', 'entrypoint.sh');
 export const MLFLOW_DB_HELPER = join(REPO_ROOT, 'containers', 'mlflow', 'mlflow_db.py');
@@ -79,7 +82,10 @@ export interface Proxy {
 export interface E2eStack {
   readonly python: PythonEnv;
   readonly task: TaskContract;
+  /** The MariaDB standing in for Aurora; with database=sqlite there is none, and reading it throws. */
   readonly db: MariaDb;
+  /** database=sqlite: the bucket of the stand-in that Litestream replicates the SQLite files to. */
+  readonly replicaBucket?: string;
   readonly aws: AwsStandIn;
   readonly bucket: string;
   readonly secretName: string;
@@ -132,6 +138,13 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
   if (existing && config.artifactBucketName !== existing.bucket) {
     throw new Error(`the settings name the bucket ${config.artifactBucketName}, the existing data is in ${existing.bucket}`);
   }
+  // database=sqlite: the SQLite files in the task (here a folder of the run), replicated by Litestream to the stand-in.
+  const sqlite = task.mlflow.environment[SQLITE_ENVIRONMENT.engine] === 'sqlite';
+  if (sqlite && existing) throw new Error('the existing data is a MariaDB database: not with database=sqlite');
+  if (sqlite && Math.max(options.servers ?? 1, options.mlflowEnvOverrides?.length ?? 0) > 1) {
+    throw new Error('database=sqlite runs one task (one writer of the SQLite files): one MLflow server');
+  }
+  if (sqlite) ensureLitestream();
   const workDir = mkdtempSync(join(tmpdir(), 'mlflow-e2e-'));
   // nginx's workers run as an unprivileged user when the tests run as root: they must reach the run directory inside.
   chmodSync(workDir, 0o711);
@@ -148,24 +161,32 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
   };
 
   try {
-    let db: MariaDb;
+    let db: MariaDb | undefined;
     let aws: AwsStandIn;
     let bucket: string;
+    let replicaBucket: string | undefined;
     if (existing) {
       ({ db, aws, bucket } = existing);
     } else {
-      db = await startMariaDb(options.mariadb);
-      started.push({ stop: () => db.destroy() });
+      if (!sqlite) {
+        const started_ = await startMariaDb(options.mariadb);
+        db = started_;
+        started.push({ stop: () => started_.destroy() });
+      }
       aws = await startAwsStandIn(python);
       started.push(aws);
       bucket = `mlflow-artifacts-e2e-${randomBytes(4).toString('hex')}`;
       await aws.createBucket(bucket);
+      if (sqlite) {
+        replicaBucket = `mlflow-database-e2e-${randomBytes(4).toString('hex')}`;
+        await aws.createBucket(replicaBucket);
+      }
     }
     if (existing && task.mlflow.environment.BUCKET !== `s3://${bucket}`) {
       throw new Error(`the task definition's BUCKET is ${JSON.stringify(task.mlflow.environment.BUCKET)}, not the existing s3://${bucket}`);
     }
     // The stack names the schema (DATABASE) itself; it must be the one the tables are in.
-    if (task.mlflow.environment.DATABASE !== db.database) {
+    if (db && task.mlflow.environment.DATABASE !== db.database) {
       throw new Error(`the task definition's DATABASE is ${JSON.stringify(task.mlflow.environment.DATABASE)}, the database's schema is ${db.database}`
         + (existing ? ' (set dbSnapshotDatabaseName)' : ''));
     }
@@ -173,7 +194,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
     const password = randomBytes(24).toString('base64url');
     await aws.createSecret(config.mlflowSecretName, JSON.stringify({ username, password }));
     // Users mode (the `auth` setting): the database user may create MLflow's permission schema, as Aurora's master user can.
-    if (task.mlflow.environment.MLFLOW_AUTH === 'users' || task.mlflow.environment.MLFLOW_AUTH === 'sso') {
+    if (db && (task.mlflow.environment.MLFLOW_AUTH === 'users' || task.mlflow.environment.MLFLOW_AUTH === 'sso')) {
       for (const host of ['127.0.0.1', 'localhost']) db.query(`GRANT ALL PRIVILEGES ON \`${db.database}_auth\`.* TO '${db.user}'@'${host}'`);
     }
     // The IAM principals (the SageMaker roles' ARNs name the deployment's account) and the IAM route's token.
@@ -187,25 +208,31 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
 
     const mlflowEnvironment = (port: number, overrides: Record<string, string> = {}): NodeJS.ProcessEnv => ({
       // What the image provides: its PATH (python and mlflow), HOME and ENV lines (Dockerfile).
-      PATH: `${python.bin}:${SYSTEM_PATH}`,
+      PATH: sqlite ? `${LITESTREAM_BIN}:${python.bin}:${SYSTEM_PATH}` : `${python.bin}:${SYSTEM_PATH}`,
       HOME: workDir,
       PYTHONUNBUFFERED: '1',
       PYTHONDONTWRITEBYTECODE: '1',
       MLFLOW_VERSION: config.mlflowVersion,
       // The image's CA bundle is Amazon RDS's; the stand-in database's certificate chains to the test's own CA.
-      DB_TLS_CA_FILE: db.caFile,
+      ...(db ? { DB_TLS_CA_FILE: db.caFile } : {}),
       // What ECS provides: the container's environment and secrets from the task definition.
       ...containerEnvironment(
         task.mlflow,
         // An existing bucket is a plain value in the stack (checked above), not an address to stand in for.
-        { ...(existing ? {} : { BUCKET: `s3://${bucket}` }), HOST: '127.0.0.1', PORT: String(db.port), ...iamAddresses(task.mlflow) },
-        { USERNAME: db.user, PASSWORD: db.password, ...secretsOf(task.mlflow, secretValues) },
+        {
+          ...(existing ? {} : { BUCKET: `s3://${bucket}` }),
+          ...(db ? { HOST: '127.0.0.1', PORT: String(db.port) } : { [SQLITE_ENVIRONMENT.replicaUrl]: `s3://${replicaBucket}/${SQLITE_REPLICA_PREFIX}` }),
+          ...iamAddresses(task.mlflow),
+        },
+        { ...(db ? { USERNAME: db.user, PASSWORD: db.password } : {}), ...secretsOf(task.mlflow, secretValues) },
       ),
       // What the task role and the real S3 endpoint provide on AWS.
       ...aws.clientEnv(),
       // Loopback: the helper's path in the repository and a free port instead of 5000.
       MLFLOW_DB_HELPER,
       MLFLOW_LISTEN_PORT: String(port),
+      // database=sqlite on loopback: the files in the run's folder, Litestream's S3 endpoint the stand-in.
+      ...(sqlite ? { MLFLOW_DB_DIR: join(workDir, 'db'), DATABASE_REPLICA_ENDPOINT: aws.endpoint } : {}),
       ...overrides,
     });
 
@@ -267,6 +294,7 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
     }
 
     const startMlflow = async (overrides: Record<string, string> = {}): Promise<MlflowServer> => {
+      if (sqlite) throw new Error('database=sqlite runs one task (one writer of the SQLite files): no second MLflow server');
       const port = await freePort();
       const index = servers.length + 1;
       const service = startService(`mlflow server ${index}`, 'sh', [MLFLOW_ENTRYPOINT], mlflowEnvironment(port, overrides), join(workDir, `mlflow-${index}.log`), workDir);
@@ -297,8 +325,13 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       MLFLOW_TRACKING_PASSWORD: password,
     });
 
+    const database = db;
     return {
-      python, task, db, aws, bucket, username, password, gatewayToken, servers, proxy, ssoProxy, workDir,
+      python, task, aws, bucket, replicaBucket,
+      get db(): MariaDb {
+        if (!database) throw new Error('this stack runs database=sqlite: there is no MariaDB');
+        return database;
+      }, username, password, gatewayToken, servers, proxy, ssoProxy, workDir,
       secretName: config.mlflowSecretName,
       authorization,
       clientEnv,
