@@ -16,6 +16,14 @@ if [ -x "$bin/$name" ] && [ "$(cat "$bin/$name.version" 2>/dev/null)" = "$versio
 fi
 mkdir -p "$bin"
 bin=$(cd "$bin" && pwd)
+# One build at a time per folder: .ci/run starts Litestream's build early in the background, and the test run's own
+# call then waits for it here and finds the program built.
+if command -v flock >/dev/null 2>&1 && [ -z "${BUILD_GO_TOOL_LOCKED:-}" ]; then
+  BUILD_GO_TOOL_LOCKED=1 exec flock "$bin/.build.lock" sh "$0" "$bin" "$name" "$package" "$version" "$@"
+fi
+if [ -x "$bin/$name" ] && [ "$(cat "$bin/$name.version" 2>/dev/null)" = "$version" ]; then
+  exit 0
+fi
 rm -f "$bin/$name.version"
 env GOFLAGS=-mod=mod GOBIN="$bin" "$@" go install "$package@$version"
 # go install names the program after the package's last path element, or the one before a major version suffix (/v7).
