@@ -8,7 +8,7 @@
  */
 import { HOURS_PER_MONTH, NOTEBOOK_INSTANCE_PRICES, WORKING_DAYS_PER_MONTH, PRICES_AS_OF, PriceKey, PriceRegion, RESOURCE_TYPES, RegionalPrice, priceIn } from './prices';
 import { ScheduledAction, scheduledTaskHoursPerMonth } from './schedule';
-import { SQLITE_ENVIRONMENT } from '../lib/contract';
+import { SQLITE_ENVIRONMENT, type DatabaseEngine } from '../lib/contract';
 import { PLATFORM_DEFAULTS } from '../lib/defaults';
 
 interface CfnResource {
@@ -71,6 +71,8 @@ export interface CostReport {
   readonly usageOnly: readonly ResourceTypeCount[];
   /** Assumptions behind the figures, one sentence each. */
   readonly assumptions: readonly string[];
+  /** The backend store's engines in the templates (an Aurora cluster; a task definition with database=sqlite). */
+  readonly databases: readonly DatabaseEngine[];
 }
 
 export const MARKS = {
@@ -473,10 +475,13 @@ export function estimateCost(stacks: readonly StackTemplate[], options: Estimate
     price: (key) => priceIn(key, options.region),
   };
   const usage = new Map<string, number>();
+  const databases = new Set<DatabaseEngine>();
   for (const stack of stacks) {
     priceTemplate(ctx, stack);
     for (const resource of Object.values(stack.template.Resources ?? {})) {
       if (USAGE[resource.Type] !== undefined) usage.set(resource.Type, (usage.get(resource.Type) ?? 0) + 1);
+      if (resource.Type === 'AWS::RDS::DBCluster') databases.add('aurora');
+      if (resource.Type === 'AWS::ECS::TaskDefinition' && sqliteReplicaOf(resource)) databases.add('sqlite');
     }
   }
   const sum = (pick: (l: CostLine) => number) => ctx.lines.reduce((total, line) => total + pick(line), 0);
@@ -491,6 +496,7 @@ export function estimateCost(stacks: readonly StackTemplate[], options: Estimate
     notPriced: [...ctx.notPriced].map(([type, { count, note }]) => ({ type, count, note })),
     usageOnly: [...usage].map(([type, count]) => ({ type, count, note: USAGE[type] })),
     assumptions: [...ctx.assumptions],
+    databases: [...databases],
   };
 }
 

@@ -9,6 +9,7 @@
  *
  * To update: change the figures and their sources, then the date, then run `npm run docs`.
  */
+import type { DatabaseEngine } from '../lib/contract';
 
 /** The day the prices below were looked up. */
 export const PRICES_AS_OF = '2026-11-26';
@@ -314,9 +315,9 @@ export const RESOURCE_TYPES = {
 };
 
 /** Usage-based charges the report names (with their unit prices) but leaves out of the totals. */
-export const USAGE_NOTES: ReadonlyArray<{ readonly what: string; readonly price: PriceKey }> = [
+export const USAGE_NOTES: ReadonlyArray<{ readonly what: string; readonly price: PriceKey; /** Named only when the templates have this engine. */ readonly database?: DatabaseEngine }> = [
   { what: 'CloudWatch Logs ingestion (service, database and VPC flow logs; with Container Insights, its performance events)', price: 'logsIngestGb' },
   { what: 'HTTP API requests', price: 'httpApiMillion' },
-  { what: 'Aurora storage (the data MLflow keeps; backups within the retention are mostly free)', price: 'auroraStorageGbMonth' },
-  { what: 'database=sqlite: S3 storage of the database replica bucket (about the SQLite files\' size, plus replaced versions for 30 days and upgrade copies)', price: 's3StandardGbMonth' },
+  { what: 'Aurora storage (the data MLflow keeps; backups within the retention are mostly free)', price: 'auroraStorageGbMonth', database: 'aurora' },
+  { what: 'S3 storage of the database replica bucket (database=sqlite: about the SQLite files\' size, plus replaced versions for 30 days and upgrade copies)', price: 's3StandardGbMonth', database: 'sqlite' },
 ];

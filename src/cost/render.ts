@@ -28,7 +28,7 @@ function notes(report: CostReport, bullet: string): string[] {
     for (const n of report.notPriced) out.push(`${bullet}${n.type} x${n.count}: ${n.note}`);
   }
   out.push(
-    `Usage-based, not in the totals: ${USAGE_NOTES.map((u) => `${u.what} $${PRICES[u.price].usd}/${PRICES[u.price].unit}`).join('; ')}.`,
+    `Usage-based, not in the totals: ${USAGE_NOTES.filter((u) => !u.database || report.databases.includes(u.database)).map((u) => `${u.what} $${PRICES[u.price].usd}/${PRICES[u.price].unit}`).join('; ')}.`,
     `Resources charged only by use: ${report.usageOnly.map((u) => `${u.type} x${u.count}`).join(', ') || 'none'}.`,
   );
   out.push('Excluded: data transfer (internet, cross-AZ, NAT gateway data processing), free tiers, taxes, support plans.');
