@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { COST_DOC_PATH, costSection, profileCostSection, README_PATH, replaceGeneratedSection } from '../../scripts/generate-docs';
+import { COST_DOC_PATH, costSection, profileCostSection, README_PATH, replaceGeneratedSection, SLEEP_DOC_PATH, sleepCostSection } from '../../scripts/generate-docs';
 
 describe('generated cost sections', () => {
   it('docs/reference/cost.md has what the cost report prints for the defaults in us-west-2', () => {
@@ -18,5 +18,12 @@ describe('generated cost sections', () => {
     assert.equal(replaceGeneratedSection(readme, 'cost-profiles', profileCostSection()), readme, 'README.md cost-profiles section is out of date: run `npm run docs`');
     assert.match(profileCostSection(), /^\| lean \(asleep: `sleepAfterMinutes` 30\) \| `npx mlflow-on-aws cost -c profile=lean` \| \$\d+\.\d\d \|$/m);
     assert.match(profileCostSection(), /^\| lean, always on \| `npx mlflow-on-aws cost -c profile=lean -c sleepAfterMinutes=0` \| \$\d+\.\d\d \|$/m);
+  });
+
+  it('docs/guides/sleep.md has the cost report\'s totals for lean asleep and with a team\'s 4 hours, on each engine', () => {
+    const guide = readFileSync(SLEEP_DOC_PATH, 'utf8');
+    const section = sleepCostSection();
+    assert.equal(replaceGeneratedSection(guide, 'sleep-costs', section), guide, 'docs/guides/sleep.md sleep-costs section is out of date: run `npm run docs`');
+    assert.match(section, /^\| lean, its defaults \(`database=sqlite`, `sleepAfterMinutes` 30\) \| `npx mlflow-on-aws cost --hours-per-day 4 -c profile=lean` \| \$\d+\.\d\d \| \$\d+\.\d\d \|$/m);
   });
 });
