@@ -16,6 +16,9 @@
 #                                          <prefix>/mlflow-auth
 #   DATABASE_REPLICA_SYNC_SECONDS          sqlite: seconds between Litestream's uploads while MLflow writes, what a crash
 #                                          of the task can lose (default 10; 1 to 3600)
+#   DATABASE_WRITER_WAIT_SECONDS           sqlite: how long a start waits for the writer marker of a task still
+#                                          stopping (its last upload) before it takes the replica over (default 150;
+#                                          the stack sets the container's stop timeout and a margin)
 #   MLFLOW_WORKERS                         server worker processes (default 2; 1 to 64)
 #   MLFLOW_SERVER_ALLOWED_HOSTS            MLflow >= 3.5: Host headers to accept (required there)
 #   MLFLOW_SERVER_CORS_ALLOWED_ORIGINS     MLflow >= 3.5: origins for browser cross-origin requests
@@ -167,11 +170,36 @@ if [ "$engine" = sqlite ]; then
   litestream_config="${HOME:-/home/mlflow}/litestream.yml"
   python3 "$MLFLOW_DB_HELPER" litestream-config "$litestream_config" || exit $?
   sqlite_files="$(python3 "$MLFLOW_DB_HELPER" sqlite-files)" || exit $?
+  # One writer of the replica: a task still stopping (its last upload not done) keeps its marker there; wait for it.
+  python3 "$MLFLOW_DB_HELPER" writer-wait || exit $?
   for file in $sqlite_files; do
     litestream restore -config "$litestream_config" -if-replica-exists -if-db-not-exists "$file" \
       || { echo "mlflow-server: could not restore $file from its replica in $DATABASE_REPLICA_URL (Litestream's message above)." >&2; exit 3; }
   done
 fi
+
+# database=sqlite: claims the replica's writer marker, runs `litestream replicate -exec LINE` and releases the marker
+# once Litestream, after its last upload, has exited (a start refused before this point claims nothing). Not exec'd, so
+# that the marker goes after it: SIGTERM (ECS's stop) and SIGINT are passed on to Litestream, which passes them to its
+# child and uploads once more. Returns Litestream's exit code.
+replicate_then_release() {
+  python3 "$MLFLOW_DB_HELPER" writer-claim || return $?
+  litestream replicate -config "$litestream_config" -exec "$1" &
+  replicator=$!
+  trap 'kill -TERM "$replicator" 2>/dev/null' TERM
+  trap 'kill -INT "$replicator" 2>/dev/null' INT
+  replicated=0
+  wait "$replicator" || replicated=$?
+  # A trapped signal ends `wait` early: wait again until Litestream itself has exited.
+  while kill -0 "$replicator" 2>/dev/null; do
+    replicated=0
+    wait "$replicator" || replicated=$?
+  done
+  trap - TERM INT
+  python3 "$MLFLOW_DB_HELPER" writer-release \
+    || echo "mlflow-server: could not remove the replica's writer marker; the next start waits for it (DATABASE_WRITER_WAIT_SECONDS)." >&2
+  return "$replicated"
+}
 
 if [ "$migrate_only" = true ]; then
   if [ "$engine" = sqlite ]; then
@@ -182,7 +210,7 @@ if [ "$migrate_only" = true ]; then
     # shellcheck disable=SC2016 # $1 and $2 are the inner shell's arguments.
     migrate_line="$(exec_line sh -c 'python3 "$1" migrate; status=$?; echo "$status" >"$2"; exit "$status"' mlflow-migrate "$MLFLOW_DB_HELPER" "$status_file")"
     replicated=0
-    litestream replicate -config "$litestream_config" -exec "$migrate_line" || replicated=$?
+    replicate_then_release "$migrate_line" || replicated=$?
     status="$(cat "$status_file" 2>/dev/null || true)"
     [ -n "$status" ] || { echo "mlflow-server: Litestream did not run the migration (exit code $replicated, its message above)." >&2; exit "$((replicated == 0 ? 1 : replicated))"; }
     [ "$status" -eq 0 ] || exit "$status"
@@ -242,7 +270,9 @@ fi
 echo "mlflow-server: starting MLflow $MLFLOW_VERSION on $LISTEN_HOST:$LISTEN_PORT with $workers worker(s), artifacts in $BUCKET, access: $auth." >&2
 if [ "$engine" = sqlite ]; then
   # Litestream runs MLflow as its child and replicates while it runs; on SIGTERM it passes the signal on, waits for
-  # MLflow to exit, then syncs the files once more before it exits itself.
-  exec litestream replicate -config "$litestream_config" -exec "$(exec_line mlflow "$@")"
+  # MLflow to exit, then syncs the files once more before it exits itself; then the writer marker goes.
+  replicated=0
+  replicate_then_release "$(exec_line mlflow "$@")" || replicated=$?
+  exit "$replicated"
 fi
 exec mlflow "$@"

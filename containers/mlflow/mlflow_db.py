@@ -28,6 +28,13 @@ growing the file and every page Litestream uploads.
                                    the test-only DATABASE_REPLICA_ENDPOINT) and writes Litestream's configuration to PATH
                                    (mode 0600)
     python3 mlflow_db.py sqlite-files              prints the SQLite files Litestream keeps, one a line
+    python3 mlflow_db.py writer-wait|writer-claim|writer-release
+                                   the replica's writer marker (WRITER_MARKER under DATABASE_REPLICA_URL): a start waits
+                                   while another task's marker is there (that task is still stopping: its last upload is
+                                   not done), at most DATABASE_WRITER_WAIT_SECONDS (the stack sets the container's stop
+                                   timeout and a margin: no task outlives it), then restores, claims the marker, and
+                                   releases it once Litestream's last upload is done. A marker left by a task that did
+                                   not stop (killed, crashed) is taken over after that wait.
 
 Settings: MLFLOW_DB_WAIT_SECONDS (default 300) bounds the wait for the database to accept
 connections (Aurora Serverless v2 resumes from 0 ACU in seconds) and, separately, for the lock.
@@ -84,6 +91,11 @@ REPLICA_SYNC_SECONDS_MAX = 3600
 # while a task runs, $1.75 a month for a task always on; 300 s is 24. The cost model prices the same interval
 # (src/cost/estimate.ts LITESTREAM_L0_RETENTION_CHECK_SECONDS; test/cost/litestream.test.ts checks they agree).
 L0_RETENTION_CHECK_SECONDS = 300
+# The writer marker's name under the replica's prefix (src/lib/contract.ts SQLITE_WRITER_MARKER: the CLI leaves it out of
+# its copies of the replica; test/containers/container-contract.test.ts checks they agree).
+WRITER_MARKER = "writer.json"
+WRITER_WAIT_SECONDS_DEFAULT = 150
+WRITER_POLL_SECONDS = 2
 # What the paths, the bucket and the endpoint may hold: they are written into Litestream's YAML (which also expands
 # $VARIABLES) and into SQLAlchemy URIs, so nothing that needs quoting in either.
 SAFE_PATH = re.compile(r"\A/[A-Za-z0-9._/-]*\Z")
@@ -222,6 +234,79 @@ def replica_settings():
         log(f"AWS_REGION must be a region name such as us-west-2, got {region!r}")
         sys.exit(2)
     return {"bucket": bucket, "prefix": prefix, "sync_seconds": int(raw), "endpoint": endpoint, "region": region}
+
+
+def replica_s3():
+    """An S3 client for the replica bucket (boto3, in the image for MLflow's artifacts), and the marker's key."""
+    import boto3  # imported here: the aurora engine never needs it
+
+    replica = replica_settings()
+    options = {}
+    if replica["endpoint"]:
+        options["endpoint_url"] = replica["endpoint"]
+    if replica["region"]:
+        options["region_name"] = replica["region"]
+    key = f"{replica['prefix']}/{WRITER_MARKER}" if replica["prefix"] else WRITER_MARKER
+    return boto3.client("s3", **options), replica["bucket"], key
+
+
+def writer_marker(client, bucket, key):
+    """The marker's content, or None when there is none. Listed, not read: the task role may list its prefix, and a
+    GetObject of a missing key without s3:ListBucket on the whole bucket answers 403, not 404."""
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+    if not any(item.get("Key") == key for item in listed):
+        return None
+    try:
+        return json.loads(client.get_object(Bucket=bucket, Key=key)["Body"].read() or b"{}")
+    except client.exceptions.NoSuchKey:
+        return None
+    except ValueError:
+        return {}
+
+
+def on_replica(action, bucket, key, call):
+    """`call()`, or a one-line error naming the marker and exit 3 (the replica bucket cannot be reached)."""
+    try:
+        return call()
+    except Exception as error:  # noqa: BLE001 - boto3's errors, credentials included: one line, not a traceback
+        log(f"could not {action} the replica's writer marker s3://{bucket}/{key}: {error}")
+        sys.exit(3)
+
+
+def writer_wait():
+    raw = os.environ.get("DATABASE_WRITER_WAIT_SECONDS", "") or str(WRITER_WAIT_SECONDS_DEFAULT)
+    if not raw.isdigit() or not 0 <= int(raw) <= 3600:
+        log(f"DATABASE_WRITER_WAIT_SECONDS must be a whole number of seconds from 0 to 3600, got {raw!r}")
+        sys.exit(2)
+    client, bucket, key = replica_s3()
+    read = lambda: on_replica("read", bucket, key, lambda: writer_marker(client, bucket, key))  # noqa: E731
+    deadline = time.monotonic() + int(raw)
+    marker = read()
+    if marker is None:
+        return
+    log(f"another task still writes the replica (s3://{bucket}/{key}: {marker.get('writer', '?')} since "
+        f"{marker.get('since', '?')}): waiting up to {raw} s for its last upload")
+    while marker is not None and time.monotonic() < deadline:
+        time.sleep(WRITER_POLL_SECONDS)
+        marker = read()
+    if marker is None:
+        log("the other task has released the replica; restoring")
+    else:
+        log(f"the writer marker is still there after {raw} s, longer than any task stops: a task that did not stop "
+            "(killed or crashed) left it; taking the replica over")
+        on_replica("remove", bucket, key, lambda: client.delete_object(Bucket=bucket, Key=key))
+
+
+def writer_claim():
+    client, bucket, key = replica_s3()
+    body = {"writer": os.uname().nodename, "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    on_replica("write", bucket, key, lambda: client.put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(body).encode(), ContentType="application/json"))
+
+
+def writer_release():
+    client, bucket, key = replica_s3()
+    on_replica("remove", bucket, key, lambda: client.delete_object(Bucket=bucket, Key=key))
 
 
 def write_litestream_config(path):
@@ -601,12 +686,18 @@ def main(argv):
     elif argv == ["sqlite-files"]:
         for path, _ in sqlite_files():
             print(path)
+    elif argv == ["writer-wait"]:
+        writer_wait()
+    elif argv == ["writer-claim"]:
+        writer_claim()
+    elif argv == ["writer-release"]:
+        writer_release()
     elif argv == ["upgrade"]:
         upgrade()
     elif argv == ["migrate"]:
         migrate()
     else:
-        log("usage: mlflow_db.py uri|auth-uri|upgrade|migrate|litestream-config PATH|sqlite-files")
+        log("usage: mlflow_db.py uri|auth-uri|upgrade|migrate|litestream-config PATH|sqlite-files|writer-wait|writer-claim|writer-release")
         sys.exit(2)
 
 

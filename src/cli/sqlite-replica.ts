@@ -13,7 +13,7 @@
 import { Stack } from '@aws-sdk/client-cloudformation';
 import { CopyObjectCommand, DeleteObjectsCommand, ListObjectsV2Command, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { MLFLOW_OUTPUTS } from '../app/names';
-import { SQLITE_BACKUP_PREFIX, SQLITE_REPLICA_PREFIX } from '../lib/contract';
+import { SQLITE_BACKUP_PREFIX, SQLITE_REPLICA_PREFIX, SQLITE_WRITER_MARKER } from '../lib/contract';
 import { errorContext, stackOutputs, Target } from './aws';
 import { CliError, EXIT, toCliError } from './errors';
 
@@ -82,9 +82,18 @@ export async function listObjects(target: Target, bucket: string, prefix: string
 
 /** The newest object of the replica (Litestream's last upload), or undefined when it holds none. */
 export async function newestUpload(target: Target, replica: SqliteReplica): Promise<ReplicaObject | undefined> {
-  const objects = await listObjects(target, replica.bucket, `${SQLITE_REPLICA_PREFIX}/`);
+  const objects = await replicaObjects(target, replica);
   return objects.reduce<ReplicaObject | undefined>((newest, object) =>
     (!newest || (object.lastModified?.getTime() ?? 0) > (newest.lastModified?.getTime() ?? 0) ? object : newest), undefined);
+}
+
+/**
+ * Litestream's objects under `<SQLITE_REPLICA_PREFIX>/`: not the writer marker (SQLITE_WRITER_MARKER), which says which
+ * task writes, is no data, and in a copy put back would make the next start wait for a task that is gone.
+ */
+export async function replicaObjects(target: Target, replica: SqliteReplica): Promise<ReplicaObject[]> {
+  const marker = `${SQLITE_REPLICA_PREFIX}/${SQLITE_WRITER_MARKER}`;
+  return (await listObjects(target, replica.bucket, `${SQLITE_REPLICA_PREFIX}/`)).filter((object) => object.key !== marker);
 }
 
 /** The copies under `<SQLITE_BACKUP_PREFIX>/`, newest first (ids start with their UTC time). */
@@ -106,7 +115,7 @@ export async function listBackups(target: Target, replica: SqliteReplica): Promi
  * (s3:CopyObject, the bucket's encryption as it is) and checks the copy by listing it. Call it with no task running.
  */
 export async function copyReplicaToBackup(target: Target, replica: SqliteReplica, id: string): Promise<ReplicaBackup> {
-  const source = await listObjects(target, replica.bucket, `${SQLITE_REPLICA_PREFIX}/`);
+  const source = await replicaObjects(target, replica);
   if (source.length === 0) {
     throw new CliError(`The database replica ${replicaUrl(replica)} holds no object: there is nothing to copy, and an upgrade without a copy would have no way back.`,
       EXIT.failure, 'Start MLflow (`npx mlflow-on-aws resume`) and check its log: Litestream uploads the database within seconds of the start.');

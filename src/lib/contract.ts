@@ -77,6 +77,13 @@ export const SQLITE_BACKUP_PREFIX = 'backups';
  */
 export const SQLITE_MAX_TASKS = 1;
 
+/**
+ * database=sqlite: the writer marker, `<SQLITE_REPLICA_PREFIX>/<SQLITE_WRITER_MARKER>` in the replica bucket, which the
+ * running task holds until Litestream's last upload is done (containers/mlflow/mlflow_db.py WRITER_MARKER): a start waits
+ * for it, and the CLI's copies of the replica leave it out.
+ */
+export const SQLITE_WRITER_MARKER = 'writer.json';
+
 /** database=sqlite: environment of the MLflow container (entrypoint.sh reads them; the construct sets them). */
 export const SQLITE_ENVIRONMENT = {
   /** `aurora` (default) or `sqlite`. */
@@ -85,4 +92,6 @@ export const SQLITE_ENVIRONMENT = {
   replicaUrl: 'DATABASE_REPLICA_URL',
   /** Seconds between Litestream's uploads while MLflow writes (what a crash of the task can lose at most). */
   syncSeconds: 'DATABASE_REPLICA_SYNC_SECONDS',
+  /** The longest a start waits for the writer marker of a task still stopping: its stop timeout and a margin. */
+  writerWaitSeconds: 'DATABASE_WRITER_WAIT_SECONDS',
 } as const;

@@ -494,6 +494,15 @@ describe('upgrade, database=sqlite', () => {
     assert.match(w.h.out.join('\n'), new RegExp(`Copy of the database replica before the upgrade: s3://${REPLICA_BUCKET}/backups/20260115T120010Z-mlflow-3\\.13\\.0/ \\(kept until you delete it\\)`));
   });
 
+  it('the copy leaves out the writer marker (a task that did not stop left it): the copy is Litestream\'s objects only', async () => {
+    const objects = replicaObjects({ 'litestream/writer.json': 64 });
+    const w = world({ sqlite: { objects } });
+    assert.equal(await w.h.run(...upgradeArgs()), EXIT.ok, w.h.text());
+    const copy = 'backups/20260115T120010Z-mlflow-3.13.0/litestream/';
+    assert.deepEqual(keysUnder(objects, copy), keysUnder(objects, 'litestream/').filter((key) => key !== 'writer.json'));
+    assert.ok(!w.timeline.some((t) => t.includes('writer.json')), w.timeline.join('\n'));
+  });
+
   it('a copy that does not list as the source (sizes differ): exit 1, no deploy, no migration, the tasks left stopped', async () => {
     const w = world({ sqlite: { objects: replicaObjects(), shortCopies: true } });
     assert.equal(await w.h.run(...upgradeArgs()), EXIT.failure, w.h.text());

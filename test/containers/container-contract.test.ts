@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { MIGRATE_ONLY_ENVIRONMENT } from '../../src/cli/commands/upgrade';
-import { SQLITE_ENVIRONMENT } from '../../src/lib/contract';
+import { SQLITE_ENVIRONMENT, SQLITE_WRITER_MARKER } from '../../src/lib/contract';
 import { LOOPBACK_ACCOUNT, renderForAccount, taskContract } from '../e2e/support/task-definition';
 import { REPO_ROOT } from './support/proxy';
 
@@ -164,5 +164,14 @@ describe('the MLflow container contract', () => {
     assert.deepEqual(Object.keys(proxy.environment), ['MLFLOW_IAM_PRINCIPALS']);
     assert.deepEqual(proxy.secrets, ['MLFLOW_GATEWAY_TOKEN', 'MLFLOW_PASSWORD', 'MLFLOW_USERNAME']);
     assert.equal(mlflow.environment.MLFLOW_AUTH, undefined, 'MLflow runs without its authentication app');
+  });
+});
+
+describe('database=sqlite: the writer marker', () => {
+  it('the container and the CLI name the same marker, and the stack gives a start the stop timeout and a margin to wait for it', () => {
+    const helper = readFileSync(join(REPO_ROOT, 'containers', 'mlflow', 'mlflow_db.py'), 'utf8');
+    assert.deepEqual([...helper.matchAll(/^WRITER_MARKER = "(.*)"$/gm)].map((m) => m[1]), [SQLITE_WRITER_MARKER]);
+    const { mlflow } = taskContract({ profile: 'lean' });
+    assert.equal(mlflow.environment[SQLITE_ENVIRONMENT.writerWaitSeconds], '150');
   });
 });

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -432,11 +432,69 @@ describe('mlflow entrypoint: DATABASE_ENGINE=sqlite (SQLite files kept by Litest
     HOME: work,
     AWS_REGION: 'us-west-2',
     FAKE_LITESTREAM_LOG: join(work, 'litestream-calls.jsonl'),
+    // The replica bucket's writer marker goes through the fake boto3 (fixtures/fake-python/boto3).
+    FAKE_S3_DIR: join(work, 's3'),
+    FAKE_S3_LOG: join(work, 's3-calls.jsonl'),
     // No Aurora: none of its variables.
     HOST: undefined, PORT: undefined, DATABASE: undefined, USERNAME: undefined, PASSWORD: undefined,
     ...overrides,
   });
   const litestreamCalls = (): LitestreamCall[] => readLines<LitestreamCall>(join(work, 'litestream-calls.jsonl'));
+  const s3Calls = (): Array<{ call: string; key?: string; time: number }> => readLines(join(work, 's3-calls.jsonl'));
+  const MARKER = ['mlflow-db-replica-123', 'litestream', 'writer.json'];
+  /** The writer marker a task still stopping holds (its last upload not done). */
+  const otherWriter = (): string => {
+    mkdirSync(join(work, 's3', ...MARKER.slice(0, -1)), { recursive: true });
+    writeFileSync(join(work, 's3', ...MARKER), JSON.stringify({ writer: 'ip-10-0-1-2', since: '2026-12-07T03:00:00Z' }));
+    return join(work, 's3', ...MARKER);
+  };
+
+  it('claims the replica\'s writer marker after the restore and removes it once Litestream has exited (its last upload done)', () => {
+    const run = runEntrypoint(sqlite());
+    assert.equal(run.status, 0, run.stderr);
+    const [restore, replicate] = litestreamCalls();
+    const put = s3Calls().find((c) => c.call === 'put');
+    const removed = s3Calls().find((c) => c.call === 'delete');
+    assert.equal(put?.key, 'litestream/writer.json');
+    assert.equal(removed?.key, 'litestream/writer.json');
+    assert.ok(restore.start < put!.time && put!.time < replicate.start, 'claimed between the restore and the replication');
+    assert.ok(removed!.time > replicate.start, 'removed after Litestream');
+    assert.equal(existsSync(join(work, 's3', ...MARKER)), false);
+  });
+
+  it('waits while another task\'s marker is there, and restores once it is gone', async () => {
+    const marker = otherWriter();
+    const started = Date.now();
+    const running = runEntrypointAsync(sqlite({ DATABASE_WRITER_WAIT_SECONDS: '25' }));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    assert.deepEqual(litestreamCalls(), [], 'nothing restored while the other task holds the replica');
+    rmSync(marker);
+    const run = await running;
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /another task still writes the replica \(s3:\/\/mlflow-db-replica-123\/litestream\/writer\.json: ip-10-0-1-2 since 2026-12-07T03:00:00Z\): waiting up to 25 s/);
+    assert.match(run.stderr, /the other task has released the replica; restoring/);
+    assert.ok(litestreamCalls()[0].start * 1000 > started + 3000, 'restored after the marker went');
+  });
+
+  it('takes over a marker still there after DATABASE_WRITER_WAIT_SECONDS (a task that did not stop left it)', () => {
+    otherWriter();
+    const run = runEntrypoint(sqlite({ DATABASE_WRITER_WAIT_SECONDS: '1' }));
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /the writer marker is still there after 1 s, longer than any task stops: a task that did not stop \(killed or crashed\) left it; taking the replica over/);
+    assert.deepEqual(litestreamCalls().map((c) => c.command), ['restore', 'replicate']);
+    const calls = s3Calls().map((c) => c.call);
+    assert.equal(calls.indexOf('delete') < calls.indexOf('put'), true, 'the stale marker removed before the new one is claimed');
+  });
+
+  it('a replica bucket it cannot read: exit 3 naming the marker, nothing restored; a bad DATABASE_WRITER_WAIT_SECONDS: exit 2', () => {
+    const denied = runEntrypoint(sqlite({ FAKE_S3_FAIL: 'list' }));
+    assert.equal(denied.status, 3, denied.stderr);
+    assert.match(denied.stderr, /^mlflow-server: could not read the replica's writer marker s3:\/\/mlflow-db-replica-123\/litestream\/writer\.json: An error occurred \(AccessDenied\)/m);
+    assert.deepEqual(litestreamCalls(), []);
+    const bad = runEntrypoint(sqlite({ DATABASE_WRITER_WAIT_SECONDS: 'soon' }));
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /^mlflow-server: DATABASE_WRITER_WAIT_SECONDS must be a whole number of seconds from 0 to 3600, got 'soon'$/m);
+  });
   const configOf = (call: LitestreamCall): LitestreamConfig => JSON.parse(call.config ?? '') as LitestreamConfig;
   const configPath = (): string => join(work, 'litestream.yml');
   /** A SQLite tracking file as another release left it: Alembic's revision and the marker's release (mlflow_db.py). */
@@ -536,6 +594,7 @@ describe('mlflow entrypoint: DATABASE_ENGINE=sqlite (SQLite files kept by Litest
     assert.deepEqual(run.calls, []);
     assert.deepEqual(litestreamCalls().map((c) => c.command), ['restore']);
     assert.equal(fileState(), 'r2 3.12.0');
+    assert.deepEqual(s3Calls().map((c) => c.call), ['list'], 'a refused start claims no writer marker (the next start would wait for it)');
   });
 
   it('refuses a file at a revision its release does not know, naming the rollback (exit 5)', () => {

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SQLITE_ENVIRONMENT, SQLITE_REPLICA_PREFIX } from '../../src/lib/contract';
+import { SQLITE_ENVIRONMENT, SQLITE_REPLICA_PREFIX, SQLITE_WRITER_MARKER } from '../../src/lib/contract';
 import { basicAuth, freePort } from '../containers/support/proxy';
 import { ensureLitestream, LITESTREAM_BIN } from '../support/litestream';
 import { ensurePythonEnv, PREVIOUS_MLFLOW_VERSION, SYSTEM_PATH, type PythonEnv } from '../support/python-env';
@@ -29,6 +29,10 @@ const AURORA_ONLY = ['HOST', 'PORT', 'DATABASE', 'MLFLOW_DB_WAIT_SECONDS', 'DB_I
 /** The crash test's sync interval, and the margin over it: Litestream looks at the WAL every second, then uploads. */
 const SYNC_SECONDS = 2;
 const CRASH_MARGIN_SECONDS = 3;
+/** The wait for a writer marker in these tests (the stack's is 150 s: its stop timeout and a margin). */
+const WRITER_WAIT_SECONDS = 4;
+/** The replica's writer marker (src/lib/contract.ts). */
+const WRITER_KEY = `${SQLITE_REPLICA_PREFIX}/${SQLITE_WRITER_MARKER}`;
 /** What ECS gives a stopping task by default before SIGKILL; the sqlite service's stop timeout covers the final sync. */
 const STOP_BOUND_MS = 30_000;
 
@@ -118,6 +122,9 @@ before(async () => {
     ...credentials,
     AWS_EC2_METADATA_DISABLED: 'true',
     DATABASE_REPLICA_ENDPOINT: aws.endpoint,
+    // The stack's wait for a stopping task's writer marker is its stop timeout and a margin (150 s); (c) kills a task,
+    // which leaves its marker, and the next start takes it over after this wait.
+    [SQLITE_ENVIRONMENT.writerWaitSeconds]: String(WRITER_WAIT_SECONDS),
     MLFLOW_DB_HELPER,
   };
 });
@@ -157,7 +164,9 @@ describe('database=sqlite: MLflow on SQLite files kept in S3 by Litestream', () 
     }
     const user = await http(first.url, '/api/2.0/mlflow/users/create', { headers: adminHeaders(), body: alice });
     assert.equal(user.status, 200, user.body);
-    // ECS signals the container's first process only: the entrypoint, which is Litestream by now.
+    // The running task holds the replica's writer marker.
+    assert.ok((await aws.listKeys(replicaBucket, `${SQLITE_REPLICA_PREFIX}/`)).includes(WRITER_KEY), 'the writer marker while the task runs');
+    // ECS signals the container's first process only: the entrypoint, which passes it to Litestream.
     const stopping = Date.now();
     process.kill(first.service.child.pid!, 'SIGTERM');
     const status = await exitOf(first.service, STOP_BOUND_MS);
@@ -168,6 +177,7 @@ describe('database=sqlite: MLflow on SQLite files kept in S3 by Litestream', () 
     const keys = await aws.listKeys(replicaBucket, `${SQLITE_REPLICA_PREFIX}/`);
     assert.ok(keys.some((key) => key.startsWith(`${SQLITE_REPLICA_PREFIX}/mlflow/`)), keys.join('\n'));
     assert.ok(keys.some((key) => key.startsWith(`${SQLITE_REPLICA_PREFIX}/mlflow-auth/`)), keys.join('\n'));
+    assert.ok(!keys.includes(WRITER_KEY), 'the writer marker removed after the last upload');
     t.diagnostic(`stopped in ${(stopMs / 1000).toFixed(1)} s after SIGTERM; ${keys.length} objects under ${SQLITE_REPLICA_PREFIX}/`);
   });
 
@@ -211,6 +221,7 @@ describe('database=sqlite: MLflow on SQLite files kept in S3 by Litestream', () 
     const killedAt = Date.now();
     process.kill(-second.service.child.pid!, 'SIGKILL');
     await second.service.exited;
+    assert.ok((await aws.listKeys(replicaBucket, `${SQLITE_REPLICA_PREFIX}/`)).includes(WRITER_KEY), 'a killed task leaves its writer marker');
     const restored = join(work, 'after-crash', 'mlflow.db');
     restoreTrackingFile(restored);
     const steps = query(restored, `SELECT step FROM metrics WHERE run_uuid = '${runId}' AND key = 'loss' ORDER BY step`).map(Number);
@@ -254,6 +265,9 @@ describe('database=sqlite: MLflow on SQLite files kept in S3 by Litestream', () 
     // The server's start on it (the file is there: the restore leaves it alone) is refused.
     const refused = await startTask({ MLFLOW_DB_DIR: folder }, false);
     assert.equal(await exitOf(refused.service, 60_000), 5, refused.service.output().slice(-3000));
+    // The killed task's marker (c) was still there: the start waited for it, then took the replica over.
+    assert.match(refused.service.output(), new RegExp(`the writer marker is still there after ${WRITER_WAIT_SECONDS} s, longer than any task stops`));
+    assert.ok(!(await aws.listKeys(replicaBucket, `${SQLITE_REPLICA_PREFIX}/`)).includes(WRITER_KEY), 'taken over, and the refused start claimed nothing');
     assert.match(refused.service.output(), new RegExp(`served by MLflow ${PREVIOUS_MLFLOW_VERSION.replace(/\./g, '\\.')}; MLflow \\S+ needs revision ${headRevision}`));
     assert.match(refused.service.output(), /npx mlflow-on-aws upgrade/);
     assert.deepEqual(query(join(folder, 'mlflow.db'), 'SELECT version_num FROM alembic_version'), [previous], 'nothing changed');

@@ -38,11 +38,13 @@ export interface MlflowSqliteStore {
 
 /**
  * database=sqlite: how long ECS waits, after it sends SIGTERM to the MLflow container, before it kills it: Fargate's
- * most (120 s). Litestream (the container's main process) passes the signal to MLflow, waits for it to exit (its
+ * most (120 s). The entrypoint passes the signal to Litestream, which passes it to MLflow, waits for it to exit (its
  * workers finish the requests in flight), then uploads what it has not uploaded yet (at most `syncSeconds` of writes);
  * a kill before that upload ends would lose those writes.
  */
 export const SQLITE_STOP_TIMEOUT = Duration.seconds(120);
+/** database=sqlite: what a start waits for a stopping task's writer marker beyond SQLITE_STOP_TIMEOUT (ECS's own delays). */
+export const SQLITE_WRITER_WAIT_MARGIN = Duration.seconds(30);
 
 export interface MlflowServiceProps {
   /** VPC of the tasks (its private subnets with egress, unless `subnets` says otherwise). */
@@ -273,6 +275,8 @@ export class MlflowService extends Construct {
           [SQLITE_ENVIRONMENT.engine]: 'sqlite',
           [SQLITE_ENVIRONMENT.replicaUrl]: props.sqlite!.replica.replicaUrl,
           [SQLITE_ENVIRONMENT.syncSeconds]: String(props.sqlite!.syncSeconds ?? PLATFORM_DEFAULTS.databaseReplicaSyncSeconds),
+          // No task outlives its stop timeout: a marker older than that (and the margin) is a task that did not stop.
+          [SQLITE_ENVIRONMENT.writerWaitSeconds]: String(SQLITE_STOP_TIMEOUT.toSeconds() + SQLITE_WRITER_WAIT_MARGIN.toSeconds()),
         }),
         // The wait for Aurora to accept connections (it resumes from 0 ACU); a SQLite file is there or restored.
         ...(aurora ? { MLFLOW_DB_WAIT_SECONDS: String(DATABASE_WAIT.toSeconds()) } : {}),
