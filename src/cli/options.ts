@@ -77,6 +77,17 @@ export function loadCliConfig(deps: CliDeps, context: Readonly<Record<string, st
   return loadPlatformConfig({ getAllContext: () => all }, deps.env);
 }
 
+/**
+ * Whether the user confirmed: at once with `yes` (--yes); otherwise the answer on the terminal, "yes" or "y". With no
+ * terminal and no --yes, refused (exit 2): `subject` names what needs the confirmation.
+ */
+export async function confirmed(deps: CliDeps, yes: boolean, subject: string, question: string): Promise<boolean> {
+  if (yes) return true;
+  if (!deps.interactive) throw new CliError(`${subject} needs confirmation, and there is no terminal to ask.`, EXIT.usage, 'Pass --yes to confirm non-interactively.');
+  const answer = (await deps.prompter.ask(question)).trim().toLowerCase();
+  return answer === 'yes' || answer === 'y';
+}
+
 /** `-c key=value` arguments to hand the same context to the CDK CLI. */
 export function contextArgs(context: Readonly<Record<string, string>>): string[] {
   return Object.entries(context).flatMap(([key, value]) => ['-c', `${key}=${value}`]);

@@ -11,7 +11,7 @@ import { MLFLOW_OUTPUTS, STACK_NAMES } from '../../app/names';
 import { connect, errorContext, findStack, foreignStacksError, isOwnStack, STACKS_IN_DELETION_ORDER, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, toCliError } from '../errors';
-import { parseCommandOptions } from '../options';
+import { confirmed, parseCommandOptions } from '../options';
 import { DESTROY } from './index';
 import { DATABASE_DELETION_PROTECTION_TYPE, HOME_EFS_METADATA_KEY, SQLITE_BACKUP_PREFIX, SQLITE_REPLICA_PREFIX } from '../../lib/contract';
 import { deleteStudioAppsAndSpaces, describeStudioPlan, planStudio, removeDomainLeftovers, StudioPlan } from '../studio-cleanup';
@@ -125,15 +125,9 @@ export async function destroyCommand(args: readonly string[], deps: CliDeps): Pr
     );
   }
 
-  if (values.yes !== true) {
-    if (!deps.interactive) {
-      throw new CliError('destroy needs confirmation, and there is no terminal to ask.', EXIT.usage, 'Pass --yes to confirm non-interactively.');
-    }
-    const answer = (await deps.prompter.ask(`Delete ${plan.stacks.length} stack(s) from account ${target.account}, region ${target.region}? Type "yes" to continue: `)).trim().toLowerCase();
-    if (answer !== 'yes' && answer !== 'y') {
-      log('Aborted: nothing was deleted.');
-      return EXIT.failure;
-    }
+  if (!(await confirmed(deps, values.yes === true, 'destroy', `Delete ${plan.stacks.length} stack(s) from account ${target.account}, region ${target.region}? Type "yes" to continue: `))) {
+    log('Aborted: nothing was deleted.');
+    return EXIT.failure;
   }
 
   if (plan.studio) await deleteStudioAppsAndSpaces(target, deps, plan.studio);

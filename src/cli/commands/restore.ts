@@ -17,7 +17,7 @@ import { SAMPLE_DATABASE } from '../../app/config/settings';
 import { compareVersions } from '../../app/versions';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError } from '../errors';
-import { parseCommandOptions } from '../options';
+import { confirmed, parseCommandOptions } from '../options';
 import { RESTORE } from './index';
 import { deployCommand } from './deploy';
 import { holdAtZero, serviceRef, startAsDeployed, waitUntilStopped } from './capacity';
@@ -73,13 +73,9 @@ export async function restoreCommand(args: readonly string[], deps: CliDeps): Pr
   log(`  settings: ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   log('Put these settings in cdk.json (context) afterwards: every later deploy needs them.');
 
-  if (values.yes !== true && values['dry-run'] !== true) {
-    if (!deps.interactive) throw new CliError('restore needs confirmation, and there is no terminal to ask.', EXIT.usage, 'Pass --yes to confirm non-interactively.');
-    const answer = (await deps.prompter.ask('Deploy on this snapshot? Type "yes" to continue: ')).trim().toLowerCase();
-    if (answer !== 'yes' && answer !== 'y') {
-      log('Nothing was deployed.');
-      return EXIT.failure;
-    }
+  if (!(await confirmed(deps, values.yes === true || values['dry-run'] === true, 'restore', 'Deploy on this snapshot? Type "yes" to continue: '))) {
+    log('Nothing was deployed.');
+    return EXIT.failure;
   }
 
   const forwarded = [
@@ -133,13 +129,9 @@ async function restoreReplica(deps: CliDeps, target: Target, id: string | undefi
     log('Dry run: nothing was changed.');
     return EXIT.ok;
   }
-  if (!yes) {
-    if (!deps.interactive) throw new CliError('restore needs confirmation, and there is no terminal to ask.', EXIT.usage, 'Pass --yes to confirm non-interactively.');
-    const answer = (await deps.prompter.ask(`Replace the database replica by the copy ${id}? Type "yes" to continue: `)).trim().toLowerCase();
-    if (answer !== 'yes' && answer !== 'y') {
-      log('Nothing was changed.');
-      return EXIT.failure;
-    }
+  if (!(await confirmed(deps, yes, 'restore', `Replace the database replica by the copy ${id}? Type "yes" to continue: `))) {
+    log('Nothing was changed.');
+    return EXIT.failure;
   }
   const ref = await serviceRef(target, stack);
   log(`[1/3] Stopping every MLflow task (service ${ref.service}) ...`);

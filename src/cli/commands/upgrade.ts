@@ -45,7 +45,7 @@ import { connect, errorContext, findStack, stackOutputs, Target } from '../aws';
 import { CliDeps } from '../deps';
 import { CliError, EXIT, notDeployedError, toCliError } from '../errors';
 import { mlflowRequest } from '../mlflow-contents';
-import { CommonOptions, parseCommandOptions } from '../options';
+import { CommonOptions, confirmed, parseCommandOptions } from '../options';
 import { UPGRADE } from './index';
 import { holdAtZero, serviceRef, ServiceRef, startAsDeployed, waitUntilStopped } from './capacity';
 import { mlflowAdmin } from './credentials';
@@ -553,10 +553,7 @@ async function poll(deps: CliDeps, what: string, done: () => Promise<boolean>): 
 }
 
 async function confirm(deps: CliDeps, yes: boolean, question: string): Promise<void> {
-  if (yes) return;
-  if (!deps.interactive) throw new CliError('This needs confirmation, and there is no terminal to ask.', EXIT.usage, 'Pass --yes to confirm non-interactively.');
-  const answer = (await deps.prompter.ask(question)).trim().toLowerCase();
-  if (answer !== 'yes' && answer !== 'y') throw new CliError('Nothing was changed.', EXIT.failure);
+  if (!(await confirmed(deps, yes, 'This', question))) throw new CliError('Nothing was changed.', EXIT.failure);
 }
 
 /** The command line's target and settings, for the deploys the upgrade runs (as `restore` forwards them). */
