@@ -5,11 +5,10 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { PlatformConfig } from '../app/config/platform-config';
 import { PROFILE_DEFAULTS, sagemakerStacks } from '../app/config/settings';
 import { MLFLOW_OUTPUTS, STACK_DESCRIPTION_PREFIX, STACK_NAMES } from '../app/names';
-import { ENVIRONMENT_SETTINGS } from '../app/config/load';
 import type { DatabaseEngine } from '../lib/contract';
 import { AwsClients, CliDeps } from './deps';
 import { CliError, ErrorContext, EXIT, isStackMissing, toCliError } from './errors';
-import { CommonOptions, loadCliConfig, readProjectContext } from './options';
+import { CommonOptions, givenCliSettings, loadCliConfig } from './options';
 
 /** Where a command works: the configuration, the clients for its region, and the identity of the credentials. */
 export interface Target {
@@ -34,19 +33,21 @@ export interface Target {
  * deployment has (an Aurora setting such as dbAutoPauseMinutes is valid on a lean deployment kept on Aurora).
  */
 export async function connect(deps: CliDeps, options: CommonOptions): Promise<Target> {
-  const given = givenDatabase(deps, options.context);
+  const where = { region: options.region ?? deps.env.AWS_REGION ?? '(unset)' };
+  let given: string | undefined;
   let config: PlatformConfig;
   let defaultError: unknown;
   try {
+    given = givenDatabase(deps, options.context);
     config = loadCliConfig(deps, options.context);
   } catch (error) {
     // Not given, the default engine may be what refuses the other settings: try them on Aurora, kept only if deployed so.
-    if (given !== undefined) throw toCliError(error, { region: options.region ?? deps.env.AWS_REGION ?? '(unset)' });
+    if (given !== undefined) throw toCliError(error, where);
     defaultError = error;
     try {
       config = loadCliConfig(deps, { ...options.context, database: 'aurora' });
     } catch {
-      throw toCliError(error, { region: options.region ?? deps.env.AWS_REGION ?? '(unset)' });
+      throw toCliError(error, where);
     }
   }
   const clients = deps.clients({ region: config.region, profile: options.profile });
@@ -76,10 +77,8 @@ export function databaseOfOutputs(outputs: Readonly<Record<string, string>>): Da
 
 /** The `database` setting as the user gave it (`-c`, cdk.json, cdk.context.json, or its environment variable), else undefined. */
 export function givenDatabase(deps: CliDeps, context: Readonly<Record<string, string>>): string | undefined {
-  const fromFiles = readProjectContext(deps.projectRoot).database;
-  const variable = ENVIRONMENT_SETTINGS.find((s) => (s.setting as string) === 'database')?.variable;
-  const fromEnv = variable ? deps.env[variable] || undefined : undefined;
-  return context.database ?? (fromFiles === undefined || fromFiles === '' ? undefined : String(fromFiles)) ?? fromEnv;
+  const value = givenCliSettings(deps, context).database;
+  return value === undefined || value === '' ? undefined : String(value);
 }
 
 export function loadCliConfigOrThrow(deps: CliDeps, options: CommonOptions): PlatformConfig {

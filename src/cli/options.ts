@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadPlatformConfig } from '../app/config/load';
+import { ContextSource, givenSettings, loadPlatformConfig } from '../app/config/load';
 import { PlatformConfig } from '../app/config/platform-config';
 import { PROFILES } from '../app/config/settings';
 import { CliDeps } from './deps';
@@ -73,8 +73,18 @@ export function readProjectContext(projectRoot: string): Record<string, unknown>
 
 /** The validated configuration the CDK app will build from, given these command-line context values. */
 export function loadCliConfig(deps: CliDeps, context: Readonly<Record<string, string>>): PlatformConfig {
+  return loadPlatformConfig(cliContext(deps, context), deps.env);
+}
+
+/** The settings the user gave (cdk.json, cdk.context.json, these `-c` values, the environment), before any default. */
+export function givenCliSettings(deps: CliDeps, context: Readonly<Record<string, string>>): Record<string, unknown> {
+  return givenSettings(cliContext(deps, context), deps.env);
+}
+
+/** The CDK context as the CDK CLI will see it: the project's context files, then `-c key=value` (last wins). */
+function cliContext(deps: CliDeps, context: Readonly<Record<string, string>>): ContextSource {
   const all = { ...readProjectContext(deps.projectRoot), ...context };
-  return loadPlatformConfig({ getAllContext: () => all }, deps.env);
+  return { getAllContext: () => all };
 }
 
 /**

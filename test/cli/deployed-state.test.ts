@@ -241,5 +241,8 @@ describe('deploy: the database engine stays the deployed one', () => {
     assert.equal(givenDatabase(files.deps, {}), 'sqlite');
     assert.equal(givenDatabase(files.deps, { database: 'aurora' }), 'aurora');
     assert.equal(givenDatabase(harness().deps, {}), undefined);
+    // Empty is not given, as the configuration resolves it (its default), whether on the command line or in cdk.json.
+    assert.equal(givenDatabase(harness().deps, { database: '' }), undefined);
+    assert.equal(givenDatabase(harness({ cdkContext: { database: '' } }).deps, {}), undefined);
   });
 });

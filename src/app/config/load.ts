@@ -16,6 +16,14 @@ const KNOWN_SETTINGS = new Set<string>(SETTING_NAMES);
  * the environment variables above, then the defaults. Called once, in `bin/`.
  */
 export function loadPlatformConfig(context: ContextSource, env: NodeJS.ProcessEnv = process.env): PlatformConfig {
+  return resolvePlatformConfig(givenSettings(context, env) as RawSettings);
+}
+
+/**
+ * The settings as given, before any default: the values `loadPlatformConfig` resolves, in its order (CDK context, then
+ * the environment variables above). An empty value counts as not given when resolved. Unknown setting names are refused.
+ */
+export function givenSettings(context: ContextSource, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
   const contextValues = context.getAllContext();
   rejectUnknownSettings(contextValues);
 
@@ -26,7 +34,7 @@ export function loadPlatformConfig(context: ContextSource, env: NodeJS.ProcessEn
   for (const name of SETTING_NAMES) {
     if (contextValues[name] !== undefined) raw[name] = contextValues[name];
   }
-  return resolvePlatformConfig(raw as RawSettings);
+  return raw;
 }
 
 /**
