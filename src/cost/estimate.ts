@@ -126,6 +126,8 @@ interface Context {
   readonly lines: CostLine[];
   readonly notPriced: Map<string, { count: number; note: string }>;
   readonly assumptions: Set<string>;
+  /** The backend store's engines priced: an Aurora cluster, a task definition with database=sqlite. */
+  readonly databases: Set<DatabaseEngine>;
   /** `sleepAfterMinutes` of the deployment's sleep function (src/lib/operations/idle-sleep.ts), when it sleeps. */
   readonly sleepAfterMinutes?: number;
   price(key: PriceKey): RegionalPrice;
@@ -351,6 +353,7 @@ function priceTemplate(ctx: Context, { template }: StackTemplate): void {
     // database=sqlite: Litestream's requests to the replica bucket while a task runs, and its restore at each start.
     const sqlite = sqliteReplicaOf(taskDefinition);
     if (sqlite) {
+      ctx.databases.add('sqlite');
       const put = ctx.price('s3PutThousand');
       const get = ctx.price('s3GetThousand');
       const writing = litestreamWriteRequestsPerHour(sqlite.syncSeconds);
@@ -402,6 +405,7 @@ function priceTemplate(ctx: Context, { template }: StackTemplate): void {
 
   // Aurora Serverless v2: ACUs of each db.serverless instance. MinCapacity 0: paused while idle.
   for (const [clusterId, cluster] of ofType('AWS::RDS::DBCluster')) {
+    ctx.databases.add('aurora');
     const scaling = cluster.Properties?.ServerlessV2ScalingConfiguration;
     const min = num(scaling?.MinCapacity);
     if (!scaling || min === undefined) {
@@ -471,17 +475,15 @@ export function estimateCost(stacks: readonly StackTemplate[], options: Estimate
     lines: [],
     notPriced: new Map(),
     assumptions: new Set(),
+    databases: new Set(),
     sleepAfterMinutes: sleepAfterMinutesOf(stacks),
     price: (key) => priceIn(key, options.region),
   };
   const usage = new Map<string, number>();
-  const databases = new Set<DatabaseEngine>();
   for (const stack of stacks) {
     priceTemplate(ctx, stack);
     for (const resource of Object.values(stack.template.Resources ?? {})) {
       if (USAGE[resource.Type] !== undefined) usage.set(resource.Type, (usage.get(resource.Type) ?? 0) + 1);
-      if (resource.Type === 'AWS::RDS::DBCluster') databases.add('aurora');
-      if (resource.Type === 'AWS::ECS::TaskDefinition' && sqliteReplicaOf(resource)) databases.add('sqlite');
     }
   }
   const sum = (pick: (l: CostLine) => number) => ctx.lines.reduce((total, line) => total + pick(line), 0);
@@ -496,7 +498,7 @@ export function estimateCost(stacks: readonly StackTemplate[], options: Estimate
     notPriced: [...ctx.notPriced].map(([type, { count, note }]) => ({ type, count, note })),
     usageOnly: [...usage].map(([type, count]) => ({ type, count, note: USAGE[type] })),
     assumptions: [...ctx.assumptions],
-    databases: [...databases],
+    databases: [...ctx.databases],
   };
 }
 
