@@ -2,8 +2,9 @@
 # Starts the MLflow tracking server of the task: checks the environment, readies the database schema
 # (one task at a time; it migrates only a schema no other release serves, see mlflow_db.py), then replaces itself with `mlflow server`
 # listening on 127.0.0.1:5000, reachable only through the auth proxy in the same task. With DATABASE_ENGINE=sqlite it
-# first restores the SQLite files from their replicas, and replaces itself with Litestream, which runs `mlflow server`,
-# replicates the files while it runs and, on SIGTERM, stops it and syncs once more before exiting.
+# first waits for the previous task's writer marker and restores the SQLite files from their replicas, then runs
+# Litestream (not exec'd: it passes SIGTERM on), which runs `mlflow server`, replicates the files while it runs and, on
+# SIGTERM, stops it and syncs once more before exiting; then it removes the writer marker.
 #
 # Environment (set by the CDK stack):
 #   BUCKET     artifact root, s3://bucket-name[/prefix]

@@ -246,8 +246,12 @@ def replica_s3():
         options["endpoint_url"] = replica["endpoint"]
     if replica["region"]:
         options["region_name"] = replica["region"]
-    key = f"{replica['prefix']}/{WRITER_MARKER}" if replica["prefix"] else WRITER_MARKER
-    return boto3.client("s3", **options), replica["bucket"], key
+    return boto3.client("s3", **options), replica["bucket"], replica_key(replica, WRITER_MARKER)
+
+
+def replica_key(replica, name):
+    """The key of `name` below the replica's prefix (DATABASE_REPLICA_URL's path)."""
+    return f"{replica['prefix']}/{name}" if replica["prefix"] else name
 
 
 def writer_marker(client, bucket, key):
@@ -294,7 +298,7 @@ def writer_wait():
     else:
         log(f"the writer marker is still there after {raw} s, longer than any task stops: a task that did not stop "
             "(killed or crashed) left it; taking the replica over")
-        on_replica("remove", bucket, key, lambda: client.delete_object(Bucket=bucket, Key=key))
+        remove_marker(client, bucket, key)
 
 
 def writer_claim():
@@ -305,7 +309,10 @@ def writer_claim():
 
 
 def writer_release():
-    client, bucket, key = replica_s3()
+    remove_marker(*replica_s3())
+
+
+def remove_marker(client, bucket, key):
     on_replica("remove", bucket, key, lambda: client.delete_object(Bucket=bucket, Key=key))
 
 
@@ -318,7 +325,7 @@ def write_litestream_config(path):
         target = {
             "type": "s3",
             "bucket": replica["bucket"],
-            "path": f"{replica['prefix']}/{name}" if replica["prefix"] else name,
+            "path": replica_key(replica, name),
             # What a crash of the task can lose at most: the writes of the last interval (plus Litestream's 1 s look at
             # the WAL). A stop (SIGTERM) loses nothing: Litestream syncs once more after MLflow has exited.
             "sync-interval": f"{replica['sync_seconds']}s",

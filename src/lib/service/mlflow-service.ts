@@ -278,7 +278,8 @@ export class MlflowService extends Construct {
           // No task outlives its stop timeout: a marker older than that (and the margin) is a task that did not stop.
           [SQLITE_ENVIRONMENT.writerWaitSeconds]: String(SQLITE_STOP_TIMEOUT.toSeconds() + SQLITE_WRITER_WAIT_MARGIN.toSeconds()),
         }),
-        // The wait for Aurora to accept connections (it resumes from 0 ACU); a SQLite file is there or restored.
+        // The wait for Aurora to accept connections (it resumes from 0 ACU); a SQLite file is there or restored. Apart from
+        // the block above so that an Aurora task definition keeps its variables in their order (CDK renders them as given).
         ...(aurora ? { MLFLOW_DB_WAIT_SECONDS: String(DATABASE_WAIT.toSeconds()) } : {}),
         MLFLOW_WORKERS: String(workerCount(cpu, memoryMiB)),
         MLFLOW_PROXY_ARTIFACTS: String(props.proxyArtifacts),

@@ -169,9 +169,9 @@ export async function startStack(options: StackOptions = {}): Promise<E2eStack> 
       ({ db, aws, bucket } = existing);
     } else {
       if (!sqlite) {
-        const started_ = await startMariaDb(options.mariadb);
-        db = started_;
-        started.push({ stop: () => started_.destroy() });
+        const mariadb = await startMariaDb(options.mariadb);
+        db = mariadb;
+        started.push({ stop: () => mariadb.destroy() });
       }
       aws = await startAwsStandIn(python);
       started.push(aws);
